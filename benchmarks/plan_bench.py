@@ -1,0 +1,145 @@
+"""Plan time and peak memory of `gpu-fleet plan` for dev, prod and synthetic fleets of 10x and 100x
+prod's clusters, beside an SDK floor: the same resources registered under the same mocks with no project
+code (no config model, no components, no capacity). Each measurement runs in a fresh process.
+
+The floor registers plain `CustomResource`s, so it leaves out what the typed provider SDKs cost (module
+imports, an Output per declared output property); `own %` is the share of the plan's time spent in
+gpu-fleet's own code (profiler self-time in components/, infra/, gpufleet/), measured in a separate run.
+
+    ./dev bench            # all cases
+    ./dev bench --quick    # dev, prod and 10x only
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import ipaddress
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synthetic(scale: int) -> dict[str, Any]:
+    """Prod's regions with `scale` times its clusters, each with its own non-overlapping ranges."""
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    gke = doc["config"]["gpu-fleet:gke"]
+    pods = ipaddress.ip_network("10.64.0.0/10").subnets(new_prefix=21)
+    services = ipaddress.ip_network("10.192.0.0/12").subnets(new_prefix=24)
+    masters = ipaddress.ip_network("172.16.0.0/12").subnets(new_prefix=28)
+    for region in gke["regions"]:
+        template = region["clusters"]
+        region["clusters"] = []
+        for copy_no in range(scale):
+            for cluster in template:
+                c = copy.deepcopy(cluster)
+                c["name"] = f"{cluster['name']}-{copy_no}"
+                c["pods_cidr"], c["services_cidr"], c["master_cidr"] = (
+                    str(next(pods)), str(next(services)), str(next(masters)))
+                region["clusters"].append(c)
+    return doc
+
+
+def own_share(stack_file: Path) -> float:
+    """Share of a plan's profiled time spent in the project's own functions (self time)."""
+    import cProfile
+    import pstats
+
+    from gpufleet import cli
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    cli.build_plan("bench", stack_file)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    own_dirs = tuple(str(ROOT / d) for d in ("components", "infra", "gpufleet"))
+    total = sum(v[2] for v in stats.values())
+    own = sum(v[2] for (filename, _, _), v in stats.items() if filename.startswith(own_dirs))
+    return 100 * own / total if total else 0.0
+
+
+def measure(stack_file: Path, mode: str, dump: Path) -> dict[str, Any]:
+    """In this process: plan the stack (mode `program`) or register its dumped resources (mode `floor`)."""
+    import pulumi
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from gpufleet import cli, offline
+
+    if mode == "profile":
+        return {"own_percent": round(own_share(stack_file), 1)}
+    start = time.perf_counter()
+    if mode == "program":
+        plan = cli.build_plan("bench", stack_file)
+        count = len(plan.resources)
+        dump.write_text(json.dumps([{"type": r.type, "name": r.name, "custom": r.custom, "inputs": r.inputs}
+                                    for r in plan.resources]))
+    else:
+        resources = json.loads(dump.read_text())
+        mocks = offline._Mocks()
+        monitor = offline._RecordingMonitor(mocks)
+        pulumi.runtime.set_mocks(mocks, project="gpu-fleet", stack="bench", preview=True, monitor=monitor)
+
+        def program() -> None:
+            for r in resources:
+                if r["custom"]:
+                    pulumi.CustomResource(r["type"], r["name"], dict(r["inputs"]))
+                else:
+                    pulumi.ComponentResource(r["type"], r["name"])
+
+        _sync_await(run_pulumi_func(program))
+        count = len(monitor.recorded)
+    elapsed = time.perf_counter() - start
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": round(elapsed, 3), "peak_mib": round(peak_mib, 1), "resources": count}
+
+
+def run_case(name: str, stack_file: Path, workdir: Path, *, profile: bool) -> dict[str, Any]:
+    dump = workdir / f"{name}.resources.json"
+    results: dict[str, Any] = {"profile": {"own_percent": float("nan")}}
+    for mode in ("program", "floor", "profile") if profile else ("program", "floor"):
+        out = subprocess.run([sys.executable, __file__, "--measure", str(stack_file), mode, str(dump)],
+                             capture_output=True, text=True, check=True)
+        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--measure", nargs=3, metavar=("STACK_FILE", "MODE", "DUMP"))
+    args = parser.parse_args()
+    if args.measure:
+        stack_file, mode, dump = args.measure
+        print(json.dumps(measure(Path(stack_file), mode, Path(dump))))
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        cases = {"dev": ROOT / "Pulumi.dev.yaml", "prod": ROOT / "Pulumi.prod.yaml"}
+        for scale in (10,) if args.quick else (10, 100):
+            path = workdir / f"Pulumi.prod-{scale}x.yaml"
+            path.write_text(yaml.safe_dump(synthetic(scale)))
+            cases[f"prod-{scale}x"] = path
+        header = (f"{'case':<12}{'resources':>10}{'plan s':>9}{'floor s':>9}{'ratio':>7}"
+                  f"{'plan MiB':>10}{'floor MiB':>10}{'ms/res':>8}{'own %':>7}")
+        print(header)
+        for name, path in cases.items():
+            r = run_case(name, path, workdir, profile=not name.endswith("100x"))
+            p, f = r["program"], r["floor"]
+            print(f"{name:<12}{p['resources']:>10}{p['seconds']:>9.2f}{f['seconds']:>9.2f}"
+                  f"{p['seconds'] / f['seconds']:>7.2f}{p['peak_mib']:>10.1f}{f['peak_mib']:>10.1f}"
+                  f"{1000 * p['seconds'] / p['resources']:>8.2f}{r['profile']['own_percent']:>7.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

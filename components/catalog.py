@@ -1,0 +1,465 @@
+"""The GPU catalog: every GPU fact gpu-fleet relies on, for both clouds, each with its source.
+
+Machine types, the GPU they carry and how many, GKE accelerator strings, quota metrics, GPU zones and
+hourly prices live here and nowhere else; config validation, components, capacity and policies ask this
+module. Prices are list prices at the date given and can be overridden from stack configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Cloud(str, Enum):
+    GCP = "gcp"
+    AWS = "aws"
+
+
+class Provisioning(str, Enum):
+    """How capacity of a machine type may be obtained."""
+
+    ON_DEMAND = "on-demand"
+    SPOT = "spot"
+    FLEX_START = "flex-start"
+    RESERVATION = "reservation"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a fact was read, and on which day it was checked."""
+
+    url: str
+    checked: str
+
+
+@dataclass(frozen=True)
+class Gpu:
+    id: str
+    """Catalog id of the GPU model, e.g. ``h100-80gb``; used in plans, capacity rows and policies."""
+    model: str
+    """Marketing name, e.g. ``NVIDIA H100 80GB``."""
+    memory_gb: int
+    """Memory of one GPU in GB."""
+    gke_accelerator: str | None
+    """GKE/Compute Engine accelerator type string, e.g. ``nvidia-h100-80gb``; None where GCP has no such GPU."""
+    gcp_quota_metric: str | None
+    """Regional Compute Engine quota metric for on-demand capacity, e.g. ``NVIDIA_H100_GPUS``."""
+    gcp_preemptible_quota_metric: str | None
+    """Regional quota metric that Spot/preemptible capacity counts against."""
+    mig_partitions: tuple[str, ...]
+    """MIG partition sizes GKE accepts for ``gpu_partition_size``; empty where the GPU has no MIG."""
+    source: Source
+
+
+@dataclass(frozen=True)
+class MachineType:
+    name: str
+    cloud: Cloud
+    gpu: str
+    """Gpu.id of the GPUs this machine carries."""
+    gpus: int
+    """GPUs per machine."""
+    vcpus: int
+    memory_gb: float
+    local_ssd_gb: int
+    """Local SSD bundled with the machine type (0 where none is bundled)."""
+    aws_quota: str | None
+    """AWS only: the vCPU-based EC2 quota family the instance counts against (``P`` or ``G``)."""
+    provisioning: frozenset[Provisioning]
+    """Ways the machine can be obtained; e.g. a3-highgpu-1g/2g/4g only as Spot or flex-start."""
+    source: Source
+
+
+@dataclass(frozen=True)
+class Price:
+    machine_type: str
+    region: str
+    on_demand_hourly_usd: float
+    spot_hourly_usd: float | None
+    source: Source
+
+
+@dataclass(frozen=True)
+class AwsQuota:
+    code: str
+    """Service Quotas code, e.g. ``L-417A185B``."""
+    name: str
+    """Quota name as the Service Quotas console shows it."""
+    source: Source
+
+
+# --- data ------------------------------------------------------------------------------------------
+# Every row cites the page it was read from. ``checked`` is the page's own "Last updated" date where it
+# states one, else the day it was read (2026-11-22). A missing row means "not verified", never "not offered":
+# lookups then return None and callers treat the fact as unknown.
+
+_CHECKED = "2026-11-22"
+
+_GCP_GPUS = Source("https://docs.cloud.google.com/compute/docs/gpus", "2026-04-14")
+"""GCP "GPU machine types": GPU model, GPU memory and accelerator string of every machine series."""
+_GCP_ACCEL = Source("https://docs.cloud.google.com/compute/docs/accelerator-optimized-machines", "2026-04-13")
+"""GCP "Accelerator-optimized machine family": vCPUs, memory, bundled Local SSD, GPUs, consumption limits."""
+_GCP_CONSUMPTION = Source("https://docs.cloud.google.com/ai-hypercomputer/docs/consumption-models",
+                          "2026-04-06")
+"""AI Hypercomputer consumption options: Spot and flex-start work for every GPU machine except A4X/A4X Max."""
+_GKE_GPUS = Source("https://docs.cloud.google.com/kubernetes-engine/docs/how-to/gpus", _CHECKED)
+"""GKE "Run GPUs in GKE Standard node pools": the accelerator string GKE expects for each machine series."""
+_GKE_MIG = Source("https://cloud.google.com/kubernetes-engine/docs/how-to/gpus-multi", _CHECKED)
+"""GKE "Running multi-instance GPUs": MIG works on A100 40GB, A100 80GB, H100 80GB and H200 141GB."""
+_NVIDIA_MIG = Source("https://docs.nvidia.com/datacenter/tesla/mig-user-guide/supported-mig-profiles.html",
+                     _CHECKED)
+"""NVIDIA MIG user guide, "Supported MIG Profiles": the [compute]g.[memory]gb profile names per GPU."""
+_GCP_QUOTA_ENUM = Source(
+    "https://cloud.google.com/python/docs/reference/compute/latest"
+    "/google.cloud.compute_v1.types.Quota.Metric",
+    _CHECKED)
+"""Compute Engine API Quota.Metric enum: the regional GPU quota metric names."""
+_AWS_SPECS = Source(
+    "https://github.com/aws/karpenter-provider-aws/blob/0c5e7d8112409aff07b0f17a0f51c87bdba52ed1"
+    "/website/content/en/docs/reference/instance-types.md", _CHECKED)
+"""Karpenter's instance-type reference, generated from EC2 DescribeInstanceTypes (vCPU, GiB, GPUs, NVMe)."""
+_AWS_QUOTA_PAGE = Source("https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-quotas.html",
+                         _CHECKED)
+"""AWS "Amazon EC2 instance type quotas": On-Demand and Spot vCPU quota names with their console codes."""
+_CYCLENERD = Source(
+    "https://github.com/Cyclenerd/google-cloud-pricing-cost-calculator/blob"
+    "/0166a59ebba7c36f2cc8c931d9f258dcebc44776/pricing.yml", "2025-03-06")
+"""GCP list prices per machine type and region, generated from the Cloud Billing SKU API on 2025-03-06."""
+_SKYPILOT_AWS = Source(
+    "https://github.com/skypilot-org/skypilot-catalog/blob/00148f2af3672e2229b4f7bf8157d5a3f36e3c35"
+    "/catalogs/v8/aws/vms.csv", _CHECKED)
+"""SkyPilot's AWS catalog: Linux on-demand prices, already after the mid-2025 P4/P5 price cuts."""
+
+GPU_ZONES_SOURCE = Source("https://docs.cloud.google.com/compute/docs/gpus/gpu-regions-zones", _CHECKED)
+"""GCP "GPU regions and zones availability", the page GPU_ZONES must be filled from."""
+GCP_QUOTA_METRICS_SOURCE = _GCP_QUOTA_ENUM
+MIG_PARTITIONS_SOURCES: tuple[Source, ...] = (_GKE_MIG, _NVIDIA_MIG)
+"""Where Gpu.mig_partitions come from (a Gpu row has room for one source only)."""
+GKE_ACCELERATOR_SOURCES: tuple[Source, ...] = (_GCP_GPUS, _GKE_GPUS)
+"""Where Gpu.gke_accelerator comes from: the Compute Engine GPU page, checked against GKE's."""
+GCP_PROVISIONING_SOURCES: tuple[Source, ...] = (_GCP_ACCEL, _GCP_CONSUMPTION)
+"""Where the GCP MachineType.provisioning sets come from."""
+
+# MIG: the GKE page names the GPUs that support MIG but its partition table could not be read, so each
+# tuple holds NVIDIA's profile names for the 1g, 2g, 3g and 7g slices of that GPU. NVIDIA's 4g.* and
+# double-memory 1g.* profiles are left out until GKE is confirmed to accept them.
+_MIG_A100_40GB = ("1g.5gb", "2g.10gb", "3g.20gb", "7g.40gb")
+_MIG_80GB = ("1g.10gb", "2g.20gb", "3g.40gb", "7g.80gb")
+_MIG_H200 = ("1g.18gb", "2g.35gb", "3g.71gb", "7g.141gb")
+
+
+def _gcp_gpu(gpu_id: str, model: str, memory_gb: int, accelerator: str, metric: str,
+             mig: tuple[str, ...] = ()) -> Gpu:
+    """A GCP GPU; Spot (and flex-start) capacity counts against the PREEMPTIBLE_ twin of its metric."""
+    return Gpu(gpu_id, model, memory_gb, accelerator, metric, "PREEMPTIBLE_" + metric, mig, _GCP_GPUS)
+
+
+GPUS: tuple[Gpu, ...] = (
+    # A2 Standard carries nvidia-tesla-a100 (GPU machine types + GKE pages); the GPU page's summary list
+    # says nvidia-a100-40gb, but its A2 Standard section and GKE both use nvidia-tesla-a100.
+    _gcp_gpu("a100-40gb", "NVIDIA A100 40GB", 40, "nvidia-tesla-a100", "NVIDIA_A100_GPUS", _MIG_A100_40GB),
+    _gcp_gpu("a100-80gb", "NVIDIA A100 80GB", 80, "nvidia-a100-80gb", "NVIDIA_A100_80GB_GPUS", _MIG_80GB),
+    _gcp_gpu("h100-80gb", "NVIDIA H100 80GB", 80, "nvidia-h100-80gb", "NVIDIA_H100_GPUS", _MIG_80GB),
+    # A3 Mega: same H100 80GB GPU (so same MIG shapes), own accelerator string and own quota metric.
+    _gcp_gpu("h100-mega-80gb", "NVIDIA H100 80GB (A3 Mega)", 80, "nvidia-h100-mega-80gb",
+             "NVIDIA_H100_MEGA_GPUS", _MIG_80GB),
+    _gcp_gpu("h200-141gb", "NVIDIA H200 141GB", 141, "nvidia-h200-141gb", "NVIDIA_H200_GPUS", _MIG_H200),
+    # "You can't create Multi-Instance GPUs on G2" (accelerator-optimized page): no MIG for L4.
+    _gcp_gpu("l4", "NVIDIA L4", 24, "nvidia-l4", "NVIDIA_L4_GPUS"),
+    # AWS only (g6e); DescribeInstanceTypes reports 45776 MiB per GPU, NVIDIA sells it as 48 GB.
+    Gpu("l40s", "NVIDIA L40S", 48, None, None, None, (), _AWS_SPECS),
+)
+
+_ALL_GCP = frozenset(Provisioning)
+"""On-demand, Spot, flex-start and reservations: what A2, G2, A3 Mega and a3-highgpu-8g offer."""
+_SPOT_OR_FLEX = frozenset({Provisioning.SPOT, Provisioning.FLEX_START})
+"""a3-highgpu-1g/2g/4g: "you must create instances by using Spot VMs or Flex-start VMs"."""
+_NO_ON_DEMAND = frozenset({Provisioning.RESERVATION, Provisioning.SPOT, Provisioning.FLEX_START})
+"""A3 Ultra: reserve capacity, or use Spot or flex-start; there is no plain on-demand."""
+_ALL_AWS = frozenset({Provisioning.ON_DEMAND, Provisioning.SPOT, Provisioning.RESERVATION})
+_P5E = frozenset({Provisioning.SPOT, Provisioning.RESERVATION})
+"""p5e.48xlarge has no On-Demand price in any catalog region, only Spot prices (SkyPilot vms.csv)."""
+
+
+def _gcp(name: str, gpu: str, gpus: int, vcpus: int, memory_gb: float, local_ssd_gb: int = 0,
+         provisioning: frozenset[Provisioning] = _ALL_GCP) -> MachineType:
+    return MachineType(name, Cloud.GCP, gpu, gpus, vcpus, memory_gb, local_ssd_gb, None, provisioning,
+                       _GCP_ACCEL)
+
+
+def _aws(name: str, gpu: str, gpus: int, vcpus: int, memory_gib: float, nvme_gb: int, quota: str,
+         provisioning: frozenset[Provisioning] = _ALL_AWS) -> MachineType:
+    """An EC2 instance type; memory in GiB, instance-store NVMe in GB, as DescribeInstanceTypes has them."""
+    return MachineType(name, Cloud.AWS, gpu, gpus, vcpus, memory_gib, nvme_gb, quota, provisioning,
+                       _AWS_SPECS)
+
+
+MACHINE_TYPES: tuple[MachineType, ...] = (
+    # A2 Standard (A100 40GB): Local SSD can be attached but none is bundled.
+    _gcp("a2-highgpu-1g", "a100-40gb", 1, 12, 85),
+    _gcp("a2-highgpu-2g", "a100-40gb", 2, 24, 170),
+    _gcp("a2-highgpu-4g", "a100-40gb", 4, 48, 340),
+    _gcp("a2-highgpu-8g", "a100-40gb", 8, 96, 680),
+    _gcp("a2-megagpu-16g", "a100-40gb", 16, 96, 1360),
+    # A2 Ultra (A100 80GB): 375 GiB of Local SSD bundled per GPU.
+    _gcp("a2-ultragpu-1g", "a100-80gb", 1, 12, 170, 375),
+    _gcp("a2-ultragpu-2g", "a100-80gb", 2, 24, 340, 750),
+    _gcp("a2-ultragpu-4g", "a100-80gb", 4, 48, 680, 1500),
+    _gcp("a2-ultragpu-8g", "a100-80gb", 8, 96, 1360, 3000),
+    # A3 High (H100 80GB): the 1/2/4-GPU shapes only as Spot or flex-start.
+    _gcp("a3-highgpu-1g", "h100-80gb", 1, 26, 234, 750, _SPOT_OR_FLEX),
+    _gcp("a3-highgpu-2g", "h100-80gb", 2, 52, 468, 1500, _SPOT_OR_FLEX),
+    _gcp("a3-highgpu-4g", "h100-80gb", 4, 104, 936, 3000, _SPOT_OR_FLEX),
+    _gcp("a3-highgpu-8g", "h100-80gb", 8, 208, 1872, 6000),
+    _gcp("a3-megagpu-8g", "h100-mega-80gb", 8, 208, 1872, 6000),
+    _gcp("a3-ultragpu-8g", "h200-141gb", 8, 224, 2952, 12000, _NO_ON_DEMAND),
+    # G2 (L4), default memory; Local SSD optional, not bundled. g2-standard-32 has one GPU, not two.
+    _gcp("g2-standard-4", "l4", 1, 4, 16),
+    _gcp("g2-standard-8", "l4", 1, 8, 32),
+    _gcp("g2-standard-12", "l4", 1, 12, 48),
+    _gcp("g2-standard-16", "l4", 1, 16, 64),
+    _gcp("g2-standard-24", "l4", 2, 24, 96),
+    _gcp("g2-standard-32", "l4", 1, 32, 128),
+    _gcp("g2-standard-48", "l4", 4, 48, 192),
+    _gcp("g2-standard-96", "l4", 8, 96, 384),
+    # AWS P5 family counts against its own Spot quota (All P5 Spot Instance Requests), hence "P5".
+    _aws("p5.48xlarge", "h100-80gb", 8, 192, 2048, 30400, "P5"),
+    _aws("p5e.48xlarge", "h200-141gb", 8, 192, 2048, 30400, "P5", _P5E),
+    _aws("p5en.48xlarge", "h200-141gb", 8, 192, 2048, 30400, "P5"),
+    _aws("p4d.24xlarge", "a100-40gb", 8, 96, 1152, 8000, "P"),
+    _aws("p4de.24xlarge", "a100-80gb", 8, 96, 1152, 8000, "P"),
+    # g6 (L4): 12xlarge and 24xlarge have 4 GPUs, 48xlarge 8, every other size 1.
+    _aws("g6.xlarge", "l4", 1, 4, 16, 250, "G"),
+    _aws("g6.2xlarge", "l4", 1, 8, 32, 450, "G"),
+    _aws("g6.4xlarge", "l4", 1, 16, 64, 600, "G"),
+    _aws("g6.8xlarge", "l4", 1, 32, 128, 900, "G"),
+    _aws("g6.12xlarge", "l4", 4, 48, 192, 3760, "G"),
+    _aws("g6.16xlarge", "l4", 1, 64, 256, 1880, "G"),
+    _aws("g6.24xlarge", "l4", 4, 96, 384, 3760, "G"),
+    _aws("g6.48xlarge", "l4", 8, 192, 768, 7520, "G"),
+    # g6e (L40S): same GPU counts per size as g6, twice the memory.
+    _aws("g6e.xlarge", "l40s", 1, 4, 32, 250, "G"),
+    _aws("g6e.2xlarge", "l40s", 1, 8, 64, 450, "G"),
+    _aws("g6e.4xlarge", "l40s", 1, 16, 128, 600, "G"),
+    _aws("g6e.8xlarge", "l40s", 1, 32, 256, 900, "G"),
+    _aws("g6e.12xlarge", "l40s", 4, 48, 384, 3800, "G"),
+    _aws("g6e.16xlarge", "l40s", 1, 64, 512, 1900, "G"),
+    _aws("g6e.24xlarge", "l40s", 4, 96, 768, 3800, "G"),
+    _aws("g6e.48xlarge", "l40s", 8, 192, 1536, 7600, "G"),
+)
+
+# The zones page (GPU_ZONES_SOURCE) could not be read, so no zone is recorded: gpu_zones() answers None
+# (unknown) and validation does not reject any zone. Fill in per region only from that page.
+GPU_ZONES: dict[str, dict[str, tuple[str, ...]]] = {}
+
+# GCP: (machine, region, on-demand, Spot) in USD per hour for the whole machine, GPUs included (_CYCLENERD).
+# Spot prices move; these are the SKU prices of 2025-03-06. a3-highgpu-1g/2g/4g cannot run on-demand, but
+# their on-demand SKU price is listed and kept as the ceiling. Not in the price file: a3-megagpu-8g in
+# us-central1 and a3-ultragpu-8g anywhere.
+_GCP_PRICE_ROWS: tuple[tuple[str, str, float, float], ...] = (
+    ("a2-highgpu-1g", "us-central1", 3.673385, 1.293355),
+    ("a2-highgpu-1g", "us-east4", 3.934354926, 1.2132324),
+    ("a2-highgpu-1g", "europe-west4", 3.747972, 1.44587),
+    ("a2-highgpu-2g", "us-central1", 7.34677, 2.58671),
+    ("a2-highgpu-2g", "us-east4", 7.868709852, 2.4264648),
+    ("a2-highgpu-2g", "europe-west4", 7.495944, 2.89174),
+    ("a2-highgpu-4g", "us-central1", 14.69354, 5.17342),
+    ("a2-highgpu-4g", "us-east4", 15.737419704, 4.8529296),
+    ("a2-highgpu-4g", "europe-west4", 14.991888, 5.78348),
+    ("a2-highgpu-8g", "us-central1", 29.38708, 10.34684),
+    ("a2-highgpu-8g", "us-east4", 31.474839408, 9.7058592),
+    ("a2-highgpu-8g", "europe-west4", 29.983776, 11.56696),
+    ("a2-megagpu-16g", "us-central1", 55.739504, 19.48024),
+    ("a2-megagpu-16g", "us-east4", 59.531598816, 18.0446784),
+    ("a2-megagpu-16g", "europe-west4", 56.62656, 21.99824),
+    ("a2-ultragpu-1g", "us-central1", 5.06879789041096, 2.02746835616438),
+    ("a2-ultragpu-1g", "us-east4", 5.70773247945206, 2.29658383561644),
+    ("a2-ultragpu-1g", "europe-west4", 5.58091847945206, 1.81105531506849),
+    ("a2-ultragpu-2g", "us-central1", 10.1375957808219, 4.05493671232877),
+    ("a2-ultragpu-2g", "us-east4", 11.4154649589041, 4.59316767123288),
+    ("a2-ultragpu-2g", "europe-west4", 11.1618369589041, 3.62211063013699),
+    ("a2-ultragpu-4g", "us-central1", 20.2751915616438, 8.10987342465753),
+    ("a2-ultragpu-4g", "us-east4", 22.8309299178082, 9.18633534246576),
+    ("a2-ultragpu-4g", "europe-west4", 22.3236739178082, 7.24422126027397),
+    ("a2-ultragpu-8g", "us-central1", 40.5503831232877, 16.2197468493151),
+    ("a2-ultragpu-8g", "us-east4", 45.6618598356164, 18.3726706849315),
+    ("a2-ultragpu-8g", "europe-west4", 44.6473478356164, 14.4884425205479),
+    ("a3-highgpu-1g", "us-central1", 11.0612499878219, 4.42446871232877),
+    ("a3-highgpu-1g", "us-east4", 11.0694695189041, 4.45487967123288),
+    ("a3-highgpu-1g", "europe-west4", 14.0675598969041, 3.96990063013699),
+    ("a3-highgpu-2g", "us-central1", 22.1224999756438, 8.84893742465754),
+    ("a3-highgpu-2g", "us-east4", 22.1389390378082, 8.90975934246575),
+    ("a3-highgpu-2g", "europe-west4", 28.1351197938082, 7.93980126027397),
+    ("a3-highgpu-4g", "us-central1", 44.2449999512877, 17.6978748493151),
+    ("a3-highgpu-4g", "us-east4", 44.2778780756164, 17.8195186849315),
+    ("a3-highgpu-4g", "europe-west4", 56.2702395876164, 15.8796025205479),
+    ("a3-highgpu-8g", "us-central1", 88.4899999025753, 35.3957496986301),
+    ("a3-highgpu-8g", "us-east4", 88.5557561512329, 35.639037369863),
+    ("a3-highgpu-8g", "europe-west4", 112.540479175233, 31.7592050410959),
+    ("a3-megagpu-8g", "us-east4", 92.9375881512329, 37.391837369863),
+    ("a3-megagpu-8g", "europe-west4", 118.236831175233, 46.2640050410959),
+    ("g2-standard-4", "us-central1", 0.706832255, 0.279932),
+    ("g2-standard-4", "us-east4", 0.704517808, 0.281812),
+    ("g2-standard-4", "europe-west4", 0.742916046, 0.253236),
+    ("g2-standard-8", "us-central1", 0.853624271, 0.336764),
+    ("g2-standard-8", "us-east4", 0.850829156, 0.340324),
+    ("g2-standard-8", "europe-west4", 0.897201806, 0.314972),
+    ("g2-standard-12", "us-central1", 1.000416287, 0.393596),
+    ("g2-standard-12", "us-east4", 0.997140504, 0.398836),
+    ("g2-standard-12", "europe-west4", 1.051487566, 0.376708),
+    ("g2-standard-16", "us-central1", 1.147208303, 0.450428),
+    ("g2-standard-16", "us-east4", 1.143451852, 0.457348),
+    ("g2-standard-16", "europe-west4", 1.205773326, 0.438444),
+    ("g2-standard-24", "us-central1", 2.000832574, 0.787192),
+    ("g2-standard-24", "us-east4", 1.994281008, 0.797672),
+    ("g2-standard-24", "europe-west4", 2.102975132, 0.753416),
+    ("g2-standard-32", "us-central1", 1.734376367, 0.677756),
+    ("g2-standard-32", "us-east4", 1.728697244, 0.691396),
+    ("g2-standard-32", "europe-west4", 1.822916366, 0.685388),
+    ("g2-standard-48", "us-central1", 4.001665148, 1.574384),
+    ("g2-standard-48", "us-east4", 3.988562016, 1.595344),
+    ("g2-standard-48", "europe-west4", 4.205950264, 1.506832),
+    ("g2-standard-96", "us-central1", 8.003330296, 3.148768),
+    ("g2-standard-96", "us-east4", 7.977124032, 3.190688),
+    ("g2-standard-96", "europe-west4", 8.411900528, 3.013664),
+)
+
+# AWS: Linux on-demand USD per hour (_SKYPILOT_AWS). Spot is market-priced, so no Spot figure is kept.
+# p5e.48xlarge has no on-demand price (see _P5E); p4de.24xlarge is not offered in us-east-2.
+_AWS_US = ("us-east-1", "us-east-2", "us-west-2")
+_AWS_ON_DEMAND: dict[str, tuple[float, tuple[str, ...]]] = {
+    "p5.48xlarge": (55.04, _AWS_US),
+    "p5en.48xlarge": (63.296, _AWS_US),
+    "p4d.24xlarge": (21.957642, ("us-east-1",)),
+    "p4de.24xlarge": (27.44705, ("us-east-1", "us-west-2")),
+    "g6.xlarge": (0.8048, _AWS_US),
+    "g6.2xlarge": (0.9776, _AWS_US),
+    "g6.4xlarge": (1.3232, _AWS_US),
+    "g6.8xlarge": (2.0144, _AWS_US),
+    "g6.12xlarge": (4.6016, _AWS_US),
+    "g6.16xlarge": (3.3968, _AWS_US),
+    "g6.24xlarge": (6.6752, _AWS_US),
+    "g6.48xlarge": (13.3504, _AWS_US),
+    "g6e.xlarge": (1.861, _AWS_US),
+    "g6e.2xlarge": (2.24208, _AWS_US),
+    "g6e.4xlarge": (3.00424, _AWS_US),
+    "g6e.8xlarge": (4.52856, _AWS_US),
+    "g6e.12xlarge": (10.49264, _AWS_US),
+    "g6e.16xlarge": (7.57719, _AWS_US),
+    "g6e.24xlarge": (15.06559, _AWS_US),
+    "g6e.48xlarge": (30.13118, _AWS_US),
+}
+# The catalog rounds p4d.24xlarge to 21.95764 in us-east-2 and us-west-2 (21.957642 in us-east-1).
+_AWS_EXTRA: tuple[tuple[str, str, float], ...] = (
+    ("p4d.24xlarge", "us-east-2", 21.95764),
+    ("p4d.24xlarge", "us-west-2", 21.95764),
+)
+
+PRICES: tuple[Price, ...] = (
+    tuple(Price(m, r, od, spot, _CYCLENERD) for m, r, od, spot in _GCP_PRICE_ROWS)
+    + tuple(Price(m, r, od, None, _SKYPILOT_AWS)
+            for m, (od, regions) in _AWS_ON_DEMAND.items() for r in regions)
+    + tuple(Price(m, r, od, None, _SKYPILOT_AWS) for m, r, od in _AWS_EXTRA)
+)
+
+# Keyed by (MachineType.aws_quota, spot). On-demand, every P instance shares one quota; Spot splits P5
+# (p5, p5e, p5en) from P4/P3/P2 - the old single "All P Spot Instance Requests" quota is now L-7212CCBC's
+# "All P4, P3 and P2 Spot Instance Requests".
+_P_ON_DEMAND = AwsQuota("L-417A185B", "Running On-Demand P instances", _AWS_QUOTA_PAGE)
+AWS_QUOTAS: dict[tuple[str, bool], AwsQuota] = {
+    ("P", False): _P_ON_DEMAND,
+    ("P", True): AwsQuota("L-7212CCBC", "All P4, P3 and P2 Spot Instance Requests", _AWS_QUOTA_PAGE),
+    ("P5", False): _P_ON_DEMAND,
+    ("P5", True): AwsQuota("L-C4BD4855", "All P5 Spot Instance Requests", _AWS_QUOTA_PAGE),
+    ("G", False): AwsQuota("L-DB2E81BA", "Running On-Demand G and VT instances", _AWS_QUOTA_PAGE),
+    ("G", True): AwsQuota("L-3819A6DF", "All G and VT Spot Instance Requests", _AWS_QUOTA_PAGE),
+}
+
+KNOWN_MISTAKES: dict[str, str] = {
+    "a2-highgpu-16g": "a2-highgpu-16g does not exist; the 16 x A100 machine is a2-megagpu-16g",
+    "a2-ultragpu-16g": "a2-ultragpu-16g does not exist; A2 Ultra stops at a2-ultragpu-8g (8 x A100 80GB), "
+                       "and 16 x A100 40GB is a2-megagpu-16g",
+    "a3-highgpu-16g": "a3-highgpu-16g does not exist; A3 machines carry at most 8 H100/H200 "
+                      "(a3-highgpu-8g, a3-megagpu-8g, a3-ultragpu-8g)",
+    "a3-megagpu-16g": "a3-megagpu-16g does not exist; A3 Mega has only a3-megagpu-8g (8 x H100)",
+    "g2-standard-64": "g2-standard-64 does not exist; G2 sizes are g2-standard-4/8/12/16/24/32/48/96",
+}
+
+
+# --- lookups ---------------------------------------------------------------------------------------
+
+GCP_ALL_REGIONS_METRIC = "GPUS_ALL_REGIONS"
+"""Global Compute Engine quota on GPUs of every model in every region (project-wide)."""
+
+
+_MACHINES_BY_NAME: dict[str, MachineType] = {m.name: m for m in MACHINE_TYPES}
+_GPUS_BY_ID: dict[str, Gpu] = {g.id: g for g in GPUS}
+_PRICES: dict[tuple[str, str], Price] = {(p.machine_type, p.region): p for p in PRICES}
+
+
+def gpu(gpu_id: str) -> Gpu:
+    """The GPU with catalog id ``gpu_id``; KeyError if the catalog does not know it."""
+    return _GPUS_BY_ID[gpu_id]
+
+
+def machine_type(name: str) -> MachineType:
+    """The machine type ``name``; KeyError if the catalog does not know it."""
+    return _MACHINES_BY_NAME[name]
+
+
+def find_machine_type(name: str) -> MachineType | None:
+    return _MACHINES_BY_NAME.get(name)
+
+
+def machine_types(cloud: Cloud) -> list[MachineType]:
+    return [m for m in MACHINE_TYPES if m.cloud is cloud]
+
+
+def machine_for_accelerator(accelerator: str, count: int) -> MachineType | None:
+    """The GCP machine type that carries ``count`` GPUs of GKE accelerator ``accelerator``, if one is unique."""
+    found = [
+        m
+        for m in MACHINE_TYPES
+        if m.cloud is Cloud.GCP and m.gpus == count and gpu(m.gpu).gke_accelerator == accelerator
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def machine_hint(name: str, cloud: Cloud) -> str:
+    """A hint for an unknown machine type: a known correction, else the closest names the catalog has."""
+    import difflib
+
+    if name in KNOWN_MISTAKES:
+        return KNOWN_MISTAKES[name]
+    names = [m.name for m in machine_types(cloud)]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(close) + "?"
+    return "known machine types: " + ", ".join(sorted(names))
+
+
+def gpu_zones(gpu_id: str, region: str) -> tuple[str, ...] | None:
+    """Zones of ``region`` that offer ``gpu_id``; None where the catalog does not know the region."""
+    return GPU_ZONES.get(gpu_id, {}).get(region)
+
+
+def price(machine: str, region: str) -> Price | None:
+    """The catalog's list price of ``machine`` in ``region``; None where the catalog has none."""
+    return _PRICES.get((machine, region))
+
+
+def gcp_quota_metric(machine: MachineType, *, spot: bool) -> str:
+    """The regional quota metric a GCP node of ``machine`` counts against (Spot counts against PREEMPTIBLE_*)."""
+    g = gpu(machine.gpu)
+    metric = g.gcp_preemptible_quota_metric if spot else g.gcp_quota_metric
+    if metric is None:
+        raise KeyError(f"{machine.name}: no GCP quota metric in the catalog")
+    return metric
+
+
+def aws_quota(machine: MachineType, *, spot: bool) -> AwsQuota:
+    """The vCPU-based EC2 quota an AWS instance of ``machine`` counts against."""
+    if machine.aws_quota is None:
+        raise KeyError(f"{machine.name}: not an AWS instance type")
+    return AWS_QUOTAS[(machine.aws_quota, spot)]

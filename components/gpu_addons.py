@@ -1,0 +1,203 @@
+"""What a GPU cluster needs inside Kubernetes, installed through the cluster's own provider.
+
+The GPU software stack, DCGM metrics, priority classes, team namespaces with GPU quotas and the ML
+storage class.
+
+The GPU stack is either GKE's (driver, device plugin, managed DCGM) or the NVIDIA GPU Operator, pinned in
+`components.versions`, with the values NVIDIA documents for GKE's Container-Optimized OS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import versions
+from components.gpu_node_pool import GPU_TAINT
+from components.spec import Addons, DcgmSource, GpuStack
+
+PRIORITY_CLASSES = {
+    # Seed 003's four levels; preemption follows the numbers.
+    "gpu-critical": (1_000_000, "Production inference and critical training; never preempted by other GPU work"),
+    "gpu-high": (10_000, "Priority research and urgent experiments"),
+    "gpu-medium": (1_000, "Regular training jobs"),
+    "gpu-low": (100, "Batch processing that may be preempted"),
+}
+GKE_DRIVER_DIR = "/home/kubernetes/bin/nvidia"
+"""Where Google's installer puts the driver on COS nodes; the operator's toolkit must look there."""
+OPERATOR_NAMESPACE = "gpu-operator"
+DCGM_NAMESPACE = "gpu-monitoring"
+DCGM_PORT = 9400
+
+_GPU_TOLERATION = {"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}
+_ON_GPU_NODES = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+    {"matchExpressions": [{"key": "cloud.google.com/gke-accelerator", "operator": "Exists"}]}]}}}
+
+
+@dataclass(frozen=True)
+class GpuAddonsArgs:
+    spec: Addons
+    provider: k8s.Provider
+    """The cluster's Kubernetes provider."""
+    depends_on: list[pulumi.Resource]
+    """Node pools the add-ons need to schedule onto."""
+
+
+def gpu_operator_values() -> dict[str, Any]:
+    """GPU Operator values for GKE COS nodes with Google's driver installer (NVIDIA's GKE guide)."""
+    return {
+        "driver": {"enabled": False},
+        "hostPaths": {"driverInstallDir": GKE_DRIVER_DIR},
+        "toolkit": {"installDir": GKE_DRIVER_DIR},
+        "cdi": {"enabled": True},
+        # GKE's managed Prometheus scrapes through a PodMonitoring; there is no Prometheus Operator.
+        "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": False}},
+    }
+
+
+def dcgm_exporter_values() -> dict[str, Any]:
+    """dcgm-exporter values for nodes whose driver GKE installed under /home/kubernetes/bin/nvidia."""
+    return {
+        "serviceMonitor": {"enabled": False},
+        "tolerations": [_GPU_TOLERATION],
+        "affinity": _ON_GPU_NODES,
+        "extraHostVolumes": [{"name": "nvidia-install-dir-host", "hostPath": GKE_DRIVER_DIR}],
+        "extraVolumeMounts": [
+            {"name": "exporter-metrics-volume", "mountPath": "/etc/dcgm-exporter/default-counters.csv",
+             "subPath": "default-counters.csv"},
+            {"name": "nvidia-install-dir-host", "mountPath": "/usr/local/nvidia", "readOnly": True},
+        ],
+        "extraEnv": [{"name": "LD_LIBRARY_PATH", "value": "/usr/local/nvidia/lib64"}],
+    }
+
+
+class GpuAddons(pulumi.ComponentResource):
+    namespaces: list[str]
+
+    def __init__(self, name: str, args: GpuAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpufleet:addons:GpuAddons", name, None, opts)
+        spec = args.spec
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+
+        if spec.priority_classes:
+            for pc, (value, description) in PRIORITY_CLASSES.items():
+                k8s.scheduling.v1.PriorityClass(
+                    f"{name}-{pc}",
+                    metadata={"name": pc},
+                    value=value,
+                    global_default=False,
+                    description=description,
+                    opts=k8s_opts,
+                )
+
+        self.namespaces = []
+        for team in spec.namespaces:
+            ns = k8s.core.v1.Namespace(
+                f"{name}-ns-{team.name}",
+                metadata={"name": team.name, "labels": {"gpu-fleet/team": team.name}},
+                opts=k8s_opts,
+            )
+            # Extended resources take only `requests.` quota items: they cannot be overcommitted, so a
+            # `limits.nvidia.com/gpu` item (as seed 000 wrote) is meaningless.
+            k8s.core.v1.ResourceQuota(
+                f"{name}-quota-{team.name}",
+                metadata={"name": "gpu-quota", "namespace": team.name},
+                spec={"hard": {"requests.nvidia.com/gpu": str(team.gpus)}},
+                opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ns]),
+            )
+            self.namespaces.append(team.name)
+
+        if spec.storage_class is not None:
+            sc = spec.storage_class
+            k8s.storage.v1.StorageClass(
+                f"{name}-sc-{sc.name}",
+                metadata={"name": sc.name},
+                provisioner="pd.csi.storage.gke.io",
+                parameters={"type": sc.disk_type,
+                            "replication-type": "regional-pd" if sc.regional else "none"},
+                volume_binding_mode="WaitForFirstConsumer",
+                allow_volume_expansion=True,
+                reclaim_policy="Delete",
+                opts=k8s_opts,
+            )
+
+        after_nodes = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        if spec.gpu_stack is GpuStack.OPERATOR:
+            self._gpu_operator(name, args.provider, after_nodes)
+        elif spec.dcgm is DcgmSource.EXPORTER:
+            self._dcgm_exporter(name, args.provider, after_nodes)
+        self.register_outputs({"namespaces": self.namespaces})
+
+    def _gpu_operator(self, name: str, provider: k8s.Provider, opts: pulumi.ResourceOptions) -> None:
+        ns = k8s.core.v1.Namespace(
+            f"{name}-gpu-operator-ns",
+            metadata={"name": OPERATOR_NAMESPACE,
+                      "labels": {"pod-security.kubernetes.io/enforce": "privileged"}},
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
+        ns_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[ns]))
+        # GKE admits system-node-critical pods only into namespaces with a quota that names that class.
+        k8s.core.v1.ResourceQuota(
+            f"{name}-gpu-operator-quota",
+            metadata={"name": "gpu-operator-quota", "namespace": OPERATOR_NAMESPACE},
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(
+                hard={"pods": "100"},
+                scope_selector=k8s.core.v1.ScopeSelectorArgs(match_expressions=[
+                    k8s.core.v1.ScopedResourceSelectorRequirementArgs(
+                        operator="In", scope_name="PriorityClass",
+                        values=["system-node-critical", "system-cluster-critical"],
+                    )
+                ]),
+            ),
+            opts=ns_opts,
+        )
+        k8s.yaml.v2.ConfigFile(f"{name}-cos-driver-installer", file=versions.COS_DRIVER_INSTALLER, opts=opts)
+        pin = versions.GPU_OPERATOR
+        k8s.helm.v3.Release(
+            f"{name}-gpu-operator",
+            name="gpu-operator",
+            chart=pin.chart,
+            version=pin.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repository),
+            namespace=OPERATOR_NAMESPACE,
+            values=gpu_operator_values(),
+            atomic=True,
+            opts=ns_opts,
+        )
+        self._pod_monitoring(name, OPERATOR_NAMESPACE, {"app": "nvidia-dcgm-exporter"}, provider, ns_opts)
+
+    def _dcgm_exporter(self, name: str, provider: k8s.Provider, opts: pulumi.ResourceOptions) -> None:
+        ns = k8s.core.v1.Namespace(
+            f"{name}-dcgm-ns",
+            metadata={"name": DCGM_NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}},
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
+        ns_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[ns]))
+        pin = versions.DCGM_EXPORTER
+        k8s.helm.v3.Release(
+            f"{name}-dcgm-exporter",
+            name="dcgm-exporter",
+            chart=pin.chart,
+            version=pin.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repository),
+            namespace=DCGM_NAMESPACE,
+            values=dcgm_exporter_values(),
+            atomic=True,
+            opts=ns_opts,
+        )
+        self._pod_monitoring(name, DCGM_NAMESPACE, {"app.kubernetes.io/name": "dcgm-exporter"}, provider, ns_opts)
+
+    def _pod_monitoring(self, name: str, namespace: str, selector: dict[str, str], provider: k8s.Provider,
+                        opts: pulumi.ResourceOptions) -> None:
+        k8s.apiextensions.CustomResource(
+            f"{name}-dcgm-podmonitoring",
+            api_version="monitoring.googleapis.com/v1",
+            kind="PodMonitoring",
+            metadata={"name": "dcgm-exporter", "namespace": namespace},
+            spec={"selector": {"matchLabels": selector},
+                  "endpoints": [{"port": DCGM_PORT, "interval": "30s"}]},
+            opts=opts,
+        )

@@ -1,0 +1,165 @@
+"""A GKE GPU node pool whose accelerator type and count come from the catalog, never from the user.
+
+Autoscaling is explicit about per-zone vs total bounds; the pool is tainted `nvidia.com/gpu`, labelled with
+its fleet identity (which the capacity view and policies read back), and the autoscaler's node count is
+not drift.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components import catalog
+from components.spec import CapacityModel, GpuPool, GpuStack, ReservationMode, ScalingScope
+
+GPU_TAINT = ("nvidia.com/gpu", "present", "NO_SCHEDULE")
+LABEL_CLUSTER = "gpu-fleet/cluster"
+LABEL_POOL = "gpu-fleet/pool"
+LABEL_CAPACITY = "gpu-fleet/capacity"
+LABEL_CRITICAL = "gpu-fleet/production-critical"
+NO_GKE_DEVICE_PLUGIN = "gke-no-default-nvidia-gpu-device-plugin"
+"""Node label that stops GKE's device plugin so the GPU Operator's can run (NVIDIA's GKE guide)."""
+
+_RESERVATION = {
+    ReservationMode.ANY: "ANY_RESERVATION",
+    ReservationMode.SPECIFIC: "SPECIFIC_RESERVATION",
+    ReservationMode.NONE: "NO_RESERVATION",
+}
+_SHARING = {"time-sharing": "TIME_SHARING", "mps": "MPS"}
+
+
+@dataclass(frozen=True)
+class GpuNodePoolArgs:
+    project: str
+    region: str
+    cluster_name: pulumi.Input[str]
+    cluster_key: str
+    """The cluster's config name, recorded as a node label for capacity and policy reports."""
+    spec: GpuPool
+    gpu_stack: GpuStack
+    service_account: pulumi.Input[str]
+    labels: dict[str, str]
+    """GCP resource labels."""
+
+
+class GpuNodePool(pulumi.ComponentResource):
+    pool_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpufleet:gpu:GkeGpuNodePool", name, None, opts)
+        spec = args.spec
+        machine = catalog.machine_type(spec.machine_type)
+        gpu = catalog.gpu(machine.gpu)
+        if gpu.gke_accelerator is None:
+            raise ValueError(f"{machine.name}: {gpu.model} has no GKE accelerator type")  # validated upstream
+        queued = spec.capacity is CapacityModel.QUEUED
+        flex = spec.capacity is CapacityModel.FLEX_START
+        reservation = spec.reservation.mode if spec.reservation else ReservationMode.ANY
+        if spec.capacity is not CapacityModel.ON_DEMAND:
+            reservation = ReservationMode.NONE
+
+        node_labels = {
+            LABEL_CLUSTER: args.cluster_key,
+            LABEL_POOL: spec.name,
+            LABEL_CAPACITY: spec.capacity.value,
+            **({LABEL_CRITICAL: "true"} if spec.production_critical else {}),
+            **({NO_GKE_DEVICE_PLUGIN: "true"} if args.gpu_stack is GpuStack.OPERATOR else {}),
+            **spec.labels,
+        }
+        driver = "INSTALLATION_DISABLED" if args.gpu_stack is GpuStack.OPERATOR else spec.driver_version.value
+
+        pool = gcp.container.NodePool(
+            name,
+            name=spec.name,
+            project=args.project,
+            location=args.region,
+            cluster=args.cluster_name,
+            node_locations=spec.zones,
+            initial_node_count=_initial_nodes(spec),
+            autoscaling=_autoscaling(spec),
+            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            # Surging a GPU pool needs GPUs beyond its maximum, which the quota plan does not hold.
+            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(
+                strategy="SURGE", max_surge=0, max_unavailable=1
+            ),
+            placement_policy=gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT")
+            if spec.compact_placement else None,
+            queued_provisioning=gcp.container.NodePoolQueuedProvisioningArgs(enabled=True) if queued else None,
+            node_config=gcp.container.NodePoolNodeConfigArgs(
+                machine_type=machine.name,
+                image_type="COS_CONTAINERD",
+                disk_type=spec.disk_type,
+                disk_size_gb=spec.disk_size_gb,
+                guest_accelerators=[gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
+                    type=gpu.gke_accelerator,
+                    count=machine.gpus,
+                    gpu_driver_installation_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
+                        gpu_driver_version=driver
+                    ),
+                    gpu_partition_size=spec.mig_partition,
+                    gpu_sharing_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
+                        gpu_sharing_strategy=_SHARING[spec.sharing.strategy.value],
+                        max_shared_clients_per_gpu=spec.sharing.max_clients_per_gpu,
+                    ) if spec.sharing else None,
+                )],
+                spot=spec.capacity is CapacityModel.SPOT,
+                flex_start=True if flex else None,
+                max_run_duration="604800s" if flex else None,
+                reservation_affinity=gcp.container.NodePoolNodeConfigReservationAffinityArgs(
+                    consume_reservation_type=_RESERVATION[reservation],
+                    key="compute.googleapis.com/reservation-name" if reservation is ReservationMode.SPECIFIC
+                    else None,
+                    values=[spec.reservation.name] if spec.reservation and spec.reservation.name
+                    and reservation is ReservationMode.SPECIFIC else None,
+                ),
+                gvnic=gcp.container.NodePoolNodeConfigGvnicArgs(enabled=spec.gvnic),
+                gcfs_config=gcp.container.NodePoolNodeConfigGcfsConfigArgs(enabled=True),
+                ephemeral_storage_local_ssd_config=gcp.container.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs(
+                    local_ssd_count=spec.local_ssd_count
+                ) if spec.local_ssd_count else None,
+                service_account=args.service_account,
+                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
+                    enable_secure_boot=True, enable_integrity_monitoring=True
+                ),
+                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+                    mode="GKE_METADATA"
+                ),
+                taints=[gcp.container.NodePoolNodeConfigTaintArgs(
+                    key=GPU_TAINT[0], value=GPU_TAINT[1], effect=GPU_TAINT[2]
+                )],
+                labels=node_labels,
+                resource_labels=args.labels,
+                metadata={"disable-legacy-endpoints": "true"},
+            ),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["nodeCount", "initialNodeCount"]),
+        )
+        self.pool_name = pool.name
+        self.register_outputs({"pool_name": self.pool_name})
+
+
+def _autoscaling(spec: GpuPool) -> gcp.container.NodePoolAutoscalingArgs:
+    a = spec.autoscaling
+    # ANY lets the autoscaler go where capacity is (what spot and DWS need); BALANCED spreads on-demand.
+    policy = "BALANCED" if spec.capacity is CapacityModel.ON_DEMAND else "ANY"
+    if a.per is ScalingScope.ZONE:
+        return gcp.container.NodePoolAutoscalingArgs(
+            min_node_count=a.min_nodes, max_node_count=a.max_nodes, location_policy=policy
+        )
+    return gcp.container.NodePoolAutoscalingArgs(
+        total_min_node_count=a.min_nodes, total_max_node_count=a.max_nodes, location_policy=policy
+    )
+
+
+def _initial_nodes(spec: GpuPool) -> int:
+    """Nodes per zone at creation: the floor, spread over the zones when bounds are totals."""
+    a = spec.autoscaling
+    if spec.capacity is CapacityModel.QUEUED:
+        return 0
+    if a.per is ScalingScope.ZONE:
+        return a.min_nodes
+    return math.ceil(a.min_nodes / len(spec.zones))

@@ -1,0 +1,125 @@
+"""The fleet's VPC: custom-mode network, regional subnets, Cloud NAT and one firewall rule.
+
+One subnet per region carries per-cluster pod and service ranges; Cloud Router + NAT let private nodes reach
+registries; the only firewall rule opens the fleet's own ranges to each other (multi-node training).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+
+@dataclass(frozen=True)
+class ClusterRanges:
+    cluster: str
+    """Cluster name; secondary ranges are named `<cluster>-pods` and `<cluster>-services`."""
+    pods_cidr: str
+    services_cidr: str
+
+
+@dataclass(frozen=True)
+class RegionSubnet:
+    region: str
+    cidr: str
+    clusters: list[ClusterRanges]
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    project: str
+    network_name: str
+    """VPC name in GCP."""
+    mtu: int
+    """1460-8896; validated upstream."""
+    regions: list[RegionSubnet]
+
+
+def pods_range_name(cluster: str) -> str:
+    return f"{cluster}-pods"
+
+
+def services_range_name(cluster: str) -> str:
+    return f"{cluster}-services"
+
+
+class Network(pulumi.ComponentResource):
+    network_id: pulumi.Output[str]
+    subnet_ids: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpufleet:network:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        vpc = gcp.compute.Network(
+            f"{name}-vpc",
+            name=args.network_name,
+            project=args.project,
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            mtu=args.mtu,
+            opts=child,
+        )
+        self.network_id = vpc.id
+        self.subnet_ids = {}
+        internal: list[str] = []
+        for region in args.regions:
+            subnet = gcp.compute.Subnetwork(
+                f"{name}-{region.region}",
+                name=f"{args.network_name}-{region.region}",
+                project=args.project,
+                region=region.region,
+                network=vpc.id,
+                ip_cidr_range=region.cidr,
+                private_ip_google_access=True,
+                secondary_ip_ranges=[
+                    gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=rn, ip_cidr_range=cidr)
+                    for c in region.clusters
+                    for rn, cidr in ((pods_range_name(c.cluster), c.pods_cidr),
+                                     (services_range_name(c.cluster), c.services_cidr))
+                ],
+                log_config=gcp.compute.SubnetworkLogConfigArgs(
+                    aggregation_interval="INTERVAL_5_MIN", flow_sampling=0.5, metadata="INCLUDE_ALL_METADATA"
+                ),
+                opts=child,
+            )
+            self.subnet_ids[region.region] = subnet.id
+            router = gcp.compute.Router(
+                f"{name}-{region.region}-router",
+                name=f"{args.network_name}-{region.region}",
+                project=args.project,
+                region=region.region,
+                network=vpc.id,
+                opts=child,
+            )
+            gcp.compute.RouterNat(
+                f"{name}-{region.region}-nat",
+                name=f"{args.network_name}-{region.region}",
+                project=args.project,
+                region=region.region,
+                router=router.name,
+                nat_ip_allocate_option="AUTO_ONLY",
+                source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+                log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
+                opts=child,
+            )
+            internal.append(region.cidr)
+            internal.extend(cidr for c in region.clusters for cidr in (c.pods_cidr,))
+        # Multi-node training (NCCL) talks node-to-node and pod-to-pod across clusters of the fleet; GKE's own
+        # rules only cover a cluster's own ranges. Nothing else is opened: ingress stays denied by default.
+        gcp.compute.Firewall(
+            f"{name}-allow-internal",
+            name=f"{args.network_name}-allow-internal",
+            project=args.project,
+            network=vpc.id,
+            direction="INGRESS",
+            source_ranges=internal,
+            allows=[
+                gcp.compute.FirewallAllowArgs(protocol="tcp"),
+                gcp.compute.FirewallAllowArgs(protocol="udp"),
+                gcp.compute.FirewallAllowArgs(protocol="icmp"),
+            ],
+            opts=child,
+        )
+        self.register_outputs({"network_id": self.network_id, "subnet_ids": self.subnet_ids})

@@ -1,0 +1,23 @@
+"""The stack's price overrides, published as a component's outputs so that every reader sees the same prices.
+
+Capacity rows (the plan report and the policies alike) are computed from registered resources; this
+component carries `gpu-fleet:prices` into that view, so a negotiated price set in the stack file changes
+the plan and the budget policies together. It provisions nothing in any cloud.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.spec import PriceOverride
+
+TYPE = "gpufleet:pricing:PriceOverrides"
+
+
+class PriceOverrides(pulumi.ComponentResource):
+    prices: list[dict[str, object]]
+
+    def __init__(self, name: str, prices: list[PriceOverride], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self.prices = [p.model_dump() for p in prices]
+        self.register_outputs({"prices": self.prices})

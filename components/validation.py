@@ -1,0 +1,289 @@
+"""Whole-stack validation: parse raw stack config into a `Fleet` and check the rules that span fields.
+
+Every problem becomes one `Issue` naming its key path with list items by their `name`
+(`gke.regions[us-east4].clusters[ml-1].gpu_pools[h100-prod].machine_type`), the bad value and a hint.
+Nothing here touches Pulumi, so it runs before any resource is registered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from components import catalog
+from components.spec import (
+    CapacityModel,
+    DcgmSource,
+    Fleet,
+    GkeCluster,
+    GpuPool,
+    GpuStack,
+    ReservationMode,
+    ScalingScope,
+    SharingStrategy,
+)
+
+MTU_MIN, MTU_MAX = 1460, 8896
+_LOCAL_SSD_GB = 375
+
+
+@dataclass(frozen=True)
+class Issue:
+    path: str
+    message: str
+    value: Any = None
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}"
+        if self.value is not None:
+            text += f" (got {self.value!r})"
+        if self.hint:
+            text += f"; hint: {self.hint}"
+        return text
+
+
+class ConfigError(Exception):
+    """The stack configuration is invalid; `issues` holds every problem found, one line each."""
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+def load_fleet(raw: Mapping[str, Any]) -> Fleet:
+    """Parse and validate the stack's `gpu-fleet:*` config (keys without the namespace)."""
+    try:
+        fleet = Fleet.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise ConfigError([_from_pydantic(err, raw) for err in exc.errors()]) from None
+    issues = list(check_fleet(fleet))
+    if issues:
+        raise ConfigError(issues)
+    return fleet
+
+
+def _from_pydantic(err: Any, raw: Mapping[str, Any]) -> Issue:
+    path, node = "", cast(Any, raw)
+    for part in err["loc"]:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            key = item.get("name") if isinstance(item, dict) else None
+            path += f"[{key if key is not None else part}]"
+            node = item
+        else:
+            path += f".{part}" if path else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    kind = err["type"]
+    value = None if kind == "missing" else err.get("input")
+    hint = {
+        "extra_forbidden": "unknown key; check its spelling against the config reference in README.md",
+        "missing": "this key is required",
+        "string_pattern_mismatch": "lower-case letters, digits and '-', starting with a letter",
+    }.get(kind, "")
+    if kind == "enum":
+        hint = "expected " + err.get("ctx", {}).get("expected", "")
+    message = "unknown key" if kind == "extra_forbidden" else err["msg"]
+    if isinstance(value, (dict, list)):
+        value = None
+    return Issue(path or "config", message, value, hint)
+
+
+def check_fleet(fleet: Fleet) -> Iterator[Issue]:
+    if fleet.eks is not None:
+        yield Issue("eks", "the EKS platform is not available in this version of gpu-fleet", None,
+                    "remove the `eks` key; GKE is the supported platform today")
+    if fleet.openshift is not None:
+        yield Issue("openshift", "the OpenShift platform is not available in this version of gpu-fleet",
+                    None, "remove the `openshift` key; GKE is the supported platform today")
+    if fleet.gke is None:
+        if fleet.eks is None and fleet.openshift is None:
+            yield Issue("gke", "no platform is configured", None, "add a `gpu-fleet:gke` section")
+        return
+    for i, p in enumerate(fleet.prices):
+        if catalog.find_machine_type(p.machine_type) is None:
+            yield Issue(f"prices[{i}].machine_type", "unknown machine type", p.machine_type,
+                        catalog.machine_hint(p.machine_type, catalog.Cloud.GCP))
+        if p.spot_hourly_usd is not None and p.spot_hourly_usd > p.on_demand_hourly_usd:
+            yield Issue(f"prices[{i}].spot_hourly_usd", "spot price above on-demand", p.spot_hourly_usd)
+    yield from _check_gke(fleet)
+
+
+def _check_gke(fleet: Fleet) -> Iterator[Issue]:
+    gke = fleet.gke
+    assert gke is not None
+    if not MTU_MIN <= gke.network.mtu <= MTU_MAX:
+        yield Issue("gke.network.mtu", f"MTU must be between {MTU_MIN} and {MTU_MAX}", gke.network.mtu,
+                    "1460 is GCP's default; 8896 suits GPU-to-GPU traffic")
+    ranges: list[tuple[str, ipaddress.IPv4Network]] = []
+    yield from _unique("gke.regions", [r.name for r in gke.regions])
+    for region in gke.regions:
+        rpath = f"gke.regions[{region.name}]"
+        net = yield from _cidr(f"{rpath}.subnet_cidr", region.subnet_cidr)
+        if net:
+            ranges.append((f"{rpath}.subnet_cidr", net))
+        yield from _unique(f"{rpath}.clusters", [c.name for c in region.clusters])
+        for cluster in region.clusters:
+            cpath = f"{rpath}.clusters[{cluster.name}]"
+            for key in ("pods_cidr", "services_cidr"):
+                net = yield from _cidr(f"{cpath}.{key}", getattr(cluster, key))
+                if net:
+                    ranges.append((f"{cpath}.{key}", net))
+            master = yield from _cidr(f"{cpath}.master_cidr", cluster.master_cidr)
+            if master:
+                if master.prefixlen != 28:
+                    yield Issue(f"{cpath}.master_cidr", "the control-plane range must be a /28",
+                                cluster.master_cidr, "e.g. 172.16.0.0/28")
+                ranges.append((f"{cpath}.master_cidr", master))
+            for j, an in enumerate(cluster.authorized_networks):
+                yield from _cidr(f"{cpath}.authorized_networks[{an.name or j}].cidr", an.cidr)
+            yield from _check_cluster(cpath, region.name, cluster)
+    yield from _overlaps(ranges)
+
+
+def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Issue]:
+    yield from _zones(f"{cpath}.system_pool.zones", region, cluster.system_pool.zones or [])
+    sp = cluster.system_pool
+    if sp.min_nodes_per_zone > sp.max_nodes_per_zone:
+        yield Issue(f"{cpath}.system_pool.min_nodes_per_zone", "min_nodes_per_zone is above max_nodes_per_zone",
+                    sp.min_nodes_per_zone, f"max_nodes_per_zone is {sp.max_nodes_per_zone}")
+    yield from _unique(f"{cpath}.gpu_pools", [p.name for p in cluster.gpu_pools])
+    yield from _unique(f"{cpath}.addons.namespaces", [n.name for n in cluster.addons.namespaces])
+    addons = cluster.addons
+    if addons.gpu_stack is GpuStack.OPERATOR and addons.dcgm is DcgmSource.MANAGED:
+        yield Issue(f"{cpath}.addons.dcgm", "GKE managed DCGM needs GKE's own GPU stack", "managed",
+                    "use dcgm: exporter with gpu_stack: operator (the operator runs dcgm-exporter)")
+    nap = cluster.auto_provisioning
+    for lim in nap.gpu_limits:
+        try:
+            g = catalog.gpu(lim.gpu)
+        except KeyError:
+            yield Issue(f"{cpath}.auto_provisioning.gpu_limits[{lim.gpu}].gpu", "unknown GPU id", lim.gpu,
+                        "use a catalog GPU id such as h100-80gb, a100-80gb or l4")
+            continue
+        if g.gke_accelerator is None:
+            yield Issue(f"{cpath}.auto_provisioning.gpu_limits[{lim.gpu}].gpu", "GPU not offered on GKE", lim.gpu)
+    for pool in cluster.gpu_pools:
+        yield from _check_pool(f"{cpath}.gpu_pools[{pool.name}]", region, cluster, pool)
+
+
+def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> Iterator[Issue]:
+    machine = catalog.find_machine_type(pool.machine_type)
+    if machine is None or machine.cloud is not catalog.Cloud.GCP:
+        yield Issue(f"{ppath}.machine_type", f"{pool.machine_type} does not exist", pool.machine_type,
+                    catalog.machine_hint(pool.machine_type, catalog.Cloud.GCP))
+        return
+    gpu = catalog.gpu(machine.gpu)
+    if pool.accelerator is not None:
+        acc = pool.accelerator
+        if acc.type != gpu.gke_accelerator:
+            yield Issue(f"{ppath}.accelerator.type", f"{machine.name} carries {gpu.gke_accelerator}", acc.type,
+                        "remove `accelerator`: gpu-fleet derives it from the machine type")
+        if acc.count != machine.gpus:
+            yield Issue(f"{ppath}.accelerator.count", f"{machine.name} has {machine.gpus} GPUs", acc.count,
+                        "remove `accelerator`: gpu-fleet derives it from the machine type")
+    yield from _zones(f"{ppath}.zones", region, pool.zones)
+    yield from _unique(f"{ppath}.zones", pool.zones)
+    for zone in pool.zones:
+        offered = catalog.gpu_zones(gpu.id, region)
+        if offered is not None and zone.startswith(region + "-") and zone not in offered:
+            yield Issue(f"{ppath}.zones", f"{gpu.model} is not offered in {zone}", zone,
+                        f"{region} offers it in {', '.join(offered) or 'no zone'}")
+    a = pool.autoscaling
+    if a.min_nodes > a.max_nodes:
+        yield Issue(f"{ppath}.autoscaling.min_nodes", "min_nodes is above max_nodes", a.min_nodes,
+                    f"max_nodes is {a.max_nodes}")
+    if a.max_nodes == 0:
+        yield Issue(f"{ppath}.autoscaling.max_nodes", "a GPU pool that can never have a node", 0,
+                    "raise max_nodes or remove the pool")
+    model = _provisioning(pool.capacity)
+    if model not in machine.provisioning:
+        allowed = ", ".join(sorted(p.value for p in machine.provisioning))
+        yield Issue(f"{ppath}.capacity", f"{machine.name} cannot be obtained as {pool.capacity.value}",
+                    pool.capacity.value, f"{machine.name} is available as: {allowed}")
+    if pool.capacity in (CapacityModel.FLEX_START, CapacityModel.QUEUED) and a.min_nodes != 0:
+        yield Issue(f"{ppath}.autoscaling.min_nodes", f"{pool.capacity.value} pools must scale from zero",
+                    a.min_nodes, "set min_nodes: 0")
+    if pool.capacity is not CapacityModel.ON_DEMAND and pool.reservation is not None \
+            and pool.reservation.mode is not ReservationMode.NONE:
+        yield Issue(f"{ppath}.reservation", f"{pool.capacity.value} capacity cannot consume a reservation",
+                    pool.reservation.mode.value, "set reservation.mode: none or capacity: on-demand")
+    if pool.reservation is not None:
+        r = pool.reservation
+        if (r.mode is ReservationMode.SPECIFIC) != (r.name is not None):
+            yield Issue(f"{ppath}.reservation.name", "a name is required with mode specific, and only then",
+                        r.name)
+    if pool.capacity is CapacityModel.SPOT and pool.production_critical:
+        yield Issue(f"{ppath}.capacity", "a production-critical pool cannot run on spot", "spot",
+                    "set capacity: on-demand, or production_critical: false")
+    if pool.mig_partition is not None and pool.mig_partition not in gpu.mig_partitions:
+        valid = ", ".join(gpu.mig_partitions) or "none (this GPU has no MIG)"
+        yield Issue(f"{ppath}.mig_partition", f"not a MIG partition size of {gpu.model}", pool.mig_partition,
+                    f"valid: {valid}")
+    if pool.sharing is not None and pool.sharing.strategy is SharingStrategy.MPS and pool.mig_partition:
+        yield Issue(f"{ppath}.sharing.strategy", "MPS cannot be combined with MIG partitions", "mps",
+                    "use time-sharing with MIG, or drop mig_partition")
+    if pool.compact_placement and len(pool.zones) != 1:
+        yield Issue(f"{ppath}.compact_placement", "compact placement needs a single-zone pool", pool.zones,
+                    "list exactly one zone, or set compact_placement: false")
+    if pool.compact_placement and a.per is ScalingScope.TOTAL and a.max_nodes > 150:
+        yield Issue(f"{ppath}.autoscaling.max_nodes", "compact placement allows at most 150 nodes", a.max_nodes)
+    bundled = machine.local_ssd_gb // _LOCAL_SSD_GB
+    if bundled and pool.local_ssd_count not in (0, bundled):
+        yield Issue(f"{ppath}.local_ssd_count", f"{machine.name} comes with exactly {bundled} local SSDs",
+                    pool.local_ssd_count, f"use 0 (GKE default) or {bundled}")
+    if cluster.addons.gpu_stack is GpuStack.OPERATOR and (pool.sharing or pool.mig_partition):
+        yield Issue(f"{ppath}.{'sharing' if pool.sharing else 'mig_partition'}",
+                    "GKE's GPU sharing and MIG need GKE's own GPU stack", None,
+                    "set addons.gpu_stack: gke for this cluster, or drop sharing/mig_partition")
+    if cluster.addons.gpu_stack is GpuStack.OPERATOR and pool.driver_version.value != "DEFAULT":
+        yield Issue(f"{ppath}.driver_version", "with gpu_stack operator, the driver comes from Google's "
+                    "installer DaemonSet, not GKE", pool.driver_version.value, "remove driver_version")
+
+
+def _provisioning(capacity: CapacityModel) -> catalog.Provisioning:
+    return {
+        CapacityModel.ON_DEMAND: catalog.Provisioning.ON_DEMAND,
+        CapacityModel.SPOT: catalog.Provisioning.SPOT,
+        CapacityModel.FLEX_START: catalog.Provisioning.FLEX_START,
+        CapacityModel.QUEUED: catalog.Provisioning.FLEX_START,
+    }[capacity]
+
+
+def _cidr(path: str, value: str) -> Generator[Issue, None, ipaddress.IPv4Network | None]:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        yield Issue(path, "not a valid CIDR", value, str(exc))
+        return None
+    if not isinstance(net, ipaddress.IPv4Network):
+        yield Issue(path, "GKE ranges must be IPv4", value)
+        return None
+    return net
+
+
+def _overlaps(ranges: list[tuple[str, ipaddress.IPv4Network]]) -> Iterator[Issue]:
+    ordered = sorted(ranges, key=lambda r: (int(r[1].network_address), r[1].prefixlen))
+    for i, (path_a, a) in enumerate(ordered):
+        for path_b, b in ordered[i + 1:]:
+            if int(b.network_address) > int(a.broadcast_address):
+                break
+            yield Issue(path_b, f"overlaps {path_a} ({a})", str(b), "every range in the fleet must be distinct")
+
+
+def _zones(path: str, region: str, zones: list[str]) -> Iterator[Issue]:
+    for zone in zones:
+        if not zone.startswith(region + "-"):
+            yield Issue(path, f"zone is not in region {region}", zone, f"use zones named {region}-a, -b, ...")
+
+
+def _unique(path: str, names: list[str]) -> Iterator[Issue]:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            yield Issue(f"{path}[{name}]", "duplicate name", name, "names are stable keys and must be unique")
+        seen.add(name)

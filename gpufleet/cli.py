@@ -1,0 +1,132 @@
+"""`gpu-fleet plan STACK`: the offline plan of a stack, for reviewers without cloud credentials.
+
+Exit codes: 0 the plan holds; 1 a mandatory policy fails; 2 the configuration (or the command line) is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from components.capacity import capacity_rows, cost
+from components.validation import ConfigError
+from gpufleet import offline, policy_gate, report
+from infra import config as infra_config
+
+EXIT_OK, EXIT_POLICY, EXIT_CONFIG = 0, 1, 2
+
+
+def project_root(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / "Pulumi.yaml"
+        if candidate.is_file():
+            return folder
+    return None
+
+
+def build_plan(stack: str, stack_file: Path) -> report.Plan:
+    """Validate the stack file, run the program under mocks and compute capacity and cost."""
+    sf = offline.read_stack_file(stack_file, stack)
+    infra_config.parse(sf.project_values(), gcp_project=sf.config.get("gcp:project"))
+    recorded = offline.run_program(stack, sf.config, sf.secret_keys)
+    rows = capacity_rows(r.view() for r in recorded)
+    return report.Plan(stack=stack, resources=recorded, capacity=rows, cost=cost(rows))
+
+
+def pack_dir(root: Path | None) -> Path:
+    """The policy pack: the checkout's `policies/`, else the installed package's folder."""
+    if root is not None and (root / "policies" / "PulumiPolicy.yaml").is_file():
+        return root / "policies"
+    import policies
+
+    return Path(policies.__file__).parent
+
+
+def check_policies(plan: report.Plan, pack: Path, config_file: Path | None) -> policy_gate.PolicyResult:
+    result = policy_gate.run_pack(pack, config_file, plan.resources, stack=plan.stack,
+                                  project=infra_config.PROJECT)
+    plan.policy = result.to_json()
+    return result
+
+
+def _config_errors(err: Console, source: Path, exc: ConfigError) -> int:
+    err.print(f"error: invalid configuration in {source} ({len(exc.issues)} problems):", markup=False)
+    for issue in exc.issues:
+        err.print(f"  {issue}", markup=False, soft_wrap=True)
+    return EXIT_CONFIG
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gpu-fleet", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    plan = sub.add_parser("plan", help="plan a stack offline: resources, GPUs, cost")
+    plan.add_argument("stack", help="stack name: reads Pulumi.STACK.yaml at the project root")
+    plan.add_argument("--config", type=Path, help="plan this stack file instead of Pulumi.STACK.yaml")
+    plan.add_argument("--json", type=Path, dest="json_out", help="write the plan as JSON to this file")
+    plan.add_argument("--markdown", type=Path, help="write a review comment (markdown) to this file")
+    plan.add_argument("--base", type=Path, help="a plan JSON of the target branch, for the comment's delta")
+    plan.add_argument("--policy-config", type=Path,
+                      help="policy pack config (default: policies/config/STACK.json when it exists)")
+    plan.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    out.width = max(out.width, 150)  # tables stay readable when piped (rich assumes 80 columns)
+
+    root = project_root(Path.cwd())
+    if args.config is not None:
+        stack_file = args.config
+    else:
+        if root is None:
+            err.print("error: no Pulumi.yaml here or above; run from the gpu-fleet checkout, or pass --config FILE")
+            return EXIT_CONFIG
+        stack_file = root / f"Pulumi.{args.stack}.yaml"
+        if not stack_file.is_file():
+            stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+            err.print(f"error: stack {args.stack!r}: {stack_file.name} does not exist; "
+                      f"hint: known stacks: {', '.join(stacks) or 'none'}")
+            return EXIT_CONFIG
+    base = None
+    if args.base is not None:
+        try:
+            base = json.loads(args.base.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            err.print(f"error: --base {args.base}: not a readable plan JSON ({exc})")
+            return EXIT_CONFIG
+
+    pack = pack_dir(root)
+    policy_config = args.policy_config
+    if policy_config is None and (pack / "config" / f"{args.stack}.json").is_file():
+        policy_config = pack / "config" / f"{args.stack}.json"
+
+    try:
+        plan = build_plan(args.stack, stack_file)
+    except ConfigError as exc:
+        return _config_errors(err, stack_file, exc)
+    result = None
+    if not args.no_policy:
+        try:
+            result = check_policies(plan, pack, policy_config)
+        except ConfigError as exc:
+            return _config_errors(err, policy_config or pack, exc)
+
+    report.render(plan, out)
+    if args.json_out is not None:
+        args.json_out.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=False) + "\n")
+    if args.markdown is not None:
+        args.markdown.write_text(report.markdown(plan, base))
+    if result is not None and result.mandatory_failed:
+        return EXIT_POLICY
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

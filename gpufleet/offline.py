@@ -1,0 +1,213 @@
+"""Runs the real gpu-fleet program under `pulumi.runtime.set_mocks` and records every registered resource.
+
+No CLI, cloud or credentials are involved: the Pulumi SDK registers resources with a mock monitor that
+answers with the inputs as outputs (plus placeholders for the few values only a cloud can know, such as
+a cluster endpoint). What is recorded is exactly what the program asked for, as the engine would see it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.util
+import json
+import os
+import runpy
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.capacity import ResourceView
+from components.validation import ConfigError, Issue
+from infra import config as infra_config
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+PLACEHOLDERS = {
+    # Values a cloud computes; the plan needs something to build a kubeconfig from.
+    "gcp:container/cluster:Cluster": {"endpoint": "192.0.2.10",
+                                      "masterAuth": {"clusterCaCertificate": "b2ZmbGluZS1wbGFu"}},
+}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    provider: str
+    inputs: dict[str, Any]
+    ignore_changes: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """A component's registered outputs (custom resources' outputs are cloud-made and not simulated)."""
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """What the policy engine sees: a custom resource's inputs (in a preview), a component's outputs."""
+        return self.inputs if self.custom else self.outputs
+
+    def view(self) -> ResourceView:
+        return ResourceView(self.type, self.urn, self.name, self.properties)
+
+
+@dataclass
+class StackFile:
+    """A `Pulumi.<stack>.yaml` as the engine would pass it to the program: flat `ns:key` -> string."""
+
+    stack: str
+    path: Path
+    config: dict[str, str] = field(default_factory=dict)
+    secret_keys: list[str] = field(default_factory=list)
+
+    def project_values(self) -> dict[str, Any]:
+        """The `gpu-fleet:*` values, decoded, keyed without namespace."""
+        prefix = infra_config.PROJECT + ":"
+        return {k[len(prefix):]: infra_config.decode(v) for k, v in self.config.items() if k.startswith(prefix)}
+
+
+def read_stack_file(path: Path, stack: str) -> StackFile:
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError([Issue(str(path), "cannot read the stack file", None, exc.strerror or "")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([Issue(str(path), "not valid YAML", None, str(exc).splitlines()[0])]) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+        raise ConfigError([Issue(str(path), "expected a mapping with a `config:` mapping", None,
+                                 "see Pulumi.dev.yaml for the shape")])
+    unknown = sorted(set(doc) - {"config", "secretsprovider", "encryptedkey", "environment"})
+    if unknown:
+        raise ConfigError([Issue(f"{path}:{k}", "unknown top-level key", None, "only `config:` is read")
+                           for k in unknown])
+    out = StackFile(stack=stack, path=path)
+    for key, value in (doc.get("config") or {}).items():
+        full = key if ":" in key else f"{infra_config.PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            # Encrypted values cannot be read offline; they stay secret placeholders.
+            out.config[full] = SECRET
+            out.secret_keys.append(full)
+        elif isinstance(value, str):
+            out.config[full] = value
+        else:
+            out.config[full] = json.dumps(value)
+    return out
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    def __init__(self) -> None:
+        # The SDK registers from a thread pool; each RegisterResource calls new_resource on its own thread.
+        self._local = threading.local()
+
+    @property
+    def last_inputs(self) -> dict[str, Any]:
+        return self._local.inputs  # type: ignore[no-any-return]
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self._local.inputs = args.inputs
+        state = dict(args.inputs)
+        state.update(PLACEHOLDERS.get(args.typ, {}))
+        if args.typ == "gcp:serviceaccount/account:Account":
+            state["email"] = f"{args.inputs.get('accountId')}@{args.inputs.get('project')}.iam.gserviceaccount.com"
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: _Mocks) -> None:
+        super().__init__(mocks)
+        self._mocks = mocks
+        self.recorded: list[Recorded] = []
+        self.outputs: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.recorded.append(Recorded(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=bool(request.custom),
+                provider=request.provider,
+                inputs=_plain(self._mocks.last_inputs),
+                ignore_changes=list(request.ignoreChanges),
+            ))
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        self.outputs[request.urn] = _plain(rpc.deserialize_properties(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+
+def _plain(value: Any) -> Any:
+    """Registered inputs as JSON-safe data, with secrets and unknowns masked."""
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, pulumi.output.Unknown):
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def program_dir() -> Path:
+    spec = importlib.util.find_spec("infra")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the gpu-fleet program (package `infra`) is not installed")
+    return Path(spec.origin).parent
+
+
+@contextlib.contextmanager
+def _cwd(path: Path) -> Iterator[None]:
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str] | None = None,
+                *, project: str = infra_config.PROJECT) -> list[Recorded]:
+    """Run the program as `pulumi preview` would (from its own directory) and return what it registered."""
+    mocks = _Mocks()
+    monitor = _RecordingMonitor(mocks)
+    settings.ROOT.set(None)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    pulumi.runtime.set_all_config(dict(config), secret_keys or [])
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
+    entry = program_dir() / "__main__.py"
+
+    def program() -> None:
+        runpy.run_path(str(entry), run_name="__main__")
+
+    with _cwd(entry.parent):
+        _sync_await(run_pulumi_func(program))
+    # Registration runs on a thread pool; order by URN so plans of the same config are identical.
+    recorded = [dataclasses.replace(r, outputs=monitor.outputs.get(r.urn, {})) if not r.custom else r
+                for r in monitor.recorded]
+    return sorted(recorded, key=lambda r: r.urn)
+
+
+def recorded_json(recorded: list[Recorded]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in recorded]

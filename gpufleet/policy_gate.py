@@ -1,0 +1,169 @@
+"""Runs the real gpu-fleet policy pack over a plan's recorded resources, through the analyzer protocol.
+
+The pack is started as the Pulumi CLI starts a Python pack (`python -m pulumi.policy ENGINE PACK_DIR`,
+which prints the gRPC port it serves on); its config is reconciled as the CLI does it (the policies' schema
+defaults, then the stack's file, then JSON Schema validation); then each resource goes through `Analyze`
+and the whole stack through `AnalyzeStack`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import grpc
+import jsonschema
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from components.validation import ConfigError, Issue
+from gpufleet.offline import Recorded
+
+Level: TypeAlias = analyzer_pb2.EnforcementLevel.ValueType
+LEVELS: dict[str, Level] = {name.lower(): value for name, value in analyzer_pb2.EnforcementLevel.items()}
+LEVEL_NAMES: dict[int, str] = {value: name for name, value in LEVELS.items()}
+_START_TIMEOUT_S = 60
+
+
+@dataclass
+class PolicyResult:
+    pack: str
+    policies: list[dict[str, str]]
+    violations: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def mandatory_failed(self) -> bool:
+        return any(v["level"] == "mandatory" for v in self.violations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pack": self.pack, "policies": self.policies, "violations": self.violations}
+
+
+def reconcile_config(info: analyzer_pb2.AnalyzerInfo, file_config: Mapping[str, Any],
+                     source: str) -> dict[str, tuple[Level, dict[str, Any]]]:
+    """Policy name -> (enforcement level, properties): schema defaults, then the file, then JSON Schema."""
+    issues: list[Issue] = []
+    names = {p.name for p in info.policies}
+    all_level = None
+    for key, value in file_config.items():
+        if key == "all":
+            all_level = _level(value if isinstance(value, str) else value.get("enforcementLevel"), source, "all",
+                               issues)
+        elif key not in names:
+            issues.append(Issue(f"{source}: {key}", "no such policy in the pack", None,
+                                "known policies: " + ", ".join(sorted(names))))
+    result: dict[str, tuple[Level, dict[str, Any]]] = {}
+    for policy in info.policies:
+        schema = json_format.MessageToDict(policy.configSchema)
+        properties = schema.get("properties", {})
+        props = {k: v["default"] for k, v in properties.items() if "default" in v}
+        level = policy.enforcementLevel if all_level is None else all_level
+        given = file_config.get(policy.name)
+        if isinstance(given, str):
+            level = _level(given, source, policy.name, issues)
+        elif isinstance(given, dict):
+            given = dict(given)
+            if "enforcementLevel" in given:
+                level = _level(given.pop("enforcementLevel"), source, policy.name, issues)
+            props.update(given)
+        elif given is not None:
+            issues.append(Issue(f"{source}: {policy.name}", "expected an enforcement level or an object", given))
+        full = {"type": "object", "properties": properties, "additionalProperties": False,
+                "required": schema.get("required", [])}
+        for err in sorted(jsonschema.Draft7Validator(full).iter_errors(props), key=lambda e: list(e.path)):
+            where = ".".join(str(p) for p in (policy.name, *err.path))
+            issues.append(Issue(f"{source}: {where}", err.message, None, _hint(properties, err)))
+        result[policy.name] = (level, props)
+    if issues:
+        raise ConfigError(issues)
+    return result
+
+
+def _hint(properties: Mapping[str, Any], err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties":
+        return "known settings: " + (", ".join(sorted(properties)) or "none")
+    top = properties.get(str(err.path[0])) if err.path else None
+    return str(top.get("description", "")) if isinstance(top, dict) else ""
+
+
+def _level(value: Any, source: str, where: str, issues: list[Issue]) -> Level:
+    if isinstance(value, str) and value in LEVELS:
+        return LEVELS[value]
+    issues.append(Issue(f"{source}: {where}.enforcementLevel", "not an enforcement level", value,
+                        "one of: " + ", ".join(LEVELS)))
+    return LEVELS["advisory"]
+
+
+def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(dict(value))
+    return s
+
+
+def _start(pack_dir: Path, stack: str, project: str) -> tuple[subprocess.Popen[bytes], int]:
+    env = {**os.environ, "PULUMI_PROJECT": project, "PULUMI_STACK": stack, "PULUMI_DRY_RUN": "true"}
+    proc = subprocess.Popen([sys.executable, "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
+                            cwd=pack_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode().strip()
+    if not line.isdigit():
+        proc.kill()
+        _, err = proc.communicate(timeout=_START_TIMEOUT_S)
+        raise RuntimeError(f"the policy pack at {pack_dir} did not start:\n{err.decode()}")
+    return proc, int(line)
+
+
+def run_pack(pack_dir: Path, config_file: Path | None, recorded: list[Recorded], *, stack: str,
+             project: str) -> PolicyResult:
+    file_config: dict[str, Any] = {}
+    source = str(config_file) if config_file else "(no pack config)"
+    if config_file is not None:
+        try:
+            file_config = json.loads(config_file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError([Issue(source, "not a readable JSON policy config", None, str(exc))]) from None
+        if not isinstance(file_config, dict):
+            raise ConfigError([Issue(source, "expected a JSON object keyed by policy name")])
+    proc, port = _start(pack_dir, stack, project)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=_START_TIMEOUT_S)
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            info = stub.GetAnalyzerInfo(empty_pb2.Empty())
+            config = reconcile_config(info, file_config, source)
+            stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
+                name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props))
+                for name, (level, props) in config.items()
+            }))
+            resources = [_resource(r) for r in recorded]
+            diagnostics = []
+            for r in resources:
+                response = stub.Analyze(analyzer_pb2.AnalyzeRequest(
+                    type=r.type, properties=r.properties, urn=r.urn, name=r.name, options=r.options,
+                    provider=r.provider))
+                diagnostics.extend(response.diagnostics)
+            diagnostics.extend(stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources)).diagnostics)
+    finally:
+        proc.kill()
+        proc.communicate()
+    policies = [{"name": p.name, "enforcement": LEVEL_NAMES[config[p.name][0]]} for p in info.policies]
+    violations = [{"policy": d.policyName, "level": LEVEL_NAMES.get(d.enforcementLevel, "advisory"),
+                   "urn": d.urn, "message": d.message.removeprefix(d.description + "\n")} for d in diagnostics]
+    return PolicyResult(pack=info.name, policies=policies, violations=violations)
+
+
+def _resource(r: Recorded) -> analyzer_pb2.AnalyzerResource:
+    return analyzer_pb2.AnalyzerResource(
+        type=r.type,
+        properties=_struct(r.properties),
+        urn=r.urn,
+        name=r.name,
+        options=analyzer_pb2.AnalyzerResourceOptions(parent=r.parent, ignoreChanges=r.ignore_changes),
+        parent=r.parent,
+    )

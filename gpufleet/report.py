@@ -1,0 +1,137 @@
+"""The offline plan as data (`Plan`, its JSON document) and as text: rich tables and a markdown comment."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from components.capacity import CapacityRow, Cost
+from gpufleet.offline import Recorded
+
+
+@dataclass
+class Plan:
+    stack: str
+    resources: list[Recorded]
+    capacity: list[CapacityRow]
+    cost: Cost
+    policy: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "stack": self.stack,
+            "resources": [
+                {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom,
+                 "provider": r.provider, "inputs": r.inputs}
+                for r in self.resources
+            ],
+            "capacity": [row.to_dict() for row in self.capacity],
+            "cost": self.cost.to_dict(),
+        }
+        if self.policy is not None:
+            doc["policy"] = self.policy
+        return doc
+
+
+def gpus_by_region(rows: list[CapacityRow]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(region, gpu) -> (GPUs at minimum scale, GPUs at maximum scale)."""
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for row in rows:
+        t = totals[(row.region, row.gpu)]
+        t[0] += row.min_gpus
+        t[1] += row.max_gpus
+    return {k: (v[0], v[1]) for k, v in sorted(totals.items())}
+
+
+def _usd(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
+def render(plan: Plan, console: Console) -> None:
+    console.print(f"[bold]gpu-fleet plan[/bold] for stack [cyan]{plan.stack}[/cyan] (offline, no cloud calls)")
+
+    by_region = Table(title="GPUs by region and type")
+    for col in ("region", "gpu", "min", "max"):
+        by_region.add_column(col, justify="right" if col in ("min", "max") else "left")
+    for (region, gpu), (lo, hi) in gpus_by_region(plan.capacity).items():
+        by_region.add_row(region, gpu, str(lo), str(hi))
+    console.print(by_region)
+
+    pools = Table(title="GPU pools")
+    for col in ("cluster", "region", "pool", "machine", "capacity", "zones", "nodes", "gpus", "$/node-hour"):
+        pools.add_column(col)
+    for row in plan.capacity:
+        pools.add_row(row.cluster, row.region, row.pool, row.machine_type or "(any)", row.capacity,
+                      str(len(row.zones)), f"{row.min_nodes}-{row.max_nodes}", f"{row.min_gpus}-{row.max_gpus}",
+                      _usd(row.hourly_usd_per_node))
+    console.print(pools)
+
+    c = plan.cost
+    console.print(f"Cost of GPU capacity: monthly {_usd(c.monthly_usd_min)} at the floor, "
+                  f"{_usd(c.monthly_usd_max)} at the ceiling ({_usd(c.hourly_usd_max)}/hour at maximum scale)")
+    if c.unpriced_pools:
+        console.print(f"[yellow]{len(c.unpriced_pools)} pools have no price in the catalog or config and are "
+                      "left out of the cost[/yellow]")
+
+    if plan.policy is not None:
+        violations = plan.policy["violations"]
+        console.print(f"Policy pack [bold]{plan.policy['pack']}[/bold]: {len(plan.policy['policies'])} policies, "
+                      f"{len(violations)} violations")
+        for v in violations:
+            style = "red" if v["level"] == "mandatory" else "yellow"
+            console.print(f"[{style}]{v['level']}[/{style}] [bold]{v['policy']}[/bold]: ", end="")
+            console.print(v["message"], markup=False, highlight=False)
+
+    counts = Counter(r.type for r in plan.resources)
+    kinds = Table(title=f"Resources ({len(plan.resources)})")
+    kinds.add_column("type")
+    kinds.add_column("count", justify="right")
+    for typ, n in sorted(counts.items()):
+        kinds.add_row(typ, str(n))
+    console.print(kinds)
+
+
+def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
+    """A pull-request comment: GPUs and cost by region and type, the delta against `base`, violations."""
+    lines = [f"### gpu-fleet plan: `{plan.stack}`", ""]
+    base_gpus: dict[tuple[str, str], tuple[int, int]] = {}
+    if base is not None:
+        try:
+            known = set(CapacityRow.__dataclass_fields__)
+            base_rows = [CapacityRow(**{k: v for k, v in r.items() if k in known}) for r in base["capacity"]]
+            base_gpus = gpus_by_region(base_rows)
+        except (KeyError, TypeError):
+            lines += ["_The target branch's plan could not be read; no delta is shown._", ""]
+            base = None
+    current = gpus_by_region(plan.capacity)
+    lines += ["| region | GPU | min | max | change (max) |", "|---|---|---:|---:|---:|"]
+    for key in sorted(set(current) | set(base_gpus)):
+        lo, hi = current.get(key, (0, 0))
+        delta = hi - base_gpus.get(key, (0, 0))[1] if base is not None else 0
+        change = f"{delta:+d}" if base is not None and delta else ("0" if base is not None else "")
+        lines.append(f"| {key[0]} | {key[1]} | {lo} | {hi} | {change} |")
+    c = plan.cost
+    lines += ["", f"**Monthly GPU cost:** {_usd(c.monthly_usd_min)} at the floor, {_usd(c.monthly_usd_max)} "
+              "at the ceiling."]
+    if base is not None:
+        old = base.get("cost", {})
+        d_max = c.monthly_usd_max - float(old.get("monthly_usd_max", 0))
+        d_min = c.monthly_usd_min - float(old.get("monthly_usd_min", 0))
+        lines.append(f"**Change against the target branch:** {d_min:+,.2f} USD/month at the floor, "
+                     f"{d_max:+,.2f} USD/month at the ceiling.")
+    if plan.policy is not None:
+        violations = plan.policy.get("violations", [])
+        lines += ["", f"**Policy pack `{plan.policy.get('pack')}`:** "
+                  + ("no violations." if not violations else f"{len(violations)} violations.")]
+        if violations:
+            lines += ["", "| policy | level | message |", "|---|---|---|"]
+            for v in violations:
+                msg = str(v["message"]).replace("\n", " ").replace("|", "\\|")
+                lines.append(f"| `{v['policy']}` | {v['level']} | {msg} |")
+    lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The gpu-fleet Pulumi program: reads the stack's configuration and composes the components."""

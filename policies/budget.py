@@ -1,0 +1,114 @@
+"""Cost of GPU capacity at maximum scale (all pools at max, spot priced as spot) against the stack's budget.
+
+`gpu-budget` (mandatory) fails a stack whose ceiling is over budget; `gpu-budget-warning` (advisory) reports
+ceilings past the warning thresholds (seed 002: 70% and 90%). Prices come from the catalog, overridable in
+the policies' `prices`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from components.capacity import CapacityRow, cost
+from policies.view import PRICES_SCHEMA, pool_path, rows
+
+HOURS_PER_DAY = 24
+
+
+def _spend(capacity: list[CapacityRow]) -> dict[str, float]:
+    c = cost(capacity)
+    return {"daily": c.hourly_usd_max * HOURS_PER_DAY, "monthly": c.monthly_usd_max}
+
+
+def _top(capacity: list[CapacityRow], n: int = 3) -> str:
+    priced = [r for r in capacity if r.hourly_usd_per_node is not None]
+    priced.sort(key=lambda r: -(r.max_nodes * (r.hourly_usd_per_node or 0)))
+    return "; ".join(f"{pool_path(r)} ${r.max_nodes * (r.hourly_usd_per_node or 0) * HOURS_PER_DAY:,.0f}/day"
+                     for r in priced[:n])
+
+
+def _budgets(config: Mapping[str, Any]) -> list[tuple[str, float]]:
+    return [(period, float(config[f"{period}_budget_usd"])) for period in ("daily", "monthly")
+            if config.get(f"{period}_budget_usd") is not None]
+
+
+def over_budget(capacity: list[CapacityRow], config: Mapping[str, Any]) -> list[str]:
+    spend = _spend(capacity)
+    messages = []
+    for period, budget in _budgets(config):
+        if spend[period] > budget:
+            unit = "day" if period == "daily" else "month"
+            messages.append(
+                f"GPU capacity at maximum scale costs ${spend[period]:,.2f} per {unit}, over the {period} budget "
+                f"of ${budget:,.2f}. Largest pools: {_top(capacity)}. Lower their "
+                f"autoscaling.max_nodes, move capacity to spot, or raise gpu-budget.{period}_budget_usd."
+            )
+    unpriced = cost(capacity).unpriced_pools
+    if unpriced and _budgets(config):
+        messages.append(f"{len(unpriced)} GPU pools have no price, so the budget cannot be checked for them: "
+                        f"{', '.join(unpriced)}. Add their machine type and region to gpu-budget.prices.")
+    return messages
+
+
+def past_thresholds(capacity: list[CapacityRow], config: Mapping[str, Any]) -> list[str]:
+    spend = _spend(capacity)
+    thresholds = sorted(float(t) for t in config.get("thresholds") or [])
+    messages = []
+    for period, budget in _budgets(config):
+        share = spend[period] / budget if budget else 0.0
+        crossed = [t for t in thresholds if share >= t]
+        if crossed and share <= 1:
+            messages.append(
+                f"GPU capacity at maximum scale would use {share:.0%} of the {period} budget "
+                f"(${spend[period]:,.2f} of ${budget:,.2f}), past the {crossed[-1]:.0%} warning threshold. "
+                f"Largest pools: {_top(capacity)}."
+            )
+    return messages
+
+
+BUDGET_PROPERTIES: dict[str, dict[str, Any]] = {
+    "daily_budget_usd": {"type": "number", "exclusiveMinimum": 0, "description": "Daily budget at maximum scale"},
+    "monthly_budget_usd": {"type": "number", "exclusiveMinimum": 0,
+                           "description": "Monthly budget (730 hours) at maximum scale"},
+    "prices": PRICES_SCHEMA,
+}
+
+
+def _over(args: StackValidationArgs, report: ReportViolation) -> None:
+    for message in over_budget(rows(args.resources, args.get_config()), args.get_config()):
+        report(message, None)
+
+
+def _warn(args: StackValidationArgs, report: ReportViolation) -> None:
+    for message in past_thresholds(rows(args.resources, args.get_config()), args.get_config()):
+        report(message, None)
+
+
+gpu_budget = StackValidationPolicy(
+    name="gpu-budget",
+    description="GPU capacity at maximum scale stays within the stack's daily and monthly budget.",
+    validate=_over,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(properties=BUDGET_PROPERTIES),
+)
+
+gpu_budget_warning = StackValidationPolicy(
+    name="gpu-budget-warning",
+    description="GPU capacity at maximum scale past a warning share of the budget.",
+    validate=_warn,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    config_schema=PolicyConfigSchema(properties={
+        **BUDGET_PROPERTIES,
+        "thresholds": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                       "default": [0.7, 0.9], "description": "Shares of the budget that warn"},
+    }),
+)

@@ -1,0 +1,158 @@
+"""GKE security guardrails, each mapped to the CIS Google Kubernetes Engine Benchmark item where one exists.
+
+Each rule reads the GKE resources' properties as the engine sees them and says what to change in the
+stack config. Rules for clusters and node pools are separate policies so a stack can tune each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyComplianceFramework,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from components.capacity import GKE_CLUSTER, GKE_NODE_POOL
+from policies.view import plain
+
+CIS = "CIS GKE Benchmark"
+Check = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
+
+
+def _default_sa(sa: Any) -> bool:
+    return not sa or sa == "default" or str(sa).endswith("-compute@developer.gserviceaccount.com")
+
+
+def private_nodes(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    if not (p.get("privateClusterConfig") or {}).get("enablePrivateNodes"):
+        return f"Cluster {p.get('name')} has nodes with public IPs. gpu-fleet always sets private nodes; keep it."
+    return None
+
+
+def control_plane_access(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    private = p.get("privateClusterConfig") or {}
+    if private.get("enablePrivateEndpoint"):
+        return None
+    man = p.get("masterAuthorizedNetworksConfig") or {}
+    if not man.get("cidrBlocks"):
+        return (f"Cluster {p.get('name')} has a public control-plane endpoint open to any address. Add "
+                "authorized_networks to the cluster's config, or set public_endpoint: false.")
+    if man.get("gcpPublicCidrsAccessEnabled"):
+        return f"Cluster {p.get('name')} admits all Google Cloud public IPs to its control plane; turn that off."
+    return None
+
+
+def workload_identity(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    if not (p.get("workloadIdentityConfig") or {}).get("workloadPool"):
+        return f"Cluster {p.get('name')} has no Workload Identity pool; pods would use the node's identity."
+    return None
+
+
+def shielded_nodes(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    if not p.get("enableShieldedNodes"):
+        return f"Cluster {p.get('name')} does not enforce Shielded GKE Nodes."
+    return None
+
+
+def legacy_auth_off(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    problems = []
+    if p.get("enableLegacyAbac"):
+        problems.append("legacy ABAC is on")
+    auth = p.get("masterAuth") or {}
+    if (auth.get("clientCertificateConfig") or {}).get("issueClientCertificate"):
+        problems.append("a client certificate is issued")
+    if auth.get("username") or auth.get("password"):
+        problems.append("basic authentication is configured")
+    if problems:
+        return f"Cluster {p.get('name')}: {', '.join(problems)}; use IAM and RBAC only."
+    return None
+
+
+def deletion_protection(p: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
+    if config.get("required") and not p.get("deletionProtection"):
+        return (f"Cluster {p.get('name')} has no deletion protection, which this stack requires. Set "
+                "gke.deletion_protection: true.")
+    return None
+
+
+def _node_config(p: Mapping[str, Any]) -> Mapping[str, Any]:
+    return p.get("nodeConfig") or {}
+
+
+def node_service_account(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    if _default_sa(_node_config(p).get("serviceAccount")):
+        return (f"Node pool {p.get('name')} runs as the Compute Engine default service account. gpu-fleet "
+                "gives each cluster its own least-privilege account; keep it.")
+    return None
+
+
+def secure_boot(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    shielded = _node_config(p).get("shieldedInstanceConfig") or {}
+    if not shielded.get("enableSecureBoot"):
+        return f"Node pool {p.get('name')} boots without Secure Boot."
+    return None
+
+
+def auto_repair_upgrade(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    mgmt = p.get("management") or {}
+    off = [k for k, key in (("auto-repair", "autoRepair"), ("auto-upgrade", "autoUpgrade")) if not mgmt.get(key)]
+    if off:
+        return f"Node pool {p.get('name')} has {' and '.join(off)} off."
+    return None
+
+
+def gpu_tainted(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    nc = _node_config(p)
+    if not nc.get("guestAccelerators"):
+        return None
+    if not any(t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NO_SCHEDULE" for t in nc.get("taints") or []):
+        return (f"GPU node pool {p.get('name')} is not tainted nvidia.com/gpu:NoSchedule, so ordinary pods would "
+                "fill GPU nodes. gpu-fleet taints every GPU pool; keep it.")
+    return None
+
+
+def _policy(name: str, description: str, resource_type: str, check: Check, cis: str | None,
+            schema: PolicyConfigSchema | None = None) -> ResourceValidationPolicy:
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type != resource_type:
+            return
+        message = check(plain(args.props), args.get_config())
+        if message:
+            report(f"{message} ({CIS} {cis})" if cis else message, None)
+
+    return ResourceValidationPolicy(
+        name=name,
+        description=description + (f" ({CIS} {cis})" if cis else ""),
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=schema,
+        framework=PolicyComplianceFramework(name=CIS, version="1.6.0", reference=cis) if cis else None,
+    )
+
+
+POLICIES = [
+    _policy("gke-private-nodes", "GKE nodes have no public IPs.", GKE_CLUSTER, private_nodes, "5.6.5"),
+    _policy("gke-control-plane-access", "A public control plane admits only authorized networks.", GKE_CLUSTER,
+            control_plane_access, "5.6.3"),
+    _policy("gke-workload-identity", "Workload Identity is enabled.", GKE_CLUSTER, workload_identity, "5.2.2"),
+    _policy("gke-shielded-nodes", "Shielded GKE Nodes are enforced.", GKE_CLUSTER, shielded_nodes, "5.5.5"),
+    _policy("gke-legacy-auth-disabled", "Legacy ABAC, basic auth and client certificates are off.", GKE_CLUSTER,
+            legacy_auth_off, "5.8.3"),
+    _policy("gke-deletion-protection", "Clusters are deletion-protected where the stack requires it.", GKE_CLUSTER,
+            deletion_protection, None,
+            PolicyConfigSchema(properties={"required": {"type": "boolean", "default": False,
+                                                        "description": "Whether clusters must be protected"}})),
+    _policy("gke-node-service-account", "Nodes do not run as the Compute Engine default service account.",
+            GKE_NODE_POOL, node_service_account, "5.2.1"),
+    _policy("gke-secure-boot", "Nodes boot with Secure Boot.", GKE_NODE_POOL, secure_boot, "5.5.7"),
+    _policy("gke-node-auto-repair-upgrade", "Node pools auto-repair and auto-upgrade.", GKE_NODE_POOL,
+            auto_repair_upgrade, "5.5.2, 5.5.3"),
+    _policy("gke-gpu-pool-tainted", "GPU node pools are tainted nvidia.com/gpu:NoSchedule.", GKE_NODE_POOL,
+            gpu_tainted, None),
+]

@@ -1,0 +1,24 @@
+"""The policies of the gpu-fleet pack, in one list (built into a PolicyPack by `__main__.py`)."""
+
+from __future__ import annotations
+
+from pulumi_policy import Policy
+
+from policies import gke_security
+from policies.budget import gpu_budget, gpu_budget_warning
+from policies.caps import gpu_pool_max_nodes, nap_gpu_limits
+from policies.quota import gpu_quota
+from policies.spot import gpu_critical_not_spot, gpu_spot_share
+
+PACK_NAME = "gpu-fleet"
+
+POLICIES: list[Policy] = [
+    gpu_quota,
+    gpu_budget,
+    gpu_budget_warning,
+    gpu_spot_share,
+    gpu_critical_not_spot,
+    gpu_pool_max_nodes,
+    nap_gpu_limits,
+    *gke_security.POLICIES,
+]

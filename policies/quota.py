@@ -1,0 +1,115 @@
+"""GPU quota at maximum scale, per cloud region and quota metric, plus GCP's global GPUS_ALL_REGIONS.
+
+Usage comes from the shared capacity rows: GCP counts GPUs against the catalog's metric for the machine
+(NVIDIA_H100_MEGA_GPUS is not NVIDIA_H100_GPUS; spot, flex-start and queued capacity count against
+PREEMPTIBLE_*); AWS counts vCPUs against the instance family's P or G quota.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from components import catalog
+from components.capacity import CapacityRow
+from policies.view import pool_label, pool_path, rows
+
+PREEMPTIBLE_CAPACITY = {"spot", "flex-start", "queued"}
+
+
+@dataclass
+class Usage:
+    requested: int = 0
+    unit: str = "GPUs"
+    rows: list[CapacityRow] = field(default_factory=list)
+
+
+def quota_usage(capacity: Iterable[CapacityRow]) -> dict[tuple[str, str], Usage]:
+    """(region or "global", metric or AWS quota code) -> what the fleet requests at maximum scale."""
+    usage: dict[tuple[str, str], Usage] = defaultdict(Usage)
+    for row in capacity:
+        machine = catalog.find_machine_type(row.machine_type)
+        preemptible = row.spot or row.capacity in PREEMPTIBLE_CAPACITY
+        if machine is not None and machine.cloud is catalog.Cloud.AWS:
+            quota = catalog.aws_quota(machine, spot=preemptible)
+            u = usage[(row.region, quota.code)]
+            u.unit = f"vCPUs ({quota.name})"
+            u.requested += row.max_nodes * machine.vcpus
+            u.rows.append(row)
+            continue
+        gpu = catalog.gpu(row.gpu) if row.gpu else None
+        metric: str | None = None
+        if machine is not None:
+            metric = catalog.gcp_quota_metric(machine, spot=preemptible)
+        elif gpu is not None:
+            metric = gpu.gcp_preemptible_quota_metric if preemptible else gpu.gcp_quota_metric
+        if metric is None:
+            continue
+        for key in ((row.region, metric), ("global", catalog.GCP_ALL_REGIONS_METRIC)):
+            usage[key].requested += row.max_gpus
+            usage[key].rows.append(row)
+    return dict(usage)
+
+
+def check(capacity: Iterable[CapacityRow], config: Mapping[str, Any]) -> list[str]:
+    granted_regional: Mapping[str, Mapping[str, int]] = config.get("quotas") or {}
+    granted_global: Mapping[str, int] = config.get("global_quotas") or {}
+    messages = []
+    for (region, metric), u in sorted(quota_usage(capacity).items()):
+        if region == "global":
+            granted = granted_global.get(metric)
+            where, key = "all regions", f"gpu-quota.global_quotas.{metric}"
+        else:
+            granted = granted_regional.get(region, {}).get(metric)
+            where, key = region, f"gpu-quota.quotas.{region}.{metric}"
+        limit = int(granted or 0)
+        if u.requested <= limit:
+            continue
+        pools = "; ".join(f"{pool_label(r)} at {pool_path(r)}" for r in u.rows)
+        granted_text = "no quota granted" if granted is None else f"granted {limit}"
+        messages.append(
+            f"{where} {metric}: {u.requested} {u.unit} requested at maximum scale, {granted_text}. "
+            f"Pools: {pools}. Lower their autoscaling.max_nodes (or move them to another region), or raise "
+            f"{key} in the stack's policy config once the cloud has granted it."
+        )
+    return messages
+
+
+def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
+    config = args.get_config()
+    for message in check(rows(args.resources, config), config):
+        report(message, None)
+
+
+QUOTA_SCHEMA = PolicyConfigSchema(properties={
+    "quotas": {
+        "type": "object",
+        "description": "Granted quota per region and metric: {region: {NVIDIA_H100_GPUS: 16, L-417A185B: 768}}",
+        "default": {},
+        "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+    },
+    "global_quotas": {
+        "type": "object",
+        "description": "Granted project-wide quotas, e.g. {GPUS_ALL_REGIONS: 128}",
+        "default": {},
+        "additionalProperties": {"type": "integer", "minimum": 0},
+    },
+})
+
+gpu_quota = StackValidationPolicy(
+    name="gpu-quota",
+    description="GPUs at maximum scale fit the granted quota of each region and quota metric.",
+    validate=_validate,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=QUOTA_SCHEMA,
+)

@@ -1,0 +1,94 @@
+"""What policies see of a stack: the shared capacity rows (same code as the plan) and config-key paths.
+
+Props arrive wrapped by the policy engine (unknown values raise on access, secrets are proxied); they are
+turned into plain data once, unknowns becoming `UNKNOWN`, so every policy reads ordinary dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import PolicyResource
+from pulumi_policy.proxy import UnknownValueError
+from pulumi_policy.secret import Secret
+
+from components.capacity import CapacityRow, PriceBook, ResourceView, capacity_rows
+
+PRICES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "description": "Price overrides: negotiated or newer prices replacing the catalog's list prices.",
+    "default": [],
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["machine_type", "region", "on_demand_hourly_usd"],
+        "properties": {
+            "machine_type": {"type": "string"},
+            "region": {"type": "string"},
+            "on_demand_hourly_usd": {"type": "number", "exclusiveMinimum": 0},
+            "spot_hourly_usd": {"type": "number", "exclusiveMinimum": 0},
+        },
+    },
+}
+
+
+class Unknown:
+    """A value only known after deployment. Truthy, so `if not x` checks give it the benefit of the doubt."""
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = Unknown()
+
+
+def plain(value: Any) -> Any:
+    """Unwrap the engine's proxies: unknown values become `UNKNOWN`, secrets their value."""
+    if isinstance(value, Secret):
+        return plain(value.value)
+    if isinstance(value, Mapping):
+        out = {}
+        for key in value:
+            try:
+                out[key] = plain(value[key])
+            except UnknownValueError:
+                out[key] = UNKNOWN
+        return out
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        items = []
+        for i in range(len(value)):
+            try:
+                items.append(plain(value[i]))
+            except UnknownValueError:
+                items.append(UNKNOWN)
+        return items
+    return value
+
+
+def views(resources: Iterable[PolicyResource]) -> list[ResourceView]:
+    return [ResourceView(r.resource_type, r.urn, r.name, plain(r.props)) for r in resources]
+
+
+def price_book(config: Mapping[str, Any]) -> PriceBook:
+    return PriceBook({(p["machine_type"], p["region"]): (float(p["on_demand_hourly_usd"]),
+                                                           p.get("spot_hourly_usd"))
+                      for p in config.get("prices") or []})
+
+
+def rows(resources: Iterable[PolicyResource], config: Mapping[str, Any]) -> list[CapacityRow]:
+    return capacity_rows(views(resources), price_book(config))
+
+
+def pool_path(row: CapacityRow) -> str:
+    """The stack-config key a user edits for this capacity row."""
+    if row.platform == "gke":
+        cluster = f"gke.regions[{row.region}].clusters[{row.cluster}]"
+        return f"{cluster}.auto_provisioning" if row.pool == "auto-provisioning" else f"{cluster}.gpu_pools[{row.pool}]"
+    return f"{row.platform}.{row.region}.{row.cluster}.{row.pool}"
+
+
+def pool_label(row: CapacityRow) -> str:
+    shape = f"{row.machine_type}, " if row.machine_type else ""
+    return (f"{row.cluster}/{row.pool} ({shape}{row.max_nodes} nodes x {row.gpus_per_node} GPUs = "
+            f"{row.max_gpus} {row.gpu})")

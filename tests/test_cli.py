@@ -1,0 +1,113 @@
+"""`gpu-fleet plan` as a user runs it: exit codes, error lines, JSON and markdown outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gpufleet import cli
+from tests.conftest import ROOT, gke_of
+
+RESOURCE_KEYS = {"urn", "type", "name", "parent", "custom", "provider", "inputs"}
+CAPACITY_KEYS = {"platform", "cluster", "region", "pool", "machine_type", "gpu", "accelerator", "gpus_per_node",
+                 "zones", "min_nodes", "max_nodes", "min_gpus", "max_gpus", "spot", "hourly_usd_per_node",
+                 "source_urn"}
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("gpu-fleet")
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, check=False,
+                          env={**os.environ, "COLUMNS": "160"})
+
+
+def test_plan_dev_writes_json_and_markdown(tmp_path: Path) -> None:
+    out = run_cli("plan", "dev", "--json", str(tmp_path / "plan.json"), "--markdown", str(tmp_path / "plan.md"))
+    assert out.returncode == 0, out.stderr
+    assert "GPUs by region and type" in out.stdout
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    assert doc["stack"] == "dev"
+    assert all(set(r) >= RESOURCE_KEYS for r in doc["resources"])
+    assert doc["capacity"] and all(set(c) >= CAPACITY_KEYS for c in doc["capacity"])
+    assert set(doc["cost"]) >= {"hourly_usd_max", "monthly_usd_min", "monthly_usd_max"}
+    urns = {r["urn"] for r in doc["resources"]}
+    assert all(c["source_urn"] in urns for c in doc["capacity"])
+    assert "[secret]" in json.dumps(doc) and "gke-gcloud-auth-plugin" not in json.dumps(doc)
+    md = (tmp_path / "plan.md").read_text()
+    assert "| region | GPU |" in md and "Monthly GPU cost" in md
+
+
+def _broken_stack(tmp_path: Path) -> Path:
+    doc: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    pool = gke_of(doc)["regions"][0]["clusters"][0]["gpu_pools"][0]
+    pool["machine_type"] = "a2-highgpu-16g"
+    pool["min_nodez"] = 1
+    path = tmp_path / "Pulumi.broken.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_invalid_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    out = run_cli("plan", "broken", "--config", str(_broken_stack(tmp_path)))
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    lines = [ln.strip() for ln in out.stderr.splitlines() if ln.startswith("  ")]
+    assert len(lines) == 1  # structure errors are reported before semantic ones
+    assert lines[0].startswith("gke.regions[us-central1].clusters[dev-1].gpu_pools[l4].min_nodez: unknown key")
+
+
+def test_semantic_errors_name_the_key_and_hint(tmp_path: Path) -> None:
+    doc: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    gke_of(doc)["regions"][0]["clusters"][0]["gpu_pools"][0]["machine_type"] = "a2-highgpu-16g"
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert cli.main(["plan", "bad", "--config", str(path)]) == 2
+
+
+def test_unknown_stack_exits_2_and_lists_stacks(capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    assert cli.main(["plan", "staging"]) == 2
+    err = capsys.readouterr().err
+    assert "Pulumi.staging.yaml does not exist" in err and "dev, prod" in err
+
+
+def test_not_yaml_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text("config: [unclosed")
+    out = run_cli("plan", "x", "--config", str(path))
+    assert out.returncode == 2 and "not valid YAML" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_markdown_delta_against_base(tmp_path: Path) -> None:
+    base = tmp_path / "base.json"
+    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--json", str(base)]) == 0
+    doc = json.loads(base.read_text())
+    doc["capacity"] = doc["capacity"][:1]
+    doc["cost"]["monthly_usd_max"] = 0
+    base.write_text(json.dumps(doc))
+    md = tmp_path / "c.md"
+    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--base", str(base),
+                     "--markdown", str(md)]) == 0
+    text = md.read_text()
+    assert "Change against the target branch" in text
+    assert "| +" in text
+
+
+@pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the Pulumi CLI")
+def test_real_pulumi_preview(tmp_path: Path) -> None:
+    """With the CLI (and GCP credentials), `pulumi preview` of dev runs the same program."""
+    if not os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") and not os.environ.get("CLOUDSDK_AUTH_ACCESS_TOKEN"):
+        pytest.skip("needs GCP credentials")
+    env = {**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": "offline"}
+    subprocess.run(["pulumi", "stack", "select", "--create", "dev"], cwd=ROOT, env=env, check=True)
+    out = subprocess.run(["pulumi", "preview", "--stack", "dev", "--non-interactive"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -1,0 +1,178 @@
+"""Stack configuration errors: one line per problem, with the key path by name, the value and a hint."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from components.validation import ConfigError
+from infra.config import parse
+from tests.conftest import stack_doc
+
+
+def values(stack: str = "dev") -> dict[str, Any]:
+    cfg = stack_doc(stack)["config"]
+    return copy.deepcopy({k.split(":", 1)[1]: v for k, v in cfg.items() if k.startswith("gpu-fleet:")})
+
+
+def errors(raw: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse(raw, gcp_project="acme-test")
+    return [str(i) for i in info.value.issues]
+
+
+def first_pool(raw: dict[str, Any]) -> dict[str, Any]:
+    return raw["gke"]["regions"][0]["clusters"][0]["gpu_pools"][0]
+
+
+POOL = "gke.regions[us-central1].clusters[dev-1].gpu_pools[l4]"
+
+
+def test_shipped_stacks_are_valid() -> None:
+    for stack in ("dev", "prod"):
+        parsed = parse(values(stack), gcp_project=stack_doc(stack)["config"]["gcp:project"])
+        assert parsed.fleet.gke is not None
+
+
+def test_unknown_key_is_an_error_with_its_named_path() -> None:
+    raw = values()
+    first_pool(raw)["max_node"] = 3
+    (line,) = errors(raw)
+    assert line.startswith(f"{POOL}.max_node: unknown key")
+    assert "hint:" in line
+
+
+def test_unknown_top_level_key() -> None:
+    raw = values()
+    raw["gkee"] = {}
+    assert any(e.startswith("gkee: unknown key") for e in errors(raw))
+
+
+def test_machine_type_that_does_not_exist_gets_the_real_one_as_hint() -> None:
+    raw = values()
+    first_pool(raw)["machine_type"] = "a2-highgpu-16g"
+    (line,) = errors(raw)
+    assert line.startswith(f"{POOL}.machine_type: a2-highgpu-16g does not exist")
+    assert "a2-megagpu-16g" in line
+
+
+def test_accelerator_restated_wrongly_for_a3_mega() -> None:
+    raw = values()
+    pool = first_pool(raw)
+    pool.update(machine_type="a3-megagpu-8g", zones=["us-central1-a"],
+                accelerator={"type": "nvidia-h100-80gb", "count": 8})
+    errs = errors(raw)
+    assert any(e.startswith(f"{POOL}.accelerator.type: a3-megagpu-8g carries nvidia-h100-mega-80gb") for e in errs)
+
+
+def test_a3_highgpu_4g_has_four_gpus_not_eight() -> None:
+    raw = values()
+    pool = first_pool(raw)
+    pool.update(machine_type="a3-highgpu-4g", capacity="spot", zones=["us-central1-a"],
+                accelerator={"type": "nvidia-h100-80gb", "count": 8})
+    (line,) = errors(raw)
+    assert line.startswith(f"{POOL}.accelerator.count: a3-highgpu-4g has 4 GPUs (got 8)")
+
+
+def test_min_above_max() -> None:
+    raw = values()
+    first_pool(raw)["autoscaling"] = {"per": "zone", "min_nodes": 5, "max_nodes": 2}
+    (line,) = errors(raw)
+    assert line.startswith(f"{POOL}.autoscaling.min_nodes: min_nodes is above max_nodes (got 5)")
+
+
+def test_autoscaling_scope_must_be_explicit() -> None:
+    raw = values()
+    del first_pool(raw)["autoscaling"]["per"]
+    (line,) = errors(raw)
+    assert line.startswith(f"{POOL}.autoscaling.per:")
+
+
+def test_zone_outside_the_region() -> None:
+    raw = values()
+    first_pool(raw)["zones"] = ["us-east4-a"]
+    errs = errors(raw)
+    assert any(e.startswith(f"{POOL}.zones: zone is not in region us-central1 (got 'us-east4-a')") for e in errs)
+
+
+def test_invalid_cidr() -> None:
+    raw = values()
+    raw["gke"]["regions"][0]["subnet_cidr"] = "10.300.0.0/20"
+    (line,) = errors(raw)
+    assert line.startswith("gke.regions[us-central1].subnet_cidr: not a valid CIDR")
+
+
+def test_overlapping_ranges_across_regions() -> None:
+    raw = values("prod")
+    regions = raw["gke"]["regions"]
+    regions[1]["subnet_cidr"] = regions[0]["subnet_cidr"]
+    errs = errors(raw)
+    assert any("overlaps gke.regions[" in e for e in errs)
+
+
+def test_master_range_must_be_slash_28() -> None:
+    raw = values()
+    raw["gke"]["regions"][0]["clusters"][0]["master_cidr"] = "172.16.0.0/24"
+    assert any("must be a /28" in e for e in errors(raw))
+
+
+def test_mtu_bounds() -> None:
+    raw = values()
+    raw["gke"]["network"]["mtu"] = 9000
+    (line,) = errors(raw)
+    assert line.startswith("gke.network.mtu: MTU must be between 1460 and 8896 (got 9000)")
+
+
+def test_mig_partition_must_fit_the_gpu() -> None:
+    raw = values()
+    first_pool(raw)["mig_partition"] = "1g.10gb"
+    (line,) = errors(raw)
+    assert line.startswith(f"{POOL}.mig_partition: not a MIG partition size of")
+
+
+def test_compact_placement_needs_one_zone() -> None:
+    raw = values()
+    pool = first_pool(raw)
+    pool["compact_placement"] = True
+    pool["zones"] = ["us-central1-a", "us-central1-b"]
+    assert any(e.startswith(f"{POOL}.compact_placement:") for e in errors(raw))
+
+
+def test_production_critical_pool_cannot_be_spot() -> None:
+    raw = values()
+    first_pool(raw).update(capacity="spot", production_critical=True)
+    assert any("production-critical pool cannot run on spot" in e for e in errors(raw))
+
+
+def test_machine_only_sold_as_spot_or_flex_start() -> None:
+    raw = values()
+    first_pool(raw).update(machine_type="a3-highgpu-1g", capacity="on-demand", zones=["us-central1-a"])
+    assert any(e.startswith(f"{POOL}.capacity: a3-highgpu-1g cannot be obtained as on-demand") for e in errors(raw))
+
+
+def test_duplicate_pool_names() -> None:
+    raw = values()
+    pools = raw["gke"]["regions"][0]["clusters"][0]["gpu_pools"]
+    pools.append(copy.deepcopy(pools[0]))
+    assert any(e.startswith("gke.regions[us-central1].clusters[dev-1].gpu_pools[l4]: duplicate name")
+               for e in errors(raw))
+
+
+def test_all_problems_reported_at_once() -> None:
+    raw = values()
+    first_pool(raw)["machine_type"] = "a2-highgpu-16g"
+    raw["gke"]["network"]["mtu"] = 100
+    assert len(errors(raw)) == 2
+
+
+def test_reserved_platforms_say_so() -> None:
+    raw = values()
+    raw["eks"] = {"regions": []}
+    assert any(e.startswith("eks: the EKS platform is not available") for e in errors(raw))
+
+
+def test_missing_gcp_project() -> None:
+    with pytest.raises(ConfigError, match=r"gcp:project: no GCP project"):
+        parse(values(), gcp_project=None)

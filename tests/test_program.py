@@ -1,0 +1,158 @@
+"""The program under mocks: what it registers, capacity arithmetic, and logical-name stability."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from typing import Any
+
+from components import catalog
+from components.capacity import HOURS_PER_MONTH
+from gpufleet.offline import SECRET, Recorded
+from gpufleet.report import Plan
+from tests.conftest import ROOT, gke_of
+
+
+def of_type(plan: Plan, typ: str) -> list[Recorded]:
+    return [r for r in plan.resources if r.type == typ]
+
+
+def test_dev_composition(dev_plan: Plan) -> None:
+    (net,) = of_type(dev_plan, "gcp:compute/network:Network")
+    assert net.inputs["autoCreateSubnetworks"] is False
+    assert net.inputs["routingMode"] == "REGIONAL"
+    (cluster,) = of_type(dev_plan, "gcp:container/cluster:Cluster")
+    i = cluster.inputs
+    assert i["location"] == "us-central1"
+    assert i["removeDefaultNodePool"] is True
+    assert i["privateClusterConfig"]["enablePrivateNodes"] is True
+    assert i["privateClusterConfig"]["masterIpv4CidrBlock"].endswith("/28")
+    assert i["privateClusterConfig"]["masterGlobalAccessConfig"]["enabled"] is True
+    assert i["masterAuthorizedNetworksConfig"]["cidrBlocks"]
+    assert i["workloadIdentityConfig"]["workloadPool"] == "acme-ml-dev.svc.id.goog"
+    assert i["enableShieldedNodes"] is True
+    assert i["datapathProvider"] == "ADVANCED_DATAPATH"
+    assert i["verticalPodAutoscaling"]["enabled"] is True
+    assert i["nodePoolDefaults"]["nodeConfigDefaults"]["gcfsConfig"]["enabled"] is True
+    assert i["monitoringConfig"]["managedPrometheus"]["enabled"] is True
+    assert "DCGM" in i["monitoringConfig"]["enableComponents"]
+    assert i["deletionProtection"] is False
+    assert i["enableLegacyAbac"] is False
+    assert i["nodeConfig"]["serviceAccount"].startswith("gf-dev-1-")
+
+
+def test_prod_asks_for_deletion_protection_by_config(prod_plan: Plan) -> None:
+    clusters = of_type(prod_plan, "gcp:container/cluster:Cluster")
+    assert len(clusters) == 9
+    assert all(c.inputs["deletionProtection"] is True for c in clusters)
+
+
+def test_gpu_pool_accelerator_comes_from_the_catalog(prod_plan: Plan) -> None:
+    pools = [p for p in of_type(prod_plan, "gcp:container/nodePool:NodePool") if p.inputs["name"] != "system"]
+    assert pools
+    for pool in pools:
+        nc = pool.inputs["nodeConfig"]
+        machine = catalog.machine_type(nc["machineType"])
+        (acc,) = nc["guestAccelerators"]
+        assert acc["type"] == catalog.gpu(machine.gpu).gke_accelerator
+        assert acc["count"] == machine.gpus
+        assert {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"} in nc["taints"]
+        assert nc["shieldedInstanceConfig"]["enableSecureBoot"] is True
+        assert pool.inputs["management"] == {"autoRepair": True, "autoUpgrade": True}
+
+
+def test_autoscaled_node_counts_are_not_drift(dev_plan: Plan) -> None:
+    for pool in of_type(dev_plan, "gcp:container/nodePool:NodePool"):
+        assert {"nodeCount", "initialNodeCount"} <= set(pool.ignore_changes)
+
+
+def test_kubeconfig_is_a_secret_everywhere(dev_plan: Plan) -> None:
+    (provider,) = of_type(dev_plan, "pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == SECRET
+    addon = next(r for r in dev_plan.resources if r.type == "kubernetes:core/v1:Namespace")
+    assert addon.provider.startswith(provider.urn)
+
+
+def test_per_zone_and_total_bounds(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    pools = gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"]
+    pools[0].update(zones=["us-central1-a", "us-central1-b", "us-central1-c"],
+                    autoscaling={"per": "zone", "min_nodes": 1, "max_nodes": 3})
+    pools[1].update(autoscaling={"per": "total", "min_nodes": 0, "max_nodes": 5})
+    plan = plan_doc(dev_doc)
+    rows = {r.pool: r for r in plan.capacity}
+    l4 = rows[pools[0]["name"]]
+    machine = catalog.machine_type(pools[0]["machine_type"])
+    assert (l4.min_nodes, l4.max_nodes) == (3, 9)
+    assert (l4.min_gpus, l4.max_gpus) == (3 * machine.gpus, 9 * machine.gpus)
+    other = rows[pools[1]["name"]]
+    assert (other.min_nodes, other.max_nodes) == (0, 5)
+    recorded = {r.inputs["name"]: r.inputs for r in of_type(plan, "gcp:container/nodePool:NodePool")}
+    assert recorded[pools[0]["name"]]["autoscaling"]["maxNodeCount"] == 3
+    assert recorded[pools[1]["name"]]["autoscaling"]["totalMaxNodeCount"] == 5
+
+
+def test_cost_is_nodes_times_catalog_price(dev_plan: Plan) -> None:
+    expected = 0.0
+    for row in dev_plan.capacity:
+        price = catalog.price(row.machine_type, row.region)
+        assert price is not None
+        hourly = price.spot_hourly_usd if row.spot and price.spot_hourly_usd else price.on_demand_hourly_usd
+        assert row.hourly_usd_per_node == hourly
+        expected += row.max_nodes * hourly
+    assert dev_plan.cost.monthly_usd_max == round(expected * HOURS_PER_MONTH, 2)
+
+
+def test_price_override_from_config(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    pool = gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"][0]
+    dev_doc["config"]["gpu-fleet:prices"] = [
+        {"machine_type": pool["machine_type"], "region": "us-central1", "on_demand_hourly_usd": 1.0}]
+    plan = plan_doc(dev_doc)
+    assert next(r for r in plan.capacity if r.pool == pool["name"]).hourly_usd_per_node == 1.0
+
+
+def _urns(plan: Plan) -> set[str]:
+    return {r.urn for r in plan.resources}
+
+
+def test_adding_a_region_at_the_front_renames_nothing(prod_doc: dict[str, Any], prod_plan: Plan,
+                                                       plan_doc: Any) -> None:
+    regions = gke_of(prod_doc)["regions"]
+    new = {"name": "us-east1", "subnet_cidr": "10.150.0.0/20", "clusters": [{
+        "name": "svc-9", "class": "service", "pods_cidr": "10.152.0.0/16", "services_cidr": "10.150.16.0/20",
+        "master_cidr": "172.31.0.0/28"}]}
+    regions.insert(0, new)
+    after = plan_doc(prod_doc, "prod")
+    assert _urns(prod_plan) < _urns(after)
+
+
+def test_adding_a_cluster_and_a_pool_at_the_front_renames_nothing(dev_doc: dict[str, Any], dev_plan: Plan,
+                                                                   plan_doc: Any) -> None:
+    clusters = gke_of(dev_doc)["regions"][0]["clusters"]
+    new_cluster = copy.deepcopy(clusters[0])
+    new_cluster.update(name="dev-0", pods_cidr="10.50.0.0/16", services_cidr="10.51.0.0/20",
+                       master_cidr="172.16.50.0/28")
+    clusters.insert(0, new_cluster)
+    new_pool = copy.deepcopy(clusters[1]["gpu_pools"][0])
+    new_pool["name"] = "l4-extra"
+    clusters[1]["gpu_pools"].insert(0, new_pool)
+    after = plan_doc(dev_doc, "dev")
+    assert _urns(dev_plan) < _urns(after)
+
+
+def test_entry_point_runs_as_pulumi_runs_it() -> None:
+    """From infra/ as the working directory, through runpy, importing components from the installed project."""
+    script = (
+        "import json, runpy, sys\n"
+        "import yaml\n"
+        "from gpufleet.offline import read_stack_file, run_program\n"
+        "sf = read_stack_file(__import__('pathlib').Path(sys.argv[1]), 'dev')\n"
+        "recorded = run_program('dev', sf.config, sf.secret_keys)\n"
+        "print(len(recorded), sorted({r.type for r in recorded})[0])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    out = subprocess.run([sys.executable, "-c", script, str(ROOT / "Pulumi.dev.yaml")], cwd=ROOT / "infra",
+                         env=env, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[0]) > 10
