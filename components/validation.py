@@ -200,7 +200,9 @@ def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> 
     if a.max_nodes == 0:
         yield Issue(f"{ppath}.autoscaling.max_nodes", "a GPU pool that can never have a node", 0,
                     "raise max_nodes or remove the pool")
-    model = _provisioning(pool.capacity)
+    reserved = pool.reservation is not None and pool.reservation.mode is ReservationMode.SPECIFIC
+    model = catalog.Provisioning.RESERVATION if reserved and pool.capacity is CapacityModel.ON_DEMAND \
+        else _provisioning(pool.capacity)
     if model not in machine.provisioning:
         allowed = ", ".join(sorted(p.value for p in machine.provisioning))
         yield Issue(f"{ppath}.capacity", f"{machine.name} cannot be obtained as {pool.capacity.value}",

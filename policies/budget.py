@@ -43,6 +43,9 @@ def _budgets(config: Mapping[str, Any]) -> list[tuple[str, float]]:
 
 def over_budget(capacity: list[CapacityRow], config: Mapping[str, Any]) -> list[str]:
     spend = _spend(capacity)
+    if capacity and not _budgets(config):
+        return [f"This stack has GPU capacity (${spend['daily']:,.2f} per day at maximum scale) but no budget. "
+                "Set gpu-budget.daily_budget_usd or gpu-budget.monthly_budget_usd in the stack's policy config."]
     messages = []
     for period, budget in _budgets(config):
         if spend[period] > budget:

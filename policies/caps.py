@@ -82,4 +82,5 @@ nap_gpu_limits = ResourceValidationPolicy(
     description="A cluster with node auto-provisioning carries GPU resource limits.",
     validate=_nap,
     enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(properties={}),  # nothing to tune: any GPU limit is better than none
 )

@@ -117,12 +117,21 @@ def gpu_tainted(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     return None
 
 
+EXEMPT = {
+    "type": "array", "items": {"type": "string"}, "default": [],
+    "description": "Names (GKE cluster or node pool `name`) this policy skips; say why in the pack config's VCS",
+}
+
+
 def _policy(name: str, description: str, resource_type: str, check: Check, cis: str | None,
-            schema: PolicyConfigSchema | None = None) -> ResourceValidationPolicy:
+            settings: dict[str, dict[str, Any]] | None = None) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type != resource_type:
             return
-        message = check(plain(args.props), args.get_config())
+        props = plain(args.props)
+        if props.get("name") in (args.get_config().get("exempt") or []):
+            return
+        message = check(props, args.get_config())
         if message:
             report(f"{message} ({CIS} {cis})" if cis else message, None)
 
@@ -131,7 +140,7 @@ def _policy(name: str, description: str, resource_type: str, check: Check, cis: 
         description=description + (f" ({CIS} {cis})" if cis else ""),
         validate=validate,
         enforcement_level=EnforcementLevel.MANDATORY,
-        config_schema=schema,
+        config_schema=PolicyConfigSchema(properties={"exempt": EXEMPT, **(settings or {})}),
         framework=PolicyComplianceFramework(name=CIS, version="1.6.0", reference=cis) if cis else None,
     )
 
@@ -146,8 +155,7 @@ POLICIES = [
             legacy_auth_off, "5.8.3"),
     _policy("gke-deletion-protection", "Clusters are deletion-protected where the stack requires it.", GKE_CLUSTER,
             deletion_protection, None,
-            PolicyConfigSchema(properties={"required": {"type": "boolean", "default": False,
-                                                        "description": "Whether clusters must be protected"}})),
+            {"required": {"type": "boolean", "default": False, "description": "Whether clusters must be protected"}}),
     _policy("gke-node-service-account", "Nodes do not run as the Compute Engine default service account.",
             GKE_NODE_POOL, node_service_account, "5.2.1"),
     _policy("gke-secure-boot", "Nodes boot with Secure Boot.", GKE_NODE_POOL, secure_boot, "5.5.7"),

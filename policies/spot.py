@@ -64,4 +64,5 @@ gpu_critical_not_spot = StackValidationPolicy(
     description="Pools marked production-critical never run on spot capacity.",
     validate=_critical,
     enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(properties={}),  # no knob: mark the pool not critical instead
 )

@@ -155,6 +155,8 @@ def test_budget_and_thresholds() -> None:
     (warn,) = budget.past_thresholds(rows, {"daily_budget_usd": 30_000, "thresholds": [0.7, 0.9]})
     assert "80%" in warn and "70% warning threshold" in warn
     assert budget.past_thresholds(rows, {"daily_budget_usd": 40_000, "thresholds": [0.7, 0.9]}) == []
+    (no_budget,) = budget.over_budget(rows, {})
+    assert "no budget" in no_budget
 
 
 def test_spot_share_and_critical_pools() -> None:
@@ -241,3 +243,20 @@ def test_shipped_budget_configs_agree() -> None:
         cfg = pack_config(stack)
         for key in ("daily_budget_usd", "monthly_budget_usd", "prices"):
             assert cfg["gpu-budget"].get(key) == cfg["gpu-budget-warning"].get(key), (stack, key)
+
+
+def test_every_policy_has_a_schema_with_defaults() -> None:
+    for policy in POLICIES:
+        schema = policy.config_schema
+        assert schema is not None, policy.name
+        assert all("default" in prop for prop in schema.properties.values()) or policy.name in (
+            "gpu-budget", "gpu-budget-warning"), policy.name  # budgets have no sensible default
+        assert policy.name == policy.name.lower() and " " not in policy.name and policy.description
+
+
+def test_exempt_names_skip_resource_policies(dev_plan: Plan) -> None:
+    (cluster,) = [r for r in dev_plan.resources if r.type == "gcp:container/cluster:Cluster"]
+    props = copy.deepcopy(cluster.inputs)
+    props["enableShieldedNodes"] = False
+    assert run_resource_policy("gke-shielded-nodes", cluster.type, props)
+    assert run_resource_policy("gke-shielded-nodes", cluster.type, props, {"exempt": [props["name"]]}) == []
