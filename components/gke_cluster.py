@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -36,6 +37,21 @@ class GkeClusterArgs:
     deletion_protection: bool
     labels: dict[str, str]
     """GCP resource labels (environment, cluster class, ...)."""
+
+
+def hardened_node_settings(service_account: pulumi.Input[str]) -> dict[str, Any]:
+    """Node-config settings every node of the fleet shares.
+
+    The cluster's own service account, Shielded VM with Secure Boot, the GKE metadata server (Workload
+    Identity) and no legacy metadata endpoints.
+    """
+    return {
+        "service_account": service_account,
+        "oauth_scopes": NODE_SCOPES,
+        "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+        "workload_metadata_config": {"mode": "GKE_METADATA"},
+        "metadata": {"disable-legacy-endpoints": "true"},
+    }
 
 
 def node_service_account_id(region: str, cluster: str) -> str:
@@ -88,16 +104,7 @@ class GkeClusterComponent(pulumi.ComponentResource):
             remove_default_node_pool=True,
             initial_node_count=1,
             # The throwaway default pool must not run as the default compute service account either.
-            node_config=gcp.container.ClusterNodeConfigArgs(
-                service_account=sa.email,
-                oauth_scopes=NODE_SCOPES,
-                shielded_instance_config=gcp.container.ClusterNodeConfigShieldedInstanceConfigArgs(
-                    enable_secure_boot=True, enable_integrity_monitoring=True
-                ),
-                workload_metadata_config=gcp.container.ClusterNodeConfigWorkloadMetadataConfigArgs(
-                    mode="GKE_METADATA"
-                ),
-            ),
+            node_config=gcp.container.ClusterNodeConfigArgs(**hardened_node_settings(sa.email)),
             networking_mode="VPC_NATIVE",
             ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
                 cluster_secondary_range_name=pods_range_name(spec.name),
@@ -175,17 +182,9 @@ class GkeClusterComponent(pulumi.ComponentResource):
             node_config=gcp.container.NodePoolNodeConfigArgs(
                 machine_type=sp.machine_type,
                 image_type="COS_CONTAINERD",
-                service_account=sa.email,
-                oauth_scopes=NODE_SCOPES,
-                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
-                    enable_secure_boot=True, enable_integrity_monitoring=True
-                ),
-                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
-                    mode="GKE_METADATA"
-                ),
                 labels={"gpu-fleet/role": "system"},
                 resource_labels=args.labels,
-                metadata={"disable-legacy-endpoints": "true"},
+                **hardened_node_settings(sa.email),
             ),
             # The autoscaler owns the node count; a changed count is not drift, and initial_node_count
             # only matters at creation (changing it would replace the pool).

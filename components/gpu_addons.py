@@ -132,13 +132,7 @@ class GpuAddons(pulumi.ComponentResource):
         self.register_outputs({"namespaces": self.namespaces})
 
     def _gpu_operator(self, name: str, provider: k8s.Provider, opts: pulumi.ResourceOptions) -> None:
-        ns = k8s.core.v1.Namespace(
-            f"{name}-gpu-operator-ns",
-            metadata={"name": OPERATOR_NAMESPACE,
-                      "labels": {"pod-security.kubernetes.io/enforce": "privileged"}},
-            opts=pulumi.ResourceOptions(parent=self, provider=provider),
-        )
-        ns_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[ns]))
+        ns_opts = self._privileged_namespace(f"{name}-gpu-operator-ns", OPERATOR_NAMESPACE, provider, opts)
         # GKE admits system-node-critical pods only into namespaces with a quota that names that class.
         k8s.core.v1.ResourceQuota(
             f"{name}-gpu-operator-quota",
@@ -155,42 +149,25 @@ class GpuAddons(pulumi.ComponentResource):
             opts=ns_opts,
         )
         k8s.yaml.v2.ConfigFile(f"{name}-cos-driver-installer", file=versions.COS_DRIVER_INSTALLER, opts=opts)
-        pin = versions.GPU_OPERATOR
-        k8s.helm.v3.Release(
-            f"{name}-gpu-operator",
-            name="gpu-operator",
-            chart=pin.chart,
-            version=pin.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repository),
-            namespace=OPERATOR_NAMESPACE,
-            values=gpu_operator_values(),
-            atomic=True,
-            opts=ns_opts,
-        )
-        self._pod_monitoring(name, OPERATOR_NAMESPACE, {"app": "nvidia-dcgm-exporter"}, provider, ns_opts)
+        _release(f"{name}-gpu-operator", versions.GPU_OPERATOR, OPERATOR_NAMESPACE, gpu_operator_values(), ns_opts)
+        self._pod_monitoring(name, OPERATOR_NAMESPACE, {"app": "nvidia-dcgm-exporter"}, ns_opts)
 
     def _dcgm_exporter(self, name: str, provider: k8s.Provider, opts: pulumi.ResourceOptions) -> None:
+        ns_opts = self._privileged_namespace(f"{name}-dcgm-ns", DCGM_NAMESPACE, provider, opts)
+        _release(f"{name}-dcgm-exporter", versions.DCGM_EXPORTER, DCGM_NAMESPACE, dcgm_exporter_values(), ns_opts)
+        self._pod_monitoring(name, DCGM_NAMESPACE, {"app.kubernetes.io/name": "dcgm-exporter"}, ns_opts)
+
+    def _privileged_namespace(self, logical: str, namespace: str, provider: k8s.Provider,
+                              opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+        """A namespace for node agents (they need host access), and options for what goes in it."""
         ns = k8s.core.v1.Namespace(
-            f"{name}-dcgm-ns",
-            metadata={"name": DCGM_NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}},
+            logical,
+            metadata={"name": namespace, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}},
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
-        ns_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[ns]))
-        pin = versions.DCGM_EXPORTER
-        k8s.helm.v3.Release(
-            f"{name}-dcgm-exporter",
-            name="dcgm-exporter",
-            chart=pin.chart,
-            version=pin.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repository),
-            namespace=DCGM_NAMESPACE,
-            values=dcgm_exporter_values(),
-            atomic=True,
-            opts=ns_opts,
-        )
-        self._pod_monitoring(name, DCGM_NAMESPACE, {"app.kubernetes.io/name": "dcgm-exporter"}, provider, ns_opts)
+        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[ns]))
 
-    def _pod_monitoring(self, name: str, namespace: str, selector: dict[str, str], provider: k8s.Provider,
+    def _pod_monitoring(self, name: str, namespace: str, selector: dict[str, str],
                         opts: pulumi.ResourceOptions) -> None:
         k8s.apiextensions.CustomResource(
             f"{name}-dcgm-podmonitoring",
@@ -201,3 +178,18 @@ class GpuAddons(pulumi.ComponentResource):
                   "endpoints": [{"port": DCGM_PORT, "interval": "30s"}]},
             opts=opts,
         )
+
+
+def _release(logical: str, pin: versions.ChartPin, namespace: str, values: dict[str, Any],
+             opts: pulumi.ResourceOptions) -> None:
+    k8s.helm.v3.Release(
+        logical,
+        name=pin.chart,
+        chart=pin.chart,
+        version=pin.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repository),
+        namespace=namespace,
+        values=values,
+        atomic=True,
+        opts=opts,
+    )

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components import catalog
+from components.gke_cluster import hardened_node_settings
 from components.spec import CapacityModel, GpuPool, GpuStack, ReservationMode, ScalingScope
 
 GPU_TAINT = ("nvidia.com/gpu", "present", "NO_SCHEDULE")
@@ -121,20 +122,12 @@ class GpuNodePool(pulumi.ComponentResource):
                 ephemeral_storage_local_ssd_config=gcp.container.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs(
                     local_ssd_count=spec.local_ssd_count
                 ) if spec.local_ssd_count else None,
-                service_account=args.service_account,
-                oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
-                shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
-                    enable_secure_boot=True, enable_integrity_monitoring=True
-                ),
-                workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
-                    mode="GKE_METADATA"
-                ),
                 taints=[gcp.container.NodePoolNodeConfigTaintArgs(
                     key=GPU_TAINT[0], value=GPU_TAINT[1], effect=GPU_TAINT[2]
                 )],
                 labels=node_labels,
                 resource_labels=args.labels,
-                metadata={"disable-legacy-endpoints": "true"},
+                **hardened_node_settings(args.service_account),
             ),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["nodeCount", "initialNodeCount"]),
         )

@@ -104,8 +104,7 @@ class Network(pulumi.ComponentResource):
                 log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
                 opts=child,
             )
-            internal.append(region.cidr)
-            internal.extend(cidr for c in region.clusters for cidr in (c.pods_cidr,))
+            internal += [region.cidr, *(c.pods_cidr for c in region.clusters)]
         # Multi-node training (NCCL) talks node-to-node and pod-to-pod across clusters of the fleet; GKE's own
         # rules only cover a cluster's own ranges. Nothing else is opened: ingress stays denied by default.
         gcp.compute.Firewall(
