@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components import versions
 from components.gpu_node_pool import GPU_TAINT
-from components.spec import Addons, DcgmSource, GpuStack
+from components.spec import Addons, DcgmSource, GpuAlerts, GpuStack
 
 PRIORITY_CLASSES = {
     # Seed 003's four levels; preemption follows the numbers.
@@ -74,6 +74,30 @@ def dcgm_exporter_values() -> dict[str, Any]:
     }
 
 
+def gpu_alert_rules(alerts: GpuAlerts) -> list[dict[str, Any]]:
+    """Prometheus alerting rules on metrics dcgm-exporter exports by default (see ../shared/reference)."""
+    used = "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)"
+    return [
+        {"alert": "GpuSaturated", "expr": f"avg_over_time(DCGM_FI_DEV_GPU_UTIL[5m]) > {alerts.utilization_percent}",
+         "for": "5m", "labels": {"severity": "warning"},
+         "annotations": {"summary": f"GPU utilization above {alerts.utilization_percent}% for 5 minutes"}},
+        {"alert": "GpuMemoryHigh", "expr": f"{used} * 100 > {alerts.memory_percent}",
+         "for": "5m", "labels": {"severity": "warning"},
+         "annotations": {"summary": f"GPU memory above {alerts.memory_percent}% for 5 minutes"}},
+        {"alert": "GpuIdle",
+         "expr": f"avg_over_time(DCGM_FI_DEV_GPU_UTIL[{alerts.idle_minutes}m]) < {alerts.idle_percent}",
+         "for": f"{alerts.idle_minutes}m", "labels": {"severity": "info"},
+         "annotations": {"summary": f"GPU busy under {alerts.idle_percent}% for {alerts.idle_minutes} minutes: "
+                                    "paid for and unused"}},
+        {"alert": "GpuXidError", "expr": "DCGM_FI_DEV_XID_ERRORS > 0", "for": "0m",
+         "labels": {"severity": "critical"},
+         "annotations": {"summary": "GPU reported an XID error (value is the XID code); drain and check the node"}},
+        {"alert": "GpuRowRemapFailure", "expr": "DCGM_FI_DEV_ROW_REMAP_FAILURE > 0", "for": "0m",
+         "labels": {"severity": "critical"},
+         "annotations": {"summary": "GPU memory row remapping failed; the GPU needs replacing"}},
+    ]
+
+
 class GpuAddons(pulumi.ComponentResource):
     namespaces: list[str]
 
@@ -126,12 +150,13 @@ class GpuAddons(pulumi.ComponentResource):
 
         after_nodes = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
         if spec.gpu_stack is GpuStack.OPERATOR:
-            self._gpu_operator(name, args.provider, after_nodes)
+            self._gpu_operator(name, args.provider, spec.alerts, after_nodes)
         elif spec.dcgm is DcgmSource.EXPORTER:
-            self._dcgm_exporter(name, args.provider, after_nodes)
+            self._dcgm_exporter(name, args.provider, spec.alerts, after_nodes)
         self.register_outputs({"namespaces": self.namespaces})
 
-    def _gpu_operator(self, name: str, provider: k8s.Provider, opts: pulumi.ResourceOptions) -> None:
+    def _gpu_operator(self, name: str, provider: k8s.Provider, alerts: GpuAlerts,
+                      opts: pulumi.ResourceOptions) -> None:
         ns_opts = self._privileged_namespace(f"{name}-gpu-operator-ns", OPERATOR_NAMESPACE, provider, opts)
         # GKE admits system-node-critical pods only into namespaces with a quota that names that class.
         k8s.core.v1.ResourceQuota(
@@ -151,11 +176,14 @@ class GpuAddons(pulumi.ComponentResource):
         k8s.yaml.v2.ConfigFile(f"{name}-cos-driver-installer", file=versions.COS_DRIVER_INSTALLER, opts=opts)
         _release(f"{name}-gpu-operator", versions.GPU_OPERATOR, OPERATOR_NAMESPACE, gpu_operator_values(), ns_opts)
         self._pod_monitoring(name, OPERATOR_NAMESPACE, {"app": "nvidia-dcgm-exporter"}, ns_opts)
+        self._alert_rules(name, OPERATOR_NAMESPACE, alerts, ns_opts)
 
-    def _dcgm_exporter(self, name: str, provider: k8s.Provider, opts: pulumi.ResourceOptions) -> None:
+    def _dcgm_exporter(self, name: str, provider: k8s.Provider, alerts: GpuAlerts,
+                       opts: pulumi.ResourceOptions) -> None:
         ns_opts = self._privileged_namespace(f"{name}-dcgm-ns", DCGM_NAMESPACE, provider, opts)
         _release(f"{name}-dcgm-exporter", versions.DCGM_EXPORTER, DCGM_NAMESPACE, dcgm_exporter_values(), ns_opts)
         self._pod_monitoring(name, DCGM_NAMESPACE, {"app.kubernetes.io/name": "dcgm-exporter"}, ns_opts)
+        self._alert_rules(name, DCGM_NAMESPACE, alerts, ns_opts)
 
     def _privileged_namespace(self, logical: str, namespace: str, provider: k8s.Provider,
                               opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
@@ -166,6 +194,18 @@ class GpuAddons(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
         return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[ns]))
+
+    def _alert_rules(self, name: str, namespace: str, alerts: GpuAlerts, opts: pulumi.ResourceOptions) -> None:
+        if not alerts.enabled:
+            return
+        k8s.apiextensions.CustomResource(
+            f"{name}-gpu-alerts",
+            api_version="monitoring.googleapis.com/v1",
+            kind="Rules",
+            metadata={"name": "gpu-alerts", "namespace": namespace},
+            spec={"groups": [{"name": "gpu", "interval": "1m", "rules": gpu_alert_rules(alerts)}]},
+            opts=opts,
+        )
 
     def _pod_monitoring(self, name: str, namespace: str, selector: dict[str, str],
                         opts: pulumi.ResourceOptions) -> None:

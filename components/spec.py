@@ -181,9 +181,24 @@ class StorageClassSpec(Strict):
     regional: bool = True
 
 
+class GpuAlerts(Strict):
+    """Thresholds of the DCGM alert rules.
+
+    Defaults from the seeds: utilization 85% and memory 90% over 5 minutes (002), GPUs idle 30 minutes (002, 003).
+    """
+
+    enabled: bool = True
+    utilization_percent: int = Field(default=85, ge=1, le=100)
+    memory_percent: int = Field(default=90, ge=1, le=100)
+    idle_percent: int = Field(default=5, ge=0, le=100)
+    idle_minutes: int = Field(default=30, ge=5)
+
+
 class Addons(Strict):
     gpu_stack: GpuStack = GpuStack.GKE
     dcgm: DcgmSource = DcgmSource.MANAGED
+    alerts: GpuAlerts = Field(default_factory=GpuAlerts)
+    """Prometheus alert rules on DCGM metrics, evaluated by managed Prometheus (with `dcgm: exporter`)."""
     priority_classes: bool = True
     namespaces: list[TeamNamespace] = Field(default_factory=list)
     storage_class: StorageClassSpec | None = Field(default_factory=StorageClassSpec)

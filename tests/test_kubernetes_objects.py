@@ -169,3 +169,39 @@ def test_a_misspelt_helm_key_would_be_caught() -> None:
 
 def test_reference_dir_is_beside_the_checkout() -> None:
     assert Path(REFERENCE / "crds").is_dir(), "CI runs with ../shared beside the clone"
+
+
+def _reference_metrics() -> set[str]:
+    names = set()
+    for csv in (REFERENCE / "metrics").glob("*.csv"):
+        for line in csv.read_text().splitlines():
+            field = line.split(",", 1)[0].strip()
+            if field.startswith("DCGM_FI_"):
+                names.add(field)
+    return names
+
+
+def test_alert_rules_only_use_metrics_the_exporter_exports(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    import re
+
+    plan = plan_doc(_with_all_addons(dev_doc))
+    rules = [o for o in manifests(plan) if o["kind"] == "Rules"]
+    assert len(rules) == 2  # one per exporter path: the GPU Operator's and the standalone chart's
+    exported = _reference_metrics()
+    for obj in rules:
+        validate(obj)
+        exprs = [r["expr"] for g in obj["spec"]["groups"] for r in g["rules"]]
+        used = {m for e in exprs for m in re.findall(r"DCGM_FI_[A-Z0-9_]+", e)}
+        assert used and used <= exported, used - exported
+    assert not {"DCGM_FI_DEV_NOT_A_METRIC"} <= exported
+
+
+def test_alert_thresholds_come_from_config(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    doc = _with_all_addons(dev_doc)
+    op = gke_of(doc)["regions"][0]["clusters"][1]
+    op["addons"]["alerts"] = {"utilization_percent": 70, "idle_minutes": 60}
+    rules = next(o for o in manifests(plan_doc(doc)) if o["kind"] == "Rules"
+                 and o["metadata"]["namespace"] == "gpu-operator")
+    exprs = {r["alert"]: r["expr"] for r in rules["spec"]["groups"][0]["rules"]}
+    assert exprs["GpuSaturated"].endswith("> 70")
+    assert "[60m]" in exprs["GpuIdle"]
