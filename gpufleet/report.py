@@ -48,6 +48,10 @@ def gpus_by_region(rows: list[CapacityRow]) -> dict[tuple[str, str], tuple[int, 
     return {k: (v[0], v[1]) for k, v in sorted(totals.items())}
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _usd(value: float | None) -> str:
     return "n/a" if value is None else f"${value:,.2f}"
 
@@ -81,7 +85,7 @@ def render(plan: Plan, console: Console) -> None:
     if plan.policy is not None:
         violations = plan.policy["violations"]
         console.print(f"Policy pack [bold]{plan.policy['pack']}[/bold]: {len(plan.policy['policies'])} policies, "
-                      f"{len(violations)} violations")
+                      f"{_count(len(violations), 'violation')}")
         for v in violations:
             style = "red" if v["level"] == "mandatory" else "yellow"
             console.print(f"[{style}]{v['level']}[/{style}] [bold]{v['policy']}[/bold]: ", end="")
@@ -127,7 +131,7 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
     if plan.policy is not None:
         violations = plan.policy.get("violations", [])
         lines += ["", f"**Policy pack `{plan.policy.get('pack')}`:** "
-                  + ("no violations." if not violations else f"{len(violations)} violations.")]
+                  + ("no violations." if not violations else f"{_count(len(violations), 'violation')}.")]
         if violations:
             lines += ["", "| policy | level | message |", "|---|---|---|"]
             for v in violations:
