@@ -131,8 +131,20 @@ _SKYPILOT_AWS = Source(
     "/catalogs/v8/aws/vms.csv", _CHECKED)
 """SkyPilot's AWS catalog: Linux on-demand prices, already after the mid-2025 P4/P5 price cuts."""
 
-GPU_ZONES_SOURCE = Source("https://docs.cloud.google.com/compute/docs/gpus/gpu-regions-zones", _CHECKED)
-"""GCP "GPU regions and zones availability", the page GPU_ZONES must be filled from."""
+GPU_ZONES_SOURCE = Source(
+    "https://github.com/skypilot-org/skypilot-catalog/blob/2c3d7ea7d76bf84cf80d382e946c1609571485fd"
+    "/catalogs/v9/gcp/vms.csv", _CHECKED)
+"""SkyPilot's GCP catalog (v9): its GPU rows (AcceleratorName, Region, AvailabilityZone) are fetched from the
+Compute Engine acceleratorTypes API; GPU_ZONES holds the zones listed there. The GCP page "GPU regions and
+zones availability" (docs.cloud.google.com/compute/docs/gpus/gpu-regions-zones) could not be retrieved."""
+GPU_ZONES_CROSSCHECK_SOURCES: tuple[Source, ...] = (
+    Source("https://github.com/skypilot-org/skypilot-catalog/blob/006059e0f18acb1341e22a27751e9f80df6ba92f"
+           "/catalogs/v8/gcp/vms.csv", _CHECKED),
+    Source("https://github.com/ai-train-blog/blog/blob/fa2d8907ce5cd8d4b486ea71cefc39b5095418d0"
+           "/Writerside/topics/GPU-Availability-in-GCP-Vertex-AI.md", _CHECKED),
+)
+"""GPU_ZONES checked against: another SkyPilot snapshot, v8 (same zones in every region of GPU_ZONES), and a
+pasted `gcloud compute accelerator-types list | grep us-central1` (no H200 yet; same us-central1 zones)."""
 GCP_QUOTA_METRICS_SOURCE = _GCP_QUOTA_ENUM
 MIG_PARTITIONS_SOURCES: tuple[Source, ...] = (_GKE_MIG, _NVIDIA_MIG)
 """Where Gpu.mig_partitions come from (a Gpu row has room for one source only)."""
@@ -249,9 +261,63 @@ MACHINE_TYPES: tuple[MachineType, ...] = (
     _aws("g6e.48xlarge", "l40s", 8, 192, 1536, 7600, "G"),
 )
 
-# The zones page (GPU_ZONES_SOURCE) could not be read, so no zone is recorded: gpu_zones() answers None
-# (unknown) and validation does not reject any zone. Fill in per region only from that page.
-GPU_ZONES: dict[str, dict[str, tuple[str, ...]]] = {}
+# GCP zones per GPU and region, as listed by GPU_ZONES_SOURCE (SkyPilot v9) and matched by both
+# GPU_ZONES_CROSSCHECK_SOURCES. The A3 Mega and A3 Ultra machine rows of the same file list the same zones as
+# their GPU rows. A region a GPU is absent from in the source is left out (unknown, not "no zone"): A100 40GB
+# in us-east4/europe-west1, A100 80GB outside us-central1/us-east4/europe-west4/asia-southeast1, H100 and
+# H100 Mega in us-east1, H200 in us-east1/us-west4/asia-southeast1. The blog's own summary table omits A3 and
+# G2 from us-central1-b, but the gcloud listing on the same page and both SkyPilot catalogs include them.
+GPU_ZONES: dict[str, dict[str, tuple[str, ...]]] = {
+    "a100-40gb": {  # nvidia-tesla-a100 (A2 Standard)
+        "us-central1": ("us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"),
+        "us-east1": ("us-east1-b",),
+        "us-west1": ("us-west1-b",),
+        "us-west4": ("us-west4-b",),
+        "europe-west4": ("europe-west4-a", "europe-west4-b"),
+        "asia-southeast1": ("asia-southeast1-a", "asia-southeast1-b", "asia-southeast1-c"),
+    },
+    "a100-80gb": {  # nvidia-a100-80gb (A2 Ultra)
+        "us-central1": ("us-central1-a", "us-central1-c"),
+        "us-east4": ("us-east4-c",),
+        "europe-west4": ("europe-west4-a",),
+        "asia-southeast1": ("asia-southeast1-c",),
+    },
+    "h100-80gb": {  # nvidia-h100-80gb (A3 High)
+        "us-central1": ("us-central1-a", "us-central1-b", "us-central1-c"),
+        "us-east4": ("us-east4-a", "us-east4-b", "us-east4-c"),
+        "us-west1": ("us-west1-a", "us-west1-b"),
+        "us-west4": ("us-west4-a",),
+        "europe-west1": ("europe-west1-b", "europe-west1-c"),
+        "europe-west4": ("europe-west4-b", "europe-west4-c"),
+        "asia-southeast1": ("asia-southeast1-b", "asia-southeast1-c"),
+    },
+    "h100-mega-80gb": {  # nvidia-h100-mega-80gb (A3 Mega)
+        "us-central1": ("us-central1-a", "us-central1-b", "us-central1-c"),
+        "us-east4": ("us-east4-a", "us-east4-b", "us-east4-c"),
+        "us-west1": ("us-west1-a", "us-west1-b"),
+        "us-west4": ("us-west4-a",),
+        "europe-west1": ("europe-west1-b", "europe-west1-c"),
+        "europe-west4": ("europe-west4-b", "europe-west4-c"),
+        "asia-southeast1": ("asia-southeast1-b", "asia-southeast1-c"),
+    },
+    "h200-141gb": {  # nvidia-h200-141gb (A3 Ultra); not in the older gcloud listing
+        "us-central1": ("us-central1-b",),
+        "us-east4": ("us-east4-b",),
+        "us-west1": ("us-west1-c",),
+        "europe-west1": ("europe-west1-b",),
+        "europe-west4": ("europe-west4-a",),
+    },
+    "l4": {  # nvidia-l4 (G2)
+        "us-central1": ("us-central1-a", "us-central1-b", "us-central1-c"),
+        "us-east1": ("us-east1-b", "us-east1-c", "us-east1-d"),
+        "us-east4": ("us-east4-a", "us-east4-c"),
+        "us-west1": ("us-west1-a", "us-west1-b", "us-west1-c"),
+        "us-west4": ("us-west4-a", "us-west4-c"),
+        "europe-west1": ("europe-west1-b", "europe-west1-c"),
+        "europe-west4": ("europe-west4-a", "europe-west4-b", "europe-west4-c"),
+        "asia-southeast1": ("asia-southeast1-a", "asia-southeast1-b", "asia-southeast1-c"),
+    },
+}
 
 # GCP: (machine, region, on-demand, Spot) in USD per hour for the whole machine, GPUs included (_CYCLENERD).
 # Spot prices move; these are the SKU prices of 2025-03-06. a3-highgpu-1g/2g/4g cannot run on-demand, but

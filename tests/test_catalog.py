@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
+from typing import Any
 
 import pytest
 
 from components import catalog
 from components.catalog import Cloud, Provisioning
+from components.validation import ConfigError
+from infra.config import parse
+from tests.conftest import stack_doc
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -18,7 +23,7 @@ def _all_sources() -> list[catalog.Source]:
     sources += [p.source for p in catalog.PRICES] + [q.source for q in catalog.AWS_QUOTAS.values()]
     sources += [catalog.GPU_ZONES_SOURCE, catalog.GCP_QUOTA_METRICS_SOURCE]
     sources += [*catalog.MIG_PARTITIONS_SOURCES, *catalog.GKE_ACCELERATOR_SOURCES]
-    sources += list(catalog.GCP_PROVISIONING_SOURCES)
+    sources += list(catalog.GCP_PROVISIONING_SOURCES) + list(catalog.GPU_ZONES_CROSSCHECK_SOURCES)
     return sources
 
 
@@ -201,3 +206,100 @@ def test_every_source_has_https_url_and_iso_date() -> None:
 def test_rows_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         catalog.machine_type("g2-standard-4").gpus = 2  # type: ignore[misc]
+
+
+# --- GPU zones ---------------------------------------------------------------------------------------
+
+_ZONE_REGIONS = ("us-central1", "us-east4", "europe-west4")
+
+
+def _dev_values() -> dict[str, Any]:
+    cfg = stack_doc("dev")["config"]
+    return copy.deepcopy({k.split(":", 1)[1]: v for k, v in cfg.items() if k.startswith("gpu-fleet:")})
+
+
+def _dev_errors_with_first_pool(**pool: Any) -> list[str]:
+    raw = _dev_values()
+    raw["gke"]["regions"][0]["clusters"][0]["gpu_pools"][0].update(pool)
+    with pytest.raises(ConfigError) as info:
+        parse(raw, gcp_project="p")
+    return [str(i) for i in info.value.issues]
+
+
+def test_gpu_zones_table_is_well_formed() -> None:
+    gcp_gpus = {g.id for g in catalog.GPUS if g.gke_accelerator is not None}
+    assert set(catalog.GPU_ZONES) == gcp_gpus
+    for gpu_id, regions in catalog.GPU_ZONES.items():
+        for region, zones in regions.items():
+            assert zones, (gpu_id, region)  # a region with no listed zone is left out, never empty
+            assert list(zones) == sorted(set(zones)), (gpu_id, region)
+            assert all(re.fullmatch(re.escape(region) + r"-[a-f]", z) for z in zones), (gpu_id, region)
+
+
+def test_every_gcp_machine_gpu_has_zones_in_us_central1() -> None:
+    for m in catalog.machine_types(Cloud.GCP):
+        zones = catalog.gpu_zones(m.gpu, "us-central1")
+        assert zones, m.name
+
+
+def test_gpus_other_than_h200_have_zones_in_the_three_fleet_regions() -> None:
+    for gpu_id in ("a100-40gb", "a100-80gb", "h100-80gb", "h100-mega-80gb", "l4"):
+        for region in _ZONE_REGIONS:
+            if (gpu_id, region) == ("a100-40gb", "us-east4"):
+                continue  # no A2 Standard in us-east4 in the source: left unknown
+            assert catalog.gpu_zones(gpu_id, region), (gpu_id, region)
+
+
+@pytest.mark.parametrize(("gpu_id", "zone"), [
+    ("a100-40gb", "us-central1-f"),
+    ("a100-80gb", "us-east4-c"),
+    ("h100-80gb", "europe-west4-c"),
+    ("h100-mega-80gb", "us-east4-a"),
+    ("h200-141gb", "us-central1-b"),
+    ("l4", "us-east1-d"),
+])
+def test_known_zone_is_listed(gpu_id: str, zone: str) -> None:
+    zones = catalog.gpu_zones(gpu_id, zone.rsplit("-", 1)[0])
+    assert zones is not None and zone in zones
+
+
+@pytest.mark.parametrize(("gpu_id", "zone"), [
+    ("a100-80gb", "us-central1-b"),  # A2 Ultra: us-central1-a and -c only
+    ("h100-mega-80gb", "europe-west4-a"),  # A3 Mega: europe-west4-b and -c only
+    ("h200-141gb", "us-central1-a"),  # A3 Ultra: us-central1-b only
+    ("l4", "us-central1-f"),  # G2: us-central1-a, -b, -c
+    ("l4", "us-east4-b"),  # G2: us-east4-a and -c
+])
+def test_zone_known_not_to_offer_the_gpu_is_absent(gpu_id: str, zone: str) -> None:
+    zones = catalog.gpu_zones(gpu_id, zone.rsplit("-", 1)[0])
+    assert zones is not None and zone not in zones
+
+
+def test_region_without_a_listing_stays_unknown() -> None:
+    assert catalog.gpu_zones("a100-80gb", "us-west1") is None
+    assert catalog.gpu_zones("h200-141gb", "asia-southeast1") is None
+
+
+def test_validation_rejects_l4_pool_in_a_zone_without_l4() -> None:
+    errs = _dev_errors_with_first_pool(zones=["us-central1-a", "us-central1-f"])
+    (line,) = [e for e in errs if "is not offered in" in e]
+    assert "NVIDIA L4 is not offered in us-central1-f" in line
+    assert "us-central1-a, us-central1-b, us-central1-c" in line
+
+
+def test_validation_rejects_h200_pool_outside_us_central1_b() -> None:
+    errs = _dev_errors_with_first_pool(machine_type="a3-ultragpu-8g", capacity="spot", sharing=None,
+                                       zones=["us-central1-a"])
+    (line,) = errs
+    assert "NVIDIA H200 141GB is not offered in us-central1-a" in line
+    assert line.endswith("us-central1 offers it in us-central1-b")
+
+
+def test_validation_accepts_the_listed_zones_of_the_dev_stack() -> None:
+    raw = _dev_values()
+    parse(raw, gcp_project="p")
+    for cluster in raw["gke"]["regions"][0]["clusters"]:
+        for pool in cluster["gpu_pools"]:
+            gpu_id = catalog.machine_type(pool["machine_type"]).gpu
+            offered = catalog.gpu_zones(gpu_id, "us-central1")
+            assert offered is not None and set(pool["zones"]) <= set(offered), pool["name"]
