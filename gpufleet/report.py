@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from components.capacity import CapacityRow, Cost
+from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost
 from gpufleet.offline import Recorded
 
 
@@ -38,14 +38,30 @@ class Plan:
         return doc
 
 
-def gpus_by_region(rows: list[CapacityRow]) -> dict[tuple[str, str], tuple[int, int]]:
-    """(region, gpu) -> (GPUs at minimum scale, GPUs at maximum scale)."""
-    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+@dataclass
+class RegionGpu:
+    """GPUs of one model in one region, and what they cost per month, at minimum and maximum scale."""
+
+    min_gpus: int = 0
+    max_gpus: int = 0
+    monthly_usd_min: float = 0.0
+    monthly_usd_max: float = 0.0
+
+
+def by_region(rows: list[CapacityRow]) -> dict[tuple[str, str], RegionGpu]:
+    """(region, gpu) -> GPUs and monthly cost at minimum and maximum scale.
+
+    Unpriced pools add GPUs but no cost here; the plan lists them separately.
+    """
+    totals: dict[tuple[str, str], RegionGpu] = defaultdict(RegionGpu)
     for row in rows:
         t = totals[(row.region, row.gpu)]
-        t[0] += row.min_gpus
-        t[1] += row.max_gpus
-    return {k: (v[0], v[1]) for k, v in sorted(totals.items())}
+        t.min_gpus += row.min_gpus
+        t.max_gpus += row.max_gpus
+        price = row.hourly_usd_per_node or 0.0
+        t.monthly_usd_min += row.min_nodes * price * HOURS_PER_MONTH
+        t.monthly_usd_max += row.max_nodes * price * HOURS_PER_MONTH
+    return dict(sorted(totals.items()))
 
 
 def _count(n: int, noun: str) -> str:
@@ -59,12 +75,13 @@ def _usd(value: float | None) -> str:
 def render(plan: Plan, console: Console) -> None:
     console.print(f"[bold]gpu-fleet plan[/bold] for stack [cyan]{plan.stack}[/cyan] (offline, no cloud calls)")
 
-    by_region = Table(title="GPUs by region and type")
-    for col in ("region", "gpu", "min", "max"):
-        by_region.add_column(col, justify="right" if col in ("min", "max") else "left")
-    for (region, gpu), (lo, hi) in gpus_by_region(plan.capacity).items():
-        by_region.add_row(region, gpu, str(lo), str(hi))
-    console.print(by_region)
+    table = Table(title="GPUs and monthly cost by region and type, at minimum and maximum scale")
+    for col in ("region", "gpu", "GPUs min", "GPUs max", "$/month min", "$/month max"):
+        table.add_column(col, justify="left" if col in ("region", "gpu") else "right")
+    for (region, gpu), t in by_region(plan.capacity).items():
+        table.add_row(region, gpu, str(t.min_gpus), str(t.max_gpus), _usd(t.monthly_usd_min),
+                      _usd(t.monthly_usd_max))
+    console.print(table)
 
     pools = Table(title="GPU pools")
     for col in ("cluster", "region", "pool", "machine", "capacity", "zones", "nodes", "gpus", "$/node-hour"):
@@ -103,29 +120,33 @@ def render(plan: Plan, console: Console) -> None:
 def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
     """A pull-request comment: GPUs and cost by region and type, the delta against `base`, violations."""
     lines = [f"### gpu-fleet plan: `{plan.stack}`", ""]
-    base_gpus: dict[tuple[str, str], tuple[int, int]] = {}
+    old: dict[tuple[str, str], RegionGpu] = {}
     if base is not None:
         try:
             known = set(CapacityRow.__dataclass_fields__)
-            base_rows = [CapacityRow(**{k: v for k, v in r.items() if k in known}) for r in base["capacity"]]
-            base_gpus = gpus_by_region(base_rows)
+            old = by_region([CapacityRow(**{k: v for k, v in r.items() if k in known}) for r in base["capacity"]])
         except (KeyError, TypeError):
             lines += ["_The target branch's plan could not be read; no delta is shown._", ""]
             base = None
-    current = gpus_by_region(plan.capacity)
-    lines += ["| region | GPU | min | max | change (max) |", "|---|---|---:|---:|---:|"]
-    for key in sorted(set(current) | set(base_gpus)):
-        lo, hi = current.get(key, (0, 0))
-        delta = hi - base_gpus.get(key, (0, 0))[1] if base is not None else 0
-        change = f"{delta:+d}" if base is not None and delta else ("0" if base is not None else "")
-        lines.append(f"| {key[0]} | {key[1]} | {lo} | {hi} | {change} |")
+    current = by_region(plan.capacity)
+    header = "| region | GPU | GPUs min | GPUs max | $/month min | $/month max |"
+    if base is not None:
+        header += " change: GPUs max | change: $/month max |"
+    lines += [header, "|---|---|" + "---:|" * (header.count("|") - 3)]
+    for key in sorted(set(current) | set(old)):
+        t, o = current.get(key, RegionGpu()), old.get(key, RegionGpu())
+        line = (f"| {key[0]} | {key[1]} | {t.min_gpus} | {t.max_gpus} | {_usd(t.monthly_usd_min)} | "
+                f"{_usd(t.monthly_usd_max)} |")
+        if base is not None:
+            line += f" {t.max_gpus - o.max_gpus:+d} | {t.monthly_usd_max - o.monthly_usd_max:+,.2f} |"
+        lines.append(line)
     c = plan.cost
     lines += ["", f"**Monthly GPU cost:** {_usd(c.monthly_usd_min)} at the floor, {_usd(c.monthly_usd_max)} "
               "at the ceiling."]
     if base is not None:
-        old = base.get("cost", {})
-        d_max = c.monthly_usd_max - float(old.get("monthly_usd_max", 0))
-        d_min = c.monthly_usd_min - float(old.get("monthly_usd_min", 0))
+        old_cost = base.get("cost", {})
+        d_max = c.monthly_usd_max - float(old_cost.get("monthly_usd_max", 0))
+        d_min = c.monthly_usd_min - float(old_cost.get("monthly_usd_min", 0))
         lines.append(f"**Change against the target branch:** {d_min:+,.2f} USD/month at the floor, "
                      f"{d_max:+,.2f} USD/month at the ceiling.")
     if plan.policy is not None:

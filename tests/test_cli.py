@@ -31,7 +31,7 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_plan_dev_writes_json_and_markdown(tmp_path: Path) -> None:
     out = run_cli("plan", "dev", "--json", str(tmp_path / "plan.json"), "--markdown", str(tmp_path / "plan.md"))
     assert out.returncode == 0, out.stderr
-    assert "GPUs by region and type" in out.stdout
+    assert "GPUs and monthly cost by region and type" in out.stdout
     doc = json.loads((tmp_path / "plan.json").read_text())
     assert doc["stack"] == "dev"
     assert all(set(r) >= RESOURCE_KEYS for r in doc["resources"])
@@ -41,7 +41,11 @@ def test_plan_dev_writes_json_and_markdown(tmp_path: Path) -> None:
     assert all(c["source_urn"] in urns for c in doc["capacity"])
     assert "[secret]" in json.dumps(doc) and "gke-gcloud-auth-plugin" not in json.dumps(doc)
     md = (tmp_path / "plan.md").read_text()
-    assert "| region | GPU |" in md and "Monthly GPU cost" in md
+    assert "| region | GPU | GPUs min | GPUs max | $/month min | $/month max |" in md and "Monthly GPU cost" in md
+    l4 = next(line for line in md.splitlines() if line.startswith("| us-central1 | l4 |"))
+    row = next(c for c in doc["capacity"] if c["gpu"] == "l4")
+    expected_max = row["max_nodes"] * row["hourly_usd_per_node"] * 730
+    assert f"${expected_max:,.2f}" in l4
 
 
 def _broken_stack(tmp_path: Path) -> Path:
@@ -98,7 +102,7 @@ def test_markdown_delta_against_base(tmp_path: Path) -> None:
                      "--markdown", str(md)]) == 0
     text = md.read_text()
     assert "Change against the target branch" in text
-    assert "| +" in text
+    assert "change: GPUs max" in text and "| +" in text
 
 
 @pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the Pulumi CLI")
