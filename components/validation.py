@@ -8,6 +8,7 @@ Nothing here touches Pulumi, so it runs before any resource is registered.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -28,6 +29,8 @@ from components.spec import (
 )
 
 MTU_MIN, MTU_MAX = 1460, 8896
+_GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _LOCAL_SSD_GB = 375
 
 
@@ -104,6 +107,13 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
         if fleet.eks is None and fleet.openshift is None:
             yield Issue("gke", "no platform is configured", None, "add a `gpu-fleet:gke` section")
         return
+    for key, value in fleet.labels.items():
+        if not _GCP_LABEL_KEY.match(key):
+            yield Issue(f"labels.{key}", "not a valid GCP label key", key,
+                        "lower-case letters, digits, '_' and '-', starting with a letter, at most 63")
+        if not _GCP_LABEL_VALUE.match(value):
+            yield Issue(f"labels.{key}", "not a valid GCP label value", value,
+                        "lower-case letters, digits, '_' and '-', at most 63")
     for i, p in enumerate(fleet.prices):
         if catalog.find_machine_type(p.machine_type) is None:
             yield Issue(f"prices[{i}].machine_type", "unknown machine type", p.machine_type,

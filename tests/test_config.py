@@ -176,3 +176,11 @@ def test_reserved_platforms_say_so() -> None:
 def test_missing_gcp_project() -> None:
     with pytest.raises(ConfigError, match=r"gcp:project: no GCP project"):
         parse(values(), gcp_project=None)
+
+
+def test_gcp_labels_are_checked() -> None:
+    raw = values()
+    raw["labels"] = {"Cost-Center": "ML Platform"}
+    errs = errors(raw)
+    assert any(e.startswith("labels.Cost-Center: not a valid GCP label key") for e in errs)
+    assert any(e.startswith("labels.Cost-Center: not a valid GCP label value (got 'ML Platform')") for e in errs)
