@@ -14,7 +14,9 @@ infra/, gpufleet/), measured in a separate run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import importlib
 import ipaddress
 import json
 import resource
@@ -48,6 +50,18 @@ def synthetic(scale: int) -> dict[str, Any]:
                     str(next(pods)), str(next(services)), str(next(masters)))
                 region["clusters"].append(c)
     return doc
+
+
+def _sdk_module(token: str) -> str | None:
+    """The SDK module of a type token: `gcp:container/cluster:Cluster` -> `pulumi_gcp.container`."""
+    package, _, rest = token.partition(":")
+    module = rest.split(":", 1)[0]
+    if package == "gcp":
+        return f"pulumi_gcp.{module.split('/')[0]}"
+    if package == "kubernetes":
+        group, _, version = module.rpartition("/")
+        return f"pulumi_kubernetes.{group.split('.')[0]}.{version}"
+    return None
 
 
 def own_share(stack_file: Path) -> float:
@@ -85,11 +99,11 @@ def measure(stack_file: Path, mode: str, dump: Path) -> dict[str, Any]:
         dump.write_text(json.dumps([{"type": r.type, "name": r.name, "custom": r.custom, "inputs": r.inputs}
                                     for r in plan.resources]))
     else:
-        # The floor pays for the same provider SDKs being loaded, as any program using them does.
-        import pulumi_gcp  # noqa: F401
-        import pulumi_kubernetes  # noqa: F401
-
         resources = json.loads(dump.read_text())
+        # The floor pays for loading the same provider SDK modules, as any program using them does.
+        for module in sorted({_sdk_module(r["type"]) for r in resources} - {None}):
+            with contextlib.suppress(ImportError):  # custom resources have no SDK module
+                importlib.import_module(str(module))
         mocks = offline._Mocks()
         monitor = offline._RecordingMonitor(mocks)
         pulumi.runtime.set_mocks(mocks, project="gpu-fleet", stack="bench", preview=True, monitor=monitor)
