@@ -152,7 +152,7 @@ POLICIES = [
     _policy("gke-workload-identity", "Workload Identity is enabled.", GKE_CLUSTER, workload_identity, "5.2.2"),
     _policy("gke-shielded-nodes", "Shielded GKE Nodes are enforced.", GKE_CLUSTER, shielded_nodes, "5.5.5"),
     _policy("gke-legacy-auth-disabled", "Legacy ABAC, basic auth and client certificates are off.", GKE_CLUSTER,
-            legacy_auth_off, "5.8.3"),
+            legacy_auth_off, "5.8.1, 5.8.3"),
     _policy("gke-deletion-protection", "Clusters are deletion-protected where the stack requires it.", GKE_CLUSTER,
             deletion_protection, None,
             {"required": {"type": "boolean", "default": False, "description": "Whether clusters must be protected"}}),
