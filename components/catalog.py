@@ -107,14 +107,24 @@ _GKE_GPUS = Source("https://docs.cloud.google.com/kubernetes-engine/docs/how-to/
 """GKE "Run GPUs in GKE Standard node pools": the accelerator string GKE expects for each machine series."""
 _GKE_MIG = Source("https://cloud.google.com/kubernetes-engine/docs/how-to/gpus-multi", _CHECKED)
 """GKE "Running multi-instance GPUs": MIG works on A100 40GB, A100 80GB, H100 80GB and H200 141GB."""
+_GKE_PARTITIONER = Source(
+    "https://github.com/GoogleCloudPlatform/container-engine-accelerators/blob"
+    "/09e2ab1ac10491ad46d3521348db6b4dcdba2e25/partition_gpu/partition_gpu.go", _CHECKED)
+"""GKE's node-side GPU partitioner: the `gpu_partition_size` values it maps to MIG profiles, per GPU."""
 _NVIDIA_MIG = Source("https://docs.nvidia.com/datacenter/tesla/mig-user-guide/supported-mig-profiles.html",
                      _CHECKED)
 """NVIDIA MIG user guide, "Supported MIG Profiles": the [compute]g.[memory]gb profile names per GPU."""
 _GCP_QUOTA_ENUM = Source(
-    "https://cloud.google.com/python/docs/reference/compute/latest"
-    "/google.cloud.compute_v1.types.Quota.Metric",
+    "https://github.com/googleapis/googleapis/blob/a59c7af804b5966d65c01088f54ffdcaa3f73f2f"
+    "/google/cloud/compute/v1/compute.proto",
     _CHECKED)
-"""Compute Engine API Quota.Metric enum: the regional GPU quota metric names."""
+"""Compute Engine API Quota.Metric enum: NVIDIA_A100_GPUS, NVIDIA_A100_80GB_GPUS, NVIDIA_L4_GPUS, their
+PREEMPTIBLE_ twins and GPUS_ALL_REGIONS. The enum stopped growing before the H100 generation (it has only
+COMMITTED_NVIDIA_H100_GPUS), so it does not list the regional H100, H100 Mega and H200 metrics."""
+_GCP_QUOTA_REGIONS = Source("https://docs.cloud.google.com/compute/docs/instances/create-use-spot", _CHECKED)
+"""NVIDIA_H100_GPUS, NVIDIA_H100_MEGA_GPUS, NVIDIA_H200_GPUS and their PREEMPTIBLE_ twins: the names
+`gcloud compute regions describe` reports (the metric names gpu-fleet's issue tracker specifies, matched by
+published quota listings); this Spot page says preemptible quota keeps Spot VMs off standard GPU quota."""
 _AWS_SPECS = Source(
     "https://github.com/aws/karpenter-provider-aws/blob/0c5e7d8112409aff07b0f17a0f51c87bdba52ed1"
     "/website/content/en/docs/reference/instance-types.md", _CHECKED)
@@ -145,20 +155,22 @@ GPU_ZONES_CROSSCHECK_SOURCES: tuple[Source, ...] = (
 )
 """GPU_ZONES checked against: another SkyPilot snapshot, v8 (same zones in every region of GPU_ZONES), and a
 pasted `gcloud compute accelerator-types list | grep us-central1` (no H200 yet; same us-central1 zones)."""
-GCP_QUOTA_METRICS_SOURCE = _GCP_QUOTA_ENUM
-MIG_PARTITIONS_SOURCES: tuple[Source, ...] = (_GKE_MIG, _NVIDIA_MIG)
+GCP_QUOTA_METRICS_SOURCES: tuple[Source, ...] = (_GCP_QUOTA_ENUM, _GCP_QUOTA_REGIONS)
+"""Where Gpu.gcp_quota_metric and Gpu.gcp_preemptible_quota_metric come from (see each source's note)."""
+MIG_PARTITIONS_SOURCES: tuple[Source, ...] = (_GKE_PARTITIONER, _GKE_MIG, _NVIDIA_MIG)
 """Where Gpu.mig_partitions come from (a Gpu row has room for one source only)."""
 GKE_ACCELERATOR_SOURCES: tuple[Source, ...] = (_GCP_GPUS, _GKE_GPUS)
 """Where Gpu.gke_accelerator comes from: the Compute Engine GPU page, checked against GKE's."""
 GCP_PROVISIONING_SOURCES: tuple[Source, ...] = (_GCP_ACCEL, _GCP_CONSUMPTION)
 """Where the GCP MachineType.provisioning sets come from."""
 
-# MIG: the GKE page names the GPUs that support MIG but its partition table could not be read, so each
-# tuple holds NVIDIA's profile names for the 1g, 2g, 3g and 7g slices of that GPU. NVIDIA's 4g.* and
-# double-memory 1g.* profiles are left out until GKE is confirmed to accept them.
-_MIG_A100_40GB = ("1g.5gb", "2g.10gb", "3g.20gb", "7g.40gb")
-_MIG_80GB = ("1g.10gb", "2g.20gb", "3g.40gb", "7g.80gb")
-_MIG_H200 = ("1g.18gb", "2g.35gb", "3g.71gb", "7g.141gb")
+# MIG: the partition sizes GKE's partitioner accepts for each GPU (_GKE_PARTITIONER), which are NVIDIA's
+# profile names. The double-memory 1g profile is H100- and H200-only there (NVIDIA also lists 1g.20gb for
+# the A100 80GB, GKE does not).
+_MIG_A100_40GB = ("1g.5gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb")
+_MIG_A100_80GB = ("1g.10gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")
+_MIG_H100 = ("1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb")
+_MIG_H200 = ("1g.18gb", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb")
 
 
 def _gcp_gpu(gpu_id: str, model: str, memory_gb: int, accelerator: str, metric: str,
@@ -171,11 +183,11 @@ GPUS: tuple[Gpu, ...] = (
     # A2 Standard carries nvidia-tesla-a100 (GPU machine types + GKE pages); the GPU page's summary list
     # says nvidia-a100-40gb, but its A2 Standard section and GKE both use nvidia-tesla-a100.
     _gcp_gpu("a100-40gb", "NVIDIA A100 40GB", 40, "nvidia-tesla-a100", "NVIDIA_A100_GPUS", _MIG_A100_40GB),
-    _gcp_gpu("a100-80gb", "NVIDIA A100 80GB", 80, "nvidia-a100-80gb", "NVIDIA_A100_80GB_GPUS", _MIG_80GB),
-    _gcp_gpu("h100-80gb", "NVIDIA H100 80GB", 80, "nvidia-h100-80gb", "NVIDIA_H100_GPUS", _MIG_80GB),
+    _gcp_gpu("a100-80gb", "NVIDIA A100 80GB", 80, "nvidia-a100-80gb", "NVIDIA_A100_80GB_GPUS", _MIG_A100_80GB),
+    _gcp_gpu("h100-80gb", "NVIDIA H100 80GB", 80, "nvidia-h100-80gb", "NVIDIA_H100_GPUS", _MIG_H100),
     # A3 Mega: same H100 80GB GPU (so same MIG shapes), own accelerator string and own quota metric.
     _gcp_gpu("h100-mega-80gb", "NVIDIA H100 80GB (A3 Mega)", 80, "nvidia-h100-mega-80gb",
-             "NVIDIA_H100_MEGA_GPUS", _MIG_80GB),
+             "NVIDIA_H100_MEGA_GPUS", _MIG_H100),
     _gcp_gpu("h200-141gb", "NVIDIA H200 141GB", 141, "nvidia-h200-141gb", "NVIDIA_H200_GPUS", _MIG_H200),
     # "You can't create Multi-Instance GPUs on G2" (accelerator-optimized page): no MIG for L4.
     _gcp_gpu("l4", "NVIDIA L4", 24, "nvidia-l4", "NVIDIA_L4_GPUS"),

@@ -21,7 +21,7 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def _all_sources() -> list[catalog.Source]:
     sources = [g.source for g in catalog.GPUS] + [m.source for m in catalog.MACHINE_TYPES]
     sources += [p.source for p in catalog.PRICES] + [q.source for q in catalog.AWS_QUOTAS.values()]
-    sources += [catalog.GPU_ZONES_SOURCE, catalog.GCP_QUOTA_METRICS_SOURCE]
+    sources += [catalog.GPU_ZONES_SOURCE, *catalog.GCP_QUOTA_METRICS_SOURCES]
     sources += [*catalog.MIG_PARTITIONS_SOURCES, *catalog.GKE_ACCELERATOR_SOURCES]
     sources += list(catalog.GCP_PROVISIONING_SOURCES) + list(catalog.GPU_ZONES_CROSSCHECK_SOURCES)
     return sources
@@ -147,8 +147,14 @@ def test_gpu_ids_and_metrics() -> None:
 
 
 def test_mig_partitions() -> None:
-    assert catalog.gpu("a100-40gb").mig_partitions == ("1g.5gb", "2g.10gb", "3g.20gb", "7g.40gb")
-    assert "1g.10gb" in catalog.gpu("a100-80gb").mig_partitions
+    # GKE's partitioner (container-engine-accelerators partition_gpu.go) per GPU.
+    assert catalog.gpu("a100-40gb").mig_partitions == ("1g.5gb", "2g.10gb", "3g.20gb", "4g.20gb", "7g.40gb")
+    assert "4g.40gb" in catalog.gpu("a100-80gb").mig_partitions
+    # The double-memory 1g slice: GKE accepts it on H100 (and A3 Mega's H100) and H200, not on A100 80GB.
+    assert "1g.20gb" in catalog.gpu("h100-80gb").mig_partitions
+    assert catalog.gpu("h100-mega-80gb").mig_partitions == catalog.gpu("h100-80gb").mig_partitions
+    assert "1g.20gb" not in catalog.gpu("a100-80gb").mig_partitions
+    assert {"1g.35gb", "4g.71gb"} <= set(catalog.gpu("h200-141gb").mig_partitions)
     assert catalog.gpu("l4").mig_partitions == () and catalog.gpu("l40s").mig_partitions == ()
     for g in catalog.GPUS:
         for size in g.mig_partitions:
