@@ -2,7 +2,8 @@
 
 Usage comes from the shared capacity rows: GCP counts GPUs against the catalog's metric for the machine
 (NVIDIA_H100_MEGA_GPUS is not NVIDIA_H100_GPUS; spot, flex-start and queued capacity count against
-PREEMPTIBLE_*); AWS counts vCPUs against the instance family's P or G quota.
+PREEMPTIBLE_*, except that Spot VMs consume the standard quota in a region where no preemptible quota is
+granted, as Compute Engine does); AWS counts vCPUs against the instance family's P or G quota.
 """
 
 from __future__ import annotations
@@ -32,10 +33,19 @@ class Usage:
     requested: int = 0
     unit: str = "GPUs"
     rows: list[CapacityRow] = field(default_factory=list)
+    spilled_from: str | None = None
+    """The PREEMPTIBLE_ metric whose Spot pools count here because it is not granted in the region."""
 
 
-def quota_usage(capacity: Iterable[CapacityRow]) -> dict[tuple[str, str], Usage]:
-    """(region or "global", metric or AWS quota code) -> what the fleet requests at maximum scale."""
+def quota_usage(capacity: Iterable[CapacityRow],
+                granted: Mapping[str, Mapping[str, int]] | None = None) -> dict[tuple[str, str], Usage]:
+    """(region or "global", metric or AWS quota code) -> what the fleet requests at maximum scale.
+
+    `granted` is the regional quota config; where it grants no PREEMPTIBLE_ metric (absent or 0) in a region,
+    Spot pools count against the standard metric instead ("To prevent Spot VMs from consuming your quotas
+    for standard VMs' ... GPUs ..., consider requesting preemptible quota", Compute Engine's Spot docs).
+    Flex-start and queued capacity always count against PREEMPTIBLE_*.
+    """
     usage: dict[tuple[str, str], Usage] = defaultdict(Usage)
     for row in capacity:
         machine = catalog.find_machine_type(row.machine_type)
@@ -55,6 +65,11 @@ def quota_usage(capacity: Iterable[CapacityRow]) -> dict[tuple[str, str], Usage]
             metric = gpu.gcp_preemptible_quota_metric if preemptible else gpu.gcp_quota_metric
         if metric is None:
             continue
+        standard = metric.removeprefix("PREEMPTIBLE_")
+        if row.spot and granted is not None and metric != standard \
+                and not (granted.get(row.region) or {}).get(metric):
+            usage[(row.region, standard)].spilled_from = metric
+            metric = standard
         for key in ((row.region, metric), ("global", catalog.GCP_ALL_REGIONS_METRIC)):
             usage[key].requested += row.max_gpus
             usage[key].rows.append(row)
@@ -65,7 +80,7 @@ def check(capacity: Iterable[CapacityRow], config: Mapping[str, Any]) -> list[st
     granted_regional: Mapping[str, Mapping[str, int]] = config.get("quotas") or {}
     granted_global: Mapping[str, int] = config.get("global_quotas") or {}
     messages = []
-    for (region, metric), u in sorted(quota_usage(capacity).items()):
+    for (region, metric), u in sorted(quota_usage(capacity, granted_regional).items()):
         if region == "global":
             granted = granted_global.get(metric)
             where, key = "all regions", f"gpu-quota.global_quotas.{metric}"
@@ -77,10 +92,12 @@ def check(capacity: Iterable[CapacityRow], config: Mapping[str, Any]) -> list[st
             continue
         pools = "; ".join(f"{pool_label(r)} at {pool_path(r)}" for r in u.rows)
         granted_text = "no quota granted" if granted is None else f"granted {limit}"
+        spill = (f" Spot pools count here because no {u.spilled_from} is granted in {region}: once GCP grants "
+                 f"it, set gpu-quota.quotas.{region}.{u.spilled_from}." if u.spilled_from else "")
         messages.append(
             f"{where} {metric}: {u.requested} {u.unit} requested at maximum scale, {granted_text}. "
             f"Pools: {pools}. Lower their autoscaling.max_nodes (or move them to another region), or raise "
-            f"{key} in the stack's policy config once the cloud has granted it."
+            f"{key} in the stack's policy config once the cloud has granted it.{spill}"
         )
     return messages
 

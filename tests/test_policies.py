@@ -137,6 +137,27 @@ def test_quota_metric_per_machine_and_spot() -> None:
     assert "gke.regions[us-central1].clusters[ml-1].gpu_pools[mega]" in msg
 
 
+def test_spot_without_preemptible_quota_counts_against_standard_quota() -> None:
+    spot_pool = _row(pool="h100-spot", machine_type="a3-highgpu-8g", gpu="h100-80gb", spot=True, capacity="spot")
+    flex_pool = _row(pool="h100-flex", machine_type="a3-highgpu-8g", gpu="h100-80gb", capacity="flex-start")
+    on_demand = _row(pool="h100", machine_type="a3-highgpu-8g", gpu="h100-80gb", max_gpus=16)
+    rows = [spot_pool, flex_pool, on_demand]
+    with_preemptible = {"us-central1": {"NVIDIA_H100_GPUS": 16, "PREEMPTIBLE_NVIDIA_H100_GPUS": 64}}
+    usage = quota.quota_usage(rows, with_preemptible)
+    assert usage[("us-central1", "NVIDIA_H100_GPUS")].requested == 16
+    assert usage[("us-central1", "PREEMPTIBLE_NVIDIA_H100_GPUS")].requested == 64
+    # No preemptible quota in the region: Spot VMs take standard quota, flex-start still preemptible.
+    usage = quota.quota_usage(rows, {"us-central1": {"NVIDIA_H100_GPUS": 48}})
+    assert usage[("us-central1", "NVIDIA_H100_GPUS")].requested == 48
+    assert usage[("us-central1", "PREEMPTIBLE_NVIDIA_H100_GPUS")].requested == 32
+    config = {"quotas": {"us-central1": {"NVIDIA_H100_GPUS": 40}}, "global_quotas": {"GPUS_ALL_REGIONS": 100}}
+    messages = quota.check(rows, config)
+    standard = next(m for m in messages if m.startswith("us-central1 NVIDIA_H100_GPUS:"))
+    assert "48 GPUs requested at maximum scale, granted 40" in standard
+    assert "gpu_pools[h100-spot]" in standard and "gpu_pools[h100-flex]" not in standard
+    assert "set gpu-quota.quotas.us-central1.PREEMPTIBLE_NVIDIA_H100_GPUS" in standard
+
+
 def test_aws_quota_counts_vcpus_of_the_family() -> None:
     machine = catalog.machine_type("p5.48xlarge")
     row = _row(platform="eks", region="us-east-1", machine_type=machine.name, gpu=machine.gpu, max_nodes=2,
