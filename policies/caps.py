@@ -17,14 +17,13 @@ from pulumi_policy import (
 )
 
 from components.capacity import GKE_CLUSTER, GKE_NODE_POOL
-from policies.view import plain
+from policies.view import config_path, plain
 
 
 def pool_cap(props: Mapping[str, Any], max_nodes_per_pool: int) -> str | None:
     node_config = props.get("nodeConfig") or {}
     if not node_config.get("guestAccelerators"):
         return None
-    name = props.get("name")
     auto = props.get("autoscaling")
     if not auto:
         return None  # a fixed-size pool is its own cap
@@ -32,11 +31,10 @@ def pool_cap(props: Mapping[str, Any], max_nodes_per_pool: int) -> str | None:
     zones = len(props.get("nodeLocations") or []) or 1
     total = maximum if auto.get("totalMaxNodeCount") else (maximum or 0) * zones
     if not maximum:
-        return (f"GPU node pool {name} autoscales with no maximum. Set autoscaling.max_nodes on the pool in "
-                "the stack config.")
+        return f"{config_path(props)} autoscales with no maximum. Set {config_path(props)}.autoscaling.max_nodes."
     if total > max_nodes_per_pool:
-        return (f"GPU node pool {name} can grow to {total} nodes, above the cap of {max_nodes_per_pool} per pool. "
-                "Lower its autoscaling.max_nodes, or raise gpu-pool-max-nodes.max_nodes_per_pool.")
+        return (f"{config_path(props)} can grow to {total} nodes, above the cap of {max_nodes_per_pool} per pool. "
+                f"Lower {config_path(props)}.autoscaling.max_nodes, or raise gpu-pool-max-nodes.max_nodes_per_pool.")
     return None
 
 
@@ -47,8 +45,8 @@ def nap_limits(props: Mapping[str, Any]) -> str | None:
     limits = [lim for lim in autoscaling.get("resourceLimits") or []
               if str(lim.get("resourceType", "")).startswith("nvidia-")]
     if not limits:
-        return (f"Cluster {props.get('name')} has node auto-provisioning without GPU resource limits: it could "
-                "create GPU nodes of any type and number. Add auto_provisioning.gpu_limits to the cluster's config.")
+        return (f"{config_path(props)} has node auto-provisioning without GPU resource limits: it could create GPU "
+                f"nodes of any type and number. Set {config_path(props)}.auto_provisioning.gpu_limits.")
     return None
 
 

@@ -19,10 +19,12 @@ from pulumi_policy import (
 )
 
 from components.capacity import GKE_CLUSTER, GKE_NODE_POOL
-from policies.view import plain
+from policies.view import config_path, plain
 
 CIS = "CIS GKE Benchmark"
 Check = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
+_CLUSTER_CODE = "components/gke_cluster.py"
+_NODE_CODE = "hardened_node_settings in components/gke_cluster.py"
 
 
 def _default_sa(sa: Any) -> bool:
@@ -31,7 +33,8 @@ def _default_sa(sa: Any) -> bool:
 
 def private_nodes(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     if not (p.get("privateClusterConfig") or {}).get("enablePrivateNodes"):
-        return f"Cluster {p.get('name')} has nodes with public IPs. gpu-fleet always sets private nodes; keep it."
+        return (f"{config_path(p)} would give its nodes public IPs. gpu-fleet always sets "
+                f"private_cluster_config.enable_private_nodes ({_CLUSTER_CODE}); restore it.")
     return None
 
 
@@ -41,22 +44,26 @@ def control_plane_access(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | No
         return None
     man = p.get("masterAuthorizedNetworksConfig") or {}
     if not man.get("cidrBlocks"):
-        return (f"Cluster {p.get('name')} has a public control-plane endpoint open to any address. Add "
-                "authorized_networks to the cluster's config, or set public_endpoint: false.")
+        return (f"{config_path(p)} has a public control-plane endpoint open to any address. Set "
+                f"{config_path(p)}.authorized_networks, or {config_path(p)}.public_endpoint: false.")
     if man.get("gcpPublicCidrsAccessEnabled"):
-        return f"Cluster {p.get('name')} admits all Google Cloud public IPs to its control plane; turn that off."
+        return (f"{config_path(p)} admits every Google Cloud public IP to its control plane. gpu-fleet sets "
+                f"gcp_public_cidrs_access_enabled: false ({_CLUSTER_CODE}); restore it.")
     return None
 
 
 def workload_identity(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     if not (p.get("workloadIdentityConfig") or {}).get("workloadPool"):
-        return f"Cluster {p.get('name')} has no Workload Identity pool; pods would use the node's identity."
+        return (f"{config_path(p)} has no Workload Identity pool, so pods would act as the node's service account. "
+                f"gpu-fleet sets workload_identity_config to <project>.svc.id.goog ({_CLUSTER_CODE}); restore it, "
+                "and check that gcp:project is set.")
     return None
 
 
 def shielded_nodes(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     if not p.get("enableShieldedNodes"):
-        return f"Cluster {p.get('name')} does not enforce Shielded GKE Nodes."
+        return (f"{config_path(p)} does not enforce Shielded GKE Nodes. gpu-fleet sets enable_shielded_nodes "
+                f"({_CLUSTER_CODE}); restore it.")
     return None
 
 
@@ -70,14 +77,15 @@ def legacy_auth_off(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     if auth.get("username") or auth.get("password"):
         problems.append("basic authentication is configured")
     if problems:
-        return f"Cluster {p.get('name')}: {', '.join(problems)}; use IAM and RBAC only."
+        return (f"{config_path(p)}: {', '.join(problems)}. Authenticate with IAM and authorize with RBAC only: "
+                f"gpu-fleet sets enable_legacy_abac: false and no client certificate ({_CLUSTER_CODE}); restore it.")
     return None
 
 
 def deletion_protection(p: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
     if config.get("required") and not p.get("deletionProtection"):
-        return (f"Cluster {p.get('name')} has no deletion protection, which this stack requires. Set "
-                "gke.deletion_protection: true.")
+        return (f"{config_path(p)} has no deletion protection, which this stack requires. Set "
+                "gke.deletion_protection: true in the stack config.")
     return None
 
 
@@ -87,15 +95,16 @@ def _node_config(p: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def node_service_account(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     if _default_sa(_node_config(p).get("serviceAccount")):
-        return (f"Node pool {p.get('name')} runs as the Compute Engine default service account. gpu-fleet "
-                "gives each cluster its own least-privilege account; keep it.")
+        return (f"{config_path(p)} runs as the Compute Engine default service account. gpu-fleet gives each "
+                f"cluster its own least-privilege account ({_NODE_CODE}); restore it.")
     return None
 
 
 def secure_boot(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     shielded = _node_config(p).get("shieldedInstanceConfig") or {}
     if not shielded.get("enableSecureBoot"):
-        return f"Node pool {p.get('name')} boots without Secure Boot."
+        return (f"{config_path(p)} boots without Secure Boot. gpu-fleet sets "
+                f"shielded_instance_config.enable_secure_boot ({_NODE_CODE}); restore it.")
     return None
 
 
@@ -103,7 +112,8 @@ def auto_repair_upgrade(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | Non
     mgmt = p.get("management") or {}
     off = [k for k, key in (("auto-repair", "autoRepair"), ("auto-upgrade", "autoUpgrade")) if not mgmt.get(key)]
     if off:
-        return f"Node pool {p.get('name')} has {' and '.join(off)} off."
+        return (f"{config_path(p)} has {' and '.join(off)} off. gpu-fleet turns both on for every pool "
+                "(management in components/gpu_node_pool.py and components/gke_cluster.py); restore them.")
     return None
 
 
@@ -112,8 +122,8 @@ def gpu_tainted(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     if not nc.get("guestAccelerators"):
         return None
     if not any(t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NO_SCHEDULE" for t in nc.get("taints") or []):
-        return (f"GPU node pool {p.get('name')} is not tainted nvidia.com/gpu:NoSchedule, so ordinary pods would "
-                "fill GPU nodes. gpu-fleet taints every GPU pool; keep it.")
+        return (f"{config_path(p)} is not tainted nvidia.com/gpu:NoSchedule, so ordinary pods would fill GPU nodes. "
+                "gpu-fleet taints every GPU pool (GPU_TAINT in components/gpu_node_pool.py); restore it.")
     return None
 
 
@@ -133,7 +143,9 @@ def _policy(name: str, description: str, resource_type: str, check: Check, cis: 
             return
         message = check(props, args.get_config())
         if message:
-            report(f"{message} ({CIS} {cis})" if cis else message, None)
+            benchmark = f" ({CIS} {cis})" if cis else ""
+            report(f"{message}{benchmark} An accepted exception goes in {name}.exempt (the GKE name "
+                   f"{props.get('name')!r}) of the stack's policy config, with the reason.", None)
 
     return ResourceValidationPolicy(
         name=name,

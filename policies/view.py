@@ -14,6 +14,7 @@ from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy.secret import Secret
 
 from components.capacity import CapacityRow, PriceBook, ResourceView, capacity_rows
+from components.gpu_node_pool import LABEL_CLUSTER, LABEL_POOL
 
 PRICES_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -92,3 +93,18 @@ def pool_label(row: CapacityRow) -> str:
     shape = f"{row.machine_type}, " if row.machine_type else ""
     return (f"{row.cluster}/{row.pool} ({shape}{row.max_nodes} nodes x {row.gpus_per_node} GPUs = "
             f"{row.max_gpus} {row.gpu})")
+
+
+def config_path(p: Mapping[str, Any]) -> str:
+    """The stack-config key of a GKE cluster or node pool, as far as its properties tell."""
+    region = p.get("location")
+    labels = (p.get("nodeConfig") or {}).get("labels") or {}
+    if "cluster" not in p:  # a cluster
+        return f"gke.regions[{region}].clusters[{p.get('name')}]"
+    cluster = labels.get(LABEL_CLUSTER) or p.get("cluster")
+    if not isinstance(cluster, str):
+        cluster = "?"
+    base = f"gke.regions[{region}].clusters[{cluster}]"
+    if labels.get(LABEL_POOL):
+        return f"{base}.gpu_pools[{labels[LABEL_POOL]}]"
+    return f"{base}.system_pool" if p.get("name") == "system" else f"node pool {p.get('name')} of {base}"

@@ -105,6 +105,25 @@ def test_node_pool_guardrails(dev_plan: Plan) -> None:
     assert "no maximum" in run_resource_policy("gpu-pool-max-nodes", pool.type, props)[0]
 
 
+def test_security_violations_name_the_config_key_and_the_way_out(dev_plan: Plan) -> None:
+    (cluster,) = [r for r in dev_plan.resources if r.type == "gcp:container/cluster:Cluster"]
+    props = copy.deepcopy(cluster.inputs)
+    props["enableShieldedNodes"] = False
+    (msg,) = run_resource_policy("gke-shielded-nodes", cluster.type, props)
+    assert msg.startswith("gke.regions[us-central1].clusters[dev-1] does not enforce Shielded GKE Nodes.")
+    assert "gke-shielded-nodes.exempt" in msg and "'dev-1'" in msg
+    props["masterAuthorizedNetworksConfig"] = {"cidrBlocks": []}
+    (msg,) = run_resource_policy("gke-control-plane-access", cluster.type, props)
+    assert "Set gke.regions[us-central1].clusters[dev-1].authorized_networks" in msg
+    pools = {r.inputs["name"]: r for r in dev_plan.resources if r.type == "gcp:container/nodePool:NodePool"}
+    for name, key in (("l4", "gke.regions[us-central1].clusters[dev-1].gpu_pools[l4]"),
+                      ("system", "gke.regions[us-central1].clusters[dev-1].system_pool")):
+        props = copy.deepcopy(pools[name].inputs)
+        props["nodeConfig"]["shieldedInstanceConfig"]["enableSecureBoot"] = False
+        (msg,) = run_resource_policy("gke-secure-boot", pools[name].type, props)
+        assert msg.startswith(f"{key} boots without Secure Boot."), msg
+
+
 def test_nap_needs_gpu_limits() -> None:
     cluster = {"name": "c", "clusterAutoscaling": {"enabled": True, "resourceLimits": [
         {"resourceType": "cpu", "maximum": 100}]}}
