@@ -198,6 +198,14 @@ EXTRACTORS: dict[str, Extractor] = {
 MachineSets plug in here; policies and the plan need no change."""
 
 
+def pool_path(row: CapacityRow) -> str:
+    """The stack-config key a user edits for this capacity row."""
+    if row.platform == "gke":
+        cluster = f"gke.regions[{row.region}].clusters[{row.cluster}]"
+        return f"{cluster}.auto_provisioning" if row.pool == "auto-provisioning" else f"{cluster}.gpu_pools[{row.pool}]"
+    return f"{row.platform}.{row.region}.{row.cluster}.{row.pool}"
+
+
 def stack_prices(resources: Iterable[ResourceView]) -> PriceBook:
     """The price overrides the stack itself published (`gpu-fleet:prices`, via the pricing component)."""
     overrides: dict[tuple[str, str], tuple[float, float | None]] = {}

@@ -18,8 +18,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components.capacity import CapacityRow, cost
-from policies.view import PRICES_SCHEMA, pool_path, rows
+from components.capacity import CapacityRow, cost, pool_path
+from policies.view import PRICES_SCHEMA, rows
 
 HOURS_PER_DAY = 24
 

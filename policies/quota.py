@@ -22,8 +22,8 @@ from pulumi_policy import (
 )
 
 from components import catalog
-from components.capacity import CapacityRow
-from policies.view import pool_label, pool_path, rows
+from components.capacity import CapacityRow, pool_path
+from policies.view import pool_label, rows
 
 PREEMPTIBLE_CAPACITY = {"spot", "flex-start", "queued"}
 

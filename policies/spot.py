@@ -13,8 +13,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components.capacity import CapacityRow
-from policies.view import pool_label, pool_path, rows
+from components.capacity import CapacityRow, pool_path
+from policies.view import pool_label, rows
 
 
 def spot_share(capacity: list[CapacityRow], config: Mapping[str, Any]) -> list[str]:

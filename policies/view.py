@@ -81,14 +81,6 @@ def rows(resources: Iterable[PolicyResource], config: Mapping[str, Any]) -> list
     return capacity_rows(views(resources), price_book(config))
 
 
-def pool_path(row: CapacityRow) -> str:
-    """The stack-config key a user edits for this capacity row."""
-    if row.platform == "gke":
-        cluster = f"gke.regions[{row.region}].clusters[{row.cluster}]"
-        return f"{cluster}.auto_provisioning" if row.pool == "auto-provisioning" else f"{cluster}.gpu_pools[{row.pool}]"
-    return f"{row.platform}.{row.region}.{row.cluster}.{row.pool}"
-
-
 def pool_label(row: CapacityRow) -> str:
     shape = f"{row.machine_type}, " if row.machine_type else ""
     return (f"{row.cluster}/{row.pool} ({shape}{row.max_nodes} nodes x {row.gpus_per_node} GPUs = "
