@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost
+from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from gpufleet.offline import Recorded
 
 
@@ -117,14 +117,50 @@ def render(plan: Plan, console: Console) -> None:
     console.print(kinds)
 
 
+def _monthly_max(row: CapacityRow) -> float:
+    return row.max_nodes * (row.hourly_usd_per_node or 0.0) * HOURS_PER_MONTH
+
+
+def _shape(row: CapacityRow) -> str:
+    return f"{row.machine_type or row.gpu}, {row.capacity}"
+
+
+def pool_changes(current: list[CapacityRow], base: list[CapacityRow]) -> list[str]:
+    """Markdown rows for every GPU pool added, removed or changed against `base`, keyed by its config key."""
+    now = {pool_path(r): r for r in current}
+    before = {pool_path(r): r for r in base}
+    lines = []
+    for key in sorted(set(now) | set(before)):
+        new, old = now.get(key), before.get(key)
+        if new is not None and old is not None:
+            if (_shape(new), new.min_gpus, new.max_gpus, new.hourly_usd_per_node) == \
+                    (_shape(old), old.min_gpus, old.max_gpus, old.hourly_usd_per_node):
+                continue
+            change = "changed" if _shape(new) == _shape(old) else f"changed from {_shape(old)}"
+            gpus_min, gpus_max = f"{old.min_gpus} → {new.min_gpus}", f"{old.max_gpus} → {new.max_gpus}"
+        elif new is not None:
+            change, gpus_min, gpus_max = "added", f"{new.min_gpus}", f"{new.max_gpus}"
+        else:
+            assert old is not None
+            change, gpus_min, gpus_max = "removed", f"{old.min_gpus} → 0", f"{old.max_gpus} → 0"
+        row = new or old
+        assert row is not None
+        delta = (_monthly_max(new) if new else 0.0) - (_monthly_max(old) if old else 0.0)
+        lines.append(f"| `{key}` | {change} | {_shape(row)} | {row.gpu} | {gpus_min} | {gpus_max} | "
+                     f"{delta:+,.2f} |")
+    return lines
+
+
 def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
     """A pull-request comment: GPUs and cost by region and type, the delta against `base`, violations."""
     lines = [f"### gpu-fleet plan: `{plan.stack}`", ""]
     old: dict[tuple[str, str], RegionGpu] = {}
+    base_rows: list[CapacityRow] = []
     if base is not None:
         try:
             known = set(CapacityRow.__dataclass_fields__)
-            old = by_region([CapacityRow(**{k: v for k, v in r.items() if k in known}) for r in base["capacity"]])
+            base_rows = [CapacityRow(**{k: v for k, v in r.items() if k in known}) for r in base["capacity"]]
+            old = by_region(base_rows)
         except (KeyError, TypeError):
             lines += ["_The target branch's plan could not be read; no delta is shown._", ""]
             base = None
@@ -149,6 +185,11 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
         d_min = c.monthly_usd_min - float(old_cost.get("monthly_usd_min", 0))
         lines.append(f"**Change against the target branch:** {d_min:+,.2f} USD/month at the floor, "
                      f"{d_max:+,.2f} USD/month at the ceiling.")
+        changed = pool_changes(plan.capacity, base_rows)
+        lines += ["", f"**GPU pools changed:** {len(changed) or 'none'}."]
+        if changed:
+            lines += ["", "| pool (stack-config key) | change | machine, capacity | GPU | GPUs min | GPUs max | "
+                          "change: $/month max |", "|---|---|---|---|---:|---:|---:|", *changed]
     if plan.policy is not None:
         violations = plan.policy.get("violations", [])
         lines += ["", f"**Policy pack `{plan.policy.get('pack')}`:** "

@@ -115,3 +115,32 @@ def test_real_pulumi_preview(tmp_path: Path) -> None:
     out = subprocess.run(["pulumi", "preview", "--stack", "dev", "--non-interactive"], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_markdown_lists_each_pool_added_removed_or_resized(dev_doc: dict[str, Any], dev_plan: Any,
+                                                           plan_doc: Any) -> None:
+    from components import catalog
+    from gpufleet import report
+
+    pools = gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"]
+    l4 = next(p for p in pools if p["name"] == "l4")
+    l4["autoscaling"]["max_nodes"] += 2
+    removed = next(p for p in pools if p["name"] == "h100-spot")
+    pools.remove(removed)
+    pools.append({"name": "l4-big", "machine_type": "g2-standard-48", "zones": ["us-central1-a"],
+                  "autoscaling": {"per": "total", "min_nodes": 0, "max_nodes": 1}})
+    text = report.markdown(plan_doc(dev_doc, "dev"), dev_plan.to_json())
+    assert "**GPU pools changed:** 3." in text
+    rows = {line.split("|")[1].strip(" `"): line for line in text.splitlines() if "gpu_pools[" in line}
+    key = "gke.regions[us-central1].clusters[dev-1].gpu_pools[{}]"
+    big = catalog.machine_type("g2-standard-48")
+    big_monthly = catalog.price(big.name, "us-central1").on_demand_hourly_usd * 730  # type: ignore[union-attr]
+    added = rows[key.format("l4-big")]
+    assert f"| added | g2-standard-48, on-demand | l4 | 0 | {big.gpus} | +{big_monthly:,.2f} |" in added
+    l4_hourly = catalog.price(l4["machine_type"], "us-central1").on_demand_hourly_usd  # type: ignore[union-attr]
+    old_max = l4["autoscaling"]["max_nodes"] - 2
+    assert f"| changed | {l4['machine_type']}, on-demand | l4 | 0 → 0 | {old_max} → {old_max + 2} | " \
+           f"+{2 * l4_hourly * 730:,.2f} |" in rows[key.format("l4")]
+    assert "| removed | a3-highgpu-1g, spot | h100-80gb | 0 → 0 |" in rows[key.format("h100-spot")]
+    unchanged = report.markdown(dev_plan, dev_plan.to_json())
+    assert "**GPU pools changed:** none." in unchanged
