@@ -2,8 +2,10 @@
 prod's clusters, beside an SDK floor: the same resources registered under the same mocks with no project
 code (no config model, no components, no capacity). Each measurement runs in a fresh process.
 
-The floor imports the same provider SDKs but registers plain `CustomResource`s, so it leaves out what the
-typed resource classes cost per resource (an Output per declared output property, input translation).
+The floor registers every resource the plan recorded through the same typed SDK class (`pulumi_gcp`,
+`pulumi_kubernetes`) with the same inputs, and checks that the engine received exactly the plan's inputs.
+The bare floor registers plain `CustomResource`s instead: what the engine itself costs, without the typed
+classes' per-resource work (an Output per declared output property, input translation).
 `own %` is the share of the plan's time spent in gpu-fleet's own code (profiler self-time in components/,
 infra/, gpufleet/), measured in a separate run.
 
@@ -19,6 +21,7 @@ import copy
 import importlib
 import ipaddress
 import json
+import re
 import resource
 import subprocess
 import sys
@@ -61,7 +64,51 @@ def _sdk_module(token: str) -> str | None:
     if package == "kubernetes":
         group, _, version = module.rpartition("/")
         return f"pulumi_kubernetes.{group.split('.')[0]}.{version}"
+    if package == "pulumi" and module == "providers":
+        return f"pulumi_{rest.rsplit(':', 1)[1]}"
     return None
+
+
+def _sdk_class(token: str) -> Any:
+    """The typed SDK class of a custom resource's type token; None for a CRD kind (no generated class)."""
+    module = _sdk_module(token)
+    if module is None:
+        return None
+    with contextlib.suppress(ImportError):
+        name = "Provider" if token.startswith("pulumi:providers:") else token.rsplit(":", 1)[1]
+        return getattr(importlib.import_module(module), name, None)
+    return None
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def _scalar(value: Any) -> Any:
+    """`"true"` -> True, `"8"` -> 8; any other value as it is."""
+    with contextlib.suppress(TypeError, ValueError):
+        decoded = json.loads(value)
+        if isinstance(decoded, (bool, int, float)):
+            return decoded
+    return value
+
+
+def _register_typed(r: dict[str, Any]) -> None:
+    """Register one recorded custom resource through its typed SDK class, with the recorded inputs."""
+    import pulumi_kubernetes as k8s
+
+    inputs = dict(r["inputs"])
+    if r["type"].startswith("pulumi:providers:"):
+        # The SDK sends a provider's non-string inputs JSON-encoded; hand it the values it encodes.
+        inputs = {k: _scalar(v) for k, v in inputs.items()}
+    cls = _sdk_class(r["type"])
+    if r["type"].startswith("kubernetes:") and not r["type"].startswith("kubernetes:helm"):
+        api_version, kind = inputs.pop("apiVersion", None), inputs.pop("kind", None)
+        if cls is None:
+            k8s.apiextensions.CustomResource(r["name"], api_version=api_version, kind=kind,
+                                             **{_snake(k): v for k, v in inputs.items()})
+            return
+    cls(r["name"], **{_snake(k): v for k, v in inputs.items()})
 
 
 def own_share(stack_file: Path) -> float:
@@ -100,9 +147,9 @@ def measure(stack_file: Path, mode: str, dump: Path) -> dict[str, Any]:
                                     for r in plan.resources]))
     else:
         resources = json.loads(dump.read_text())
-        # The floor pays for loading the same provider SDK modules, as any program using them does.
+        # Both floors pay for loading the same provider SDK modules, as any program using them does.
         for module in sorted({_sdk_module(r["type"]) for r in resources} - {None}):
-            with contextlib.suppress(ImportError):  # custom resources have no SDK module
+            with contextlib.suppress(ImportError):  # CRD kinds have no SDK module
                 importlib.import_module(str(module))
         mocks = offline._Mocks()
         monitor = offline._RecordingMonitor(mocks)
@@ -110,13 +157,22 @@ def measure(stack_file: Path, mode: str, dump: Path) -> dict[str, Any]:
 
         def program() -> None:
             for r in resources:
-                if r["custom"]:
-                    pulumi.CustomResource(r["type"], r["name"], dict(r["inputs"]))
-                else:
+                if not r["custom"]:
                     pulumi.ComponentResource(r["type"], r["name"])
+                elif mode == "floor":
+                    _register_typed(r)
+                else:
+                    pulumi.CustomResource(r["type"], r["name"], dict(r["inputs"]))
 
         _sync_await(run_pulumi_func(program))
         count = len(monitor.recorded)
+        if mode == "floor":
+            want = {(r["type"], r["name"]): r["inputs"] for r in resources if r["custom"]}
+            got = {(r.type, r.name): r.inputs for r in monitor.recorded if r.custom}
+            differ = sorted(k[1] for k in want if got.get(k) != want[k])
+            if differ:
+                raise SystemExit(f"the floor registered other inputs than the plan for {len(differ)} resources, "
+                                 f"e.g. {differ[:3]}")
     elapsed = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": round(elapsed, 3), "peak_mib": round(peak_mib, 1), "resources": count}
@@ -125,7 +181,7 @@ def measure(stack_file: Path, mode: str, dump: Path) -> dict[str, Any]:
 def run_case(name: str, stack_file: Path, workdir: Path, *, profile: bool) -> dict[str, Any]:
     dump = workdir / f"{name}.resources.json"
     results: dict[str, Any] = {"profile": {"own_percent": float("nan")}}
-    for mode in ("program", "floor", "profile") if profile else ("program", "floor"):
+    for mode in ("program", "floor", "bare", "profile") if profile else ("program", "floor", "bare"):
         out = subprocess.run([sys.executable, __file__, "--measure", str(stack_file), mode, str(dump)],
                              capture_output=True, text=True, check=True)
         results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -149,15 +205,16 @@ def main() -> None:
             path = workdir / f"Pulumi.prod-{scale}x.yaml"
             path.write_text(yaml.safe_dump(synthetic(scale)))
             cases[f"prod-{scale}x"] = path
-        header = (f"{'case':<12}{'resources':>10}{'plan s':>9}{'floor s':>9}{'ratio':>7}"
+        header = (f"{'case':<12}{'resources':>10}{'plan s':>9}{'floor s':>9}{'ratio':>7}{'bare s':>8}"
                   f"{'plan MiB':>10}{'floor MiB':>10}{'ms/res':>8}{'own %':>7}")
         print(header)
         for name, path in cases.items():
             r = run_case(name, path, workdir, profile=not name.endswith("100x"))
-            p, f = r["program"], r["floor"]
+            p, f, b = r["program"], r["floor"], r["bare"]
             print(f"{name:<12}{p['resources']:>10}{p['seconds']:>9.2f}{f['seconds']:>9.2f}"
-                  f"{p['seconds'] / f['seconds']:>7.2f}{p['peak_mib']:>10.1f}{f['peak_mib']:>10.1f}"
-                  f"{1000 * p['seconds'] / p['resources']:>8.2f}{r['profile']['own_percent']:>7.1f}", flush=True)
+                  f"{p['seconds'] / f['seconds']:>7.2f}{b['seconds']:>8.2f}{p['peak_mib']:>10.1f}"
+                  f"{f['peak_mib']:>10.1f}{1000 * p['seconds'] / p['resources']:>8.2f}"
+                  f"{r['profile']['own_percent']:>7.1f}", flush=True)
 
 
 if __name__ == "__main__":

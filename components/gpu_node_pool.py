@@ -58,7 +58,8 @@ class GpuNodePool(pulumi.ComponentResource):
         if gpu.gke_accelerator is None:
             raise ValueError(f"{machine.name}: {gpu.model} has no GKE accelerator type")  # validated upstream
         queued = spec.capacity is CapacityModel.QUEUED
-        flex = spec.capacity is CapacityModel.FLEX_START
+        # Queued provisioning runs on flex-start VMs too: GKE's command for it passes both flags.
+        dws = queued or spec.capacity is CapacityModel.FLEX_START
         reservation = spec.reservation.mode if spec.reservation else ReservationMode.ANY
         if spec.capacity is not CapacityModel.ON_DEMAND:
             reservation = ReservationMode.NONE
@@ -82,9 +83,12 @@ class GpuNodePool(pulumi.ComponentResource):
             node_locations=spec.zones,
             initial_node_count=_initial_nodes(spec),
             autoscaling=_autoscaling(spec),
-            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
-            # Surging a GPU pool needs GPUs beyond its maximum, which the quota plan does not hold.
-            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(
+            # Dynamic Workload Scheduler nodes live at most 7 days and are never repaired in place: GKE's
+            # commands for flex-start and queued pools pass --no-enable-autorepair.
+            management=gcp.container.NodePoolManagementArgs(auto_repair=not dws, auto_upgrade=True),
+            # Surging a GPU pool needs GPUs beyond its maximum, which the quota plan does not hold. DWS pools
+            # only take GKE's SHORT_LIVED strategy, which GKE sets itself when none is given.
+            upgrade_settings=None if dws else gcp.container.NodePoolUpgradeSettingsArgs(
                 strategy="SURGE", max_surge=0, max_unavailable=1
             ),
             placement_policy=gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT")
@@ -108,8 +112,9 @@ class GpuNodePool(pulumi.ComponentResource):
                     ) if spec.sharing else None,
                 )],
                 spot=spec.capacity is CapacityModel.SPOT,
-                flex_start=True if flex else None,
-                max_run_duration="604800s" if flex else None,
+                flex_start=True if dws else None,
+                # A queued node's lifetime comes from its ProvisioningRequest (maxRunDurationSeconds).
+                max_run_duration="604800s" if dws and not queued else None,
                 reservation_affinity=gcp.container.NodePoolNodeConfigReservationAffinityArgs(
                     consume_reservation_type=_RESERVATION[reservation],
                     key="compute.googleapis.com/reservation-name" if reservation is ReservationMode.SPECIFIC

@@ -110,7 +110,11 @@ def secure_boot(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
 
 def auto_repair_upgrade(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     mgmt = p.get("management") or {}
-    off = [k for k, key in (("auto-repair", "autoRepair"), ("auto-upgrade", "autoUpgrade")) if not mgmt.get(key)]
+    # Flex-start and queued (Dynamic Workload Scheduler) nodes are replaced, not repaired: GKE requires
+    # auto-repair off for them, so only auto-upgrade is asked of those pools.
+    dws = _node_config(p).get("flexStart") or (p.get("queuedProvisioning") or {}).get("enabled")
+    checks = {"auto-upgrade": "autoUpgrade", **({} if dws else {"auto-repair": "autoRepair"})}
+    off = [name for name, key in sorted(checks.items()) if not mgmt.get(key)]
     if off:
         return (f"{config_path(p)} has {' and '.join(off)} off. gpu-fleet turns both on for every pool "
                 "(management in components/gpu_node_pool.py and components/gke_cluster.py); restore them.")

@@ -2,7 +2,7 @@
 
 Usage comes from the shared capacity rows: GCP counts GPUs against the catalog's metric for the machine
 (NVIDIA_H100_MEGA_GPUS is not NVIDIA_H100_GPUS; spot, flex-start and queued capacity count against
-PREEMPTIBLE_*, except that Spot VMs consume the standard quota in a region where no preemptible quota is
+PREEMPTIBLE_*, except that they consume the standard quota in a region where no preemptible quota is
 granted, as Compute Engine does); AWS counts vCPUs against the instance family's P or G quota.
 """
 
@@ -34,7 +34,7 @@ class Usage:
     unit: str = "GPUs"
     rows: list[CapacityRow] = field(default_factory=list)
     spilled_from: str | None = None
-    """The PREEMPTIBLE_ metric whose Spot pools count here because it is not granted in the region."""
+    """The PREEMPTIBLE_ metric whose spot and flex-start pools count here, as it is not granted in the region."""
 
 
 def quota_usage(capacity: Iterable[CapacityRow],
@@ -42,9 +42,10 @@ def quota_usage(capacity: Iterable[CapacityRow],
     """(region or "global", metric or AWS quota code) -> what the fleet requests at maximum scale.
 
     `granted` is the regional quota config; where it grants no PREEMPTIBLE_ metric (absent or 0) in a region,
-    Spot pools count against the standard metric instead ("To prevent Spot VMs from consuming your quotas
-    for standard VMs' ... GPUs ..., consider requesting preemptible quota", Compute Engine's Spot docs).
-    Flex-start and queued capacity always count against PREEMPTIBLE_*.
+    spot, flex-start and queued pools count against the standard metric instead. Compute Engine: "To prevent
+    Spot VMs from consuming your quotas for standard VMs' ... GPUs ..., consider requesting preemptible
+    quota" (Spot docs); "When you create a Flex-start VM, preemptible quota is consumed. If your project
+    lacks preemptible quota, then standard quota is consumed" (provisioning models).
     """
     usage: dict[tuple[str, str], Usage] = defaultdict(Usage)
     for row in capacity:
@@ -66,7 +67,7 @@ def quota_usage(capacity: Iterable[CapacityRow],
         if metric is None:
             continue
         standard = metric.removeprefix("PREEMPTIBLE_")
-        if row.spot and granted is not None and metric != standard \
+        if preemptible and granted is not None and metric != standard \
                 and not (granted.get(row.region) or {}).get(metric):
             usage[(row.region, standard)].spilled_from = metric
             metric = standard
@@ -92,8 +93,8 @@ def check(capacity: Iterable[CapacityRow], config: Mapping[str, Any]) -> list[st
             continue
         pools = "; ".join(f"{pool_label(r)} at {pool_path(r)}" for r in u.rows)
         granted_text = "no quota granted" if granted is None else f"granted {limit}"
-        spill = (f" Spot pools count here because no {u.spilled_from} is granted in {region}: once GCP grants "
-                 f"it, set gpu-quota.quotas.{region}.{u.spilled_from}." if u.spilled_from else "")
+        spill = (f" Spot and flex-start pools count here because no {u.spilled_from} is granted in {region}: "
+                 f"once GCP grants it, set gpu-quota.quotas.{region}.{u.spilled_from}." if u.spilled_from else "")
         messages.append(
             f"{where} {metric}: {u.requested} {u.unit} requested at maximum scale, {granted_text}. "
             f"Pools: {pools}. Lower their autoscaling.max_nodes (or move them to another region), or raise "

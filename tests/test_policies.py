@@ -156,7 +156,7 @@ def test_quota_metric_per_machine_and_spot() -> None:
     assert "gke.regions[us-central1].clusters[ml-1].gpu_pools[mega]" in msg
 
 
-def test_spot_without_preemptible_quota_counts_against_standard_quota() -> None:
+def test_preemptible_capacity_without_preemptible_quota_counts_against_standard_quota() -> None:
     spot_pool = _row(pool="h100-spot", machine_type="a3-highgpu-8g", gpu="h100-80gb", spot=True, capacity="spot")
     flex_pool = _row(pool="h100-flex", machine_type="a3-highgpu-8g", gpu="h100-80gb", capacity="flex-start")
     on_demand = _row(pool="h100", machine_type="a3-highgpu-8g", gpu="h100-80gb", max_gpus=16)
@@ -165,16 +165,19 @@ def test_spot_without_preemptible_quota_counts_against_standard_quota() -> None:
     usage = quota.quota_usage(rows, with_preemptible)
     assert usage[("us-central1", "NVIDIA_H100_GPUS")].requested == 16
     assert usage[("us-central1", "PREEMPTIBLE_NVIDIA_H100_GPUS")].requested == 64
-    # No preemptible quota in the region: Spot VMs take standard quota, flex-start still preemptible.
+    # No preemptible quota in the region: Spot and flex-start VMs take standard quota (32 + 32 + 16).
     usage = quota.quota_usage(rows, {"us-central1": {"NVIDIA_H100_GPUS": 48}})
-    assert usage[("us-central1", "NVIDIA_H100_GPUS")].requested == 48
-    assert usage[("us-central1", "PREEMPTIBLE_NVIDIA_H100_GPUS")].requested == 32
+    assert usage[("us-central1", "NVIDIA_H100_GPUS")].requested == 80
+    assert ("us-central1", "PREEMPTIBLE_NVIDIA_H100_GPUS") not in usage
+    # Without the quota config (the plain capacity view) preemptible capacity stays on PREEMPTIBLE_*.
+    assert quota.quota_usage(rows)[("us-central1", "PREEMPTIBLE_NVIDIA_H100_GPUS")].requested == 64
     config = {"quotas": {"us-central1": {"NVIDIA_H100_GPUS": 40}}, "global_quotas": {"GPUS_ALL_REGIONS": 100}}
-    messages = quota.check(rows, config)
-    standard = next(m for m in messages if m.startswith("us-central1 NVIDIA_H100_GPUS:"))
-    assert "48 GPUs requested at maximum scale, granted 40" in standard
-    assert "gpu_pools[h100-spot]" in standard and "gpu_pools[h100-flex]" not in standard
+    (standard,) = [m for m in quota.check(rows, config) if m.startswith("us-central1 ")]
+    assert standard.startswith("us-central1 NVIDIA_H100_GPUS: 80 GPUs requested at maximum scale, granted 40.")
+    assert "gpu_pools[h100-spot]" in standard and "gpu_pools[h100-flex]" in standard
     assert "set gpu-quota.quotas.us-central1.PREEMPTIBLE_NVIDIA_H100_GPUS" in standard
+    assert not quota.check(rows, {"quotas": {"us-central1": {"NVIDIA_H100_GPUS": 80}},
+                                  "global_quotas": {"GPUS_ALL_REGIONS": 100}})
 
 
 def test_aws_quota_counts_vcpus_of_the_family() -> None:
@@ -300,3 +303,15 @@ def test_exempt_names_skip_resource_policies(dev_plan: Plan) -> None:
     props["enableShieldedNodes"] = False
     assert run_resource_policy("gke-shielded-nodes", cluster.type, props)
     assert run_resource_policy("gke-shielded-nodes", cluster.type, props, {"exempt": [props["name"]]}) == []
+
+
+def test_auto_repair_is_asked_of_every_pool_but_dynamic_workload_scheduler_ones() -> None:
+    pool = {"name": "p", "location": "us-central1", "cluster": "c", "nodeConfig": {},
+            "management": {"autoRepair": False, "autoUpgrade": True}}
+    assert "auto-repair off" in str(gke_security.auto_repair_upgrade(pool, {}))
+    flex = {**pool, "nodeConfig": {"flexStart": True}}
+    queued = {**pool, "queuedProvisioning": {"enabled": True}}
+    assert gke_security.auto_repair_upgrade(flex, {}) is None
+    assert gke_security.auto_repair_upgrade(queued, {}) is None
+    flex["management"] = {"autoRepair": False, "autoUpgrade": False}
+    assert "has auto-upgrade off" in str(gke_security.auto_repair_upgrade(flex, {}))

@@ -156,3 +156,32 @@ def test_entry_point_runs_as_pulumi_runs_it() -> None:
                          env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[0]) > 10
+
+
+def test_dynamic_workload_scheduler_pools(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    """Flex-start and queued pools get what GKE requires of them, and still pass the guardrails."""
+    from gpufleet import policy_gate
+
+    pools = gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"]
+    for name, capacity in (("h100-flex", "flex-start"), ("h100-queued", "queued")):
+        pools.append({"name": name, "machine_type": "a3-highgpu-8g", "capacity": capacity,
+                      "zones": ["us-central1-a"], "autoscaling": {"per": "total", "min_nodes": 0, "max_nodes": 2}})
+    plan = plan_doc(dev_doc, "dev")
+    recorded = {r.inputs["name"]: r for r in of_type(plan, "gcp:container/nodePool:NodePool")}
+    for name in ("h100-flex", "h100-queued"):
+        i = recorded[name].inputs
+        assert i["management"] == {"autoRepair": False, "autoUpgrade": True}, name
+        assert "upgradeSettings" not in i, name  # GKE applies SHORT_LIVED, the only strategy it allows
+        assert i["nodeConfig"]["flexStart"] is True, name
+        assert i["nodeConfig"]["reservationAffinity"]["consumeReservationType"] == "NO_RESERVATION", name
+        assert i["autoscaling"]["locationPolicy"] == "ANY", name
+        assert i["initialNodeCount"] == 0, name
+    assert recorded["h100-queued"].inputs["queuedProvisioning"] == {"enabled": True}
+    assert recorded["h100-flex"].inputs["nodeConfig"]["maxRunDuration"] == "604800s"
+    assert "maxRunDuration" not in recorded["h100-queued"].inputs["nodeConfig"]
+    # Ordinary pools keep auto-repair and the no-surge upgrade.
+    assert recorded["l4"].inputs["management"] == {"autoRepair": True, "autoUpgrade": True}
+    assert recorded["l4"].inputs["upgradeSettings"]["maxSurge"] == 0
+    pack = ROOT / "policies"
+    result = policy_gate.run_pack(pack, None, plan.resources, stack="dev", project="gpu-fleet")
+    assert not [v for v in result.violations if v["policy"] == "gke-node-auto-repair-upgrade"]
