@@ -454,14 +454,15 @@ AWS_QUOTAS: dict[tuple[str, bool], AwsQuota] = {
     ("G", True): AwsQuota("L-3819A6DF", "All G and VT Spot Instance Requests", _AWS_QUOTA_PAGE),
 }
 
+# Machine types users write that do not exist, and what they meant (the hint after "X does not exist").
 KNOWN_MISTAKES: dict[str, str] = {
-    "a2-highgpu-16g": "a2-highgpu-16g does not exist; the 16 x A100 machine is a2-megagpu-16g",
-    "a2-ultragpu-16g": "a2-ultragpu-16g does not exist; A2 Ultra stops at a2-ultragpu-8g (8 x A100 80GB), "
+    "a2-highgpu-16g": "the 16 x A100 machine is a2-megagpu-16g",
+    "a2-ultragpu-16g": "A2 Ultra stops at a2-ultragpu-8g (8 x A100 80GB), "
                        "and 16 x A100 40GB is a2-megagpu-16g",
-    "a3-highgpu-16g": "a3-highgpu-16g does not exist; A3 machines carry at most 8 H100/H200 "
+    "a3-highgpu-16g": "A3 machines carry at most 8 H100/H200 "
                       "(a3-highgpu-8g, a3-megagpu-8g, a3-ultragpu-8g)",
-    "a3-megagpu-16g": "a3-megagpu-16g does not exist; A3 Mega has only a3-megagpu-8g (8 x H100)",
-    "g2-standard-64": "g2-standard-64 does not exist; G2 sizes are g2-standard-4/8/12/16/24/32/48/96",
+    "a3-megagpu-16g": "A3 Mega has only a3-megagpu-8g (8 x H100)",
+    "g2-standard-64": "G2 sizes are g2-standard-4/8/12/16/24/32/48/96",
 }
 
 

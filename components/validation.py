@@ -57,6 +57,12 @@ class ConfigError(Exception):
         self.issues = list(issues)
         super().__init__("\n".join(str(i) for i in self.issues))
 
+    @property
+    def count(self) -> str:
+        """'1 problem', '3 problems': for the heading above the list."""
+        n = len(self.issues)
+        return f"{n} problem" if n == 1 else f"{n} problems"
+
 
 def load_fleet(raw: Mapping[str, Any]) -> Fleet:
     """Parse and validate the stack's `gpu-fleet:*` config (keys without the namespace)."""
@@ -184,8 +190,8 @@ def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Iss
 def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> Iterator[Issue]:
     machine = catalog.find_machine_type(pool.machine_type)
     if machine is None or machine.cloud is not catalog.Cloud.GCP:
-        yield Issue(f"{ppath}.machine_type", f"{pool.machine_type} does not exist", pool.machine_type,
-                    catalog.machine_hint(pool.machine_type, catalog.Cloud.GCP))
+        yield Issue(f"{ppath}.machine_type", f"{pool.machine_type} does not exist",
+                    hint=catalog.machine_hint(pool.machine_type, catalog.Cloud.GCP))
         return
     gpu = catalog.gpu(machine.gpu)
     if pool.accelerator is not None:

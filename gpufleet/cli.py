@@ -54,7 +54,7 @@ def check_policies(plan: report.Plan, pack: Path, config_file: Path | None) -> p
 
 
 def _config_errors(err: Console, source: Path, exc: ConfigError) -> int:
-    err.print(f"error: invalid configuration in {source} ({len(exc.issues)} problems):", markup=False)
+    err.print(f"error: invalid configuration in {source} ({exc.count}):", markup=False, soft_wrap=True)
     for issue in exc.issues:
         err.print(f"  {issue}", markup=False, soft_wrap=True)
     return EXIT_CONFIG

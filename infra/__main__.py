@@ -13,7 +13,7 @@ from infra import config
 try:
     stack = config.load()
 except ConfigError as err:
-    raise pulumi.RunError(f"invalid stack configuration ({len(err.issues)} problems):\n{err}") from None
+    raise pulumi.RunError(f"invalid stack configuration ({err.count}):\n{err}") from None
 
 fleet, project = stack.fleet, stack.gcp_project
 gke = fleet.gke

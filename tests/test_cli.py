@@ -67,12 +67,18 @@ def test_invalid_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> Non
     assert lines[0].startswith("gke.regions[us-central1].clusters[dev-1].gpu_pools[l4].min_nodez: unknown key")
 
 
-def test_semantic_errors_name_the_key_and_hint(tmp_path: Path) -> None:
+def test_semantic_errors_name_the_key_and_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    gke_of(doc)["regions"][0]["clusters"][0]["gpu_pools"][0]["machine_type"] = "a2-highgpu-16g"
+    pool = gke_of(doc)["regions"][0]["clusters"][0]["gpu_pools"][0]
+    pool["machine_type"] = "a2-highgpu-16g"
     path = tmp_path / "Pulumi.bad.yaml"
     path.write_text(yaml.safe_dump(doc))
     assert cli.main(["plan", "bad", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "(1 problem):" in err
+    key = f"gke.regions[us-central1].clusters[dev-1].gpu_pools[{pool['name']}].machine_type"
+    assert f"{key}: a2-highgpu-16g does not exist" in err
+    assert f"{key}: a2-highgpu-16g does not exist; hint: the 16 x A100 machine is a2-megagpu-16g" in err
 
 
 def test_unknown_stack_exits_2_and_lists_stacks(capsys: pytest.CaptureFixture[str],
