@@ -119,8 +119,8 @@ _GCP_QUOTA_ENUM = Source(
     "/google/cloud/compute/v1/compute.proto",
     _CHECKED)
 """Compute Engine API Quota.Metric enum: NVIDIA_A100_GPUS, NVIDIA_A100_80GB_GPUS, NVIDIA_L4_GPUS, their
-PREEMPTIBLE_ twins and GPUS_ALL_REGIONS. The enum stopped growing before the H100 generation (it has only
-COMMITTED_NVIDIA_H100_GPUS), so it does not list the regional H100, H100 Mega and H200 metrics."""
+PREEMPTIBLE_ twins and GPUS_ALL_REGIONS. Of the H100 generation it holds only COMMITTED_NVIDIA_H100_GPUS:
+the regional H100, H100 Mega and H200 metrics are not in it."""
 _GCP_QUOTA_REGIONS = Source("https://docs.cloud.google.com/compute/docs/instances/create-use-spot", _CHECKED)
 """NVIDIA_H100_GPUS, NVIDIA_H100_MEGA_GPUS, NVIDIA_H200_GPUS and their PREEMPTIBLE_ twins: the names
 `gcloud compute regions describe` reports (the metric names gpu-fleet's issue tracker specifies, matched by
@@ -152,9 +152,14 @@ GPU_ZONES_CROSSCHECK_SOURCES: tuple[Source, ...] = (
            "/catalogs/v8/gcp/vms.csv", _CHECKED),
     Source("https://github.com/ai-train-blog/blog/blob/fa2d8907ce5cd8d4b486ea71cefc39b5095418d0"
            "/Writerside/topics/GPU-Availability-in-GCP-Vertex-AI.md", _CHECKED),
+    Source("https://github.com/TeamADAPT/ai_ml/blob/e2e6f31819937f6db671e9901507f17d741ca07b"
+           "/docs/guides/a3_quota_summary.md", _CHECKED),
 )
-"""GPU_ZONES checked against: another SkyPilot snapshot, v8 (same zones in every region of GPU_ZONES), and a
-pasted `gcloud compute accelerator-types list | grep us-central1` (no H200 yet; same us-central1 zones)."""
+"""GPU_ZONES checked against: another SkyPilot snapshot, v8 (same zones in every region of GPU_ZONES); a
+pasted `gcloud compute accelerator-types list | grep us-central1` (no H200 yet; same us-central1 zones); and,
+for A3 Mega, whose per-zone rows SkyPilot may share with A3 High, a project's machine-type availability
+report (2024-11-20) that finds a3-megagpu-8g in us-central1, us-east4, us-east5 and us-west1 and not in
+us-east1, us-south1 or us-west2. It is region-level only: the A3 Mega zones themselves rest on SkyPilot."""
 GCP_QUOTA_METRICS_SOURCES: tuple[Source, ...] = (_GCP_QUOTA_ENUM, _GCP_QUOTA_REGIONS)
 """Where Gpu.gcp_quota_metric and Gpu.gcp_preemptible_quota_metric come from (see each source's note)."""
 MIG_PARTITIONS_SOURCES: tuple[Source, ...] = (_GKE_PARTITIONER, _GKE_MIG, _NVIDIA_MIG)
