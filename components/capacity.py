@@ -109,7 +109,9 @@ def _gke_node_pool(r: ResourceView, prices: PriceBook) -> Iterator[CapacityRow]:
     gpu_id = machine.gpu if machine else _gpu_by_accelerator(accelerator)
     zones = list(inputs.get("nodeLocations") or [])
     auto = inputs.get("autoscaling") or {}
-    if "totalMaxNodeCount" in auto or "totalMinNodeCount" in auto:
+    # Inputs carry only the pair in use; the provider's outputs (what a real preview's stack policies see)
+    # carry both, the unused pair as 0 or null. A pool bounded by total has a non-zero total maximum.
+    if auto.get("totalMaxNodeCount") or auto.get("totalMinNodeCount"):
         min_nodes = int(auto.get("totalMinNodeCount") or 0)
         max_nodes = int(auto.get("totalMaxNodeCount") or 0)
     elif auto:

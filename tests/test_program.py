@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from components import catalog
-from components.capacity import HOURS_PER_MONTH
+from components.capacity import HOURS_PER_MONTH, ResourceView, capacity_rows
 from gpufleet.offline import SECRET, Recorded
 from gpufleet.report import Plan
 from tests.conftest import ROOT, gke_of
@@ -91,6 +91,22 @@ def test_per_zone_and_total_bounds(dev_doc: dict[str, Any], plan_doc: Any) -> No
     recorded = {r.inputs["name"]: r.inputs for r in of_type(plan, "gcp:container/nodePool:NodePool")}
     assert recorded[pools[0]["name"]]["autoscaling"]["maxNodeCount"] == 3
     assert recorded[pools[1]["name"]]["autoscaling"]["totalMaxNodeCount"] == 5
+
+
+def test_capacity_reads_provider_outputs_with_both_bound_pairs(dev_plan: Plan) -> None:
+    """In a real preview the stack policies see the provider's outputs: both autoscaling pairs, the unused one 0."""
+    pool = next(r for r in of_type(dev_plan, "gcp:container/nodePool:NodePool")
+                if r.inputs["autoscaling"].get("maxNodeCount") and r.inputs.get("nodeLocations"))
+    per_zone = dict(pool.inputs["autoscaling"])
+    zones = len(pool.inputs["nodeLocations"])
+    as_outputs = {**pool.inputs, "autoscaling": {**per_zone, "totalMinNodeCount": 0, "totalMaxNodeCount": 0,
+                                                 "locationPolicy": "BALANCED"}}
+    (row,) = capacity_rows([ResourceView(pool.type, pool.urn, pool.name, as_outputs)])
+    assert row.max_nodes == per_zone["maxNodeCount"] * zones > 0
+    total = {**pool.inputs, "autoscaling": {"minNodeCount": 0, "maxNodeCount": 0,
+                                            "totalMinNodeCount": 1, "totalMaxNodeCount": 7}}
+    (row,) = capacity_rows([ResourceView(pool.type, pool.urn, pool.name, total)])
+    assert (row.min_nodes, row.max_nodes) == (1, 7)
 
 
 def test_cost_is_nodes_times_catalog_price(dev_plan: Plan) -> None:
