@@ -31,7 +31,8 @@ def project_root(start: Path) -> Path | None:
 def build_plan(stack: str, stack_file: Path) -> report.Plan:
     """Validate the stack file, run the program under mocks and compute capacity and cost."""
     sf = offline.read_stack_file(stack_file, stack)
-    infra_config.parse(sf.project_values(), gcp_project=sf.config.get("gcp:project"))
+    infra_config.parse(sf.project_values(), gcp_project=sf.config.get("gcp:project"), keys=sf.config,
+                       secret_keys=sf.secret_keys)
     recorded = offline.run_program(stack, sf.config, sf.secret_keys)
     rows = capacity_rows(r.view() for r in recorded)
     return report.Plan(stack=stack, resources=recorded, capacity=rows, cost=cost(rows))
@@ -77,8 +78,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    err = Console(stderr=True, highlight=False)
-    out = Console(highlight=False)
+    # Config keys and values are printed as they are: no markup, no emoji codes (`gpufleet:x:` is not an emoji).
+    err = Console(stderr=True, highlight=False, emoji=False)
+    out = Console(highlight=False, emoji=False)
     out.width = max(out.width, 150)  # tables stay readable when piped (rich assumes 80 columns)
 
     root = project_root(Path.cwd())

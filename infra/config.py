@@ -6,7 +6,7 @@ This is the only module that touches `pulumi.Config`; everything downstream rece
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +25,16 @@ class StackConfig:
     gcp_project: str
 
 
-def parse(raw: Mapping[str, Any], *, gcp_project: str | None) -> StackConfig:
-    """Validate `gpu-fleet:*` values (keys without namespace) plus the provider's `gcp:project`."""
+def parse(raw: Mapping[str, Any], *, gcp_project: str | None, keys: Iterable[str] = (),
+          secret_keys: Iterable[str] = ()) -> StackConfig:
+    """Validate `gpu-fleet:*` values (keys without namespace) plus the provider's `gcp:project`.
+
+    `keys` are every full config key of the stack, `secret_keys` those stored encrypted; both only feed
+    `check_keys`, so a secret's value is never read into an error message.
+    """
+    issues = check_keys(keys, secret_keys)
+    if issues:
+        raise ConfigError(issues)
     fleet = load_fleet(raw)
     project = (fleet.gke.project if fleet.gke else None) or gcp_project
     if fleet.gke is not None and not project:
@@ -35,16 +43,38 @@ def parse(raw: Mapping[str, Any], *, gcp_project: str | None) -> StackConfig:
     return StackConfig(fleet=fleet, gcp_project=project or "")
 
 
+def check_keys(keys: Iterable[str], secret_keys: Iterable[str]) -> list[Issue]:
+    """Stack-level key problems: gpu-fleet settings stored as secrets, and look-alikes of the namespace."""
+    secret = set(secret_keys)
+    issues: list[Issue] = []
+    for full in sorted(set(keys)):
+        namespace, _, key = full.partition(":")
+        if namespace == PROJECT and full in secret:
+            issues.append(Issue(full, "is stored as a secret, but gpu-fleet settings become plain resource "
+                                "inputs (names, labels, CIDRs), so the value would reach the state unencrypted",
+                                None, f"gpu-fleet settings hold no credentials; set it in plain text: "
+                                f"pulumi config set --path {key} ... (without --secret)"))
+        elif namespace != PROJECT and _normal(namespace) == _normal(PROJECT):
+            issues.append(Issue(full, f"unknown config namespace {namespace!r}", None,
+                                f"gpu-fleet reads `{PROJECT}:` keys; rename it to {PROJECT}:{key}"))
+    return issues
+
+
+def _normal(namespace: str) -> str:
+    return "".join(ch for ch in namespace.lower() if ch.isalnum())
+
+
 def load() -> StackConfig:
     """Read the running stack's configuration (as the Pulumi engine passed it) and validate it."""
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    secret_keys = [k for k in keys if runtime_config.is_config_secret(k)] + runtime_config.get_config_secret_keys_env()
     cfg = pulumi.Config(PROJECT)
     raw: dict[str, Any] = {}
     for full in sorted(keys):
         namespace, _, key = full.partition(":")
-        if namespace == PROJECT:
+        if namespace == PROJECT and full not in secret_keys:
             raw[key] = decode(cfg.get(key))
-    return parse(raw, gcp_project=pulumi.Config("gcp").get("project"))
+    return parse(raw, gcp_project=pulumi.Config("gcp").get("project"), keys=keys, secret_keys=secret_keys)
 
 
 def decode(value: str | None) -> Any:

@@ -150,3 +150,16 @@ def test_markdown_lists_each_pool_added_removed_or_resized(dev_doc: dict[str, An
     assert "| removed | a3-highgpu-1g, spot | h100-80gb | 0 → 0 |" in rows[key.format("h100-spot")]
     unchanged = report.markdown(dev_plan, dev_plan.to_json())
     assert "**GPU pools changed:** none." in unchanged
+
+
+def test_secret_and_look_alike_keys_in_a_stack_file(tmp_path: Path) -> None:
+    """An encrypted gpu-fleet setting and a mistyped namespace are exit 2; keys print verbatim (no emoji codes)."""
+    doc: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    doc["config"]["gpu-fleet:labels"] = {"secure": "v1:c2VjcmV0"}
+    doc["config"]["gpufleet:x"] = "1"
+    path = tmp_path / "Pulumi.s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out = run_cli("plan", "s", "--config", str(path))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "  gpu-fleet:labels: is stored as a secret" in out.stderr
+    assert "  gpufleet:x: unknown config namespace 'gpufleet'" in out.stderr

@@ -184,3 +184,23 @@ def test_gcp_labels_are_checked() -> None:
     errs = errors(raw)
     assert any(e.startswith("labels.Cost-Center: not a valid GCP label key") for e in errs)
     assert any(e.startswith("labels.Cost-Center: not a valid GCP label value (got 'ML Platform')") for e in errs)
+
+
+def test_secret_settings_are_refused_without_their_value() -> None:
+    """A gpu-fleet setting stored with --secret would land unencrypted in resource inputs: refused, never echoed."""
+    raw = values()
+    raw["labels"] = {"team": "Sup3r Secret!"}
+    with pytest.raises(ConfigError) as info:
+        parse(raw, gcp_project="acme-test", keys=["gpu-fleet:labels", "gpu-fleet:gke"],
+              secret_keys=["gpu-fleet:labels"])
+    (line,) = [str(i) for i in info.value.issues]
+    assert line.startswith("gpu-fleet:labels: is stored as a secret")
+    assert "pulumi config set --path labels" in line and "Sup3r" not in line
+
+
+def test_look_alike_namespace_is_an_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse(values(), gcp_project="acme-test", keys=["gpu_fleet:gke", "gcp:project", "kubernetes:context"])
+    assert [str(i) for i in info.value.issues] == [
+        "gpu_fleet:gke: unknown config namespace 'gpu_fleet'; hint: gpu-fleet reads `gpu-fleet:` keys; "
+        "rename it to gpu-fleet:gke"]

@@ -201,3 +201,20 @@ def test_dynamic_workload_scheduler_pools(dev_doc: dict[str, Any], plan_doc: Any
     pack = ROOT / "policies"
     result = policy_gate.run_pack(pack, None, plan.resources, stack="dev", project="gpu-fleet")
     assert not [v for v in result.violations if v["policy"] == "gke-node-auto-repair-upgrade"]
+
+
+def test_the_program_never_prints_a_secret_setting() -> None:
+    """Under the engine's config (secret keys marked), the program refuses the secret setting without echoing it."""
+    import pulumi
+
+    from gpufleet.offline import read_stack_file, run_program
+
+    sf = read_stack_file(ROOT / "Pulumi.dev.yaml", "dev")
+    config = {**sf.config, "gpu-fleet:labels": '{"team": "Sup3r Secret!"}'}
+    try:
+        run_program("dev", config, ["gpu-fleet:labels"])
+    except pulumi.RunError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("a secret gpu-fleet setting was accepted")
+    assert "gpu-fleet:labels: is stored as a secret" in message and "Sup3r" not in message
