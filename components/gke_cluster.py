@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components import catalog
 from components.network import pods_range_name, services_range_name
-from components.spec import DcgmSource, GkeCluster, GpuStack, ReleaseChannel
+from components.spec import SYSTEM_POOL_NAME, DcgmSource, GkeCluster, GpuStack, ReleaseChannel
 
 NODE_ROLES = ("roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader")
 """GKE's least-privilege node role, plus pulling images from Artifact Registry."""
@@ -169,7 +169,7 @@ class GkeClusterComponent(pulumi.ComponentResource):
         sp = spec.system_pool
         gcp.container.NodePool(
             f"{name}-system",
-            name="system",
+            name=SYSTEM_POOL_NAME,
             project=args.project,
             location=args.region,
             cluster=cluster.name,

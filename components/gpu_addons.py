@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components import versions
 from components.gpu_node_pool import GPU_TAINT
-from components.spec import Addons, DcgmSource, GpuAlerts, GpuStack
+from components.spec import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuAlerts, GpuStack
 
 PRIORITY_CLASSES = {
     # Seed 003's four levels; preemption follows the numbers.
@@ -28,8 +28,6 @@ PRIORITY_CLASSES = {
 }
 GKE_DRIVER_DIR = "/home/kubernetes/bin/nvidia"
 """Where Google's installer puts the driver on COS nodes; the operator's toolkit must look there."""
-OPERATOR_NAMESPACE = "gpu-operator"
-DCGM_NAMESPACE = "gpu-monitoring"
 DCGM_PORT = 9400
 
 _GPU_TOLERATION = {"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}

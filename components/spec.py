@@ -15,6 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
 """A GCP/Kubernetes-safe name (RFC 1035, at most 40 characters); also the stable key of logical names."""
 
+SYSTEM_POOL_NAME = "system"
+"""The GKE name of every cluster's system node pool; GPU pools may not take it."""
+OPERATOR_NAMESPACE = "gpu-operator"
+DCGM_NAMESPACE = "gpu-monitoring"
+RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "gmp-system",
+                                 "gmp-public", OPERATOR_NAMESPACE, DCGM_NAMESPACE})
+"""Namespaces Kubernetes, GKE or gpu-fleet's add-ons own; team namespaces may not take them (nor kube-*, gke-*)."""
+
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9]+$")]
 Zone = Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")]
 

@@ -17,6 +17,8 @@ from pydantic import ValidationError
 
 from components import catalog
 from components.spec import (
+    RESERVED_NAMESPACES,
+    SYSTEM_POOL_NAME,
     CapacityModel,
     DcgmSource,
     Fleet,
@@ -29,6 +31,8 @@ from components.spec import (
 )
 
 MTU_MIN, MTU_MAX = 1460, 8896
+MIN_AUTHORIZED_PREFIX = 8
+"""The widest authorized network accepted; policies/gke_security.py enforces the same bound on what is deployed."""
 _GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _LOCAL_SSD_GB = 375
@@ -156,7 +160,12 @@ def _check_gke(fleet: Fleet) -> Iterator[Issue]:
                                 cluster.master_cidr, "e.g. 172.16.0.0/28")
                 ranges.append((f"{cpath}.master_cidr", master))
             for j, an in enumerate(cluster.authorized_networks):
-                yield from _cidr(f"{cpath}.authorized_networks[{an.name or j}].cidr", an.cidr)
+                apath = f"{cpath}.authorized_networks[{an.name or j}].cidr"
+                allowed = yield from _cidr(apath, an.cidr)
+                if allowed and allowed.prefixlen < MIN_AUTHORIZED_PREFIX:
+                    yield Issue(apath, "admits most of the internet to the control plane", an.cidr,
+                                f"list the networks that run kubectl (a VPN or office range, /{MIN_AUTHORIZED_PREFIX} "
+                                f"or narrower), or set {cpath}.public_endpoint: false")
             yield from _check_cluster(cpath, region.name, cluster)
     yield from _overlaps(ranges)
 
@@ -167,8 +176,17 @@ def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Iss
     if sp.min_nodes_per_zone > sp.max_nodes_per_zone:
         yield Issue(f"{cpath}.system_pool.min_nodes_per_zone", "min_nodes_per_zone is above max_nodes_per_zone",
                     sp.min_nodes_per_zone, f"max_nodes_per_zone is {sp.max_nodes_per_zone}")
+    yield from _system_machine(f"{cpath}.system_pool.machine_type", sp.machine_type)
     yield from _unique(f"{cpath}.gpu_pools", [p.name for p in cluster.gpu_pools])
+    for pool in cluster.gpu_pools:
+        if pool.name == SYSTEM_POOL_NAME:
+            yield Issue(f"{cpath}.gpu_pools[{pool.name}].name", "is the name of the cluster's system node pool",
+                        pool.name, "give the GPU pool another name, e.g. the GPU and its purpose (h100-train)")
     yield from _unique(f"{cpath}.addons.namespaces", [n.name for n in cluster.addons.namespaces])
+    for ns in cluster.addons.namespaces:
+        if ns.name in RESERVED_NAMESPACES or ns.name.startswith(("kube-", "gke-")):
+            yield Issue(f"{cpath}.addons.namespaces[{ns.name}].name", "is a namespace Kubernetes, GKE or "
+                        "gpu-fleet's add-ons own", ns.name, "name team namespaces after the team, e.g. team-vision")
     addons = cluster.addons
     if addons.gpu_stack is GpuStack.OPERATOR and addons.dcgm is DcgmSource.MANAGED:
         yield Issue(f"{cpath}.addons.dcgm", "GKE managed DCGM needs GKE's own GPU stack", "managed",
@@ -297,6 +315,26 @@ def _zones(path: str, region: str, zones: list[str]) -> Iterator[Issue]:
     for zone in zones:
         if not zone.startswith(region + "-"):
             yield Issue(path, f"zone is not in region {region}", zone, f"use zones named {region}-a, -b, ...")
+
+
+# GCP general-purpose machine types: <family>-<kind>-<vCPUs>, or <family>-custom-<vCPUs>-<MiB>.
+_GENERAL_FAMILIES = ("e2", "n1", "n2", "n2d", "n4", "n4a", "n4d", "c2", "c2d", "c3", "c3d", "c4", "c4a", "c4d",
+                     "t2a", "t2d", "h3", "h4d", "m1", "m2", "m3", "m4", "z3")
+_GENERAL_KINDS = ("standard", "highmem", "highcpu", "megamem", "ultramem", "hypermem", "micro", "small", "medium")
+_GENERAL_MACHINE = re.compile(rf"^({'|'.join(_GENERAL_FAMILIES)})-(({'|'.join(_GENERAL_KINDS)})(-\d+)?(-lssd)?"
+                              r"|custom-\d+-\d+(-ext)?)$")
+
+
+def _system_machine(path: str, name: str) -> Iterator[Issue]:
+    machine = catalog.find_machine_type(name)
+    if machine is not None and machine.gpus:
+        yield Issue(path, f"{name} is a GPU machine ({machine.gpus} x {machine.gpu}); the system pool runs "
+                    "cluster services and must not hold GPUs", None,
+                    "use a general-purpose type such as e2-standard-4 or n2-standard-8, and put GPUs in gpu_pools")
+    elif not _GENERAL_MACHINE.match(name):
+        yield Issue(path, f"{name} is not a GCP general-purpose machine type", None,
+                    "<family>-<kind>-<vCPUs>, e.g. e2-standard-4, n2-standard-8, n2-highmem-16, "
+                    "or n2-custom-8-16384; families: " + ", ".join(_GENERAL_FAMILIES))
 
 
 def _unique(path: str, names: list[str]) -> Iterator[Issue]:

@@ -204,3 +204,43 @@ def test_look_alike_namespace_is_an_error() -> None:
     assert [str(i) for i in info.value.issues] == [
         "gpu_fleet:gke: unknown config namespace 'gpu_fleet'; hint: gpu-fleet reads `gpu-fleet:` keys; "
         "rename it to gpu-fleet:gke"]
+
+
+def test_world_open_authorized_network_is_refused() -> None:
+    raw = values()
+    cluster = raw["gke"]["regions"][0]["clusters"][0]
+    cluster["authorized_networks"] = [{"name": "anywhere", "cidr": "0.0.0.0/0"}, {"name": "vpn", "cidr": "10.8.0.0/16"}]
+    (line,) = errors(raw)
+    assert line.startswith("gke.regions[us-central1].clusters[dev-1].authorized_networks[anywhere].cidr: admits most "
+                           "of the internet to the control plane (got '0.0.0.0/0'); hint: list the networks")
+
+
+def test_system_pool_machine_type_is_checked() -> None:
+    raw = values()
+    cluster = raw["gke"]["regions"][0]["clusters"][0]
+    cluster["system_pool"] = {"machine_type": "n2-standrd-8"}
+    (line,) = errors(raw)
+    assert line.startswith("gke.regions[us-central1].clusters[dev-1].system_pool.machine_type: n2-standrd-8 is not "
+                           "a GCP general-purpose machine type; hint: <family>-<kind>-<vCPUs>")
+    cluster["system_pool"] = {"machine_type": "g2-standard-8"}
+    (line,) = errors(raw)
+    assert "g2-standard-8 is a GPU machine (1 x l4)" in line and "put GPUs in gpu_pools" in line
+    for ok in ("e2-standard-4", "n2-highmem-16", "n2-custom-8-16384", "c3-standard-8-lssd"):
+        cluster["system_pool"] = {"machine_type": ok}
+        parse(raw, gcp_project="acme-test")
+
+
+def test_reserved_pool_and_namespace_names() -> None:
+    raw = values()
+    cluster = raw["gke"]["regions"][0]["clusters"][0]
+    first_pool(raw)["name"] = "system"
+    cluster.setdefault("addons", {})["namespaces"] = [{"name": "kube-system", "gpus": 4},
+                                                      {"name": "gpu-operator", "gpus": 4},
+                                                      {"name": "team-vision", "gpus": 4}]
+    lines = errors(raw)
+    assert [ln.split(":")[0] for ln in lines] == [
+        "gke.regions[us-central1].clusters[dev-1].gpu_pools[system].name",
+        "gke.regions[us-central1].clusters[dev-1].addons.namespaces[kube-system].name",
+        "gke.regions[us-central1].clusters[dev-1].addons.namespaces[gpu-operator].name",
+    ]
+    assert all("hint:" in ln for ln in lines)
