@@ -1,6 +1,7 @@
 """`gpu-fleet plan STACK`: the offline plan of a stack, for reviewers without cloud credentials.
 
-Exit codes: 0 the plan holds; 1 a mandatory policy fails; 2 the configuration (or the command line) is invalid.
+Exit codes: 0 the plan holds; 1 a mandatory policy fails; 2 the configuration (or the command line) is invalid;
+3 the policy pack could not run, so there is no verdict.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from components.validation import ConfigError
 from gpufleet import offline, policy_gate, report
 from infra import config as infra_config
 
-EXIT_OK, EXIT_POLICY, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_POLICY, EXIT_CONFIG, EXIT_PACK = 0, 1, 2, 3
 
 
 def project_root(start: Path) -> Path | None:
@@ -104,6 +105,15 @@ def main(argv: list[str] | None = None) -> int:
             err.print(f"error: --base {args.base}: not a readable plan JSON ({exc})")
             return EXIT_CONFIG
 
+    for flag, path in (("--json", args.json_out), ("--markdown", args.markdown)):
+        if path is not None and not path.parent.is_dir():
+            err.print(f"error: {flag} {path}: the folder {path.parent} does not exist; hint: create it first, "
+                      "or write the file elsewhere", markup=False, soft_wrap=True)
+            return EXIT_CONFIG
+        if path is not None and path.is_dir():
+            err.print(f"error: {flag} {path}: is a folder; hint: name a file in it", markup=False, soft_wrap=True)
+            return EXIT_CONFIG
+
     pack = pack_dir(root)
     policy_config = args.policy_config
     if policy_config is None and (pack / "config" / f"{args.stack}.json").is_file():
@@ -119,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
             result = check_policies(plan, pack, policy_config)
         except ConfigError as exc:
             return _config_errors(err, policy_config or pack, exc)
+        except policy_gate.PackError as exc:
+            err.print(f"error: {exc}", markup=False, soft_wrap=True)
+            err.print("hint: the plan has no policy verdict; fix the pack (run ./dev test), or plan with --no-policy",
+                      markup=False, soft_wrap=True)
+            return EXIT_PACK
 
     report.render(plan, out)
     if args.json_out is not None:

@@ -106,6 +106,10 @@ def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     return s
 
 
+class PackError(RuntimeError):
+    """The policy pack could not give a verdict: it did not start, or it failed while analyzing."""
+
+
 def _start(pack_dir: Path, stack: str, project: str) -> tuple[subprocess.Popen[bytes], int]:
     env = {**os.environ, "PULUMI_PROJECT": project, "PULUMI_STACK": stack, "PULUMI_DRY_RUN": "true"}
     proc = subprocess.Popen([sys.executable, "-m", "pulumi.policy", "127.0.0.1:0", str(pack_dir)],
@@ -115,7 +119,7 @@ def _start(pack_dir: Path, stack: str, project: str) -> tuple[subprocess.Popen[b
     if not line.isdigit():
         proc.kill()
         _, err = proc.communicate(timeout=_START_TIMEOUT_S)
-        raise RuntimeError(f"the policy pack at {pack_dir} did not start:\n{err.decode()}")
+        raise PackError(f"the policy pack at {pack_dir} did not start:\n{err.decode()}")
     return proc, int(line)
 
 
@@ -149,6 +153,11 @@ def run_pack(pack_dir: Path, config_file: Path | None, recorded: list[Recorded],
                     provider=r.provider))
                 diagnostics.extend(response.diagnostics)
             diagnostics.extend(stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources)).diagnostics)
+    except grpc.RpcError as exc:
+        detail = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+        raise PackError(f"the policy pack at {pack_dir} failed while analyzing: {detail}") from None
+    except grpc.FutureTimeoutError:
+        raise PackError(f"the policy pack at {pack_dir} did not answer within {_START_TIMEOUT_S} s") from None
     finally:
         proc.kill()
         proc.communicate()

@@ -163,3 +163,29 @@ def test_secret_and_look_alike_keys_in_a_stack_file(tmp_path: Path) -> None:
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "  gpu-fleet:labels: is stored as a secret" in out.stderr
     assert "  gpufleet:x: unknown config namespace 'gpufleet'" in out.stderr
+
+
+def test_output_into_a_missing_folder_exits_2(tmp_path: Path) -> None:
+    out = run_cli("plan", "dev", "--json", str(tmp_path / "nope" / "plan.json"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"--json {tmp_path / 'nope' / 'plan.json'}: the folder {tmp_path / 'nope'} does not exist" in out.stderr
+
+
+@pytest.mark.parametrize("main", [
+    "raise SystemExit('pack import failed')",
+    "from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy\n"
+    "def boom(args, report):\n    raise ValueError('policy bug')\n"
+    "PolicyPack(name='broken', policies=[ResourceValidationPolicy(name='boom', description='d', validate=boom)],\n"
+    "           enforcement_level=EnforcementLevel.MANDATORY)\n",
+], ids=["does-not-start", "fails-while-analyzing"])
+def test_a_pack_that_cannot_run_exits_3_without_a_verdict(tmp_path: Path, main: str, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (pack / "__main__.py").write_text(main)
+    monkeypatch.setattr(cli, "pack_dir", lambda root: pack)
+    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--no-policy"]) == 0
+    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml")]) == 3
+    err = capsys.readouterr().err
+    assert f"error: the policy pack at {pack}" in err and "hint: the plan has no policy verdict" in err
