@@ -12,7 +12,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
+NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
+REGION_PATTERN = r"^[a-z]+-[a-z]+[0-9]+$"
+ZONE_PATTERN = r"^[a-z]+-[a-z]+[0-9]+-[a-z]$"
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """A GCP/Kubernetes-safe name (RFC 1035, at most 40 characters); also the stable key of logical names."""
 
 SYSTEM_POOL_NAME = "system"
@@ -23,8 +27,8 @@ RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-
                                  "gmp-public", OPERATOR_NAMESPACE, DCGM_NAMESPACE})
 """Namespaces Kubernetes, GKE or gpu-fleet's add-ons own; team namespaces may not take them (nor kube-*, gke-*)."""
 
-Region = Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9]+$")]
-Zone = Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")]
+Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
+Zone = Annotated[str, StringConstraints(pattern=ZONE_PATTERN)]
 
 
 class Strict(BaseModel):

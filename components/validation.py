@@ -17,8 +17,11 @@ from pydantic import ValidationError
 
 from components import catalog
 from components.spec import (
+    NAME_PATTERN,
+    REGION_PATTERN,
     RESERVED_NAMESPACES,
     SYSTEM_POOL_NAME,
+    ZONE_PATTERN,
     CapacityModel,
     DcgmSource,
     Fleet,
@@ -26,7 +29,6 @@ from components.spec import (
     GpuPool,
     GpuStack,
     ReservationMode,
-    ScalingScope,
     SharingStrategy,
 )
 
@@ -93,17 +95,48 @@ def _from_pydantic(err: Any, raw: Mapping[str, Any]) -> Issue:
             node = node.get(part) if isinstance(node, dict) else None
     kind = err["type"]
     value = None if kind == "missing" else err.get("input")
-    hint = {
-        "extra_forbidden": "unknown key; check its spelling against the config reference in README.md",
-        "missing": "this key is required",
-        "string_pattern_mismatch": "lower-case letters, digits and '-', starting with a letter",
-    }.get(kind, "")
-    if kind == "enum":
-        hint = "expected " + err.get("ctx", {}).get("expected", "")
     message = "unknown key" if kind == "extra_forbidden" else err["msg"]
+    hint = _pydantic_hint(kind, err.get("ctx") or {})
     if isinstance(value, (dict, list)):
         value = None
     return Issue(path or "config", message, value, hint)
+
+
+_TYPE_HINTS = {
+    "extra_forbidden": "unknown key; check its spelling against the config reference in README.md",
+    "missing": "this key is required",
+    "int_parsing": "a whole number, e.g. 3", "int_type": "a whole number, e.g. 3",
+    "int_from_float": "a whole number, e.g. 3",
+    "float_parsing": "a number, e.g. 2.5", "float_type": "a number, e.g. 2.5",
+    "bool_parsing": "true or false", "bool_type": "true or false",
+    "string_type": "a string (quote it if YAML reads it as a number)",
+    "list_type": "a YAML list of entries (- name: ...)",
+    "dict_type": "a mapping of keys (key: value)", "model_type": "a mapping of keys (key: value)",
+    "model_attributes_type": "a mapping of keys (key: value)",
+}
+_PATTERN_HINTS = {
+    REGION_PATTERN: "a GCP region such as us-central1",
+    ZONE_PATTERN: "a GCP zone such as us-central1-a",
+    NAME_PATTERN: "lower-case letters, digits and '-', starting with a letter, at most 40 characters",
+}
+
+
+def _pydantic_hint(kind: str, ctx: Mapping[str, Any]) -> str:
+    if kind in _TYPE_HINTS:
+        return _TYPE_HINTS[kind]
+    if kind == "enum" or kind == "literal_error":
+        return "expected " + str(ctx.get("expected", ""))
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_HINTS.get(str(ctx.get("pattern")), f"must match {ctx.get('pattern')}")
+    bounds = {"greater_than_equal": ">= {ge}", "greater_than": "> {gt}", "less_than_equal": "<= {le}",
+              "less_than": "< {lt}"}
+    if kind in bounds:
+        return "use a value " + bounds[kind].format(**ctx)
+    if kind == "too_short":
+        return f"list at least {ctx.get('min_length', 1)}"
+    if kind == "too_long":
+        return f"list at most {ctx.get('max_length')}"
+    return "see the config reference in README.md"
 
 
 def check_fleet(fleet: Fleet) -> Iterator[Issue]:
@@ -129,7 +162,8 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
             yield Issue(f"prices[{i}].machine_type", "unknown machine type", p.machine_type,
                         catalog.machine_hint(p.machine_type, catalog.Cloud.GCP))
         if p.spot_hourly_usd is not None and p.spot_hourly_usd > p.on_demand_hourly_usd:
-            yield Issue(f"prices[{i}].spot_hourly_usd", "spot price above on-demand", p.spot_hourly_usd)
+            yield Issue(f"prices[{i}].spot_hourly_usd", "spot price above on-demand", p.spot_hourly_usd,
+                        f"Spot is a discount on on_demand_hourly_usd ({p.on_demand_hourly_usd}); check the two")
     yield from _check_gke(fleet)
 
 
@@ -200,7 +234,8 @@ def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Iss
                         "use a catalog GPU id such as h100-80gb, a100-80gb or l4")
             continue
         if g.gke_accelerator is None:
-            yield Issue(f"{cpath}.auto_provisioning.gpu_limits[{lim.gpu}].gpu", "GPU not offered on GKE", lim.gpu)
+            yield Issue(f"{cpath}.auto_provisioning.gpu_limits[{lim.gpu}].gpu", "GPU not offered on GKE", lim.gpu,
+                        "GKE GPUs: " + ", ".join(g.id for g in catalog.GPUS if g.gke_accelerator))
     for pool in cluster.gpu_pools:
         yield from _check_pool(f"{cpath}.gpu_pools[{pool.name}]", region, cluster, pool)
 
@@ -252,7 +287,7 @@ def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> 
         r = pool.reservation
         if (r.mode is ReservationMode.SPECIFIC) != (r.name is not None):
             yield Issue(f"{ppath}.reservation.name", "a name is required with mode specific, and only then",
-                        r.name)
+                        r.name, "mode: specific with name: <reservation>, or mode any/none without a name")
     if pool.capacity is CapacityModel.SPOT and pool.production_critical:
         yield Issue(f"{ppath}.capacity", "a production-critical pool cannot run on spot", "spot",
                     "set capacity: on-demand, or production_critical: false")
@@ -266,8 +301,9 @@ def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> 
     if pool.compact_placement and len(pool.zones) != 1:
         yield Issue(f"{ppath}.compact_placement", "compact placement needs a single-zone pool", pool.zones,
                     "list exactly one zone, or set compact_placement: false")
-    if pool.compact_placement and a.per is ScalingScope.TOTAL and a.max_nodes > 150:
-        yield Issue(f"{ppath}.autoscaling.max_nodes", "compact placement allows at most 150 nodes", a.max_nodes)
+    if pool.compact_placement and a.max_nodes > 150:  # a compact pool has one zone: per-zone max is the total
+        yield Issue(f"{ppath}.autoscaling.max_nodes", "compact placement allows at most 150 nodes", a.max_nodes,
+                    "lower max_nodes to 150, or set compact_placement: false")
     bundled = machine.local_ssd_gb // _LOCAL_SSD_GB
     if bundled and pool.local_ssd_count not in (0, bundled):
         yield Issue(f"{ppath}.local_ssd_count", f"{machine.name} comes with exactly {bundled} local SSDs",
@@ -297,7 +333,7 @@ def _cidr(path: str, value: str) -> Generator[Issue, None, ipaddress.IPv4Network
         yield Issue(path, "not a valid CIDR", value, str(exc))
         return None
     if not isinstance(net, ipaddress.IPv4Network):
-        yield Issue(path, "GKE ranges must be IPv4", value)
+        yield Issue(path, "GKE ranges must be IPv4", value, "an IPv4 CIDR such as 10.0.0.0/20")
         return None
     return net
 

@@ -244,3 +244,22 @@ def test_reserved_pool_and_namespace_names() -> None:
         "gke.regions[us-central1].clusters[dev-1].addons.namespaces[gpu-operator].name",
     ]
     assert all("hint:" in ln for ln in lines)
+
+
+@pytest.mark.parametrize(("edit", "hint"), [
+    (lambda raw: first_pool(raw)["autoscaling"].update(max_nodes="abc"), "hint: a whole number, e.g. 3"),
+    (lambda raw: first_pool(raw)["autoscaling"].update(min_nodes=-1), "hint: use a value >= 0"),
+    (lambda raw: first_pool(raw).update(zones=["uscentral1a"]), "hint: a GCP zone such as us-central1-a"),
+    (lambda raw: raw["gke"]["regions"][0].update(name="US-central1"), "hint: a GCP region such as us-central1"),
+    (lambda raw: raw["gke"].update(regions=[]), "hint: list at least 1"),
+    (lambda raw: raw.update(gke=5), "hint: a mapping of keys (key: value)"),
+    (lambda raw: first_pool(raw).update(compact_placement=True, zones=["us-central1-a"],
+                                        autoscaling={"per": "zone", "min_nodes": 0, "max_nodes": 151}),
+     "compact placement allows at most 150 nodes (got 151); hint: lower max_nodes to 150"),
+], ids=["int", "bound", "zone", "region", "empty-list", "mapping", "compact-per-zone"])
+def test_every_error_has_a_hint(edit: Any, hint: str) -> None:
+    raw = values()
+    edit(raw)
+    lines = errors(raw)
+    assert any(hint in ln for ln in lines), lines
+    assert all("; hint: " in ln for ln in lines), lines
