@@ -8,7 +8,7 @@ receive these models already validated, never raw config.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -29,6 +29,15 @@ RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-
 
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 Zone = Annotated[str, StringConstraints(pattern=ZONE_PATTERN)]
+
+
+class BootDiskType(str, Enum):
+    """The node boot disk types GKE accepts (pulumi_gcp NodePool node_config.disk_type)."""
+
+    PD_STANDARD = "pd-standard"
+    PD_BALANCED = "pd-balanced"
+    PD_SSD = "pd-ssd"
+    HYPERDISK_BALANCED = "hyperdisk-balanced"
 
 
 class Strict(BaseModel):
@@ -148,7 +157,9 @@ class GpuPool(Strict):
     gvnic: bool = True
     local_ssd_count: int = Field(default=0, ge=0)
     """Local NVMe SSDs used as ephemeral storage (375 GB each)."""
-    disk_type: str = "pd-balanced"
+    disk_type: BootDiskType | None = None
+    """Boot disk type; unset lets GKE pick what the machine supports (pd-balanced, or hyperdisk-balanced where
+    the machine has no Persistent Disk, as on the newest A3 machines)."""
     disk_size_gb: int = Field(default=200, ge=10)
     labels: dict[str, str] = Field(default_factory=dict)
 
@@ -189,7 +200,8 @@ class TeamNamespace(Strict):
 
 class StorageClassSpec(Strict):
     name: Name = "ml-storage"
-    disk_type: str = "pd-ssd"
+    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-ssd"
+    """Persistent Disk types, the ones regional (replicated) volumes support."""
     regional: bool = True
 
 

@@ -125,7 +125,7 @@ def _pydantic_hint(kind: str, ctx: Mapping[str, Any]) -> str:
     if kind in _TYPE_HINTS:
         return _TYPE_HINTS[kind]
     if kind == "enum" or kind == "literal_error":
-        return "expected " + str(ctx.get("expected", ""))
+        return "use one of those values; the config reference in README.md says what each means"
     if kind == "string_pattern_mismatch":
         return _PATTERN_HINTS.get(str(ctx.get("pattern")), f"must match {ctx.get('pattern')}")
     bounds = {"greater_than_equal": ">= {ge}", "greater_than": "> {gt}", "less_than_equal": "<= {le}",

@@ -256,7 +256,9 @@ def test_reserved_pool_and_namespace_names() -> None:
     (lambda raw: first_pool(raw).update(compact_placement=True, zones=["us-central1-a"],
                                         autoscaling={"per": "zone", "min_nodes": 0, "max_nodes": 151}),
      "compact placement allows at most 150 nodes (got 151); hint: lower max_nodes to 150"),
-], ids=["int", "bound", "zone", "region", "empty-list", "mapping", "compact-per-zone"])
+    (lambda raw: first_pool(raw).update(disk_type="pd-foo"), "'pd-ssd' or 'hyperdisk-balanced' (got 'pd-foo'); "
+                                                             "hint: use one of those values"),
+], ids=["int", "bound", "zone", "region", "empty-list", "mapping", "compact-per-zone", "disk-type"])
 def test_every_error_has_a_hint(edit: Any, hint: str) -> None:
     raw = values()
     edit(raw)
