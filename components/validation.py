@@ -218,7 +218,7 @@ def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Iss
                         pool.name, "give the GPU pool another name, e.g. the GPU and its purpose (h100-train)")
     yield from _unique(f"{cpath}.addons.namespaces", [n.name for n in cluster.addons.namespaces])
     for ns in cluster.addons.namespaces:
-        if ns.name in RESERVED_NAMESPACES or ns.name.startswith(("kube-", "gke-")):
+        if ns.name in RESERVED_NAMESPACES or ns.name.startswith(("kube-", "gke-", "gmp-")):
             yield Issue(f"{cpath}.addons.namespaces[{ns.name}].name", "is a namespace Kubernetes, GKE or "
                         "gpu-fleet's add-ons own", ns.name, "name team namespaces after the team, e.g. team-vision")
     addons = cluster.addons
