@@ -55,10 +55,13 @@ def over_budget(capacity: list[CapacityRow], config: Mapping[str, Any]) -> list[
                 f"of ${budget:,.2f}. Largest pools: {_top(capacity)}. Lower their "
                 f"autoscaling.max_nodes, move capacity to spot, or raise gpu-budget.{period}_budget_usd."
             )
-    unpriced = cost(capacity).unpriced_pools
+    unpriced = [r for r in capacity if r.hourly_usd_per_node is None]
     if unpriced and _budgets(config):
-        messages.append(f"{len(unpriced)} GPU pools have no price, so the budget cannot be checked for them: "
-                        f"{', '.join(unpriced)}. Add their machine type and region to gpu-budget.prices.")
+        pools = "; ".join(f"{pool_path(r)} ({r.machine_type} in {r.region})" for r in unpriced)
+        messages.append(f"{len(unpriced)} GPU pool{'' if len(unpriced) == 1 else 's'} without a catalog price, so "
+                        f"the budget cannot be checked for {'it' if len(unpriced) == 1 else 'them'}: {pools}. "
+                        "Price the machine in that region with the stack's gpu-fleet:prices (the plan's costs use "
+                        "it too), or with gpu-budget.prices in the stack's policy config.")
     return messages
 
 

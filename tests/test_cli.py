@@ -189,3 +189,20 @@ def test_a_pack_that_cannot_run_exits_3_without_a_verdict(tmp_path: Path, main: 
     assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml")]) == 3
     err = capsys.readouterr().err
     assert f"error: the policy pack at {pack}" in err and "hint: the plan has no policy verdict" in err
+
+
+def test_unpriced_pool_is_named_by_its_config_key(tmp_path: Path) -> None:
+    """A3 Ultra has no catalog price: the budget cannot be checked, and the violation says which pool and how."""
+    doc: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    gke_of(doc)["regions"][0]["clusters"][0]["gpu_pools"].append(
+        {"name": "h200", "machine_type": "a3-ultragpu-8g", "capacity": "spot", "zones": ["us-central1-b"],
+         "autoscaling": {"per": "total", "min_nodes": 0, "max_nodes": 1}})
+    path = tmp_path / "Pulumi.u.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "plan.json"
+    assert cli.main(["plan", "dev", "--config", str(path), "--json", str(out)]) == 1
+    (message,) = [v["message"] for v in json.loads(out.read_text())["policy"]["violations"]
+                  if v["policy"] == "gpu-budget"]
+    assert ("1 GPU pool without a catalog price, so the budget cannot be checked for it: "
+            "gke.regions[us-central1].clusters[dev-1].gpu_pools[h200] (a3-ultragpu-8g in us-central1)") in message
+    assert "gpu-fleet:prices" in message
