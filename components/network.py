@@ -73,9 +73,10 @@ class Network(pulumi.ComponentResource):
                 network=vpc.id,
                 ip_cidr_range=region.cidr,
                 private_ip_google_access=True,
+                # Ordered by cluster name, not config position: inserting a cluster shows as one added pair.
                 secondary_ip_ranges=[
                     gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=rn, ip_cidr_range=cidr)
-                    for c in region.clusters
+                    for c in sorted(region.clusters, key=lambda c: c.cluster)
                     for rn, cidr in ((pods_range_name(c.cluster), c.pods_cidr),
                                      (services_range_name(c.cluster), c.services_cidr))
                 ],
@@ -113,7 +114,7 @@ class Network(pulumi.ComponentResource):
             project=args.project,
             network=vpc.id,
             direction="INGRESS",
-            source_ranges=internal,
+            source_ranges=sorted(internal),  # a set, in a stable order
             allows=[
                 gcp.compute.FirewallAllowArgs(protocol="tcp"),
                 gcp.compute.FirewallAllowArgs(protocol="udp"),

@@ -227,3 +227,18 @@ def test_the_program_never_prints_a_secret_setting() -> None:
     else:
         raise AssertionError("a secret gpu-fleet setting was accepted")
     assert "gpu-fleet:labels: is stored as a secret" in message and "Sup3r" not in message
+
+
+def test_reordering_config_lists_changes_nothing(prod_doc: dict[str, Any], prod_plan: Plan, plan_doc: Any) -> None:
+    """Regions, clusters, pools and namespaces are keyed by name: their order in the stack file is not an input."""
+    regions = gke_of(prod_doc)["regions"]
+    regions.reverse()
+    for region in regions:
+        region["clusters"].reverse()
+        for cluster in region["clusters"]:
+            cluster.get("gpu_pools", []).reverse()
+            cluster.get("addons", {}).get("namespaces", []).reverse()
+    after = plan_doc(prod_doc, "prod")
+    before_inputs = {r.urn: r.inputs for r in prod_plan.resources}
+    changed = sorted(r.urn.rsplit("::", 1)[1] for r in after.resources if before_inputs.get(r.urn) != r.inputs)
+    assert changed == []
