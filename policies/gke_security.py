@@ -6,6 +6,7 @@ stack config. Rules for clusters and node pools are separate policies so a stack
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,7 +39,18 @@ def private_nodes(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     return None
 
 
-def control_plane_access(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+MIN_PREFIX_LENGTH = 8
+"""An authorized network wider than a /8 (0.0.0.0/0 above all) opens the control plane to most of the internet."""
+
+
+def _prefix_length(cidr: Any) -> int:
+    try:
+        return ipaddress.ip_network(str(cidr), strict=False).prefixlen
+    except ValueError:
+        return 0
+
+
+def control_plane_access(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> str | None:
     private = p.get("privateClusterConfig") or {}
     if private.get("enablePrivateEndpoint"):
         return None
@@ -46,6 +58,13 @@ def control_plane_access(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | No
     if not man.get("cidrBlocks"):
         return (f"{config_path(p)} has a public control-plane endpoint open to any address. Set "
                 f"{config_path(p)}.authorized_networks, or {config_path(p)}.public_endpoint: false.")
+    widest = int(cfg.get("min_prefix_length", MIN_PREFIX_LENGTH))
+    broad = [b.get("cidrBlock") for b in man["cidrBlocks"] if _prefix_length(b.get("cidrBlock")) < widest]
+    if broad:
+        return (f"{config_path(p)} admits {', '.join(map(str, broad))} to its public control plane, which is "
+                f"most of the internet (narrower than /{widest} is required). Narrow "
+                f"{config_path(p)}.authorized_networks to the networks that run kubectl, or set "
+                f"{config_path(p)}.public_endpoint: false.")
     if man.get("gcpPublicCidrsAccessEnabled"):
         return (f"{config_path(p)} admits every Google Cloud public IP to its control plane. gpu-fleet sets "
                 f"gcp_public_cidrs_access_enabled: false ({_CLUSTER_CODE}); restore it.")
@@ -164,7 +183,9 @@ def _policy(name: str, description: str, resource_type: str, check: Check, cis: 
 POLICIES = [
     _policy("gke-private-nodes", "GKE nodes have no public IPs.", GKE_CLUSTER, private_nodes, "5.6.5"),
     _policy("gke-control-plane-access", "A public control plane admits only authorized networks.", GKE_CLUSTER,
-            control_plane_access, "5.6.3"),
+            control_plane_access, "5.6.3",
+            {"min_prefix_length": {"type": "integer", "minimum": 0, "maximum": 32, "default": MIN_PREFIX_LENGTH,
+                                   "description": "Authorized networks must be this narrow or narrower (/N)"}}),
     _policy("gke-workload-identity", "Workload Identity is enabled.", GKE_CLUSTER, workload_identity, "5.2.2"),
     _policy("gke-shielded-nodes", "Shielded GKE Nodes are enforced.", GKE_CLUSTER, shielded_nodes, "5.5.5"),
     _policy("gke-legacy-auth-disabled", "Legacy ABAC, basic auth and client certificates are off.", GKE_CLUSTER,

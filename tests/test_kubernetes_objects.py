@@ -141,13 +141,18 @@ def _has(defaults: dict[str, Any], dotted: str) -> bool:
     return True
 
 
+def unknown_helm_keys(chart: str, values: dict[str, Any]) -> list[str]:
+    """Dotted keys of `values` that the chart's reference values.yaml does not have."""
+    defaults = _chart_defaults(chart)
+    return [k for k in _keys(values) if not _has(defaults, k)]
+
+
 @pytest.mark.parametrize(("chart", "values"), [
     (versions.GPU_OPERATOR.chart, gpu_operator_values()),
     (versions.DCGM_EXPORTER.chart, dcgm_exporter_values()),
 ])
 def test_every_helm_value_key_exists_in_the_chart(chart: str, values: dict[str, Any]) -> None:
-    defaults = _chart_defaults(chart)
-    missing = [k for k in _keys(values) if not _has(defaults, k)]
+    missing = unknown_helm_keys(chart, values)
     assert not missing, f"{chart}: keys not in the chart's values.yaml: {missing}"
 
 
@@ -162,9 +167,17 @@ def test_helm_releases_use_the_pinned_charts_and_checked_values(dev_doc: dict[st
 
 
 def test_a_misspelt_helm_key_would_be_caught() -> None:
-    defaults = _chart_defaults("gpu-operator")
-    assert not _has(defaults, "cdi.default")  # NVIDIA's older GKE guide sets it; the pinned chart has no such key
-    assert _has(defaults, "hostPaths.driverInstallDir")
+    chart = versions.GPU_OPERATOR.chart
+    values = gpu_operator_values()
+    assert unknown_helm_keys(chart, values) == []
+    misspelt = copy.deepcopy(values)
+    misspelt["driver"]["enabeld"] = misspelt["driver"].pop("enabled")
+    assert unknown_helm_keys(chart, misspelt) == ["driver.enabeld"]
+    # A key NVIDIA's older GKE guide sets, which the pinned chart no longer has, and a misspelt section.
+    misspelt = {**values, "cdi": {**values["cdi"], "default": True}, "toolkitt": values["toolkit"]}
+    assert unknown_helm_keys(chart, misspelt) == ["cdi.default", "toolkitt", "toolkitt.installDir"]
+    # Below an open map (user content) any key is accepted.
+    assert unknown_helm_keys(versions.DCGM_EXPORTER.chart, {**dcgm_exporter_values(), "podLabels": {"tema": "x"}}) == []
 
 
 def test_reference_dir_is_beside_the_checkout() -> None:

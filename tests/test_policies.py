@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf import json_format, struct_pb2
-from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
-from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, deserialize_properties
+from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from components import catalog
@@ -19,11 +30,12 @@ from components.validation import ConfigError
 from gpufleet import cli, policy_gate
 from gpufleet.report import Plan
 from policies import budget, caps, gke_security, quota, spot
-from policies.pack import POLICIES
+from policies.pack import PACK_NAME, POLICIES
 from tests.conftest import ROOT, gke_of
 
 PACK = ROOT / "policies"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-value sentinel
+OPTIONS = PolicyResourceOptions(False, [], False, [], PolicyCustomTimeouts(0, 0, 0), [], None)  # none set
 
 
 def engine_props(props: dict[str, Any]) -> Any:
@@ -34,30 +46,92 @@ def engine_props(props: dict[str, Any]) -> Any:
 
 
 def policy_resource(typ: str, props: dict[str, Any], urn: str = "urn:x") -> PolicyResource:
-    return PolicyResource(typ, engine_props(props), urn, urn.rsplit("::", 1)[-1],
-                          PolicyResourceOptions(False, [], False, [], [], None, None), None, None, [], {})
+    return PolicyResource(typ, engine_props(props), urn, urn.rsplit("::", 1)[-1], OPTIONS, None, None, [], {})
 
 
-def run_resource_policy(name: str, typ: str, props: dict[str, Any], config: dict[str, Any] | None = None) -> list[str]:
+def run_resource_policy(name: str, typ: str, props: dict[str, Any], config: Mapping[str, Any] | None = None,
+                        urn: str = "urn:x") -> list[str]:
     policy = next(p for p in POLICIES if p.name == name)
     found: list[str] = []
-    args = ResourceValidationArgs(typ, engine_props(props), "urn:x", "x",
-                                  PolicyResourceOptions(False, [], False, [], [], None, None), None, config)
+    args = ResourceValidationArgs(typ, engine_props(props), urn, urn.rsplit("::", 1)[-1], OPTIONS, None,
+                                  dict(config) if config is not None else None)
     policy.validate(args, lambda message, urn=None: found.append(message))  # type: ignore[attr-defined]
     return found
 
 
-def run_stack_policy(name: str, plan: Plan, config: dict[str, Any]) -> list[str]:
+def stack_policy_reports(name: str, plan: Plan, config: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """(message, URN) pairs a stack policy reports over what AnalyzeStack would hand it for `plan`."""
     policy = next(p for p in POLICIES if p.name == name)
-    resources = [policy_resource(r.type, r.inputs, r.urn) for r in plan.resources]
-    found: list[str] = []
-    policy.validate(StackValidationArgs(resources, config),  # type: ignore[attr-defined]
-                    lambda message, urn=None: found.append(message))
+    # As policy_gate sends them: a custom resource's inputs (a preview), a component's registered outputs.
+    resources = [policy_resource(r.type, r.properties, r.urn) for r in plan.resources]
+    found: list[tuple[str, str | None]] = []
+    policy.validate(StackValidationArgs(resources, dict(config)),  # type: ignore[attr-defined]
+                    lambda message, urn=None: found.append((message, urn)))
     return found
+
+
+def run_stack_policy(name: str, plan: Plan, config: Mapping[str, Any]) -> list[str]:
+    return [message for message, _ in stack_policy_reports(name, plan, config)]
+
+
+def run_resource_policy_over(name: str, plan: Plan, config: Mapping[str, Any]) -> list[str]:
+    """A resource policy over every resource of `plan`, as Analyze is called once per resource."""
+    return [m for r in plan.resources for m in run_resource_policy(name, r.type, r.properties, config, r.urn)]
 
 
 def pack_config(stack: str) -> dict[str, Any]:
     return json.loads((PACK / "config" / f"{stack}.json").read_text())
+
+
+def engine_config(name: str, stack: str | None = None, **settings: Any) -> dict[str, Any]:
+    """What `args.get_config()` returns to policy `name` under the stack's pack config plus `settings`.
+
+    Reconciled as policy_gate does it for the CLI (schema defaults from the pack's AnalyzerInfo, then the file,
+    then JSON Schema), then through the Configure call's protobuf Struct (integers arrive as floats).
+    """
+    file_config = pack_config(stack) if stack else {}
+    file_config[name] = {**file_config.get(name, {}), **settings}
+    info = _PolicyAnalyzerServicer(PACK_NAME, "0.0.0", POLICIES, EnforcementLevel.MANDATORY).GetAnalyzerInfo(
+        None, None)
+    _, props = policy_gate.reconcile_config(info, file_config, f"{stack}.json")[name]
+    s = struct_pb2.Struct()
+    s.update(props)
+    return json_format.MessageToDict(s)
+
+
+def violated(plan: Plan, stack: str) -> dict[str, list[str]]:
+    """Every policy of the pack that reports on `plan` under the stack's pack config -> its messages."""
+    found = {}
+    for policy in POLICIES:
+        config = engine_config(policy.name, stack)
+        run = run_stack_policy if isinstance(policy, StackValidationPolicy) else run_resource_policy_over
+        if messages := run(policy.name, plan, config):
+            found[policy.name] = messages
+    return found
+
+
+def newly_violated(plan: Plan, baseline: Plan, stack: str) -> set[str]:
+    return set(violated(plan, stack)) - set(violated(baseline, stack))
+
+
+def gpu_pool(doc: dict[str, Any], region: str, cluster: str, pool: str) -> dict[str, Any]:
+    """A GPU pool of a stack document, for a targeted change."""
+    r = next(r for r in gke_of(doc)["regions"] if r["name"] == region)
+    c = next(c for c in r["clusters"] if c["name"] == cluster)
+    return next(p for p in c["gpu_pools"] if p["name"] == pool)
+
+
+def with_inputs(plan: Plan, name: str, change: Callable[[dict[str, Any]], None]) -> Plan:
+    """`plan` with `change` applied to a copy of custom resource `name`'s inputs (a drift no config allows)."""
+    resources = []
+    for r in plan.resources:
+        if r.custom and r.name == name:
+            inputs = copy.deepcopy(r.inputs)
+            change(inputs)
+            r = dataclasses.replace(r, inputs=inputs)
+        resources.append(r)
+    assert resources != plan.resources, name
+    return dataclasses.replace(plan, resources=resources)
 
 
 # --- policies as functions -------------------------------------------------------------------------
@@ -125,7 +199,7 @@ def test_security_violations_name_the_config_key_and_the_way_out(dev_plan: Plan)
 
 
 def test_nap_needs_gpu_limits() -> None:
-    cluster = {"name": "c", "clusterAutoscaling": {"enabled": True, "resourceLimits": [
+    cluster: dict[str, Any] = {"name": "c", "clusterAutoscaling": {"enabled": True, "resourceLimits": [
         {"resourceType": "cpu", "maximum": 100}]}}
     assert caps.nap_limits(cluster)
     cluster["clusterAutoscaling"]["resourceLimits"].append({"resourceType": "nvidia-l4", "maximum": 8})
@@ -208,6 +282,192 @@ def test_spot_share_and_critical_pools() -> None:
     assert "80 of 100 GPUs" in msg
     assert spot.spot_share(rows, {"max_spot_share": 0.8}) == []
     assert spot.critical_on_spot([_row(spot=True, production_critical=True)])
+
+
+# --- each policy over a real stack's resources, config as the engine passes it ---------------------------
+
+
+def test_gpu_quota_names_the_pool_and_the_quota_key(prod_plan: Plan, prod_doc: dict[str, Any], plan_doc: Any) -> None:
+    """prod's us-east4 l4-serve at 5 nodes per zone: 2 zones x 5 x 2 L4 = 20 GPUs against 16 granted."""
+    gpu_pool(prod_doc, "us-east4", "ml-1", "l4-serve")["autoscaling"]["max_nodes"] = 5
+    plan = plan_doc(prod_doc, "prod")
+    assert newly_violated(plan, prod_plan, "prod") == {"gpu-quota"}
+    (msg,) = run_stack_policy("gpu-quota", plan, engine_config("gpu-quota", "prod"))
+    assert msg.startswith("us-east4 NVIDIA_L4_GPUS: 20 GPUs requested at maximum scale, granted 16. "
+                          "Pools: ml-1/l4-serve (g2-standard-24, 10 nodes x 2 GPUs = 20 l4) at "
+                          "gke.regions[us-east4].clusters[ml-1].gpu_pools[l4-serve]. "), msg
+    assert "raise gpu-quota.quotas.us-east4.NVIDIA_L4_GPUS" in msg
+    # Granting the 20 (through the schema-checked config) clears it; the shipped plan fits the shipped grants.
+    quotas = pack_config("prod")["gpu-quota"]["quotas"]
+    quotas["us-east4"]["NVIDIA_L4_GPUS"] = 20
+    assert run_stack_policy("gpu-quota", plan, engine_config("gpu-quota", "prod", quotas=quotas)) == []
+    assert run_stack_policy("gpu-quota", prod_plan, engine_config("gpu-quota", "prod")) == []
+
+
+def test_gpu_budget_over_the_daily_and_monthly_budget(dev_plan: Plan, dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    """dev's h100-spot at 4 nodes: 4 spot a3-highgpu-1g + 4 g2-standard-8 is over $500/day and $12,000/month."""
+    gpu_pool(dev_doc, "us-central1", "dev-1", "h100-spot")["autoscaling"]["max_nodes"] = 4
+    plan = plan_doc(dev_doc, "dev")
+    assert newly_violated(plan, dev_plan, "dev") == {"gpu-budget"}
+    h100, l4 = catalog.price("a3-highgpu-1g", "us-central1"), catalog.price("g2-standard-8", "us-central1")
+    assert h100 is not None and h100.spot_hourly_usd is not None and l4 is not None
+    hourly = 4 * h100.spot_hourly_usd + 4 * l4.on_demand_hourly_usd
+    daily, monthly = run_stack_policy("gpu-budget", plan, engine_config("gpu-budget", "dev"))
+    key = "gke.regions[us-central1].clusters[dev-1].gpu_pools"
+    assert daily.startswith(f"GPU capacity at maximum scale costs ${round(hourly, 2) * 24:,.2f} per day, over the "
+                            "daily budget of $500.00. Largest pools: "
+                            f"{key}[h100-spot] ${4 * h100.spot_hourly_usd * 24:,.0f}/day; "
+                            f"{key}[l4] ${4 * l4.on_demand_hourly_usd * 24:,.0f}/day."), daily
+    assert "raise gpu-budget.daily_budget_usd" in daily
+    assert monthly.startswith(f"GPU capacity at maximum scale costs ${hourly * 730:,.2f} per month, over the "
+                              "monthly budget of $12,000.00."), monthly
+    assert "raise gpu-budget.monthly_budget_usd" in monthly
+    # The same plan under a budget it fits, given as the stack's policy config would give it.
+    assert run_stack_policy("gpu-budget", plan, engine_config("gpu-budget", "dev", daily_budget_usd=600,
+                                                              monthly_budget_usd=20_000)) == []
+    assert run_stack_policy("gpu-budget", dev_plan, engine_config("gpu-budget", "dev")) == []
+
+
+def test_gpu_budget_prices_from_the_policy_config_override_the_catalog(dev_plan: Plan) -> None:
+    prices = [{"machine_type": "g2-standard-8", "region": "us-central1", "on_demand_hourly_usd": 10}]
+    daily, _monthly = run_stack_policy("gpu-budget", dev_plan, engine_config("gpu-budget", "dev", prices=prices))
+    # 4 x $10/h = $960/day for the l4 pool alone
+    assert "over the daily budget of $500.00" in daily and "gke.regions[us-central1].clusters[dev-1].gpu_pools[l4] " \
+        "$960/day" in daily
+
+
+def test_gpu_budget_warning_names_the_threshold_crossed(dev_plan: Plan, dev_doc: dict[str, Any],
+                                                        plan_doc: Any) -> None:
+    """dev's l4 at 8 nodes: within budget, but past 90% of the monthly and 70% of the daily budget."""
+    gpu_pool(dev_doc, "us-central1", "dev-1", "l4")["autoscaling"]["max_nodes"] = 8
+    plan = plan_doc(dev_doc, "dev")
+    assert "gpu-budget" not in violated(plan, "dev")
+    h100, l4 = catalog.price("a3-highgpu-1g", "us-central1"), catalog.price("g2-standard-8", "us-central1")
+    assert h100 is not None and h100.spot_hourly_usd is not None and l4 is not None
+    hourly = 2 * h100.spot_hourly_usd + 8 * l4.on_demand_hourly_usd
+    daily_share, monthly_share = hourly * 24 / 500, hourly * 730 / 12_000
+    assert 0.7 <= daily_share < 0.9 <= monthly_share <= 1  # what the change is meant to produce
+    daily, monthly = run_stack_policy("gpu-budget-warning", plan, engine_config("gpu-budget-warning", "dev"))
+    assert daily.startswith(f"GPU capacity at maximum scale would use {daily_share:.0%} of the daily budget "
+                            f"(${round(hourly, 2) * 24:,.2f} of $500.00), past the 70% warning threshold."), daily
+    assert monthly.startswith(f"GPU capacity at maximum scale would use {monthly_share:.0%} of the monthly budget "
+                              f"(${hourly * 730:,.2f} of $12,000.00), past the 90% warning threshold."), monthly
+    assert "gke.regions[us-central1].clusters[dev-1].gpu_pools[l4] $" in daily
+    # The schema default thresholds (70%, 90%) apply when the stack's config names none.
+    config = engine_config("gpu-budget-warning", None, daily_budget_usd=500, monthly_budget_usd=12_000)
+    assert config["thresholds"] == [0.7, 0.9]
+    assert run_stack_policy("gpu-budget-warning", plan, config) == [daily, monthly]
+    # Passing counterpart: dev without the H100s is well under 70% of both budgets.
+    gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"] = [gpu_pool(dev_doc, "us-central1", "dev-1", "l4")]
+    gpu_pool(dev_doc, "us-central1", "dev-1", "l4")["autoscaling"]["max_nodes"] = 4
+    assert run_stack_policy("gpu-budget-warning", plan_doc(dev_doc, "dev"),
+                            engine_config("gpu-budget-warning", "dev")) == []
+
+
+def test_gpu_spot_share_counts_gpus_at_maximum_scale(dev_plan: Plan, dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    """dev's l4 on spot: all 6 GPUs (4 L4 + 2 H100) are spot, above the 70% allowed."""
+    gpu_pool(dev_doc, "us-central1", "dev-1", "l4")["capacity"] = "spot"
+    plan = plan_doc(dev_doc, "dev")
+    assert newly_violated(plan, dev_plan, "dev") == {"gpu-spot-share"}
+    (msg,) = run_stack_policy("gpu-spot-share", plan, engine_config("gpu-spot-share", "dev"))
+    key = "gke.regions[us-central1].clusters[dev-1].gpu_pools"
+    assert msg.startswith("6 of 6 GPUs at maximum scale are spot (100%), above the 70% allowed. "
+                          f"Spot pools: {key}[h100-spot]; {key}[l4]. "), msg
+    assert "raise gpu-spot-share.max_spot_share" in msg
+    # The shipped dev stack: 2 of 6 GPUs on spot, within 70% but not within 30%.
+    assert run_stack_policy("gpu-spot-share", dev_plan, engine_config("gpu-spot-share", "dev")) == []
+    (msg,) = run_stack_policy("gpu-spot-share", dev_plan, engine_config("gpu-spot-share", "dev", max_spot_share=0.3))
+    assert msg.startswith(f"2 of 6 GPUs at maximum scale are spot (33%), above the 30% allowed. Spot pools: "
+                          f"{key}[h100-spot]. "), msg
+
+
+@pytest.mark.parametrize("drift", ["spot", "preemptible"])
+def test_gpu_critical_not_spot_reports_the_pool(drift: str, prod_plan: Plan) -> None:
+    """The config validator refuses a critical spot pool, so the drift is made in the registered node pool."""
+    plan = with_inputs(prod_plan, "us-central1-ml-1-l4-serve",
+                       lambda p: p["nodeConfig"].update({drift: True}))
+    assert newly_violated(plan, prod_plan, "prod") == {"gpu-critical-not-spot"}
+    ((msg, urn),) = stack_policy_reports("gpu-critical-not-spot", plan, engine_config("gpu-critical-not-spot", "prod"))
+    assert msg == ("ml-1/l4-serve (g2-standard-24, 9 nodes x 2 GPUs = 18 l4) is production-critical but runs on "
+                   "spot capacity. Set gke.regions[us-central1].clusters[ml-1].gpu_pools[l4-serve].capacity: "
+                   "on-demand, or production_critical: false.")
+    assert urn is not None and urn.endswith("$gcp:container/nodePool:NodePool::us-central1-ml-1-l4-serve")
+    assert stack_policy_reports("gpu-critical-not-spot", prod_plan,
+                                engine_config("gpu-critical-not-spot", "prod")) == []
+
+
+def test_nap_gpu_limits_on_the_registered_cluster(dev_plan: Plan, dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    """Auto-provisioning with cpu and memory limits only: nothing bounds the GPU nodes it may create."""
+    cluster = gke_of(dev_doc)["regions"][0]["clusters"][0]
+    cluster["auto_provisioning"] = {"enabled": True, "cpu_max": 64, "memory_max_gb": 256}
+    plan = plan_doc(dev_doc, "dev")
+    assert newly_violated(plan, dev_plan, "dev") == {"nap-gpu-limits"}
+    (msg,) = run_resource_policy_over("nap-gpu-limits", plan, engine_config("nap-gpu-limits", "dev"))
+    assert msg == ("gke.regions[us-central1].clusters[dev-1] has node auto-provisioning without GPU resource "
+                   "limits: it could create GPU nodes of any type and number. Set "
+                   "gke.regions[us-central1].clusters[dev-1].auto_provisioning.gpu_limits.")
+    cluster["auto_provisioning"]["gpu_limits"] = [{"gpu": "l4", "max": 4}]
+    plan = plan_doc(dev_doc, "dev")
+    assert run_resource_policy_over("nap-gpu-limits", plan, engine_config("nap-gpu-limits", "dev")) == []
+    # ... and the limit is capacity the quota policy now counts: 4 pool L4s + 4 auto-provisioned = 8.
+    (row,) = [r for r in plan.capacity if r.pool == "auto-provisioning"]
+    assert (row.gpu, row.max_gpus) == ("l4", 4)
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (lambda p: p.update(enableLegacyAbac=True), "legacy ABAC is on"),
+    (lambda p: p["masterAuth"]["clientCertificateConfig"].update(issueClientCertificate=True),
+     "a client certificate is issued"),
+    # a password reaches the policy in the engine's secret envelope
+    (lambda p: p["masterAuth"].update(password={SPECIAL_SIG_KEY: SPECIAL_SECRET_SIG, "value": "hunter2hunter2"}),
+     "basic authentication is configured"),
+])
+def test_gke_legacy_auth_disabled(change: Callable[[dict[str, Any]], None], problem: str, dev_plan: Plan) -> None:
+    config = engine_config("gke-legacy-auth-disabled", "dev")
+    assert run_resource_policy_over("gke-legacy-auth-disabled", dev_plan, config) == []
+    plan = with_inputs(dev_plan, "us-central1-dev-1", change)
+    assert newly_violated(plan, dev_plan, "dev") == {"gke-legacy-auth-disabled"}
+    (msg,) = run_resource_policy_over("gke-legacy-auth-disabled", plan, config)
+    assert msg.startswith(f"gke.regions[us-central1].clusters[dev-1]: {problem}. Authenticate with IAM"), msg
+    assert "(CIS GKE Benchmark 5.8.1, 5.8.3)" in msg and "gke-legacy-auth-disabled.exempt" in msg
+    exempt = engine_config("gke-legacy-auth-disabled", "dev", exempt=["dev-1"])
+    assert run_resource_policy_over("gke-legacy-auth-disabled", plan, exempt) == []
+
+
+def test_gke_deletion_protection_where_the_stack_requires_it(prod_plan: Plan, dev_plan: Plan,
+                                                             prod_doc: dict[str, Any], plan_doc: Any) -> None:
+    gke_of(prod_doc)["deletion_protection"] = False
+    plan = plan_doc(prod_doc, "prod")
+    assert newly_violated(plan, prod_plan, "prod") == {"gke-deletion-protection"}
+    required = engine_config("gke-deletion-protection", "prod")
+    assert required == {"required": True, "exempt": []}
+    messages = run_resource_policy_over("gke-deletion-protection", plan, required)
+    clusters = [(region, name) for region in ("europe-west4", "us-central1", "us-east4")
+                for name in ("ml-1", "research-1", "svc-1")]
+    assert messages == [f"gke.regions[{region}].clusters[{name}] has no deletion protection, which this stack "
+                        "requires. Set gke.deletion_protection: true in the stack config. An accepted exception goes "
+                        f"in gke-deletion-protection.exempt (the GKE name {name!r}) of the stack's policy config, "
+                        "with the reason." for region, name in clusters]
+    assert run_resource_policy_over("gke-deletion-protection", prod_plan, required) == []
+    # dev opts out (required: false), as does the schema default; under prod's config dev-1 would be caught.
+    for config in (engine_config("gke-deletion-protection", "dev"), engine_config("gke-deletion-protection")):
+        assert config["required"] is False
+        assert run_resource_policy_over("gke-deletion-protection", dev_plan, config) == []
+    (msg,) = run_resource_policy_over("gke-deletion-protection", dev_plan, required)
+    assert msg.startswith("gke.regions[us-central1].clusters[dev-1] has no deletion protection")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_policies_called_here_see_what_the_analyzer_hands_them(stack: str, request: pytest.FixtureRequest) -> None:
+    """The in-process calls above (wrapping, config, component outputs) agree with the pack served over gRPC."""
+    plan: Plan = request.getfixturevalue(f"{stack}_plan")
+    result = policy_gate.run_pack(PACK, PACK / "config" / f"{stack}.json", plan.resources, stack=stack,
+                                  project="gpu-fleet")
+    over_grpc: dict[str, list[str]] = {}
+    for v in result.violations:
+        over_grpc.setdefault(v["policy"], []).append(v["message"])
+    assert violated(plan, stack) == over_grpc
+    assert set(over_grpc) == {"gpu-budget-warning"}  # both shipped stacks sit past 70% of a budget
 
 
 # --- the pack through the analyzer -----------------------------------------------------------------
@@ -315,3 +575,20 @@ def test_auto_repair_is_asked_of_every_pool_but_dynamic_workload_scheduler_ones(
     assert gke_security.auto_repair_upgrade(queued, {}) is None
     flex["management"] = {"autoRepair": False, "autoUpgrade": False}
     assert "has auto-upgrade off" in str(gke_security.auto_repair_upgrade(flex, {}))
+
+
+def test_control_plane_open_to_most_of_the_internet(dev_plan: Plan) -> None:
+    """An authorized network wider than min_prefix_length is as good as none (config validation refuses it too)."""
+    (cluster,) = [r for r in dev_plan.resources if r.type == "gcp:container/cluster:Cluster"]
+    config = engine_config("gke-control-plane-access", "dev")
+    assert config["min_prefix_length"] == 8
+    props = copy.deepcopy(cluster.inputs)
+    assert run_resource_policy("gke-control-plane-access", cluster.type, props, config) == []
+    props["masterAuthorizedNetworksConfig"]["cidrBlocks"].append({"cidrBlock": "0.0.0.0/0", "displayName": "any"})
+    (msg,) = run_resource_policy("gke-control-plane-access", cluster.type, props, config)
+    assert msg.startswith("gke.regions[us-central1].clusters[dev-1] admits 0.0.0.0/0 to its public control plane")
+    assert "Narrow gke.regions[us-central1].clusters[dev-1].authorized_networks" in msg and "5.6.3" in msg
+    props["masterAuthorizedNetworksConfig"]["cidrBlocks"][-1]["cidrBlock"] = "100.64.0.0/10"
+    assert run_resource_policy("gke-control-plane-access", cluster.type, props, config) == []
+    assert run_resource_policy("gke-control-plane-access", cluster.type, props,
+                               engine_config("gke-control-plane-access", "dev", min_prefix_length=16))
