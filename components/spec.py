@@ -271,7 +271,7 @@ class Gke(Strict):
 
 class PriceOverride(Strict):
     machine_type: str
-    region: str
+    region: Region
     on_demand_hourly_usd: float = Field(gt=0)
     spot_hourly_usd: float | None = Field(default=None, gt=0)
 

@@ -35,6 +35,10 @@ from components.spec import (
 MTU_MIN, MTU_MAX = 1460, 8896
 MIN_AUTHORIZED_PREFIX = 8
 """The widest authorized network accepted; policies/gke_security.py enforces the same bound on what is deployed."""
+# Kubernetes label syntax: an optional DNS-subdomain prefix and "/", then a name of up to 63 characters.
+_K8S_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_K8S_LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_K8S_LABEL_NAME}$")
+_K8S_LABEL_VALUE = re.compile(rf"^({_K8S_LABEL_NAME})?$")
 _GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _LOCAL_SSD_GB = 375
@@ -298,6 +302,13 @@ def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> 
     if pool.sharing is not None and pool.sharing.strategy is SharingStrategy.MPS and pool.mig_partition:
         yield Issue(f"{ppath}.sharing.strategy", "MPS cannot be combined with MIG partitions", "mps",
                     "use time-sharing with MIG, or drop mig_partition")
+    for key, value in pool.labels.items():
+        if not _K8S_LABEL_KEY.match(key):
+            yield Issue(f"{ppath}.labels", "not a Kubernetes label key", key,
+                        "letters, digits, '-', '_' and '.', at most 63, optionally after a DNS prefix and '/'")
+        elif not _K8S_LABEL_VALUE.match(value):
+            yield Issue(f"{ppath}.labels.{key}", "not a Kubernetes label value", value,
+                        "letters, digits, '-', '_' and '.', at most 63, starting and ending with a letter or digit")
     if pool.compact_placement and len(pool.zones) != 1:
         yield Issue(f"{ppath}.compact_placement", "compact placement needs a single-zone pool", pool.zones,
                     "list exactly one zone, or set compact_placement: false")

@@ -265,3 +265,14 @@ def test_every_error_has_a_hint(edit: Any, hint: str) -> None:
     lines = errors(raw)
     assert any(hint in ln for ln in lines), lines
     assert all("; hint: " in ln for ln in lines), lines
+
+
+def test_pool_labels_and_price_regions_are_checked() -> None:
+    raw = values()
+    first_pool(raw)["labels"] = {"a b": "c", "team": "vision research", "example.com/tier": "gold"}
+    raw["prices"] = [{"machine_type": "g2-standard-8", "region": "us-centrall", "on_demand_hourly_usd": 1.0}]
+    lines = errors(raw)
+    assert len(lines) == 1 and lines[0].startswith("prices[0].region: String should match pattern")
+    raw["prices"][0]["region"] = "us-central1"
+    assert [ln.split(" (got")[0] for ln in errors(raw)] == [
+        f"{POOL}.labels: not a Kubernetes label key", f"{POOL}.labels.team: not a Kubernetes label value"]
