@@ -25,8 +25,9 @@ OPERATOR_NAMESPACE = "gpu-operator"
 DCGM_NAMESPACE = "gpu-monitoring"
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "gmp-system",
                                  "gmp-public", OPERATOR_NAMESPACE, DCGM_NAMESPACE})
-"""Namespaces Kubernetes, GKE or gpu-fleet's add-ons own; team namespaces may not take them, nor any kube-*,
-gke-* or gmp-* name."""
+RESERVED_NAMESPACE_PREFIXES = ("kube-", "gke-", "gmp-")
+"""Namespaces Kubernetes, GKE or gpu-fleet's add-ons own (and prefixes of theirs); team namespaces may not
+take them."""
 
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 Zone = Annotated[str, StringConstraints(pattern=ZONE_PATTERN)]

@@ -19,6 +19,7 @@ from components import catalog
 from components.spec import (
     NAME_PATTERN,
     REGION_PATTERN,
+    RESERVED_NAMESPACE_PREFIXES,
     RESERVED_NAMESPACES,
     SYSTEM_POOL_NAME,
     ZONE_PATTERN,
@@ -34,7 +35,8 @@ from components.spec import (
 
 MTU_MIN, MTU_MAX = 1460, 8896
 MIN_AUTHORIZED_PREFIX = 8
-"""The widest authorized network accepted; policies/gke_security.py enforces the same bound on what is deployed."""
+"""The widest authorized network accepted: wider (0.0.0.0/0 above all) opens the control plane to most of the
+internet. Also the default of gke-control-plane-access's min_prefix_length, which checks what is deployed."""
 # Kubernetes label syntax: an optional DNS-subdomain prefix and "/", then a name of up to 63 characters.
 _K8S_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _K8S_LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_K8S_LABEL_NAME}$")
@@ -222,7 +224,7 @@ def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Iss
                         pool.name, "give the GPU pool another name, e.g. the GPU and its purpose (h100-train)")
     yield from _unique(f"{cpath}.addons.namespaces", [n.name for n in cluster.addons.namespaces])
     for ns in cluster.addons.namespaces:
-        if ns.name in RESERVED_NAMESPACES or ns.name.startswith(("kube-", "gke-", "gmp-")):
+        if ns.name in RESERVED_NAMESPACES or ns.name.startswith(RESERVED_NAMESPACE_PREFIXES):
             yield Issue(f"{cpath}.addons.namespaces[{ns.name}].name", "is a namespace Kubernetes, GKE or "
                         "gpu-fleet's add-ons own", ns.name, "name team namespaces after the team, e.g. team-vision")
     addons = cluster.addons

@@ -20,6 +20,7 @@ from pulumi_policy import (
 )
 
 from components.capacity import GKE_CLUSTER, GKE_NODE_POOL
+from components.validation import MIN_AUTHORIZED_PREFIX
 from policies.view import config_path, plain
 
 CIS = "CIS GKE Benchmark"
@@ -39,10 +40,6 @@ def private_nodes(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     return None
 
 
-MIN_PREFIX_LENGTH = 8
-"""An authorized network wider than a /8 (0.0.0.0/0 above all) opens the control plane to most of the internet."""
-
-
 def _prefix_length(cidr: Any) -> int:
     try:
         return ipaddress.ip_network(str(cidr), strict=False).prefixlen
@@ -58,7 +55,7 @@ def control_plane_access(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> str | 
     if not man.get("cidrBlocks"):
         return (f"{config_path(p)} has a public control-plane endpoint open to any address. Set "
                 f"{config_path(p)}.authorized_networks, or {config_path(p)}.public_endpoint: false.")
-    widest = int(cfg.get("min_prefix_length", MIN_PREFIX_LENGTH))
+    widest = int(cfg.get("min_prefix_length", MIN_AUTHORIZED_PREFIX))
     broad = [b.get("cidrBlock") for b in man["cidrBlocks"] if _prefix_length(b.get("cidrBlock")) < widest]
     if broad:
         return (f"{config_path(p)} admits {', '.join(map(str, broad))} to its public control plane, which is "
@@ -184,7 +181,7 @@ POLICIES = [
     _policy("gke-private-nodes", "GKE nodes have no public IPs.", GKE_CLUSTER, private_nodes, "5.6.5"),
     _policy("gke-control-plane-access", "A public control plane admits only authorized networks.", GKE_CLUSTER,
             control_plane_access, "5.6.3",
-            {"min_prefix_length": {"type": "integer", "minimum": 0, "maximum": 32, "default": MIN_PREFIX_LENGTH,
+            {"min_prefix_length": {"type": "integer", "minimum": 0, "maximum": 32, "default": MIN_AUTHORIZED_PREFIX,
                                    "description": "Authorized networks must be this narrow or narrower (/N)"}}),
     _policy("gke-workload-identity", "Workload Identity is enabled.", GKE_CLUSTER, workload_identity, "5.2.2"),
     _policy("gke-shielded-nodes", "Shielded GKE Nodes are enforced.", GKE_CLUSTER, shielded_nodes, "5.5.5"),
