@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from components.capacity import capacity_rows, cost
-from components.validation import ConfigError
+from components.config import ConfigError
 from gpufleet import offline, policy_gate, report
 from infra import config as infra_config
 

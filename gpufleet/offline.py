@@ -27,7 +27,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.capacity import ResourceView
-from components.validation import ConfigError, Issue
+from components.config import ConfigError, Issue
 from infra import config as infra_config
 
 SECRET = "[secret]"

@@ -22,7 +22,7 @@ import jsonschema
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from components.validation import ConfigError, Issue
+from components.config import ConfigError, Issue
 from gpufleet.offline import Recorded
 
 Level: TypeAlias = analyzer_pb2.EnforcementLevel.ValueType

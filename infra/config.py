@@ -13,8 +13,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.spec import Fleet
-from components.validation import ConfigError, Issue, load_fleet
+from components.config import ConfigError, Fleet, Issue, load_fleet
 
 PROJECT = "gpu-fleet"
 

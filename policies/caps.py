@@ -16,7 +16,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from components.capacity import GKE_CLUSTER, GKE_NODE_POOL
+from components.capacity.gke import GKE_CLUSTER, GKE_NODE_POOL
 from policies.view import config_path, plain
 
 

@@ -19,14 +19,14 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from components.capacity import GKE_CLUSTER, GKE_NODE_POOL
-from components.validation import MIN_AUTHORIZED_PREFIX
+from components.capacity.gke import GKE_CLUSTER, GKE_NODE_POOL
+from components.config.gke_rules import MIN_AUTHORIZED_PREFIX
 from policies.view import config_path, plain
 
 CIS = "CIS GKE Benchmark"
 Check = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
-_CLUSTER_CODE = "components/gke_cluster.py"
-_NODE_CODE = "hardened_node_settings in components/gke_cluster.py"
+_CLUSTER_CODE = "components/gcp/cluster.py"
+_NODE_CODE = "hardened_node_settings in components/gcp/cluster.py"
 
 
 def _default_sa(sa: Any) -> bool:
@@ -133,7 +133,7 @@ def auto_repair_upgrade(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | Non
     off = [name for name, key in sorted(checks.items()) if not mgmt.get(key)]
     if off:
         return (f"{config_path(p)} has {' and '.join(off)} off. gpu-fleet turns both on for every pool "
-                "(management in components/gpu_node_pool.py and components/gke_cluster.py); restore them.")
+                "(management in components/gcp/node_pool.py and components/gcp/cluster.py); restore them.")
     return None
 
 
@@ -143,7 +143,7 @@ def gpu_tainted(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
         return None
     if not any(t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NO_SCHEDULE" for t in nc.get("taints") or []):
         return (f"{config_path(p)} is not tainted nvidia.com/gpu:NoSchedule, so ordinary pods would fill GPU nodes. "
-                "gpu-fleet taints every GPU pool (GPU_TAINT in components/gpu_node_pool.py); restore it.")
+                "gpu-fleet taints every GPU pool (GPU_TAINT in components/kubernetes/conventions.py); restore it.")
     return None
 
 

@@ -14,7 +14,7 @@ from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy.secret import Secret
 
 from components.capacity import CapacityRow, PriceBook, ResourceView, capacity_rows
-from components.gpu_node_pool import LABEL_CLUSTER, LABEL_POOL
+from components.kubernetes.conventions import LABEL_CLUSTER, LABEL_POOL
 
 PRICES_SCHEMA: dict[str, Any] = {
     "type": "array",

@@ -11,7 +11,7 @@ import pytest
 
 from components import catalog
 from components.catalog import Cloud, Provisioning
-from components.validation import ConfigError
+from components.config import ConfigError
 from infra.config import parse
 from tests.conftest import stack_doc
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.validation import ConfigError
+from components.config import ConfigError
 from infra.config import parse
 from tests.conftest import stack_doc
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from components import versions
-from components.gpu_addons import dcgm_exporter_values, gpu_operator_values
+from components.kubernetes.gpu_addons import dcgm_exporter_values, gpu_operator_values
 from gpufleet.report import Plan
 from tests.conftest import REFERENCE, gke_of
 

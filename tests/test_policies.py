@@ -26,7 +26,7 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from components import catalog
 from components.capacity import CapacityRow
-from components.validation import ConfigError
+from components.config import ConfigError
 from gpufleet import cli, policy_gate
 from gpufleet.report import Plan
 from policies import budget, caps, gke_security, quota, spot

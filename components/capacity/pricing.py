@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.spec import PriceOverride
+from components.config.model import PriceOverride
 
 TYPE = "gpufleet:pricing:PriceOverrides"
 

@@ -16,8 +16,9 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import catalog
-from components.network import pods_range_name, services_range_name
-from components.spec import SYSTEM_POOL_NAME, DcgmSource, GkeCluster, GpuStack, ReleaseChannel
+from components.config.addons import DcgmSource, GpuStack
+from components.config.gke import SYSTEM_POOL_NAME, GkeCluster, ReleaseChannel
+from components.gcp.network import pods_range_name, services_range_name
 
 NODE_ROLES = ("roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader")
 """GKE's least-privilege node role, plus pulling images from Artifact Registry."""

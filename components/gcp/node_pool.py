@@ -14,14 +14,11 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components import catalog
-from components.gke_cluster import hardened_node_settings
-from components.spec import CapacityModel, GpuPool, GpuStack, ReservationMode, ScalingScope
+from components.config.addons import GpuStack
+from components.config.gke import CapacityModel, GpuPool, ReservationMode, ScalingScope
+from components.gcp.cluster import hardened_node_settings
+from components.kubernetes.conventions import GPU_TAINT, LABEL_CAPACITY, LABEL_CLUSTER, LABEL_CRITICAL, LABEL_POOL
 
-GPU_TAINT = ("nvidia.com/gpu", "present", "NO_SCHEDULE")
-LABEL_CLUSTER = "gpu-fleet/cluster"
-LABEL_POOL = "gpu-fleet/pool"
-LABEL_CAPACITY = "gpu-fleet/capacity"
-LABEL_CRITICAL = "gpu-fleet/production-critical"
 NO_GKE_DEVICE_PLUGIN = "gke-no-default-nvidia-gpu-device-plugin"
 """Node label that stops GKE's device plugin so the GPU Operator's can run (NVIDIA's GKE guide)."""
 

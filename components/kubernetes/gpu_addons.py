@@ -16,8 +16,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import versions
-from components.gpu_node_pool import GPU_TAINT
-from components.spec import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuAlerts, GpuStack
+from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuAlerts, GpuStack
+from components.kubernetes.conventions import GPU_TAINT
 
 PRIORITY_CLASSES = {
     # Seed 003's four levels; preemption follows the numbers.

@@ -1,0 +1,107 @@
+"""AWS GPU instance types, their on-demand list prices per region and their vCPU quotas, each with its source."""
+
+from __future__ import annotations
+
+from components.catalog.types import CHECKED as _CHECKED
+from components.catalog.types import AwsQuota, Cloud, MachineType, Price, Provisioning, Source
+
+_AWS_SPECS = Source(
+    "https://github.com/aws/karpenter-provider-aws/blob/0c5e7d8112409aff07b0f17a0f51c87bdba52ed1"
+    "/website/content/en/docs/reference/instance-types.md", _CHECKED)
+"""Karpenter's instance-type reference, generated from EC2 DescribeInstanceTypes (vCPU, GiB, GPUs, NVMe)."""
+_AWS_QUOTA_PAGE = Source("https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-quotas.html",
+                         _CHECKED)
+"""AWS "Amazon EC2 instance type quotas": On-Demand and Spot vCPU quota names with their console codes."""
+_SKYPILOT_AWS = Source(
+    "https://github.com/skypilot-org/skypilot-catalog/blob/00148f2af3672e2229b4f7bf8157d5a3f36e3c35"
+    "/catalogs/v8/aws/vms.csv", _CHECKED)
+"""SkyPilot's AWS catalog: Linux on-demand prices, already after the mid-2025 P4/P5 price cuts."""
+
+_ALL_AWS = frozenset({Provisioning.ON_DEMAND, Provisioning.SPOT, Provisioning.RESERVATION})
+_P5E = frozenset({Provisioning.SPOT, Provisioning.RESERVATION})
+"""p5e.48xlarge has no On-Demand price in any catalog region, only Spot prices (SkyPilot vms.csv)."""
+
+
+def _aws(name: str, gpu: str, gpus: int, vcpus: int, memory_gib: float, nvme_gb: int, quota: str,
+         provisioning: frozenset[Provisioning] = _ALL_AWS) -> MachineType:
+    """An EC2 instance type; memory in GiB, instance-store NVMe in GB, as DescribeInstanceTypes has them."""
+    return MachineType(name, Cloud.AWS, gpu, gpus, vcpus, memory_gib, nvme_gb, quota, provisioning,
+                       _AWS_SPECS)
+
+
+MACHINE_TYPES: tuple[MachineType, ...] = (
+    # AWS P5 family counts against its own Spot quota (All P5 Spot Instance Requests), hence "P5".
+    _aws("p5.48xlarge", "h100-80gb", 8, 192, 2048, 30400, "P5"),
+    _aws("p5e.48xlarge", "h200-141gb", 8, 192, 2048, 30400, "P5", _P5E),
+    _aws("p5en.48xlarge", "h200-141gb", 8, 192, 2048, 30400, "P5"),
+    _aws("p4d.24xlarge", "a100-40gb", 8, 96, 1152, 8000, "P"),
+    _aws("p4de.24xlarge", "a100-80gb", 8, 96, 1152, 8000, "P"),
+    # g6 (L4): 12xlarge and 24xlarge have 4 GPUs, 48xlarge 8, every other size 1.
+    _aws("g6.xlarge", "l4", 1, 4, 16, 250, "G"),
+    _aws("g6.2xlarge", "l4", 1, 8, 32, 450, "G"),
+    _aws("g6.4xlarge", "l4", 1, 16, 64, 600, "G"),
+    _aws("g6.8xlarge", "l4", 1, 32, 128, 900, "G"),
+    _aws("g6.12xlarge", "l4", 4, 48, 192, 3760, "G"),
+    _aws("g6.16xlarge", "l4", 1, 64, 256, 1880, "G"),
+    _aws("g6.24xlarge", "l4", 4, 96, 384, 3760, "G"),
+    _aws("g6.48xlarge", "l4", 8, 192, 768, 7520, "G"),
+    # g6e (L40S): same GPU counts per size as g6, twice the memory.
+    _aws("g6e.xlarge", "l40s", 1, 4, 32, 250, "G"),
+    _aws("g6e.2xlarge", "l40s", 1, 8, 64, 450, "G"),
+    _aws("g6e.4xlarge", "l40s", 1, 16, 128, 600, "G"),
+    _aws("g6e.8xlarge", "l40s", 1, 32, 256, 900, "G"),
+    _aws("g6e.12xlarge", "l40s", 4, 48, 384, 3800, "G"),
+    _aws("g6e.16xlarge", "l40s", 1, 64, 512, 1900, "G"),
+    _aws("g6e.24xlarge", "l40s", 4, 96, 768, 3800, "G"),
+    _aws("g6e.48xlarge", "l40s", 8, 192, 1536, 7600, "G"),
+)
+
+# AWS: Linux on-demand USD per hour (_SKYPILOT_AWS). Spot is market-priced, so no Spot figure is kept.
+# p5e.48xlarge has no on-demand price (see _P5E); p4de.24xlarge is not offered in us-east-2.
+_AWS_US = ("us-east-1", "us-east-2", "us-west-2")
+_AWS_ON_DEMAND: dict[str, tuple[float, tuple[str, ...]]] = {
+    "p5.48xlarge": (55.04, _AWS_US),
+    "p5en.48xlarge": (63.296, _AWS_US),
+    "p4d.24xlarge": (21.957642, ("us-east-1",)),
+    "p4de.24xlarge": (27.44705, ("us-east-1", "us-west-2")),
+    "g6.xlarge": (0.8048, _AWS_US),
+    "g6.2xlarge": (0.9776, _AWS_US),
+    "g6.4xlarge": (1.3232, _AWS_US),
+    "g6.8xlarge": (2.0144, _AWS_US),
+    "g6.12xlarge": (4.6016, _AWS_US),
+    "g6.16xlarge": (3.3968, _AWS_US),
+    "g6.24xlarge": (6.6752, _AWS_US),
+    "g6.48xlarge": (13.3504, _AWS_US),
+    "g6e.xlarge": (1.861, _AWS_US),
+    "g6e.2xlarge": (2.24208, _AWS_US),
+    "g6e.4xlarge": (3.00424, _AWS_US),
+    "g6e.8xlarge": (4.52856, _AWS_US),
+    "g6e.12xlarge": (10.49264, _AWS_US),
+    "g6e.16xlarge": (7.57719, _AWS_US),
+    "g6e.24xlarge": (15.06559, _AWS_US),
+    "g6e.48xlarge": (30.13118, _AWS_US),
+}
+# The catalog rounds p4d.24xlarge to 21.95764 in us-east-2 and us-west-2 (21.957642 in us-east-1).
+_AWS_EXTRA: tuple[tuple[str, str, float], ...] = (
+    ("p4d.24xlarge", "us-east-2", 21.95764),
+    ("p4d.24xlarge", "us-west-2", 21.95764),
+)
+
+PRICES: tuple[Price, ...] = (
+    tuple(Price(m, r, od, None, _SKYPILOT_AWS) for m, (od, regions) in _AWS_ON_DEMAND.items() for r in regions)
+    + tuple(Price(m, r, od, None, _SKYPILOT_AWS) for m, r, od in _AWS_EXTRA)
+)
+
+# Keyed by (MachineType.aws_quota, spot). On-demand, every P instance shares one quota; Spot splits P5
+# (p5, p5e, p5en) from P4/P3/P2 - the old single "All P Spot Instance Requests" quota is now L-7212CCBC's
+# "All P4, P3 and P2 Spot Instance Requests".
+_P_ON_DEMAND = AwsQuota("L-417A185B", "Running On-Demand P instances", _AWS_QUOTA_PAGE)
+AWS_QUOTAS: dict[tuple[str, bool], AwsQuota] = {
+    ("P", False): _P_ON_DEMAND,
+    ("P", True): AwsQuota("L-7212CCBC", "All P4, P3 and P2 Spot Instance Requests", _AWS_QUOTA_PAGE),
+    ("P5", False): _P_ON_DEMAND,
+    ("P5", True): AwsQuota("L-C4BD4855", "All P5 Spot Instance Requests", _AWS_QUOTA_PAGE),
+    ("G", False): AwsQuota("L-DB2E81BA", "Running On-Demand G and VT instances", _AWS_QUOTA_PAGE),
+    ("G", True): AwsQuota("L-3819A6DF", "All G and VT Spot Instance Requests", _AWS_QUOTA_PAGE),
+}
+

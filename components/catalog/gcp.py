@@ -1,0 +1,256 @@
+"""GCP's GPU machine types, the zones that offer each GPU, and list prices, each with its source.
+
+Every row cites the page it was read from. ``checked`` is the page's own "Last updated" date where it states
+one, else the day it was read. A missing row means "not verified", never "not offered": lookups then return
+None and callers treat the fact as unknown.
+"""
+
+from __future__ import annotations
+
+from components.catalog.types import CHECKED as _CHECKED
+from components.catalog.types import Cloud, MachineType, Price, Provisioning, Source
+
+_GCP_GPUS = Source("https://docs.cloud.google.com/compute/docs/gpus", "2026-04-14")
+"""GCP "GPU machine types": GPU model, GPU memory and accelerator string of every machine series."""
+_GCP_ACCEL = Source("https://docs.cloud.google.com/compute/docs/accelerator-optimized-machines", "2026-04-13")
+"""GCP "Accelerator-optimized machine family": vCPUs, memory, bundled Local SSD, GPUs, consumption limits."""
+_GCP_CONSUMPTION = Source("https://docs.cloud.google.com/ai-hypercomputer/docs/consumption-models",
+                          "2026-04-06")
+"""AI Hypercomputer consumption options: Spot and flex-start work for every GPU machine except A4X/A4X Max."""
+_GKE_GPUS = Source("https://docs.cloud.google.com/kubernetes-engine/docs/how-to/gpus", _CHECKED)
+"""GKE "Run GPUs in GKE Standard node pools": the accelerator string GKE expects for each machine series."""
+_GKE_MIG = Source("https://cloud.google.com/kubernetes-engine/docs/how-to/gpus-multi", _CHECKED)
+"""GKE "Running multi-instance GPUs": MIG works on A100 40GB, A100 80GB, H100 80GB and H200 141GB."""
+_GKE_PARTITIONER = Source(
+    "https://github.com/GoogleCloudPlatform/container-engine-accelerators/blob"
+    "/09e2ab1ac10491ad46d3521348db6b4dcdba2e25/partition_gpu/partition_gpu.go", _CHECKED)
+"""GKE's node-side GPU partitioner: the `gpu_partition_size` values it maps to MIG profiles, per GPU."""
+_NVIDIA_MIG = Source("https://docs.nvidia.com/datacenter/tesla/mig-user-guide/supported-mig-profiles.html",
+                     _CHECKED)
+"""NVIDIA MIG user guide, "Supported MIG Profiles": the [compute]g.[memory]gb profile names per GPU."""
+_GCP_QUOTA_ENUM = Source(
+    "https://github.com/googleapis/googleapis/blob/a59c7af804b5966d65c01088f54ffdcaa3f73f2f"
+    "/google/cloud/compute/v1/compute.proto",
+    _CHECKED)
+"""Compute Engine API Quota.Metric enum: NVIDIA_A100_GPUS, NVIDIA_A100_80GB_GPUS, NVIDIA_L4_GPUS, their
+PREEMPTIBLE_ twins and GPUS_ALL_REGIONS. Of the H100 generation it holds only COMMITTED_NVIDIA_H100_GPUS:
+the regional H100, H100 Mega and H200 metrics are not in it."""
+_GCP_QUOTA_REGIONS = Source("https://docs.cloud.google.com/compute/docs/instances/create-use-spot", _CHECKED)
+"""NVIDIA_H100_GPUS, NVIDIA_H100_MEGA_GPUS, NVIDIA_H200_GPUS and their PREEMPTIBLE_ twins: the names
+`gcloud compute regions describe` reports (the metric names gpu-fleet's issue tracker specifies, matched by
+published quota listings); this Spot page says preemptible quota keeps Spot VMs off standard GPU quota."""
+_CYCLENERD = Source(
+    "https://github.com/Cyclenerd/google-cloud-pricing-cost-calculator/blob"
+    "/0166a59ebba7c36f2cc8c931d9f258dcebc44776/pricing.yml", "2025-03-06")
+"""GCP list prices per machine type and region, generated from the Cloud Billing SKU API on 2025-03-06."""
+
+GPU_ZONES_SOURCE = Source(
+    "https://github.com/skypilot-org/skypilot-catalog/blob/2c3d7ea7d76bf84cf80d382e946c1609571485fd"
+    "/catalogs/v9/gcp/vms.csv", _CHECKED)
+"""SkyPilot's GCP catalog (v9): its GPU rows (AcceleratorName, Region, AvailabilityZone) are fetched from the
+Compute Engine acceleratorTypes API; GPU_ZONES holds the zones listed there. The GCP page "GPU regions and
+zones availability" (docs.cloud.google.com/compute/docs/gpus/gpu-regions-zones) could not be retrieved."""
+GPU_ZONES_CROSSCHECK_SOURCES: tuple[Source, ...] = (
+    Source("https://github.com/skypilot-org/skypilot-catalog/blob/006059e0f18acb1341e22a27751e9f80df6ba92f"
+           "/catalogs/v8/gcp/vms.csv", _CHECKED),
+    Source("https://github.com/ai-train-blog/blog/blob/fa2d8907ce5cd8d4b486ea71cefc39b5095418d0"
+           "/Writerside/topics/GPU-Availability-in-GCP-Vertex-AI.md", _CHECKED),
+    Source("https://github.com/TeamADAPT/ai_ml/blob/e2e6f31819937f6db671e9901507f17d741ca07b"
+           "/docs/guides/a3_quota_summary.md", _CHECKED),
+)
+"""GPU_ZONES checked against: another SkyPilot snapshot, v8 (same zones in every region of GPU_ZONES); a
+pasted `gcloud compute accelerator-types list | grep us-central1` (no H200 yet; same us-central1 zones); and,
+for A3 Mega, whose per-zone rows SkyPilot may share with A3 High, a project's machine-type availability
+report (2024-11-20) that finds a3-megagpu-8g in us-central1, us-east4, us-east5 and us-west1 and not in
+us-east1, us-south1 or us-west2. It is region-level only: the A3 Mega zones themselves rest on SkyPilot."""
+GCP_PROVISIONING_SOURCES: tuple[Source, ...] = (_GCP_ACCEL, _GCP_CONSUMPTION)
+"""Where the GCP MachineType.provisioning sets come from."""
+_ALL_GCP = frozenset(Provisioning)
+"""On-demand, Spot, flex-start and reservations: what A2, G2, A3 Mega and a3-highgpu-8g offer."""
+_SPOT_OR_FLEX = frozenset({Provisioning.SPOT, Provisioning.FLEX_START})
+"""a3-highgpu-1g/2g/4g: "you must create instances by using Spot VMs or Flex-start VMs"."""
+_NO_ON_DEMAND = frozenset({Provisioning.RESERVATION, Provisioning.SPOT, Provisioning.FLEX_START})
+"""A3 Ultra: reserve capacity, or use Spot or flex-start; there is no plain on-demand."""
+
+
+def _gcp(name: str, gpu: str, gpus: int, vcpus: int, memory_gb: float, local_ssd_gb: int = 0,
+         provisioning: frozenset[Provisioning] = _ALL_GCP) -> MachineType:
+    return MachineType(name, Cloud.GCP, gpu, gpus, vcpus, memory_gb, local_ssd_gb, None, provisioning,
+                       _GCP_ACCEL)
+
+
+MACHINE_TYPES: tuple[MachineType, ...] = (
+    # A2 Standard (A100 40GB): Local SSD can be attached but none is bundled.
+    _gcp("a2-highgpu-1g", "a100-40gb", 1, 12, 85),
+    _gcp("a2-highgpu-2g", "a100-40gb", 2, 24, 170),
+    _gcp("a2-highgpu-4g", "a100-40gb", 4, 48, 340),
+    _gcp("a2-highgpu-8g", "a100-40gb", 8, 96, 680),
+    _gcp("a2-megagpu-16g", "a100-40gb", 16, 96, 1360),
+    # A2 Ultra (A100 80GB): 375 GiB of Local SSD bundled per GPU.
+    _gcp("a2-ultragpu-1g", "a100-80gb", 1, 12, 170, 375),
+    _gcp("a2-ultragpu-2g", "a100-80gb", 2, 24, 340, 750),
+    _gcp("a2-ultragpu-4g", "a100-80gb", 4, 48, 680, 1500),
+    _gcp("a2-ultragpu-8g", "a100-80gb", 8, 96, 1360, 3000),
+    # A3 High (H100 80GB): the 1/2/4-GPU shapes only as Spot or flex-start.
+    _gcp("a3-highgpu-1g", "h100-80gb", 1, 26, 234, 750, _SPOT_OR_FLEX),
+    _gcp("a3-highgpu-2g", "h100-80gb", 2, 52, 468, 1500, _SPOT_OR_FLEX),
+    _gcp("a3-highgpu-4g", "h100-80gb", 4, 104, 936, 3000, _SPOT_OR_FLEX),
+    _gcp("a3-highgpu-8g", "h100-80gb", 8, 208, 1872, 6000),
+    _gcp("a3-megagpu-8g", "h100-mega-80gb", 8, 208, 1872, 6000),
+    _gcp("a3-ultragpu-8g", "h200-141gb", 8, 224, 2952, 12000, _NO_ON_DEMAND),
+    # G2 (L4), default memory; Local SSD optional, not bundled. g2-standard-32 has one GPU, not two.
+    _gcp("g2-standard-4", "l4", 1, 4, 16),
+    _gcp("g2-standard-8", "l4", 1, 8, 32),
+    _gcp("g2-standard-12", "l4", 1, 12, 48),
+    _gcp("g2-standard-16", "l4", 1, 16, 64),
+    _gcp("g2-standard-24", "l4", 2, 24, 96),
+    _gcp("g2-standard-32", "l4", 1, 32, 128),
+    _gcp("g2-standard-48", "l4", 4, 48, 192),
+    _gcp("g2-standard-96", "l4", 8, 96, 384),
+)
+
+# GCP zones per GPU and region, as listed by GPU_ZONES_SOURCE (SkyPilot v9) and matched by both
+# GPU_ZONES_CROSSCHECK_SOURCES. The A3 Mega and A3 Ultra machine rows of the same file list the same zones as
+# their GPU rows. A region a GPU is absent from in the source is left out (unknown, not "no zone"): A100 40GB
+# in us-east4/europe-west1, A100 80GB outside us-central1/us-east4/europe-west4/asia-southeast1, H100 and
+# H100 Mega in us-east1, H200 in us-east1/us-west4/asia-southeast1. The blog's own summary table omits A3 and
+# G2 from us-central1-b, but the gcloud listing on the same page and both SkyPilot catalogs include them.
+GPU_ZONES: dict[str, dict[str, tuple[str, ...]]] = {
+    "a100-40gb": {  # nvidia-tesla-a100 (A2 Standard)
+        "us-central1": ("us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"),
+        "us-east1": ("us-east1-b",),
+        "us-west1": ("us-west1-b",),
+        "us-west4": ("us-west4-b",),
+        "europe-west4": ("europe-west4-a", "europe-west4-b"),
+        "asia-southeast1": ("asia-southeast1-a", "asia-southeast1-b", "asia-southeast1-c"),
+    },
+    "a100-80gb": {  # nvidia-a100-80gb (A2 Ultra)
+        "us-central1": ("us-central1-a", "us-central1-c"),
+        "us-east4": ("us-east4-c",),
+        "europe-west4": ("europe-west4-a",),
+        "asia-southeast1": ("asia-southeast1-c",),
+    },
+    "h100-80gb": {  # nvidia-h100-80gb (A3 High)
+        "us-central1": ("us-central1-a", "us-central1-b", "us-central1-c"),
+        "us-east4": ("us-east4-a", "us-east4-b", "us-east4-c"),
+        "us-west1": ("us-west1-a", "us-west1-b"),
+        "us-west4": ("us-west4-a",),
+        "europe-west1": ("europe-west1-b", "europe-west1-c"),
+        "europe-west4": ("europe-west4-b", "europe-west4-c"),
+        "asia-southeast1": ("asia-southeast1-b", "asia-southeast1-c"),
+    },
+    "h100-mega-80gb": {  # nvidia-h100-mega-80gb (A3 Mega)
+        "us-central1": ("us-central1-a", "us-central1-b", "us-central1-c"),
+        "us-east4": ("us-east4-a", "us-east4-b", "us-east4-c"),
+        "us-west1": ("us-west1-a", "us-west1-b"),
+        "us-west4": ("us-west4-a",),
+        "europe-west1": ("europe-west1-b", "europe-west1-c"),
+        "europe-west4": ("europe-west4-b", "europe-west4-c"),
+        "asia-southeast1": ("asia-southeast1-b", "asia-southeast1-c"),
+    },
+    "h200-141gb": {  # nvidia-h200-141gb (A3 Ultra); not in the older gcloud listing
+        "us-central1": ("us-central1-b",),
+        "us-east4": ("us-east4-b",),
+        "us-west1": ("us-west1-c",),
+        "europe-west1": ("europe-west1-b",),
+        "europe-west4": ("europe-west4-a",),
+    },
+    "l4": {  # nvidia-l4 (G2)
+        "us-central1": ("us-central1-a", "us-central1-b", "us-central1-c"),
+        "us-east1": ("us-east1-b", "us-east1-c", "us-east1-d"),
+        "us-east4": ("us-east4-a", "us-east4-c"),
+        "us-west1": ("us-west1-a", "us-west1-b", "us-west1-c"),
+        "us-west4": ("us-west4-a", "us-west4-c"),
+        "europe-west1": ("europe-west1-b", "europe-west1-c"),
+        "europe-west4": ("europe-west4-a", "europe-west4-b", "europe-west4-c"),
+        "asia-southeast1": ("asia-southeast1-a", "asia-southeast1-b", "asia-southeast1-c"),
+    },
+}
+
+# GCP: (machine, region, on-demand, Spot) in USD per hour for the whole machine, GPUs included (_CYCLENERD).
+# Spot prices move; these are the SKU prices of 2025-03-06. a3-highgpu-1g/2g/4g cannot run on-demand, but
+# their on-demand SKU price is listed and kept as the ceiling. Not in the price file: a3-megagpu-8g in
+# us-central1 and a3-ultragpu-8g anywhere.
+_GCP_PRICE_ROWS: tuple[tuple[str, str, float, float], ...] = (
+    ("a2-highgpu-1g", "us-central1", 3.673385, 1.293355),
+    ("a2-highgpu-1g", "us-east4", 3.934354926, 1.2132324),
+    ("a2-highgpu-1g", "europe-west4", 3.747972, 1.44587),
+    ("a2-highgpu-2g", "us-central1", 7.34677, 2.58671),
+    ("a2-highgpu-2g", "us-east4", 7.868709852, 2.4264648),
+    ("a2-highgpu-2g", "europe-west4", 7.495944, 2.89174),
+    ("a2-highgpu-4g", "us-central1", 14.69354, 5.17342),
+    ("a2-highgpu-4g", "us-east4", 15.737419704, 4.8529296),
+    ("a2-highgpu-4g", "europe-west4", 14.991888, 5.78348),
+    ("a2-highgpu-8g", "us-central1", 29.38708, 10.34684),
+    ("a2-highgpu-8g", "us-east4", 31.474839408, 9.7058592),
+    ("a2-highgpu-8g", "europe-west4", 29.983776, 11.56696),
+    ("a2-megagpu-16g", "us-central1", 55.739504, 19.48024),
+    ("a2-megagpu-16g", "us-east4", 59.531598816, 18.0446784),
+    ("a2-megagpu-16g", "europe-west4", 56.62656, 21.99824),
+    ("a2-ultragpu-1g", "us-central1", 5.06879789041096, 2.02746835616438),
+    ("a2-ultragpu-1g", "us-east4", 5.70773247945206, 2.29658383561644),
+    ("a2-ultragpu-1g", "europe-west4", 5.58091847945206, 1.81105531506849),
+    ("a2-ultragpu-2g", "us-central1", 10.1375957808219, 4.05493671232877),
+    ("a2-ultragpu-2g", "us-east4", 11.4154649589041, 4.59316767123288),
+    ("a2-ultragpu-2g", "europe-west4", 11.1618369589041, 3.62211063013699),
+    ("a2-ultragpu-4g", "us-central1", 20.2751915616438, 8.10987342465753),
+    ("a2-ultragpu-4g", "us-east4", 22.8309299178082, 9.18633534246576),
+    ("a2-ultragpu-4g", "europe-west4", 22.3236739178082, 7.24422126027397),
+    ("a2-ultragpu-8g", "us-central1", 40.5503831232877, 16.2197468493151),
+    ("a2-ultragpu-8g", "us-east4", 45.6618598356164, 18.3726706849315),
+    ("a2-ultragpu-8g", "europe-west4", 44.6473478356164, 14.4884425205479),
+    ("a3-highgpu-1g", "us-central1", 11.0612499878219, 4.42446871232877),
+    ("a3-highgpu-1g", "us-east4", 11.0694695189041, 4.45487967123288),
+    ("a3-highgpu-1g", "europe-west4", 14.0675598969041, 3.96990063013699),
+    ("a3-highgpu-2g", "us-central1", 22.1224999756438, 8.84893742465754),
+    ("a3-highgpu-2g", "us-east4", 22.1389390378082, 8.90975934246575),
+    ("a3-highgpu-2g", "europe-west4", 28.1351197938082, 7.93980126027397),
+    ("a3-highgpu-4g", "us-central1", 44.2449999512877, 17.6978748493151),
+    ("a3-highgpu-4g", "us-east4", 44.2778780756164, 17.8195186849315),
+    ("a3-highgpu-4g", "europe-west4", 56.2702395876164, 15.8796025205479),
+    ("a3-highgpu-8g", "us-central1", 88.4899999025753, 35.3957496986301),
+    ("a3-highgpu-8g", "us-east4", 88.5557561512329, 35.639037369863),
+    ("a3-highgpu-8g", "europe-west4", 112.540479175233, 31.7592050410959),
+    ("a3-megagpu-8g", "us-east4", 92.9375881512329, 37.391837369863),
+    ("a3-megagpu-8g", "europe-west4", 118.236831175233, 46.2640050410959),
+    ("g2-standard-4", "us-central1", 0.706832255, 0.279932),
+    ("g2-standard-4", "us-east4", 0.704517808, 0.281812),
+    ("g2-standard-4", "europe-west4", 0.742916046, 0.253236),
+    ("g2-standard-8", "us-central1", 0.853624271, 0.336764),
+    ("g2-standard-8", "us-east4", 0.850829156, 0.340324),
+    ("g2-standard-8", "europe-west4", 0.897201806, 0.314972),
+    ("g2-standard-12", "us-central1", 1.000416287, 0.393596),
+    ("g2-standard-12", "us-east4", 0.997140504, 0.398836),
+    ("g2-standard-12", "europe-west4", 1.051487566, 0.376708),
+    ("g2-standard-16", "us-central1", 1.147208303, 0.450428),
+    ("g2-standard-16", "us-east4", 1.143451852, 0.457348),
+    ("g2-standard-16", "europe-west4", 1.205773326, 0.438444),
+    ("g2-standard-24", "us-central1", 2.000832574, 0.787192),
+    ("g2-standard-24", "us-east4", 1.994281008, 0.797672),
+    ("g2-standard-24", "europe-west4", 2.102975132, 0.753416),
+    ("g2-standard-32", "us-central1", 1.734376367, 0.677756),
+    ("g2-standard-32", "us-east4", 1.728697244, 0.691396),
+    ("g2-standard-32", "europe-west4", 1.822916366, 0.685388),
+    ("g2-standard-48", "us-central1", 4.001665148, 1.574384),
+    ("g2-standard-48", "us-east4", 3.988562016, 1.595344),
+    ("g2-standard-48", "europe-west4", 4.205950264, 1.506832),
+    ("g2-standard-96", "us-central1", 8.003330296, 3.148768),
+    ("g2-standard-96", "us-east4", 7.977124032, 3.190688),
+    ("g2-standard-96", "europe-west4", 8.411900528, 3.013664),
+)
+
+PRICES: tuple[Price, ...] = tuple(Price(m, r, od, spot, _CYCLENERD) for m, r, od, spot in _GCP_PRICE_ROWS)
+
+# Machine types users write that do not exist, and what they meant (the hint after "X does not exist").
+KNOWN_MISTAKES: dict[str, str] = {
+    "a2-highgpu-16g": "the 16 x A100 machine is a2-megagpu-16g",
+    "a2-ultragpu-16g": "A2 Ultra stops at a2-ultragpu-8g (8 x A100 80GB), "
+                       "and 16 x A100 40GB is a2-megagpu-16g",
+    "a3-highgpu-16g": "A3 machines carry at most 8 H100/H200 "
+                      "(a3-highgpu-8g, a3-megagpu-8g, a3-ultragpu-8g)",
+    "a3-megagpu-16g": "A3 Mega has only a3-megagpu-8g (8 x H100)",
+    "g2-standard-64": "G2 sizes are g2-standard-4/8/12/16/24/32/48/96",
+}
+
+GCP_ALL_REGIONS_METRIC = "GPUS_ALL_REGIONS"
+"""Global Compute Engine quota on GPUs of every model in every region (project-wide)."""

@@ -1,0 +1,87 @@
+"""The catalog's record types: a GPU, a machine type, a price, an AWS quota, and the source of each fact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+CHECKED = "2026-11-22"
+"""The day facts without a page date of their own were read."""
+
+
+class Cloud(str, Enum):
+    GCP = "gcp"
+    AWS = "aws"
+
+
+class Provisioning(str, Enum):
+    """How capacity of a machine type may be obtained."""
+
+    ON_DEMAND = "on-demand"
+    SPOT = "spot"
+    FLEX_START = "flex-start"
+    RESERVATION = "reservation"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a fact was read, and on which day it was checked."""
+
+    url: str
+    checked: str
+
+
+@dataclass(frozen=True)
+class Gpu:
+    id: str
+    """Catalog id of the GPU model, e.g. ``h100-80gb``; used in plans, capacity rows and policies."""
+    model: str
+    """Marketing name, e.g. ``NVIDIA H100 80GB``."""
+    memory_gb: int
+    """Memory of one GPU in GB."""
+    gke_accelerator: str | None
+    """GKE/Compute Engine accelerator type string, e.g. ``nvidia-h100-80gb``; None where GCP has no such GPU."""
+    gcp_quota_metric: str | None
+    """Regional Compute Engine quota metric for on-demand capacity, e.g. ``NVIDIA_H100_GPUS``."""
+    gcp_preemptible_quota_metric: str | None
+    """Regional quota metric that Spot/preemptible capacity counts against."""
+    mig_partitions: tuple[str, ...]
+    """MIG partition sizes GKE accepts for ``gpu_partition_size``; empty where the GPU has no MIG."""
+    source: Source
+
+
+@dataclass(frozen=True)
+class MachineType:
+    name: str
+    cloud: Cloud
+    gpu: str
+    """Gpu.id of the GPUs this machine carries."""
+    gpus: int
+    """GPUs per machine."""
+    vcpus: int
+    memory_gb: float
+    local_ssd_gb: int
+    """Local SSD bundled with the machine type (0 where none is bundled)."""
+    aws_quota: str | None
+    """AWS only: the vCPU-based EC2 quota family the instance counts against (``P`` or ``G``)."""
+    provisioning: frozenset[Provisioning]
+    """Ways the machine can be obtained; e.g. a3-highgpu-1g/2g/4g only as Spot or flex-start."""
+    source: Source
+
+
+@dataclass(frozen=True)
+class Price:
+    machine_type: str
+    region: str
+    on_demand_hourly_usd: float
+    spot_hourly_usd: float | None
+    source: Source
+
+
+@dataclass(frozen=True)
+class AwsQuota:
+    code: str
+    """Service Quotas code, e.g. ``L-417A185B``."""
+    name: str
+    """Quota name as the Service Quotas console shows it."""
+    source: Source

@@ -1,0 +1,95 @@
+"""Config problems as one line each: the key path (list items by name), the value, and a hint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from components.config.base import NAME_PATTERN, REGION_PATTERN, ZONE_PATTERN
+
+
+@dataclass(frozen=True)
+class Issue:
+    path: str
+    message: str
+    value: Any = None
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}"
+        if self.value is not None:
+            text += f" (got {self.value!r})"
+        if self.hint:
+            text += f"; hint: {self.hint}"
+        return text
+
+
+class ConfigError(Exception):
+    """The stack configuration is invalid; `issues` holds every problem found, one line each."""
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+    @property
+    def count(self) -> str:
+        """'1 problem', '3 problems': for the heading above the list."""
+        n = len(self.issues)
+        return f"{n} problem" if n == 1 else f"{n} problems"
+
+def from_pydantic(err: Any, raw: Mapping[str, Any]) -> Issue:
+    path, node = "", cast(Any, raw)
+    for part in err["loc"]:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            key = item.get("name") if isinstance(item, dict) else None
+            path += f"[{key if key is not None else part}]"
+            node = item
+        else:
+            path += f".{part}" if path else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    kind = err["type"]
+    value = None if kind == "missing" else err.get("input")
+    message = "unknown key" if kind == "extra_forbidden" else err["msg"]
+    hint = _pydantic_hint(kind, err.get("ctx") or {})
+    if isinstance(value, (dict, list)):
+        value = None
+    return Issue(path or "config", message, value, hint)
+
+
+_TYPE_HINTS = {
+    "extra_forbidden": "unknown key; check its spelling against the config reference in README.md",
+    "missing": "this key is required",
+    "int_parsing": "a whole number, e.g. 3", "int_type": "a whole number, e.g. 3",
+    "int_from_float": "a whole number, e.g. 3",
+    "float_parsing": "a number, e.g. 2.5", "float_type": "a number, e.g. 2.5",
+    "bool_parsing": "true or false", "bool_type": "true or false",
+    "string_type": "a string (quote it if YAML reads it as a number)",
+    "list_type": "a YAML list of entries (- name: ...)",
+    "dict_type": "a mapping of keys (key: value)", "model_type": "a mapping of keys (key: value)",
+    "model_attributes_type": "a mapping of keys (key: value)",
+}
+_PATTERN_HINTS = {
+    REGION_PATTERN: "a GCP region such as us-central1",
+    ZONE_PATTERN: "a GCP zone such as us-central1-a",
+    NAME_PATTERN: "lower-case letters, digits and '-', starting with a letter, at most 40 characters",
+}
+
+
+def _pydantic_hint(kind: str, ctx: Mapping[str, Any]) -> str:
+    if kind in _TYPE_HINTS:
+        return _TYPE_HINTS[kind]
+    if kind == "enum" or kind == "literal_error":
+        return "use one of those values; the config reference in README.md says what each means"
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_HINTS.get(str(ctx.get("pattern")), f"must match {ctx.get('pattern')}")
+    bounds = {"greater_than_equal": ">= {ge}", "greater_than": "> {gt}", "less_than_equal": "<= {le}",
+              "less_than": "< {lt}"}
+    if kind in bounds:
+        return "use a value " + bounds[kind].format(**ctx)
+    if kind == "too_short":
+        return f"list at least {ctx.get('min_length', 1)}"
+    if kind == "too_long":
+        return f"list at most {ctx.get('max_length')}"
+    return "see the config reference in README.md"

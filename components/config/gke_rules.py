@@ -1,0 +1,213 @@
+"""Rules of the `gke:` section that span fields or need the GPU catalog (zones, machines, accelerators, ...)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+
+from components import catalog
+from components.config.addons import RESERVED_NAMESPACE_PREFIXES, RESERVED_NAMESPACES, DcgmSource, GpuStack
+from components.config.checks import K8S_LABEL_KEY, K8S_LABEL_VALUE, overlaps, parse_cidr, unique_names, zones_in_region
+from components.config.errors import Issue
+from components.config.gke import (
+    SYSTEM_POOL_NAME,
+    CapacityModel,
+    GkeCluster,
+    GpuPool,
+    ReservationMode,
+    SharingStrategy,
+)
+from components.config.model import Fleet
+
+MTU_MIN, MTU_MAX = 1460, 8896
+MIN_AUTHORIZED_PREFIX = 8
+"""The widest authorized network accepted: wider (0.0.0.0/0 above all) opens the control plane to most of the
+internet. Also the default of gke-control-plane-access's min_prefix_length, which checks what is deployed."""
+_LOCAL_SSD_GB = 375
+
+
+def check_gke(fleet: Fleet) -> Iterator[Issue]:
+    gke = fleet.gke
+    assert gke is not None
+    if not MTU_MIN <= gke.network.mtu <= MTU_MAX:
+        yield Issue("gke.network.mtu", f"MTU must be between {MTU_MIN} and {MTU_MAX}", gke.network.mtu,
+                    "1460 is GCP's default; 8896 suits GPU-to-GPU traffic")
+    ranges: list[tuple[str, ipaddress.IPv4Network]] = []
+    yield from unique_names("gke.regions", [r.name for r in gke.regions])
+    for region in gke.regions:
+        rpath = f"gke.regions[{region.name}]"
+        net = yield from parse_cidr(f"{rpath}.subnet_cidr", region.subnet_cidr)
+        if net:
+            ranges.append((f"{rpath}.subnet_cidr", net))
+        yield from unique_names(f"{rpath}.clusters", [c.name for c in region.clusters])
+        for cluster in region.clusters:
+            cpath = f"{rpath}.clusters[{cluster.name}]"
+            for key in ("pods_cidr", "services_cidr"):
+                net = yield from parse_cidr(f"{cpath}.{key}", getattr(cluster, key))
+                if net:
+                    ranges.append((f"{cpath}.{key}", net))
+            master = yield from parse_cidr(f"{cpath}.master_cidr", cluster.master_cidr)
+            if master:
+                if master.prefixlen != 28:
+                    yield Issue(f"{cpath}.master_cidr", "the control-plane range must be a /28",
+                                cluster.master_cidr, "e.g. 172.16.0.0/28")
+                ranges.append((f"{cpath}.master_cidr", master))
+            for j, an in enumerate(cluster.authorized_networks):
+                apath = f"{cpath}.authorized_networks[{an.name or j}].cidr"
+                allowed = yield from parse_cidr(apath, an.cidr)
+                if allowed and allowed.prefixlen < MIN_AUTHORIZED_PREFIX:
+                    yield Issue(apath, "admits most of the internet to the control plane", an.cidr,
+                                f"list the networks that run kubectl (a VPN or office range, /{MIN_AUTHORIZED_PREFIX} "
+                                f"or narrower), or set {cpath}.public_endpoint: false")
+            yield from _check_cluster(cpath, region.name, cluster)
+    yield from overlaps(ranges)
+
+
+def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Issue]:
+    yield from zones_in_region(f"{cpath}.system_pool.zones", region, cluster.system_pool.zones or [])
+    sp = cluster.system_pool
+    if sp.min_nodes_per_zone > sp.max_nodes_per_zone:
+        yield Issue(f"{cpath}.system_pool.min_nodes_per_zone", "min_nodes_per_zone is above max_nodes_per_zone",
+                    sp.min_nodes_per_zone, f"max_nodes_per_zone is {sp.max_nodes_per_zone}")
+    yield from _system_machine(f"{cpath}.system_pool.machine_type", sp.machine_type)
+    yield from unique_names(f"{cpath}.gpu_pools", [p.name for p in cluster.gpu_pools])
+    for pool in cluster.gpu_pools:
+        if pool.name == SYSTEM_POOL_NAME:
+            yield Issue(f"{cpath}.gpu_pools[{pool.name}].name", "is the name of the cluster's system node pool",
+                        pool.name, "give the GPU pool another name, e.g. the GPU and its purpose (h100-train)")
+    yield from unique_names(f"{cpath}.addons.namespaces", [n.name for n in cluster.addons.namespaces])
+    for ns in cluster.addons.namespaces:
+        if ns.name in RESERVED_NAMESPACES or ns.name.startswith(RESERVED_NAMESPACE_PREFIXES):
+            yield Issue(f"{cpath}.addons.namespaces[{ns.name}].name", "is a namespace Kubernetes, GKE or "
+                        "gpu-fleet's add-ons own", ns.name, "name team namespaces after the team, e.g. team-vision")
+    addons = cluster.addons
+    if addons.gpu_stack is GpuStack.OPERATOR and addons.dcgm is DcgmSource.MANAGED:
+        yield Issue(f"{cpath}.addons.dcgm", "GKE managed DCGM needs GKE's own GPU stack", "managed",
+                    "use dcgm: exporter with gpu_stack: operator (the operator runs dcgm-exporter)")
+    nap = cluster.auto_provisioning
+    for lim in nap.gpu_limits:
+        try:
+            g = catalog.gpu(lim.gpu)
+        except KeyError:
+            yield Issue(f"{cpath}.auto_provisioning.gpu_limits[{lim.gpu}].gpu", "unknown GPU id", lim.gpu,
+                        "use a catalog GPU id such as h100-80gb, a100-80gb or l4")
+            continue
+        if g.gke_accelerator is None:
+            yield Issue(f"{cpath}.auto_provisioning.gpu_limits[{lim.gpu}].gpu", "GPU not offered on GKE", lim.gpu,
+                        "GKE GPUs: " + ", ".join(g.id for g in catalog.GPUS if g.gke_accelerator))
+    for pool in cluster.gpu_pools:
+        yield from _check_pool(f"{cpath}.gpu_pools[{pool.name}]", region, cluster, pool)
+
+
+def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> Iterator[Issue]:
+    machine = catalog.find_machine_type(pool.machine_type)
+    if machine is None or machine.cloud is not catalog.Cloud.GCP:
+        yield Issue(f"{ppath}.machine_type", f"{pool.machine_type} does not exist",
+                    hint=catalog.machine_hint(pool.machine_type, catalog.Cloud.GCP))
+        return
+    gpu = catalog.gpu(machine.gpu)
+    if pool.accelerator is not None:
+        acc = pool.accelerator
+        if acc.type != gpu.gke_accelerator:
+            yield Issue(f"{ppath}.accelerator.type", f"{machine.name} carries {gpu.gke_accelerator}", acc.type,
+                        "remove `accelerator`: gpu-fleet derives it from the machine type")
+        if acc.count != machine.gpus:
+            yield Issue(f"{ppath}.accelerator.count", f"{machine.name} has {machine.gpus} GPUs", acc.count,
+                        "remove `accelerator`: gpu-fleet derives it from the machine type")
+    yield from zones_in_region(f"{ppath}.zones", region, pool.zones)
+    yield from unique_names(f"{ppath}.zones", pool.zones)
+    for zone in pool.zones:
+        offered = catalog.gpu_zones(gpu.id, region)
+        if offered is not None and zone.startswith(region + "-") and zone not in offered:
+            yield Issue(f"{ppath}.zones", f"{gpu.model} is not offered in {zone}", zone,
+                        f"{region} offers it in {', '.join(offered) or 'no zone'}")
+    a = pool.autoscaling
+    if a.min_nodes > a.max_nodes:
+        yield Issue(f"{ppath}.autoscaling.min_nodes", "min_nodes is above max_nodes", a.min_nodes,
+                    f"max_nodes is {a.max_nodes}")
+    if a.max_nodes == 0:
+        yield Issue(f"{ppath}.autoscaling.max_nodes", "a GPU pool that can never have a node", 0,
+                    "raise max_nodes or remove the pool")
+    reserved = pool.reservation is not None and pool.reservation.mode is ReservationMode.SPECIFIC
+    model = catalog.Provisioning.RESERVATION if reserved and pool.capacity is CapacityModel.ON_DEMAND \
+        else _provisioning(pool.capacity)
+    if model not in machine.provisioning:
+        allowed = ", ".join(sorted(p.value for p in machine.provisioning))
+        yield Issue(f"{ppath}.capacity", f"{machine.name} cannot be obtained as {pool.capacity.value}",
+                    pool.capacity.value, f"{machine.name} is available as: {allowed}")
+    if pool.capacity in (CapacityModel.FLEX_START, CapacityModel.QUEUED) and a.min_nodes != 0:
+        yield Issue(f"{ppath}.autoscaling.min_nodes", f"{pool.capacity.value} pools must scale from zero",
+                    a.min_nodes, "set min_nodes: 0")
+    if pool.capacity is not CapacityModel.ON_DEMAND and pool.reservation is not None \
+            and pool.reservation.mode is not ReservationMode.NONE:
+        yield Issue(f"{ppath}.reservation", f"{pool.capacity.value} capacity cannot consume a reservation",
+                    pool.reservation.mode.value, "set reservation.mode: none or capacity: on-demand")
+    if pool.reservation is not None:
+        r = pool.reservation
+        if (r.mode is ReservationMode.SPECIFIC) != (r.name is not None):
+            yield Issue(f"{ppath}.reservation.name", "a name is required with mode specific, and only then",
+                        r.name, "mode: specific with name: <reservation>, or mode any/none without a name")
+    if pool.capacity is CapacityModel.SPOT and pool.production_critical:
+        yield Issue(f"{ppath}.capacity", "a production-critical pool cannot run on spot", "spot",
+                    "set capacity: on-demand, or production_critical: false")
+    if pool.mig_partition is not None and pool.mig_partition not in gpu.mig_partitions:
+        valid = ", ".join(gpu.mig_partitions) or "none (this GPU has no MIG)"
+        yield Issue(f"{ppath}.mig_partition", f"not a MIG partition size of {gpu.model}", pool.mig_partition,
+                    f"valid: {valid}")
+    if pool.sharing is not None and pool.sharing.strategy is SharingStrategy.MPS and pool.mig_partition:
+        yield Issue(f"{ppath}.sharing.strategy", "MPS cannot be combined with MIG partitions", "mps",
+                    "use time-sharing with MIG, or drop mig_partition")
+    for key, value in pool.labels.items():
+        if not K8S_LABEL_KEY.match(key):
+            yield Issue(f"{ppath}.labels", "not a Kubernetes label key", key,
+                        "letters, digits, '-', '_' and '.', at most 63, optionally after a DNS prefix and '/'")
+        elif not K8S_LABEL_VALUE.match(value):
+            yield Issue(f"{ppath}.labels.{key}", "not a Kubernetes label value", value,
+                        "letters, digits, '-', '_' and '.', at most 63, starting and ending with a letter or digit")
+    if pool.compact_placement and len(pool.zones) != 1:
+        yield Issue(f"{ppath}.compact_placement", "compact placement needs a single-zone pool", pool.zones,
+                    "list exactly one zone, or set compact_placement: false")
+    if pool.compact_placement and a.max_nodes > 150:  # a compact pool has one zone: per-zone max is the total
+        yield Issue(f"{ppath}.autoscaling.max_nodes", "compact placement allows at most 150 nodes", a.max_nodes,
+                    "lower max_nodes to 150, or set compact_placement: false")
+    bundled = machine.local_ssd_gb // _LOCAL_SSD_GB
+    if bundled and pool.local_ssd_count not in (0, bundled):
+        yield Issue(f"{ppath}.local_ssd_count", f"{machine.name} comes with exactly {bundled} local SSDs",
+                    pool.local_ssd_count, f"use 0 (GKE default) or {bundled}")
+    if cluster.addons.gpu_stack is GpuStack.OPERATOR and (pool.sharing or pool.mig_partition):
+        yield Issue(f"{ppath}.{'sharing' if pool.sharing else 'mig_partition'}",
+                    "GKE's GPU sharing and MIG need GKE's own GPU stack", None,
+                    "set addons.gpu_stack: gke for this cluster, or drop sharing/mig_partition")
+    if cluster.addons.gpu_stack is GpuStack.OPERATOR and pool.driver_version.value != "DEFAULT":
+        yield Issue(f"{ppath}.driver_version", "with gpu_stack operator, the driver comes from Google's "
+                    "installer DaemonSet, not GKE", pool.driver_version.value, "remove driver_version")
+
+
+def _provisioning(capacity: CapacityModel) -> catalog.Provisioning:
+    return {
+        CapacityModel.ON_DEMAND: catalog.Provisioning.ON_DEMAND,
+        CapacityModel.SPOT: catalog.Provisioning.SPOT,
+        CapacityModel.FLEX_START: catalog.Provisioning.FLEX_START,
+        CapacityModel.QUEUED: catalog.Provisioning.FLEX_START,
+    }[capacity]
+
+
+# GCP general-purpose machine types: <family>-<kind>-<vCPUs>, or <family>-custom-<vCPUs>-<MiB>.
+_GENERAL_FAMILIES = ("e2", "n1", "n2", "n2d", "n4", "n4a", "n4d", "c2", "c2d", "c3", "c3d", "c4", "c4a", "c4d",
+                     "t2a", "t2d", "h3", "h4d", "m1", "m2", "m3", "m4", "z3")
+_GENERAL_KINDS = ("standard", "highmem", "highcpu", "megamem", "ultramem", "hypermem", "micro", "small", "medium")
+_GENERAL_MACHINE = re.compile(rf"^({'|'.join(_GENERAL_FAMILIES)})-(({'|'.join(_GENERAL_KINDS)})(-\d+)?(-lssd)?"
+                              r"|custom-\d+-\d+(-ext)?)$")
+
+
+def _system_machine(path: str, name: str) -> Iterator[Issue]:
+    machine = catalog.find_machine_type(name)
+    if machine is not None and machine.gpus:
+        yield Issue(path, f"{name} is a GPU machine ({machine.gpus} x {machine.gpu}); the system pool runs "
+                    "cluster services and must not hold GPUs", None,
+                    "use a general-purpose type such as e2-standard-4 or n2-standard-8, and put GPUs in gpu_pools")
+    elif not _GENERAL_MACHINE.match(name):
+        yield Issue(path, f"{name} is not a GCP general-purpose machine type", None,
+                    "<family>-<kind>-<vCPUs>, e.g. e2-standard-4, n2-standard-8, n2-highmem-16, "
+                    "or n2-custom-8-16384; families: " + ", ".join(_GENERAL_FAMILIES))

@@ -1,0 +1,58 @@
+"""Whole-stack validation: parse raw stack config into a `Fleet` and check the rules that span fields.
+
+Every problem becomes one `Issue` naming its key path with list items by their `name`
+(`gke.regions[us-east4].clusters[ml-1].gpu_pools[h100-prod].machine_type`), the bad value and a hint.
+Nothing here touches Pulumi, so it runs before any resource is registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from components import catalog
+from components.config.checks import GCP_LABEL_KEY, GCP_LABEL_VALUE
+from components.config.errors import ConfigError, Issue, from_pydantic
+from components.config.gke_rules import check_gke
+from components.config.model import Fleet
+
+
+def load_fleet(raw: Mapping[str, Any]) -> Fleet:
+    """Parse and validate the stack's `gpu-fleet:*` config (keys without the namespace)."""
+    try:
+        fleet = Fleet.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise ConfigError([from_pydantic(err, raw) for err in exc.errors()]) from None
+    issues = list(check_fleet(fleet))
+    if issues:
+        raise ConfigError(issues)
+    return fleet
+
+def check_fleet(fleet: Fleet) -> Iterator[Issue]:
+    if fleet.eks is not None:
+        yield Issue("eks", "the EKS platform is not available in this version of gpu-fleet", None,
+                    "remove the `eks` key; GKE is the supported platform today")
+    if fleet.openshift is not None:
+        yield Issue("openshift", "the OpenShift platform is not available in this version of gpu-fleet",
+                    None, "remove the `openshift` key; GKE is the supported platform today")
+    if fleet.gke is None:
+        if fleet.eks is None and fleet.openshift is None:
+            yield Issue("gke", "no platform is configured", None, "add a `gpu-fleet:gke` section")
+        return
+    for key, value in fleet.labels.items():
+        if not GCP_LABEL_KEY.match(key):
+            yield Issue(f"labels.{key}", "not a valid GCP label key", key,
+                        "lower-case letters, digits, '_' and '-', starting with a letter, at most 63")
+        if not GCP_LABEL_VALUE.match(value):
+            yield Issue(f"labels.{key}", "not a valid GCP label value", value,
+                        "lower-case letters, digits, '_' and '-', at most 63")
+    for i, p in enumerate(fleet.prices):
+        if catalog.find_machine_type(p.machine_type) is None:
+            yield Issue(f"prices[{i}].machine_type", "unknown machine type", p.machine_type,
+                        catalog.machine_hint(p.machine_type, catalog.Cloud.GCP))
+        if p.spot_hourly_usd is not None and p.spot_hourly_usd > p.on_demand_hourly_usd:
+            yield Issue(f"prices[{i}].spot_hourly_usd", "spot price above on-demand", p.spot_hourly_usd,
+                        f"Spot is a discount on on_demand_hourly_usd ({p.on_demand_hourly_usd}); check the two")
+    yield from check_gke(fleet)

@@ -1,0 +1,1 @@
+"""Google Cloud: the fleet VPC, GKE clusters and GKE GPU node pools."""

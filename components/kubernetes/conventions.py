@@ -1,0 +1,14 @@
+"""The fleet's node conventions on every platform: the GPU taint and the labels that say which pool a node is.
+
+Node pools set them, add-ons tolerate and select by them, and the capacity view and policies read them back
+from registered resources.
+"""
+
+from __future__ import annotations
+
+GPU_TAINT = ("nvidia.com/gpu", "present", "NO_SCHEDULE")
+"""Key, value and effect (GKE API spelling) of the taint that keeps non-GPU pods off GPU nodes."""
+LABEL_CLUSTER = "gpu-fleet/cluster"
+LABEL_POOL = "gpu-fleet/pool"
+LABEL_CAPACITY = "gpu-fleet/capacity"
+LABEL_CRITICAL = "gpu-fleet/production-critical"
