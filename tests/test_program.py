@@ -8,6 +8,8 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from components import catalog
 from components.capacity import HOURS_PER_MONTH, ResourceView, capacity_rows
 from gpufleet.offline import SECRET, Recorded
@@ -242,3 +244,14 @@ def test_reordering_config_lists_changes_nothing(prod_doc: dict[str, Any], prod_
     before_inputs = {r.urn: r.inputs for r in prod_plan.resources}
     changed = sorted(r.urn.rsplit("::", 1)[1] for r in after.resources if before_inputs.get(r.urn) != r.inputs)
     assert changed == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_deployed_logical_name_changes(stack: str, request: pytest.FixtureRequest) -> None:
+    """Every URN a shipped stack had stays: a changed URN is a replace (a destroyed cluster or node pool) in a
+    live stack. `tests/golden/urns-STACK.txt` lists them; adding resources is fine, and an intended replace
+    edits the file in the same commit, saying why."""
+    plan: Plan = request.getfixturevalue(f"{stack}_plan")
+    golden = (ROOT / "tests" / "golden" / f"urns-{stack}.txt").read_text().split()
+    assert golden
+    assert sorted(set(golden) - {r.urn for r in plan.resources}) == []
