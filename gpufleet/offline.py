@@ -39,6 +39,13 @@ PLACEHOLDERS = {
 }
 
 
+CALL_PLACEHOLDERS = {
+    # Data sources a cloud answers; the plan needs a value of the right form (GKE's service agent is
+    # service-<project number>@container-engine-robot.iam.gserviceaccount.com).
+    "gcp:organizations/getProject:getProject": {"number": "000000000000"},
+}
+
+
 @dataclass(frozen=True)
 class Recorded:
     urn: str
@@ -49,6 +56,8 @@ class Recorded:
     provider: str
     inputs: dict[str, Any]
     ignore_changes: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+    """URNs the resource was registered depending on (`depends_on`, and what its inputs came from)."""
     outputs: dict[str, Any] = field(default_factory=dict)
     """A component's registered outputs (custom resources' outputs are cloud-made and not simulated)."""
 
@@ -119,10 +128,16 @@ class _Mocks(pulumi_mocks.Mocks):
         state.update(PLACEHOLDERS.get(args.typ, {}))
         if args.typ == "gcp:serviceaccount/account:Account":
             state["email"] = f"{args.inputs.get('accountId')}@{args.inputs.get('project')}.iam.gserviceaccount.com"
+        if args.typ == "gcp:container/cluster:Cluster":
+            # GKE names the DNS endpoint after the cluster's uid; the plan only needs a host of that form.
+            dns = dict((state.get("controlPlaneEndpointsConfig") or {}).get("dnsEndpointConfig") or {})
+            dns["endpoint"] = f"gke-{args.name}-offline-plan.{args.inputs.get('location')}.gke.goog"
+            state["controlPlaneEndpointsConfig"] = {**(state.get("controlPlaneEndpointsConfig") or {}),
+                                                    "dnsEndpointConfig": dns}
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        return CALL_PLACEHOLDERS.get(args.token, {}), []
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -144,6 +159,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 provider=request.provider,
                 inputs=_plain(self._mocks.last_inputs),
                 ignore_changes=list(request.ignoreChanges),
+                dependencies=sorted(set(request.dependencies)),
             ))
         return response
 

@@ -30,6 +30,8 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str]) -> GkeFleet:
             project=project,
             network_name=gke.network.name,
             mtu=gke.network.mtu,
+            nat_min_ports_per_vm=gke.network.nat.min_ports_per_vm,
+            nat_max_ports_per_vm=gke.network.nat.max_ports_per_vm,
             regions=[
                 RegionSubnet(
                     region=r.name,
@@ -72,6 +74,7 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str]) -> GkeFleet:
                         gpu_stack=spec.addons.gpu_stack,
                         service_account=cluster.node_service_account,
                         labels=cluster_labels,
+                        depends_on=[cluster.iam_ready],
                     ),
                     opts=pulumi.ResourceOptions(parent=cluster),
                 )

@@ -98,6 +98,15 @@ def legacy_auth_off(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     return None
 
 
+def secrets_encryption(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    enc = p.get("databaseEncryption") or {}
+    if enc.get("state") != "ENCRYPTED" or not enc.get("keyName"):
+        return (f"{config_path(p)} stores Kubernetes Secrets without application-layer encryption by a Cloud KMS "
+                f"key. Set {config_path(p)}.secrets_encryption.enabled: true (gpu-fleet creates a key), or name "
+                "a key in secrets_encryption.kms_key.")
+    return None
+
+
 def deletion_protection(p: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
     if config.get("required") and not p.get("deletionProtection"):
         return (f"{config_path(p)} has no deletion protection, which this stack requires. Set "
@@ -134,6 +143,15 @@ def auto_repair_upgrade(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | Non
     if off:
         return (f"{config_path(p)} has {' and '.join(off)} off. gpu-fleet turns both on for every pool "
                 "(management in components/gcp/node_pool.py and components/gcp/cluster.py); restore them.")
+    return None
+
+
+def kubelet_read_only_port(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    kubelet = _node_config(p).get("kubeletConfig") or {}
+    if str(kubelet.get("insecureKubeletReadonlyPortEnabled", "")).upper() != "FALSE":
+        return (f"{config_path(p)} leaves the kubelet's unauthenticated read-only port (10255) to GKE's default, "
+                "open on older clusters. gpu-fleet sets kubelet_config.insecure_kubelet_readonly_port_enabled: "
+                f"FALSE ({_NODE_CODE}); restore it.")
     return None
 
 
@@ -187,6 +205,8 @@ POLICIES = [
     _policy("gke-shielded-nodes", "Shielded GKE Nodes are enforced.", GKE_CLUSTER, shielded_nodes, "5.5.5"),
     _policy("gke-legacy-auth-disabled", "Legacy ABAC, basic auth and client certificates are off.", GKE_CLUSTER,
             legacy_auth_off, "5.8.1, 5.8.3"),
+    _policy("gke-secrets-encryption", "Kubernetes Secrets are encrypted with a Cloud KMS key.", GKE_CLUSTER,
+            secrets_encryption, "5.3.1"),
     _policy("gke-deletion-protection", "Clusters are deletion-protected where the stack requires it.", GKE_CLUSTER,
             deletion_protection, None,
             {"required": {"type": "boolean", "default": False, "description": "Whether clusters must be protected"}}),
@@ -195,6 +215,8 @@ POLICIES = [
     _policy("gke-secure-boot", "Nodes boot with Secure Boot.", GKE_NODE_POOL, secure_boot, "5.5.7"),
     _policy("gke-node-auto-repair-upgrade", "Node pools auto-repair and auto-upgrade.", GKE_NODE_POOL,
             auto_repair_upgrade, "5.5.2, 5.5.3"),
+    _policy("gke-kubelet-read-only-port", "The kubelet's unauthenticated read-only port is off.", GKE_NODE_POOL,
+            kubelet_read_only_port, "3.2.4"),
     _policy("gke-gpu-pool-tainted", "GPU node pools are tainted nvidia.com/gpu:NoSchedule.", GKE_NODE_POOL,
             gpu_tainted, None),
 ]

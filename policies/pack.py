@@ -8,6 +8,7 @@ from policies import gke_security
 from policies.budget import gpu_budget, gpu_budget_warning
 from policies.caps import gpu_pool_max_nodes, nap_gpu_limits
 from policies.quota import gpu_quota
+from policies.reservations import gpu_critical_capacity_reserved
 from policies.spot import gpu_critical_not_spot, gpu_spot_share
 
 PACK_NAME = "gpu-fleet"
@@ -18,6 +19,7 @@ POLICIES: list[Policy] = [
     gpu_budget_warning,
     gpu_spot_share,
     gpu_critical_not_spot,
+    gpu_critical_capacity_reserved,
     gpu_pool_max_nodes,
     nap_gpu_limits,
     *gke_security.POLICIES,

@@ -13,12 +13,14 @@ from components.catalog import aws as _aws
 from components.catalog import gcp as _gcp
 from components.catalog.aws import AWS_QUOTAS
 from components.catalog.gcp import (
+    CAPACITY_CONSTRAINED_SERIES,
     GCP_ALL_REGIONS_METRIC,
     GCP_PROVISIONING_SOURCES,
     GPU_ZONES,
     GPU_ZONES_CROSSCHECK_SOURCES,
     GPU_ZONES_SOURCE,
     KNOWN_MISTAKES,
+    LOCAL_SSD_GB,
 )
 from components.catalog.gpus import (
     GCP_QUOTA_METRICS_SOURCES,
@@ -29,11 +31,38 @@ from components.catalog.gpus import (
 from components.catalog.types import AwsQuota, Cloud, Gpu, MachineType, Price, Provisioning, Source
 
 __all__ = [
-    "AWS_QUOTAS", "GCP_ALL_REGIONS_METRIC", "GCP_PROVISIONING_SOURCES", "GCP_QUOTA_METRICS_SOURCES",
-    "GKE_ACCELERATOR_SOURCES", "GPUS", "GPU_ZONES", "GPU_ZONES_CROSSCHECK_SOURCES", "GPU_ZONES_SOURCE",
-    "KNOWN_MISTAKES", "MACHINE_TYPES", "MIG_PARTITIONS_SOURCES", "PRICES", "AwsQuota", "Cloud", "Gpu",
-    "MachineType", "Price", "Provisioning", "Source", "aws_quota", "find_machine_type", "gcp_quota_metric",
-    "gpu", "gpu_zones", "machine_for_accelerator", "machine_hint", "machine_type", "machine_types", "price",
+    "AWS_QUOTAS",
+    "CAPACITY_CONSTRAINED_SERIES",
+    "GCP_ALL_REGIONS_METRIC",
+    "GCP_PROVISIONING_SOURCES",
+    "GCP_QUOTA_METRICS_SOURCES",
+    "GKE_ACCELERATOR_SOURCES",
+    "GPUS",
+    "GPU_ZONES",
+    "GPU_ZONES_CROSSCHECK_SOURCES",
+    "GPU_ZONES_SOURCE",
+    "KNOWN_MISTAKES",
+    "LOCAL_SSD_GB",
+    "MACHINE_TYPES",
+    "MIG_PARTITIONS_SOURCES",
+    "PRICES",
+    "AwsQuota",
+    "Cloud",
+    "Gpu",
+    "MachineType",
+    "Price",
+    "Provisioning",
+    "Source",
+    "aws_quota",
+    "find_machine_type",
+    "gcp_quota_metric",
+    "gpu",
+    "gpu_zones",
+    "machine_for_accelerator",
+    "machine_hint",
+    "machine_type",
+    "machine_types",
+    "price",
 ]
 
 MACHINE_TYPES: tuple[MachineType, ...] = _gcp.MACHINE_TYPES + _aws.MACHINE_TYPES

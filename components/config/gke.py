@@ -95,6 +95,44 @@ class AcceleratorOverride(Strict):
     count: int = Field(ge=1)
 
 
+class LocationPolicy(str, Enum):
+    """How the autoscaler spreads a multi-zone pool's nodes (GKE autoscaling.location_policy)."""
+
+    BALANCED = "BALANCED"
+    """Even across zones; a zone without capacity holds back the whole scale-up."""
+    ANY = "ANY"
+    """Wherever capacity (and unused reservations) is: what scarce GPUs, Spot and DWS need."""
+
+
+class UpgradeStrategy(str, Enum):
+    SURGE = "surge"
+    BLUE_GREEN = "blue-green"
+
+
+class PoolUpgrade(Strict):
+    """How GKE replaces a pool's nodes on upgrades (node_pool upgrade_settings)."""
+
+    strategy: UpgradeStrategy = UpgradeStrategy.SURGE
+    max_surge: int = Field(default=0, ge=0)
+    """Surge: extra nodes during the upgrade. 0 by default: a surge node needs GPUs beyond the pool's maximum,
+    which the quota plan does not hold."""
+    max_unavailable: int = Field(default=1, ge=0)
+    """Surge: nodes drained at once."""
+    batch_node_count: int = Field(default=1, ge=1)
+    """Blue-green: blue nodes drained per batch."""
+    batch_soak: str = "300s"
+    """Blue-green: wait after each batch (a duration in seconds, e.g. 300s)."""
+    node_pool_soak: str = "3600s"
+    """Blue-green: how long the drained blue pool is kept for a fast rollback."""
+
+
+class LocalSsdMode(str, Enum):
+    EPHEMERAL = "ephemeral"
+    """Node ephemeral storage (containerd images, emptyDir) on local NVMe."""
+    RAW_BLOCK = "raw-block"
+    """Raw NVMe block devices for the workload (caches, Lustre/GCS-FUSE buffers)."""
+
+
 class GpuPool(Strict):
     name: Name
     machine_type: str
@@ -102,7 +140,10 @@ class GpuPool(Strict):
     zones: list[Zone] = Field(min_length=1)
     """Explicit node_locations; with autoscaling `per: zone` each zone gets min..max nodes."""
     autoscaling: Autoscaling
+    location_policy: LocationPolicy | None = None
+    """Unset: ANY for a multi-zone pool and for Spot and DWS capacity, BALANCED for a single-zone on-demand pool."""
     capacity: CapacityModel = CapacityModel.ON_DEMAND
+    upgrade: PoolUpgrade = Field(default_factory=PoolUpgrade)
     production_critical: bool = False
     """Serving or training that must not be preempted; policies forbid spot capacity for it."""
     driver_version: DriverVersion = DriverVersion.DEFAULT
@@ -112,8 +153,9 @@ class GpuPool(Strict):
     compact_placement: bool = False
     reservation: Reservation | None = None
     gvnic: bool = True
-    local_ssd_count: int = Field(default=0, ge=0)
-    """Local NVMe SSDs used as ephemeral storage (375 GB each)."""
+    local_ssd_count: int | None = Field(default=None, ge=0)
+    """Local NVMe SSDs (375 GB each). Unset: the machine's bundled count (A2 Ultra, A3), else none; 0: none."""
+    local_ssd_mode: LocalSsdMode = LocalSsdMode.EPHEMERAL
     disk_type: BootDiskType | None = None
     """Boot disk type; unset lets GKE pick what the machine supports (pd-balanced, or hyperdisk-balanced where
     the machine has no Persistent Disk, as on the newest A3 machines)."""
@@ -148,6 +190,58 @@ class AutoProvisioning(Strict):
     memory_max_gb: int = Field(default=4000, ge=1)
     gpu_limits: list[GpuLimit] = Field(default_factory=list)
 
+class ExclusionScope(str, Enum):
+    NO_UPGRADES = "no-upgrades"
+    """Nothing is upgraded (at most 30 days)."""
+    NO_MINOR_UPGRADES = "no-minor-upgrades"
+    NO_MINOR_OR_NODE_UPGRADES = "no-minor-or-node-upgrades"
+    """Control-plane patches only: nodes are never drained by an upgrade (what long training runs need)."""
+
+
+class Weekday(str, Enum):
+    MO = "MO"
+    TU = "TU"
+    WE = "WE"
+    TH = "TH"
+    FR = "FR"
+    SA = "SA"
+    SU = "SU"
+
+
+class MaintenanceWindow(Strict):
+    """A weekly window (UTC) in which GKE may upgrade; GKE wants 48 hours of it in any 32 days, in 4-hour runs."""
+
+    start: str = Field(default="02:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    """Start time of day, HH:MM in UTC."""
+    duration_hours: int = Field(default=6, ge=4, le=24)
+    days: list[Weekday] = Field(default_factory=lambda: [Weekday.SA, Weekday.SU], min_length=1)
+
+
+class MaintenanceExclusion(Strict):
+    name: Name
+    start: str
+    """RFC 3339 time, e.g. 2026-12-01T00:00:00Z."""
+    end: str | None = None
+    """RFC 3339 time; unset with scope no-minor-*: until the cluster's minor version reaches end of support."""
+    scope: ExclusionScope = ExclusionScope.NO_MINOR_OR_NODE_UPGRADES
+
+
+class Maintenance(Strict):
+    window: MaintenanceWindow = Field(default_factory=MaintenanceWindow)
+    exclusions: list[MaintenanceExclusion] = Field(default_factory=list)
+    notifications: bool = True
+    """Upgrade-available, upgrade and security-bulletin events to a Pub/Sub topic of the cluster's own."""
+
+
+class SecretsEncryption(Strict):
+    """Application-layer encryption of Kubernetes Secrets with Cloud KMS (CIS GKE 5.3.1)."""
+
+    enabled: bool = True
+    kms_key: str | None = None
+    """An existing key (projects/P/locations/REGION/keyRings/R/cryptoKeys/K) in the cluster's region; unset:
+    gpu-fleet creates a key ring and key for the cluster."""
+
+
 class GkeCluster(Strict):
     name: Name
     cluster_class: ClusterClass = Field(alias="class")
@@ -155,6 +249,12 @@ class GkeCluster(Strict):
     services_cidr: str
     master_cidr: str
     """The control plane's /28 (private nodes)."""
+    dns_endpoint: bool = True
+    """GKE's DNS-based control-plane endpoint, reachable from anywhere and gated by IAM (not by source IP):
+    how CI runners with changing addresses reach the cluster. The kubeconfig and provider use it."""
+    ip_endpoint: bool = True
+    """The IP endpoints; false leaves only the DNS endpoint (then public_endpoint and authorized_networks have
+    no effect)."""
     public_endpoint: bool = True
     """Control plane reachable on a public IP (restricted to authorized_networks); false = private endpoint."""
     master_global_access: bool = True
@@ -163,6 +263,8 @@ class GkeCluster(Strict):
     auto_provisioning: AutoProvisioning = Field(default_factory=AutoProvisioning)
     gpu_pools: list[GpuPool] = Field(default_factory=list)
     addons: Addons = Field(default_factory=Addons)
+    maintenance: Maintenance = Field(default_factory=Maintenance)
+    secrets_encryption: SecretsEncryption = Field(default_factory=SecretsEncryption)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -173,10 +275,18 @@ class GkeRegion(Strict):
     clusters: list[GkeCluster] = Field(default_factory=list)
 
 
+class Nat(Strict):
+    """Cloud NAT port allocation: dynamic, so a GPU node pulling many multi-GB images gets the ports it needs."""
+
+    min_ports_per_vm: int = Field(default=128, ge=32, le=65536)
+    max_ports_per_vm: int = Field(default=16384, ge=64, le=65536)
+
+
 class Network(Strict):
     name: Name = "ml-network"
     mtu: int = 1460
     """1460 to 8896; seed 002 wants 8896 for 100 Gbps+ GPU networking."""
+    nat: Nat = Field(default_factory=Nat)
 
 
 class Gke(Strict):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from datetime import datetime, timedelta
 
 from components import catalog
 from components.config.addons import RESERVED_NAMESPACE_PREFIXES, RESERVED_NAMESPACES, DcgmSource, GpuStack
@@ -13,23 +14,40 @@ from components.config.errors import Issue
 from components.config.gke import (
     SYSTEM_POOL_NAME,
     CapacityModel,
+    ExclusionScope,
     GkeCluster,
     GpuPool,
+    LocationPolicy,
+    Maintenance,
     ReservationMode,
     SharingStrategy,
+    UpgradeStrategy,
 )
 from components.config.model import Fleet
 
 MTU_MIN, MTU_MAX = 1460, 8896
+MAINTENANCE_HOURS_PER_32_DAYS = 48
+"""GKE: "allow at least 48 hours of maintenance availability in a 32-day rolling window. Only contiguous
+availability windows of at least four hours are considered" (kubernetes-engine/docs/how-to/maintenance-window)."""
+DURATION = re.compile(r"^[0-9]+s$")
+KMS_KEY = re.compile(r"^projects/[^/]+/locations/(?P<location>[^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+$")
 MIN_AUTHORIZED_PREFIX = 8
 """The widest authorized network accepted: wider (0.0.0.0/0 above all) opens the control plane to most of the
 internet. Also the default of gke-control-plane-access's min_prefix_length, which checks what is deployed."""
-_LOCAL_SSD_GB = 375
 
 
 def check_gke(fleet: Fleet) -> Iterator[Issue]:
     gke = fleet.gke
     assert gke is not None
+    nat = gke.network.nat
+    for key in ("min_ports_per_vm", "max_ports_per_vm"):
+        ports = getattr(nat, key)
+        if ports & (ports - 1):
+            yield Issue(f"gke.network.nat.{key}", "Cloud NAT's dynamic port allocation takes a power of two",
+                        ports, f"e.g. {1 << (ports.bit_length() - 1)} or {1 << ports.bit_length()}")
+    if nat.max_ports_per_vm <= nat.min_ports_per_vm:
+        yield Issue("gke.network.nat.max_ports_per_vm", "must be above min_ports_per_vm", nat.max_ports_per_vm,
+                    f"min_ports_per_vm is {nat.min_ports_per_vm}")
     if not MTU_MIN <= gke.network.mtu <= MTU_MAX:
         yield Issue("gke.network.mtu", f"MTU must be between {MTU_MIN} and {MTU_MAX}", gke.network.mtu,
                     "1460 is GCP's default; 8896 suits GPU-to-GPU traffic")
@@ -66,6 +84,8 @@ def check_gke(fleet: Fleet) -> Iterator[Issue]:
 
 def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Issue]:
     yield from zones_in_region(f"{cpath}.system_pool.zones", region, cluster.system_pool.zones or [])
+    yield from _check_access(cpath, cluster, region)
+    yield from check_maintenance(cpath, cluster.maintenance)
     sp = cluster.system_pool
     if sp.min_nodes_per_zone > sp.max_nodes_per_zone:
         yield Issue(f"{cpath}.system_pool.min_nodes_per_zone", "min_nodes_per_zone is above max_nodes_per_zone",
@@ -171,10 +191,16 @@ def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> 
     if pool.compact_placement and a.max_nodes > 150:  # a compact pool has one zone: per-zone max is the total
         yield Issue(f"{ppath}.autoscaling.max_nodes", "compact placement allows at most 150 nodes", a.max_nodes,
                     "lower max_nodes to 150, or set compact_placement: false")
-    bundled = machine.local_ssd_gb // _LOCAL_SSD_GB
-    if bundled and pool.local_ssd_count not in (0, bundled):
+    bundled = machine.local_ssd_gb // catalog.LOCAL_SSD_GB
+    if bundled and pool.local_ssd_count not in (None, 0, bundled):
         yield Issue(f"{ppath}.local_ssd_count", f"{machine.name} comes with exactly {bundled} local SSDs",
-                    pool.local_ssd_count, f"use 0 (GKE default) or {bundled}")
+                    pool.local_ssd_count, f"leave it unset to use all {bundled} (billed with the machine), "
+                    "or 0 to attach none")
+    dws = pool.capacity in (CapacityModel.FLEX_START, CapacityModel.QUEUED)
+    if dws and pool.location_policy is LocationPolicy.BALANCED:
+        yield Issue(f"{ppath}.location_policy", f"{pool.capacity.value} pools take nodes wherever DWS finds "
+                    "capacity", "BALANCED", "remove location_policy (ANY is used), or set ANY")
+    yield from _check_upgrade(f"{ppath}.upgrade", pool)
     if cluster.addons.gpu_stack is GpuStack.OPERATOR and (pool.sharing or pool.mig_partition):
         yield Issue(f"{ppath}.{'sharing' if pool.sharing else 'mig_partition'}",
                     "GKE's GPU sharing and MIG need GKE's own GPU stack", None,
@@ -182,6 +208,73 @@ def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> 
     if cluster.addons.gpu_stack is GpuStack.OPERATOR and pool.driver_version.value != "DEFAULT":
         yield Issue(f"{ppath}.driver_version", "with gpu_stack operator, the driver comes from Google's "
                     "installer DaemonSet, not GKE", pool.driver_version.value, "remove driver_version")
+
+
+def _check_upgrade(path: str, pool: GpuPool) -> Iterator[Issue]:
+    u = pool.upgrade
+    if u.strategy is UpgradeStrategy.SURGE and u.max_surge == 0 and u.max_unavailable == 0:
+        yield Issue(f"{path}.max_unavailable", "a surge upgrade with max_surge and max_unavailable both 0 "
+                    "can never replace a node", 0, "set max_unavailable: 1 (or max_surge above 0)")
+    for key in ("batch_soak", "node_pool_soak"):
+        value = getattr(u, key)
+        if not DURATION.match(value):
+            yield Issue(f"{path}.{key}", "not a duration in seconds", value, "e.g. 300s")
+
+
+def check_maintenance(cpath: str, m: Maintenance) -> Iterator[Issue]:
+    """GKE's rules for a maintenance policy, so `pulumi up` does not fail on them half-way."""
+    w = m.window
+    days = len(set(w.days))
+    # Any 32 days hold 4 of each weekday plus 4 consecutive extra days, so the least a weekly window gives
+    # is 4 runs of every chosen day plus the chosen days among the extra 4 (at least days - 3).
+    least = (4 * days + max(0, days - 3)) * w.duration_hours
+    if least < MAINTENANCE_HOURS_PER_32_DAYS:
+        yield Issue(f"{cpath}.maintenance.window", f"allows only {least} hours of maintenance in some 32 days; "
+                    f"GKE requires {MAINTENANCE_HOURS_PER_32_DAYS}", None,
+                    "add days or lengthen duration_hours (e.g. SA and SU for 6 hours); use exclusions to "
+                    "hold upgrades off during training runs")
+    unique = unique_names(f"{cpath}.maintenance.exclusions", [e.name for e in m.exclusions])
+    yield from unique
+    for e in m.exclusions:
+        epath = f"{cpath}.maintenance.exclusions[{e.name}]"
+        start = yield from _rfc3339(f"{epath}.start", e.start)
+        end = (yield from _rfc3339(f"{epath}.end", e.end)) if e.end is not None else None
+        if e.end is None and e.scope is ExclusionScope.NO_UPGRADES:
+            yield Issue(f"{epath}.end", "a no-upgrades exclusion needs an end (at most 30 days)", None,
+                        "set end, or use scope no-minor-or-node-upgrades to hold node upgrades until end of "
+                        "support")
+        if start and end:
+            if end <= start:
+                yield Issue(f"{epath}.end", "ends before it starts", e.end, f"start is {e.start}")
+            elif e.scope is ExclusionScope.NO_UPGRADES and end - start > timedelta(days=30):
+                yield Issue(f"{epath}.end", "a no-upgrades exclusion may last at most 30 days", e.end,
+                            "shorten it, or use scope no-minor-or-node-upgrades (allowed until end of support)")
+
+
+def _rfc3339(path: str, value: str) -> Generator[Issue, None, datetime | None]:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None or "T" not in value:
+        yield Issue(path, "not an RFC 3339 time", value, "e.g. 2026-12-01T00:00:00Z")
+        return None
+    return parsed
+
+
+def _check_access(cpath: str, cluster: GkeCluster, region: str) -> Iterator[Issue]:
+    if not cluster.dns_endpoint and not cluster.ip_endpoint:
+        yield Issue(f"{cpath}.ip_endpoint", "with dns_endpoint false too, nothing could reach the control plane",
+                    False, "keep dns_endpoint: true (IAM-gated, what CI uses), or ip_endpoint: true")
+    key = cluster.secrets_encryption.kms_key
+    if key is not None:
+        m = KMS_KEY.match(key)
+        if m is None:
+            yield Issue(f"{cpath}.secrets_encryption.kms_key", "not a Cloud KMS key name", key,
+                        "projects/PROJECT/locations/REGION/keyRings/RING/cryptoKeys/KEY")
+        elif m.group("location") != region:
+            yield Issue(f"{cpath}.secrets_encryption.kms_key", f"the key is in {m.group('location')}, the "
+                        f"cluster in {region}", key, "GKE needs a key in the cluster's own region")
 
 
 def _provisioning(capacity: CapacityModel) -> catalog.Provisioning:

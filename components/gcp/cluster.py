@@ -1,29 +1,42 @@
 """A hardened regional GKE cluster for GPU work, its system node pool and a Kubernetes provider.
 
-Private nodes, Workload Identity, shielded nodes, Dataplane V2, image streaming, VPA and managed Prometheus
-are always on; the node service account is the cluster's own, least-privilege one. GPU pools and add-ons
-are separate components that receive `provider` and the cluster's name.
+Private nodes, Workload Identity, shielded nodes, Dataplane V2, image streaming, VPA, managed Prometheus,
+KMS-encrypted Secrets, cost allocation and a maintenance policy are on; the node service account is the
+cluster's own, least-privilege one, and nothing uses it before its roles have propagated. The kubeconfig
+reaches the control plane through GKE's DNS endpoint (IAM-gated), so a CI runner needs no allow-listed
+address. GPU pools and add-ons are separate components that receive `provider` and the cluster's name.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
+import pulumiverse_time as time
 
 from components import catalog
 from components.config.addons import DcgmSource, GpuStack
-from components.config.gke import SYSTEM_POOL_NAME, GkeCluster, ReleaseChannel
+from components.config.gke import SYSTEM_POOL_NAME, GkeCluster, Maintenance, ReleaseChannel
 from components.gcp.network import pods_range_name, services_range_name
 
 NODE_ROLES = ("roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader")
 """GKE's least-privilege node role, plus pulling images from Artifact Registry."""
 NODE_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 """With a custom service account, IAM roles (not scopes) bound what nodes can do."""
+IAM_PROPAGATION = "30s"
+"""How long new IAM bindings get before a node uses them: cluster-toolkit waits 30 s after creating the node
+service account and its roles (GoogleCloudPlatform/cluster-toolkit PR #6237), or node pool creation fails
+with 'Service account ... does not exist' or nodes boot without their roles."""
+UPGRADE_EVENTS = ["UPGRADE_AVAILABLE_EVENT", "UPGRADE_EVENT", "SECURITY_BULLETIN_EVENT"]
+KMS_ROTATION = "7776000s"
+"""90 days: the secrets-encryption key's rotation period."""
+_DAY_ORDER = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,7 @@ def hardened_node_settings(service_account: pulumi.Input[str]) -> dict[str, Any]
     """Node-config settings every node of the fleet shares.
 
     The cluster's own service account, Shielded VM with Secure Boot, the GKE metadata server (Workload
-    Identity) and no legacy metadata endpoints.
+    Identity), no legacy metadata endpoints and no unauthenticated kubelet read-only port (CIS GKE 3.2.4).
     """
     return {
         "service_account": service_account,
@@ -52,7 +65,39 @@ def hardened_node_settings(service_account: pulumi.Input[str]) -> dict[str, Any]
         "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
         "workload_metadata_config": {"mode": "GKE_METADATA"},
         "metadata": {"disable-legacy-endpoints": "true"},
+        "kubelet_config": {"insecure_kubelet_readonly_port_enabled": "FALSE"},
     }
+
+
+def maintenance_policy(m: Maintenance) -> gcp.container.ClusterMaintenancePolicyArgs:
+    """A weekly recurring window (UTC) and the configured exclusions, in the RFC 3339 / RRULE forms GKE returns.
+
+    The window's first occurrence is anchored on a fixed past date: GKE only reads the time of day and the
+    duration from it, and a fixed anchor keeps the input stable from one run to the next.
+    """
+    hour, minute = (int(x) for x in m.window.start.split(":"))
+    start = datetime(2026, 1, 1, hour, minute, tzinfo=UTC)
+    end = start + timedelta(hours=m.window.duration_hours)
+    days = ",".join(d for d in _DAY_ORDER if d in {w.value for w in m.window.days})
+    return gcp.container.ClusterMaintenancePolicyArgs(
+        recurring_window=gcp.container.ClusterMaintenancePolicyRecurringWindowArgs(
+            start_time=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            end_time=end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            recurrence=f"FREQ=WEEKLY;BYDAY={days}",
+        ),
+        maintenance_exclusions=[
+            gcp.container.ClusterMaintenancePolicyMaintenanceExclusionArgs(
+                exclusion_name=e.name,
+                start_time=e.start,
+                end_time=e.end,
+                exclusion_options=gcp.container.ClusterMaintenancePolicyMaintenanceExclusionExclusionOptionsArgs(
+                    scope=e.scope.value.upper().replace("-", "_"),
+                    end_time_behavior=None if e.end else "UNTIL_END_OF_SUPPORT",
+                ),
+            )
+            for e in sorted(m.exclusions, key=lambda e: e.name)
+        ] or None,
+    )
 
 
 def node_service_account_id(region: str, cluster: str) -> str:
@@ -67,6 +112,8 @@ class GkeClusterComponent(pulumi.ComponentResource):
     node_service_account: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
+    iam_ready: pulumi.Resource
+    """Done once the node service account's roles have propagated: what every node pool waits for."""
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:cluster:GkeCluster", name, None, opts)
@@ -80,7 +127,7 @@ class GkeClusterComponent(pulumi.ComponentResource):
             project=args.project,
             opts=child,
         )
-        for role in NODE_ROLES:
+        bindings = [
             gcp.projects.IAMMember(
                 f"{name}-nodes-{role.split('/')[1].replace('.', '-').lower()}",
                 project=args.project,
@@ -88,6 +135,24 @@ class GkeClusterComponent(pulumi.ComponentResource):
                 member=sa.email.apply(lambda e: f"serviceAccount:{e}"),
                 opts=child,
             )
+            for role in NODE_ROLES
+        ]
+        # Everything that runs as the node service account waits for its roles to propagate.
+        self.iam_ready = time.Sleep(
+            f"{name}-iam-propagation",
+            create_duration=IAM_PROPAGATION,
+            triggers={"service_account": sa.email},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=bindings),
+        )
+        after_iam = pulumi.ResourceOptions(parent=self, depends_on=[self.iam_ready])
+        encryption, key_grants = self._secrets_key(name, args)
+        topic = gcp.pubsub.Topic(
+            f"{name}-upgrades",
+            name=f"gke-{args.region}-{spec.name}-upgrades",
+            project=args.project,
+            labels=args.labels,
+            opts=child,
+        ) if spec.maintenance.notifications else None
 
         managed_dcgm = spec.addons.gpu_stack is GpuStack.GKE and spec.addons.dcgm is DcgmSource.MANAGED
         components = ["SYSTEM_COMPONENTS", "APISERVER", "SCHEDULER", "CONTROLLER_MANAGER", "STORAGE", "POD",
@@ -110,6 +175,14 @@ class GkeClusterComponent(pulumi.ComponentResource):
             ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
                 cluster_secondary_range_name=pods_range_name(spec.name),
                 services_secondary_range_name=services_range_name(spec.name),
+            ),
+            control_plane_endpoints_config=gcp.container.ClusterControlPlaneEndpointsConfigArgs(
+                dns_endpoint_config=gcp.container.ClusterControlPlaneEndpointsConfigDnsEndpointConfigArgs(
+                    allow_external_traffic=spec.dns_endpoint
+                ),
+                ip_endpoints_config=gcp.container.ClusterControlPlaneEndpointsConfigIpEndpointsConfigArgs(
+                    enabled=spec.ip_endpoint
+                ),
             ),
             private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
                 enable_private_nodes=True,
@@ -140,7 +213,8 @@ class GkeClusterComponent(pulumi.ComponentResource):
             enable_shielded_nodes=True,
             node_pool_defaults=gcp.container.ClusterNodePoolDefaultsArgs(
                 node_config_defaults=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsArgs(
-                    gcfs_config=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsGcfsConfigArgs(enabled=True)
+                    gcfs_config=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsGcfsConfigArgs(enabled=True),
+                    insecure_kubelet_readonly_port_enabled="FALSE",
                 )
             ),
             vertical_pod_autoscaling=gcp.container.ClusterVerticalPodAutoscalingArgs(enabled=True),
@@ -160,11 +234,23 @@ class GkeClusterComponent(pulumi.ComponentResource):
                 gcs_fuse_csi_driver_config=gcp.container.ClusterAddonsConfigGcsFuseCsiDriverConfigArgs(enabled=True),
             ),
             cluster_autoscaling=self._auto_provisioning(spec, sa.email),
+            maintenance_policy=maintenance_policy(spec.maintenance),
+            notification_config=gcp.container.ClusterNotificationConfigArgs(
+                pubsub=gcp.container.ClusterNotificationConfigPubsubArgs(
+                    enabled=True,
+                    topic=topic.id,
+                    filter=gcp.container.ClusterNotificationConfigPubsubFilterArgs(event_types=UPGRADE_EVENTS),
+                )
+            ) if topic is not None else None,
+            database_encryption=encryption,
+            # GKE cost allocation: per-namespace and per-label GPU cost in the billing export.
+            cost_management_config=gcp.container.ClusterCostManagementConfigArgs(enabled=True),
             deletion_protection=args.deletion_protection,
             resource_labels=args.labels,
             # node_config only shapes the default pool, which is removed at creation; GKE then reports
             # another pool's config, and a diff on node_config would replace the whole cluster.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["nodeConfig"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["nodeConfig"],
+                                        depends_on=[self.iam_ready, *key_grants]),
         )
 
         sp = spec.system_pool
@@ -189,17 +275,24 @@ class GkeClusterComponent(pulumi.ComponentResource):
             ),
             # The autoscaler owns the node count; a changed count is not drift, and initial_node_count
             # only matters at creation (changing it would replace the pool).
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["nodeCount", "initialNodeCount"]),
+            opts=pulumi.ResourceOptions.merge(after_iam, pulumi.ResourceOptions(
+                ignore_changes=["nodeCount", "initialNodeCount"])),
         )
 
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint
         self.node_service_account = sa.email
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
-                lambda v: kubeconfig(v[0], v[1], v[2] or "")
+        context = f"gke_{args.project}_{args.region}_{spec.name}"
+        if spec.dns_endpoint:
+            # The DNS endpoint serves a publicly trusted certificate: no CA data, as gcloud writes it.
+            server = cluster.control_plane_endpoints_config.apply(_dns_endpoint)
+            self.kubeconfig = pulumi.Output.secret(server.apply(lambda host: kubeconfig(context, host, None)))
+        else:
+            self.kubeconfig = pulumi.Output.secret(
+                pulumi.Output.all(cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(
+                    lambda v: kubeconfig(context, v[0], v[1] or "")
+                )
             )
-        )
         self.provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True, opts=child
         )
@@ -209,6 +302,46 @@ class GkeClusterComponent(pulumi.ComponentResource):
             "node_service_account": self.node_service_account,
             "kubeconfig": self.kubeconfig,
         })
+
+    def _secrets_key(self, name: str, args: GkeClusterArgs
+                     ) -> tuple[gcp.container.ClusterDatabaseEncryptionArgs, list[pulumi.Resource]]:
+        """Cloud KMS encryption of Secrets in etcd: the configured key, or a key ring and key of the cluster's own.
+
+        GKE's service agent must be able to use the key before the cluster is created with it.
+        """
+        enc = args.spec.secrets_encryption
+        if not enc.enabled:
+            return gcp.container.ClusterDatabaseEncryptionArgs(state="DECRYPTED"), []
+        if enc.kms_key is not None:
+            return gcp.container.ClusterDatabaseEncryptionArgs(state="ENCRYPTED", key_name=enc.kms_key), []
+        child = pulumi.ResourceOptions(parent=self)
+        # Key rings and keys cannot be deleted in GCP: a destroyed stack leaves them, and they are only
+        # disabled. Their names are the cluster's, so a re-created cluster would collide: protect them.
+        ring = gcp.kms.KeyRing(
+            f"{name}-keyring",
+            name=f"gke-{args.spec.name}",
+            project=args.project,
+            location=args.region,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        key = gcp.kms.CryptoKey(
+            f"{name}-secrets-key",
+            name="secrets",
+            key_ring=ring.id,
+            rotation_period=KMS_ROTATION,
+            purpose="ENCRYPT_DECRYPT",
+            labels=args.labels,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        number = gcp.organizations.get_project_output(project_id=args.project).number
+        grant = gcp.kms.CryptoKeyIAMMember(
+            f"{name}-secrets-key-gke",
+            crypto_key_id=key.id,
+            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            member=number.apply(lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"),
+            opts=child,
+        )
+        return gcp.container.ClusterDatabaseEncryptionArgs(state="ENCRYPTED", key_name=key.id), [grant]
 
     @staticmethod
     def _auto_provisioning(
@@ -244,16 +377,25 @@ class GkeClusterComponent(pulumi.ComponentResource):
         )
 
 
-def kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
-    """A kubeconfig that authenticates with gke-gcloud-auth-plugin (no static credentials in state)."""
-    import json
+def _dns_endpoint(config: Any) -> str:
+    dns = (config.dns_endpoint_config if config is not None else None)
+    return str(dns.endpoint) if dns is not None and dns.endpoint else ""
 
-    context = f"gke-{cluster_name}"
+
+def kubeconfig(context: str, endpoint: str, ca_certificate: str | None) -> str:
+    """A kubeconfig that authenticates with gke-gcloud-auth-plugin (no static credentials in state).
+
+    `context` follows gcloud's `gke_<project>_<location>_<name>`, so kubeconfigs of same-named clusters in
+    several regions merge without one silently shadowing another. Without `ca_certificate` the server's
+    certificate is checked against the system's trusted roots (GKE's DNS endpoint).
+    """
+    cluster: dict[str, Any] = {"server": f"https://{endpoint}"}
+    if ca_certificate is not None:
+        cluster["certificate-authority-data"] = ca_certificate
     return json.dumps({
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": context, "cluster": {
-            "server": f"https://{endpoint}", "certificate-authority-data": ca_certificate}}],
+        "clusters": [{"name": context, "cluster": cluster}],
         "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
         "current-context": context,
         "users": [{"name": context, "user": {"exec": {

@@ -35,6 +35,10 @@ class NetworkArgs:
     mtu: int
     """1460-8896; validated upstream."""
     regions: list[RegionSubnet]
+    nat_min_ports_per_vm: int
+    """Cloud NAT ports a node starts with (a power of two)."""
+    nat_max_ports_per_vm: int
+    """Ports dynamic allocation may give one node (a power of two)."""
 
 
 def pods_range_name(cluster: str) -> str:
@@ -102,6 +106,13 @@ class Network(pulumi.ComponentResource):
                 router=router.name,
                 nat_ip_allocate_option="AUTO_ONLY",
                 source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+                # Dynamic port allocation: a GPU node pulling many multi-GB images at once gets up to the
+                # maximum instead of exhausting the fixed 64 ports a VM gets by default. GCP requires
+                # endpoint-independent mapping off with it.
+                enable_dynamic_port_allocation=True,
+                enable_endpoint_independent_mapping=False,
+                min_ports_per_vm=args.nat_min_ports_per_vm,
+                max_ports_per_vm=args.nat_max_ports_per_vm,
                 log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
                 opts=child,
             )

@@ -7,7 +7,6 @@ not drift.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import pulumi
@@ -15,7 +14,15 @@ import pulumi_gcp as gcp
 
 from components import catalog
 from components.config.addons import GpuStack
-from components.config.gke import CapacityModel, GpuPool, ReservationMode, ScalingScope
+from components.config.gke import (
+    CapacityModel,
+    GpuPool,
+    LocalSsdMode,
+    LocationPolicy,
+    ReservationMode,
+    ScalingScope,
+    UpgradeStrategy,
+)
 from components.gcp.cluster import hardened_node_settings
 from components.kubernetes.conventions import GPU_TAINT, LABEL_CAPACITY, LABEL_CLUSTER, LABEL_CRITICAL, LABEL_POOL
 
@@ -42,6 +49,8 @@ class GpuNodePoolArgs:
     service_account: pulumi.Input[str]
     labels: dict[str, str]
     """GCP resource labels."""
+    depends_on: list[pulumi.Resource]
+    """What the pool's nodes need first: the node service account's propagated IAM bindings."""
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -70,6 +79,7 @@ class GpuNodePool(pulumi.ComponentResource):
             **spec.labels,
         }
         driver = "INSTALLATION_DISABLED" if args.gpu_stack is GpuStack.OPERATOR else spec.driver_version.value
+        ssds = local_ssds(spec)
 
         pool = gcp.container.NodePool(
             name,
@@ -78,16 +88,16 @@ class GpuNodePool(pulumi.ComponentResource):
             location=args.region,
             cluster=args.cluster_name,
             node_locations=spec.zones,
-            initial_node_count=_initial_nodes(spec),
+            # No capacity bet at create time: the pool starts empty and the autoscaler brings it to its
+            # minimum, so a GPU stockout delays nodes instead of failing `pulumi up`, and a total bound over
+            # several zones never boots more than its maximum.
+            initial_node_count=0,
             autoscaling=_autoscaling(spec),
             # Dynamic Workload Scheduler nodes live at most 7 days and are never repaired in place: GKE's
             # commands for flex-start and queued pools pass --no-enable-autorepair.
             management=gcp.container.NodePoolManagementArgs(auto_repair=not dws, auto_upgrade=True),
-            # Surging a GPU pool needs GPUs beyond its maximum, which the quota plan does not hold. DWS pools
-            # only take GKE's SHORT_LIVED strategy, which GKE sets itself when none is given.
-            upgrade_settings=None if dws else gcp.container.NodePoolUpgradeSettingsArgs(
-                strategy="SURGE", max_surge=0, max_unavailable=1
-            ),
+            # DWS pools only take GKE's SHORT_LIVED strategy, which GKE sets itself when none is given.
+            upgrade_settings=None if dws else _upgrade_settings(spec),
             placement_policy=gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT")
             if spec.compact_placement else None,
             queued_provisioning=gcp.container.NodePoolQueuedProvisioningArgs(enabled=True) if queued else None,
@@ -122,8 +132,11 @@ class GpuNodePool(pulumi.ComponentResource):
                 gvnic=gcp.container.NodePoolNodeConfigGvnicArgs(enabled=spec.gvnic),
                 gcfs_config=gcp.container.NodePoolNodeConfigGcfsConfigArgs(enabled=True),
                 ephemeral_storage_local_ssd_config=gcp.container.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs(
-                    local_ssd_count=spec.local_ssd_count
-                ) if spec.local_ssd_count else None,
+                    local_ssd_count=ssds
+                ) if ssds and spec.local_ssd_mode is LocalSsdMode.EPHEMERAL else None,
+                local_nvme_ssd_block_config=gcp.container.NodePoolNodeConfigLocalNvmeSsdBlockConfigArgs(
+                    local_ssd_count=ssds
+                ) if ssds and spec.local_ssd_mode is LocalSsdMode.RAW_BLOCK else None,
                 taints=[gcp.container.NodePoolNodeConfigTaintArgs(
                     key=GPU_TAINT[0], value=GPU_TAINT[1], effect=GPU_TAINT[2]
                 )],
@@ -131,16 +144,32 @@ class GpuNodePool(pulumi.ComponentResource):
                 resource_labels=args.labels,
                 **hardened_node_settings(args.service_account),
             ),
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["nodeCount", "initialNodeCount"]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on,
+                                        ignore_changes=["nodeCount", "initialNodeCount"]),
         )
         self.pool_name = pool.name
         self.register_outputs({"pool_name": self.pool_name})
 
 
+def location_policy(spec: GpuPool) -> LocationPolicy:
+    """The configured policy, else ANY wherever the pool spans zones or needs capacity where it is found."""
+    if spec.location_policy is not None:
+        return spec.location_policy
+    if len(spec.zones) > 1 or spec.capacity is not CapacityModel.ON_DEMAND:
+        return LocationPolicy.ANY
+    return LocationPolicy.BALANCED
+
+
+def local_ssds(spec: GpuPool) -> int:
+    """Local SSDs to attach: as configured, else all the machine bundles (and bills) with it."""
+    if spec.local_ssd_count is not None:
+        return spec.local_ssd_count
+    return catalog.machine_type(spec.machine_type).local_ssd_gb // catalog.LOCAL_SSD_GB
+
+
 def _autoscaling(spec: GpuPool) -> gcp.container.NodePoolAutoscalingArgs:
     a = spec.autoscaling
-    # ANY lets the autoscaler go where capacity is (what spot and DWS need); BALANCED spreads on-demand.
-    policy = "BALANCED" if spec.capacity is CapacityModel.ON_DEMAND else "ANY"
+    policy = location_policy(spec).value
     if a.per is ScalingScope.ZONE:
         return gcp.container.NodePoolAutoscalingArgs(
             min_node_count=a.min_nodes, max_node_count=a.max_nodes, location_policy=policy
@@ -150,11 +179,20 @@ def _autoscaling(spec: GpuPool) -> gcp.container.NodePoolAutoscalingArgs:
     )
 
 
-def _initial_nodes(spec: GpuPool) -> int:
-    """Nodes per zone at creation: the floor, spread over the zones when bounds are totals."""
-    a = spec.autoscaling
-    if spec.capacity is CapacityModel.QUEUED:
-        return 0
-    if a.per is ScalingScope.ZONE:
-        return a.min_nodes
-    return math.ceil(a.min_nodes / len(spec.zones))
+def _upgrade_settings(spec: GpuPool) -> gcp.container.NodePoolUpgradeSettingsArgs:
+    u = spec.upgrade
+    if u.strategy is UpgradeStrategy.SURGE:
+        return gcp.container.NodePoolUpgradeSettingsArgs(
+            strategy="SURGE", max_surge=u.max_surge, max_unavailable=u.max_unavailable
+        )
+    # Blue-green brings up a whole new (green) pool before draining the old one: training keeps running on
+    # blue until a batch is drained, at the cost of twice the pool's GPUs for the length of the upgrade.
+    return gcp.container.NodePoolUpgradeSettingsArgs(
+        strategy="BLUE_GREEN",
+        blue_green_settings=gcp.container.NodePoolUpgradeSettingsBlueGreenSettingsArgs(
+            standard_rollout_policy=gcp.container.NodePoolUpgradeSettingsBlueGreenSettingsStandardRolloutPolicyArgs(
+                batch_node_count=u.batch_node_count, batch_soak_duration=u.batch_soak
+            ),
+            node_pool_soak_duration=u.node_pool_soak,
+        ),
+    )
