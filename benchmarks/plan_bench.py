@@ -64,6 +64,8 @@ def _sdk_module(token: str) -> str | None:
     if package == "kubernetes":
         group, _, version = module.rpartition("/")
         return f"pulumi_kubernetes.{group.split('.')[0]}.{version}"
+    if package == "time":  # pulumiverse-time
+        return "pulumiverse_time"
     if package == "pulumi" and module == "providers":
         return f"pulumi_{rest.rsplit(':', 1)[1]}"
     return None

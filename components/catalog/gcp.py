@@ -19,15 +19,6 @@ _GCP_CONSUMPTION = Source("https://docs.cloud.google.com/ai-hypercomputer/docs/c
 """AI Hypercomputer consumption options: Spot and flex-start work for every GPU machine except A4X/A4X Max."""
 _GKE_GPUS = Source("https://docs.cloud.google.com/kubernetes-engine/docs/how-to/gpus", _CHECKED)
 """GKE "Run GPUs in GKE Standard node pools": the accelerator string GKE expects for each machine series."""
-_GKE_MIG = Source("https://cloud.google.com/kubernetes-engine/docs/how-to/gpus-multi", _CHECKED)
-"""GKE "Running multi-instance GPUs": MIG works on A100 40GB, A100 80GB, H100 80GB and H200 141GB."""
-_GKE_PARTITIONER = Source(
-    "https://github.com/GoogleCloudPlatform/container-engine-accelerators/blob"
-    "/09e2ab1ac10491ad46d3521348db6b4dcdba2e25/partition_gpu/partition_gpu.go", _CHECKED)
-"""GKE's node-side GPU partitioner: the `gpu_partition_size` values it maps to MIG profiles, per GPU."""
-_NVIDIA_MIG = Source("https://docs.nvidia.com/datacenter/tesla/mig-user-guide/supported-mig-profiles.html",
-                     _CHECKED)
-"""NVIDIA MIG user guide, "Supported MIG Profiles": the [compute]g.[memory]gb profile names per GPU."""
 _GCP_QUOTA_ENUM = Source(
     "https://github.com/googleapis/googleapis/blob/a59c7af804b5966d65c01088f54ffdcaa3f73f2f"
     "/google/cloud/compute/v1/compute.proto",
