@@ -49,8 +49,9 @@ def _prefix_length(cidr: Any) -> int:
 
 def control_plane_access(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> str | None:
     private = p.get("privateClusterConfig") or {}
-    if private.get("enablePrivateEndpoint"):
-        return None
+    ip = ((p.get("controlPlaneEndpointsConfig") or {}).get("ipEndpointsConfig") or {})
+    if private.get("enablePrivateEndpoint") or ip.get("enabled") is False:
+        return None  # no public IP endpoint (the DNS endpoint is IAM-gated)
     man = p.get("masterAuthorizedNetworksConfig") or {}
     if not man.get("cidrBlocks"):
         return (f"{config_path(p)} has a public control-plane endpoint open to any address. Set "

@@ -86,6 +86,15 @@ def test_without_the_dns_endpoint_the_ip_endpoint_and_its_ca_are_used(kubeconfig
     assert kc["clusters"][0]["cluster"]["certificate-authority-data"]
 
 
+def test_dns_only_clusters_need_no_authorized_networks(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    dev_cluster(dev_doc).update(ip_endpoint=False, authorized_networks=[])
+    (cluster,) = of_type(plan_doc(dev_doc), CLUSTER)
+    assert cluster.inputs["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["enabled"] is False
+    assert run_resource_policy("gke-control-plane-access", CLUSTER, cluster.inputs, {"exempt": []}) == []
+    cluster.inputs["controlPlaneEndpointsConfig"]["ipEndpointsConfig"]["enabled"] = True
+    assert run_resource_policy("gke-control-plane-access", CLUSTER, cluster.inputs, {"exempt": []})
+
+
 def test_a_cluster_nobody_can_reach_is_refused(dev_doc: dict[str, Any], plan_doc: Any) -> None:
     dev_cluster(dev_doc).update(dns_endpoint=False, ip_endpoint=False)
     with pytest.raises(ConfigError, match=r"clusters\[dev-1\]\.ip_endpoint: .*nothing could reach"):
