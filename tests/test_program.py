@@ -70,6 +70,18 @@ def test_autoscaled_node_counts_are_not_drift(dev_plan: Plan) -> None:
         assert {"nodeCount", "initialNodeCount"} <= set(pool.ignore_changes)
 
 
+def test_the_plan_records_what_each_resource_waits_for(dev_plan: Plan) -> None:
+    """Explicit `depends_on` and input dependencies both reach the engine; the plan keeps them by URN."""
+    by_name = {r.name: r for r in dev_plan.resources}
+    quota, ns = by_name["us-central1-dev-1-addons-quota-research"], by_name["us-central1-dev-1-addons-ns-research"]
+    assert ns.urn in quota.dependencies  # depends_on
+    system = by_name["us-central1-dev-1-system"]
+    (cluster,) = of_type(dev_plan, "gcp:container/cluster:Cluster")
+    assert cluster.urn in system.dependencies  # cluster=cluster.name
+    assert quota.urn not in ns.dependencies
+    assert all(r.dependencies == sorted(r.dependencies) for r in dev_plan.resources)
+
+
 def test_kubeconfig_is_a_secret_everywhere(dev_plan: Plan) -> None:
     (provider,) = of_type(dev_plan, "pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == SECRET
