@@ -19,8 +19,15 @@ class ChartPin:
 GPU_OPERATOR = ChartPin("gpu-operator", "v26.7.0", "https://helm.ngc.nvidia.com/nvidia")
 DCGM_EXPORTER = ChartPin("dcgm-exporter", "4.8.3", "https://nvidia.github.io/dcgm-exporter/helm-charts")
 
+COS_DRIVER_INSTALLER_COMMIT = "f2cf4197a5c3f0f20133be15d5fad8b7453beed5"
+"""GoogleCloudPlatform/container-engine-accelerators at the last commit that changed the COS installer manifest.
+
+Committed 2025-07-02 ("cgpu-manifest"); the file is unchanged on master as of 2026-06-11 (992db81). At that commit
+it is an apps/v1 DaemonSet in kube-system that runs the installer image GKE preloads on COS, only on GPU nodes
+without GKE's managed driver. To move the pin, read the diff from this commit to the new one.
+"""
 COS_DRIVER_INSTALLER = (
     "https://raw.githubusercontent.com/GoogleCloudPlatform/container-engine-accelerators/"
-    "master/nvidia-driver-installer/cos/daemonset-preloaded.yaml"
+    f"{COS_DRIVER_INSTALLER_COMMIT}/nvidia-driver-installer/cos/daemonset-preloaded.yaml"
 )
 """Google's driver installer for COS nodes, which NVIDIA's GKE guide pairs with the operator's driver.enabled=false."""

@@ -218,3 +218,15 @@ def test_alert_thresholds_come_from_config(dev_doc: dict[str, Any], plan_doc: An
     exprs = {r["alert"]: r["expr"] for r in rules["spec"]["groups"][0]["rules"]}
     assert exprs["GpuSaturated"].endswith("> 70")
     assert "[60m]" in exprs["GpuIdle"]
+
+
+
+def test_cos_driver_installer_is_pinned_to_a_commit() -> None:
+    import re
+
+    url = versions.COS_DRIVER_INSTALLER
+    match = re.fullmatch(r"https://raw\.githubusercontent\.com/GoogleCloudPlatform/container-engine-accelerators/"
+                         r"([^/]+)/nvidia-driver-installer/cos/daemonset-preloaded\.yaml", url)
+    assert match, url
+    assert re.fullmatch(r"[0-9a-f]{40}", match.group(1)), f"{match.group(1)} is a branch or tag, not a commit"
+
