@@ -82,7 +82,8 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str]) -> GkeFleet:
             ]
             GpuAddons(
                 f"{key}-addons",
-                GpuAddonsArgs(spec=spec.addons, provider=cluster.provider, depends_on=list(pools)),
+                GpuAddonsArgs(spec=spec.addons, provider=cluster.provider, depends_on=list(pools),
+                              system_nodes=[cluster.system_pool]),
                 opts=pulumi.ResourceOptions(parent=cluster),
             )
             cluster_names[key] = cluster.cluster_name

@@ -18,6 +18,7 @@ import yaml
 
 from components import versions
 from components.kubernetes.gpu_addons import dcgm_exporter_values, gpu_operator_values
+from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from tests.conftest import REFERENCE, gke_of
 
@@ -219,6 +220,72 @@ def test_alert_thresholds_come_from_config(dev_doc: dict[str, Any], plan_doc: An
     assert exprs["GpuSaturated"].endswith("> 70")
     assert "[60m]" in exprs["GpuIdle"]
 
+
+def _helm_merged(chart: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The values a chart's templates see: maps merged key by key into the defaults, anything else replaced."""
+
+    def merge(base: Any, override: Any) -> Any:
+        if isinstance(base, dict) and isinstance(override, dict):
+            out = dict(base)
+            for k, v in override.items():
+                if v is None:
+                    out.pop(k, None)  # Helm deletes a default set to null
+                else:
+                    out[k] = merge(base.get(k), v)
+            return out
+        return copy.deepcopy(override)
+
+    return merge(_chart_defaults(chart), values)  # type: ignore[no-any-return]
+
+
+def _priority_classes(values: Any) -> set[str]:
+    """Every `priorityClassName` set anywhere in (merged) chart values."""
+    if isinstance(values, dict):
+        found = {values["priorityClassName"]} if isinstance(values.get("priorityClassName"), str) else set()
+        return found.union(*(_priority_classes(v) for v in values.values()))
+    if isinstance(values, list):
+        return set().union(*(_priority_classes(v) for v in values))
+    return set()
+
+
+def _by_type(plan: Plan, typ: str) -> list[Recorded]:
+    return [r for r in plan.resources if r.type == typ]
+
+
+def test_helm_releases_wait_for_their_critical_pods_quota_and_every_node_pool(
+        dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    plan = plan_doc(_with_all_addons(dev_doc))
+    releases = _by_type(plan, "kubernetes:helm.sh/v3:Release")
+    assert sorted(r.inputs["chart"] for r in releases) == sorted([versions.DCGM_EXPORTER.chart,
+                                                                  versions.GPU_OPERATOR.chart])
+    pools = _by_type(plan, "gcp:container/nodePool:NodePool")
+    for release in releases:
+        cluster = release.name.split("-addons-")[0]
+        classes = _priority_classes(_helm_merged(release.inputs["chart"], release.inputs["values"]))
+        critical = {c for c in classes if c.startswith("system-")}
+        assert critical, f"{release.name}: the chart runs no critical pods, so this test checks nothing"
+        # GKE admits system-*-critical pods only into a namespace whose quota is scoped to those classes.
+        quotas = [q for q in _by_type(plan, "kubernetes:core/v1:ResourceQuota")
+                  if q.name.startswith(f"{cluster}-addons-")
+                  and q.inputs["metadata"]["namespace"] == release.inputs["namespace"]
+                  and any(e["scopeName"] == "PriorityClass" and e["operator"] == "In" and critical <= set(e["values"])
+                          for e in q.inputs["spec"].get("scopeSelector", {}).get("matchExpressions", []))]
+        assert len(quotas) == 1, f"{release.name}: no critical-pods quota for {sorted(critical)}"
+        assert quotas[0].urn in release.dependencies, f"{release.name} may start before its quota exists"
+        own_pools = [p for p in pools if p.name.startswith(f"{cluster}-")]
+        assert any(p.name == f"{cluster}-system" for p in own_pools)
+        assert len(own_pools) > 1
+        missing = [p.name for p in own_pools if p.urn not in release.dependencies]
+        assert not missing, f"{release.name} does not wait for {missing}"
+
+
+def test_cos_driver_installer_waits_for_every_node_pool(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    plan = plan_doc(_with_all_addons(dev_doc))
+    (installer,) = _by_type(plan, "kubernetes:yaml/v2:ConfigFile")
+    cluster = installer.name.split("-addons-")[0]
+    own_pools = [p for p in _by_type(plan, "gcp:container/nodePool:NodePool") if p.name.startswith(f"{cluster}-")]
+    assert f"{cluster}-system" in {p.name for p in own_pools}
+    assert {p.urn for p in own_pools} <= set(installer.dependencies)
 
 
 def test_cos_driver_installer_is_pinned_to_a_commit() -> None:

@@ -114,6 +114,7 @@ class GkeClusterComponent(pulumi.ComponentResource):
     provider: k8s.Provider
     iam_ready: pulumi.Resource
     """Done once the node service account's roles have propagated: what every node pool waits for."""
+    system_pool: gcp.container.NodePool
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:cluster:GkeCluster", name, None, opts)
@@ -254,7 +255,7 @@ class GkeClusterComponent(pulumi.ComponentResource):
         )
 
         sp = spec.system_pool
-        gcp.container.NodePool(
+        self.system_pool = gcp.container.NodePool(
             f"{name}-system",
             name=SYSTEM_POOL_NAME,
             project=args.project,

@@ -29,6 +29,8 @@ PRIORITY_CLASSES = {
 GKE_DRIVER_DIR = "/home/kubernetes/bin/nvidia"
 """Where Google's installer puts the driver on COS nodes; the operator's toolkit must look there."""
 DCGM_PORT = 9400
+CRITICAL_PRIORITY_CLASSES = ("system-node-critical", "system-cluster-critical")
+"""Kubernetes' built-in classes that GKE admits only into namespaces with a quota scoped to them."""
 
 _GPU_TOLERATION = {"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}
 _ON_GPU_NODES = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
@@ -41,7 +43,9 @@ class GpuAddonsArgs:
     provider: k8s.Provider
     """The cluster's Kubernetes provider."""
     depends_on: list[pulumi.Resource]
-    """Node pools the add-ons need to schedule onto."""
+    """GPU node pools the add-ons need to schedule onto."""
+    system_nodes: list[pulumi.Resource]
+    """The system node pool: the operator's controllers and NFD master run there, and Helm waits for them."""
 
 
 def gpu_operator_values() -> dict[str, Any]:
@@ -146,7 +150,10 @@ class GpuAddons(pulumi.ComponentResource):
                 opts=k8s_opts,
             )
 
-        after_nodes = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        # A GPU pool with min 0 is ready in seconds; without the system pool in the list Helm's wait would race
+        # the first system nodes (and an atomic release rolls back when it loses).
+        after_nodes = pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                             depends_on=[*args.system_nodes, *args.depends_on])
         if spec.gpu_stack is GpuStack.OPERATOR:
             self._gpu_operator(name, args.provider, spec.alerts, after_nodes)
         elif spec.dcgm is DcgmSource.EXPORTER:
@@ -156,30 +163,19 @@ class GpuAddons(pulumi.ComponentResource):
     def _gpu_operator(self, name: str, provider: k8s.Provider, alerts: GpuAlerts,
                       opts: pulumi.ResourceOptions) -> None:
         ns_opts = self._privileged_namespace(f"{name}-gpu-operator-ns", OPERATOR_NAMESPACE, provider, opts)
-        # GKE admits system-node-critical pods only into namespaces with a quota that names that class.
-        k8s.core.v1.ResourceQuota(
-            f"{name}-gpu-operator-quota",
-            metadata={"name": "gpu-operator-quota", "namespace": OPERATOR_NAMESPACE},
-            spec=k8s.core.v1.ResourceQuotaSpecArgs(
-                hard={"pods": "100"},
-                scope_selector=k8s.core.v1.ScopeSelectorArgs(match_expressions=[
-                    k8s.core.v1.ScopedResourceSelectorRequirementArgs(
-                        operator="In", scope_name="PriorityClass",
-                        values=["system-node-critical", "system-cluster-critical"],
-                    )
-                ]),
-            ),
-            opts=ns_opts,
-        )
+        quota = _critical_pods_quota(f"{name}-gpu-operator-quota", "gpu-operator-quota", OPERATOR_NAMESPACE, ns_opts)
         k8s.yaml.v2.ConfigFile(f"{name}-cos-driver-installer", file=versions.COS_DRIVER_INSTALLER, opts=opts)
-        _release(f"{name}-gpu-operator", versions.GPU_OPERATOR, OPERATOR_NAMESPACE, gpu_operator_values(), ns_opts)
+        _release(f"{name}-gpu-operator", versions.GPU_OPERATOR, OPERATOR_NAMESPACE, gpu_operator_values(),
+                 pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[quota])))
         self._pod_monitoring(name, OPERATOR_NAMESPACE, {"app": "nvidia-dcgm-exporter"}, ns_opts)
         self._alert_rules(name, OPERATOR_NAMESPACE, alerts, ns_opts)
 
     def _dcgm_exporter(self, name: str, provider: k8s.Provider, alerts: GpuAlerts,
                        opts: pulumi.ResourceOptions) -> None:
         ns_opts = self._privileged_namespace(f"{name}-dcgm-ns", DCGM_NAMESPACE, provider, opts)
-        _release(f"{name}-dcgm-exporter", versions.DCGM_EXPORTER, DCGM_NAMESPACE, dcgm_exporter_values(), ns_opts)
+        quota = _critical_pods_quota(f"{name}-dcgm-quota", "dcgm-exporter-quota", DCGM_NAMESPACE, ns_opts)
+        _release(f"{name}-dcgm-exporter", versions.DCGM_EXPORTER, DCGM_NAMESPACE, dcgm_exporter_values(),
+                 pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[quota])))
         self._pod_monitoring(name, DCGM_NAMESPACE, {"app.kubernetes.io/name": "dcgm-exporter"}, ns_opts)
         self._alert_rules(name, DCGM_NAMESPACE, alerts, ns_opts)
 
@@ -216,6 +212,28 @@ class GpuAddons(pulumi.ComponentResource):
                   "endpoints": [{"port": DCGM_PORT, "interval": "30s"}]},
             opts=opts,
         )
+
+
+def _critical_pods_quota(logical: str, quota_name: str, namespace: str,
+                         opts: pulumi.ResourceOptions) -> k8s.core.v1.ResourceQuota:
+    """The quota GKE requires before it admits system-node/cluster-critical pods into a namespace.
+
+    GKE only admits pods of those classes into namespaces holding a ResourceQuota scoped to them (as its own
+    `gcp-critical-pods` quotas in kube-system are); NVIDIA's GKE guide creates this one for the operator.
+    """
+    return k8s.core.v1.ResourceQuota(
+        logical,
+        metadata={"name": quota_name, "namespace": namespace},
+        spec=k8s.core.v1.ResourceQuotaSpecArgs(
+            hard={"pods": "100"},
+            scope_selector=k8s.core.v1.ScopeSelectorArgs(match_expressions=[
+                k8s.core.v1.ScopedResourceSelectorRequirementArgs(
+                    operator="In", scope_name="PriorityClass", values=list(CRITICAL_PRIORITY_CLASSES),
+                )
+            ]),
+        ),
+        opts=opts,
+    )
 
 
 def _release(logical: str, pin: versions.ChartPin, namespace: str, values: dict[str, Any],
