@@ -17,16 +17,17 @@ import pytest
 import yaml
 
 from components import versions
-from components.kubernetes.gpu_addons import dcgm_exporter_values, gpu_operator_values
+from components.kubernetes.gpu_addons import GKE_DRIVER_DIR, dcgm_exporter_values, gpu_operator_values
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from tests.conftest import REFERENCE, gke_of
 
 K8S_VERSION = "1.33"
-# Maps open for user content in a chart's values (any key is fine below them).
+# Maps open for user content in a chart's values (any key is fine below them). A container `securityContext` is
+# copied verbatim into the pod; test_dcgm_exporter_pod_is_what_gke_cos_nodes_need checks it against Kubernetes'.
 OPEN_MAPS = {"nodeSelector", "tolerations", "affinity", "labels", "annotations", "additionalLabels",
              "podLabels", "podAnnotations", "extraHostVolumes", "extraVolumeMounts", "extraEnv", "env",
-             "resources"}
+             "resources", "securityContext"}
 
 
 def manifests(plan: Plan) -> list[dict[str, Any]]:
@@ -297,3 +298,34 @@ def test_cos_driver_installer_is_pinned_to_a_commit() -> None:
     assert match, url
     assert re.fullmatch(r"[0-9a-f]{40}", match.group(1)), f"{match.group(1)} is a branch or tag, not a commit"
 
+
+def test_dcgm_exporter_pod_is_what_gke_cos_nodes_need() -> None:
+    """The exporter's pod, built from the chart's defaults merged with ours as its DaemonSet template does.
+
+    The container part follows dcgm-exporter's deployment/templates/daemonset.yaml: securityContext and extraEnv
+    verbatim (after the chart's own env), extraHostVolumes as hostPath volumes, extraVolumeMounts verbatim.
+    """
+    chart = versions.DCGM_EXPORTER.chart
+    merged = _helm_merged(chart, dcgm_exporter_values())
+    volumes = [{"name": v["name"], "hostPath": {"path": v["hostPath"]}} for v in merged["extraHostVolumes"]]
+    volumes += merged["extraConfigMapVolumes"]
+    container = {"name": "exporter", "image": "nvcr.io/nvidia/k8s/dcgm-exporter:" + merged["image"]["tag"],
+                 "securityContext": merged["securityContext"],
+                 "env": [{"name": "DCGM_EXPORTER_KUBERNETES", "value": "true"}, *merged["extraEnv"]],
+                 "volumeMounts": merged["extraVolumeMounts"]}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dcgm-exporter"},
+           "spec": {"priorityClassName": merged["priorityClassName"], "containers": [container],
+                    "volumes": volumes}}
+    validate(pod)
+    sc = merged["securityContext"]
+    # GKE installs the driver but no NVIDIA container runtime: only a privileged container sees /dev/nvidia*.
+    assert sc.get("privileged") is True
+    # The API server rejects privileged with allowPrivilegeEscalation false (the chart's default).
+    assert sc.get("allowPrivilegeEscalation") is not False
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["DCGM_EXPORTER_KUBERNETES_GPU_ID_TYPE"] == "device-name"
+    assert env["LD_LIBRARY_PATH"] == "/usr/local/nvidia/lib64"
+    host = {v["name"]: v["hostPath"]["path"] for v in volumes if "hostPath" in v}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert host[mounts["/usr/local/nvidia"]] == GKE_DRIVER_DIR
+    assert {m["name"] for m in container["volumeMounts"]} <= {v["name"] for v in volumes}

@@ -61,9 +61,19 @@ def gpu_operator_values() -> dict[str, Any]:
 
 
 def dcgm_exporter_values() -> dict[str, Any]:
-    """dcgm-exporter values for nodes whose driver GKE installed under /home/kubernetes/bin/nvidia."""
+    """dcgm-exporter values for nodes whose driver GKE installed under /home/kubernetes/bin/nvidia.
+
+    As Google runs it on GKE (GoogleCloudPlatform/prometheus-engine `examples/nvidia-dcgm/exporter.yaml`):
+    privileged, the driver directory mounted at /usr/local/nvidia with LD_LIBRARY_PATH pointing into it, and
+    GPUs matched to pods by device name.
+    """
     return {
         "serviceMonitor": {"enabled": False},
+        # The chart's default too; named here because the namespace's critical-pods quota must cover it.
+        "priorityClassName": "system-node-critical",
+        # COS nodes have no NVIDIA container runtime to inject /dev/nvidia*, so NVML needs a privileged container.
+        # Merged into the chart's default, whose allowPrivilegeEscalation=false the API server refuses with it.
+        "securityContext": {"privileged": True, "allowPrivilegeEscalation": True},
         "tolerations": [_GPU_TOLERATION],
         "affinity": _ON_GPU_NODES,
         "extraHostVolumes": [{"name": "nvidia-install-dir-host", "hostPath": GKE_DRIVER_DIR}],
@@ -72,7 +82,13 @@ def dcgm_exporter_values() -> dict[str, Any]:
              "subPath": "default-counters.csv"},
             {"name": "nvidia-install-dir-host", "mountPath": "/usr/local/nvidia", "readOnly": True},
         ],
-        "extraEnv": [{"name": "LD_LIBRARY_PATH", "value": "/usr/local/nvidia/lib64"}],
+        "extraEnv": [
+            {"name": "LD_LIBRARY_PATH", "value": "/usr/local/nvidia/lib64"},
+            # GKE's device plugin names GPUs nvidia0, nvidia1, ... in the kubelet's pod-resources, not by UUID;
+            # with the default (`uid`) no metric carries pod and namespace. dcgm-exporter pkg/cmd/app.go
+            # (--kubernetes-gpu-id-type: `uid` or `device-name`).
+            {"name": "DCGM_EXPORTER_KUBERNETES_GPU_ID_TYPE", "value": "device-name"},
+        ],
     }
 
 
