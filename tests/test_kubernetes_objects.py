@@ -329,3 +329,28 @@ def test_dcgm_exporter_pod_is_what_gke_cos_nodes_need() -> None:
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert host[mounts["/usr/local/nvidia"]] == GKE_DRIVER_DIR
     assert {m["name"] for m in container["volumeMounts"]} <= {v["name"] for v in volumes}
+
+
+def _pods(quantity: str) -> float:
+    """A Kubernetes quantity as the ResourceQuota `pods` item takes it (plain or with a decimal SI suffix)."""
+    factor = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}.get(quantity[-1:], 1.0)
+    return float(quantity[:-1] if factor != 1.0 else quantity) * factor
+
+
+def test_critical_pods_quota_admits_a_node_agent_on_every_gpu_node(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    """Both charts run a system-node-critical DaemonSet on every GPU node: the quota must not cap the fleet."""
+    doc = _with_all_addons(dev_doc)
+    for cluster in gke_of(doc)["regions"][0]["clusters"][1:]:
+        cluster["gpu_pools"][0]["autoscaling"] = {"per": "total", "min_nodes": 0, "max_nodes": 150}
+    plan = plan_doc(doc)
+    for release in _by_type(plan, "kubernetes:helm.sh/v3:Release"):
+        cluster = release.name.split("-addons-")[0]
+        own_pools = {p.urn for p in _by_type(plan, "gcp:container/nodePool:NodePool")
+                     if p.name.startswith(f"{cluster}-")}
+        gpu_nodes = sum(row.max_nodes for row in plan.capacity if row.source_urn in own_pools)
+        assert gpu_nodes >= 150
+        (quota,) = [q for q in _by_type(plan, "kubernetes:core/v1:ResourceQuota")
+                    if q.name.startswith(f"{cluster}-addons-") and "scopeSelector" in q.inputs["spec"]
+                    and q.inputs["metadata"]["namespace"] == release.inputs["namespace"]]
+        assert _pods(quota.inputs["spec"]["hard"]["pods"]) >= gpu_nodes, f"{quota.name} caps {release.name}"
+    assert _pods("100") == 100 and _pods("1G") == 1e9

@@ -235,13 +235,15 @@ def _critical_pods_quota(logical: str, quota_name: str, namespace: str,
     """The quota GKE requires before it admits system-node/cluster-critical pods into a namespace.
 
     GKE only admits pods of those classes into namespaces holding a ResourceQuota scoped to them (as its own
-    `gcp-critical-pods` quotas in kube-system are); NVIDIA's GKE guide creates this one for the operator.
+    `gcp-critical-pods` quotas in kube-system are); NVIDIA's GKE guide creates this one for the operator. The
+    quota admits, it should not limit: node agents run one pod per node, so the limit is GKE's own (1G), not the
+    guide's 100, which would stop the operator's DaemonSets at a few dozen GPU nodes.
     """
     return k8s.core.v1.ResourceQuota(
         logical,
         metadata={"name": quota_name, "namespace": namespace},
         spec=k8s.core.v1.ResourceQuotaSpecArgs(
-            hard={"pods": "100"},
+            hard={"pods": "1G"},
             scope_selector=k8s.core.v1.ScopeSelectorArgs(match_expressions=[
                 k8s.core.v1.ScopedResourceSelectorRequirementArgs(
                     operator="In", scope_name="PriorityClass", values=list(CRITICAL_PRIORITY_CLASSES),
