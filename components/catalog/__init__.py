@@ -9,8 +9,11 @@ given and can be overridden from stack configuration.
 
 from __future__ import annotations
 
+import difflib
+
 from components.catalog import aws as _aws
 from components.catalog import gcp as _gcp
+from components.catalog import gcp_limits
 from components.catalog.aws import AWS_QUOTAS
 from components.catalog.gcp import (
     CAPACITY_CONSTRAINED_SERIES,
@@ -22,6 +25,7 @@ from components.catalog.gcp import (
     KNOWN_MISTAKES,
     LOCAL_SSD_GB,
 )
+from components.catalog.gcp_limits import GCP_REGIONS, MACHINE_SERIES, MachineSeries
 from components.catalog.gpus import (
     GCP_QUOTA_METRICS_SOURCES,
     GKE_ACCELERATOR_SOURCES,
@@ -65,6 +69,11 @@ __all__ = [
     "price",
 ]
 
+__all__ += [  # GCP limits and the look-ups over regions and quota names
+    "GCP_REGIONS", "MACHINE_SERIES", "MachineSeries", "gcp_limits", "gcp_region_hint", "gpu_regions",
+    "gpu_zone_regions", "quota_metrics", "quota_regions",
+]
+
 MACHINE_TYPES: tuple[MachineType, ...] = _gcp.MACHINE_TYPES + _aws.MACHINE_TYPES
 PRICES: tuple[Price, ...] = _gcp.PRICES + _aws.PRICES
 
@@ -103,8 +112,6 @@ def machine_for_accelerator(accelerator: str, count: int) -> MachineType | None:
 
 def machine_hint(name: str, cloud: Cloud) -> str:
     """A hint for an unknown machine type: a known correction, else the closest names the catalog has."""
-    import difflib
-
     if name in KNOWN_MISTAKES:
         return KNOWN_MISTAKES[name]
     names = [m.name for m in machine_types(cloud)]
@@ -138,3 +145,33 @@ def aws_quota(machine: MachineType, *, spot: bool) -> AwsQuota:
     if machine.aws_quota is None:
         raise KeyError(f"{machine.name}: not an AWS instance type")
     return AWS_QUOTAS[(machine.aws_quota, spot)]
+
+
+def gcp_region_hint(region: str) -> str:
+    """A hint for a region GCP does not have: the likely region, else where the list lives."""
+    close = difflib.get_close_matches(region, GCP_REGIONS, n=1, cutoff=0.75)
+    if close:
+        return "did you mean " + " or ".join(close) + "?"
+    return "GCP regions look like us-central1 or europe-west4; `gcloud compute regions list` lists them all"
+
+
+def gpu_regions(gpu_id: str) -> tuple[str, ...]:
+    """Regions where the catalog lists zones offering ``gpu_id``, sorted."""
+    return tuple(sorted(GPU_ZONES.get(gpu_id, {})))
+
+
+def gpu_zone_regions() -> frozenset[str]:
+    """Regions GPU_ZONES was read for: there a GPU without zones is not offered, elsewhere it is unknown."""
+    return frozenset(r for zones in GPU_ZONES.values() for r in zones)
+
+
+def quota_regions() -> frozenset[str]:
+    """Regions a quota can be granted in: every GCP region, and every AWS region the catalog prices."""
+    return frozenset(GCP_REGIONS) | frozenset(p.region for p in PRICES if _MACHINES_BY_NAME[p.machine_type].cloud
+                                              is Cloud.AWS)
+
+
+def quota_metrics() -> frozenset[str]:
+    """Regional quota names a policy config may grant: GCP GPU metrics (and their preemptible twins), AWS codes."""
+    gcp = {m for g in GPUS for m in (g.gcp_quota_metric, g.gcp_preemptible_quota_metric) if m}
+    return frozenset(gcp) | frozenset(q.code for q in AWS_QUOTAS.values())
