@@ -14,6 +14,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.config import ConfigError, Fleet, Issue, load_fleet
+from components.config.gke_limits import check_project
 
 PROJECT = "gpu-fleet"
 
@@ -39,6 +40,10 @@ def parse(raw: Mapping[str, Any], *, gcp_project: str | None, keys: Iterable[str
     if fleet.gke is not None and not project:
         raise ConfigError([Issue("gcp:project", "no GCP project is configured", None,
                                  "pulumi config set gcp:project <project-id>")])
+    if fleet.gke is not None and fleet.gke.project is None and gcp_project:
+        issues = list(check_project("gcp:project", gcp_project))
+        if issues:
+            raise ConfigError(issues)
     return StackConfig(fleet=fleet, gcp_project=project or "")
 
 

@@ -228,7 +228,7 @@ def _dev_errors_with_first_pool(**pool: Any) -> list[str]:
     raw = _dev_values()
     raw["gke"]["regions"][0]["clusters"][0]["gpu_pools"][0].update(pool)
     with pytest.raises(ConfigError) as info:
-        parse(raw, gcp_project="p")
+        parse(raw, gcp_project="acme-test")
     return [str(i) for i in info.value.issues]
 
 
@@ -295,7 +295,7 @@ def test_validation_rejects_l4_pool_in_a_zone_without_l4() -> None:
 
 def test_validation_rejects_h200_pool_outside_us_central1_b() -> None:
     errs = _dev_errors_with_first_pool(machine_type="a3-ultragpu-8g", capacity="spot", sharing=None,
-                                       zones=["us-central1-a"])
+                                       disk_type="hyperdisk-balanced", zones=["us-central1-a"])
     (line,) = errs
     assert "NVIDIA H200 141GB is not offered in us-central1-a" in line
     assert line.endswith("us-central1 offers it in us-central1-b")
@@ -303,7 +303,7 @@ def test_validation_rejects_h200_pool_outside_us_central1_b() -> None:
 
 def test_validation_accepts_the_listed_zones_of_the_dev_stack() -> None:
     raw = _dev_values()
-    parse(raw, gcp_project="p")
+    parse(raw, gcp_project="acme-test")
     for cluster in raw["gke"]["regions"][0]["clusters"]:
         for pool in cluster["gpu_pools"]:
             gpu_id = catalog.machine_type(pool["machine_type"]).gpu

@@ -196,6 +196,7 @@ def test_unpriced_pool_is_named_by_its_config_key(tmp_path: Path) -> None:
     doc: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
     gke_of(doc)["regions"][0]["clusters"][0]["gpu_pools"].append(
         {"name": "h200", "machine_type": "a3-ultragpu-8g", "capacity": "spot", "zones": ["us-central1-b"],
+         "disk_type": "hyperdisk-balanced",
          "autoscaling": {"per": "total", "min_nodes": 0, "max_nodes": 1}})
     path = tmp_path / "Pulumi.u.yaml"
     path.write_text(yaml.safe_dump(doc))

@@ -126,9 +126,9 @@ def test_capacity_reads_provider_outputs_with_both_bound_pairs(dev_plan: Plan) -
 def test_boot_disk_type_is_left_to_gke_unless_set(dev_doc: dict[str, Any], plan_doc: Any) -> None:
     """Unset, GKE picks a disk the machine supports (A3 Ultra has no Persistent Disk); set, it is passed through."""
     pools = gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"]
-    pools[0]["disk_type"] = "hyperdisk-balanced"
+    pools[0]["disk_type"] = "pd-ssd"  # a G2 pool: pd-balanced or pd-ssd (G2 does not boot from Hyperdisk)
     recorded = {r.inputs["name"]: r.inputs for r in of_type(plan_doc(dev_doc), "gcp:container/nodePool:NodePool")}
-    assert recorded[pools[0]["name"]]["nodeConfig"]["diskType"] == "hyperdisk-balanced"
+    assert recorded[pools[0]["name"]]["nodeConfig"]["diskType"] == "pd-ssd"
     assert "diskType" not in recorded[pools[1]["name"]]["nodeConfig"]
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from components.config.base import Name, Strict
+from components.config.base import Count, Name, Strict
 
 OPERATOR_NAMESPACE = "gpu-operator"
 DCGM_NAMESPACE = "gpu-monitoring"
@@ -37,7 +37,7 @@ class DcgmSource(str, Enum):
 
 class TeamNamespace(Strict):
     name: Name
-    gpus: int = Field(ge=0)
+    gpus: Count = Field(ge=0)
     """Hard cap on requests.nvidia.com/gpu and limits.nvidia.com/gpu in the namespace."""
 
 
@@ -55,10 +55,10 @@ class GpuAlerts(Strict):
     """
 
     enabled: bool = True
-    utilization_percent: int = Field(default=85, ge=1, le=100)
-    memory_percent: int = Field(default=90, ge=1, le=100)
-    idle_percent: int = Field(default=5, ge=0, le=100)
-    idle_minutes: int = Field(default=30, ge=5)
+    utilization_percent: Count = Field(default=85, ge=1, le=100)
+    memory_percent: Count = Field(default=90, ge=1, le=100)
+    idle_percent: Count = Field(default=5, ge=0, le=100)
+    idle_minutes: Count = Field(default=30, ge=5)
 
 
 class Addons(Strict):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic_core import PydanticCustomError
 
 NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
 REGION_PATTERN = r"^[a-z]+-[a-z]+[0-9]+$"
@@ -16,6 +17,18 @@ Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 Zone = Annotated[str, StringConstraints(pattern=ZONE_PATTERN)]
+
+
+
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("count_bool", "expected a whole number, not true/false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_a_bool)]
+"""A whole number that counts something: pydantic's lax mode would read `true` as 1, a count refuses it."""
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)

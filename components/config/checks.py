@@ -6,6 +6,7 @@ import ipaddress
 import re
 from collections.abc import Generator, Iterator
 
+from components import catalog
 from components.config.errors import Issue
 
 # Kubernetes label syntax: an optional DNS-subdomain prefix and "/", then a name of up to 63 characters.
@@ -38,6 +39,8 @@ def overlaps(ranges: list[tuple[str, ipaddress.IPv4Network]]) -> Iterator[Issue]
 
 
 def zones_in_region(path: str, region: str, zones: list[str]) -> Iterator[Issue]:
+    if region not in catalog.GCP_REGIONS:
+        return  # the region itself is reported, with the likely region; its zones' hint would repeat the typo
     for zone in zones:
         if not zone.startswith(region + "-"):
             yield Issue(path, f"zone is not in region {region}", zone, f"use zones named {region}-a, -b, ...")

@@ -63,6 +63,7 @@ _TYPE_HINTS = {
     "missing": "this key is required",
     "int_parsing": "a whole number, e.g. 3", "int_type": "a whole number, e.g. 3",
     "int_from_float": "a whole number, e.g. 3",
+    "count_bool": "a whole number such as 3 (YAML reads true/false, yes/no and on/off as booleans)",
     "float_parsing": "a number, e.g. 2.5", "float_type": "a number, e.g. 2.5",
     "bool_parsing": "true or false", "bool_type": "true or false",
     "string_type": "a string (quote it if YAML reads it as a number)",

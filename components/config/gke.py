@@ -11,7 +11,7 @@ from enum import Enum
 from pydantic import ConfigDict, Field
 
 from components.config.addons import Addons
-from components.config.base import Name, Region, Strict, Zone
+from components.config.base import Count, Name, Region, Strict, Zone
 
 SYSTEM_POOL_NAME = "system"
 """The GKE name of every cluster's system node pool; GPU pools may not take it."""
@@ -73,13 +73,13 @@ class ReservationMode(str, Enum):
 class Autoscaling(Strict):
     per: ScalingScope
     """Whether min_nodes/max_nodes count per zone or for the whole pool; required so nobody has to guess."""
-    min_nodes: int = Field(ge=0)
-    max_nodes: int = Field(ge=0)
+    min_nodes: Count = Field(ge=0)
+    max_nodes: Count = Field(ge=0)
 
 
 class GpuSharing(Strict):
     strategy: SharingStrategy
-    max_clients_per_gpu: int = Field(ge=2, le=48)
+    max_clients_per_gpu: Count = Field(ge=2, le=48)
 
 
 class Reservation(Strict):
@@ -92,7 +92,7 @@ class AcceleratorOverride(Strict):
     """Optional restatement of the machine's GPUs; must agree with the catalog (seeds retyped it wrongly)."""
 
     type: str
-    count: int = Field(ge=1)
+    count: Count = Field(ge=1)
 
 
 class LocationPolicy(str, Enum):
@@ -113,12 +113,12 @@ class PoolUpgrade(Strict):
     """How GKE replaces a pool's nodes on upgrades (node_pool upgrade_settings)."""
 
     strategy: UpgradeStrategy = UpgradeStrategy.SURGE
-    max_surge: int = Field(default=0, ge=0)
+    max_surge: Count = Field(default=0, ge=0)
     """Surge: extra nodes during the upgrade. 0 by default: a surge node needs GPUs beyond the pool's maximum,
     which the quota plan does not hold."""
-    max_unavailable: int = Field(default=1, ge=0)
+    max_unavailable: Count = Field(default=1, ge=0)
     """Surge: nodes drained at once."""
-    batch_node_count: int = Field(default=1, ge=1)
+    batch_node_count: Count = Field(default=1, ge=1)
     """Blue-green: blue nodes drained per batch."""
     batch_soak: str = "300s"
     """Blue-green: wait after each batch (a duration in seconds, e.g. 300s)."""
@@ -153,20 +153,20 @@ class GpuPool(Strict):
     compact_placement: bool = False
     reservation: Reservation | None = None
     gvnic: bool = True
-    local_ssd_count: int | None = Field(default=None, ge=0)
+    local_ssd_count: Count | None = Field(default=None, ge=0)
     """Local NVMe SSDs (375 GB each). Unset: the machine's bundled count (A2 Ultra, A3), else none; 0: none."""
     local_ssd_mode: LocalSsdMode = LocalSsdMode.EPHEMERAL
     disk_type: BootDiskType | None = None
     """Boot disk type; unset lets GKE pick what the machine supports (pd-balanced, or hyperdisk-balanced where
     the machine has no Persistent Disk, as on the newest A3 machines)."""
-    disk_size_gb: int = Field(default=200, ge=10)
+    disk_size_gb: Count = Field(default=200, ge=10)
     labels: dict[str, str] = Field(default_factory=dict)
 
 
 class SystemPool(Strict):
     machine_type: str = "e2-standard-4"
-    min_nodes_per_zone: int = Field(default=1, ge=0)
-    max_nodes_per_zone: int = Field(default=3, ge=1)
+    min_nodes_per_zone: Count = Field(default=1, ge=0)
+    max_nodes_per_zone: Count = Field(default=3, ge=1)
     zones: list[Zone] | None = None
     """Defaults to the zones GKE picks for the regional cluster."""
 
@@ -179,15 +179,15 @@ class AuthorizedNetwork(Strict):
 class GpuLimit(Strict):
     gpu: str
     """Catalog GPU id, e.g. `h100-80gb`."""
-    max: int = Field(ge=0)
+    max: Count = Field(ge=0)
 
 
 class AutoProvisioning(Strict):
     """GKE node auto-provisioning; when enabled it must carry GPU limits (policy `nap-gpu-limits`)."""
 
     enabled: bool = False
-    cpu_max: int = Field(default=1000, ge=1)
-    memory_max_gb: int = Field(default=4000, ge=1)
+    cpu_max: Count = Field(default=1000, ge=1)
+    memory_max_gb: Count = Field(default=4000, ge=1)
     gpu_limits: list[GpuLimit] = Field(default_factory=list)
 
 class ExclusionScope(str, Enum):
@@ -213,7 +213,7 @@ class MaintenanceWindow(Strict):
 
     start: str = Field(default="02:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
     """Start time of day, HH:MM in UTC."""
-    duration_hours: int = Field(default=6, ge=4, le=24)
+    duration_hours: Count = Field(default=6, ge=4, le=24)
     days: list[Weekday] = Field(default_factory=lambda: [Weekday.SA, Weekday.SU], min_length=1)
 
 
@@ -278,13 +278,13 @@ class GkeRegion(Strict):
 class Nat(Strict):
     """Cloud NAT port allocation: dynamic, so a GPU node pulling many multi-GB images gets the ports it needs."""
 
-    min_ports_per_vm: int = Field(default=128, ge=32, le=65536)
-    max_ports_per_vm: int = Field(default=16384, ge=64, le=65536)
+    min_ports_per_vm: Count = Field(default=128, ge=32, le=65536)
+    max_ports_per_vm: Count = Field(default=16384, ge=64, le=65536)
 
 
 class Network(Strict):
     name: Name = "ml-network"
-    mtu: int = 1460
+    mtu: Count = 1460
     """1460 to 8896; seed 002 wants 8896 for 100 Gbps+ GPU networking."""
     nat: Nat = Field(default_factory=Nat)
 

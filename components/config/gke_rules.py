@@ -139,7 +139,7 @@ def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> 
     yield from unique_names(f"{ppath}.zones", pool.zones)
     for zone in pool.zones:
         offered = catalog.gpu_zones(gpu.id, region)
-        if offered is not None and zone.startswith(region + "-") and zone not in offered:
+        if offered is not None and zone in catalog.GCP_REGIONS.get(region, ()) and zone not in offered:
             yield Issue(f"{ppath}.zones", f"{gpu.model} is not offered in {zone}", zone,
                         f"{region} offers it in {', '.join(offered) or 'no zone'}")
     a = pool.autoscaling

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from components import catalog
 from components.config.checks import GCP_LABEL_KEY, GCP_LABEL_VALUE
 from components.config.errors import ConfigError, Issue, from_pydantic
+from components.config.gke_limits import check_gke_limits
 from components.config.gke_rules import check_gke
 from components.config.model import Fleet
 
@@ -56,3 +57,4 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
             yield Issue(f"prices[{i}].spot_hourly_usd", "spot price above on-demand", p.spot_hourly_usd,
                         f"Spot is a discount on on_demand_hourly_usd ({p.on_demand_hourly_usd}); check the two")
     yield from check_gke(fleet)
+    yield from check_gke_limits(fleet)
