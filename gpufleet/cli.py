@@ -51,7 +51,7 @@ def pack_dir(root: Path | None) -> Path:
 def check_policies(plan: report.Plan, pack: Path, config_file: Path | None) -> policy_gate.PolicyResult:
     result = policy_gate.run_pack(pack, config_file, plan.resources, stack=plan.stack,
                                   project=infra_config.PROJECT)
-    plan.policy = result.to_json()
+    plan.policy = {**result.to_json(), "config": str(config_file) if config_file is not None else None}
     return result
 
 
@@ -125,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         return _config_errors(err, stack_file, exc)
     result = None
     if not args.no_policy:
+        if policy_config is None:
+            err.print(f"warning: stack {args.stack!r} has no policy config ({pack / 'config' / args.stack}.json "
+                      "does not exist): the pack runs on its schema defaults, with no GPU quota granted and "
+                      "default budgets; hint: create that file (policies/config/dev.json shows the shape), or pass "
+                      "--policy-config FILE", style="bold yellow", markup=False)
         try:
             result = check_policies(plan, pack, policy_config)
         except ConfigError as exc:

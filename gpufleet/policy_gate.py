@@ -8,6 +8,7 @@ and the whole stack through `AnalyzeStack`.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import subprocess
@@ -51,10 +52,16 @@ def reconcile_config(info: analyzer_pb2.AnalyzerInfo, file_config: Mapping[str, 
     issues: list[Issue] = []
     names = {p.name for p in info.policies}
     all_level = None
+    issues += _numbers(file_config, source)
     for key, value in file_config.items():
         if key == "all":
-            all_level = _level(value if isinstance(value, str) else value.get("enforcementLevel"), source, "all",
-                               issues)
+            if isinstance(value, dict):
+                all_level = _level(value.get("enforcementLevel"), source, "all", issues)
+            elif isinstance(value, str):
+                all_level = _level(value, source, "all", issues)
+            else:
+                issues.append(Issue(f"{source}: all", "not an enforcement level", value,
+                                    "one of: " + ", ".join(LEVELS) + ', e.g. "all": "advisory"'))
         elif key not in names:
             issues.append(Issue(f"{source}: {key}", "no such policy in the pack", None,
                                 "known policies: " + ", ".join(sorted(names))))
@@ -78,11 +85,61 @@ def reconcile_config(info: analyzer_pb2.AnalyzerInfo, file_config: Mapping[str, 
                 "required": schema.get("required", [])}
         for err in sorted(jsonschema.Draft7Validator(full).iter_errors(props), key=lambda e: list(e.path)):
             where = ".".join(str(p) for p in (policy.name, *err.path))
-            issues.append(Issue(f"{source}: {where}", err.message, None, _hint(properties, err)))
+            named = _enum_issue(err)
+            if named is not None:
+                issues.append(Issue(f"{source}: {where}", named[0], None, named[1]))
+            else:
+                issues.append(Issue(f"{source}: {where}", err.message, None, _hint(properties, err)))
         result[policy.name] = (level, props)
     if issues:
         raise ConfigError(issues)
     return result
+
+
+_MAX_EXACT = 2**53
+"""The engine passes policy config as protobuf Struct values, doubles: larger integers arrive changed."""
+
+
+def _numbers(config: Any, source: str, path: tuple[str, ...] = ()) -> list[Issue]:
+    """Integers a double cannot carry exactly, wherever they are in the file."""
+    if isinstance(config, dict):
+        return [i for k, v in config.items() for i in _numbers(v, source, (*path, str(k)))]
+    if isinstance(config, list):
+        return [i for n, v in enumerate(config) for i in _numbers(v, source, (*path, str(n)))]
+    if isinstance(config, int) and not isinstance(config, bool) and abs(config) > _MAX_EXACT:
+        return [Issue(f"{source}: {'.'.join(path)}",
+                      "too large: the policy engine passes numbers as doubles, "
+                      f"exact up to {_MAX_EXACT:,}", config, "use a realistic value; quotas and budgets are far below")]
+    return []
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """A policy pack config file: a JSON object keyed by policy name, with no NaN or Infinity (not JSON)."""
+    source = str(path)
+
+    def constant(name: str) -> Any:
+        raise ConfigError([Issue(source, f"{name} is not a JSON number", None,
+                                 "write a number (Python's json module accepts NaN and Infinity; the Pulumi CLI "
+                                 "does not)")])
+
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"), parse_constant=constant)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError([Issue(source, "not a readable JSON policy config", None,
+                                 " ".join(str(exc).split()))]) from None
+    if not isinstance(config, dict):
+        raise ConfigError([Issue(source, "expected a JSON object keyed by policy name", type(config).__name__,
+                                 '{"gpu-quota": {...}, "gpu-budget": {...}}')])
+    return config
+
+
+def _enum_issue(err: jsonschema.ValidationError) -> tuple[str, str] | None:
+    """A short message and a likely-name hint for a key outside its list of names (regions, quota metrics)."""
+    if err.validator != "enum" or "propertyNames" not in list(err.absolute_schema_path):
+        return None
+    close = difflib.get_close_matches(str(err.instance), [str(v) for v in err.validator_value], n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else "names come from the GPU catalog (components/catalog)"
+    return f"unknown name {err.instance!r}: a typo here would grant nothing", hint
 
 
 def _hint(properties: Mapping[str, Any], err: jsonschema.ValidationError) -> str:
@@ -125,15 +182,8 @@ def _start(pack_dir: Path, stack: str, project: str) -> tuple[subprocess.Popen[b
 
 def run_pack(pack_dir: Path, config_file: Path | None, recorded: list[Recorded], *, stack: str,
              project: str) -> PolicyResult:
-    file_config: dict[str, Any] = {}
     source = str(config_file) if config_file else "(no pack config)"
-    if config_file is not None:
-        try:
-            file_config = json.loads(config_file.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError([Issue(source, "not a readable JSON policy config", None, str(exc))]) from None
-        if not isinstance(file_config, dict):
-            raise ConfigError([Issue(source, "expected a JSON object keyed by policy name")])
+    file_config = load_config(config_file) if config_file is not None else {}
     proc, port = _start(pack_dir, stack, project)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:

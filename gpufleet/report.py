@@ -103,6 +103,9 @@ def render(plan: Plan, console: Console) -> None:
         violations = plan.policy["violations"]
         console.print(f"Policy pack [bold]{plan.policy['pack']}[/bold]: {len(plan.policy['policies'])} policies, "
                       f"{_count(len(violations), 'violation')}")
+        config = plan.policy.get("config")
+        console.print(f"policy config: {config}" if config else
+                      "policy config: [bold yellow]none[/bold yellow] (schema defaults: no GPU quota granted)")
         for v in violations:
             style = "red" if v["level"] == "mandatory" else "yellow"
             console.print(f"[{style}]{v['level']}[/{style}] [bold]{v['policy']}[/bold]: ", end="")
@@ -192,8 +195,11 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
                           "change: $/month max |", "|---|---|---|---|---:|---:|---:|", *changed]
     if plan.policy is not None:
         violations = plan.policy.get("violations", [])
+        config = plan.policy.get("config")
         lines += ["", f"**Policy pack `{plan.policy.get('pack')}`:** "
-                  + ("no violations." if not violations else f"{_count(len(violations), 'violation')}.")]
+                  + ("no violations." if not violations else f"{_count(len(violations), 'violation')}.")
+                  + (f" Policy config: `{config}`." if config else
+                     " **No policy config for this stack: no GPU quota is granted.**")]
         if violations:
             lines += ["", "| policy | level | message |", "|---|---|---|"]
             for v in violations:

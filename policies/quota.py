@@ -109,17 +109,25 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
         report(message, None)
 
 
+# Region and quota names come from the catalog (both clouds), so a misspelt one is refused instead of granting
+# nothing: a typo under `quotas` would otherwise leave the real quota at zero, or raise nothing at all.
 QUOTA_SCHEMA = PolicyConfigSchema(properties={
     "quotas": {
         "type": "object",
         "description": "Granted quota per region and metric: {region: {NVIDIA_H100_GPUS: 16, L-417A185B: 768}}",
         "default": {},
-        "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+        "propertyNames": {"enum": sorted(catalog.quota_regions())},
+        "additionalProperties": {
+            "type": "object",
+            "propertyNames": {"enum": sorted(catalog.quota_metrics())},
+            "additionalProperties": {"type": "integer", "minimum": 0},
+        },
     },
     "global_quotas": {
         "type": "object",
         "description": "Granted project-wide quotas, e.g. {GPUS_ALL_REGIONS: 128}",
         "default": {},
+        "propertyNames": {"enum": [catalog.GCP_ALL_REGIONS_METRIC]},
         "additionalProperties": {"type": "integer", "minimum": 0},
     },
 })

@@ -49,3 +49,60 @@ def test_stack_file_in_another_encoding(tmp_path: Path, capsys: pytest.CaptureFi
 def test_utf8_stack_file_still_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = plan_text(tmp_path, DEV.encode("utf-8"), capsys)
     assert code == 0, err
+
+
+# --- policy config -----------------------------------------------------------------------------------------
+
+def _reconcile(config: dict[str, object]) -> list[str]:
+    from pulumi_policy import EnforcementLevel
+    from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+    from components.config import ConfigError
+    from gpufleet import policy_gate
+    from policies.pack import PACK_NAME, POLICIES
+
+    info = _PolicyAnalyzerServicer(PACK_NAME, "0.0.0", POLICIES, EnforcementLevel.MANDATORY).GetAnalyzerInfo(
+        None, None)
+    with pytest.raises(ConfigError) as caught:
+        policy_gate.reconcile_config(info, config, "t.json")
+    return [str(i) for i in caught.value.issues]
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ({"all": 3}, "t.json: all: not an enforcement level (got 3)"),
+    ({"all": ["advisory"]}, "t.json: all: not an enforcement level (got ['advisory'])"),
+    ({"gpu-budget": {"daily_budget_usd": 2**60}}, "t.json: gpu-budget.daily_budget_usd: too large"),
+    ({"gpu-quota": {"quotas": {"us-centrall1": {"NVIDIA_L4_GPUS": 8}}}}, "did you mean us-central1?"),
+    ({"gpu-quota": {"quotas": {"us-central1": {"NVIDIA_L4_GPU": 8}}}}, "did you mean NVIDIA_L4_GPUS?"),
+    ({"gpu-quota": {"quotas": {"us-east-1": {"L-417A185": 8}}}}, "did you mean L-417A185B?"),
+    ({"gpu-quota": {"global_quotas": {"GPUS_ALL_REGION": 8}}}, "did you mean GPUS_ALL_REGIONS?"),
+])
+def test_policy_config_the_engine_would_misread_is_refused(config: dict[str, object], expected: str) -> None:
+    errs = _reconcile(config)
+    assert any(expected in e for e in errs), errs
+    assert all("hint:" in e for e in errs), errs
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(tmp_path: Path, literal: str) -> None:
+    from components.config import ConfigError
+    from gpufleet import policy_gate
+
+    path = tmp_path / "c.json"
+    path.write_text('{"gpu-budget": {"daily_budget_usd": ' + literal + "}}")
+    with pytest.raises(ConfigError, match=rf"c\.json: {literal} is not a JSON number"):
+        policy_gate.load_config(path)
+
+
+def test_the_plan_says_which_policy_config_it_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml")]) == 0
+    captured = capsys.readouterr()
+    assert "policy config: " in captured.out and "policies/config/dev.json" in captured.out
+
+
+def test_a_stack_without_policy_config_says_so_loudly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "Pulumi.staging.yaml"
+    path.write_text(DEV)
+    cli.main(["plan", "staging", "--config", str(path)])
+    err = capsys.readouterr().err
+    assert "warning: stack 'staging' has no policy config" in err and "policies/config/staging.json" in err
