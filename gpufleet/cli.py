@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from components.capacity import capacity_rows, cost
-from components.config import ConfigError
+from components.config import ConfigError, Issue
 from gpufleet import offline, policy_gate, report
 from infra import config as infra_config
 
@@ -77,10 +79,50 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stderr() -> Console:
+    # Config keys and values are printed as they are: no markup, no emoji codes (`gpufleet:x:` is not an emoji),
+    # and never wrapped: rich wraps at 80 columns when stderr is not a terminal, and CI reads one error a line.
+    return Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; an exception no check foresaw is exit 3 (no verdict), never 1 (a policy verdict)."""
+    try:
+        return _main(argv)
+    except Exception as exc:  # the last line of defence: CI must never read a crash as 1
+        if os.environ.get("GPU_FLEET_DEBUG"):
+            raise
+        _stderr().print(f"error: unexpected {type(exc).__name__}: {_one_line(str(exc))}; hint: this is a gpu-fleet "
+                        "bug, not your configuration; rerun with GPU_FLEET_DEBUG=1 for the traceback and report it",
+                        markup=False)
+        return EXIT_PACK
+
+
+def _read_base(path: Path, stack: str) -> dict[str, Any]:
+    """The target branch's plan JSON: a plan (stack, capacity) of this same stack, or a ConfigError."""
+    source = f"--base {path}"
+    try:
+        base = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError([Issue(source, "not a readable plan JSON", None, _one_line(str(exc)))]) from None
+    missing = [k for k in ("stack", "capacity") if not isinstance(base, dict) or k not in base]
+    if missing or not isinstance(base["capacity"], list):
+        what = f"no {', '.join(missing)}" if missing else "capacity is not a list"
+        raise ConfigError([Issue(source, f"not a gpu-fleet plan ({what})", None,
+                                 "pass the file `gpu-fleet plan STACK --json FILE` wrote on the target branch")])
+    if base["stack"] != stack:
+        raise ConfigError([Issue(source, f"holds a plan of stack {base['stack']!r}, not {stack!r}", None,
+                                 f"pass the target branch's plan of {stack}; a delta across stacks means nothing")])
+    return base
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    # Config keys and values are printed as they are: no markup, no emoji codes (`gpufleet:x:` is not an emoji).
-    err = Console(stderr=True, highlight=False, emoji=False)
+    err = _stderr()
     out = Console(highlight=False, emoji=False)
     out.width = max(out.width, 150)  # tables stay readable when piped (rich assumes 80 columns)
 
@@ -100,10 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     base = None
     if args.base is not None:
         try:
-            base = json.loads(args.base.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            err.print(f"error: --base {args.base}: not a readable plan JSON ({exc})")
-            return EXIT_CONFIG
+            base = _read_base(args.base, args.stack)
+        except ConfigError as exc:
+            return _config_errors(err, args.base, exc)
 
     for flag, path in (("--json", args.json_out), ("--markdown", args.markdown)):
         if path is not None and not path.parent.is_dir():
@@ -135,9 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as exc:
             return _config_errors(err, policy_config or pack, exc)
         except policy_gate.PackError as exc:
-            err.print(f"error: {exc}", markup=False, soft_wrap=True)
-            err.print("hint: the plan has no policy verdict; fix the pack (run ./dev test), or plan with --no-policy",
-                      markup=False, soft_wrap=True)
+            err.print(f"error: {_one_line(str(exc))}; hint: the plan has no policy verdict; fix the pack (run "
+                      "./dev test), or plan with --no-policy", markup=False)
             return EXIT_PACK
 
     report.render(plan, out)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,3 +111,56 @@ def test_a_stack_without_policy_config_says_so_loudly(tmp_path: Path, capsys: py
     cli.main(["plan", "staging", "--config", str(path)])
     err = capsys.readouterr().err
     assert "warning: stack 'staging' has no policy config" in err and "policies/config/staging.json" in err
+
+
+# --- --base, unexpected errors, one line ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dev_base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    out = tmp_path_factory.mktemp("base") / "base.json"
+    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--no-policy", "--json", str(out)]) == 0
+    return dict(json.loads(out.read_text()))
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda d: {**d, "stack": "prod"}, "holds a plan of stack 'prod', not 'dev'"),
+    (lambda d: {"resources": []}, "not a gpu-fleet plan (no stack, capacity)"),
+    (lambda d: [d], "not a gpu-fleet plan"),
+    (lambda d: {**d, "capacity": "none"}, "not a gpu-fleet plan"),
+])
+def test_base_of_another_stack_or_not_a_plan_exits_2(edit: Any, expected: str, dev_base: dict[str, object],
+                                                     tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(edit(dev_base)))
+    code = cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--no-policy", "--base", str(base),
+                     "--markdown", str(tmp_path / "c.md")])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and "hint:" in err, err
+
+
+def test_unexpected_exception_is_exit_3_on_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise KeyError("first line\nsecond line")
+
+    monkeypatch.setattr(cli, "build_plan", broken)
+    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--no-policy"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("error: unexpected KeyError: ") and "second line" in err and "hint:" in err
+
+
+def test_errors_stay_on_one_line_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.t.yaml"
+    path.write_text(DEV.replace("      mtu: 1460\n", "      mtu: 1460\n      mtu: 8896\n"))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    exe = Path(sys.executable).with_name("gpu-fleet")
+    out = subprocess.run([str(exe), "plan", "t", "--config", str(path), "--no-policy"], capture_output=True,
+                         text=True, check=False, env=env)
+    assert out.returncode == 2
+    (line,) = [ln for ln in out.stderr.splitlines() if "duplicate key" in ln]
+    assert len(line) > 120 and line.rstrip().endswith("the Pulumi CLI refuses a key set twice"), out.stderr
+    # the stack-not-found message, outside the configuration path, too
+    out = subprocess.run([str(exe), "plan", "no-such-stack-with-a-long-name-to-wrap-past-eighty-columns"],
+                         capture_output=True, text=True, check=False, env=env, cwd=ROOT)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
