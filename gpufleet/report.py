@@ -27,7 +27,7 @@ class Plan:
             "stack": self.stack,
             "resources": [
                 {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom,
-                 "provider": r.provider, "inputs": r.inputs}
+                 "provider": r.provider, "dependencies": r.dependencies, "inputs": r.inputs}
                 for r in self.resources
             ],
             "capacity": [row.to_dict() for row in self.capacity],
@@ -46,6 +46,14 @@ class RegionGpu:
     max_gpus: int = 0
     monthly_usd_min: float = 0.0
     monthly_usd_max: float = 0.0
+    priced_pools: int = 0
+    unpriced_pools: int = 0
+
+    def usd(self, value: float) -> str:
+        """A cost of this group: n/a when none of its pools has a price, marked when some lack one."""
+        if self.unpriced_pools and not self.priced_pools:
+            return "n/a"
+        return _usd(value) + (" + n/a" if self.unpriced_pools else "")
 
 
 def by_region(rows: list[CapacityRow]) -> dict[tuple[str, str], RegionGpu]:
@@ -58,6 +66,10 @@ def by_region(rows: list[CapacityRow]) -> dict[tuple[str, str], RegionGpu]:
         t = totals[(row.region, row.gpu)]
         t.min_gpus += row.min_gpus
         t.max_gpus += row.max_gpus
+        if row.hourly_usd_per_node is None:
+            t.unpriced_pools += 1
+        else:
+            t.priced_pools += 1
         price = row.hourly_usd_per_node or 0.0
         t.monthly_usd_min += row.min_nodes * price * HOURS_PER_MONTH
         t.monthly_usd_max += row.max_nodes * price * HOURS_PER_MONTH
@@ -79,8 +91,8 @@ def render(plan: Plan, console: Console) -> None:
     for col in ("region", "gpu", "GPUs min", "GPUs max", "$/month min", "$/month max"):
         table.add_column(col, justify="left" if col in ("region", "gpu") else "right")
     for (region, gpu), t in by_region(plan.capacity).items():
-        table.add_row(region, gpu, str(t.min_gpus), str(t.max_gpus), _usd(t.monthly_usd_min),
-                      _usd(t.monthly_usd_max))
+        table.add_row(region, gpu, str(t.min_gpus), str(t.max_gpus), t.usd(t.monthly_usd_min),
+                      t.usd(t.monthly_usd_max))
     console.print(table)
 
     pools = Table(title="GPU pools")
@@ -88,16 +100,17 @@ def render(plan: Plan, console: Console) -> None:
         pools.add_column(col)
     for row in plan.capacity:
         pools.add_row(row.cluster, row.region, row.pool, row.machine_type or "(any)", row.capacity,
-                      str(len(row.zones)), f"{row.min_nodes}-{row.max_nodes}", f"{row.min_gpus}-{row.max_gpus}",
-                      _usd(row.hourly_usd_per_node))
+                      str(len(row.zones)), f"{row.min_nodes}-{row.max_nodes} nodes",
+                      f"{row.min_gpus}-{row.max_gpus} GPUs", _usd(row.hourly_usd_per_node))
     console.print(pools)
 
     c = plan.cost
     console.print(f"Cost of GPU capacity: monthly {_usd(c.monthly_usd_min)} at the floor, "
                   f"{_usd(c.monthly_usd_max)} at the ceiling ({_usd(c.hourly_usd_max)}/hour at maximum scale)")
     if c.unpriced_pools:
-        console.print(f"[yellow]{len(c.unpriced_pools)} pools have no price in the catalog or config and are "
-                      "left out of the cost[/yellow]")
+        n = len(c.unpriced_pools)
+        console.print(f"[yellow]{_count(n, 'pool')} {'has' if n == 1 else 'have'} no price in the catalog or "
+                      f"config and {'is' if n == 1 else 'are'} left out of the cost[/yellow]")
 
     if plan.policy is not None:
         violations = plan.policy["violations"]
@@ -174,8 +187,8 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
     lines += [header, "|---|---|" + "---:|" * (header.count("|") - 3)]
     for key in sorted(set(current) | set(old)):
         t, o = current.get(key, RegionGpu()), old.get(key, RegionGpu())
-        line = (f"| {key[0]} | {key[1]} | {t.min_gpus} | {t.max_gpus} | {_usd(t.monthly_usd_min)} | "
-                f"{_usd(t.monthly_usd_max)} |")
+        line = (f"| {key[0]} | {key[1]} | {t.min_gpus} | {t.max_gpus} | {t.usd(t.monthly_usd_min)} | "
+                f"{t.usd(t.monthly_usd_max)} |")
         if base is not None:
             line += f" {t.max_gpus - o.max_gpus:+d} | {t.monthly_usd_max - o.monthly_usd_max:+,.2f} |"
         lines.append(line)
@@ -189,7 +202,7 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
         lines.append(f"**Change against the target branch:** {d_min:+,.2f} USD/month at the floor, "
                      f"{d_max:+,.2f} USD/month at the ceiling.")
         changed = pool_changes(plan.capacity, base_rows)
-        lines += ["", f"**GPU pools changed:** {len(changed) or 'none'}."]
+        lines += ["", f"**GPU pools changed:** {_count(len(changed), 'pool') if changed else 'none'}."]
         if changed:
             lines += ["", "| pool (stack-config key) | change | machine, capacity | GPU | GPUs min | GPUs max | "
                           "change: $/month max |", "|---|---|---|---|---:|---:|---:|", *changed]

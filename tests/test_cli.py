@@ -136,7 +136,7 @@ def test_markdown_lists_each_pool_added_removed_or_resized(dev_doc: dict[str, An
     pools.append({"name": "l4-big", "machine_type": "g2-standard-48", "zones": ["us-central1-a"],
                   "autoscaling": {"per": "total", "min_nodes": 0, "max_nodes": 1}})
     text = report.markdown(plan_doc(dev_doc, "dev"), dev_plan.to_json())
-    assert "**GPU pools changed:** 3." in text
+    assert "**GPU pools changed:** 3 pools." in text
     rows = {line.split("|")[1].strip(" `"): line for line in text.splitlines() if "gpu_pools[" in line}
     key = "gke.regions[us-central1].clusters[dev-1].gpu_pools[{}]"
     big = catalog.machine_type("g2-standard-48")
