@@ -1,7 +1,7 @@
 """`gpu-fleet plan STACK`: the offline plan of a stack, for reviewers without cloud credentials.
 
 Exit codes: 0 the plan holds; 1 a mandatory policy fails; 2 the configuration (or the command line) is invalid;
-3 the policy pack could not run, so there is no verdict.
+3 no verdict: the policy pack could not run, or gpu-fleet itself failed unexpectedly.
 """
 
 from __future__ import annotations
@@ -64,10 +64,21 @@ def _config_errors(err: Console, source: Path, exc: ConfigError) -> int:
     return EXIT_CONFIG
 
 
+EXIT_CODES = """exit codes:
+  0  the plan holds
+  1  a mandatory policy fails (the only code that is a policy verdict)
+  2  invalid input: stack file, configuration, policy config, --base, or the command line; one line per
+     problem naming the key, the value and a hint
+  3  no verdict: the policy pack could not run, or gpu-fleet failed unexpectedly (a bug; one line, and
+     GPU_FLEET_DEBUG=1 shows the traceback)"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gpu-fleet", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="gpu-fleet", description=__doc__.splitlines()[0], epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    plan = sub.add_parser("plan", help="plan a stack offline: resources, GPUs, cost")
+    plan = sub.add_parser("plan", help="plan a stack offline: resources, GPUs, cost", epilog=EXIT_CODES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     plan.add_argument("stack", help="stack name: reads Pulumi.STACK.yaml at the project root")
     plan.add_argument("--config", type=Path, help="plan this stack file instead of Pulumi.STACK.yaml")
     plan.add_argument("--json", type=Path, dest="json_out", help="write the plan as JSON to this file")
