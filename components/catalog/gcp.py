@@ -102,10 +102,13 @@ MACHINE_TYPES: tuple[MachineType, ...] = (
 
 # GCP zones per GPU and region, as listed by GPU_ZONES_SOURCE (SkyPilot v9) and matched by both
 # GPU_ZONES_CROSSCHECK_SOURCES. The A3 Mega and A3 Ultra machine rows of the same file list the same zones as
-# their GPU rows. A region a GPU is absent from in the source is left out (unknown, not "no zone"): A100 40GB
-# in us-east4/europe-west1, A100 80GB outside us-central1/us-east4/europe-west4/asia-southeast1, H100 and
-# H100 Mega in us-east1, H200 in us-east1/us-west4/asia-southeast1. The blog's own summary table omits A3 and
-# G2 from us-central1-b, but the gcloud listing on the same page and both SkyPilot catalogs include them.
+# their GPU rows. A region a GPU is absent from in the source has no entry: A100 40GB in
+# us-east4/europe-west1, A100 80GB outside us-central1/us-east4/europe-west4/asia-southeast1, H100 and H100 Mega
+# in us-east1, H200 in us-east1/us-west4/asia-southeast1. Within the regions this table was read for
+# (catalog.gpu_zone_regions()) the source's silence is taken as "not offered" and config validation refuses
+# such a pool, naming the regions that have the GPU; outside them the GPU's zones are unknown and not checked.
+# The blog's own summary table omits A3 and G2 from us-central1-b, but the gcloud listing on the same page and
+# both SkyPilot catalogs include them.
 GPU_ZONES: dict[str, dict[str, tuple[str, ...]]] = {
     "a100-40gb": {  # nvidia-tesla-a100 (A2 Standard)
         "us-central1": ("us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"),
