@@ -129,7 +129,11 @@ def test_boot_disk_type_is_left_to_gke_unless_set(dev_doc: dict[str, Any], plan_
     pools[0]["disk_type"] = "pd-ssd"  # a G2 pool: pd-balanced or pd-ssd (G2 does not boot from Hyperdisk)
     recorded = {r.inputs["name"]: r.inputs for r in of_type(plan_doc(dev_doc), "gcp:container/nodePool:NodePool")}
     assert recorded[pools[0]["name"]]["nodeConfig"]["diskType"] == "pd-ssd"
-    assert "diskType" not in recorded[pools[1]["name"]]["nodeConfig"]
+    assert "diskType" not in recorded[pools[1]["name"]]["nodeConfig"]  # A3 High takes GKE's pd-balanced
+    pools[1].update(machine_type="a3-ultragpu-8g", zones=["us-central1-b"], capacity="flex-start")
+    recorded = {r.inputs["name"]: r.inputs for r in of_type(plan_doc(dev_doc), "gcp:container/nodePool:NodePool")}
+    # A3 Ultra has no Persistent Disk: the catalog's boot disk for the series, not GKE's pd-balanced default.
+    assert recorded[pools[1]["name"]]["nodeConfig"]["diskType"] == "hyperdisk-balanced"
 
 
 def test_cost_is_nodes_times_catalog_price(dev_plan: Plan) -> None:

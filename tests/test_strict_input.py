@@ -43,14 +43,13 @@ def test_boot_disk_type_the_machine_series_does_not_take(machine: str, zone: str
     assert "pd-balanced, pd-ssd" in line.split("hint:")[1]
 
 
-def test_a3_ultra_needs_hyperdisk_spelled_out() -> None:
+def test_a3_ultra_boots_from_hyperdisk_unless_told_otherwise() -> None:
     raw = values()
     first_pool(raw).update(machine_type="a3-ultragpu-8g", zones=["us-central1-b"], capacity="flex-start",
                            sharing=None, autoscaling={"per": "total", "min_nodes": 0, "max_nodes": 2})
-    line = one(raw, f"{POOL}.disk_type:")
-    assert "hyperdisk-balanced" in line
-    first_pool(raw)["disk_type"] = "hyperdisk-balanced"
-    parse(raw, gcp_project="acme-test")
+    parse(raw, gcp_project="acme-test")  # no disk_type: derived from the catalog, not refused
+    first_pool(raw)["disk_type"] = "pd-balanced"
+    assert "hyperdisk-balanced" in one(raw, f"{POOL}.disk_type:")
 
 
 def test_misspelt_region_names_the_likely_region_not_the_typo() -> None:

@@ -23,9 +23,8 @@ from components.catalog.gcp import (
     GPU_ZONES_CROSSCHECK_SOURCES,
     GPU_ZONES_SOURCE,
     KNOWN_MISTAKES,
-    LOCAL_SSD_GB,
 )
-from components.catalog.gcp_limits import GCP_REGIONS, MACHINE_SERIES, MachineSeries
+from components.catalog.gcp_limits import GCP_REGIONS, LOCAL_SSD_GB, MACHINE_SERIES, MachineSeries
 from components.catalog.gpus import (
     GCP_QUOTA_METRICS_SOURCES,
     GKE_ACCELERATOR_SOURCES,

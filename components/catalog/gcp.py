@@ -246,9 +246,6 @@ KNOWN_MISTAKES: dict[str, str] = {
     "g2-standard-64": "G2 sizes are g2-standard-4/8/12/16/24/32/48/96",
 }
 
-LOCAL_SSD_GB = 375
-"""Size of one local NVMe SSD disk on Compute Engine; bundled capacity is a whole number of them (_GCP_ACCEL)."""
-
 CAPACITY_CONSTRAINED_SERIES = frozenset({"a2", "a3"})
 """Machine series whose on-demand GPUs GCP does not promise to have (A100, H100, H200): "sufficient on-demand
 capacity is not guaranteed" (GKE consumption options,

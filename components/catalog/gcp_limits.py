@@ -91,6 +91,20 @@ MACHINE_SERIES: tuple[MachineSeries, ...] = (
                   _ACCEL_DISKS),
 )
 BOOT_DISK_SOURCES: tuple[Source, ...] = (_ACCEL_DISKS, _HYPERDISK_BOOT, _A3_ULTRA_DISKS)
+GKE_DEFAULT_BOOT_DISK = "pd-balanced"
+"""What GKE gives a node pool that names no boot disk type (node_config.disk_type)."""
+
+
+def boot_disk(machine: str) -> str | None:
+    """The boot disk to ask for when a pool names none.
+
+    None (GKE's default) where the series takes it, else the series' first boot disk type (A3 Ultra has no
+    Persistent Disk: hyperdisk-balanced).
+    """
+    found = series(machine)
+    if found is None or GKE_DEFAULT_BOOT_DISK in found.boot_disk_types:
+        return None
+    return found.boot_disk_types[0]
 
 LOCAL_SSD_GB = 375
 """Every Local SSD disk is 375 GiB (docs.cloud.google.com/compute/docs/disks/local-ssd)."""

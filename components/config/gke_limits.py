@@ -103,9 +103,6 @@ def _check_pool(ppath: str, region: str, pool: GpuPool) -> Iterator[Issue]:
     if pool.disk_type is not None and pool.disk_type.value not in disks:
         yield Issue(f"{ppath}.disk_type", f"{series.name} ({machine.name}) does not boot from "
                     f"{pool.disk_type.value}", pool.disk_type.value, f"use one of: {', '.join(disks)}")
-    elif pool.disk_type is None and "pd-balanced" not in disks:
-        yield Issue(f"{ppath}.disk_type", f"{series.name} ({machine.name}) has no Persistent Disk, and GKE's "
-                    "default boot disk is pd-balanced", None, f"set disk_type: {disks[0]}")
     most = series.attachable_local_ssd.get(machine.name)
     if most is not None and (pool.local_ssd_count or 0) > most:
         yield Issue(f"{ppath}.local_ssd_count", f"{machine.name} takes at most {most} Local SSD "

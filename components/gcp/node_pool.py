@@ -104,7 +104,7 @@ class GpuNodePool(pulumi.ComponentResource):
             node_config=gcp.container.NodePoolNodeConfigArgs(
                 machine_type=machine.name,
                 image_type="COS_CONTAINERD",
-                disk_type=spec.disk_type.value if spec.disk_type else None,
+                disk_type=spec.disk_type.value if spec.disk_type else catalog.gcp_limits.boot_disk(machine.name),
                 disk_size_gb=spec.disk_size_gb,
                 guest_accelerators=[gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
                     type=gpu.gke_accelerator,
