@@ -31,3 +31,13 @@ COS_DRIVER_INSTALLER = (
     f"{COS_DRIVER_INSTALLER_COMMIT}/nvidia-driver-installer/cos/daemonset-preloaded.yaml"
 )
 """Google's driver installer for COS nodes, which NVIDIA's GKE guide pairs with the operator's driver.enabled=false."""
+
+KARPENTER_VERSION = "1.14.1"
+"""Karpenter's controller chart and its CRD chart move together (the release publishes both with one version);
+the reference CRDs and values in ../shared/reference are this version's."""
+KARPENTER = ChartPin("oci://public.ecr.aws/karpenter/karpenter", KARPENTER_VERSION, "")
+KARPENTER_CRD = ChartPin("oci://public.ecr.aws/karpenter/karpenter-crd", KARPENTER_VERSION, "")
+"""OCI charts: the chart reference carries the registry, so there is no repository."""
+NVIDIA_DEVICE_PLUGIN = ChartPin("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
+"""NVIDIA/k8s-device-plugin v0.20.0 (2026-08-19); gpu-fleet sets none of its values (defaults tolerate the GPU
+taint and select nodes labelled nvidia.com/gpu.present=true, which every GPU NodePool sets)."""

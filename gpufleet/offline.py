@@ -32,17 +32,28 @@ from infra import config as infra_config
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
-PLACEHOLDERS = {
+PLACEHOLDERS: dict[str, dict[str, Any]] = {
     # Values a cloud computes; the plan needs something to build a kubeconfig from.
     "gcp:container/cluster:Cluster": {"endpoint": "192.0.2.10",
                                       "masterAuth": {"clusterCaCertificate": "b2ZmbGluZS1wbGFu"}},
+    "aws:eks/cluster:Cluster": {"endpoint": "https://offline-plan.eks.example",
+                                "certificateAuthority": {"data": "b2ZmbGluZS1wbGFu"},
+                                "identities": [{"oidcs": [{"issuer": "https://oidc.offline-plan.example"}]}]},
+    "aws:sqs/queue:Queue": {"url": "https://sqs.offline-plan.example/000000000000/queue"},
 }
+OFFLINE_ACCOUNT = "000000000000"
+"""The AWS account id the offline plan reports (aws:getCallerIdentity); a real preview asks AWS."""
+OFFLINE_SECURITY_GROUP = "sg-0offlineplan0000"
+"""The security group EKS creates for a cluster, as the offline plan names it."""
 
 
 CALL_PLACEHOLDERS = {
     # Data sources a cloud answers; the plan needs a value of the right form (GKE's service agent is
     # service-<project number>@container-engine-robot.iam.gserviceaccount.com).
     "gcp:organizations/getProject:getProject": {"number": "000000000000"},
+    "aws:index/getCallerIdentity:getCallerIdentity": {
+        "accountId": "000000000000", "arn": "arn:aws:iam::000000000000:user/offline-plan", "id": "000000000000",
+        "userId": "offline-plan"},
 }
 
 
@@ -179,6 +190,13 @@ class _Mocks(pulumi_mocks.Mocks):
             dns["endpoint"] = f"gke-{args.name}-offline-plan.{args.inputs.get('location')}.gke.goog"
             state["controlPlaneEndpointsConfig"] = {**(state.get("controlPlaneEndpointsConfig") or {}),
                                                     "dnsEndpointConfig": dns}
+        if args.typ.startswith("aws:"):
+            # AWS names what it creates: auto-named resources get their logical name, and an ARN built from it.
+            state.setdefault("name", args.name)
+            state.setdefault("arn", f"arn:aws:offline-plan::{OFFLINE_ACCOUNT}:{args.typ.split(':')[1]}/{args.name}")
+        if args.typ == "aws:eks/cluster:Cluster":
+            state["vpcConfig"] = {**(args.inputs.get("vpcConfig") or {}),
+                                  "clusterSecurityGroupId": OFFLINE_SECURITY_GROUP}
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

@@ -4,7 +4,7 @@ import pulumi
 
 from components.capacity.pricing import PriceOverrides
 from components.config import ConfigError
-from infra import config, gke
+from infra import config, eks, gke
 
 try:
     stack = config.load()
@@ -21,3 +21,8 @@ if fleet.gke is not None:
     pulumi.export("network", gcp.network_id)
     pulumi.export("clusters", gcp.cluster_names)
     pulumi.export("kubeconfigs", pulumi.Output.secret(gcp.kubeconfigs))
+
+if fleet.eks is not None:
+    aws = eks.compose(fleet.eks, labels=labels)
+    pulumi.export("eks_clusters", aws.cluster_names)
+    pulumi.export("eks_kubeconfigs", pulumi.Output.secret(aws.kubeconfigs))

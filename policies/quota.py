@@ -3,7 +3,8 @@
 Usage comes from the shared capacity rows: GCP counts GPUs against the catalog's metric for the machine
 (NVIDIA_H100_MEGA_GPUS is not NVIDIA_H100_GPUS; spot, flex-start and queued capacity count against
 PREEMPTIBLE_*, except that they consume the standard quota in a region where no preemptible quota is
-granted, as Compute Engine does); AWS counts vCPUs against the instance family's P or G quota.
+granted, as Compute Engine does); AWS counts vCPUs against each On-Demand or Spot quota code a pool can
+reach (P, P5 Spot, G), at the worst instance mix its NodePool allows.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pulumi_policy import (
 
 from components import catalog
 from components.capacity import CapacityRow, pool_path
+from components.capacity.eks import aws_quota_demand
 from policies.view import pool_label, rows
 
 PREEMPTIBLE_CAPACITY = {"spot", "flex-start", "queued"}
@@ -52,11 +54,12 @@ def quota_usage(capacity: Iterable[CapacityRow],
         machine = catalog.find_machine_type(row.machine_type)
         preemptible = row.spot or row.capacity in PREEMPTIBLE_CAPACITY
         if machine is not None and machine.cloud is catalog.Cloud.AWS:
-            quota = catalog.aws_quota(machine, spot=preemptible)
-            u = usage[(row.region, quota.code)]
-            u.unit = f"vCPUs ({quota.name})"
-            u.requested += row.max_nodes * machine.vcpus
-            u.rows.append(row)
+            # Each quota code the pool can reach, at the worst instance mix it allows (capacity.eks).
+            for code, (vcpus, quota) in aws_quota_demand(row).items():
+                u = usage[(row.region, code)]
+                u.unit = f"vCPUs ({quota.name})"
+                u.requested += vcpus
+                u.rows.append(row)
             continue
         gpu = catalog.gpu(row.gpu) if row.gpu else None
         metric: str | None = None
@@ -97,8 +100,8 @@ def check(capacity: Iterable[CapacityRow], config: Mapping[str, Any]) -> list[st
                  f"once GCP grants it, set gpu-quota.quotas.{region}.{u.spilled_from}." if u.spilled_from else "")
         messages.append(
             f"{where} {metric}: {u.requested} {u.unit} requested at maximum scale, {granted_text}. "
-            f"Pools: {pools}. Lower their autoscaling.max_nodes (or move them to another region), or raise "
-            f"{key} in the stack's policy config once the cloud has granted it.{spill}"
+            f"Pools: {pools}. Lower their autoscaling.max_nodes (EKS: gpu_limit), or move them to another region, "
+            f"or raise {key} in the stack's policy config once the cloud has granted it.{spill}"
         )
     return messages
 

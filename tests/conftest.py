@@ -26,9 +26,30 @@ def gke_of(doc: dict[str, Any]) -> dict[str, Any]:
     return doc["config"]["gpu-fleet:gke"]
 
 
+def gke_only(doc: dict[str, Any]) -> dict[str, Any]:
+    """The stack without its `eks:` section: for tests whose figures are the GKE side's alone."""
+    doc = copy.deepcopy(doc)
+    doc["config"].pop("gpu-fleet:eks", None)
+    return doc
+
+
+def eks_provider_names(doc: dict[str, Any]) -> set[str]:
+    """Logical names of the EKS clusters' Kubernetes providers in a stack document."""
+    eks = doc["config"].get("gpu-fleet:eks") or {"regions": []}
+    return {f"{r['name']}-{c['name']}-k8s" for r in eks["regions"] for c in r["clusters"]}
+
+
 @pytest.fixture(scope="session")
 def dev_plan() -> Plan:
     return cli.build_plan("dev", ROOT / "Pulumi.dev.yaml")
+
+
+@pytest.fixture(scope="session")
+def dev_gke_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    """dev's GKE side alone (the baseline of policy tests calibrated on GKE's figures)."""
+    path = tmp_path_factory.mktemp("gke-only") / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(gke_only(stack_doc("dev"))))
+    return cli.build_plan("dev", path)
 
 
 @pytest.fixture(scope="session")

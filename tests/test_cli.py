@@ -43,7 +43,7 @@ def test_plan_dev_writes_json_and_markdown(tmp_path: Path) -> None:
     md = (tmp_path / "plan.md").read_text()
     assert "| region | GPU | GPUs min | GPUs max | $/month min | $/month max |" in md and "Monthly GPU cost" in md
     l4 = next(line for line in md.splitlines() if line.startswith("| us-central1 | l4 |"))
-    row = next(c for c in doc["capacity"] if c["gpu"] == "l4")
+    row = next(c for c in doc["capacity"] if c["gpu"] == "l4" and c["region"] == "us-central1")
     expected_max = row["max_nodes"] * row["hourly_usd_per_node"] * 730
     assert f"${expected_max:,.2f}" in l4
 

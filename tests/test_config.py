@@ -169,8 +169,8 @@ def test_all_problems_reported_at_once() -> None:
 
 def test_reserved_platforms_say_so() -> None:
     raw = values()
-    raw["eks"] = {"regions": []}
-    assert any(e.startswith("eks: the EKS platform is not available") for e in errors(raw))
+    raw["openshift"] = {"regions": []}
+    assert any(e.startswith("openshift: the OpenShift platform is not available") for e in errors(raw))
 
 
 def test_missing_gcp_project() -> None:

@@ -14,7 +14,7 @@ from components.config import ConfigError
 from gpufleet import offline
 from gpufleet.report import Plan
 from policies.pack import POLICIES
-from tests.conftest import ROOT, gke_of
+from tests.conftest import ROOT, eks_provider_names, gke_of
 from tests.test_policies import engine_config, gpu_pool, run_resource_policy, run_resource_policy_over
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -61,7 +61,8 @@ def test_kubeconfig_uses_the_dns_endpoint_with_gcloud_context_names(kubeconfigs:
         assert endpoints["dnsEndpointConfig"]["allowExternalTraffic"] is True
         assert endpoints["ipEndpointsConfig"]["enabled"] is True
     contexts = {}
-    for provider, kc in kubeconfigs.items():
+    eks = eks_provider_names(prod_doc)
+    for provider, kc in ((p, kc) for p, kc in kubeconfigs.items() if p not in eks):
         (cluster,) = kc["clusters"]
         # The DNS endpoint GKE reports (the mock's form of it), with the system's trusted roots.
         assert cluster["cluster"]["server"].startswith("https://gke-") and \
@@ -81,7 +82,7 @@ def test_without_the_dns_endpoint_the_ip_endpoint_and_its_ca_are_used(kubeconfig
     plan = plan_doc(dev_doc)
     (cluster,) = of_type(plan, CLUSTER)
     assert cluster.inputs["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]["allowExternalTraffic"] is False
-    (kc,) = kubeconfigs.values()
+    (kc,) = [kc for p, kc in kubeconfigs.items() if p not in eks_provider_names(dev_doc)]
     assert kc["clusters"][0]["cluster"]["server"] == f"https://{offline.PLACEHOLDERS[CLUSTER]['endpoint']}"
     assert kc["clusters"][0]["cluster"]["certificate-authority-data"]
 

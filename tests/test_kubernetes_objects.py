@@ -20,7 +20,7 @@ from components import versions
 from components.kubernetes.gpu_addons import GKE_DRIVER_DIR, dcgm_exporter_values, gpu_operator_values
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
-from tests.conftest import REFERENCE, gke_of
+from tests.conftest import REFERENCE, gke_of, gke_only
 
 K8S_VERSION = "1.33"
 # Maps open for user content in a chart's values (any key is fine below them). A container `securityContext` is
@@ -77,8 +77,8 @@ def validate(obj: dict[str, Any]) -> None:
 
 
 def _with_all_addons(doc: dict[str, Any]) -> dict[str, Any]:
-    """The dev stack with both GPU stacks in use, so every add-on kind is emitted."""
-    doc = copy.deepcopy(doc)
+    """The dev stack's GKE side with both GPU stacks in use, so every add-on kind is emitted."""
+    doc = gke_only(doc)
     cluster = gke_of(doc)["regions"][0]["clusters"][0]
     operator = copy.deepcopy(cluster)
     operator.update(name="op-1", pods_cidr="10.40.0.0/16", services_cidr="10.41.0.0/20",

@@ -31,7 +31,7 @@ from gpufleet import cli, policy_gate
 from gpufleet.report import Plan
 from policies import budget, caps, gke_security, quota, spot
 from policies.pack import PACK_NAME, POLICIES
-from tests.conftest import ROOT, gke_of
+from tests.conftest import ROOT, gke_of, gke_only
 
 PACK = ROOT / "policies"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-value sentinel
@@ -304,10 +304,12 @@ def test_gpu_quota_names_the_pool_and_the_quota_key(prod_plan: Plan, prod_doc: d
     assert run_stack_policy("gpu-quota", prod_plan, engine_config("gpu-quota", "prod")) == []
 
 
-def test_gpu_budget_over_the_daily_and_monthly_budget(dev_plan: Plan, dev_doc: dict[str, Any], plan_doc: Any) -> None:
+def test_gpu_budget_over_the_daily_and_monthly_budget(dev_gke_plan: Plan, dev_doc: dict[str, Any],
+                                                      plan_doc: Any) -> None:
     """dev's h100-spot at 4 nodes: 4 spot a3-highgpu-1g + 4 g2-standard-8 is over $500/day and $12,000/month."""
+    dev_plan = dev_gke_plan  # the figures below are dev's GKE side alone
     gpu_pool(dev_doc, "us-central1", "dev-1", "h100-spot")["autoscaling"]["max_nodes"] = 4
-    plan = plan_doc(dev_doc, "dev")
+    plan = plan_doc(gke_only(dev_doc), "dev")
     assert newly_violated(plan, dev_plan, "dev") == {"gpu-budget"}
     h100, l4 = catalog.price("a3-highgpu-1g", "us-central1"), catalog.price("g2-standard-8", "us-central1")
     assert h100 is not None and h100.spot_hourly_usd is not None and l4 is not None
@@ -336,11 +338,11 @@ def test_gpu_budget_prices_from_the_policy_config_override_the_catalog(dev_plan:
         "$960/day" in daily
 
 
-def test_gpu_budget_warning_names_the_threshold_crossed(dev_plan: Plan, dev_doc: dict[str, Any],
+def test_gpu_budget_warning_names_the_threshold_crossed(dev_doc: dict[str, Any],
                                                         plan_doc: Any) -> None:
     """dev's l4 at 8 nodes: within budget, but past 90% of the monthly and 70% of the daily budget."""
     gpu_pool(dev_doc, "us-central1", "dev-1", "l4")["autoscaling"]["max_nodes"] = 8
-    plan = plan_doc(dev_doc, "dev")
+    plan = plan_doc(gke_only(dev_doc), "dev")
     assert "gpu-budget" not in violated(plan, "dev")
     h100, l4 = catalog.price("a3-highgpu-1g", "us-central1"), catalog.price("g2-standard-8", "us-central1")
     assert h100 is not None and h100.spot_hourly_usd is not None and l4 is not None
@@ -360,14 +362,16 @@ def test_gpu_budget_warning_names_the_threshold_crossed(dev_plan: Plan, dev_doc:
     # Passing counterpart: dev without the H100s is well under 70% of both budgets.
     gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"] = [gpu_pool(dev_doc, "us-central1", "dev-1", "l4")]
     gpu_pool(dev_doc, "us-central1", "dev-1", "l4")["autoscaling"]["max_nodes"] = 4
-    assert run_stack_policy("gpu-budget-warning", plan_doc(dev_doc, "dev"),
+    assert run_stack_policy("gpu-budget-warning", plan_doc(gke_only(dev_doc), "dev"),
                             engine_config("gpu-budget-warning", "dev")) == []
 
 
-def test_gpu_spot_share_counts_gpus_at_maximum_scale(dev_plan: Plan, dev_doc: dict[str, Any], plan_doc: Any) -> None:
+def test_gpu_spot_share_counts_gpus_at_maximum_scale(dev_gke_plan: Plan, dev_doc: dict[str, Any],
+                                                     plan_doc: Any) -> None:
     """dev's l4 on spot: all 6 GPUs (4 L4 + 2 H100) are spot, above the 70% allowed."""
+    dev_plan = dev_gke_plan  # the figures below are dev's GKE side alone
     gpu_pool(dev_doc, "us-central1", "dev-1", "l4")["capacity"] = "spot"
-    plan = plan_doc(dev_doc, "dev")
+    plan = plan_doc(gke_only(dev_doc), "dev")
     assert newly_violated(plan, dev_plan, "dev") == {"gpu-spot-share"}
     (msg,) = run_stack_policy("gpu-spot-share", plan, engine_config("gpu-spot-share", "dev"))
     key = "gke.regions[us-central1].clusters[dev-1].gpu_pools"

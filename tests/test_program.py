@@ -14,7 +14,7 @@ from components import catalog
 from components.capacity import HOURS_PER_MONTH, ResourceView, capacity_rows
 from gpufleet.offline import SECRET, Recorded
 from gpufleet.report import Plan
-from tests.conftest import ROOT, gke_of
+from tests.conftest import ROOT, eks_provider_names, gke_of
 
 
 def of_type(plan: Plan, typ: str) -> list[Recorded]:
@@ -82,9 +82,10 @@ def test_the_plan_records_what_each_resource_waits_for(dev_plan: Plan) -> None:
     assert all(r.dependencies == sorted(r.dependencies) for r in dev_plan.resources)
 
 
-def test_kubeconfig_is_a_secret_everywhere(dev_plan: Plan) -> None:
-    (provider,) = of_type(dev_plan, "pulumi:providers:kubernetes")
-    assert provider.inputs["kubeconfig"] == SECRET
+def test_kubeconfig_is_a_secret_everywhere(dev_plan: Plan, dev_doc: dict[str, Any]) -> None:
+    providers = of_type(dev_plan, "pulumi:providers:kubernetes")
+    assert all(p.inputs["kubeconfig"] == SECRET for p in providers)
+    (provider,) = [p for p in providers if p.name not in eks_provider_names(dev_doc)]
     addon = next(r for r in dev_plan.resources if r.type == "kubernetes:core/v1:Namespace")
     assert addon.provider.startswith(provider.urn)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from components.capacity import gke
+from components.capacity import eks, gke
 from components.capacity.pricing import TYPE as PRICING_TYPE
 from components.capacity.rows import (
     HOURS_PER_MONTH,
@@ -24,9 +24,9 @@ from components.capacity.rows import (
 __all__ = ["EXTRACTORS", "HOURS_PER_MONTH", "CapacityRow", "Cost", "PriceBook", "ResourceView", "capacity_rows",
            "cost", "pool_path", "stack_prices"]
 
-EXTRACTORS: dict[str, Extractor] = {**gke.EXTRACTORS}
+EXTRACTORS: dict[str, Extractor] = {**gke.EXTRACTORS, **eks.EXTRACTORS}
 """Resource type token -> rows it contributes. Each platform adds its own; policies and the plan need no change."""
-_POOL_PATHS: dict[str, Callable[[CapacityRow], str]] = {"gke": gke.pool_path}
+_POOL_PATHS: dict[str, Callable[[CapacityRow], str]] = {"gke": gke.pool_path, "eks": eks.pool_path}
 
 
 def pool_path(row: CapacityRow) -> str:

@@ -43,8 +43,12 @@ class CapacityRow:
     hourly_usd_per_node: float | None
     source_urn: str
     capacity: str = "on-demand"
-    """on-demand, spot, flex-start or queued."""
+    """on-demand, spot, flex-start or queued; an EKS pool's allowed capacity types joined by `+`."""
     production_critical: bool = False
+    machine_types: tuple[str, ...] = ()
+    """Every instance type a pool may launch (EKS NodePools); empty where the pool has one (`machine_type`)."""
+    capacity_types: tuple[str, ...] = ()
+    """Every capacity type a pool may use (EKS NodePools: reserved, spot, on-demand)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

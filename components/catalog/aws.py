@@ -17,6 +17,21 @@ _SKYPILOT_AWS = Source(
     "/catalogs/v8/aws/vms.csv", _CHECKED)
 """SkyPilot's AWS catalog: Linux on-demand prices, already after the mid-2025 P4/P5 price cuts."""
 
+_AWS_EFA = Source(
+    "https://github.com/aws/karpenter-provider-aws/blob/1d927085dd81a9df9301e613f371dac5b4d16bfe"
+    "/website/content/en/docs/reference/instance-types.md", "2026-11-24")
+"""The same Karpenter reference, newer: `vpc.amazonaws.com/efa` (EFA interfaces) per instance type."""
+AWS_EFA_SOURCE = _AWS_EFA
+"""Where MachineType.efa_interfaces comes from (a MachineType row has room for one source only)."""
+
+# EFA interfaces per instance type (_AWS_EFA); sizes below 8xlarge have none. p5en carries 16 (400 Gbps each),
+# p5/p5e 32 (100 Gbps each), p4d/p4de 4.
+_EFA: dict[str, int] = {
+    "p5.48xlarge": 32, "p5e.48xlarge": 32, "p5en.48xlarge": 16, "p4d.24xlarge": 4, "p4de.24xlarge": 4,
+    "g6.8xlarge": 1, "g6.12xlarge": 1, "g6.16xlarge": 1, "g6.24xlarge": 1, "g6.48xlarge": 1,
+    "g6e.8xlarge": 1, "g6e.12xlarge": 1, "g6e.16xlarge": 1, "g6e.24xlarge": 2, "g6e.48xlarge": 4,
+}
+
 _ALL_AWS = frozenset({Provisioning.ON_DEMAND, Provisioning.SPOT, Provisioning.RESERVATION})
 _P5E = frozenset({Provisioning.SPOT, Provisioning.RESERVATION})
 """p5e.48xlarge has no On-Demand price in any catalog region, only Spot prices (SkyPilot vms.csv)."""
@@ -26,7 +41,7 @@ def _aws(name: str, gpu: str, gpus: int, vcpus: int, memory_gib: float, nvme_gb:
          provisioning: frozenset[Provisioning] = _ALL_AWS) -> MachineType:
     """An EC2 instance type; memory in GiB, instance-store NVMe in GB, as DescribeInstanceTypes has them."""
     return MachineType(name, Cloud.AWS, gpu, gpus, vcpus, memory_gib, nvme_gb, quota, provisioning,
-                       _AWS_SPECS)
+                       _AWS_SPECS, _EFA.get(name, 0))
 
 
 MACHINE_TYPES: tuple[MachineType, ...] = (

@@ -33,23 +33,26 @@ _MIG_H200 = ("1g.18gb", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb")
 
 
 def _gcp_gpu(gpu_id: str, model: str, memory_gb: int, accelerator: str, metric: str,
-             mig: tuple[str, ...] = ()) -> Gpu:
-    """A GCP GPU; Spot (and flex-start) capacity counts against the PREEMPTIBLE_ twin of its metric."""
-    return Gpu(gpu_id, model, memory_gb, accelerator, metric, "PREEMPTIBLE_" + metric, mig, _GCP_GPUS)
+             mig: tuple[str, ...] = (), aws_name: str | None = None) -> Gpu:
+    """A GCP GPU; Spot (and flex-start) capacity counts against the PREEMPTIBLE_ twin of its metric.
+
+    ``aws_name`` is the same GPU's Karpenter ``instance-gpu-name`` where EC2 offers it (_AWS_SPECS).
+    """
+    return Gpu(gpu_id, model, memory_gb, accelerator, metric, "PREEMPTIBLE_" + metric, mig, _GCP_GPUS, aws_name)
 
 
 GPUS: tuple[Gpu, ...] = (
     # A2 Standard carries nvidia-tesla-a100 (GPU machine types + GKE pages); the GPU page's summary list
     # says nvidia-a100-40gb, but its A2 Standard section and GKE both use nvidia-tesla-a100.
-    _gcp_gpu("a100-40gb", "NVIDIA A100 40GB", 40, "nvidia-tesla-a100", "NVIDIA_A100_GPUS", _MIG_A100_40GB),
-    _gcp_gpu("a100-80gb", "NVIDIA A100 80GB", 80, "nvidia-a100-80gb", "NVIDIA_A100_80GB_GPUS", _MIG_A100_80GB),
-    _gcp_gpu("h100-80gb", "NVIDIA H100 80GB", 80, "nvidia-h100-80gb", "NVIDIA_H100_GPUS", _MIG_H100),
+    _gcp_gpu("a100-40gb", "NVIDIA A100 40GB", 40, "nvidia-tesla-a100", "NVIDIA_A100_GPUS", _MIG_A100_40GB, "a100"),
+    _gcp_gpu("a100-80gb", "NVIDIA A100 80GB", 80, "nvidia-a100-80gb", "NVIDIA_A100_80GB_GPUS", _MIG_A100_80GB, "a100"),
+    _gcp_gpu("h100-80gb", "NVIDIA H100 80GB", 80, "nvidia-h100-80gb", "NVIDIA_H100_GPUS", _MIG_H100, "h100"),
     # A3 Mega: same H100 80GB GPU (so same MIG shapes), own accelerator string and own quota metric.
     _gcp_gpu("h100-mega-80gb", "NVIDIA H100 80GB (A3 Mega)", 80, "nvidia-h100-mega-80gb",
              "NVIDIA_H100_MEGA_GPUS", _MIG_H100),
-    _gcp_gpu("h200-141gb", "NVIDIA H200 141GB", 141, "nvidia-h200-141gb", "NVIDIA_H200_GPUS", _MIG_H200),
+    _gcp_gpu("h200-141gb", "NVIDIA H200 141GB", 141, "nvidia-h200-141gb", "NVIDIA_H200_GPUS", _MIG_H200, "h200"),
     # "You can't create Multi-Instance GPUs on G2" (accelerator-optimized page): no MIG for L4.
-    _gcp_gpu("l4", "NVIDIA L4", 24, "nvidia-l4", "NVIDIA_L4_GPUS"),
+    _gcp_gpu("l4", "NVIDIA L4", 24, "nvidia-l4", "NVIDIA_L4_GPUS", aws_name="l4"),
     # AWS only (g6e); DescribeInstanceTypes reports 45776 MiB per GPU, NVIDIA sells it as 48 GB.
-    Gpu("l40s", "NVIDIA L40S", 48, None, None, None, (), _AWS_SPECS),
+    Gpu("l40s", "NVIDIA L40S", 48, None, None, None, (), _AWS_SPECS, "l40s"),
 )

@@ -48,6 +48,9 @@ class Gpu:
     mig_partitions: tuple[str, ...]
     """MIG partition sizes GKE accepts for ``gpu_partition_size``; empty where the GPU has no MIG."""
     source: Source
+    aws_gpu_name: str | None = None
+    """Karpenter's ``karpenter.k8s.aws/instance-gpu-name`` label value (e.g. ``h100``); None where AWS has none.
+    Several catalog GPUs may share one (``a100`` is both A100 40GB and 80GB)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class MachineType:
     provisioning: frozenset[Provisioning]
     """Ways the machine can be obtained; e.g. a3-highgpu-1g/2g/4g only as Spot or flex-start."""
     source: Source
+    efa_interfaces: int = 0
+    """AWS only: EFA interfaces the instance supports (Karpenter's ``vpc.amazonaws.com/efa``); 0 where none."""
 
 
 @dataclass(frozen=True)

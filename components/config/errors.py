@@ -7,6 +7,16 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from components.config.base import NAME_PATTERN, REGION_PATTERN, ZONE_PATTERN
+from components.config.eks import (
+    AMI_VERSION_PATTERN,
+    AWS_REGION_PATTERN,
+    AWS_ZONE_PATTERN,
+    BUDGET_NODES_PATTERN,
+    DURATION_PATTERN,
+    K8S_VERSION_PATTERN,
+    PRINCIPAL_ARN_PATTERN,
+    RESERVATION_ID_PATTERN,
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,16 @@ _PATTERN_HINTS = {
     REGION_PATTERN: "a GCP region such as us-central1",
     ZONE_PATTERN: "a GCP zone such as us-central1-a",
     NAME_PATTERN: "lower-case letters, digits and '-', starting with a letter, at most 40 characters",
+    AWS_REGION_PATTERN: "an AWS region such as us-east-1",
+    AWS_ZONE_PATTERN: "an AWS availability zone such as us-east-1a",
+    K8S_VERSION_PATTERN: "a Kubernetes minor version in quotes, e.g. \"1.35\"",
+    AMI_VERSION_PATTERN: "a pinned AL2023 release such as v20260724 (awslabs/amazon-eks-ami releases); `latest` "
+                         "would replace every GPU node on each AMI release",
+    DURATION_PATTERN: "a duration such as 10m, 24h or 1h30m",
+    BUDGET_NODES_PATTERN: "a share such as \"10%\" or a node count such as \"2\"",
+    PRINCIPAL_ARN_PATTERN: "an IAM role or user ARN, e.g. arn:aws:iam::123456789012:role/platform-admins",
+    RESERVATION_ID_PATTERN: "a capacity reservation id such as cr-0123456789abcdef0",
+    f"{REGION_PATTERN}|{AWS_REGION_PATTERN}": "a GCP region such as us-central1, or an AWS region such as us-east-1",
 }
 
 

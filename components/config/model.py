@@ -7,26 +7,32 @@ validated, never raw config.
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
 
-from components.config.base import Name, Region, Strict
+from pydantic import Field, StringConstraints
+
+from components.config.base import REGION_PATTERN, Name, Strict
+from components.config.eks import AWS_REGION_PATTERN, Eks
 from components.config.gke import Gke
+
+PRICE_REGION_PATTERN = f"{REGION_PATTERN}|{AWS_REGION_PATTERN}"
+"""A GCP region (us-central1) or an AWS region (us-east-1); which one must match the machine's cloud."""
 
 
 class PriceOverride(Strict):
     machine_type: str
-    region: Region
+    region: Annotated[str, StringConstraints(pattern=PRICE_REGION_PATTERN)]
     on_demand_hourly_usd: float = Field(gt=0)
     spot_hourly_usd: float | None = Field(default=None, gt=0)
 
 
 class Fleet(Strict):
-    """The whole stack: one section per platform (GKE now; `eks` and `openshift` are reserved)."""
+    """The whole stack: one section per platform (`gke`, `eks`, or both; `openshift` is reserved)."""
 
     environment: Name
     labels: dict[str, str] = Field(default_factory=dict)
     prices: list[PriceOverride] = Field(default_factory=list)
     """Negotiated or newer prices that replace the catalog's list prices for the plan and the policies."""
     gke: Gke | None = None
-    eks: dict[str, object] | None = None
+    eks: Eks | None = None
     openshift: dict[str, object] | None = None

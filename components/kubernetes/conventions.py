@@ -12,3 +12,8 @@ LABEL_CLUSTER = "gpu-fleet/cluster"
 LABEL_POOL = "gpu-fleet/pool"
 LABEL_CAPACITY = "gpu-fleet/capacity"
 LABEL_CRITICAL = "gpu-fleet/production-critical"
+GPU_PRESENT = "nvidia.com/gpu.present"
+"""Node label NVIDIA's device plugin chart selects by default; EKS GPU pools set it so no feature discovery is
+needed, and EKS add-ons select GPU nodes by it."""
+LABEL_REGION = "gpu-fleet/region"
+"""On an EKS NodePool object (its nodes carry topology labels instead): the region of its cluster."""

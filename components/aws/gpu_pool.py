@@ -1,0 +1,144 @@
+"""A GPU pool on EKS: a Karpenter NodePool and its EC2NodeClass, derived from the config and the catalog.
+
+Requirements come from the catalog (instance types, the GPU's Karpenter name, capacity types, zones); the
+pool carries `limits: nvidia.com/gpu` (its runtime cap), the `nvidia.com/gpu` NoSchedule taint, labels the
+device plugin and the capacity view read back, disruption settings and expiry. Nodes boot a pinned AL2023
+release (the alias picks its NVIDIA variant), use IMDSv2 only, an encrypted gp3 root volume and their
+instance-store NVMe as RAID0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import catalog
+from components.aws.network import DISCOVERY_TAG
+from components.config.eks import CapacityType, EksGpuPool
+from components.kubernetes.conventions import (
+    GPU_PRESENT,
+    GPU_TAINT,
+    LABEL_CLUSTER,
+    LABEL_CRITICAL,
+    LABEL_POOL,
+    LABEL_REGION,
+)
+
+NODEPOOL_API = "karpenter.sh/v1"
+NODECLASS_API = "karpenter.k8s.aws/v1"
+NODEPOOL_TYPE = f"kubernetes:{NODEPOOL_API}:NodePool"
+NODECLASS_TYPE = f"kubernetes:{NODECLASS_API}:EC2NodeClass"
+LABEL_ACCELERATOR = "gpu-fleet/accelerator"
+GPU_RESOURCE = "nvidia.com/gpu"
+IMDS_V2_ONLY = {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpPutResponseHopLimit": 1,
+                "httpTokens": "required"}
+"""Tokens required and one hop: pods cannot reach the node's instance credentials."""
+
+
+@dataclass(frozen=True)
+class KarpenterGpuPoolArgs:
+    cluster_name: str
+    """The EKS cluster's name (discovery tags carry it)."""
+    region: str
+    spec: EksGpuPool
+    """The pool's validated config."""
+    zones: list[str]
+    """The cluster's zones; the pool uses its own subset when it names one."""
+    ami_alias: str
+    """`al2023@vYYYYMMDD`: pinned, so a new AMI release does not replace every GPU node at once."""
+    node_role_name: pulumi.Input[str]
+    provider: k8s.Provider
+    depends_on: list[pulumi.Resource]
+    """The Karpenter release (which installs the CRDs first)."""
+    tags: dict[str, str]
+    """EC2 tags of the pool's instances and volumes (cost allocation)."""
+
+
+def requirements(spec: EksGpuPool, zones: list[str]) -> list[dict[str, Any]]:
+    """NodePool requirements: the instance types, their GPU (as Karpenter names it), capacity types and zones."""
+    machines = [catalog.machine_type(t) for t in spec.instance_types]
+    gpu_names = sorted({n for m in machines if (n := catalog.gpu(m.gpu).aws_gpu_name)})
+    return [
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": list(spec.instance_types)},
+        {"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": gpu_names},
+        {"key": "karpenter.k8s.aws/instance-gpu-manufacturer", "operator": "In", "values": ["nvidia"]},
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": [c.value for c in spec.capacity_types]},
+        {"key": "topology.kubernetes.io/zone", "operator": "In", "values": list(spec.zones or zones)},
+        {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+    ]
+
+
+def node_class_spec(args: KarpenterGpuPoolArgs, role: str) -> dict[str, Any]:
+    spec = args.spec
+    machines = [catalog.machine_type(t) for t in spec.instance_types]
+    selector = [{"tags": {DISCOVERY_TAG: args.cluster_name}}]
+    out: dict[str, Any] = {
+        "role": role,
+        "amiSelectorTerms": [{"alias": args.ami_alias}],
+        "subnetSelectorTerms": selector,
+        "securityGroupSelectorTerms": selector,
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "rootVolume": True, "ebs": {
+            "volumeSize": f"{spec.root_volume_gb}Gi", "volumeType": "gp3", "encrypted": True,
+            "deleteOnTermination": True}}],
+        "metadataOptions": IMDS_V2_ONLY,
+        "tags": {**args.tags, LABEL_CLUSTER: args.cluster_name, LABEL_POOL: spec.name},
+    }
+    if all(m.local_ssd_gb for m in machines):
+        out["instanceStorePolicy"] = "RAID0"
+    if CapacityType.RESERVED in spec.capacity_types:
+        out["capacityReservationSelectorTerms"] = [
+            {"id": t.id} if t.id else {"tags": dict(t.tags or {})} for t in spec.capacity_reservations]
+    return out
+
+
+def node_pool_spec(args: KarpenterGpuPoolArgs) -> dict[str, Any]:
+    spec = args.spec
+    gpu = catalog.machine_type(spec.instance_types[0]).gpu
+    d = spec.disruption
+    labels = {GPU_PRESENT: "true", LABEL_POOL: spec.name, LABEL_ACCELERATOR: gpu, **spec.labels}
+    out: dict[str, Any] = {
+        "limits": {GPU_RESOURCE: spec.gpu_limit},
+        "disruption": {"consolidationPolicy": d.consolidation.value, "consolidateAfter": d.consolidate_after,
+                       "budgets": [{"nodes": d.budget_nodes}]},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {
+                "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": spec.name},
+                "expireAfter": d.expire_after,
+                "terminationGracePeriod": d.termination_grace_period,
+                "taints": [{"key": GPU_TAINT[0], "effect": "NoSchedule"}],
+                "requirements": requirements(spec, args.zones),
+            },
+        },
+    }
+    if spec.weight is not None:
+        out["weight"] = spec.weight
+    return out
+
+
+class KarpenterGpuPool(pulumi.ComponentResource):
+    node_pool_name: str
+
+    def __init__(self, name: str, args: KarpenterGpuPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpufleet:aws:KarpenterGpuPool", name, None, opts)
+        spec = args.spec
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        node_class = k8s.apiextensions.CustomResource(
+            f"{name}-nodeclass", api_version=NODECLASS_API, kind="EC2NodeClass",
+            metadata={"name": spec.name},
+            spec=pulumi.Output.from_input(args.node_role_name).apply(lambda role: node_class_spec(args, role)),
+            opts=k8s_opts)
+        metadata_labels = {LABEL_CLUSTER: args.cluster_name, LABEL_REGION: args.region, LABEL_POOL: spec.name,
+                           **({LABEL_CRITICAL: "true"} if spec.production_critical else {})}
+        k8s.apiextensions.CustomResource(
+            f"{name}-nodepool", api_version=NODEPOOL_API, kind="NodePool",
+            metadata={"name": spec.name, "labels": metadata_labels},
+            spec=node_pool_spec(args),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                        depends_on=[*args.depends_on, node_class]))
+        self.node_pool_name = spec.name
+        self.register_outputs({"node_pool_name": self.node_pool_name})

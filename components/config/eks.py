@@ -1,0 +1,193 @@
+"""The `eks:` section of a stack: AWS regions, their EKS clusters and each cluster's GPU pools (Karpenter NodePools).
+
+Structure and types are checked here (unknown keys are errors); rules that span fields and need the GPU
+catalog live in `components.config.eks_rules`. Every list item is keyed by its `name`, which also names
+the resources made for it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from components.config.addons import TeamNamespace
+from components.config.base import Name, Strict
+
+AWS_REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
+AWS_ZONE_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$"
+K8S_VERSION_PATTERN = r"^1\.[0-9]{2}$"
+AMI_VERSION_PATTERN = r"^v[0-9]{8}$"
+DURATION_PATTERN = r"^([0-9]+(s|m|h))+$"
+BUDGET_NODES_PATTERN = r"^((100|[0-9]{1,2})%|[0-9]+)$"
+"""Karpenter's `disruption.budgets[].nodes`: a share ("10%") or a count ("2"), as the NodePool CRD accepts."""
+PRINCIPAL_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]+$"
+RESERVATION_ID_PATTERN = r"^cr-[0-9a-z]+$"
+
+AwsRegion = Annotated[str, StringConstraints(pattern=AWS_REGION_PATTERN)]
+AwsZone = Annotated[str, StringConstraints(pattern=AWS_ZONE_PATTERN)]
+Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
+
+
+class CapacityType(str, Enum):
+    """Karpenter's `karpenter.sh/capacity-type` values. Karpenter prefers reserved, then spot, then on-demand."""
+
+    RESERVED = "reserved"
+    """On-Demand Capacity Reservations and Capacity Blocks selected by `capacity_reservations`."""
+    SPOT = "spot"
+    ON_DEMAND = "on-demand"
+
+
+class Consolidation(str, Enum):
+    """NodePool `disruption.consolidationPolicy` (Karpenter v1.14)."""
+
+    WHEN_EMPTY = "WhenEmpty"
+    """Only empty nodes are removed: what multi-node training wants."""
+    WHEN_EMPTY_OR_UNDERUTILIZED = "WhenEmptyOrUnderutilized"
+    BALANCED = "Balanced"
+    """Consolidates only when the savings are worth the disruption (new in 1.14)."""
+
+
+class NatMode(str, Enum):
+    PER_ZONE = "per-zone"
+    """One NAT gateway per zone: a zone outage takes only its own egress down (production)."""
+    SINGLE = "single"
+    """One shared NAT gateway in the first zone: cheaper, one zone's outage cuts every node's egress."""
+
+
+class SupportType(str, Enum):
+    """EKS upgrade policy: STANDARD upgrades at the end of standard support; EXTENDED pays for extended support."""
+
+    STANDARD = "STANDARD"
+    EXTENDED = "EXTENDED"
+
+
+class LogType(str, Enum):
+    API = "api"
+    AUDIT = "audit"
+    AUTHENTICATOR = "authenticator"
+    CONTROLLER_MANAGER = "controllerManager"
+    SCHEDULER = "scheduler"
+
+
+class GpuSoftware(str, Enum):
+    """Who runs the NVIDIA software on GPU nodes (the AL2023 NVIDIA AMI carries the driver and the toolkit)."""
+
+    DEVICE_PLUGIN = "device-plugin"
+    """NVIDIA's device plugin chart, plus dcgm-exporter when `dcgm_exporter` is on."""
+    OPERATOR = "operator"
+    """NVIDIA GPU Operator with its driver and toolkit off (the AMI has them); it runs its own dcgm-exporter."""
+
+
+class CapacityReservationTerm(Strict):
+    """One `capacityReservationSelectorTerms` entry: an ODCR or Capacity Block by id, or by tags."""
+
+    id: Annotated[str, StringConstraints(pattern=RESERVATION_ID_PATTERN)] | None = None
+    tags: dict[str, str] | None = None
+
+
+class Disruption(Strict):
+    consolidation: Consolidation = Consolidation.WHEN_EMPTY
+    consolidate_after: Duration = "10m"
+    budget_nodes: Annotated[str, StringConstraints(pattern=BUDGET_NODES_PATTERN)] = "10%"
+    """At most this many of the pool's nodes are disrupted at once."""
+    expire_after: Duration = "720h"
+    """Nodes are replaced after this long (picks up AMI and security fixes)."""
+    termination_grace_period: Duration = "24h"
+    """How long a draining node waits for its pods before it is terminated anyway."""
+
+
+class EksGpuPool(Strict):
+    """A Karpenter NodePool and its EC2NodeClass: one GPU model, several instance sizes allowed."""
+
+    name: Name
+    instance_types: list[str] = Field(min_length=1)
+    """EC2 instance types from the catalog, all carrying the same GPU."""
+    gpu: str | None = None
+    """Optional restatement of the GPU (catalog id, e.g. `l40s`); must agree with the instance types."""
+    capacity_types: list[CapacityType] = Field(min_length=1)
+    capacity_reservations: list[CapacityReservationTerm] = Field(default_factory=list)
+    """ODCRs or Capacity Blocks the pool may consume; required with capacity type `reserved`, and only then."""
+    gpu_limit: int = Field(ge=1)
+    """NodePool `limits: nvidia.com/gpu`: the most GPUs the pool may run (required: the runtime cap)."""
+    zones: list[Annotated[str, StringConstraints(pattern=AWS_ZONE_PATTERN)]] | None = None
+    """Zones of the cluster the pool may use; defaults to all of them."""
+    weight: int | None = Field(default=None, ge=1, le=100)
+    """Karpenter tries pools with a higher weight first."""
+    disruption: Disruption = Field(default_factory=Disruption)
+    root_volume_gb: int = Field(default=200, ge=20, le=16384)
+    """Root EBS volume (gp3, encrypted); instance-store NVMe is used as RAID0 ephemeral storage besides."""
+    production_critical: bool = False
+    """Serving or training that must not be preempted; spot is then refused."""
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class SystemNodes(Strict):
+    """The managed node group (AL2023) that runs system pods and the Karpenter controller."""
+
+    instance_type: str = "m7i.xlarge"
+    min_size: int = Field(default=2, ge=1)
+    max_size: int = Field(default=4, ge=1)
+
+
+class EksAddons(Strict):
+    gpu_software: GpuSoftware = GpuSoftware.DEVICE_PLUGIN
+    dcgm_exporter: bool = True
+    """Run NVIDIA dcgm-exporter on GPU nodes (standalone chart, or the operator's own)."""
+    priority_classes: bool = True
+    namespaces: list[TeamNamespace] = Field(default_factory=list)
+
+
+class EksCluster(Strict):
+    name: Name
+    vpc_cidr: str
+    """The cluster's VPC, /16 to /20: private subnets take one eighth each, public ones a /24-equivalent."""
+    zones: list[AwsZone] = Field(min_length=2)
+    """EKS needs subnets in at least two zones."""
+    nat: NatMode = NatMode.PER_ZONE
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    """Networks allowed to reach a public API endpoint; empty keeps the endpoint private only."""
+    log_types: list[LogType] = Field(default_factory=lambda: [LogType.API, LogType.AUDIT, LogType.AUTHENTICATOR])
+    ami_version: Annotated[str, StringConstraints(pattern=AMI_VERSION_PATTERN)]
+    """The AL2023 release GPU nodes boot (`al2023@<version>`); pinned, never `latest`."""
+    system_nodes: SystemNodes = Field(default_factory=SystemNodes)
+    gpu_pools: list[EksGpuPool] = Field(default_factory=list)
+    addons: EksAddons = Field(default_factory=EksAddons)
+
+
+class EksRegion(Strict):
+    name: AwsRegion
+    clusters: list[EksCluster] = Field(min_length=1)
+
+
+class Eks(Strict):
+    kubernetes_version: Annotated[str, StringConstraints(pattern=K8S_VERSION_PATTERN)] = "1.35"
+    admin_principal_arn: Annotated[str, StringConstraints(pattern=PRINCIPAL_ARN_PATTERN)]
+    """The IAM role or user given cluster admin through an access entry (the creator gets nothing implicit)."""
+    deletion_protection: bool = True
+    support_type: SupportType = SupportType.STANDARD
+    zonal_shift: bool = True
+    """EKS zonal shift, and Karpenter's `settings.enableZonalShift` with it."""
+    regions: list[EksRegion] = Field(min_length=1)
+
+
+MAX_ZONE_INDEX = 6
+"""Zones `a` to `f`: each takes a fixed eighth of the VPC, so adding or reordering zones moves no subnet."""
+VPC_PREFIXES = (16, 20)
+
+
+def zone_subnets(vpc_cidr: str, zone: str) -> tuple[str, str]:
+    """The (private, public) subnet CIDRs of `zone` in a validated `vpc_cidr`, from the zone's letter alone.
+
+    Private subnets take the eighth of the VPC at the letter's index (a=0 ... f=5); public ones take a
+    sixty-fourth each from the last eighth. Derived from the zone's name, never from list positions, so a
+    stack that adds a zone keeps every existing subnet.
+    """
+    import ipaddress
+
+    net = ipaddress.IPv4Network(vpc_cidr)
+    index = ord(zone[-1]) - ord("a")
+    eighths = list(net.subnets(prefixlen_diff=3))
+    public = list(eighths[-1].subnets(prefixlen_diff=3))
+    return str(eighths[index]), str(public[index])

@@ -1,0 +1,176 @@
+"""Rules of the `eks:` section that span fields or need the GPU catalog (instance types, GPUs, zones, CIDRs, ...).
+
+Seed 003's errors are caught here: `g6.48xlarge` carries L4 (L40S is `g6e`), `p5e`/`p5en` carry H200 (not H100).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+
+from components import catalog
+from components.config.addons import RESERVED_NAMESPACE_PREFIXES, RESERVED_NAMESPACES
+from components.config.checks import K8S_LABEL_KEY, K8S_LABEL_VALUE, overlaps, parse_cidr, unique_names
+from components.config.eks import (
+    MAX_ZONE_INDEX,
+    VPC_PREFIXES,
+    CapacityType,
+    EksCluster,
+    EksGpuPool,
+    LogType,
+)
+from components.config.errors import Issue
+from components.config.gke_rules import MIN_AUTHORIZED_PREFIX
+from components.config.model import Fleet
+
+KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36")
+"""Kubernetes versions Karpenter 1.14 supports (its compatibility matrix: 1.30 needs >= 0.37, 1.36 >= 1.13)."""
+RESERVED_LABEL_DOMAINS = ("karpenter.sh/", "karpenter.k8s.aws/", "kubernetes.io/", "k8s.io/", "gpu-fleet/",
+                          "nvidia.com/")
+"""Label prefixes Karpenter, Kubernetes, NVIDIA or gpu-fleet set on nodes themselves."""
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_GPU_FAMILY = re.compile(r"^(p[0-9]|g[0-9]|gr[0-9]|dl[0-9]|inf[0-9]|trn[0-9])")
+_PROVISIONING = {
+    CapacityType.ON_DEMAND: catalog.Provisioning.ON_DEMAND,
+    CapacityType.SPOT: catalog.Provisioning.SPOT,
+    CapacityType.RESERVED: catalog.Provisioning.RESERVATION,
+}
+
+
+def check_eks(fleet: Fleet) -> Iterator[Issue]:
+    eks = fleet.eks
+    assert eks is not None
+    if eks.kubernetes_version not in KUBERNETES_VERSIONS:
+        yield Issue("eks.kubernetes_version", "not a Kubernetes version gpu-fleet's Karpenter supports",
+                    eks.kubernetes_version, "one of " + ", ".join(KUBERNETES_VERSIONS))
+    vpcs: list[tuple[str, ipaddress.IPv4Network]] = []
+    yield from unique_names("eks.regions", [r.name for r in eks.regions])
+    for region in eks.regions:
+        rpath = f"eks.regions[{region.name}]"
+        yield from unique_names(f"{rpath}.clusters", [c.name for c in region.clusters])
+        for cluster in region.clusters:
+            cpath = f"{rpath}.clusters[{cluster.name}]"
+            vpc = yield from parse_cidr(f"{cpath}.vpc_cidr", cluster.vpc_cidr)
+            if vpc is not None:
+                low, high = VPC_PREFIXES
+                if not low <= vpc.prefixlen <= high:
+                    yield Issue(f"{cpath}.vpc_cidr", f"the VPC must be a /{low} to /{high}", cluster.vpc_cidr,
+                                "e.g. 10.40.0.0/16: each zone's private subnet takes an eighth of it")
+                else:
+                    vpcs.append((f"{cpath}.vpc_cidr", vpc))
+            yield from _check_cluster(cpath, region.name, cluster)
+    yield from overlaps(vpcs)
+
+
+def _check_cluster(cpath: str, region: str, cluster: EksCluster) -> Iterator[Issue]:
+    yield from unique_names(f"{cpath}.zones", cluster.zones)
+    for zone in cluster.zones:
+        if zone[:-1] != region:
+            yield Issue(f"{cpath}.zones", f"zone is not in region {region}", zone,
+                        f"use zones named {region}a, {region}b, ...")
+        elif not 0 <= ord(zone[-1]) - ord("a") < MAX_ZONE_INDEX:
+            yield Issue(f"{cpath}.zones", "gpu-fleet lays out subnets for zones a to f", zone,
+                        f"use zones {region}a ... {region}f")
+    for cidr in cluster.public_access_cidrs:
+        allowed = yield from parse_cidr(f"{cpath}.public_access_cidrs", cidr)
+        if allowed and allowed.prefixlen < MIN_AUTHORIZED_PREFIX:
+            yield Issue(f"{cpath}.public_access_cidrs", "admits most of the internet to the API endpoint", cidr,
+                        f"list the networks that run kubectl (/{MIN_AUTHORIZED_PREFIX} or narrower), or leave "
+                        "public_access_cidrs empty for a private endpoint")
+    yield from unique_names(f"{cpath}.log_types", [t.value for t in cluster.log_types])
+    if LogType.AUDIT not in cluster.log_types:
+        yield Issue(f"{cpath}.log_types", "the audit log is off (CIS EKS 2.1.1)",
+                    [t.value for t in cluster.log_types], "keep `audit` in log_types")
+    sn = cluster.system_nodes
+    if sn.min_size > sn.max_size:
+        yield Issue(f"{cpath}.system_nodes.min_size", "min_size is above max_size", sn.min_size,
+                    f"max_size is {sn.max_size}")
+    if not _INSTANCE_TYPE.match(sn.instance_type):
+        yield Issue(f"{cpath}.system_nodes.instance_type", "not an EC2 instance type", sn.instance_type,
+                    "<family>.<size>, e.g. m7i.xlarge")
+    elif _GPU_FAMILY.match(sn.instance_type):
+        yield Issue(f"{cpath}.system_nodes.instance_type", "an accelerated instance family; system nodes run "
+                    "cluster services and the Karpenter controller", sn.instance_type,
+                    "use a general-purpose type such as m7i.xlarge, and put GPUs in gpu_pools")
+    yield from unique_names(f"{cpath}.gpu_pools", [p.name for p in cluster.gpu_pools])
+    yield from unique_names(f"{cpath}.addons.namespaces", [n.name for n in cluster.addons.namespaces])
+    for ns in cluster.addons.namespaces:
+        if ns.name in RESERVED_NAMESPACES or ns.name.startswith(RESERVED_NAMESPACE_PREFIXES):
+            yield Issue(f"{cpath}.addons.namespaces[{ns.name}].name", "is a namespace Kubernetes or gpu-fleet's "
+                        "add-ons own", ns.name, "name team namespaces after the team, e.g. team-vision")
+    for pool in cluster.gpu_pools:
+        yield from _check_pool(f"{cpath}.gpu_pools[{pool.name}]", region, cluster, pool)
+
+
+def _check_pool(ppath: str, region: str, cluster: EksCluster, pool: EksGpuPool) -> Iterator[Issue]:
+    yield from unique_names(f"{ppath}.instance_types", pool.instance_types)
+    machines: list[catalog.MachineType] = []
+    for name in pool.instance_types:
+        machine = catalog.find_machine_type(name)
+        if machine is None or machine.cloud is not catalog.Cloud.AWS:
+            yield Issue(f"{ppath}.instance_types", f"{name} is not an EC2 GPU instance type in the catalog", name,
+                        catalog.machine_hint(name, catalog.Cloud.AWS))
+        else:
+            machines.append(machine)
+    gpus = sorted({m.gpu for m in machines})
+    if len(gpus) > 1:
+        carried = "; ".join(f"{m.name} carries {catalog.gpu(m.gpu).model}" for m in machines)
+        yield Issue(f"{ppath}.instance_types", "a pool holds one GPU model", pool.instance_types,
+                    f"{carried}; split them into one pool per GPU")
+    if pool.gpu is not None:
+        try:
+            wanted = catalog.gpu(pool.gpu)
+        except KeyError:
+            wanted = None
+            yield Issue(f"{ppath}.gpu", "unknown GPU id", pool.gpu,
+                        "a catalog GPU id: " + ", ".join(g.id for g in catalog.GPUS if g.aws_gpu_name))
+        for m in machines:
+            if wanted is not None and m.gpu != wanted.id:
+                right = [t.name for t in catalog.machine_types(catalog.Cloud.AWS) if t.gpu == wanted.id]
+                yield Issue(f"{ppath}.instance_types", f"{m.name} carries {m.gpus} x {catalog.gpu(m.gpu).model}, "
+                            f"not {wanted.model}", m.name,
+                            f"{wanted.model} instance types: {', '.join(right)}" if right
+                            else f"EC2 offers no {wanted.model} in the catalog")
+    yield from unique_names(f"{ppath}.capacity_types", [c.value for c in pool.capacity_types])
+    for capacity in pool.capacity_types:
+        for m in machines:
+            if _PROVISIONING[capacity] not in m.provisioning:
+                allowed = ", ".join(sorted(p.value for p in m.provisioning))
+                yield Issue(f"{ppath}.capacity_types", f"{m.name} cannot be obtained as {capacity.value}",
+                            capacity.value, f"{m.name} is available as: {allowed}")
+    reserved = CapacityType.RESERVED in pool.capacity_types
+    if reserved and not pool.capacity_reservations:
+        yield Issue(f"{ppath}.capacity_reservations", "capacity type `reserved` needs the reservations to use", None,
+                    "list ODCRs or Capacity Blocks by id (cr-...) or tags; Karpenter consumes, never buys them")
+    if pool.capacity_reservations and not reserved:
+        yield Issue(f"{ppath}.capacity_reservations", "reservations are listed but the pool never uses them", None,
+                    "add `reserved` to capacity_types, or remove capacity_reservations")
+    for i, term in enumerate(pool.capacity_reservations):
+        if (term.id is None) == (term.tags is None):
+            yield Issue(f"{ppath}.capacity_reservations[{term.id or i}]", "give exactly one of id and tags", None,
+                        "id: cr-0123456789abcdef0, or tags: {purpose: training}")
+    if CapacityType.SPOT in pool.capacity_types and pool.production_critical:
+        yield Issue(f"{ppath}.capacity_types", "a production-critical pool cannot run on spot", "spot",
+                    "remove spot from capacity_types, or set production_critical: false")
+    if machines:
+        smallest = min(m.gpus for m in machines)
+        if pool.gpu_limit < smallest:
+            yield Issue(f"{ppath}.gpu_limit", f"below the {smallest} GPUs of the smallest instance type, so the pool "
+                        "could never launch a node", pool.gpu_limit, f"raise gpu_limit to at least {smallest}")
+    if pool.zones is not None:
+        yield from unique_names(f"{ppath}.zones", pool.zones)
+        for zone in pool.zones:
+            if zone not in cluster.zones:
+                yield Issue(f"{ppath}.zones", "not one of the cluster's zones", zone,
+                            f"the cluster's zones: {', '.join(cluster.zones)}")
+    for key, value in pool.labels.items():
+        if not K8S_LABEL_KEY.match(key):
+            yield Issue(f"{ppath}.labels", "not a Kubernetes label key", key,
+                        "letters, digits, '-', '_' and '.', at most 63, optionally after a DNS prefix and '/'")
+        elif key.startswith(RESERVED_LABEL_DOMAINS) or "kubernetes.io/" in key:
+            yield Issue(f"{ppath}.labels", "a label domain Karpenter, Kubernetes, NVIDIA or gpu-fleet owns", key,
+                        "use your own prefix, e.g. team.example.com/purpose")
+        elif not K8S_LABEL_VALUE.match(value):
+            yield Issue(f"{ppath}.labels.{key}", "not a Kubernetes label value", value,
+                        "letters, digits, '-', '_' and '.', at most 63, starting and ending with a letter or digit")

@@ -1,0 +1,81 @@
+"""NVIDIA software on nodes whose image already carries the driver and container toolkit (EKS's AL2023 NVIDIA AMI).
+
+Either NVIDIA's device plugin (plus dcgm-exporter), or the GPU Operator with its driver and toolkit turned off.
+GPU nodes are found by the `nvidia.com/gpu.present` label and tolerated through the GPU taint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import versions
+from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE
+from components.config.eks import GpuSoftware
+from components.kubernetes.conventions import GPU_PRESENT, GPU_TAINT
+
+DEVICE_PLUGIN_NAMESPACE = "kube-system"
+_GPU_TOLERATION = {"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}
+
+
+@dataclass(frozen=True)
+class NvidiaSoftwareArgs:
+    software: GpuSoftware
+    dcgm_exporter: bool
+    """Run dcgm-exporter (the standalone chart, or the operator's own)."""
+    provider: k8s.Provider
+    depends_on: list[pulumi.Resource]
+    """What must exist first (the node capacity the charts' pods run on)."""
+
+
+def operator_values(*, dcgm_exporter: bool) -> dict[str, Any]:
+    """GPU Operator values for images that ship the driver and toolkit (NVIDIA's EKS guidance)."""
+    return {
+        "driver": {"enabled": False},
+        "toolkit": {"enabled": False},
+        "dcgmExporter": {"enabled": dcgm_exporter, "serviceMonitor": {"enabled": False}},
+    }
+
+
+def dcgm_exporter_values() -> dict[str, Any]:
+    """dcgm-exporter on GPU nodes only; its chart tolerates only the control-plane taint by default."""
+    return {
+        "serviceMonitor": {"enabled": False},
+        "tolerations": [_GPU_TOLERATION],
+        "nodeSelector": {GPU_PRESENT: "true"},
+    }
+
+
+class NvidiaSoftware(pulumi.ComponentResource):
+    def __init__(self, name: str, args: NvidiaSoftwareArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpufleet:addons:NvidiaSoftware", name, None, opts)
+        after = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        if args.software is GpuSoftware.OPERATOR:
+            ns = self._namespace(f"{name}-gpu-operator-ns", OPERATOR_NAMESPACE, args.provider)
+            _release(f"{name}-gpu-operator", versions.GPU_OPERATOR, OPERATOR_NAMESPACE,
+                     operator_values(dcgm_exporter=args.dcgm_exporter),
+                     pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[ns])))
+        else:
+            _release(f"{name}-device-plugin", versions.NVIDIA_DEVICE_PLUGIN, DEVICE_PLUGIN_NAMESPACE, {}, after)
+            if args.dcgm_exporter:
+                ns = self._namespace(f"{name}-dcgm-ns", DCGM_NAMESPACE, args.provider)
+                _release(f"{name}-dcgm-exporter", versions.DCGM_EXPORTER, DCGM_NAMESPACE, dcgm_exporter_values(),
+                         pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[ns])))
+        self.register_outputs({})
+
+    def _namespace(self, logical: str, namespace: str, provider: k8s.Provider) -> k8s.core.v1.Namespace:
+        """A namespace for node agents (they need host access)."""
+        return k8s.core.v1.Namespace(
+            logical, metadata={"name": namespace, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}},
+            opts=pulumi.ResourceOptions(parent=self, provider=provider))
+
+
+def _release(logical: str, pin: versions.ChartPin, namespace: str, values: dict[str, Any],
+             opts: pulumi.ResourceOptions) -> None:
+    k8s.helm.v3.Release(
+        logical, name=pin.chart, chart=pin.chart, version=pin.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repository),
+        namespace=namespace, values=values, atomic=True, opts=opts)

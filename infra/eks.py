@@ -1,0 +1,85 @@
+"""The EKS composer: per region an AWS provider, per cluster a VPC, the cluster, Karpenter, GPU pools and add-ons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.cluster import EksClusterArgs, EksClusterComponent
+from components.aws.gpu_pool import KarpenterGpuPool, KarpenterGpuPoolArgs
+from components.aws.iam import partition_of
+from components.aws.karpenter import Karpenter, KarpenterArgs
+from components.aws.network import Vpc, VpcArgs
+from components.config.addons import Addons, DcgmSource, GpuStack
+from components.config.eks import Eks
+from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
+from components.kubernetes.nvidia import NvidiaSoftware, NvidiaSoftwareArgs
+
+
+@dataclass(frozen=True)
+class EksFleet:
+    cluster_names: dict[str, pulumi.Output[str]]
+    """`<region>-<cluster>` -> the EKS cluster's name."""
+    kubeconfigs: dict[str, pulumi.Output[str]]
+    """`<region>-<cluster>` -> its kubeconfig (a secret; tokens come from `aws eks get-token`)."""
+
+
+def compose(eks: Eks, *, labels: dict[str, str]) -> EksFleet:
+    """Declare the whole `eks:` section; logical names come from region, cluster and pool names only."""
+    partition = partition_of(eks.admin_principal_arn)
+    cluster_names: dict[str, pulumi.Output[str]] = {}
+    kubeconfigs: dict[str, pulumi.Output[str]] = {}
+    for region in eks.regions:
+        provider = aws.Provider(f"aws-{region.name}", region=region.name)
+        in_region = pulumi.ResourceOptions(providers=[provider])
+        for spec in region.clusters:
+            key = f"{region.name}-{spec.name}"
+            tags = {**labels, "gpu-fleet/cluster": spec.name}
+            vpc = Vpc(f"{key}-vpc", VpcArgs(cluster_name=spec.name, cidr=spec.vpc_cidr, zones=list(spec.zones),
+                                            nat=spec.nat, tags=tags), opts=in_region)
+            cluster = EksClusterComponent(
+                key,
+                EksClusterArgs(
+                    region=region.name, spec=spec, kubernetes_version=eks.kubernetes_version,
+                    admin_principal_arn=eks.admin_principal_arn, deletion_protection=eks.deletion_protection,
+                    support_type=eks.support_type, zonal_shift=eks.zonal_shift,
+                    subnet_ids=[vpc.private_subnet_ids[z] for z in spec.zones], tags=tags,
+                ),
+                opts=in_region,
+            )
+            within = pulumi.ResourceOptions(parent=cluster)
+            karpenter = Karpenter(
+                f"{key}-karpenter",
+                KarpenterArgs(cluster_name=cluster.cluster_name, cluster_arn=cluster.cluster_arn, region=region.name,
+                              partition=partition, provider=cluster.provider, system_nodes=cluster.system_nodes,
+                              zonal_shift=eks.zonal_shift, tags=tags),
+                opts=within,
+            )
+            for pool in spec.gpu_pools:
+                KarpenterGpuPool(
+                    f"{key}-{pool.name}",
+                    KarpenterGpuPoolArgs(cluster_name=spec.name, region=region.name, spec=pool,
+                                         zones=list(spec.zones), ami_alias=f"al2023@{spec.ami_version}",
+                                         node_role_name=karpenter.node_role_name, provider=cluster.provider,
+                                         depends_on=[karpenter.chart], tags=tags),
+                    opts=within,
+                )
+            NvidiaSoftware(
+                f"{key}-nvidia",
+                NvidiaSoftwareArgs(software=spec.addons.gpu_software, dcgm_exporter=spec.addons.dcgm_exporter,
+                                   provider=cluster.provider, depends_on=[cluster.system_nodes]),
+                opts=within,
+            )
+            # The add-ons every platform shares: priority classes and team namespaces with GPU quotas. The
+            # GPU software is NvidiaSoftware's (GpuAddons' GKE stack installs nothing on its own), and the
+            # cluster component owns the gp3 storage class.
+            shared = Addons(gpu_stack=GpuStack.GKE, dcgm=DcgmSource.MANAGED,
+                            priority_classes=spec.addons.priority_classes, namespaces=list(spec.addons.namespaces),
+                            storage_class=None)
+            GpuAddons(f"{key}-addons", GpuAddonsArgs(spec=shared, provider=cluster.provider, depends_on=[],
+                                                     system_nodes=[cluster.system_nodes]), opts=within)
+            cluster_names[key] = cluster.cluster_name
+            kubeconfigs[key] = cluster.kubeconfig
+    return EksFleet(cluster_names, kubeconfigs)
