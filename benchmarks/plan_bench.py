@@ -1,6 +1,6 @@
-"""Plan time and peak memory of `gpu-fleet plan` for dev, prod and synthetic fleets of 10x and 100x
-prod's clusters, beside an SDK floor: the same resources registered under the same mocks with no project
-code (no config model, no components, no capacity). Each measurement runs in a fresh process.
+"""Plan time and peak memory of `gpu-fleet plan` for dev, prod (both with GKE and EKS) and synthetic fleets
+of 10x and 100x prod's clusters on both clouds, beside an SDK floor: the same resources registered under the
+same mocks with no project code (no config model, no components, no capacity). Each measurement runs in a fresh process.
 
 The floor registers every resource the plan recorded through the same typed SDK class (`pulumi_gcp`,
 `pulumi_kubernetes`) with the same inputs, and checks that the engine received exactly the plan's inputs.
@@ -42,6 +42,20 @@ def synthetic(scale: int) -> dict[str, Any]:
     pods = ipaddress.ip_network("10.64.0.0/10").subnets(new_prefix=21)
     services = ipaddress.ip_network("10.192.0.0/12").subnets(new_prefix=24)
     masters = ipaddress.ip_network("172.16.0.0/12").subnets(new_prefix=28)
+    eks = doc["config"].get("gpu-fleet:eks")
+    vpcs = ipaddress.ip_network("10.0.0.0/8").subnets(new_prefix=16)
+    taken = {ipaddress.ip_network(c) for r in gke["regions"] for c in (r["subnet_cidr"], *(
+        x for cl in r["clusters"] for x in (cl["pods_cidr"], cl["services_cidr"])))}
+    for region in (eks or {}).get("regions", []):
+        template = region["clusters"]
+        region["clusters"] = []
+        for copy_no in range(scale):
+            for cluster in template:
+                c = copy.deepcopy(cluster)
+                c["name"] = f"{cluster['name']}-{copy_no}"
+                c["vpc_cidr"] = str(next(v for v in vpcs if not any(v.overlaps(t) for t in taken)))
+                taken.add(ipaddress.ip_network(c["vpc_cidr"]))
+                region["clusters"].append(c)
     for region in gke["regions"]:
         template = region["clusters"]
         region["clusters"] = []
@@ -59,8 +73,8 @@ def _sdk_module(token: str) -> str | None:
     """The SDK module of a type token: `gcp:container/cluster:Cluster` -> `pulumi_gcp.container`."""
     package, _, rest = token.partition(":")
     module = rest.split(":", 1)[0]
-    if package == "gcp":
-        return f"pulumi_gcp.{module.split('/')[0]}"
+    if package in ("gcp", "aws"):
+        return f"pulumi_{package}.{module.split('/')[0]}"
     if package == "kubernetes":
         group, _, version = module.rpartition("/")
         return f"pulumi_kubernetes.{group.split('.')[0]}.{version}"
