@@ -136,3 +136,20 @@ def test_every_pin_names_its_version(path: Path) -> None:
 ])
 def test_pin_rule(ref: str, pinned: bool) -> None:
     assert is_pinned(ref) is pinned
+
+
+def test_every_job_that_reaches_the_clouds_authenticates_to_both_by_oidc() -> None:
+    """The stacks span GCP and AWS: a job running `pulumi preview` or `pulumi up` gets credentials for both,
+    each from the job's OIDC token (no stored keys), before Pulumi runs."""
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            steps = job.get("steps", [])
+            runs = [i for i, s in enumerate(steps) if re.search(r"\bpulumi (preview|up)\b", s.get("run", ""))]
+            if not runs:
+                continue
+            assert job["permissions"].get("id-token") == "write", (path.name, name)
+            auth = {s["uses"].split("@")[0]: i for i, s in enumerate(steps) if "uses" in s}
+            for action in ("google-github-actions/auth", "aws-actions/configure-aws-credentials"):
+                assert action in auth and auth[action] < runs[0], (path.name, name, action)
+            aws = steps[auth["aws-actions/configure-aws-credentials"]]["with"]
+            assert aws["role-to-assume"].startswith("${{ vars.") and "aws-access-key-id" not in aws
