@@ -7,7 +7,6 @@ quota and budget the stack policies judged, so its absence is mandatory.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,7 +23,7 @@ from components import catalog
 from components.capacity.eks import NODEPOOL, gpu_limit, requirement
 from components.config.gke_rules import MIN_AUTHORIZED_PREFIX
 from components.kubernetes.conventions import LABEL_CLUSTER, LABEL_POOL, LABEL_REGION
-from policies.view import plain
+from policies.view import plain, prefix_length
 
 CIS = "CIS Amazon EKS Benchmark"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
@@ -49,7 +48,7 @@ def endpoint_access(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> str | None:
         return None
     cidrs = vpc.get("publicAccessCidrs") or []
     widest = int(cfg.get("min_prefix_length", MIN_AUTHORIZED_PREFIX))
-    broad = [c for c in cidrs if _prefix(c) < widest]
+    broad = [c for c in cidrs if prefix_length(c) < widest]
     if not cidrs or broad:
         shown = ", ".join(map(str, broad)) if broad else "any address (EKS defaults to 0.0.0.0/0)"
         return (f"{_cluster_path(p)} exposes its public API endpoint to {shown}. List only the networks that "
@@ -57,12 +56,6 @@ def endpoint_access(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> str | None:
                 "private endpoint.")
     return None
 
-
-def _prefix(cidr: Any) -> int:
-    try:
-        return ipaddress.ip_network(str(cidr), strict=False).prefixlen
-    except ValueError:
-        return 0
 
 
 def secrets_encryption(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:

@@ -6,7 +6,6 @@ stack config. Rules for clusters and node pools are separate policies so a stack
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from pulumi_policy import (
 
 from components.capacity.gke import GKE_CLUSTER, GKE_NODE_POOL
 from components.config.gke_rules import MIN_AUTHORIZED_PREFIX
-from policies.view import config_path, plain
+from policies.view import config_path, plain, prefix_length
 
 CIS = "CIS GKE Benchmark"
 Check = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
@@ -40,12 +39,6 @@ def private_nodes(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _prefix_length(cidr: Any) -> int:
-    try:
-        return ipaddress.ip_network(str(cidr), strict=False).prefixlen
-    except ValueError:
-        return 0
-
 
 def control_plane_access(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> str | None:
     private = p.get("privateClusterConfig") or {}
@@ -57,7 +50,7 @@ def control_plane_access(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> str | 
         return (f"{config_path(p)} has a public control-plane endpoint open to any address. Set "
                 f"{config_path(p)}.authorized_networks, or {config_path(p)}.public_endpoint: false.")
     widest = int(cfg.get("min_prefix_length", MIN_AUTHORIZED_PREFIX))
-    broad = [b.get("cidrBlock") for b in man["cidrBlocks"] if _prefix_length(b.get("cidrBlock")) < widest]
+    broad = [b.get("cidrBlock") for b in man["cidrBlocks"] if prefix_length(b.get("cidrBlock")) < widest]
     if broad:
         return (f"{config_path(p)} admits {', '.join(map(str, broad))} to its public control plane, which is "
                 f"most of the internet (narrower than /{widest} is required). Narrow "

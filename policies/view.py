@@ -6,6 +6,7 @@ turned into plain data once, unknowns becoming `UNKNOWN`, so every policy reads 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -100,3 +101,11 @@ def config_path(p: Mapping[str, Any]) -> str:
     if labels.get(LABEL_POOL):
         return f"{base}.gpu_pools[{labels[LABEL_POOL]}]"
     return f"{base}.system_pool" if p.get("name") == "system" else f"node pool {p.get('name')} of {base}"
+
+
+def prefix_length(cidr: Any) -> int:
+    """The prefix length of a CIDR (0, the widest, for anything unreadable: a check errs toward flagging)."""
+    try:
+        return ipaddress.ip_network(str(cidr), strict=False).prefixlen
+    except ValueError:
+        return 0
