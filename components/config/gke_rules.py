@@ -233,8 +233,7 @@ def check_maintenance(cpath: str, m: Maintenance) -> Iterator[Issue]:
                     f"GKE requires {MAINTENANCE_HOURS_PER_32_DAYS}", None,
                     "add days or lengthen duration_hours (e.g. SA and SU for 6 hours); use exclusions to "
                     "hold upgrades off during training runs")
-    unique = unique_names(f"{cpath}.maintenance.exclusions", [e.name for e in m.exclusions])
-    yield from unique
+    yield from unique_names(f"{cpath}.maintenance.exclusions", [e.name for e in m.exclusions])
     for e in m.exclusions:
         epath = f"{cpath}.maintenance.exclusions[{e.name}]"
         start = yield from _rfc3339(f"{epath}.start", e.start)
