@@ -41,3 +41,14 @@ KARPENTER_CRD = ChartPin("oci://public.ecr.aws/karpenter/karpenter-crd", KARPENT
 NVIDIA_DEVICE_PLUGIN = ChartPin("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
 """NVIDIA/k8s-device-plugin v0.20.0 (2026-08-19); gpu-fleet sets none of its values (defaults tolerate the GPU
 taint and select nodes labelled nvidia.com/gpu.present=true, which every GPU NodePool sets)."""
+
+# OpenShift: NFD and the GPU Operator come from OLM catalogs, pinned by channel. The GPU Operator v26.7.0 bundle
+# is in channels `stable` and `v26.7` and declares `com.redhat.openshift.versions: v4.18-v4.22`
+# (NVIDIA/gpu-operator tag v26.7.0 @10ee5b3, bundle/metadata/annotations.yaml); `stable` would follow the next
+# release unreviewed, so the versioned channel is the pin. NFD's bundle has the one channel `stable`
+# (openshift/cluster-nfd-operator @0e25cc1 manifests/stable/metadata/annotations.yaml).
+GPU_OPERATOR_OLM_CHANNEL = "v26.7"
+GPU_OPERATOR_OLM_CSV = "gpu-operator-certified.v26.7.0"
+NFD_OLM_CHANNEL = "stable"
+OPENSHIFT_VERSIONS = ((4, 18), (4, 22))
+"""The OpenShift releases the pinned GPU Operator bundle declares (inclusive)."""

@@ -4,7 +4,7 @@ import pulumi
 
 from components.capacity.pricing import PriceOverrides
 from components.config import ConfigError
-from infra import config, eks, gke
+from infra import config, eks, gke, openshift
 
 try:
     stack = config.load()
@@ -26,3 +26,7 @@ if fleet.eks is not None:
     aws = eks.compose(fleet.eks, labels=labels)
     pulumi.export("eks_clusters", aws.cluster_names)
     pulumi.export("eks_kubeconfigs", pulumi.Output.secret(aws.kubeconfigs))
+
+if fleet.openshift is not None:
+    pulumi.export("openshift_machine_sets", openshift.compose(fleet.openshift, credentials=stack.credentials,
+                                                              labels=labels))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -15,6 +15,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.config import ConfigError, Fleet, Issue, load_fleet
 from components.config.gke_limits import check_project
+from components.config.openshift import secret_keys as openshift_secret_keys
 
 PROJECT = "gpu-fleet"
 
@@ -23,6 +24,8 @@ PROJECT = "gpu-fleet"
 class StackConfig:
     fleet: Fleet
     gcp_project: str
+    credentials: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Secret config keys the fleet refers to (OpenShift kubeconfigs) -> their values, as Pulumi secrets."""
 
 
 def parse(raw: Mapping[str, Any], *, gcp_project: str | None, keys: Iterable[str] = (),
@@ -32,10 +35,19 @@ def parse(raw: Mapping[str, Any], *, gcp_project: str | None, keys: Iterable[str
     `keys` are every full config key of the stack, `secret_keys` those stored encrypted; both only feed
     `check_keys`, so a secret's value is never read into an error message.
     """
-    issues = check_keys(keys, secret_keys)
+    keys, secret_keys = set(keys), set(secret_keys)
+    referenced = credential_keys(raw)
+    issues = check_keys(keys, secret_keys - {f"{PROJECT}:{k}" for k in referenced})
     if issues:
         raise ConfigError(issues)
-    fleet = load_fleet(raw)
+    # A referenced key stored in plain text reaches `raw`: drop it (never echo it), and say how to store it.
+    fleet = load_fleet({k: v for k, v in raw.items() if k not in referenced})
+    issues = [Issue(f"{PROJECT}:{key}", "is not set" if full not in keys else "is stored in plain text, but it "
+                    "holds credentials", None, f"pulumi config set --secret {key} < <file>  ({path} refers to it)")
+              for key, path in secret_refs(fleet).items()
+              if (full := f"{PROJECT}:{key}") not in secret_keys]
+    if issues:
+        raise ConfigError(issues)
     project = (fleet.gke.project if fleet.gke else None) or gcp_project
     if fleet.gke is not None and not project:
         raise ConfigError([Issue("gcp:project", "no GCP project is configured", None,
@@ -45,6 +57,23 @@ def parse(raw: Mapping[str, Any], *, gcp_project: str | None, keys: Iterable[str
         if issues:
             raise ConfigError(issues)
     return StackConfig(fleet=fleet, gcp_project=project or "")
+
+
+def secret_refs(fleet: Fleet) -> dict[str, str]:
+    """Secret config keys (without namespace) the fleet refers to -> the key path that refers to each."""
+    return openshift_secret_keys(fleet.openshift) if fleet.openshift is not None else {}
+
+
+def credential_keys(raw: Mapping[str, Any]) -> set[str]:
+    """The secret keys `raw` refers to, read before validation so that they are not refused as secrets."""
+    section = raw.get("openshift")
+    clusters = section.get("clusters") if isinstance(section, dict) else None
+    found: set[str] = set()
+    for c in clusters if isinstance(clusters, list) else []:
+        kubeconfig = c.get("kubeconfig") if isinstance(c, dict) else None
+        if isinstance(kubeconfig, dict) and isinstance(kubeconfig.get("secret"), str):
+            found.add(kubeconfig["secret"])
+    return found
 
 
 def check_keys(keys: Iterable[str], secret_keys: Iterable[str]) -> list[Issue]:
@@ -78,7 +107,9 @@ def load() -> StackConfig:
         namespace, _, key = full.partition(":")
         if namespace == PROJECT and full not in secret_keys:
             raw[key] = decode(cfg.get(key))
-    return parse(raw, gcp_project=pulumi.Config("gcp").get("project"), keys=keys, secret_keys=secret_keys)
+    stack = parse(raw, gcp_project=pulumi.Config("gcp").get("project"), keys=keys, secret_keys=secret_keys)
+    credentials = {key: cfg.require_secret(key) for key in secret_refs(stack.fleet)}
+    return StackConfig(fleet=stack.fleet, gcp_project=stack.gcp_project, credentials=credentials)
 
 
 def decode(value: str | None) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies import eks_security, gke_security
+from policies import eks_security, gke_security, openshift
 from policies.budget import gpu_budget, gpu_budget_warning
 from policies.caps import gpu_pool_max_nodes, nap_gpu_limits
 from policies.quota import gpu_quota
@@ -24,4 +24,5 @@ POLICIES: list[Policy] = [
     nap_gpu_limits,
     *gke_security.POLICIES,
     *eks_security.POLICIES,
+    *openshift.POLICIES,
 ]

@@ -280,7 +280,7 @@ def test_prod_passes_every_mandatory_policy_and_reports_both_clouds(prod_plan: P
 
     result = cli.check_policies(prod_plan, ROOT / "policies", ROOT / "policies" / "config" / "prod.json")
     assert not result.mandatory_failed
-    assert {r.platform for r in prod_plan.capacity} == {"gke", "eks"}
+    assert {r.platform for r in prod_plan.capacity} == {"gke", "eks", "openshift"}
 
 
 # --- names ----------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from components.capacity import eks, gke
+from components.capacity import eks, gke, openshift
 from components.capacity.pricing import TYPE as PRICING_TYPE
 from components.capacity.rows import (
     HOURS_PER_MONTH,
@@ -26,7 +26,10 @@ __all__ = ["EXTRACTORS", "HOURS_PER_MONTH", "CapacityRow", "Cost", "PriceBook", 
 
 EXTRACTORS: dict[str, Extractor] = {**gke.EXTRACTORS, **eks.EXTRACTORS}
 """Resource type token -> rows it contributes. Each platform adds its own; policies and the plan need no change."""
-_POOL_PATHS: dict[str, Callable[[CapacityRow], str]] = {"gke": gke.pool_path, "eks": eks.pool_path}
+COLLECTORS: tuple[Callable[[Iterable[ResourceView], PriceBook], Iterable[CapacityRow]], ...] = (openshift.collect,)
+"""Platforms whose rows need several resources at once (an OpenShift MachineSet and its MachineAutoscaler)."""
+_POOL_PATHS: dict[str, Callable[[CapacityRow], str]] = {"gke": gke.pool_path, "eks": eks.pool_path,
+                                                        "openshift": openshift.pool_path}
 
 
 def pool_path(row: CapacityRow) -> str:
@@ -56,4 +59,6 @@ def capacity_rows(resources: Iterable[ResourceView], prices: PriceBook | None = 
         extractor = EXTRACTORS.get(r.type)
         if extractor is not None:
             rows.extend(extractor(r, book))
+    for collect in COLLECTORS:
+        rows.extend(collect(resources, book))
     return sorted(rows, key=lambda row: (row.platform, row.region, row.cluster, row.pool, row.source_urn))

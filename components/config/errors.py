@@ -17,6 +17,17 @@ from components.config.eks import (
     PRINCIPAL_ARN_PATTERN,
     RESERVATION_ID_PATTERN,
 )
+from components.config.openshift import (
+    AMI_ID_PATTERN,
+    CHANNEL_PATTERN,
+    INFRA_ID_PATTERN,
+    KARG_PATTERN,
+    OCP_VERSION_PATTERN,
+    SECRET_KEY_PATTERN,
+    SYSCTL_PATTERN,
+    UNIT_PATTERN,
+    UTILIZATION_PATTERN,
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,16 @@ _PATTERN_HINTS = {
     BUDGET_NODES_PATTERN: "a share such as \"10%\" or a node count such as \"2\"",
     PRINCIPAL_ARN_PATTERN: "an IAM role or user ARN, e.g. arn:aws:iam::123456789012:role/platform-admins",
     RESERVATION_ID_PATTERN: "a capacity reservation id such as cr-0123456789abcdef0",
+    OCP_VERSION_PATTERN: "an OpenShift minor version in quotes, e.g. \"4.20\" (oc get clusterversion)",
+    AMI_ID_PATTERN: "an AMI id such as ami-0123456789abcdef0 (gpu-fleet openshift discover reads the cluster's)",
+    INFRA_ID_PATTERN: "the cluster's infrastructure name, e.g. ocp-ai-x7k2p (oc get infrastructure cluster "
+                      "-o jsonpath='{.status.infrastructureName}')",
+    SECRET_KEY_PATTERN: "a config key name such as openshift-prod-kubeconfig (letters, digits, '-' and '_')",
+    CHANNEL_PATTERN: "an OLM channel such as stable or v26.7",
+    SYSCTL_PATTERN: "a sysctl key such as net.core.rmem_max",
+    KARG_PATTERN: "a kernel argument such as intel_iommu=on",
+    UNIT_PATTERN: "a systemd unit name such as gpu-tuning.service",
+    UTILIZATION_PATTERN: "a share between 0 and 1 in quotes, e.g. \"0.5\"",
     f"{REGION_PATTERN}|{AWS_REGION_PATTERN}": "a GCP region such as us-central1, or an AWS region such as us-east-1",
 }
 

@@ -14,6 +14,7 @@ from pydantic import Field, StringConstraints
 from components.config.base import REGION_PATTERN, Name, Strict
 from components.config.eks import AWS_REGION_PATTERN, Eks
 from components.config.gke import Gke
+from components.config.openshift import OpenShift
 
 PRICE_REGION_PATTERN = f"{REGION_PATTERN}|{AWS_REGION_PATTERN}"
 """A GCP region (us-central1) or an AWS region (us-east-1); which one must match the machine's cloud."""
@@ -27,7 +28,7 @@ class PriceOverride(Strict):
 
 
 class Fleet(Strict):
-    """The whole stack: one section per platform (`gke`, `eks`, or both; `openshift` is reserved)."""
+    """The whole stack: one section per platform (`gke`, `eks`, `openshift`), any of them together."""
 
     environment: Name
     labels: dict[str, str] = Field(default_factory=dict)
@@ -35,4 +36,5 @@ class Fleet(Strict):
     """Negotiated or newer prices that replace the catalog's list prices for the plan and the policies."""
     gke: Gke | None = None
     eks: Eks | None = None
-    openshift: dict[str, object] | None = None
+    openshift: OpenShift | None = None
+    """Existing self-managed OpenShift clusters on AWS that get GPU machine pools."""

@@ -21,6 +21,7 @@ from components.config.errors import ConfigError, Issue, from_pydantic
 from components.config.gke_limits import check_gke_limits
 from components.config.gke_rules import check_gke
 from components.config.model import Fleet
+from components.config.openshift_rules import check_openshift
 
 
 def load_fleet(raw: Mapping[str, Any]) -> Fleet:
@@ -35,12 +36,9 @@ def load_fleet(raw: Mapping[str, Any]) -> Fleet:
     return fleet
 
 def check_fleet(fleet: Fleet) -> Iterator[Issue]:
-    if fleet.openshift is not None:
-        yield Issue("openshift", "the OpenShift platform is not available in this version of gpu-fleet",
-                    None, "remove the `openshift` key; GKE and EKS are the supported platforms today")
-    if fleet.gke is None and fleet.eks is None:
-        if fleet.openshift is None:
-            yield Issue("gke", "no platform is configured", None, "add a `gpu-fleet:gke` or `gpu-fleet:eks` section")
+    if fleet.gke is None and fleet.eks is None and fleet.openshift is None:
+        yield Issue("gke", "no platform is configured", None,
+                    "add a `gpu-fleet:gke`, `gpu-fleet:eks` or `gpu-fleet:openshift` section")
         return
     for key, value in fleet.labels.items():
         if not GCP_LABEL_KEY.match(key):
@@ -68,3 +66,5 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
         yield from check_gke_limits(fleet)
     if fleet.eks is not None:
         yield from check_eks(fleet)
+    if fleet.openshift is not None:
+        yield from check_openshift(fleet)

@@ -1,0 +1,150 @@
+"""Rules of the `openshift:` section that span fields or need the catalog; each problem is one `Issue`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from components import catalog
+from components.config.addons import RESERVED_NAMESPACE_PREFIXES, RESERVED_NAMESPACES
+from components.config.checks import K8S_LABEL_KEY, K8S_LABEL_VALUE, unique_names
+from components.config.errors import Issue
+from components.config.model import Fleet
+from components.config.openshift import (
+    SG_ID_PATTERN,
+    SUBNET_ID_PATTERN,
+    AwsReference,
+    Capacity,
+    OpenShiftCluster,
+    OpenShiftGpuPool,
+    OpenShiftKind,
+    TuningProfile,
+)
+from components.versions import OPENSHIFT_VERSIONS
+
+MAX_LABEL_VALUE = 63
+OPENSHIFT_NAMESPACES = frozenset({"openshift-nfd", "nvidia-gpu-operator", "openshift-machine-api"})
+_DRIVER_WORDS = re.compile(r"nvidia|modprobe|nouveau|persistenced|insmod|dkms", re.IGNORECASE)
+
+
+def machine_set_name(infrastructure_id: str, pool: str, zone: str) -> str:
+    """`<infra>-gpu-<pool>-<zone>`: the MachineSet, its MachineAutoscaler and a label value (<= 63 characters)."""
+    return f"{infrastructure_id}-gpu-{pool}-{zone}"
+
+
+def check_openshift(fleet: Fleet) -> Iterator[Issue]:
+    assert fleet.openshift is not None
+    clusters = fleet.openshift.clusters
+    yield from unique_names("openshift.clusters", [c.name for c in clusters])
+    infra_ids: dict[str, str] = {}
+    for c in clusters:
+        path = f"openshift.clusters[{c.name}]"
+        if c.infrastructure_id in infra_ids:
+            yield Issue(f"{path}.infrastructure_id", f"is also cluster {infra_ids[c.infrastructure_id]}'s",
+                        c.infrastructure_id, "each entry is one cluster; run `gpu-fleet openshift discover` "
+                        "against each kubeconfig to get its own id")
+        infra_ids[c.infrastructure_id] = c.name
+        yield from _cluster(path, c)
+
+
+def _cluster(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
+    if c.kind is not OpenShiftKind.SELF_MANAGED:
+        yield Issue(f"{path}.kind", "ROSA machine pools are managed through OpenShift Cluster Manager, not "
+                    "MachineSets (they are not user-editable on ROSA, and hosted control planes have no "
+                    "MachineConfigPools); no Pulumi provider manages ROSA", c.kind.value,
+                    "create ROSA GPU machine pools with the `rosa` CLI or the rhcs Terraform provider; gpu-fleet "
+                    "manages self-managed OpenShift on AWS (kind: self-managed)")
+        return
+    yield from _version(f"{path}.version", c.version)
+    if c.kubeconfig.path is not None and ("\n" in c.kubeconfig.path or "apiVersion" in c.kubeconfig.path):
+        yield Issue(f"{path}.kubeconfig.path", "looks like a kubeconfig's contents, which are credentials", None,
+                    "store it as a secret: pulumi config set --secret <key> < kubeconfig, then "
+                    "kubeconfig: {secret: <key>}")
+    for zone in c.subnets:
+        if not zone.startswith(c.region):
+            yield Issue(f"{path}.subnets.{zone}", f"zone is not in region {c.region}", zone,
+                        f"use the cluster's zones ({c.region}a, {c.region}b, ...)")
+    for zone, ref in c.subnets.items():
+        yield from _reference(f"{path}.subnets.{zone}", ref, SUBNET_ID_PATTERN, "subnet-0123456789abcdef0")
+    for i, ref in enumerate(c.security_groups):
+        yield from _reference(f"{path}.security_groups[{i}]", ref, SG_ID_PATTERN, "sg-0123456789abcdef0")
+    yield from unique_names(f"{path}.tuning", [t.name for t in c.tuning])
+    for t in c.tuning:
+        yield from _tuning(f"{path}.tuning[{t.name}]", t)
+    yield from unique_names(f"{path}.gpu_pools", [p.name for p in c.gpu_pools])
+    profiles = {t.name for t in c.tuning}
+    for pool in c.gpu_pools:
+        yield from _pool(f"{path}.gpu_pools[{pool.name}]", c, pool, profiles)
+    yield from unique_names(f"{path}.addons.namespaces", [n.name for n in c.addons.namespaces])
+    for ns in c.addons.namespaces:
+        if ns.name in RESERVED_NAMESPACES | OPENSHIFT_NAMESPACES or \
+                ns.name.startswith((*RESERVED_NAMESPACE_PREFIXES, "openshift")):
+            yield Issue(f"{path}.addons.namespaces[{ns.name}]", "is a namespace OpenShift or gpu-fleet owns",
+                        ns.name, "give the team namespace its own name")
+
+
+def _version(path: str, version: str) -> Iterator[Issue]:
+    major, minor = (int(x) for x in version.split("."))
+    low, high = OPENSHIFT_VERSIONS
+    if (major, minor) < low or (major, minor) > high:
+        yield Issue(path, f"the pinned GPU Operator bundle supports OpenShift {low[0]}.{low[1]} to "
+                    f"{high[0]}.{high[1]}", version,
+                    "upgrade the cluster first" if (major, minor) < low else
+                    "pin a newer GPU Operator channel whose bundle declares this release (components/versions.py)")
+
+
+def _reference(path: str, ref: AwsReference, pattern: str, example: str) -> Iterator[Issue]:
+    if ref.id is not None and not re.match(pattern, ref.id):
+        yield Issue(f"{path}.id", "not an AWS id of that kind", ref.id, f"an id such as {example}, or use "
+                    "`filter:` with the resource's Name tag")
+
+
+def _tuning(path: str, t: TuningProfile) -> Iterator[Issue]:
+    for unit, contents in t.units.items():
+        if _DRIVER_WORDS.search(unit) or _DRIVER_WORDS.search(contents):
+            yield Issue(f"{path}.units.{unit}", "loads or manages the NVIDIA driver", unit,
+                        "on RHCOS the GPU Operator's driver container builds and loads the driver (and runs "
+                        "persistenced) with the Driver Toolkit; remove the unit")
+    for key in t.sysctls:
+        if key.lower().startswith("nccl"):
+            yield Issue(f"{path}.sysctls.{key}", "NCCL settings are per-process environment, not sysctls", key,
+                        "set NCCL_* in the training job's pod spec")
+
+
+def _pool(path: str, c: OpenShiftCluster, pool: OpenShiftGpuPool, profiles: set[str]) -> Iterator[Issue]:
+    machine = catalog.find_machine_type(pool.instance_type)
+    if machine is None or machine.cloud is not catalog.Cloud.AWS or not machine.gpus:
+        yield Issue(f"{path}.instance_type", "not an AWS GPU instance type in the catalog", pool.instance_type,
+                    catalog.machine_hint(pool.instance_type, catalog.Cloud.AWS))
+    for zone in pool.zones:
+        if zone not in c.subnets:
+            yield Issue(f"{path}.zones", "no subnet is configured for this zone", zone,
+                        f"add subnets.{zone} to the cluster (gpu-fleet openshift discover lists them), or use "
+                        f"one of {sorted(c.subnets)}")
+        name = machine_set_name(c.infrastructure_id, pool.name, zone)
+        if len(name) > MAX_LABEL_VALUE:
+            yield Issue(f"{path}.name", f"MachineSet name {name} is {len(name)} characters; it is also a label "
+                        f"value (at most {MAX_LABEL_VALUE})", pool.name, "shorten the pool name")
+    if (pool.autoscaling is None) == (pool.replicas is None):
+        yield Issue(path, "needs exactly one of `autoscaling` (a MachineAutoscaler per zone) or `replicas`", None,
+                    "autoscaling: {min_nodes: 0, max_nodes: 2} lets idle GPU machines go away")
+    if pool.autoscaling is not None and pool.autoscaling.max_nodes < pool.autoscaling.min_nodes:
+        yield Issue(f"{path}.autoscaling.max_nodes", "below min_nodes", pool.autoscaling.max_nodes,
+                    f"use at least {pool.autoscaling.min_nodes}")
+    if isinstance(pool.tuning, list):
+        yield Issue(f"{path}.tuning", "a node can belong to only one custom MachineConfigPool (the Machine Config "
+                    "Operator stops at a node in two: \"belongs to 2 custom roles\")", ", ".join(pool.tuning),
+                    "give the pool one profile holding all its settings; per-instance-type MachineConfigs in "
+                    "one shared pool would land on every node of that pool")
+    elif pool.tuning is not None and pool.tuning not in profiles:
+        yield Issue(f"{path}.tuning", "no such tuning profile", pool.tuning,
+                    f"define it under tuning, or use one of {sorted(profiles)}" if profiles else
+                    "define it under the cluster's `tuning:` list")
+    if pool.production_critical and pool.capacity is Capacity.SPOT:
+        yield Issue(f"{path}.capacity", "a production-critical pool may not be spot: EC2 reclaims spot machines",
+                    pool.capacity.value, "use on-demand, or drop production_critical")
+    for key, value in pool.labels.items():
+        if not K8S_LABEL_KEY.match(key) or not K8S_LABEL_VALUE.match(value):
+            yield Issue(f"{path}.labels.{key}", "not a valid Kubernetes label", f"{key}={value}",
+                        "keys and values: letters, digits, '-', '_' and '.', at most 63 characters")
+

@@ -1,0 +1,148 @@
+"""GPU machines on OpenShift: a MachineSet per pool and zone, and the MachineAutoscaler that sizes it.
+
+Each MachineSet (machine.openshift.io/v1beta1, AWS provider spec) takes its instance type from the catalog and
+every cluster fact (infrastructure id, AMI, instance profile, subnet, security groups) from the validated
+config. Its nodes carry the fleet's GPU taint, the `cluster-api/accelerator` label the cluster autoscaler's GPU
+limits match, and the role label of their MachineConfigPool. Sets are created with zero replicas (the CRD's
+default is one billed machine); an autoscaled set's `spec.replicas` then belongs to the autoscaler, and where
+the Machine Config Operator manages boot images, the AMI belongs to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components import catalog
+from components.config.openshift import (
+    AwsReference,
+    BootImages,
+    Capacity,
+    OpenShiftCluster,
+    OpenShiftGpuPool,
+)
+from components.config.openshift_rules import machine_set_name
+from components.kubernetes.conventions import (
+    GPU_TAINT,
+    LABEL_CAPACITY,
+    LABEL_CLUSTER,
+    LABEL_CRITICAL,
+    LABEL_POOL,
+    LABEL_REGION,
+)
+
+MACHINE_API = "machine.openshift.io/v1beta1"
+AUTOSCALING_API = "autoscaling.openshift.io/v1beta1"
+MACHINE_NAMESPACE = "openshift-machine-api"
+MACHINESET_TYPE = f"kubernetes:{MACHINE_API}:MachineSet"
+MACHINEAUTOSCALER_TYPE = f"kubernetes:{AUTOSCALING_API}:MachineAutoscaler"
+ACCELERATOR_LABEL = "cluster-api/accelerator"
+"""Node label the cluster autoscaler matches `resourceLimits.gpus[].type` against; it also keeps the autoscaler
+from adding a second node while the first one's driver loads (OpenShift BZ 1943194)."""
+CLUSTER_LABEL = "machine.openshift.io/cluster-api-cluster"
+MACHINESET_LABEL = "machine.openshift.io/cluster-api-machineset"
+REPLICAS_PATH = "spec.replicas"
+AMI_PATH = "spec.template.spec.providerSpec.value.ami"
+
+
+def accelerator(instance_type: str) -> str:
+    """The `cluster-api/accelerator` value of an instance type's GPU: `nvidia-<catalog id>`, a valid label value."""
+    return f"nvidia-{catalog.machine_type(instance_type).gpu}"
+
+
+def node_role(pool: OpenShiftGpuPool) -> str:
+    """The MachineConfigPool (and node role) of the pool's nodes: `worker-gpu`, or `worker-gpu-<profile>`."""
+    return f"worker-gpu-{pool.tuning}" if isinstance(pool.tuning, str) else "worker-gpu"
+
+
+def pool_roles(cluster: OpenShiftCluster) -> list[str]:
+    """The custom MachineConfigPools the cluster's GPU machines join, in a stable order."""
+    return sorted({node_role(p) for p in cluster.gpu_pools})
+
+
+def _reference(ref: AwsReference) -> dict[str, Any]:
+    if ref.id is not None:
+        return {"id": ref.id}
+    return {"filters": [{"name": "tag:Name", "values": [ref.filter]}]}
+
+
+def provider_spec(cluster: OpenShiftCluster, pool: OpenShiftGpuPool, zone: str,
+                  tags: dict[str, str]) -> dict[str, Any]:
+    """The AWSMachineProviderConfig of one zone's machines (what the installer's worker MachineSets carry)."""
+    infra = cluster.infrastructure_id
+    aws_tags = [{"name": f"kubernetes.io/cluster/{infra}", "value": "owned"},
+                *({"name": k, "value": v} for k, v in sorted(tags.items()))]
+    spec: dict[str, Any] = {
+        "apiVersion": MACHINE_API,
+        "kind": "AWSMachineProviderConfig",
+        "ami": {"id": cluster.ami},
+        "instanceType": pool.instance_type,
+        "placement": {"region": cluster.region, "availabilityZone": zone},
+        "subnet": _reference(cluster.subnets[zone]),
+        "securityGroups": [_reference(sg) for sg in cluster.security_groups],
+        "iamInstanceProfile": {"id": cluster.iam_instance_profile},
+        "blockDevices": [{"ebs": {"encrypted": True, "volumeSize": pool.root_volume_gb, "volumeType": "gp3"}}],
+        "metadataServiceOptions": {"authentication": "Required"},
+        "tags": aws_tags,
+        "userDataSecret": {"name": "worker-user-data"},
+        "credentialsSecret": {"name": "aws-cloud-credentials"},
+        "deviceIndex": 0,
+    }
+    if pool.capacity is Capacity.SPOT:
+        # "Most users should provide an empty struct": capped at the On-Demand price (MAPI AWS provider docs).
+        spec["spotMarketOptions"] = {}
+    return spec
+
+
+def machine_set(cluster: OpenShiftCluster, pool: OpenShiftGpuPool, zone: str,
+                tags: dict[str, str]) -> dict[str, Any]:
+    """The MachineSet manifest (without apiVersion/kind) of `pool` in `zone`."""
+    name = machine_set_name(cluster.infrastructure_id, pool.name, zone)
+    selector = {CLUSTER_LABEL: cluster.infrastructure_id, MACHINESET_LABEL: name}
+    node_labels = {
+        f"node-role.kubernetes.io/{node_role(pool)}": "",
+        ACCELERATOR_LABEL: accelerator(pool.instance_type),
+        LABEL_CLUSTER: cluster.name, LABEL_POOL: pool.name, LABEL_CAPACITY: pool.capacity.value,
+        **({LABEL_CRITICAL: "true"} if pool.production_critical else {}),
+        **pool.labels,
+    }
+    return {
+        "metadata": {
+            "name": name, "namespace": MACHINE_NAMESPACE,
+            "labels": {CLUSTER_LABEL: cluster.infrastructure_id, LABEL_CLUSTER: cluster.name,
+                       LABEL_REGION: cluster.region, LABEL_POOL: pool.name,
+                       **({LABEL_CRITICAL: "true"} if pool.production_critical else {})},
+        },
+        "spec": {
+            "replicas": 0 if pool.autoscaling is not None else pool.replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": {**selector, "machine.openshift.io/cluster-api-machine-role": "worker",
+                                        "machine.openshift.io/cluster-api-machine-type": "worker"}},
+                "spec": {
+                    "metadata": {"labels": node_labels},
+                    "taints": [{"key": GPU_TAINT[0], "value": GPU_TAINT[1], "effect": "NoSchedule"}],
+                    "providerSpec": {"value": provider_spec(cluster, pool, zone, tags)},
+                },
+            },
+        },
+    }
+
+
+def ignored_fields(cluster: OpenShiftCluster, pool: OpenShiftGpuPool) -> list[str]:
+    """Fields another controller owns once the set exists: replicas (the autoscaler), the AMI (the MCO)."""
+    ignored = [REPLICAS_PATH] if pool.autoscaling is not None else []
+    if cluster.boot_images is BootImages.MANAGED:
+        ignored.append(AMI_PATH)
+    return ignored
+
+
+def machine_autoscaler(cluster: OpenShiftCluster, pool: OpenShiftGpuPool, zone: str) -> dict[str, Any]:
+    """The MachineAutoscaler of one zone's MachineSet (it lives beside it, in openshift-machine-api)."""
+    assert pool.autoscaling is not None
+    name = machine_set_name(cluster.infrastructure_id, pool.name, zone)
+    return {
+        "metadata": {"name": name, "namespace": MACHINE_NAMESPACE,
+                     "labels": {LABEL_CLUSTER: cluster.name, LABEL_POOL: pool.name}},
+        "spec": {"minReplicas": pool.autoscaling.min_nodes, "maxReplicas": pool.autoscaling.max_nodes,
+                 "scaleTargetRef": {"apiVersion": MACHINE_API, "kind": "MachineSet", "name": name}},
+    }

@@ -1,0 +1,109 @@
+"""NFD and the NVIDIA GPU Operator through OLM, then their instances once the operators' CRDs exist.
+
+OLM installs an operator some minutes after its Subscription is created, and only then do the
+NodeFeatureDiscovery and ClusterPolicy kinds exist. pulumi-kubernetes retries an unknown kind for about 30
+seconds only, so each Subscription carries `pulumi.com/waitFor` on `status.installedCSV` (the provider waits
+until OLM reports the CSV installed, up to `pulumi.com/timeoutSeconds`) and each instance depends on its
+Subscription: the ordering holds on a real `pulumi up`, not just in the plan. Approval is Automatic (a Manual
+InstallPlan has a generated name nothing declarative can approve, and the wait would never end); the channel is
+pinned. gpu-fleet does not wait for the ClusterPolicy to be `ready`: that needs GPU nodes, which scale from zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from components.versions import GPU_OPERATOR_OLM_CHANNEL, GPU_OPERATOR_OLM_CSV
+
+OLM_API = "operators.coreos.com"
+SUBSCRIPTION_API = f"{OLM_API}/v1alpha1"
+OPERATOR_GROUP_API = f"{OLM_API}/v1"
+NFD_API = "nfd.openshift.io/v1"
+CLUSTER_POLICY_API = "nvidia.com/v1"
+NFD_NAMESPACE = "openshift-nfd"
+GPU_NAMESPACE = "nvidia-gpu-operator"
+"""The GPU Operator CSV's suggested namespace; only there does the operator manage its monitoring label itself."""
+MARKETPLACE = "openshift-marketplace"
+CLUSTER_MONITORING = "openshift.io/cluster-monitoring"
+"""Platform Prometheus scrapes ServiceMonitors (the operator's dcgm-exporter one) only in namespaces with it."""
+MANAGED_BY = "gpu-fleet"
+"""`app.kubernetes.io/managed-by` of gpu-fleet's Subscriptions: discover tells them from operators installed by hand."""
+INSTALL_TIMEOUT_SECONDS = 900
+WAIT_FOR_CSV = "jsonpath={.status.installedCSV}"
+
+
+def namespace(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": {"name": name, CLUSTER_MONITORING: "true"}}}
+
+
+def operator_group(name: str, ns: str) -> dict[str, Any]:
+    """Both operators support only OwnNamespace/SingleNamespace install modes."""
+    return {"metadata": {"name": name, "namespace": ns}, "spec": {"targetNamespaces": [ns]}}
+
+
+def subscription(name: str, ns: str, *, package: str, channel: str, source: str,
+                 starting_csv: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"channel": channel, "name": package, "source": source, "sourceNamespace": MARKETPLACE,
+                            "installPlanApproval": "Automatic"}
+    if starting_csv is not None:
+        spec["startingCSV"] = starting_csv
+    return {"metadata": {"name": name, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY},
+                         "annotations": {"pulumi.com/waitFor": WAIT_FOR_CSV,
+                                         "pulumi.com/timeoutSeconds": str(INSTALL_TIMEOUT_SECONDS)}},
+            "spec": spec}
+
+
+def nfd_subscription(channel: str) -> dict[str, Any]:
+    return subscription("nfd", NFD_NAMESPACE, package="nfd", channel=channel, source="redhat-operators")
+
+
+def gpu_operator_subscription(channel: str) -> dict[str, Any]:
+    # The pinned CSV only belongs to the pinned channel; another channel starts at its own head.
+    csv = GPU_OPERATOR_OLM_CSV if channel == GPU_OPERATOR_OLM_CHANNEL else None
+    return subscription("gpu-operator-certified", GPU_NAMESPACE, package="gpu-operator-certified", channel=channel,
+                        source="certified-operators", starting_csv=csv)
+
+
+NFD_WORKER_CONFIG = {
+    # Label PCI devices of the network (0200), display (03) and processing-accelerator (12) classes by vendor:
+    # NVIDIA GPUs get feature.node.kubernetes.io/pci-10de.present=true, which the GPU Operator selects on.
+    "sources": {"pci": {"deviceClassWhitelist": ["0200", "03", "12"], "deviceLabelFields": ["vendor"]}},
+}
+
+
+def node_feature_discovery() -> dict[str, Any]:
+    """`operand.image` stays empty: the operator then runs its own, matching NFD image across upgrades."""
+    return {"metadata": {"name": "nfd-instance", "namespace": NFD_NAMESPACE},
+            "spec": {"workerConfig": {"configData": yaml.safe_dump(NFD_WORKER_CONFIG, sort_keys=True)}}}
+
+
+def cluster_policy() -> dict[str, Any]:
+    """The OpenShift ClusterPolicy of the v26.7.0 bundle's example, with the nine keys the CRD requires.
+
+    The driver is built with the OpenShift Driver Toolkit (`operator.use_ocp_driver_toolkit`); dcgm-exporter's
+    ServiceMonitor is on, so cluster monitoring scrapes it. Operands tolerate the `nvidia.com/gpu` taint by
+    default; `daemonsets.tolerations` would replace those defaults, so it is left unset.
+    """
+    return {
+        "metadata": {"name": "gpu-cluster-policy"},
+        "spec": {
+            "operator": {"use_ocp_driver_toolkit": True},
+            "daemonsets": {"updateStrategy": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "1"}},
+            "driver": {"enabled": True, "kernelModuleType": "auto",
+                       "upgradePolicy": {"autoUpgrade": True, "maxParallelUpgrades": 1, "maxUnavailable": "25%",
+                                         "drain": {"enable": False}}},
+            "toolkit": {"enabled": True},
+            "devicePlugin": {"enabled": True},
+            "dcgm": {"enabled": True},
+            "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": True}},
+            "gfd": {"enabled": True},
+            "nodeStatusExporter": {"enabled": True},
+            "migManager": {"enabled": True},
+            "mig": {"strategy": "single"},
+            "cdi": {"enabled": True},
+            "validator": {"plugin": {"env": []}},
+            "sandboxWorkloads": {"enabled": False},
+        },
+    }

@@ -1,0 +1,129 @@
+"""GPU capacity on an existing OpenShift cluster, declared through its own Kubernetes API.
+
+One component per cluster: a Kubernetes provider from the cluster's kubeconfig (a secret or a path), the
+MachineConfigPools and MachineConfigs of its tuning profiles, a MachineSet and MachineAutoscaler per GPU pool and
+zone, the cluster autoscaler's GPU limits, NFD and the GPU Operator through OLM with their instances, and the
+shared add-ons (priority classes, team namespaces with GPU quotas). Every object has an explicit name;
+`openshift-machine-api` and the cluster itself are never declared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config.addons import Addons, DcgmSource, GpuStack
+from components.config.openshift import AutoscalerMode, OpenShiftCluster
+from components.kubernetes.conventions import LABEL_CLUSTER
+from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
+from components.openshift import autoscaler, machine_config, machines, operators
+
+TYPE = "gpufleet:openshift:GpuPlatform"
+
+
+@dataclass(frozen=True)
+class OpenShiftGpuPlatformArgs:
+    spec: OpenShiftCluster
+    kubeconfig: pulumi.Input[str]
+    """The kubeconfig's contents (a Pulumi secret) or its path."""
+    tags: dict[str, str]
+    """EC2 tags of the GPU machines and their volumes (cost allocation)."""
+
+
+def _custom(name: str, api_version: str, kind: str, manifest: dict[str, Any],
+            opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+    return k8s.apiextensions.CustomResource(name, api_version=api_version, kind=kind,
+                                            metadata=manifest["metadata"], spec=manifest.get("spec"), opts=opts)
+
+
+class OpenShiftGpuPlatform(pulumi.ComponentResource):
+    machine_sets: list[str]
+    """Names of the GPU MachineSets, in openshift-machine-api."""
+
+    def __init__(self, name: str, args: OpenShiftGpuPlatformArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        spec = args.spec
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=args.kubeconfig, context=spec.kubeconfig.context,
+                                     opts=pulumi.ResourceOptions(parent=self))
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
+
+        # Node tuning first: machines join their pool as they boot, and are destroyed before it.
+        tuning: list[pulumi.Resource] = []
+        profiles = {t.name: t for t in spec.tuning}
+        for role in sorted({*machines.pool_roles(spec), *(f"worker-gpu-{t}" for t in profiles)}):
+            profile = profiles.get(role.removeprefix("worker-gpu-"))
+            tuning.append(_custom(f"{name}-mcp-{role}", machine_config.MCO_API, "MachineConfigPool",
+                                  machine_config.machine_config_pool(
+                                      role, profile.max_unavailable if profile else 1), in_cluster))
+        for t in spec.tuning:
+            mc = machine_config.machine_config(t)
+            if mc is not None:
+                tuning.append(_custom(f"{name}-mc-{t.name}", machine_config.MCO_API, "MachineConfig", mc,
+                                      in_cluster))
+
+        self.machine_sets = []
+        for pool in spec.gpu_pools:
+            for zone in pool.zones:
+                manifest = machines.machine_set(spec, pool, zone, args.tags)
+                machine_set = _custom(
+                    f"{name}-{pool.name}-{zone}", machines.MACHINE_API, "MachineSet", manifest,
+                    pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
+                        depends_on=tuning, ignore_changes=machines.ignored_fields(spec, pool))))
+                self.machine_sets.append(manifest["metadata"]["name"])
+                if pool.autoscaling is not None:
+                    _custom(f"{name}-{pool.name}-{zone}-autoscaler", machines.AUTOSCALING_API, "MachineAutoscaler",
+                            machines.machine_autoscaler(spec, pool, zone),
+                            pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
+                                depends_on=[machine_set])))
+
+        self._cluster_autoscaler(name, spec, in_cluster)
+        self._operators(name, spec, in_cluster)
+        shared = Addons(gpu_stack=GpuStack.GKE, dcgm=DcgmSource.MANAGED,
+                        priority_classes=spec.addons.priority_classes, namespaces=list(spec.addons.namespaces),
+                        storage_class=None)
+        GpuAddons(f"{name}-addons", GpuAddonsArgs(spec=shared, provider=self.provider, depends_on=[],
+                                                  system_nodes=[]), opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"machine_sets": self.machine_sets})
+
+    def _cluster_autoscaler(self, name: str, spec: OpenShiftCluster, opts: pulumi.ResourceOptions) -> None:
+        metadata = {"name": autoscaler.AUTOSCALER_NAME, "labels": {LABEL_CLUSTER: spec.name}}
+        body = autoscaler.cluster_autoscaler_spec(spec)
+        if spec.autoscaler.mode is AutoscalerMode.PATCH:
+            k8s.apiextensions.CustomResourcePatch(f"{name}-cluster-autoscaler", api_version=autoscaler.AUTOSCALER_API,
+                                                  kind="ClusterAutoscaler", metadata=metadata, spec=body, opts=opts)
+        else:
+            k8s.apiextensions.CustomResource(f"{name}-cluster-autoscaler", api_version=autoscaler.AUTOSCALER_API,
+                                             kind="ClusterAutoscaler", metadata=metadata, spec=body, opts=opts)
+
+    def _operators(self, name: str, spec: OpenShiftCluster, opts: pulumi.ResourceOptions) -> None:
+        ops = spec.operators
+        nfd_ready = self._install(f"{name}-nfd", operators.NFD_NAMESPACE, "openshift-nfd",
+                                  operators.nfd_subscription(ops.nfd.channel), ops.nfd.manage, opts)
+        _custom(f"{name}-nfd-instance", operators.NFD_API, "NodeFeatureDiscovery",
+                operators.node_feature_discovery(),
+                pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=nfd_ready)))
+        gpu_ready = self._install(f"{name}-gpu-operator", operators.GPU_NAMESPACE, "nvidia-gpu-operator-group",
+                                  operators.gpu_operator_subscription(ops.gpu_operator.channel),
+                                  ops.gpu_operator.manage, opts)
+        # The ClusterPolicy needs NFD's labels to find GPU nodes: it waits for both operators.
+        _custom(f"{name}-cluster-policy", operators.CLUSTER_POLICY_API, "ClusterPolicy", operators.cluster_policy(),
+                pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*gpu_ready, *nfd_ready])))
+
+    @staticmethod
+    def _install(name: str, namespace: str, group: str, subscription: dict[str, Any], manage: bool,
+                 opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+        """Namespace, OperatorGroup and the Subscription OLM installs from; what the operator's CRs wait on."""
+        if not manage:
+            return []
+        ns = k8s.core.v1.Namespace(f"{name}-namespace", metadata=operators.namespace(namespace)["metadata"],
+                                   opts=opts)
+        within = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[ns]))
+        og = _custom(f"{name}-operatorgroup", operators.OPERATOR_GROUP_API, "OperatorGroup",
+                     operators.operator_group(group, namespace), within)
+        sub = _custom(f"{name}-subscription", operators.SUBSCRIPTION_API, "Subscription", subscription,
+                      pulumi.ResourceOptions.merge(within, pulumi.ResourceOptions(depends_on=[ns, og])))
+        return [sub]

@@ -1,0 +1,26 @@
+"""The OpenShift composer: per configured cluster, its GPU platform through the cluster's own API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import pulumi
+
+from components.config.openshift import OpenShift
+from components.openshift.platform import OpenShiftGpuPlatform, OpenShiftGpuPlatformArgs
+
+
+def compose(section: OpenShift, *, credentials: Mapping[str, pulumi.Output[str]],
+            labels: dict[str, str]) -> dict[str, list[str]]:
+    """Declare the `openshift:` section; returns cluster name -> its GPU MachineSets."""
+    out: dict[str, list[str]] = {}
+    for spec in section.clusters:
+        kube = spec.kubeconfig
+        kubeconfig: pulumi.Input[str] = credentials[kube.secret] if kube.secret is not None else \
+            os.path.expanduser(kube.path or "")
+        tags = {**labels, "gpu-fleet/cluster": spec.name}
+        platform = OpenShiftGpuPlatform(f"openshift-{spec.name}",
+                                        OpenShiftGpuPlatformArgs(spec=spec, kubeconfig=kubeconfig, tags=tags))
+        out[spec.name] = platform.machine_sets
+    return out
