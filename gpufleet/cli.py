@@ -87,6 +87,16 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--policy-config", type=Path,
                       help="policy pack config (default: policies/config/STACK.json when it exists)")
     plan.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    openshift = sub.add_parser("openshift", help="OpenShift helpers").add_subparsers(dest="action", required=True)
+    discover = openshift.add_parser(
+        "discover", help="read a cluster's infrastructure facts and print its openshift config block",
+        description="Reads the Infrastructure, ClusterVersion, worker MachineSets, the coreos-bootimages ConfigMap, "
+                    "ClusterAutoscaler default and the operators' Subscriptions (read-only), and prints the "
+                    "`gpu-fleet:openshift` block to paste into a stack file.", epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    discover.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster (a user that can read it)")
+    discover.add_argument("--context", help="kubeconfig context (default: its current context)")
+    discover.add_argument("--name", help="the cluster's key in the stack (default: from its infrastructure id)")
     return parser
 
 
@@ -136,6 +146,16 @@ def _main(argv: list[str] | None) -> int:
     err = _stderr()
     out = Console(highlight=False, emoji=False)
     out.width = max(out.width, 150)  # tables stay readable when piped (rich assumes 80 columns)
+
+    if args.command == "openshift":
+        from gpufleet import openshift_discover  # the Kubernetes client is only needed here
+
+        try:
+            out.print(openshift_discover.run(args.kubeconfig, args.context, args.name), markup=False, end="",
+                      soft_wrap=True)
+        except ConfigError as exc:
+            return _config_errors(err, Path(args.kubeconfig), exc)
+        return EXIT_OK
 
     root = project_root(Path.cwd())
     if args.config is not None:
