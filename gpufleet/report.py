@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
+from gpufleet import watches
 from gpufleet.offline import Recorded
 
 
@@ -112,6 +113,15 @@ def render(plan: Plan, console: Console) -> None:
         console.print(f"[yellow]{_count(n, 'pool')} {'has' if n == 1 else 'have'} no price in the catalog or "
                       f"config and {'is' if n == 1 else 'are'} left out of the cost[/yellow]")
 
+    watched = sorted(watches.watches(_resource_dicts(plan)).values(), key=lambda w: (w.scope, w.kind, w.what))
+    if watched:
+        table_w = Table(title="Dashboards and budgets")
+        for col in ("cluster or account", "kind", "what"):
+            table_w.add_column(col)
+        for w in watched:
+            table_w.add_row(w.scope, w.kind, w.what)
+        console.print(table_w)
+
     if plan.policy is not None:
         violations = plan.policy["violations"]
         console.print(f"Policy pack [bold]{plan.policy['pack']}[/bold]: {len(plan.policy['policies'])} policies, "
@@ -131,6 +141,10 @@ def render(plan: Plan, console: Console) -> None:
     for typ, n in sorted(counts.items()):
         kinds.add_row(typ, str(n))
     console.print(kinds)
+
+
+def _resource_dicts(plan: Plan) -> list[dict[str, Any]]:
+    return [{"urn": r.urn, "type": r.type, "name": r.name, "inputs": r.inputs} for r in plan.resources]
 
 
 def _monthly_max(row: CapacityRow) -> float:
@@ -206,6 +220,8 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
         if changed:
             lines += ["", "| pool (stack-config key) | change | machine, capacity | GPU | GPUs min | GPUs max | "
                           "change: $/month max |", "|---|---|---|---|---:|---:|---:|", *changed]
+    base_watches = watches.watches(base.get("resources") or []) if base is not None else None
+    lines += watches.markdown_lines(watches.watches(_resource_dicts(plan)), base_watches)
     if plan.policy is not None:
         violations = plan.policy.get("violations", [])
         config = plan.policy.get("config")

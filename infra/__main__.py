@@ -4,7 +4,7 @@ import pulumi
 
 from components.capacity.pricing import PriceOverrides
 from components.config import ConfigError
-from infra import config, eks, gke, openshift
+from infra import budgets, config, dashboards, eks, gke, openshift
 
 try:
     stack = config.load()
@@ -23,10 +23,15 @@ if fleet.gke is not None:
     pulumi.export("kubeconfigs", pulumi.Output.secret(gcp.kubeconfigs))
 
 if fleet.eks is not None:
-    aws = eks.compose(fleet.eks, labels=labels)
+    aws = eks.compose(fleet.eks, labels=labels, dashboards=fleet.dashboards)
     pulumi.export("eks_clusters", aws.cluster_names)
     pulumi.export("eks_kubeconfigs", pulumi.Output.secret(aws.kubeconfigs))
 
 if fleet.openshift is not None:
+    console = fleet.dashboards is not None and fleet.dashboards.openshift_console
     pulumi.export("openshift_machine_sets", openshift.compose(fleet.openshift, credentials=stack.credentials,
-                                                              labels=labels))
+                                                              labels=labels, console_dashboard=console))
+if fleet.budgets is not None:
+    budgets.compose(fleet, project=stack.gcp_project, labels=labels)
+
+dashboards.compose(fleet, project=stack.gcp_project)

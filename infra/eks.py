@@ -12,9 +12,16 @@ from components.aws.gpu_pool import KarpenterGpuPool, KarpenterGpuPoolArgs
 from components.aws.iam import partition_of
 from components.aws.karpenter import Karpenter, KarpenterArgs
 from components.aws.network import Vpc, VpcArgs
-from components.config.addons import Addons, DcgmSource, GpuStack
-from components.config.eks import Eks
+from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
+from components.config.dashboards import Dashboards
+from components.config.eks import Eks, GpuSoftware
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
+from components.kubernetes.monitoring.dashboard_configmap import (
+    DashboardConfigMap,
+    DashboardConfigMapArgs,
+    DashboardForm,
+)
+from components.kubernetes.monitoring.dashboards import DCGM_EXPORTER
 from components.kubernetes.nvidia import NvidiaSoftware, NvidiaSoftwareArgs
 
 
@@ -26,7 +33,7 @@ class EksFleet:
     """`<region>-<cluster>` -> its kubeconfig (a secret; tokens come from `aws eks get-token`)."""
 
 
-def compose(eks: Eks, *, labels: dict[str, str]) -> EksFleet:
+def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None = None) -> EksFleet:
     """Declare the whole `eks:` section; logical names come from region, cluster and pool names only."""
     partition = partition_of(eks.admin_principal_arn)
     cluster_names: dict[str, pulumi.Output[str]] = {}
@@ -66,12 +73,19 @@ def compose(eks: Eks, *, labels: dict[str, str]) -> EksFleet:
                                          depends_on=[karpenter.chart], tags=tags),
                     opts=within,
                 )
-            NvidiaSoftware(
+            nvidia = NvidiaSoftware(
                 f"{key}-nvidia",
                 NvidiaSoftwareArgs(software=spec.addons.gpu_software, dcgm_exporter=spec.addons.dcgm_exporter,
                                    provider=cluster.provider, depends_on=[cluster.system_nodes]),
                 opts=within,
             )
+            if dashboards is not None and dashboards.grafana and spec.addons.dcgm_exporter:
+                # Beside the exporter (its namespace exists once the GPU software is there); Grafana's sidecar
+                # searches every namespace.
+                operator = spec.addons.gpu_software is GpuSoftware.OPERATOR
+                DashboardConfigMap(f"{key}-dashboard", DashboardConfigMapArgs(
+                    form=DashboardForm.GRAFANA, cluster=key, labels=DCGM_EXPORTER, provider=cluster.provider,
+                    namespace=OPERATOR_NAMESPACE if operator else DCGM_NAMESPACE, depends_on=[nvidia]), opts=within)
             # The add-ons every platform shares: priority classes and team namespaces with GPU quotas. The
             # GPU software is NvidiaSoftware's (GpuAddons' GKE stack installs nothing on its own), and the
             # cluster component owns the gp3 storage class.

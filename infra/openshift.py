@@ -11,8 +11,8 @@ from components.config.openshift import OpenShift
 from components.openshift.platform import OpenShiftGpuPlatform, OpenShiftGpuPlatformArgs
 
 
-def compose(section: OpenShift, *, credentials: Mapping[str, pulumi.Output[str]],
-            labels: dict[str, str]) -> dict[str, list[str]]:
+def compose(section: OpenShift, *, credentials: Mapping[str, pulumi.Output[str]], labels: dict[str, str],
+            console_dashboard: bool = False) -> dict[str, list[str]]:
     """Declare the `openshift:` section; returns cluster name -> its GPU MachineSets."""
     out: dict[str, list[str]] = {}
     for spec in section.clusters:
@@ -21,6 +21,7 @@ def compose(section: OpenShift, *, credentials: Mapping[str, pulumi.Output[str]]
             os.path.expanduser(kube.path or "")
         tags = {**labels, "gpu-fleet/cluster": spec.name}
         platform = OpenShiftGpuPlatform(f"openshift-{spec.name}",
-                                        OpenShiftGpuPlatformArgs(spec=spec, kubeconfig=kubeconfig, tags=tags))
+                                        OpenShiftGpuPlatformArgs(spec=spec, kubeconfig=kubeconfig, tags=tags,
+                                                                 console_dashboard=console_dashboard))
         out[spec.name] = platform.machine_sets
     return out

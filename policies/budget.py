@@ -1,13 +1,14 @@
 """Cost of GPU capacity at maximum scale (all pools at max, spot priced as spot) against the stack's budget.
 
 `gpu-budget` (mandatory) fails a stack whose ceiling is over budget; `gpu-budget-warning` (advisory) reports
-ceilings past the warning thresholds (seed 002: 70% and 90%). Prices come from the catalog, overridable in
-the policies' `prices`.
+ceilings past the warning thresholds (seed 002: 70% and 90%). The budget and its thresholds are the stack's own
+(`gpu-fleet:budgets`, published by the `FleetBudget` component among the stack's resources), the same numbers the
+cloud budgets and the daily guard are built from; the pack's config holds none. Prices come from the catalog,
+overridable in the policies' `prices`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -19,7 +20,8 @@ from pulumi_policy import (
 )
 
 from components.capacity import CapacityRow, cost, pool_path
-from policies.view import PRICES_SCHEMA, rows
+from components.capacity.budget import StackBudget, stack_budget
+from policies.view import PRICES_SCHEMA, rows, views
 
 HOURS_PER_DAY = 24
 
@@ -36,27 +38,28 @@ def _top(capacity: list[CapacityRow], n: int = 3) -> str:
                      for r in priced[:n])
 
 
-def _budgets(config: Mapping[str, Any]) -> list[tuple[str, float]]:
-    return [(period, float(config[f"{period}_budget_usd"])) for period in ("daily", "monthly")
-            if config.get(f"{period}_budget_usd") is not None]
+def _budgets(budget: StackBudget | None) -> list[tuple[str, float]]:
+    if budget is None:
+        return []
+    return [(period, budget.amounts[period]) for period in ("daily", "monthly") if period in budget.amounts]
 
 
-def over_budget(capacity: list[CapacityRow], config: Mapping[str, Any]) -> list[str]:
+def over_budget(capacity: list[CapacityRow], budget: StackBudget | None) -> list[str]:
     spend = _spend(capacity)
-    if capacity and not _budgets(config):
+    if capacity and not _budgets(budget):
         return [f"This stack has GPU capacity (${spend['daily']:,.2f} per day at maximum scale) but no budget. "
-                "Set gpu-budget.daily_budget_usd or gpu-budget.monthly_budget_usd in the stack's policy config."]
+                "Set budgets.daily_usd or budgets.monthly_usd in the stack config (gpu-fleet:budgets)."]
     messages = []
-    for period, budget in _budgets(config):
-        if spend[period] > budget:
+    for period, amount in _budgets(budget):
+        if spend[period] > amount:
             unit = "day" if period == "daily" else "month"
             messages.append(
                 f"GPU capacity at maximum scale costs ${spend[period]:,.2f} per {unit}, over the {period} budget "
-                f"of ${budget:,.2f}. Largest pools: {_top(capacity)}. Lower their "
-                f"autoscaling.max_nodes, move capacity to spot, or raise gpu-budget.{period}_budget_usd."
+                f"of ${amount:,.2f}. Largest pools: {_top(capacity)}. Lower their "
+                f"autoscaling.max_nodes, move capacity to spot, or raise budgets.{period}_usd in the stack config."
             )
     unpriced = [r for r in capacity if r.hourly_usd_per_node is None]
-    if unpriced and _budgets(config):
+    if unpriced and _budgets(budget):
         pools = "; ".join(f"{pool_path(r)} ({r.machine_type} in {r.region})" for r in unpriced)
         messages.append(f"{len(unpriced)} GPU pool{'' if len(unpriced) == 1 else 's'} without a catalog price, so "
                         f"the budget cannot be checked for {'it' if len(unpriced) == 1 else 'them'}: {pools}. "
@@ -65,37 +68,35 @@ def over_budget(capacity: list[CapacityRow], config: Mapping[str, Any]) -> list[
     return messages
 
 
-def past_thresholds(capacity: list[CapacityRow], config: Mapping[str, Any]) -> list[str]:
+def past_thresholds(capacity: list[CapacityRow], budget: StackBudget | None) -> list[str]:
     spend = _spend(capacity)
-    thresholds = sorted(float(t) for t in config.get("thresholds") or [])
+    thresholds = budget.thresholds if budget is not None else []
     messages = []
-    for period, budget in _budgets(config):
-        share = spend[period] / budget if budget else 0.0
+    for period, amount in _budgets(budget):
+        share = spend[period] / amount if amount else 0.0
         crossed = [t for t in thresholds if share >= t]
         if crossed and share <= 1:
             messages.append(
                 f"GPU capacity at maximum scale would use {share:.0%} of the {period} budget "
-                f"(${spend[period]:,.2f} of ${budget:,.2f}), past the {crossed[-1]:.0%} warning threshold. "
+                f"(${spend[period]:,.2f} of ${amount:,.2f}), past the {crossed[-1]:.0%} warning threshold. "
                 f"Largest pools: {_top(capacity)}."
             )
     return messages
 
 
-BUDGET_PROPERTIES: dict[str, dict[str, Any]] = {
-    "daily_budget_usd": {"type": "number", "exclusiveMinimum": 0, "description": "Daily budget at maximum scale"},
-    "monthly_budget_usd": {"type": "number", "exclusiveMinimum": 0,
-                           "description": "Monthly budget (730 hours) at maximum scale"},
-    "prices": PRICES_SCHEMA,
-}
+BUDGET_PROPERTIES: dict[str, dict[str, Any]] = {"prices": PRICES_SCHEMA}
+"""Only prices: the budget and its thresholds are the stack's (`gpu-fleet:budgets`), never a second copy here."""
 
 
 def _over(args: StackValidationArgs, report: ReportViolation) -> None:
-    for message in over_budget(rows(args.resources, args.get_config()), args.get_config()):
+    budget = stack_budget(views(args.resources))
+    for message in over_budget(rows(args.resources, args.get_config()), budget):
         report(message, None)
 
 
 def _warn(args: StackValidationArgs, report: ReportViolation) -> None:
-    for message in past_thresholds(rows(args.resources, args.get_config()), args.get_config()):
+    budget = stack_budget(views(args.resources))
+    for message in past_thresholds(rows(args.resources, args.get_config()), budget):
         report(message, None)
 
 
@@ -112,9 +113,5 @@ gpu_budget_warning = StackValidationPolicy(
     description="GPU capacity at maximum scale past a warning share of the budget.",
     validate=_warn,
     enforcement_level=EnforcementLevel.ADVISORY,
-    config_schema=PolicyConfigSchema(properties={
-        **BUDGET_PROPERTIES,
-        "thresholds": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-                       "default": [0.7, 0.9], "description": "Shares of the budget that warn"},
-    }),
+    config_schema=PolicyConfigSchema(properties=BUDGET_PROPERTIES),
 )

@@ -27,10 +27,17 @@ def gke_of(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def gke_only(doc: dict[str, Any]) -> dict[str, Any]:
-    """The stack without its `eks:` section: for tests whose figures are the GKE side's alone."""
+    """The stack without its `eks:` section (nor its AWS budget): for tests whose figures are the GKE side's alone."""
     doc = copy.deepcopy(doc)
     doc["config"].pop("gpu-fleet:eks", None)
+    budgets = doc["config"].get("gpu-fleet:budgets")
+    if budgets is not None and budgets.pop("aws", None) is not None and budgets.get("gcp"):
+        budgets["gcp"].pop("share", None)  # GCP alone holds the whole budget
     return doc
+
+
+def budgets_of(doc: dict[str, Any]) -> dict[str, Any]:
+    return doc["config"]["gpu-fleet:budgets"]
 
 
 def eks_provider_names(doc: dict[str, Any]) -> set[str]:

@@ -379,3 +379,14 @@ def test_a_pool_and_a_zone_added_at_the_front_rename_nothing(prod_plan: Plan, pl
         assert r.urn in after, r.urn
         if r.type.endswith(("MachineSet", "MachineAutoscaler", "MachineConfig")):
             assert after[r.urn].inputs == r.inputs, r.name
+
+
+def test_the_console_gets_the_fleet_dashboard(prod_plan: Plan, plan_doc: Any, prod_doc: dict[str, Any]) -> None:
+    (cm,) = [m for m in manifests(prod_plan) if m["kind"] == "ConfigMap"
+             and m["metadata"].get("namespace") == "openshift-config-managed"]
+    assert cm["metadata"]["labels"]["console.openshift.io/dashboard"] == "true"
+    validate(cm)
+    doc = copy.deepcopy(prod_doc)
+    doc["config"]["gpu-fleet:dashboards"]["openshift_console"] = False
+    assert not [m for m in manifests(plan_doc(doc, "prod")) if m["metadata"].get("namespace") ==
+                "openshift-config-managed"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi_policy import (
     EnforcementLevel,
@@ -26,12 +27,13 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from components import catalog
 from components.capacity import CapacityRow
+from components.capacity.budget import StackBudget, stack_budget
 from components.config import ConfigError
 from gpufleet import cli, policy_gate
 from gpufleet.report import Plan
 from policies import budget, caps, gke_security, quota, spot
 from policies.pack import PACK_NAME, POLICIES
-from tests.conftest import ROOT, gke_of, gke_only
+from tests.conftest import ROOT, budgets_of, gke_of, gke_only
 
 PACK = ROOT / "policies"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-value sentinel
@@ -267,13 +269,17 @@ def test_aws_quota_counts_vcpus_of_the_family() -> None:
 
 def test_budget_and_thresholds() -> None:
     rows = [_row(max_nodes=10, hourly_usd_per_node=100.0)]  # $1,000/h = $24,000/day
-    assert budget.over_budget(rows, {"daily_budget_usd": 20_000})
-    assert budget.over_budget(rows, {"daily_budget_usd": 30_000}) == []
-    (warn,) = budget.past_thresholds(rows, {"daily_budget_usd": 30_000, "thresholds": [0.7, 0.9]})
+
+    def daily(usd: float) -> StackBudget:
+        return StackBudget(amounts={"daily": usd}, thresholds=[0.7, 0.9])
+
+    assert budget.over_budget(rows, daily(20_000))
+    assert budget.over_budget(rows, daily(30_000)) == []
+    (warn,) = budget.past_thresholds(rows, daily(30_000))
     assert "80%" in warn and "70% warning threshold" in warn
-    assert budget.past_thresholds(rows, {"daily_budget_usd": 40_000, "thresholds": [0.7, 0.9]}) == []
-    (no_budget,) = budget.over_budget(rows, {})
-    assert "no budget" in no_budget
+    assert budget.past_thresholds(rows, daily(40_000)) == []
+    (no_budget,) = budget.over_budget(rows, None)
+    assert "no budget" in no_budget and "budgets.daily_usd" in no_budget
 
 
 def test_spot_share_and_critical_pools() -> None:
@@ -320,13 +326,14 @@ def test_gpu_budget_over_the_daily_and_monthly_budget(dev_gke_plan: Plan, dev_do
                             "daily budget of $500.00. Largest pools: "
                             f"{key}[h100-spot] ${4 * h100.spot_hourly_usd * 24:,.0f}/day; "
                             f"{key}[l4] ${4 * l4.on_demand_hourly_usd * 24:,.0f}/day."), daily
-    assert "raise gpu-budget.daily_budget_usd" in daily
+    assert "raise budgets.daily_usd in the stack config" in daily
     assert monthly.startswith(f"GPU capacity at maximum scale costs ${hourly * 730:,.2f} per month, over the "
                               "monthly budget of $12,000.00."), monthly
-    assert "raise gpu-budget.monthly_budget_usd" in monthly
-    # The same plan under a budget it fits, given as the stack's policy config would give it.
-    assert run_stack_policy("gpu-budget", plan, engine_config("gpu-budget", "dev", daily_budget_usd=600,
-                                                              monthly_budget_usd=20_000)) == []
+    assert "raise budgets.monthly_usd in the stack config" in monthly
+    # The same change under a budget it fits: raised where the budget lives, the stack's gpu-fleet:budgets.
+    budgets_of(dev_doc).update(daily_usd=600, monthly_usd=20_000)
+    raised = plan_doc(gke_only(dev_doc), "dev")
+    assert run_stack_policy("gpu-budget", raised, engine_config("gpu-budget", "dev")) == []
     assert run_stack_policy("gpu-budget", dev_plan, engine_config("gpu-budget", "dev")) == []
 
 
@@ -355,10 +362,10 @@ def test_gpu_budget_warning_names_the_threshold_crossed(dev_doc: dict[str, Any],
     assert monthly.startswith(f"GPU capacity at maximum scale would use {monthly_share:.0%} of the monthly budget "
                               f"(${hourly * 730:,.2f} of $12,000.00), past the 90% warning threshold."), monthly
     assert "gke.regions[us-central1].clusters[dev-1].gpu_pools[l4] $" in daily
-    # The schema default thresholds (70%, 90%) apply when the stack's config names none.
-    config = engine_config("gpu-budget-warning", None, daily_budget_usd=500, monthly_budget_usd=12_000)
-    assert config["thresholds"] == [0.7, 0.9]
-    assert run_stack_policy("gpu-budget-warning", plan, config) == [daily, monthly]
+    # The default thresholds (70%, 90%, seed 002's) apply when the stack's budget names none.
+    del budgets_of(dev_doc)["thresholds"]
+    plan = plan_doc(gke_only(dev_doc), "dev")
+    assert run_stack_policy("gpu-budget-warning", plan, engine_config("gpu-budget-warning", "dev")) == [daily, monthly]
     # Passing counterpart: dev without the H100s is well under 70% of both budgets.
     gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"] = [gpu_pool(dev_doc, "us-central1", "dev-1", "l4")]
     gpu_pool(dev_doc, "us-central1", "dev-1", "l4")["autoscaling"]["max_nodes"] = 4
@@ -503,7 +510,7 @@ def test_seed_000_h100_pool_breaks_seed_002_quota(prod_doc: dict[str, Any], plan
 
 
 def test_cli_exit_1_on_mandatory_violation(prod_doc: dict[str, Any], tmp_path: Path) -> None:
-    import yaml
+
 
     cluster = gke_of(prod_doc)["regions"][0]["clusters"][0]
     pool = next(p for p in cluster["gpu_pools"] if p["name"] == "h100-prod")
@@ -547,19 +554,38 @@ def test_enforcement_levels_are_overridable_per_stack(dev_plan: Plan, tmp_path: 
     assert levels == {"advisory"} and not result.mandatory_failed
 
 
-def test_shipped_budget_configs_agree() -> None:
+def test_the_pack_config_holds_no_budget_number(dev_plan: Plan, tmp_path: Path) -> None:
+    """One source: the budget lives in the stack's gpu-fleet:budgets; a copy in the pack config is refused."""
     for stack in ("dev", "prod"):
         cfg = pack_config(stack)
-        for key in ("daily_budget_usd", "monthly_budget_usd", "prices"):
-            assert cfg["gpu-budget"].get(key) == cfg["gpu-budget-warning"].get(key), (stack, key)
+        assert not {"gpu-budget", "gpu-budget-warning"} & set(cfg), stack
+    path = tmp_path / "copy.json"
+    path.write_text(json.dumps({"gpu-budget": {"daily_budget_usd": 500}}))
+    with pytest.raises(ConfigError) as info:
+        policy_gate.run_pack(PACK, path, dev_plan.resources[:1], stack="dev", project="gpu-fleet")
+    assert any("gpu-budget: Additional properties are not allowed ('daily_budget_usd'" in str(i)
+               for i in info.value.issues), [str(i) for i in info.value.issues]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_budget_policies_judge_the_stacks_own_budget(stack: str, request: pytest.FixtureRequest) -> None:
+    """The policies read the budget the stack published, the same numbers its cloud budgets are built from."""
+    plan: Plan = request.getfixturevalue(f"{stack}_plan")
+    doc = budgets_of(yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()))
+    (published,) = [r for r in plan.resources if r.type == "gpufleet:budgets:FleetBudget"]
+    assert stack_budget([published.view()]) == StackBudget(
+        amounts={p: float(doc[f"{p}_usd"]) for p in ("daily", "monthly") if f"{p}_usd" in doc},
+        thresholds=doc.get("thresholds", [0.7, 0.9]))
+    (warning,) = run_stack_policy("gpu-budget-warning", plan, engine_config("gpu-budget-warning", stack))
+    period = "daily" if doc.get("daily_usd") and stack == "prod" else "monthly"
+    assert f"of the {period} budget" in warning
 
 
 def test_every_policy_has_a_schema_with_defaults() -> None:
     for policy in POLICIES:
         schema = policy.config_schema
         assert schema is not None, policy.name
-        assert all("default" in prop for prop in schema.properties.values()) or policy.name in (
-            "gpu-budget", "gpu-budget-warning"), policy.name  # budgets have no sensible default
+        assert all("default" in prop for prop in schema.properties.values()), policy.name
         assert policy.name == policy.name.lower() and " " not in policy.name and policy.description
 
 

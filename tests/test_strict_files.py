@@ -76,7 +76,8 @@ def _reconcile(config: dict[str, object]) -> list[str]:
 @pytest.mark.parametrize(("config", "expected"), [
     ({"all": 3}, "t.json: all: not an enforcement level (got 3)"),
     ({"all": ["advisory"]}, "t.json: all: not an enforcement level (got ['advisory'])"),
-    ({"gpu-budget": {"daily_budget_usd": 2**60}}, "t.json: gpu-budget.daily_budget_usd: too large"),
+    ({"gpu-quota": {"quotas": {"us-central1": {"NVIDIA_L4_GPUS": 2**60}}}},
+     "t.json: gpu-quota.quotas.us-central1.NVIDIA_L4_GPUS: too large"),
     ({"gpu-quota": {"quotas": {"us-centrall1": {"NVIDIA_L4_GPUS": 8}}}}, "did you mean us-central1?"),
     ({"gpu-quota": {"quotas": {"us-central1": {"NVIDIA_L4_GPU": 8}}}}, "did you mean NVIDIA_L4_GPUS?"),
     ({"gpu-quota": {"quotas": {"us-east-1": {"L-417A185": 8}}}}, "did you mean L-417A185B?"),

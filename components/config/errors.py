@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from components.config.base import NAME_PATTERN, REGION_PATTERN, ZONE_PATTERN
+from components.config.budgets import ANOMALY_MONITOR_ARN_PATTERN, BILLING_ACCOUNT_PATTERN, EMAIL_PATTERN
 from components.config.eks import (
     AMI_VERSION_PATTERN,
     AWS_REGION_PATTERN,
@@ -115,6 +116,10 @@ _PATTERN_HINTS = {
     KARG_PATTERN: "a kernel argument such as intel_iommu=on",
     UNIT_PATTERN: "a systemd unit name such as gpu-tuning.service",
     UTILIZATION_PATTERN: "a share between 0 and 1 in quotes, e.g. \"0.5\"",
+    BILLING_ACCOUNT_PATTERN: "a Cloud Billing account ID such as 01A2B3-C4D5E6-F7A8B9 (gcloud billing accounts list)",
+    EMAIL_PATTERN: "an e-mail address such as finops@example.com",
+    ANOMALY_MONITOR_ARN_PATTERN: "an anomaly monitor ARN (aws ce get-anomaly-monitors), e.g. "
+                                 "arn:aws:ce::123456789012:anomalymonitor/0a1b2c3d-...",
     f"{REGION_PATTERN}|{AWS_REGION_PATTERN}": "a GCP region such as us-central1, or an AWS region such as us-east-1",
 }
 

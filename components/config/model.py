@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from components.config.base import REGION_PATTERN, Name, Strict
+from components.config.budgets import Budgets
+from components.config.dashboards import Dashboards
 from components.config.eks import AWS_REGION_PATTERN, Eks
 from components.config.gke import Gke
 from components.config.openshift import OpenShift
@@ -38,3 +40,7 @@ class Fleet(Strict):
     eks: Eks | None = None
     openshift: OpenShift | None = None
     """Existing self-managed OpenShift clusters on AWS that get GPU machine pools."""
+    budgets: Budgets | None = None
+    """The fleet's budget, its thresholds and the cloud budgets enforcing it: the one source of each number."""
+    dashboards: Dashboards | None = None
+    """The GPU fleet dashboard per platform (Cloud Monitoring on GKE, Grafana on EKS, the OpenShift console)."""

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from components import catalog
+from components.config.budgets_rules import check_budgets
 from components.config.checks import GCP_LABEL_KEY, GCP_LABEL_VALUE
 from components.config.eks import AWS_REGION_PATTERN
 from components.config.eks_rules import check_eks
@@ -68,3 +69,4 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
         yield from check_eks(fleet)
     if fleet.openshift is not None:
         yield from check_openshift(fleet)
+    yield from check_budgets(fleet)

@@ -19,6 +19,7 @@ from components.config.addons import Addons, DcgmSource, GpuStack
 from components.config.openshift import AutoscalerMode, OpenShiftCluster
 from components.kubernetes.conventions import LABEL_CLUSTER
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
+from components.kubernetes.monitoring.dashboard_configmap import openshift_console_dashboard
 from components.openshift import autoscaler, machine_config, machines, operators
 
 TYPE = "gpufleet:openshift:GpuPlatform"
@@ -31,6 +32,8 @@ class OpenShiftGpuPlatformArgs:
     """The kubeconfig's contents (a Pulumi secret) or its path."""
     tags: dict[str, str]
     """EC2 tags of the GPU machines and their volumes (cost allocation)."""
+    console_dashboard: bool = False
+    """The GPU fleet dashboard in the console (Observe > Dashboards), from platform monitoring's DCGM metrics."""
 
 
 def _custom(name: str, api_version: str, kind: str, manifest: dict[str, Any],
@@ -87,6 +90,9 @@ class OpenShiftGpuPlatform(pulumi.ComponentResource):
                         storage_class=None)
         GpuAddons(f"{name}-addons", GpuAddonsArgs(spec=shared, provider=self.provider, depends_on=[],
                                                   system_nodes=[]), opts=pulumi.ResourceOptions(parent=self))
+        if args.console_dashboard:
+            openshift_console_dashboard(f"{name}-dashboard", cluster=spec.name, provider=self.provider,
+                                        opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"machine_sets": self.machine_sets})
 
     def _cluster_autoscaler(self, name: str, spec: OpenShiftCluster, opts: pulumi.ResourceOptions) -> None:

@@ -1,0 +1,111 @@
+"""The fleet's AWS budget: AWS Budgets (daily and/or monthly) and Cost Anomaly Detection for spikes.
+
+AWS Budgets has a DAILY period, so the stack's daily budget stays daily there; daily budgets only take ACTUAL
+notifications (FORECASTED is refused for DAILY), monthly ones get both. Anomaly detection reports spikes the fixed
+thresholds miss: an IMMEDIATE subscription publishes to an SNS topic (IMMEDIATE takes SNS subscribers only),
+which forwards to the stack's e-mail addresses. Budgets and Cost Explorer are global services billed in
+us-east-1, so the component takes a provider pinned there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+ANOMALY_SERVICE = "costalerts.amazonaws.com"
+"""The principal Cost Anomaly Detection publishes to SNS as (its topic policy must allow it)."""
+TIME_UNITS = {"daily": "DAILY", "monthly": "MONTHLY"}
+
+
+@dataclass(frozen=True)
+class AwsBudgetArgs:
+    amounts: dict[str, float]
+    """AWS's part of the fleet's budget per period (`daily`, `monthly`)."""
+    thresholds: list[float]
+    """Shares of the budget that notify (0.7 is 70%)."""
+    emails: list[str]
+    anomaly_impact_percent: float
+    """Report anomalies whose impact is at least this percentage of the expected spend."""
+    anomaly_monitor_arn: str | None
+    """An existing monitor to subscribe to; None creates an AWS-services monitor."""
+    environment: str
+    tags: dict[str, str]
+    provider: aws.Provider
+    """A provider in us-east-1, where Budgets and Cost Explorer live."""
+
+
+def notifications(period: str, thresholds: list[float], emails: list[str]) -> list[aws.budgets.BudgetNotificationArgs]:
+    """Budget notifications: ACTUAL at every threshold, FORECASTED too except on a daily budget."""
+    kinds = ["ACTUAL"] if period == "daily" else ["ACTUAL", "FORECASTED"]
+    return [aws.budgets.BudgetNotificationArgs(
+        comparison_operator="GREATER_THAN", notification_type=kind, threshold=round(t * 100, 2),
+        threshold_type="PERCENTAGE", subscriber_email_addresses=list(emails)) for kind in kinds for t in thresholds]
+
+
+class AwsBudget(pulumi.ComponentResource):
+    topic_arn: pulumi.Output[str]
+    budget_names: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: AwsBudgetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpufleet:aws:Budget", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.budget_names = {}
+        for period, amount in sorted(args.amounts.items()):
+            budget = aws.budgets.Budget(
+                f"{name}-{period}",
+                name=f"gpu-fleet-{args.environment}-{period}",
+                budget_type="COST",
+                time_unit=TIME_UNITS[period],
+                limit_amount=f"{amount:.2f}",
+                limit_unit="USD",
+                notifications=notifications(period, args.thresholds, args.emails),
+                tags=args.tags,
+                opts=child,
+            )
+            self.budget_names[period] = budget.name
+
+        topic = aws.sns.Topic(f"{name}-anomalies", name=f"gpu-fleet-{args.environment}-cost-anomalies",
+                              tags=args.tags, opts=child)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=args.provider)).account_id
+        policy = aws.sns.TopicPolicy(
+            f"{name}-anomalies-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(topic.arn, account).apply(lambda a: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Sid": "CostAnomalyDetection", "Effect": "Allow",
+                               "Principal": {"Service": ANOMALY_SERVICE}, "Action": "SNS:Publish",
+                               "Resource": a[0], "Condition": {"StringEquals": {"aws:SourceAccount": a[1]}}}],
+            })),
+            opts=child,
+        )
+        for email in args.emails:
+            aws.sns.TopicSubscription(f"{name}-anomalies-{_slug(email)}", topic=topic.arn, protocol="email",
+                                      endpoint=email, opts=child)
+        if args.anomaly_monitor_arn is not None:
+            monitor_arn: pulumi.Input[str] = args.anomaly_monitor_arn
+        else:
+            # An account holds one DIMENSIONAL monitor per dimension: a second SERVICE monitor is refused.
+            monitor_arn = aws.costexplorer.AnomalyMonitor(
+                f"{name}-services", name=f"gpu-fleet-{args.environment}-services", monitor_type="DIMENSIONAL",
+                monitor_dimension="SERVICE", tags=args.tags, opts=child).arn
+        aws.costexplorer.AnomalySubscription(
+            f"{name}-spikes",
+            name=f"gpu-fleet-{args.environment}-spikes",
+            frequency="IMMEDIATE",
+            monitor_arn_lists=[monitor_arn],
+            subscribers=[{"type": "SNS", "address": topic.arn}],
+            threshold_expression={"dimension": {"key": "ANOMALY_TOTAL_IMPACT_PERCENTAGE",
+                                                "match_options": ["GREATER_THAN_OR_EQUAL"],
+                                                "values": [f"{args.anomaly_impact_percent:g}"]}},
+            tags=args.tags,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[policy])),
+        )
+        self.topic_arn = topic.arn
+        self.register_outputs({"topic_arn": self.topic_arn, "budget_names": self.budget_names})
+
+
+def _slug(email: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in email.lower()).strip("-")

@@ -1,0 +1,94 @@
+"""The daily budget guard: GPU spend over the last 24 hours against the daily budget, in PromQL.
+
+GCP billing budgets have no daily period (MONTH, QUARTER, YEAR or a custom range), so a daily budget becomes a
+monthly billing budget plus this guard. It sums the cost recording rule (`namespace:gpufleet_gpu_cost_usd_per_hour:
+sum`, USD per hour per namespace at the catalog's prices, the numbers the plan and the budget policy use) over a
+24-hour window sampled every minute: what was spent, not the current rate times 24, so a short burst does not
+alert as if it lasted all day. Rendered as Prometheus rules (promtool-tested) and, on GKE, as Cloud Monitoring
+alert policies over the project's managed Prometheus data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+COST_RULE = "namespace:gpufleet_gpu_cost_usd_per_hour:sum"
+"""Recording rule (observability rules): USD per hour of the GPUs allocated in each namespace."""
+RULE_GROUP = "gpu-fleet-budget-guard"
+EVALUATION_INTERVAL = "5m"
+FLEET_ALERT = "GpuDailyBudgetGuard"
+TEAM_ALERT = "GpuTeamDailyBudgetGuard"
+_SAMPLE = "1m"
+_SAMPLES_PER_HOUR = 60
+
+
+@dataclass(frozen=True)
+class GuardRule:
+    """One alert of the guard: spend in the last 24 hours past `threshold` of `daily_usd`."""
+
+    alert: str
+    expr: str
+    threshold: float
+    daily_usd: float
+    labels: dict[str, str]
+    summary: str
+    """The alert's annotation (Prometheus template: the spend is `$value`)."""
+    description: str
+    """The same in plain words, for alerting systems without Prometheus templates."""
+
+    @property
+    def key(self) -> str:
+        """A stable name for the rule: its scope and threshold (`fleet-70`, `team-research-100`)."""
+        scope = f"team-{self.labels['team']}" if "team" in self.labels else "fleet"
+        return f"{scope}-{round(self.threshold * 100)}"
+
+    def to_prometheus(self) -> dict[str, Any]:
+        return {"alert": self.alert, "expr": self.expr, "labels": dict(self.labels),
+                "annotations": {"summary": self.summary}}
+
+
+def spend_24h(namespace: str | None = None) -> str:
+    """PromQL: USD spent in the last 24 hours (all namespaces, or one, keeping its `namespace` label)."""
+    selector = f'{{namespace="{namespace}"}}' if namespace is not None else ""
+    by = " by (namespace)" if namespace is not None else ""
+    return f"sum{by} (sum_over_time({COST_RULE}{selector}[24h:{_SAMPLE}])) / {_SAMPLES_PER_HOUR}"
+
+
+def _severity(threshold: float) -> str:
+    return "critical" if threshold >= 1 else "warning"
+
+
+def fleet_guard(daily_usd: float, thresholds: list[float], *, scope: str) -> list[GuardRule]:
+    """One alert per threshold of the daily budget `daily_usd` (the part of the fleet's budget `scope` watches)."""
+    return [GuardRule(
+        alert=FLEET_ALERT, expr=f"{spend_24h()} > {_amount(t * daily_usd)}", threshold=t, daily_usd=daily_usd,
+        labels={"severity": _severity(t), "threshold": f"{round(t * 100)}%", "scope": scope},
+        summary=(f"GPU spend on {scope} in the last 24 hours is {{{{ $value | humanize }}}} USD, past "
+                 f"{t:.0%} of its daily budget ({t * daily_usd:,.0f} of {daily_usd:,.0f} USD)"),
+        description=(f"GPU spend on {scope} in the last 24 hours passed {t:.0%} of its daily budget "
+                     f"({t * daily_usd:,.0f} of {daily_usd:,.0f} USD), at the catalog's prices."),
+    ) for t in thresholds]
+
+
+def team_guard(team: str, daily_usd: float, thresholds: list[float]) -> list[GuardRule]:
+    """One alert per threshold of a team's daily budget, on the team's namespace."""
+    return [GuardRule(
+        alert=TEAM_ALERT, expr=f"{spend_24h(team)} > {_amount(t * daily_usd)}", threshold=t, daily_usd=daily_usd,
+        labels={"severity": _severity(t), "threshold": f"{round(t * 100)}%", "team": team},
+        summary=(f"Team {team} spent {{{{ $value | humanize }}}} USD on GPUs in the last 24 hours, past {t:.0%} of "
+                 f"its daily budget ({t * daily_usd:,.0f} of {daily_usd:,.0f} USD)"),
+        description=(f"Team {team} (namespace {team}) passed {t:.0%} of its daily GPU budget in the last 24 hours "
+                     f"({t * daily_usd:,.0f} of {daily_usd:,.0f} USD), at the catalog's prices."),
+    ) for t in thresholds]
+
+
+def rule_group(rules: list[GuardRule]) -> dict[str, Any]:
+    """The guard as a Prometheus rule group (PrometheusRule / Rules `spec.groups[]` item, or a rule file's)."""
+    return {"name": RULE_GROUP, "interval": EVALUATION_INTERVAL, "rules": [r.to_prometheus() for r in rules]}
+
+
+def _amount(value: float) -> str:
+    """A USD figure in PromQL: whole numbers without a fraction, others to the cent."""
+    rounded = round(value, 2)
+    return str(int(rounded)) if rounded == int(rounded) else f"{rounded:.2f}"

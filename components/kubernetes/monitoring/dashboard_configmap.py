@@ -1,0 +1,88 @@
+"""The GPU fleet dashboard as a ConfigMap in a cluster: for Grafana's dashboard sidecar, or for the OpenShift console.
+
+kube-prometheus-stack's Grafana loads every ConfigMap labelled `grafana_dashboard: "1"` from any namespace (chart
+88.5.3 `grafana.sidecar.dashboards.{label, labelValue, searchNamespace: ALL}`); the OpenShift console shows every
+ConfigMap labelled `console.openshift.io/dashboard: "true"` in `openshift-config-managed` under Observe >
+Dashboards. Both take the dashboard JSON as a data key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes.monitoring.dashboards import (
+    DCGM_EXPORTER,
+    UID,
+    MetricLabels,
+    console_dashboard,
+    grafana_dashboard,
+)
+
+GRAFANA_LABEL = ("grafana_dashboard", "1")
+"""kube-prometheus-stack's sidecar label and value (reference values.yaml `grafana.sidecar.dashboards`)."""
+CONSOLE_LABEL = ("console.openshift.io/dashboard", "true")
+CONSOLE_NAMESPACE = "openshift-config-managed"
+CLUSTER_LABEL = "gpu-fleet/cluster"
+"""Which cluster of the fleet the dashboard belongs to (the plan lists dashboards per cluster by it)."""
+
+
+class DashboardForm(str, Enum):
+    GRAFANA = "grafana"
+    """Grafana JSON for kube-prometheus-stack's sidecar."""
+    OPENSHIFT_CONSOLE = "openshift-console"
+    """The console's legacy-panel JSON, in openshift-config-managed."""
+
+
+@dataclass(frozen=True)
+class DashboardConfigMapArgs:
+    form: DashboardForm
+    cluster: str
+    """The cluster's key in the fleet (`<region>-<cluster>`)."""
+    labels: MetricLabels
+    """How this cluster's GPU metrics name node, namespace and capacity type."""
+    provider: k8s.Provider
+    namespace: str = CONSOLE_NAMESPACE
+    """Where the ConfigMap goes (Grafana's sidecar searches every namespace; the console reads only its own)."""
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """What creates the namespace (the GPU software, whose exporter the dashboard shows)."""
+    daily_budget_usd: float | None = None
+    thresholds: tuple[float, ...] = ()
+
+
+class DashboardConfigMap(pulumi.ComponentResource):
+    config_map_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DashboardConfigMapArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpufleet:monitoring:DashboardConfigMap", name, None, opts)
+        if args.form is DashboardForm.GRAFANA:
+            key, value = GRAFANA_LABEL
+            body = grafana_dashboard(args.labels, daily_budget_usd=args.daily_budget_usd, thresholds=args.thresholds)
+        else:
+            key, value = CONSOLE_LABEL
+            body = console_dashboard(args.labels)
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-gpus",
+            metadata={"name": UID, "namespace": args.namespace,
+                      "labels": {key: value, CLUSTER_LABEL: args.cluster, "app.kubernetes.io/managed-by": "gpu-fleet"}},
+            data={f"{UID}.json": json.dumps(body, sort_keys=True)},
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on),
+        )
+        self.config_map_name = config_map.metadata.name
+        self.register_outputs({"config_map_name": self.config_map_name})
+
+
+def openshift_console_dashboard(name: str, *, cluster: str, provider: k8s.Provider,
+                                labels: MetricLabels = DCGM_EXPORTER,
+                                opts: pulumi.ResourceOptions | None = None) -> DashboardConfigMap:
+    """The dashboard in an OpenShift cluster's console (for the OpenShift composer).
+
+    Platform monitoring scrapes the GPU Operator's dcgm-exporter through its ServiceMonitor (honorLabels false),
+    so the metrics carry the exporter's own labels: `hostname`, and the workload's namespace as `exported_namespace`.
+    """
+    return DashboardConfigMap(name, DashboardConfigMapArgs(form=DashboardForm.OPENSHIFT_CONSOLE, cluster=cluster,
+                                                           labels=labels, provider=provider), opts=opts)

@@ -1,0 +1,124 @@
+"""Dashboards and budgets in a plan: what watches the fleet's GPUs and spend, per cluster or per cloud account.
+
+Read from the registered resources (the plan JSON's, so a target branch's plan compares with this one), keyed by
+URN: a change that adds, removes or changes a dashboard or a budget shows in the review comment, never its
+secrets (nothing here is one: addresses and amounts are plain config).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from components.kubernetes.monitoring.budget_guard import RULE_GROUP
+from components.kubernetes.monitoring.dashboard_configmap import CLUSTER_LABEL, CONSOLE_LABEL, GRAFANA_LABEL
+
+
+@dataclass(frozen=True)
+class Watch:
+    scope: str
+    """The cluster (`us-east-1-ml-aws`), or the cloud project or account a budget covers."""
+    kind: str
+    """dashboard or budget."""
+    what: str
+    """One line: the form and its numbers (`DAILY AWS budget 10,000.00 USD, alerts at 70%, 90%`)."""
+
+
+def _pct(values: Iterable[Any]) -> str:
+    return ", ".join(f"{float(v) * 100:g}%" if float(v) <= 1 else f"{float(v):g}%" for v in values)
+
+
+def _usd(value: Any) -> str:
+    return f"{float(value):,.2f} USD"
+
+
+def watch_of(typ: str, name: str, inputs: Mapping[str, Any]) -> Watch | None:
+    """The dashboard or budget a registered resource is, or None."""
+    if typ == "kubernetes:core/v1:ConfigMap":
+        meta = inputs.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        cluster = labels.get(CLUSTER_LABEL, "?")
+        if labels.get(GRAFANA_LABEL[0]) == GRAFANA_LABEL[1]:
+            return Watch(cluster, "dashboard", f"Grafana dashboard `{meta.get('name')}` ({meta.get('namespace')})")
+        if labels.get(CONSOLE_LABEL[0]) == CONSOLE_LABEL[1]:
+            return Watch(cluster, "dashboard", f"OpenShift console dashboard `{meta.get('name')}`")
+        return None
+    if typ == "gcp:monitoring/dashboard:Dashboard":
+        try:
+            title = json.loads(inputs.get("dashboardJson") or "{}").get("displayName", name)
+        except json.JSONDecodeError:
+            title = name
+        return Watch(f"GCP project {inputs.get('project')}", "dashboard", f"Cloud Monitoring dashboard `{title}`")
+    if typ == "gcp:billing/budget:Budget":
+        money = (inputs.get("amount") or {}).get("specifiedAmount") or {}
+        amount = float(money.get("units") or 0) + float(money.get("nanos") or 0) / 1e9
+        rules = inputs.get("thresholdRules") or []
+        shares = sorted({float(r["thresholdPercent"]) for r in rules})
+        bases = sorted({str(r.get("spendBasis", "CURRENT_SPEND")).split("_")[0].lower() for r in rules})
+        return Watch(f"GCP billing account {inputs.get('billingAccount')}", "budget",
+                     f"monthly billing budget {_usd(amount)}, alerts at {_pct(shares)} of {' and '.join(bases)} "
+                     "spend")
+    if typ == "gcp:monitoring/alertPolicy:AlertPolicy":
+        for condition in inputs.get("conditions") or []:
+            promql = condition.get("conditionPrometheusQueryLanguage") or {}
+            if promql.get("ruleGroup") == RULE_GROUP:
+                labels = promql.get("labels") or {}
+                who = f"team {labels['team']}" if "team" in labels else "GKE"
+                limit = str(promql.get("query", "")).rsplit(">", 1)[-1].strip()
+                return Watch(f"GCP project {inputs.get('project')}", "budget",
+                             f"daily guard, {who}: spend in 24 hours over {_usd(limit)} "
+                             f"({labels.get('threshold')} of the daily budget)")
+        return None
+    if typ == "aws:budgets/budget:Budget":
+        notes = inputs.get("notifications") or []
+        shares = sorted({float(n["threshold"]) for n in notes})
+        kinds = sorted({str(n.get("notificationType", "")).lower() for n in notes})
+        return Watch("AWS account", "budget", f"{inputs.get('timeUnit')} AWS budget {_usd(inputs.get('limitAmount'))}, "
+                     f"alerts at {_pct(shares)} ({' and '.join(kinds)})")
+    if typ == "aws:costexplorer/anomalySubscription:AnomalySubscription":
+        values = (((inputs.get("thresholdExpression") or {}).get("dimension")) or {}).get("values") or ["?"]
+        return Watch("AWS account", "budget", f"cost anomaly alerts, impact {values[0]}% or more "
+                     f"({str(inputs.get('frequency', '')).lower()})")
+    return None
+
+
+def watches(resources: Iterable[Mapping[str, Any]]) -> dict[str, Watch]:
+    """URN -> the dashboard or budget it is, over plan-JSON-shaped resources (`urn`, `type`, `name`, `inputs`)."""
+    found = {}
+    for r in resources:
+        watch = watch_of(str(r.get("type")), str(r.get("name")), r.get("inputs") or {})
+        if watch is not None:
+            found[str(r["urn"])] = watch
+    return found
+
+
+def changes(current: Mapping[str, Watch], base: Mapping[str, Watch]) -> list[tuple[Watch, str]]:
+    """(watch, change) for every dashboard or budget added, removed or changed, sorted by scope and kind."""
+    out: list[tuple[Watch, str]] = []
+    for urn in set(current) | set(base):
+        now, before = current.get(urn), base.get(urn)
+        if now is not None and before is None:
+            out.append((now, "added"))
+        elif now is None and before is not None:
+            out.append((before, "removed"))
+        elif now is not None and before is not None and now != before:
+            out.append((now, f"changed (was: {before.what})"))
+    return sorted(out, key=lambda c: (c[0].scope, c[0].kind, c[0].what))
+
+
+def markdown_lines(current: Mapping[str, Watch], base: Mapping[str, Watch] | None) -> list[str]:
+    """The review comment's section: with a base, what the change adds, removes or changes; without, what there is."""
+    if base is None:
+        rows = sorted(current.values(), key=lambda w: (w.scope, w.kind, w.what))
+        if not rows:
+            return ["", "**Dashboards and budgets:** none."]
+        return ["", f"**Dashboards and budgets:** {len(rows)}.", "", "| cluster or account | kind | what |",
+                "|---|---|---|", *(f"| {w.scope} | {w.kind} | {w.what} |" for w in rows)]
+    changed = changes(current, base)
+    if not changed:
+        return ["", "**Dashboards and budgets changed:** none."]
+    return ["", f"**Dashboards and budgets changed:** {len(changed)}.", "",
+            "| cluster or account | kind | what | change |", "|---|---|---|---|",
+            *(f"| {w.scope} | {w.kind} | {w.what} | {change} |" for w, change in changed)]

@@ -1,0 +1,41 @@
+"""The budget composer: the stack's budget published for the policies, and the cloud budgets enforcing it."""
+
+from __future__ import annotations
+
+import pulumi_aws as aws
+
+from components.aws.budget import AwsBudget, AwsBudgetArgs
+from components.capacity.budget import FleetBudget
+from components.config.model import Fleet
+from components.gcp.budget import GcpBudget, GcpBudgetArgs
+from components.kubernetes.monitoring.budget_guard import GuardRule, fleet_guard, team_guard
+
+BILLING_REGION = "us-east-1"
+"""AWS Budgets and Cost Explorer (anomaly detection) are global services served from us-east-1."""
+
+
+def compose(fleet: Fleet, *, project: str, labels: dict[str, str]) -> None:
+    """Declare `budgets:`; every amount comes from it, split between the clouds by their `share`."""
+    budgets = fleet.budgets
+    assert budgets is not None
+    FleetBudget("budget", budgets)
+    if budgets.gcp is not None:
+        share = budgets.share("gcp")
+        guard: list[GuardRule] = []
+        if budgets.daily_usd is not None:
+            guard += fleet_guard(share * budgets.daily_usd, budgets.thresholds, scope="gke")
+        for team in budgets.teams:  # validated: every team is a GKE namespace
+            guard += team_guard(team.name, team.daily_usd, team.thresholds)
+        GcpBudget("budget-gcp", GcpBudgetArgs(
+            project=project, billing_account=budgets.gcp.billing_account,
+            monthly_usd=share * budgets.monthly_ceiling(), thresholds=list(budgets.thresholds),
+            emails=list(budgets.emails), guard=guard, environment=fleet.environment, labels=labels))
+    if budgets.aws is not None:
+        share = budgets.share("aws")
+        amounts = {period: share * amount for period, amount in
+                   (("daily", budgets.daily_usd), ("monthly", budgets.monthly_usd)) if amount is not None}
+        AwsBudget("budget-aws", AwsBudgetArgs(
+            amounts=amounts, thresholds=list(budgets.thresholds), emails=list(budgets.emails),
+            anomaly_impact_percent=budgets.aws.anomaly_impact_percent,
+            anomaly_monitor_arn=budgets.aws.anomaly_monitor_arn, environment=fleet.environment, tags=labels,
+            provider=aws.Provider("aws-billing", region=BILLING_REGION)))
