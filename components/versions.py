@@ -41,6 +41,11 @@ KARPENTER_CRD = ChartPin("oci://public.ecr.aws/karpenter/karpenter-crd", KARPENT
 NVIDIA_DEVICE_PLUGIN = ChartPin("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
 """NVIDIA/k8s-device-plugin v0.20.0 (2026-08-19); gpu-fleet sets none of its values (defaults tolerate the GPU
 taint and select nodes labelled nvidia.com/gpu.present=true, which every GPU NodePool sets)."""
+KUBE_PROMETHEUS_STACK = ChartPin("kube-prometheus-stack", "88.5.3",
+                                 "https://prometheus-community.github.io/helm-charts")
+"""prometheus-community/helm-charts 88.5.3 (2026-08-22; Prometheus Operator v0.93.1, Prometheus v3.14.0,
+Alertmanager v0.34.0, Grafana chart 12.11.1): the version of the reference values.yaml in ../shared/reference.
+Helm installs its CRDs on install only; read the chart's upgrade notes before moving the pin."""
 
 # OpenShift: NFD and the GPU Operator come from OLM catalogs, pinned by channel. The GPU Operator v26.7.0 bundle
 # is in channels `stable` and `v26.7` and declares `com.redhat.openshift.versions: v4.18-v4.22`

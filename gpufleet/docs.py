@@ -49,6 +49,8 @@ def _models(annotation: Any) -> list[type[BaseModel]]:
         return [annotation]
     if get_origin(annotation) in (list, Union, UnionType):
         return [m for arg in get_args(annotation) for m in _models(arg)]
+    if get_origin(annotation) is dict:
+        return _models(get_args(annotation)[1])
     return []
 
 
@@ -57,6 +59,8 @@ def _default(field: Any) -> str:
         value = field.default_factory()
         if isinstance(value, BaseModel):
             return "(its keys' defaults)"
+        if isinstance(value, list):
+            value = [v.value if isinstance(v, Enum) else v for v in value]
         return "`[]`" if value == [] else "`{}`" if value == {} else f"`{value}`"
     value = field.default
     if value is PydanticUndefined:
@@ -76,9 +80,10 @@ def _rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, bool, str]
         nested = _models(field.annotation)
         is_list = get_origin(field.annotation) is list or any(
             get_origin(a) is list for a in get_args(field.annotation))
+        keyed = get_origin(field.annotation) is dict and nested
         yield key + ("[]" if is_list else ""), field.is_required(), _default(field)
         for sub in nested:
-            yield from _rows(sub, f"{key}{'[]' if is_list else ''}.")
+            yield from _rows(sub, f"{key}{'[]' if is_list else '.<name>' if keyed else ''}.")
 
 
 def config_table() -> str:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
+from components.kubernetes.monitoring.rules import MONITORING_TYPES
 from gpufleet import watches
 from gpufleet.offline import Recorded
 
@@ -34,6 +35,7 @@ class Plan:
             "capacity": [row.to_dict() for row in self.capacity],
             "cost": self.cost.to_dict(),
         }
+        doc["monitoring"] = monitoring(self.resources)
         if self.policy is not None:
             doc["policy"] = self.policy
         return doc
@@ -134,6 +136,16 @@ def render(plan: Plan, console: Console) -> None:
             console.print(f"[{style}]{v['level']}[/{style}] [bold]{v['policy']}[/bold]: ", end="")
             console.print(v["message"], markup=False, highlight=False)
 
+    stacks = monitoring(plan.resources)
+    if stacks:
+        mon = Table(title="Monitoring per cluster")
+        for col in ("cluster", "stack", "alerts", "recording rules", "receivers"):
+            mon.add_column(col)
+        for m in stacks:
+            mon.add_row(m["cluster"], m["stack"], str(len(m["alerts"])), str(len(m["records"])),
+                        ", ".join(m["receivers"]) or "[yellow]none[/yellow]")
+        console.print(mon)
+
     counts = Counter(r.type for r in plan.resources)
     kinds = Table(title=f"Resources ({len(plan.resources)})")
     kinds.add_column("type")
@@ -220,6 +232,7 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
         if changed:
             lines += ["", "| pool (stack-config key) | change | machine, capacity | GPU | GPUs min | GPUs max | "
                           "change: $/month max |", "|---|---|---|---|---:|---:|---:|", *changed]
+    lines += monitoring_section(plan, base)
     base_watches = watches.watches(base.get("resources") or []) if base is not None else None
     lines += watches.markdown_lines(watches.watches(_resource_dicts(plan)), base_watches)
     if plan.policy is not None:
@@ -236,3 +249,69 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
                 lines.append(f"| `{v['policy']}` | {v['level']} | {msg} |")
     lines.append("")
     return "\n".join(lines)
+
+
+def monitoring(resources: list[Recorded]) -> list[dict[str, Any]]:
+    """Per cluster: its monitoring stack, alerts, recording rules and receivers, by name (never a credential)."""
+    found = []
+    for r in resources:
+        if r.type in MONITORING_TYPES:
+            out = r.outputs
+            found.append({"cluster": str(out.get("cluster", r.name)), "stack": str(out.get("stack", "")),
+                          "alerts": list(out.get("alerts") or []), "records": list(out.get("records") or []),
+                          "receivers": list(out.get("receivers") or [])})
+    return sorted(found, key=lambda m: m["cluster"])
+
+
+def _names(items: list[str]) -> str:
+    return ", ".join(f"`{i}`" for i in items)
+
+
+def _monitoring_change(new: dict[str, Any] | None, old: dict[str, Any] | None) -> str:
+    """What changed in one cluster's monitoring, in words; empty when nothing did."""
+    if new is None:
+        assert old is not None
+        return f"{old['stack']} removed, with {_count(len(old['alerts']), 'alert')} and receivers " \
+               f"{_names(old['receivers']) or 'none'}"
+    if old is None:
+        return f"{new['stack']} added: alerts {_names(new['alerts']) or 'none'}; " \
+               f"{_count(len(new['records']), 'recording rule')}; receivers {_names(new['receivers']) or 'none'}"
+    parts = [] if new["stack"] == old["stack"] else [f"stack {old['stack']} → {new['stack']}"]
+    for key, noun in (("alerts", "alerts"), ("records", "recording rules"), ("receivers", "receivers")):
+        added = [x for x in new[key] if x not in old[key]]
+        removed = [x for x in old[key] if x not in new[key]]
+        if added:
+            parts.append(f"{noun} added: {_names(added)}")
+        if removed:
+            parts.append(f"{noun} removed: {_names(removed)}")
+    return "; ".join(parts)
+
+
+def monitoring_section(plan: Plan, base: dict[str, Any] | None) -> list[str]:
+    """Markdown: each cluster's monitoring, or with `base` what the change adds to or removes from it."""
+    now = {m["cluster"]: m for m in monitoring(plan.resources)}
+    before_list = base.get("monitoring") if base is not None else None
+    if base is None or not isinstance(before_list, list):
+        if not now:
+            return []
+        lines = ["", "**Monitoring:**" + (" (the target branch's plan has no monitoring section: no delta)"
+                                          if base is not None else ""), "",
+                 "| cluster | stack | alerts | recording rules | receivers |", "|---|---|---:|---:|---|"]
+        for cluster, m in now.items():
+            lines.append(f"| `{cluster}` | {m['stack']} | {len(m['alerts'])} | {len(m['records'])} | "
+                         f"{_names(m['receivers']) or '**none**'} |")
+        return lines
+    before = {str(m.get("cluster")): m for m in before_list if isinstance(m, dict)}
+    changes = []
+    for cluster in sorted(set(now) | set(before)):
+        old = before.get(cluster)
+        if old is not None:
+            old = {k: (list(old.get(k) or []) if k != "stack" else str(old.get(k, "")))
+                   for k in ("stack", "alerts", "records", "receivers")}
+        text = _monitoring_change(now.get(cluster), old)
+        if text:
+            changes.append(f"| `{cluster}` | {text} |")
+    lines = ["", f"**Monitoring changed:** {_count(len(changes), 'cluster') if changes else 'none'}."]
+    if changes:
+        lines += ["", "| cluster | change |", "|---|---|", *changes]
+    return lines

@@ -17,20 +17,23 @@ labels = {"environment": fleet.environment, "managed-by": "gpu-fleet", **fleet.l
 PriceOverrides("prices", fleet.prices)
 
 if fleet.gke is not None:
-    gcp = gke.compose(fleet.gke, project=stack.gcp_project, labels=labels)
+    gcp = gke.compose(fleet.gke, project=stack.gcp_project, labels=labels, observability=fleet.observability,
+                      credentials=stack.credentials, prices=fleet.prices)
     pulumi.export("network", gcp.network_id)
     pulumi.export("clusters", gcp.cluster_names)
     pulumi.export("kubeconfigs", pulumi.Output.secret(gcp.kubeconfigs))
 
 if fleet.eks is not None:
-    aws = eks.compose(fleet.eks, labels=labels, dashboards=fleet.dashboards)
+    aws = eks.compose(fleet.eks, labels=labels, dashboards=fleet.dashboards, observability=fleet.observability,
+                      credentials=stack.credentials, prices=fleet.prices)
     pulumi.export("eks_clusters", aws.cluster_names)
     pulumi.export("eks_kubeconfigs", pulumi.Output.secret(aws.kubeconfigs))
 
 if fleet.openshift is not None:
     console = fleet.dashboards is not None and fleet.dashboards.openshift_console
     pulumi.export("openshift_machine_sets", openshift.compose(fleet.openshift, credentials=stack.credentials,
-                                                              labels=labels, console_dashboard=console))
+                                                              labels=labels, console_dashboard=console,
+                                                              observability=fleet.observability, prices=fleet.prices))
 if fleet.budgets is not None:
     budgets.compose(fleet, project=stack.gcp_project, labels=labels)
 

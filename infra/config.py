@@ -15,6 +15,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.config import ConfigError, Fleet, Issue, load_fleet
 from components.config.gke_limits import check_project
+from components.config.observability import receiver_secret_keys, referenced_secret_keys
 from components.config.openshift import secret_keys as openshift_secret_keys
 
 PROJECT = "gpu-fleet"
@@ -25,7 +26,8 @@ class StackConfig:
     fleet: Fleet
     gcp_project: str
     credentials: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
-    """Secret config keys the fleet refers to (OpenShift kubeconfigs) -> their values, as Pulumi secrets."""
+    """Secret config keys the fleet refers to (OpenShift kubeconfigs, alert receivers' credentials) -> their values,
+    as Pulumi secrets."""
 
 
 def parse(raw: Mapping[str, Any], *, gcp_project: str | None, keys: Iterable[str] = (),
@@ -61,7 +63,8 @@ def parse(raw: Mapping[str, Any], *, gcp_project: str | None, keys: Iterable[str
 
 def secret_refs(fleet: Fleet) -> dict[str, str]:
     """Secret config keys (without namespace) the fleet refers to -> the key path that refers to each."""
-    return openshift_secret_keys(fleet.openshift) if fleet.openshift is not None else {}
+    refs = openshift_secret_keys(fleet.openshift) if fleet.openshift is not None else {}
+    return {**refs, **receiver_secret_keys(fleet.observability)}
 
 
 def credential_keys(raw: Mapping[str, Any]) -> set[str]:
@@ -73,7 +76,7 @@ def credential_keys(raw: Mapping[str, Any]) -> set[str]:
         kubeconfig = c.get("kubeconfig") if isinstance(c, dict) else None
         if isinstance(kubeconfig, dict) and isinstance(kubeconfig.get("secret"), str):
             found.add(kubeconfig["secret"])
-    return found
+    return found | referenced_secret_keys(raw.get("observability"))
 
 
 def check_keys(keys: Iterable[str], secret_keys: Iterable[str]) -> list[Issue]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -12,9 +13,12 @@ from components.aws.gpu_pool import KarpenterGpuPool, KarpenterGpuPoolArgs
 from components.aws.iam import partition_of
 from components.aws.karpenter import Karpenter, KarpenterArgs
 from components.aws.network import Vpc, VpcArgs
+from components.capacity.rows import PriceBook
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
 from components.config.dashboards import Dashboards
-from components.config.eks import Eks, GpuSoftware
+from components.config.eks import CapacityType, Eks, EksCluster, GpuSoftware
+from components.config.model import PriceOverride
+from components.config.observability import Observability
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
 from components.kubernetes.monitoring.dashboard_configmap import (
     DashboardConfigMap,
@@ -22,7 +26,13 @@ from components.kubernetes.monitoring.dashboard_configmap import (
     DashboardForm,
 )
 from components.kubernetes.monitoring.dashboards import DCGM_EXPORTER
+from components.kubernetes.monitoring.prometheus_stack import PrometheusStack, PrometheusStackArgs
+from components.kubernetes.monitoring.rules import MetricSource, RuleGroup, RuleTargets, gpu_rule_groups
+from components.kubernetes.monitoring.targets import PoolPricing, gpu_prices, nic_bandwidths, price_book
 from components.kubernetes.nvidia import NvidiaSoftware, NvidiaSoftwareArgs
+
+STORAGE_CLASS = "gp3"
+"""The default StorageClass EksClusterComponent creates (encrypted gp3): Prometheus' volume comes from it."""
 
 
 @dataclass(frozen=True)
@@ -33,8 +43,12 @@ class EksFleet:
     """`<region>-<cluster>` -> its kubeconfig (a secret; tokens come from `aws eks get-token`)."""
 
 
-def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None = None) -> EksFleet:
+def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None = None,
+            observability: Observability | None = None, credentials: Mapping[str, pulumi.Output[str]] | None = None,
+            prices: list[PriceOverride] | None = None) -> EksFleet:
     """Declare the whole `eks:` section; logical names come from region, cluster and pool names only."""
+    obs = observability or Observability()
+    book = price_book(prices or [])
     partition = partition_of(eks.admin_principal_arn)
     cluster_names: dict[str, pulumi.Output[str]] = {}
     kubeconfigs: dict[str, pulumi.Output[str]] = {}
@@ -73,10 +87,19 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                                          depends_on=[karpenter.chart], tags=tags),
                     opts=within,
                 )
+            monitoring = PrometheusStack(
+                f"{key}-monitoring",
+                PrometheusStackArgs(cluster=key, groups=_rule_groups(obs, region.name, spec, book),
+                                    receivers=dict(obs.receivers), credentials=dict(credentials or {}),
+                                    storage_class=STORAGE_CLASS, provider=cluster.provider,
+                                    depends_on=[cluster.system_nodes]),
+                opts=within,
+            )
             nvidia = NvidiaSoftware(
                 f"{key}-nvidia",
                 NvidiaSoftwareArgs(software=spec.addons.gpu_software, dcgm_exporter=spec.addons.dcgm_exporter,
-                                   provider=cluster.provider, depends_on=[cluster.system_nodes]),
+                                   provider=cluster.provider, depends_on=[cluster.system_nodes],
+                                   prometheus_operator=monitoring.release),
                 opts=within,
             )
             if dashboards is not None and dashboards.grafana and spec.addons.dcgm_exporter:
@@ -97,3 +120,17 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
             cluster_names[key] = cluster.cluster_name
             kubeconfigs[key] = cluster.kubeconfig
     return EksFleet(cluster_names, kubeconfigs)
+
+
+def _rule_groups(obs: Observability, region: str, spec: EksCluster, book: PriceBook) -> list[RuleGroup]:
+    """The cluster's GPU rules over dcgm-exporter, priced as its pools; none for a cluster without GPU pools.
+
+    Network saturation is measured against the catalog's bandwidth of every instance type the pools allow.
+    """
+    if not spec.gpu_pools:
+        return []
+    pools = [PoolPricing(tuple(p.instance_types), region, spot=set(p.capacity_types) == {CapacityType.SPOT})
+             for p in spec.gpu_pools]
+    machines = sorted({m for p in spec.gpu_pools for m in p.instance_types})
+    return gpu_rule_groups(obs.alerts, RuleTargets(MetricSource.DCGM_EXPORTER, gpu_prices(pools, book),
+                                                   nic_bandwidths(machines), dcgm=spec.addons.dcgm_exporter))

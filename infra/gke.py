@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 
-from components.config.gke import Gke
+from components.capacity.rows import PriceBook
+from components.config.addons import DcgmSource, GpuStack
+from components.config.gke import CapacityModel, Gke, GkeCluster
+from components.config.model import PriceOverride
+from components.config.observability import Observability
 from components.gcp.cluster import GkeClusterArgs, GkeClusterComponent
 from components.gcp.network import ClusterRanges, Network, NetworkArgs, RegionSubnet
 from components.gcp.node_pool import GpuNodePool, GpuNodePoolArgs
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
+from components.kubernetes.monitoring.gmp import GmpMonitoring, GmpMonitoringArgs
+from components.kubernetes.monitoring.rules import MetricSource, RuleGroup, RuleTargets, gpu_rule_groups
+from components.kubernetes.monitoring.targets import PoolPricing, gpu_prices, price_book
 
 
 @dataclass(frozen=True)
@@ -22,8 +30,12 @@ class GkeFleet:
     """`<region>-<cluster>` -> its kubeconfig (a secret)."""
 
 
-def compose(gke: Gke, *, project: str, labels: dict[str, str]) -> GkeFleet:
+def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Observability | None = None,
+            credentials: Mapping[str, pulumi.Output[str]] | None = None,
+            prices: list[PriceOverride] | None = None) -> GkeFleet:
     """Declare the whole `gke:` section; logical names come from region, cluster and pool names only."""
+    obs = observability or Observability()
+    book = price_book(prices or [])
     network = Network(
         gke.network.name,
         NetworkArgs(
@@ -86,6 +98,27 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str]) -> GkeFleet:
                               system_nodes=[cluster.system_pool]),
                 opts=pulumi.ResourceOptions(parent=cluster),
             )
+            GmpMonitoring(
+                f"{key}-monitoring",
+                GmpMonitoringArgs(cluster=key, groups=_rule_groups(obs, region.name, spec, book),
+                                  receivers=dict(obs.receivers), credentials=dict(credentials or {}),
+                                  provider=cluster.provider),
+                opts=pulumi.ResourceOptions(parent=cluster),
+            )
             cluster_names[key] = cluster.cluster_name
             kubeconfigs[key] = cluster.kubeconfig
     return GkeFleet(network.network_id, cluster_names, kubeconfigs)
+
+
+def _rule_groups(obs: Observability, region: str, spec: GkeCluster, book: PriceBook) -> list[RuleGroup]:
+    """The cluster's GPU rules, priced as its GPU pools; none for a cluster without GPUs.
+
+    Over GKE managed DCGM, or dcgm-exporter (standalone or the operator's). A cluster without GPU pools or
+    auto-provisioned GPUs has no DCGM series to watch.
+    """
+    if not spec.gpu_pools and not spec.auto_provisioning.gpu_limits:
+        return []
+    managed = spec.addons.gpu_stack is GpuStack.GKE and spec.addons.dcgm is DcgmSource.MANAGED
+    pools = [PoolPricing((p.machine_type,), region, spot=p.capacity is CapacityModel.SPOT) for p in spec.gpu_pools]
+    return gpu_rule_groups(obs.alerts, RuleTargets(MetricSource.GKE_MANAGED if managed else MetricSource.DCGM_EXPORTER,
+                                                   gpu_prices(pools, book)))

@@ -7,12 +7,16 @@ from collections.abc import Mapping
 
 import pulumi
 
+from components.config.model import PriceOverride
+from components.config.observability import Observability
 from components.config.openshift import OpenShift
+from components.kubernetes.monitoring.targets import price_book
 from components.openshift.platform import OpenShiftGpuPlatform, OpenShiftGpuPlatformArgs
 
 
 def compose(section: OpenShift, *, credentials: Mapping[str, pulumi.Output[str]], labels: dict[str, str],
-            console_dashboard: bool = False) -> dict[str, list[str]]:
+            console_dashboard: bool = False, observability: Observability | None = None,
+            prices: list[PriceOverride] | None = None) -> dict[str, list[str]]:
     """Declare the `openshift:` section; returns cluster name -> its GPU MachineSets."""
     out: dict[str, list[str]] = {}
     for spec in section.clusters:
@@ -22,6 +26,9 @@ def compose(section: OpenShift, *, credentials: Mapping[str, pulumi.Output[str]]
         tags = {**labels, "gpu-fleet/cluster": spec.name}
         platform = OpenShiftGpuPlatform(f"openshift-{spec.name}",
                                         OpenShiftGpuPlatformArgs(spec=spec, kubeconfig=kubeconfig, tags=tags,
-                                                                 console_dashboard=console_dashboard))
+                                                                 console_dashboard=console_dashboard,
+                                                                 observability=observability or Observability(),
+                                                                 credentials=credentials,
+                                                                 prices=price_book(prices or [])))
         out[spec.name] = platform.machine_sets
     return out

@@ -125,7 +125,7 @@ def test_the_dashboard_covers_what_the_seeds_ask_for() -> None:
     needs = {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_POWER_USAGE",
              "DCGM_FI_PROF_PCIE_TX_BYTES", "DCGM_FI_PROF_PCIE_RX_BYTES", "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
              "DCGM_FI_DEV_XID_ERRORS"}
-    for section, by in (("Per node", "hostname"), ("Per team (namespace)", "exported_namespace")):
+    for section, by in (("Per node", "hostname"), ("Per team (namespace)", "namespace")):
         exprs = [q.expr for p in parts[section].panels for q in p.queries]
         assert needs <= set().union(*(metric_names(concrete(e)) for e in exprs)), section
         assert all(by in e for e in exprs if "DCGM_" in e), section

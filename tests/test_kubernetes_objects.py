@@ -27,7 +27,10 @@ K8S_VERSION = "1.33"
 # copied verbatim into the pod; test_dcgm_exporter_pod_is_what_gke_cos_nodes_need checks it against Kubernetes'.
 OPEN_MAPS = {"nodeSelector", "tolerations", "affinity", "labels", "annotations", "additionalLabels",
              "podLabels", "podAnnotations", "extraHostVolumes", "extraVolumeMounts", "extraEnv", "env",
-             "resources", "securityContext"}
+             "resources", "securityContext",
+             # kube-prometheus-stack passes these to the Prometheus object as they are (user content); the
+             # storage claim is validated as a PersistentVolumeClaim in test_monitoring_stacks.py.
+             "externalLabels", "storageSpec"}
 
 
 def manifests(plan: Plan) -> list[dict[str, Any]]:
@@ -99,7 +102,8 @@ def _with_all_addons(doc: dict[str, Any]) -> dict[str, Any]:
 def test_core_kinds_and_custom_resources_validate(dev_plan: Plan, dev_doc: dict[str, Any], plan_doc: Any) -> None:
     objects = manifests(dev_plan) + manifests(plan_doc(_with_all_addons(dev_doc)))
     kinds = {o["kind"] for o in objects}
-    assert {"PriorityClass", "Namespace", "ResourceQuota", "StorageClass", "PodMonitoring"} <= kinds
+    assert {"PriorityClass", "Namespace", "ResourceQuota", "StorageClass", "ClusterPodMonitoring",
+            "ClusterRules"} <= kinds
     for obj in objects:
         validate(obj)
 
@@ -196,30 +200,41 @@ def _reference_metrics() -> set[str]:
     return names
 
 
-def test_alert_rules_only_use_metrics_the_exporter_exports(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+def test_every_gke_cluster_evaluates_the_gpu_rules_for_its_dcgm_source(dev_doc: dict[str, Any],
+                                                                        plan_doc: Any) -> None:
+    """GKE's default path (managed DCGM) gets the rules too, as ClusterRules; exporters add XID and row remaps."""
     import re
 
+    from components.kubernetes.monitoring.rules import GKE_MANAGED_DCGM_METRICS
+
     plan = plan_doc(_with_all_addons(dev_doc))
-    rules = [o for o in manifests(plan) if o["kind"] == "Rules"]
-    assert len(rules) == 2  # one per exporter path: the GPU Operator's and the standalone chart's
+    rules = {r.name.removesuffix("-monitoring-rules"): r.inputs for r in plan.resources
+             if r.type == "kubernetes:monitoring.googleapis.com/v1:ClusterRules"}
+    assert set(rules) == {"us-central1-dev-1", "us-central1-op-1", "us-central1-exp-1"}
     exported = _reference_metrics()
-    for obj in rules:
+    for cluster, obj in rules.items():
         validate(obj)
-        exprs = [r["expr"] for g in obj["spec"]["groups"] for r in g["rules"]]
-        used = {m for e in exprs for m in re.findall(r"DCGM_FI_[A-Z0-9_]+", e)}
-        assert used and used <= exported, used - exported
+        names = {r.get("alert") or r.get("record") for g in obj["spec"]["groups"] for r in g["rules"]}
+        used = {m for g in obj["spec"]["groups"] for r in g["rules"] for m in re.findall(r"DCGM_FI_[A-Z0-9_]+",
+                                                                                       r["expr"])}
+        managed = cluster.endswith("dev-1")
+        assert used <= (GKE_MANAGED_DCGM_METRICS if managed else exported), used
+        assert ("GpuXidError" in names) is not managed
+        assert {"GpuUtilizationHigh", "GpuIdle", "namespace:gpufleet_gpu_cost_usd_per_hour:sum"} <= names
     assert not {"DCGM_FI_DEV_NOT_A_METRIC"} <= exported
 
 
 def test_alert_thresholds_come_from_config(dev_doc: dict[str, Any], plan_doc: Any) -> None:
     doc = _with_all_addons(dev_doc)
-    op = gke_of(doc)["regions"][0]["clusters"][1]
-    op["addons"]["alerts"] = {"utilization_percent": 70, "idle_minutes": 60}
-    rules = next(o for o in manifests(plan_doc(doc)) if o["kind"] == "Rules"
-                 and o["metadata"]["namespace"] == "gpu-operator")
-    exprs = {r["alert"]: r["expr"] for r in rules["spec"]["groups"][0]["rules"]}
-    assert exprs["GpuSaturated"].endswith("> 70")
-    assert "[60m]" in exprs["GpuIdle"]
+    doc["config"]["gpu-fleet:observability"] = {"alerts": {"gpu_utilization": {"percent": 70, "window": "10m"},
+                                                           "gpu_idle": {"percent": 3, "window": "1h"}}}
+    for r in manifests(plan_doc(doc)):
+        if r["kind"] != "ClusterRules":
+            continue
+        rules = {x.get("alert"): x for x in r["spec"]["groups"][0]["rules"]}
+        assert (rules["GpuUtilizationHigh"]["expr"], rules["GpuUtilizationHigh"]["for"]) == \
+            ("DCGM_FI_DEV_GPU_UTIL > 70", "10m")
+        assert (rules["GpuIdle"]["expr"], rules["GpuIdle"]["for"]) == ("DCGM_FI_DEV_GPU_UTIL < 3", "1h")
 
 
 def _helm_merged(chart: str, values: dict[str, Any]) -> dict[str, Any]:

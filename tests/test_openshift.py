@@ -390,3 +390,24 @@ def test_the_console_gets_the_fleet_dashboard(prod_plan: Plan, plan_doc: Any, pr
     doc["config"]["gpu-fleet:dashboards"]["openshift_console"] = False
     assert not [m for m in manifests(plan_doc(doc, "prod")) if m["metadata"].get("namespace") ==
                 "openshift-config-managed"]
+
+
+def test_alerts_go_to_platform_monitoring_and_its_alertmanager(prod_plan: Plan) -> None:
+    (rule,) = [m for m in manifests(prod_plan) if m["kind"] == "PrometheusRule"
+               and m["metadata"]["namespace"] == "nvidia-gpu-operator"]
+    validate(rule)
+    schema = crd_schemas()[(rule["apiVersion"], rule["kind"])]
+    assert not list(violations(schema, with_defaults(schema, rule)))
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    assert {"GpuHighUtilization", "GpuXidErrors"} <= alerts or len(alerts) >= 5, alerts
+    records = {r["record"] for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r}
+    assert "namespace:gpufleet_gpu_cost_usd_per_hour:sum" in records
+    (patch,) = [r for r in prod_plan.resources if r.type == "kubernetes:core/v1:SecretPatch"]
+    assert patch.inputs["metadata"]["name"] == "alertmanager-main"
+    assert patch.inputs["metadata"]["namespace"] == "openshift-monitoring"
+    assert patch.inputs["stringData"] == "[secret]"  # the whole map is a secret: credentials never in clear
+    (mon,) = [r for r in prod_plan.resources if r.type == "gpufleet:monitoring:OpenShiftMonitoring"]
+    assert mon.outputs["receivers"] == ["gpu-oncall", "ml-platform"]
+    (policy,) = by_kind(prod_plan, "ClusterPolicy")
+    monitor = policy["spec"]["dcgmExporter"]["serviceMonitor"]
+    assert {"regex": "namespace|pod|container", "action": "labeldrop"} in monitor["relabelings"]

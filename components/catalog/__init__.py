@@ -174,3 +174,14 @@ def quota_metrics() -> frozenset[str]:
     """Regional quota names a policy config may grant: GCP GPU metrics (and their preemptible twins), AWS codes."""
     gcp = {m for g in GPUS for m in (g.gcp_quota_metric, g.gcp_preemptible_quota_metric) if m}
     return frozenset(gcp) | frozenset(q.code for q in AWS_QUOTAS.values())
+
+# Monitoring facts: NIC bandwidth per machine type, DCGM's model names (components/catalog/telemetry.py).
+from components.catalog.telemetry import (  # noqa: E402
+    DCGM_MODEL_PATTERNS,
+    NIC_BANDWIDTH_SOURCES,
+    NIC_GBPS,
+    dcgm_model_pattern,
+    nic_gbps,
+)
+
+__all__ += ["DCGM_MODEL_PATTERNS", "NIC_BANDWIDTH_SOURCES", "NIC_GBPS", "dcgm_model_pattern", "nic_gbps"]

@@ -14,8 +14,10 @@ from components.config.base import Count, Name, Strict
 
 OPERATOR_NAMESPACE = "gpu-operator"
 DCGM_NAMESPACE = "gpu-monitoring"
+MONITORING_NAMESPACE = "monitoring"
+"""Where kube-prometheus-stack (EKS) runs: Prometheus, Alertmanager, Grafana and gpu-fleet's rules."""
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "gmp-system",
-                                 "gmp-public", OPERATOR_NAMESPACE, DCGM_NAMESPACE})
+                                 "gmp-public", OPERATOR_NAMESPACE, DCGM_NAMESPACE, MONITORING_NAMESPACE})
 RESERVED_NAMESPACE_PREFIXES = ("kube-", "gke-", "gmp-")
 """Namespaces Kubernetes, GKE or gpu-fleet's add-ons own (and prefixes of theirs); team namespaces may not
 take them."""
@@ -48,24 +50,11 @@ class StorageClassSpec(Strict):
     regional: bool = True
 
 
-class GpuAlerts(Strict):
-    """Thresholds of the DCGM alert rules.
-
-    Defaults from the seeds: utilization 85% and memory 90% over 5 minutes (002), GPUs idle 30 minutes (002, 003).
-    """
-
-    enabled: bool = True
-    utilization_percent: Count = Field(default=85, ge=1, le=100)
-    memory_percent: Count = Field(default=90, ge=1, le=100)
-    idle_percent: Count = Field(default=5, ge=0, le=100)
-    idle_minutes: Count = Field(default=30, ge=5)
-
-
 class Addons(Strict):
     gpu_stack: GpuStack = GpuStack.GKE
     dcgm: DcgmSource = DcgmSource.MANAGED
-    alerts: GpuAlerts = Field(default_factory=GpuAlerts)
-    """Prometheus alert rules on DCGM metrics, evaluated by managed Prometheus (with `dcgm: exporter`)."""
+    alerts: dict[str, object] | None = None
+    """Moved to the fleet-wide `observability.alerts` (one set of thresholds for every cluster); refused here."""
     priority_classes: bool = True
     namespaces: list[TeamNamespace] = Field(default_factory=list)
     storage_class: StorageClassSpec | None = Field(default_factory=StorageClassSpec)

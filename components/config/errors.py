@@ -92,6 +92,7 @@ _TYPE_HINTS = {
     "list_type": "a YAML list of entries (- name: ...)",
     "dict_type": "a mapping of keys (key: value)", "model_type": "a mapping of keys (key: value)",
     "model_attributes_type": "a mapping of keys (key: value)",
+    "plain_credential": "credentials live only in Pulumi secrets (secure: values), never in plain settings",
 }
 _PATTERN_HINTS = {
     REGION_PATTERN: "a GCP region such as us-central1",

@@ -105,6 +105,10 @@ def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Iss
     if addons.gpu_stack is GpuStack.OPERATOR and addons.dcgm is DcgmSource.MANAGED:
         yield Issue(f"{cpath}.addons.dcgm", "GKE managed DCGM needs GKE's own GPU stack", "managed",
                     "use dcgm: exporter with gpu_stack: operator (the operator runs dcgm-exporter)")
+    if addons.alerts is not None:
+        yield Issue(f"{cpath}.addons.alerts", "alert thresholds moved to the fleet-wide observability.alerts", None,
+                    "move them to gpu-fleet:observability: {alerts: {gpu_utilization: {percent: 85, window: 5m}, "
+                    "...}} (see README, Observability)")
     nap = cluster.auto_provisioning
     for lim in nap.gpu_limits:
         try:

@@ -16,6 +16,7 @@ from components.config.budgets import Budgets
 from components.config.dashboards import Dashboards
 from components.config.eks import AWS_REGION_PATTERN, Eks
 from components.config.gke import Gke
+from components.config.observability import Observability
 from components.config.openshift import OpenShift
 
 PRICE_REGION_PATTERN = f"{REGION_PATTERN}|{AWS_REGION_PATTERN}"
@@ -44,3 +45,5 @@ class Fleet(Strict):
     """The fleet's budget, its thresholds and the cloud budgets enforcing it: the one source of each number."""
     dashboards: Dashboards | None = None
     """The GPU fleet dashboard per platform (Cloud Monitoring on GKE, Grafana on EKS, the OpenShift console)."""
+    observability: Observability | None = None
+    """Alert thresholds and receivers for every cluster; absent, the seeds' thresholds and no receiver."""

@@ -22,6 +22,7 @@ from components.config.errors import ConfigError, Issue, from_pydantic
 from components.config.gke_limits import check_gke_limits
 from components.config.gke_rules import check_gke
 from components.config.model import Fleet
+from components.config.observability_rules import check_observability
 from components.config.openshift_rules import check_openshift
 
 
@@ -70,3 +71,4 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
     if fleet.openshift is not None:
         yield from check_openshift(fleet)
     yield from check_budgets(fleet)
+    yield from check_observability(fleet)

@@ -1,7 +1,7 @@
 """What a GPU cluster needs inside Kubernetes, installed through the cluster's own provider.
 
 The GPU software stack, DCGM metrics, priority classes, team namespaces with GPU quotas and the ML
-storage class.
+storage class. The alert rules that read the DCGM metrics are `components.kubernetes.monitoring`'s.
 
 The GPU stack is either GKE's (driver, device plugin, managed DCGM) or the NVIDIA GPU Operator, pinned in
 `components.versions`, with the values NVIDIA documents for GKE's Container-Optimized OS.
@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import versions
-from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuAlerts, GpuStack
+from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
 from components.kubernetes.conventions import GPU_TAINT
 
 PRIORITY_CLASSES = {
@@ -92,30 +92,6 @@ def dcgm_exporter_values() -> dict[str, Any]:
     }
 
 
-def gpu_alert_rules(alerts: GpuAlerts) -> list[dict[str, Any]]:
-    """Prometheus alerting rules on metrics dcgm-exporter exports by default (see ../shared/reference)."""
-    used = "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)"
-    return [
-        {"alert": "GpuSaturated", "expr": f"avg_over_time(DCGM_FI_DEV_GPU_UTIL[5m]) > {alerts.utilization_percent}",
-         "for": "5m", "labels": {"severity": "warning"},
-         "annotations": {"summary": f"GPU utilization above {alerts.utilization_percent}% for 5 minutes"}},
-        {"alert": "GpuMemoryHigh", "expr": f"{used} * 100 > {alerts.memory_percent}",
-         "for": "5m", "labels": {"severity": "warning"},
-         "annotations": {"summary": f"GPU memory above {alerts.memory_percent}% for 5 minutes"}},
-        {"alert": "GpuIdle",
-         "expr": f"avg_over_time(DCGM_FI_DEV_GPU_UTIL[{alerts.idle_minutes}m]) < {alerts.idle_percent}",
-         "for": f"{alerts.idle_minutes}m", "labels": {"severity": "info"},
-         "annotations": {"summary": f"GPU busy under {alerts.idle_percent}% for {alerts.idle_minutes} minutes: "
-                                    "paid for and unused"}},
-        {"alert": "GpuXidError", "expr": "DCGM_FI_DEV_XID_ERRORS > 0", "for": "0m",
-         "labels": {"severity": "critical"},
-         "annotations": {"summary": "GPU reported an XID error (value is the XID code); drain and check the node"}},
-        {"alert": "GpuRowRemapFailure", "expr": "DCGM_FI_DEV_ROW_REMAP_FAILURE > 0", "for": "0m",
-         "labels": {"severity": "critical"},
-         "annotations": {"summary": "GPU memory row remapping failed; the GPU needs replacing"}},
-    ]
-
-
 class GpuAddons(pulumi.ComponentResource):
     namespaces: list[str]
 
@@ -171,29 +147,25 @@ class GpuAddons(pulumi.ComponentResource):
         after_nodes = pulumi.ResourceOptions(parent=self, provider=args.provider,
                                              depends_on=[*args.system_nodes, *args.depends_on])
         if spec.gpu_stack is GpuStack.OPERATOR:
-            self._gpu_operator(name, args.provider, spec.alerts, after_nodes)
+            self._gpu_operator(name, args.provider, after_nodes)
         elif spec.dcgm is DcgmSource.EXPORTER:
-            self._dcgm_exporter(name, args.provider, spec.alerts, after_nodes)
+            self._dcgm_exporter(name, args.provider, after_nodes)
         self.register_outputs({"namespaces": self.namespaces})
 
-    def _gpu_operator(self, name: str, provider: k8s.Provider, alerts: GpuAlerts,
-                      opts: pulumi.ResourceOptions) -> None:
+    def _gpu_operator(self, name: str, provider: k8s.Provider, opts: pulumi.ResourceOptions) -> None:
         ns_opts = self._privileged_namespace(f"{name}-gpu-operator-ns", OPERATOR_NAMESPACE, provider, opts)
         quota = _critical_pods_quota(f"{name}-gpu-operator-quota", "gpu-operator-quota", OPERATOR_NAMESPACE, ns_opts)
         k8s.yaml.v2.ConfigFile(f"{name}-cos-driver-installer", file=versions.COS_DRIVER_INSTALLER, opts=opts)
         _release(f"{name}-gpu-operator", versions.GPU_OPERATOR, OPERATOR_NAMESPACE, gpu_operator_values(),
                  pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[quota])))
-        self._pod_monitoring(name, OPERATOR_NAMESPACE, {"app": "nvidia-dcgm-exporter"}, ns_opts)
-        self._alert_rules(name, OPERATOR_NAMESPACE, alerts, ns_opts)
+        self._pod_monitoring(name, {"app": "nvidia-dcgm-exporter"}, ns_opts)
 
-    def _dcgm_exporter(self, name: str, provider: k8s.Provider, alerts: GpuAlerts,
-                       opts: pulumi.ResourceOptions) -> None:
+    def _dcgm_exporter(self, name: str, provider: k8s.Provider, opts: pulumi.ResourceOptions) -> None:
         ns_opts = self._privileged_namespace(f"{name}-dcgm-ns", DCGM_NAMESPACE, provider, opts)
         quota = _critical_pods_quota(f"{name}-dcgm-quota", "dcgm-exporter-quota", DCGM_NAMESPACE, ns_opts)
         _release(f"{name}-dcgm-exporter", versions.DCGM_EXPORTER, DCGM_NAMESPACE, dcgm_exporter_values(),
                  pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[quota])))
-        self._pod_monitoring(name, DCGM_NAMESPACE, {"app.kubernetes.io/name": "dcgm-exporter"}, ns_opts)
-        self._alert_rules(name, DCGM_NAMESPACE, alerts, ns_opts)
+        self._pod_monitoring(name, {"app.kubernetes.io/name": "dcgm-exporter"}, ns_opts)
 
     def _privileged_namespace(self, logical: str, namespace: str, provider: k8s.Provider,
                               opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
@@ -205,27 +177,21 @@ class GpuAddons(pulumi.ComponentResource):
         )
         return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[ns]))
 
-    def _alert_rules(self, name: str, namespace: str, alerts: GpuAlerts, opts: pulumi.ResourceOptions) -> None:
-        if not alerts.enabled:
-            return
-        k8s.apiextensions.CustomResource(
-            f"{name}-gpu-alerts",
-            api_version="monitoring.googleapis.com/v1",
-            kind="Rules",
-            metadata={"name": "gpu-alerts", "namespace": namespace},
-            spec={"groups": [{"name": "gpu", "interval": "1m", "rules": gpu_alert_rules(alerts)}]},
-            opts=opts,
-        )
+    def _pod_monitoring(self, name: str, selector: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+        """Managed Prometheus scrapes the exporter keeping its own namespace/pod/container labels (the workload's).
 
-    def _pod_monitoring(self, name: str, namespace: str, selector: dict[str, str],
-                        opts: pulumi.ResourceOptions) -> None:
+        A namespaced PodMonitoring would set `namespace` to the exporter's and rename the workload's to
+        `exported_namespace`; a ClusterPodMonitoring with only `node` as target metadata leaves DCGM's labels as
+        GKE managed DCGM has them (prometheus-engine `examples/nvidia-dcgm`), so one set of rules fits both.
+        """
         k8s.apiextensions.CustomResource(
-            f"{name}-dcgm-podmonitoring",
+            f"{name}-dcgm-monitoring",
             api_version="monitoring.googleapis.com/v1",
-            kind="PodMonitoring",
-            metadata={"name": "dcgm-exporter", "namespace": namespace},
+            kind="ClusterPodMonitoring",
+            metadata={"name": "gpufleet-dcgm-exporter"},
             spec={"selector": {"matchLabels": selector},
-                  "endpoints": [{"port": DCGM_PORT, "interval": "30s"}]},
+                  "endpoints": [{"port": DCGM_PORT, "interval": "30s"}],
+                  "targetLabels": {"metadata": ["node"]}},
             opts=opts,
         )
 

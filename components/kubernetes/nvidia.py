@@ -16,6 +16,7 @@ from components import versions
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE
 from components.config.eks import GpuSoftware
 from components.kubernetes.conventions import GPU_PRESENT, GPU_TAINT
+from components.kubernetes.monitoring.prometheus_stack import SCRAPE_RELABELINGS
 
 DEVICE_PLUGIN_NAMESPACE = "kube-system"
 _GPU_TOLERATION = {"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}
@@ -29,21 +30,30 @@ class NvidiaSoftwareArgs:
     provider: k8s.Provider
     depends_on: list[pulumi.Resource]
     """What must exist first (the node capacity the charts' pods run on)."""
+    prometheus_operator: pulumi.Resource | None = None
+    """The release that installs the Prometheus Operator and its CRDs; set, dcgm-exporter is scraped through a
+    ServiceMonitor, whose chart waits for it."""
 
 
-def operator_values(*, dcgm_exporter: bool) -> dict[str, Any]:
+def _service_monitor(enabled: bool) -> dict[str, Any]:
+    if not enabled:
+        return {"enabled": False}
+    return {"enabled": True, "honorLabels": False, "relabelings": SCRAPE_RELABELINGS}
+
+
+def operator_values(*, dcgm_exporter: bool, service_monitor: bool = False) -> dict[str, Any]:
     """GPU Operator values for images that ship the driver and toolkit (NVIDIA's EKS guidance)."""
     return {
         "driver": {"enabled": False},
         "toolkit": {"enabled": False},
-        "dcgmExporter": {"enabled": dcgm_exporter, "serviceMonitor": {"enabled": False}},
+        "dcgmExporter": {"enabled": dcgm_exporter, "serviceMonitor": _service_monitor(service_monitor)},
     }
 
 
-def dcgm_exporter_values() -> dict[str, Any]:
+def dcgm_exporter_values(*, service_monitor: bool = False) -> dict[str, Any]:
     """dcgm-exporter on GPU nodes only; its chart tolerates only the control-plane taint by default."""
     return {
-        "serviceMonitor": {"enabled": False},
+        "serviceMonitor": _service_monitor(service_monitor),
         "tolerations": [_GPU_TOLERATION],
         "nodeSelector": {GPU_PRESENT: "true"},
     }
@@ -53,17 +63,20 @@ class NvidiaSoftware(pulumi.ComponentResource):
     def __init__(self, name: str, args: NvidiaSoftwareArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:addons:NvidiaSoftware", name, None, opts)
         after = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        monitored = args.prometheus_operator is not None
+        crds = [args.prometheus_operator] if args.prometheus_operator is not None else []
         if args.software is GpuSoftware.OPERATOR:
             ns = self._namespace(f"{name}-gpu-operator-ns", OPERATOR_NAMESPACE, args.provider)
             _release(f"{name}-gpu-operator", versions.GPU_OPERATOR, OPERATOR_NAMESPACE,
-                     operator_values(dcgm_exporter=args.dcgm_exporter),
-                     pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[ns])))
+                     operator_values(dcgm_exporter=args.dcgm_exporter, service_monitor=monitored),
+                     pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[ns, *crds])))
         else:
             _release(f"{name}-device-plugin", versions.NVIDIA_DEVICE_PLUGIN, DEVICE_PLUGIN_NAMESPACE, {}, after)
             if args.dcgm_exporter:
                 ns = self._namespace(f"{name}-dcgm-ns", DCGM_NAMESPACE, args.provider)
-                _release(f"{name}-dcgm-exporter", versions.DCGM_EXPORTER, DCGM_NAMESPACE, dcgm_exporter_values(),
-                         pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[ns])))
+                _release(f"{name}-dcgm-exporter", versions.DCGM_EXPORTER, DCGM_NAMESPACE,
+                         dcgm_exporter_values(service_monitor=monitored),
+                         pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[ns, *crds])))
         self.register_outputs({})
 
     def _namespace(self, logical: str, namespace: str, provider: k8s.Provider) -> k8s.core.v1.Namespace:

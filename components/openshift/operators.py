@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from components.kubernetes.monitoring.prometheus_stack import SCRAPE_RELABELINGS
 from components.versions import GPU_OPERATOR_OLM_CHANNEL, GPU_OPERATOR_OLM_CSV
 
 OLM_API = "operators.coreos.com"
@@ -97,7 +98,10 @@ def cluster_policy() -> dict[str, Any]:
             "toolkit": {"enabled": True},
             "devicePlugin": {"enabled": True},
             "dcgm": {"enabled": True},
-            "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": True}},
+            # Relabelled as gpu-fleet scrapes dcgm-exporter everywhere: the workload's namespace stays `namespace`
+            # (not `exported_namespace`), which the cost rules and dashboards group by.
+            "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": True, "honorLabels": False,
+                                                                 "relabelings": SCRAPE_RELABELINGS}},
             "gfd": {"enabled": True},
             "nodeStatusExporter": {"enabled": True},
             "migManager": {"enabled": True},

@@ -9,18 +9,24 @@ shared add-ons (priority classes, team namespaces with GPU quotas). Every object
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.capacity.rows import PriceBook
 from components.config.addons import Addons, DcgmSource, GpuStack
-from components.config.openshift import AutoscalerMode, OpenShiftCluster
+from components.config.observability import Observability
+from components.config.openshift import AutoscalerMode, Capacity, OpenShiftCluster
 from components.kubernetes.conventions import LABEL_CLUSTER
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
 from components.kubernetes.monitoring.dashboard_configmap import openshift_console_dashboard
+from components.kubernetes.monitoring.rules import MetricSource, RuleGroup, RuleTargets, gpu_rule_groups
+from components.kubernetes.monitoring.targets import PoolPricing, gpu_prices, nic_bandwidths
 from components.openshift import autoscaler, machine_config, machines, operators
+from components.openshift.monitoring import OpenShiftMonitoring, OpenShiftMonitoringArgs
 
 TYPE = "gpufleet:openshift:GpuPlatform"
 
@@ -34,12 +40,28 @@ class OpenShiftGpuPlatformArgs:
     """EC2 tags of the GPU machines and their volumes (cost allocation)."""
     console_dashboard: bool = False
     """The GPU fleet dashboard in the console (Observe > Dashboards), from platform monitoring's DCGM metrics."""
+    observability: Observability = field(default_factory=Observability)
+    """Alert thresholds and receivers (the stack's `observability:`), evaluated by platform monitoring."""
+    credentials: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """The receivers' secret config values."""
+    prices: PriceBook = field(default_factory=PriceBook)
+    """The plan's prices, for the cost recording rules."""
 
 
 def _custom(name: str, api_version: str, kind: str, manifest: dict[str, Any],
             opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
     return k8s.apiextensions.CustomResource(name, api_version=api_version, kind=kind,
                                             metadata=manifest["metadata"], spec=manifest.get("spec"), opts=opts)
+
+
+def rule_groups(spec: OpenShiftCluster, obs: Observability, book: PriceBook) -> list[RuleGroup]:
+    """The cluster's GPU rules over the GPU Operator's dcgm-exporter, priced as its pools are planned."""
+    if not spec.gpu_pools:
+        return []
+    pools = [PoolPricing((p.instance_type,), spec.region, spot=p.capacity is Capacity.SPOT) for p in spec.gpu_pools]
+    machines_ = sorted({p.instance_type for p in spec.gpu_pools})
+    return gpu_rule_groups(obs.alerts, RuleTargets(MetricSource.DCGM_EXPORTER, gpu_prices(pools, book),
+                                                   nic_bandwidths(machines_)))
 
 
 class OpenShiftGpuPlatform(pulumi.ComponentResource):
@@ -84,7 +106,11 @@ class OpenShiftGpuPlatform(pulumi.ComponentResource):
                                 depends_on=[machine_set])))
 
         self._cluster_autoscaler(name, spec, in_cluster)
-        self._operators(name, spec, in_cluster)
+        gpu_namespace = self._operators(name, spec, in_cluster)
+        OpenShiftMonitoring(f"{name}-monitoring", OpenShiftMonitoringArgs(
+            cluster=spec.name, groups=rule_groups(spec, args.observability, args.prices),
+            receivers=dict(args.observability.receivers), credentials=args.credentials, provider=self.provider,
+            depends_on=gpu_namespace), opts=pulumi.ResourceOptions(parent=self))
         shared = Addons(gpu_stack=GpuStack.GKE, dcgm=DcgmSource.MANAGED,
                         priority_classes=spec.addons.priority_classes, namespaces=list(spec.addons.namespaces),
                         storage_class=None)
@@ -105,7 +131,8 @@ class OpenShiftGpuPlatform(pulumi.ComponentResource):
             k8s.apiextensions.CustomResource(f"{name}-cluster-autoscaler", api_version=autoscaler.AUTOSCALER_API,
                                              kind="ClusterAutoscaler", metadata=metadata, spec=body, opts=opts)
 
-    def _operators(self, name: str, spec: OpenShiftCluster, opts: pulumi.ResourceOptions) -> None:
+    def _operators(self, name: str, spec: OpenShiftCluster, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+        """Declare both operators and their instances; returns what the GPU Operator's namespace is made by."""
         ops = spec.operators
         nfd_ready = self._install(f"{name}-nfd", operators.NFD_NAMESPACE, "openshift-nfd",
                                   operators.nfd_subscription(ops.nfd.channel), ops.nfd.manage, opts)
@@ -118,6 +145,7 @@ class OpenShiftGpuPlatform(pulumi.ComponentResource):
         # The ClusterPolicy needs NFD's labels to find GPU nodes: it waits for both operators.
         _custom(f"{name}-cluster-policy", operators.CLUSTER_POLICY_API, "ClusterPolicy", operators.cluster_policy(),
                 pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*gpu_ready, *nfd_ready])))
+        return gpu_ready
 
     @staticmethod
     def _install(name: str, namespace: str, group: str, subscription: dict[str, Any], manage: bool,

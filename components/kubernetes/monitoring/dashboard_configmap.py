@@ -81,8 +81,8 @@ def openshift_console_dashboard(name: str, *, cluster: str, provider: k8s.Provid
                                 opts: pulumi.ResourceOptions | None = None) -> DashboardConfigMap:
     """The dashboard in an OpenShift cluster's console (for the OpenShift composer).
 
-    Platform monitoring scrapes the GPU Operator's dcgm-exporter through its ServiceMonitor (honorLabels false),
-    so the metrics carry the exporter's own labels: `hostname`, and the workload's namespace as `exported_namespace`.
+    Platform monitoring scrapes the GPU Operator's dcgm-exporter through its ServiceMonitor, which gpu-fleet's
+    ClusterPolicy gives the same relabelings as on EKS: `hostname`, and the workload's namespace as `namespace`.
     """
     return DashboardConfigMap(name, DashboardConfigMapArgs(form=DashboardForm.OPENSHIFT_CONSOLE, cluster=cluster,
                                                            labels=labels, provider=provider), opts=opts)

@@ -42,9 +42,10 @@ class MetricLabels:
     """kube-state-metrics' `kube_node_labels` label for spot vs on-demand (needs the node label allow-listed)."""
 
 
-DCGM_EXPORTER = MetricLabels(node="hostname", namespace="exported_namespace",
+DCGM_EXPORTER = MetricLabels(node="hostname", namespace="namespace",
                              capacity="label_karpenter_sh_capacity_type")
-"""dcgm-exporter 4.8.3 scraped by kube-prometheus-stack (EKS with Karpenter)."""
+"""dcgm-exporter 4.8.3 scraped by gpu-fleet's ServiceMonitors (EKS, and the GPU Operator's on OpenShift), whose
+relabelings drop the target's `namespace` so the workload's keeps its name (prometheus_stack.SCRAPE_RELABELINGS)."""
 GKE_MANAGED = MetricLabels(node="Hostname", namespace="namespace", capacity="label_cloud_google_com_gke_spot")
 """GKE managed DCGM, as Google's own dashboard filters it (GoogleCloudPlatform/monitoring-dashboard-samples
 `dashboards/nvidia-gpu/nvidia-dcgm-prometheus.json`)."""

@@ -1,0 +1,187 @@
+"""The fleet-wide `observability:` section: alert thresholds (the seeds' defaults) and who receives the alerts.
+
+Every cluster of every platform evaluates the same alert rules (`components.kubernetes.monitoring`) with these
+thresholds, and its Alertmanager routes them to these receivers. Receivers hold no credentials: each names a
+stack config key set with `pulumi config set --secret`, which the program reads as a Pulumi secret.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from components.config.base import Name, Strict
+from components.config.eks import DURATION_PATTERN
+
+SECRET_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
+"""A `gpu-fleet:` config key (without the namespace) that holds a credential as a secret."""
+
+Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
+SecretKey = Annotated[str, StringConstraints(pattern=SECRET_KEY_PATTERN)]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def seconds(duration: str) -> int:
+    """The length of a validated `Duration` in seconds."""
+    return sum(int(n) * _UNITS[u] for n, u in re.findall(r"([0-9]+)([smh])", duration))
+
+
+class PercentAlert(Strict):
+    """Fires when a GPU (or node) stays past `percent` for `window`; each alert below has its own defaults."""
+
+    enabled: bool = True
+    percent: float = Field(gt=0, le=100)
+    window: Duration
+    """How long the condition must hold before the alert fires (the rule's `for:`)."""
+
+
+class GpuUtilization(PercentAlert):
+    percent: float = Field(default=85, gt=0, le=100)
+    window: Duration = "5m"
+
+
+class GpuMemory(PercentAlert):
+    percent: float = Field(default=90, gt=0, le=100)
+    window: Duration = "5m"
+
+
+class GpuIdle(PercentAlert):
+    """Fires when utilisation stays *under* `percent`: GPUs paid for and unused."""
+
+    percent: float = Field(default=5, gt=0, le=100)
+    window: Duration = "30m"
+
+
+class NetworkSaturation(PercentAlert):
+    """Node traffic against the machine's NIC bandwidth from the catalog (cloud NICs report no link speed)."""
+
+    percent: float = Field(default=80, gt=0, le=100)
+    window: Duration = "5m"
+
+
+class CostSpike(Strict):
+    """Fires when the cluster's GPU spend rate reaches `factor` times what it was `window` ago."""
+
+    enabled: bool = True
+    factor: float = Field(default=2.0, gt=1)
+    """Seed 002's "200%": spend now at least 200% of (twice) the spend an hour ago. 3.0 reads it as +200%."""
+    window: Duration = "1h"
+
+
+class XidErrors(Strict):
+    """Fires on a new XID error; resolves once the GPU has reported no new one for `resolve_after`."""
+
+    enabled: bool = True
+    resolve_after: Duration = "10m"
+
+
+class Alerts(Strict):
+    """Alert thresholds, with the seeds' defaults.
+
+    002: 85% / 90% / 80% for 5 minutes, cost 200% in an hour; 002 and 003: GPUs idle under 5% for 30 minutes;
+    003: XID errors.
+    """
+
+    enabled: bool = True
+    gpu_utilization: GpuUtilization = Field(default_factory=GpuUtilization)
+    gpu_memory: GpuMemory = Field(default_factory=GpuMemory)
+    gpu_idle: GpuIdle = Field(default_factory=GpuIdle)
+    network_saturation: NetworkSaturation = Field(default_factory=NetworkSaturation)
+    cost_spike: CostSpike = Field(default_factory=CostSpike)
+    xid_errors: XidErrors = Field(default_factory=XidErrors)
+
+
+class ReceiverType(str, Enum):
+    SLACK = "slack"
+    """A Slack incoming webhook; `secret` holds its URL."""
+    PAGERDUTY = "pagerduty"
+    """PagerDuty Events API v2; `secret` holds the integration's routing key."""
+    EMAIL = "email"
+    """SMTP; `secret` (optional) holds the SMTP password of `auth_username`."""
+    WEBHOOK = "webhook"
+    """Alertmanager's generic webhook; `secret` holds the URL (URLs of hooks carry their token)."""
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
+NULL_RECEIVER = "gpufleet-null"
+"""The Alertmanager receiver that drops what no configured receiver asked for; no receiver may take its name."""
+
+CREDENTIAL_KEYS = ("url", "webhook_url", "api_url", "routing_key", "service_key", "integration_key", "password",
+                   "auth_password", "api_key", "token")
+"""Keys a user might write a credential under; refused with a hint, their values never echoed."""
+
+
+class Receiver(Strict):
+    """Where alerts go: one Slack channel, PagerDuty service, mailbox or webhook."""
+
+    type: ReceiverType
+    secret: SecretKey | None = None
+    """The `gpu-fleet:` config key holding the credential, set with `pulumi config set --secret gpu-fleet:<key>`."""
+    severities: list[Severity] = Field(
+        default_factory=lambda: [Severity.CRITICAL, Severity.WARNING, Severity.INFO], min_length=1)
+    """Which alerts this receiver gets (every alert carries a `severity` label)."""
+    channel: str | None = None
+    """Slack: the channel, e.g. `#gpu-alerts` (unset: the webhook's own channel)."""
+    to: list[str] = Field(default_factory=list)
+    """Email: recipients."""
+    sender: str | None = Field(default=None, alias="from")
+    """Email: the From address."""
+    smarthost: str | None = None
+    """Email: the SMTP server as host:port, e.g. smtp.example.com:587."""
+    auth_username: str | None = None
+    """Email: the SMTP user `secret`'s password belongs to."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plain_credentials(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            found = [k for k in CREDENTIAL_KEYS if k in data]
+            if found:
+                raise PydanticCustomError(
+                    "plain_credential",
+                    "`{key}` would put a credential in the stack file in plain text; store it with `pulumi config "
+                    "set --secret gpu-fleet:<key> <value>` and name that key in `secret:`",
+                    {"key": found[0]})
+        return data
+
+
+class Observability(Strict):
+    """Monitoring that every cluster gets: the seed alert rules and the receivers they are routed to.
+
+    Absent, every cluster still gets the rules with the seeds' thresholds, and no receiver.
+    """
+
+    alerts: Alerts = Field(default_factory=Alerts)
+    receivers: dict[Name, Receiver] = Field(default_factory=dict)
+    """Keyed by name (the Alertmanager receiver's name, a stable key); every alert whose severity a receiver
+    lists is sent to it."""
+
+
+def receiver_secret_keys(obs: Observability | None) -> dict[str, str]:
+    """Config keys (without namespace) that receivers read as secrets -> the key path naming each."""
+    if obs is None:
+        return {}
+    return {r.secret: f"observability.receivers.{name}.secret" for name, r in obs.receivers.items()
+            if r.secret is not None}
+
+
+def referenced_secret_keys(raw: Any) -> set[str]:
+    """The `secret:` keys receivers name in a raw, not yet validated `observability` value (strings only).
+
+    `infra.config` needs them before the section is validated: those keys are credentials, to be left out of the
+    settings and required to be encrypted.
+    """
+    receivers = raw.get("receivers") if isinstance(raw, dict) else None
+    if not isinstance(receivers, dict):
+        return set()
+    return {r["secret"] for r in receivers.values() if isinstance(r, dict) and isinstance(r.get("secret"), str)}

@@ -1,0 +1,67 @@
+"""GKE managed Prometheus: the GPU rules as `ClusterRules`, and the managed Alertmanager's receivers.
+
+DCGM series carry the workload's namespace (managed DCGM keeps the exporter's labels, and gpu-fleet's own
+exporters are scraped by a ClusterPodMonitoring that keeps them too), and a namespaced `Rules` only sees series
+of its own namespace (managed Prometheus injects `namespace=<its namespace>` into every selector,
+prometheus-engine `pkg/operator/apis/monitoring/v1/rules_config.go`): so the rules are cluster-scoped. The
+managed rule-evaluator sends alerts to the managed Alertmanager, which reads its configuration from the Secret
+`alertmanager` (key `alertmanager.yaml`) in `gmp-public` and otherwise runs a no-op one
+(`pkg/operator/operator_config.go`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config.observability import Receiver
+from components.kubernetes.monitoring.alertmanager import config_yaml
+from components.kubernetes.monitoring.rules import RuleGroup, gmp_cluster_rules, monitoring_outputs, rule_names
+
+STACK = "gke-managed-prometheus"
+PUBLIC_NAMESPACE = "gmp-public"
+ALERTMANAGER_SECRET = "alertmanager"
+ALERTMANAGER_KEY = "alertmanager.yaml"
+RULES_NAME = "gpufleet-gpu"
+
+
+@dataclass(frozen=True)
+class GmpMonitoringArgs:
+    cluster: str
+    """The cluster's key (`<region>-<name>`), for the plan."""
+    groups: list[RuleGroup]
+    """The rule groups to evaluate (empty: alerts are off)."""
+    receivers: dict[str, Receiver]
+    credentials: dict[str, pulumi.Output[str]]
+    """Each receiver's `secret` key -> its value, a Pulumi secret."""
+    provider: k8s.Provider
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+
+
+class GmpMonitoring(pulumi.ComponentResource):
+    stack: str
+    rules: list[str]
+    receivers: list[str]
+
+    def __init__(self, name: str, args: GmpMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpufleet:monitoring:GmpMonitoring", name, None, opts)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        self.stack = STACK
+        self.rules = rule_names(args.groups)
+        self.receivers = sorted(args.receivers)
+        if args.groups:
+            obj = gmp_cluster_rules(RULES_NAME, args.groups)
+            k8s.apiextensions.CustomResource(
+                f"{name}-rules", api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],
+                spec=obj["spec"], opts=k8s_opts)
+        if args.receivers:
+            k8s.core.v1.Secret(
+                f"{name}-alertmanager",
+                metadata={"name": ALERTMANAGER_SECRET, "namespace": PUBLIC_NAMESPACE,
+                          "labels": {"app.kubernetes.io/managed-by": "gpu-fleet"}},
+                type="Opaque",
+                string_data={ALERTMANAGER_KEY: config_yaml(args.receivers, args.credentials)},
+                opts=k8s_opts)
+        self.register_outputs(monitoring_outputs(args.cluster, self.stack, args.groups, self.receivers))

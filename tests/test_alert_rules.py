@@ -1,0 +1,415 @@
+"""The GPU alert and cost rules under `promtool test rules`: synthetic series, expected alerts at given times.
+
+Every rule the rule model can emit has a case here (checked by `test_every_rule_has_a_promtool_case`), and the
+timing cases are the point: an alert fires when its threshold says (85% for 5 minutes fires 5 minutes after the
+ramp, not 10; idle for 30 minutes fires at 30, not 60) and the XID alert resolves once the GPU is healthy again.
+promtool comes from Debian's `prometheus` package, which `./dev` installs where it can; elsewhere these tests skip
+and say why.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.config.observability import Alerts
+from components.kubernetes.monitoring.rules import (
+    GpuPrice,
+    MetricSource,
+    NicBandwidth,
+    Rule,
+    RuleGroup,
+    RuleTargets,
+    gmp_cluster_rules,
+    gpu_rule_groups,
+    prometheus_rule,
+    rule_file,
+    rule_names,
+)
+
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None, reason="promtool is not installed (Debian/Ubuntu: apt-get install prometheus; ./dev installs "
+                             "it when it runs as root)")
+
+H100 = "NVIDIA H100 80GB HBM3"
+L4 = "NVIDIA L4"
+TARGETS = RuleTargets(
+    MetricSource.DCGM_EXPORTER,
+    prices=(GpuPrice("h100-80gb", "NVIDIA H100.*", 10.0), GpuPrice("l4", "NVIDIA L4", 1.0)),
+    network=(NicBandwidth("g6.xlarge", 2.5), NicBandwidth("p5.48xlarge", 3200.0)),
+)
+
+
+def _without_annotations(groups: list[RuleGroup]) -> dict[str, Any]:
+    doc = rule_file(groups)
+    for g in doc["groups"]:
+        for r in g["rules"]:
+            r.pop("annotations", None)
+    return doc
+
+
+def run_promtool(tmp_path: Path, groups: list[RuleGroup], tests: list[dict[str, Any]], *,
+                 annotations: bool = False) -> None:
+    """Write the rules and the test file, run `promtool test rules`, fail with its output."""
+    assert PROMTOOL is not None
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(rule_file(groups) if annotations else _without_annotations(groups)))
+    spec = tmp_path / "rules_test.yaml"
+    spec.write_text(yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests}))
+    proc = subprocess.run([PROMTOOL, "test", "rules", spec.name], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def gpu(metric: str, values: str, *, gpu_id: str = "0", node: str = "n1", model: str = H100,
+        uuid: str | None = None, namespace: str | None = None) -> dict[str, str]:
+    labels = {"gpu": gpu_id, "UUID": uuid or f"GPU-{node}-{gpu_id}", "modelName": model, "node": node}
+    if namespace:
+        labels["namespace"] = namespace
+    body = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    return {"series": f"{metric}{{{body}}}", "values": values}
+
+
+def alert(at: str, name: str, *expected: dict[str, str]) -> dict[str, Any]:
+    return {"eval_time": at, "alertname": name, "exp_alerts": [{"exp_labels": e} for e in expected]}
+
+
+def labels(severity: str, *, gpu_id: str = "0", node: str = "n1", model: str = H100, **extra: str) -> dict[str, str]:
+    return {"severity": severity, "gpu": gpu_id, "UUID": f"GPU-{node}-{gpu_id}", "modelName": model, "node": node,
+            **extra}
+
+
+@needs_promtool
+def test_utilisation_85_for_5m_fires_5_minutes_after_the_ramp_not_10(tmp_path: Path) -> None:
+    # 0% until minute 30, 90% from minute 31: over the threshold from 31m, so firing from 36m.
+    run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
+        "interval": "1m",
+        "input_series": [gpu("DCGM_FI_DEV_GPU_UTIL", "0x30 90x30")],
+        "alert_rule_test": [
+            alert("35m", "GpuUtilizationHigh"),
+            alert("36m", "GpuUtilizationHigh", labels("warning")),
+            alert("41m", "GpuUtilizationHigh", labels("warning")),
+        ],
+    }])
+
+
+@needs_promtool
+def test_utilisation_threshold_and_window_come_from_config(tmp_path: Path) -> None:
+    alerts = Alerts.model_validate({"gpu_utilization": {"percent": 70, "window": "10m"}})
+    run_promtool(tmp_path, gpu_rule_groups(alerts, TARGETS), [{
+        "interval": "1m",
+        "input_series": [gpu("DCGM_FI_DEV_GPU_UTIL", "0x30 75x30")],
+        "alert_rule_test": [alert("40m", "GpuUtilizationHigh"),
+                            alert("41m", "GpuUtilizationHigh", labels("warning"))],
+    }])
+
+
+@needs_promtool
+def test_memory_90_for_5m_fires_5_minutes_after_it_fills(tmp_path: Path) -> None:
+    # 76 of 80 GB used (95%) from minute 11 on; a second GPU at 50% never fires.
+    run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
+        "interval": "1m",
+        "input_series": [
+            gpu("DCGM_FI_DEV_FB_USED", "1000x10 76000x20"), gpu("DCGM_FI_DEV_FB_FREE", "79000x10 4000x20"),
+            gpu("DCGM_FI_DEV_FB_USED", "40000x30", gpu_id="1"), gpu("DCGM_FI_DEV_FB_FREE", "40000x30", gpu_id="1"),
+        ],
+        "alert_rule_test": [alert("15m", "GpuMemoryHigh"), alert("16m", "GpuMemoryHigh", labels("warning"))],
+    }])
+
+
+@needs_promtool
+def test_idle_for_30m_fires_30_minutes_after_the_gpu_goes_idle_not_60(tmp_path: Path) -> None:
+    # Busy for the first hour, idle (0%) from minute 61: firing from 91m (the doubled window fired at 121m).
+    run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
+        "interval": "1m",
+        "input_series": [gpu("DCGM_FI_DEV_GPU_UTIL", "100x60 0x120", namespace="research")],
+        "alert_rule_test": [
+            alert("90m", "GpuIdle"),
+            alert("91m", "GpuIdle", labels("info", namespace="research")),
+            alert("120m", "GpuIdle", labels("info", namespace="research")),
+        ],
+    }])
+
+
+@needs_promtool
+def test_xid_fires_on_a_new_error_and_resolves_once_the_gpu_is_healthy(tmp_path: Path) -> None:
+    # The gauge holds the last XID (79 from minute 3) forever; the alert fires on the change and resolves 10
+    # minutes later, then fires again for a new XID (48 from minute 30).
+    run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
+        "interval": "1m",
+        "input_series": [gpu("DCGM_FI_DEV_XID_ERRORS", "0 0 0 79x26 48x30", gpu_id="3", node="n2")],
+        "alert_rule_test": [
+            alert("2m", "GpuXidError"),
+            alert("3m", "GpuXidError", labels("critical", gpu_id="3", node="n2")),
+            alert("10m", "GpuXidError", labels("critical", gpu_id="3", node="n2")),
+            alert("14m", "GpuXidError"),
+            alert("25m", "GpuXidError"),
+            alert("31m", "GpuXidError", labels("critical", gpu_id="3", node="n2")),
+            alert("45m", "GpuXidError"),
+        ],
+    }])
+
+
+@needs_promtool
+def test_xid_resolution_window_comes_from_config(tmp_path: Path) -> None:
+    alerts = Alerts.model_validate({"xid_errors": {"resolve_after": "30m"}})
+    run_promtool(tmp_path, gpu_rule_groups(alerts, TARGETS), [{
+        "interval": "1m",
+        "input_series": [gpu("DCGM_FI_DEV_XID_ERRORS", "0 0 0 79x60")],
+        "alert_rule_test": [alert("25m", "GpuXidError", labels("critical")), alert("40m", "GpuXidError")],
+    }])
+
+
+@needs_promtool
+def test_row_remap_failure_fires_at_once_and_stays(tmp_path: Path) -> None:
+    run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
+        "interval": "1m",
+        "input_series": [gpu("DCGM_FI_DEV_ROW_REMAP_FAILURE", "0x5 1x30")],
+        "alert_rule_test": [alert("5m", "GpuRowRemapFailure"),
+                            alert("6m", "GpuRowRemapFailure", labels("critical")),
+                            alert("30m", "GpuRowRemapFailure", labels("critical"))],
+    }])
+
+
+def _fleet(h100_later: int) -> list[dict[str, str]]:
+    """Two H100 held by team-a and an idle L4 for an hour, then `h100_later` more H100 held by team-b."""
+    series = [gpu("DCGM_FI_DEV_GPU_UTIL", "50x150", gpu_id=str(i), namespace="team-a") for i in range(2)]
+    series.append(gpu("DCGM_FI_DEV_GPU_UTIL", "0x150", node="n9", model=L4))
+    series += [gpu("DCGM_FI_DEV_GPU_UTIL", "_x60 50x90", gpu_id=str(i), node="n2", namespace="team-b")
+               for i in range(h100_later)]
+    return series
+
+
+@needs_promtool
+def test_cost_recording_rules_price_allocated_gpus_per_namespace(tmp_path: Path) -> None:
+    # A GPU time-shared by two pods of one namespace appears twice in DCGM; it is one GPU and is priced once.
+    shared = [{"series": f'DCGM_FI_DEV_GPU_UTIL{{gpu="5",UUID="GPU-n3-5",modelName="{H100}",node="n3",'
+                         f'namespace="team-c",pod="p{i}"}}', "values": "30x150"} for i in range(2)]
+    run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
+        "interval": "1m",
+        "input_series": _fleet(2) + shared,
+        "promql_expr_test": [
+            {"expr": "namespace:gpufleet_gpu_allocated:sum", "eval_time": "90m", "exp_samples": [
+                {"labels": 'namespace:gpufleet_gpu_allocated:sum{namespace="team-a"}', "value": 2},
+                {"labels": 'namespace:gpufleet_gpu_allocated:sum{namespace="team-b"}', "value": 2},
+                {"labels": 'namespace:gpufleet_gpu_allocated:sum{namespace="team-c"}', "value": 1}]},
+            {"expr": "namespace_gpu_model:gpufleet_gpu_cost_usd_per_hour:sum", "eval_time": "30m", "exp_samples": [
+                {"labels": 'namespace_gpu_model:gpufleet_gpu_cost_usd_per_hour:sum'
+                           '{gpu_model="h100-80gb",namespace="team-a"}', "value": 20},
+                {"labels": 'namespace_gpu_model:gpufleet_gpu_cost_usd_per_hour:sum'
+                           '{gpu_model="h100-80gb",namespace="team-c"}', "value": 10}]},
+            {"expr": "namespace:gpufleet_gpu_cost_usd_per_hour:sum", "eval_time": "90m", "exp_samples": [
+                {"labels": 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{namespace="team-a"}', "value": 20},
+                {"labels": 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{namespace="team-b"}', "value": 20},
+                {"labels": 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{namespace="team-c"}', "value": 10}]},
+            # The idle L4 is spend too, though no namespace holds it.
+            {"expr": "gpu_model:gpufleet_gpu_cost_usd_per_hour:sum", "eval_time": "90m", "exp_samples": [
+                {"labels": 'gpu_model:gpufleet_gpu_cost_usd_per_hour:sum{gpu_model="h100-80gb"}', "value": 50},
+                {"labels": 'gpu_model:gpufleet_gpu_cost_usd_per_hour:sum{gpu_model="l4"}', "value": 1}]},
+            {"expr": "cluster:gpufleet_gpu_cost_usd_per_hour:sum", "eval_time": "90m", "exp_samples": [
+                {"labels": "cluster:gpufleet_gpu_cost_usd_per_hour:sum", "value": 51}]},
+        ],
+    }])
+
+
+@needs_promtool
+def test_managed_dcgm_gpus_are_told_apart_by_node_and_index(tmp_path: Path) -> None:
+    # GKE managed DCGM: GPUs are named by Hostname and gpu (two nodes with a GPU 0 each are two GPUs).
+    series = [{"series": f'DCGM_FI_DEV_GPU_UTIL{{gpu="0",modelName="{H100}",Hostname="gke-n{i}",'
+                         f'namespace="team-a"}}', "values": "50x30"} for i in range(2)]
+    targets = RuleTargets(MetricSource.GKE_MANAGED, TARGETS.prices)
+    run_promtool(tmp_path, gpu_rule_groups(Alerts(), targets), [{
+        "interval": "1m", "input_series": series,
+        "promql_expr_test": [{"expr": "namespace:gpufleet_gpu_allocated:sum", "eval_time": "10m", "exp_samples": [
+            {"labels": 'namespace:gpufleet_gpu_allocated:sum{namespace="team-a"}', "value": 2}]}],
+    }])
+
+
+@needs_promtool
+def test_cost_spike_fires_at_the_configured_factor_over_an_hour(tmp_path: Path) -> None:
+    # 21 USD/h for an hour, then 41 (x1.95: below 2.0) in one cluster, 61 (x2.9) in another.
+    groups = gpu_rule_groups(Alerts(), TARGETS)
+    run_promtool(tmp_path, groups, [
+        {"interval": "1m", "input_series": _fleet(2),
+         "alert_rule_test": [alert("90m", "GpuCostSpike")]},
+        {"interval": "1m", "input_series": _fleet(4),
+         "alert_rule_test": [alert("59m", "GpuCostSpike"), alert("61m", "GpuCostSpike", {"severity": "warning"}),
+                             alert("125m", "GpuCostSpike")]},
+    ])
+    # Read as "+200%" (factor 3), the 2.9x growth is not a spike.
+    strict = gpu_rule_groups(Alerts.model_validate({"cost_spike": {"factor": 3}}), TARGETS)
+    run_promtool(tmp_path, strict, [{"interval": "1m", "input_series": _fleet(4),
+                                     "alert_rule_test": [alert("61m", "GpuCostSpike")]}])
+
+
+def _node(instance: str, product: str, transmit: str, receive: str = "0x60") -> list[dict[str, str]]:
+    return [
+        {"series": f'node_dmi_info{{instance="{instance}",product_name="{product}",system_vendor="Amazon EC2"}}',
+         "values": "1x60"},
+        {"series": f'node_network_transmit_bytes_total{{instance="{instance}",device="ens5"}}', "values": transmit},
+        {"series": f'node_network_receive_bytes_total{{instance="{instance}",device="ens5"}}', "values": receive},
+        # Pod traffic on the host side of veths is the same bytes again: never counted.
+        {"series": f'node_network_transmit_bytes_total{{instance="{instance}",device="veth12ab"}}',
+         "values": "0+9e12x60"},
+    ]
+
+
+@needs_promtool
+def test_network_saturation_against_the_catalog_bandwidth(tmp_path: Path) -> None:
+    # g6.xlarge: 2.5 Gbps = 312.5 MB/s. 1e8 bytes a minute until minute 30, then 1.6875e10 a minute (281.25 MB/s,
+    # 90%): the 2-minute rate is past 80% from minute 32, so the alert fires at 37m. The same traffic on a p5 is
+    # far below its bandwidth.
+    busy = "0+1e8x30 1.9875e10+1.6875e10x29"
+    run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
+        "interval": "1m",
+        "input_series": _node("10.0.0.1:9100", "g6.xlarge", busy) + _node("10.0.0.2:9100", "p5.48xlarge", busy),
+        "alert_rule_test": [
+            alert("36m", "NodeNetworkSaturated"),
+            alert("37m", "NodeNetworkSaturated",
+                  {"severity": "warning", "instance": "10.0.0.1:9100", "direction": "transmit"}),
+        ],
+        "promql_expr_test": [
+            {"expr": "instance:gpufleet_nic_bandwidth_bytes_per_second:max", "eval_time": "10m", "exp_samples": [
+                {"labels": 'instance:gpufleet_nic_bandwidth_bytes_per_second:max{instance="10.0.0.1:9100"}',
+                 "value": 312500000},
+                {"labels": 'instance:gpufleet_nic_bandwidth_bytes_per_second:max{instance="10.0.0.2:9100"}',
+                 "value": 400000000000}]},
+            {"expr": 'instance_direction:gpufleet_network_bytes_per_second:rate{instance="10.0.0.1:9100"}',
+             "eval_time": "40m", "exp_samples": [
+                {"labels": 'instance_direction:gpufleet_network_bytes_per_second:rate'
+                           '{direction="receive",instance="10.0.0.1:9100"}', "value": 0},
+                {"labels": 'instance_direction:gpufleet_network_bytes_per_second:rate'
+                           '{direction="transmit",instance="10.0.0.1:9100"}', "value": 281250000}]},
+            {"expr": 'instance_type:gpufleet_nic_bandwidth_bytes_per_second:max{instance_type="g6.xlarge"}',
+             "eval_time": "1m", "exp_samples": [
+                {"labels": 'instance_type:gpufleet_nic_bandwidth_bytes_per_second:max{instance_type="g6.xlarge"}',
+                 "value": 312500000}]},
+        ],
+    }])
+
+
+@needs_promtool
+def test_annotations_render_with_the_labels_each_source_has(tmp_path: Path) -> None:
+    # GKE managed DCGM names the node `Hostname`; the exporter's scrape adds `node`.
+    managed = {"series": f'DCGM_FI_DEV_GPU_UTIL{{gpu="1",UUID="GPU-x",modelName="{L4}",Hostname="gke-n7"}}',
+               "values": "0x40"}
+    run_promtool(tmp_path, gpu_rule_groups(Alerts(), RuleTargets(MetricSource.GKE_MANAGED)), [{
+        "interval": "1m",
+        "input_series": [managed],
+        "alert_rule_test": [{"eval_time": "31m", "alertname": "GpuIdle", "exp_alerts": [{
+            "exp_labels": {"severity": "info", "gpu": "1", "UUID": "GPU-x", "modelName": L4, "Hostname": "gke-n7"},
+            "exp_annotations": {
+                "summary": f"GPU 1 ({L4}) on gke-n7 under 5% busy for 30m",
+                "description": "Paid for and unused: release it, or let the autoscaler remove the node."}}]}],
+    }], annotations=True)
+    run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
+        "interval": "1m",
+        "input_series": [gpu("DCGM_FI_DEV_XID_ERRORS", "0 79x10", namespace="team-a")],
+        "alert_rule_test": [{"eval_time": "2m", "alertname": "GpuXidError", "exp_alerts": [{
+            "exp_labels": labels("critical", namespace="team-a"),
+            "exp_annotations": {
+                "summary": f"XID 79 on GPU 0 ({H100}) on n1",
+                "description": "The GPU reported a new XID error; look the code up in NVIDIA's XID catalog "
+                               "(docs.nvidia.com/deploy/xid-errors) and drain the node if it asks for a reset. "
+                               "Resolves 10m after the last new error."}}]}],
+    }], annotations=True)
+
+
+@needs_promtool
+def test_promtool_fails_a_rule_that_fires_late(tmp_path: Path) -> None:
+    """The harness is real: the doubled window (average over 5m, then for 5m) fails the 5-minute expectation."""
+    late = [RuleGroup("late", (Rule("GpuUtilizationHigh", "avg_over_time(DCGM_FI_DEV_GPU_UTIL[5m]) > 85", True,
+                                     "5m", {"severity": "warning"}),))]
+    with pytest.raises(AssertionError, match="GpuUtilizationHigh"):
+        run_promtool(tmp_path, late, [{
+            "interval": "1m", "input_series": [gpu("DCGM_FI_DEV_GPU_UTIL", "0x30 90x30")],
+            "alert_rule_test": [alert("36m", "GpuUtilizationHigh", labels("warning"))]}])
+
+
+def test_managed_dcgm_gets_no_rule_on_a_metric_it_does_not_export() -> None:
+    managed = rule_names(gpu_rule_groups(Alerts(), RuleTargets(MetricSource.GKE_MANAGED)))
+    assert {"GpuUtilizationHigh", "GpuMemoryHigh", "GpuIdle"} <= set(managed)
+    assert "GpuXidError" not in managed and "GpuRowRemapFailure" not in managed
+
+
+def test_switched_off_alerts_are_not_rendered() -> None:
+    off = Alerts.model_validate({"gpu_idle": {"enabled": False, "percent": 5, "window": "30m"},
+                                 "xid_errors": {"enabled": False}, "cost_spike": {"enabled": False},
+                                 "network_saturation": {"enabled": False, "percent": 80, "window": "5m"}})
+    names = rule_names(gpu_rule_groups(off, TARGETS))
+    assert not {"GpuIdle", "GpuXidError", "GpuCostSpike", "NodeNetworkSaturated"} & set(names)
+    assert "cluster:gpufleet_gpu_cost_usd_per_hour:sum" in names  # recording goes on: dashboards use it
+    assert gpu_rule_groups(Alerts(enabled=False), TARGETS) == []
+    # Without DCGM (EKS with dcgm_exporter: false) only the node network rules remain.
+    no_dcgm = rule_names(gpu_rule_groups(Alerts(), RuleTargets(MetricSource.DCGM_EXPORTER, TARGETS.prices,
+                                                               TARGETS.network, dcgm=False)))
+    assert "NodeNetworkSaturated" in no_dcgm
+    assert not [n for n in no_dcgm if n.startswith(("Gpu", "namespace", "gpu_", "cluster"))]
+
+
+@needs_promtool
+def test_rendered_rules_pass_promtool_check(tmp_path: Path) -> None:
+    for source in MetricSource:
+        path = tmp_path / f"{source.value}.yaml"
+        path.write_text(yaml.safe_dump(rule_file(gpu_rule_groups(Alerts(), RuleTargets(source, TARGETS.prices,
+                                                                                        TARGETS.network)))))
+        proc = subprocess.run([str(PROMTOOL), "check", "rules", str(path)], capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_rule_has_a_promtool_case() -> None:
+    """Every rule the model emits is named by a case in this file: an expected alert, or a recorded series."""
+    import re
+
+    text = Path(__file__).read_text()
+    covered = set(re.findall(r'alert\("[0-9]+m", "(\w+)"', text)) | set(re.findall(r'"alertname": "(\w+)"', text))
+    covered |= set(re.findall(r'"expr": \'?"?([a-z_:]+)', text))
+    every = set(rule_names(gpu_rule_groups(Alerts(), TARGETS)))
+    missing = every - covered
+    assert not missing, f"rules without a promtool case: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("source", list(MetricSource))
+def test_rendered_objects_validate_against_the_reference_crds(source: MetricSource) -> None:
+    from tests.cel_rules import violations, with_defaults
+    from tests.test_kubernetes_objects import crd_schemas, validate
+
+    groups = gpu_rule_groups(Alerts(), RuleTargets(source, TARGETS.prices, TARGETS.network))
+    for obj in (prometheus_rule("gpufleet-gpu", "monitoring", groups), gmp_cluster_rules("gpufleet-gpu", groups)):
+        validate(obj)
+        schema = crd_schemas()[(obj["apiVersion"], obj["kind"])]
+        broken = list(violations(schema, with_defaults(schema, obj)))
+        assert not broken, f"{obj['kind']}: {broken}"
+        assert [r.get("alert") or r.get("record") for g in obj["spec"]["groups"] for r in g["rules"]] == \
+            rule_names(groups)
+
+
+def test_a_rule_with_both_record_and_alert_fails_the_crd() -> None:
+    from tests.cel_rules import violations, with_defaults
+    from tests.test_kubernetes_objects import crd_schemas
+
+    obj = gmp_cluster_rules("x", gpu_rule_groups(Alerts(), TARGETS))
+    obj["spec"]["groups"][0]["rules"][0]["record"] = "gpu:x:sum"
+    schema = crd_schemas()[(obj["apiVersion"], obj["kind"])]
+    assert any("exactly one" in v for v in violations(schema, with_defaults(schema, obj)))
+
+
+def test_rules_use_only_metrics_their_source_exports() -> None:
+    import re
+
+    from components.kubernetes.monitoring.rules import GKE_MANAGED_DCGM_METRICS
+    from tests.test_kubernetes_objects import _reference_metrics
+
+    exporter = _reference_metrics()
+    for source, exported in ((MetricSource.DCGM_EXPORTER, exporter), (MetricSource.GKE_MANAGED,
+                                                                       GKE_MANAGED_DCGM_METRICS)):
+        rules = rule_file(gpu_rule_groups(Alerts(), RuleTargets(source, TARGETS.prices)))
+        used = {m for g in rules["groups"] for r in g["rules"] for m in re.findall(r"DCGM_FI_[A-Z0-9_]+", r["expr"])}
+        assert used and used <= exported, (source, used - exported)
