@@ -56,7 +56,11 @@ def synthetic(scale: int) -> dict[str, Any]:
                 c["vpc_cidr"] = str(next(v for v in vpcs if not any(v.overlaps(t) for t in taken)))
                 taken.add(ipaddress.ip_network(c["vpc_cidr"]))
                 region["clusters"].append(c)
+    gpu_blocks = ipaddress.ip_network("100.64.0.0/10").subnets(new_prefix=12)
     for region in gke["regions"]:
+        if region.get("gpu_cidr"):
+            # Every copy's A3 Mega pools share the region's GPU subnets: a /12 gives each NIC room for 2,044 nodes.
+            region["gpu_cidr"] = str(next(gpu_blocks))
         template = region["clusters"]
         region["clusters"] = []
         for copy_no in range(scale):

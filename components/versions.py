@@ -57,3 +57,50 @@ GPU_OPERATOR_OLM_CSV = "gpu-operator-certified.v26.7.0"
 NFD_OLM_CHANNEL = "stable"
 OPENSHIFT_VERSIONS = ((4, 18), (4, 22))
 """The OpenShift releases the pinned GPU Operator bundle declares (inclusive)."""
+
+# --- GPU fabric (multi-node training networking) ----------------------------------------------------------
+
+GPUDIRECT_COMMIT = "992db81257553607f1477945f1b3219632991829"
+"""GoogleCloudPlatform/container-engine-accelerators at master of 2026-06-11 ("bump tcpxo-daemon version to 1.0.21"),
+the newest stored snapshot. The installer manifests below are read at this commit; each last changed at:
+nccl-tcpx-installer.yaml 22f1e65 (2024-06-12, NCCL plugin v3.1.9), nccl-tcpxo-installer.yaml 685dca2 (2026-01-09,
+plugin v1.0.15, NCCL 2.28.7), nri-device-injector.yaml 3491157 (2026-05-29, image by digest), nccl-rdma-installer.yaml
+2da1c92 (2026-05-06, gIB v1.1.1). To move the pin, read the diff from this commit to the new one."""
+_GPUDIRECT = f"https://raw.githubusercontent.com/GoogleCloudPlatform/container-engine-accelerators/{GPUDIRECT_COMMIT}/"
+NCCL_TCPX_INSTALLER = _GPUDIRECT + "gpudirect-tcpx/nccl-tcpx-installer.yaml"
+"""A3 High: DaemonSet `nccl-tcpx-installer` (kube-system), copying the TCPX NCCL plugin onto the node."""
+NCCL_TCPXO_INSTALLER = _GPUDIRECT + "gpudirect-tcpxo/nccl-tcpxo-installer.yaml"
+"""A3 Mega: DaemonSet `nccl-tcpxo-installer` (aperture devices, import-helper, the FasTrak NCCL plugin)."""
+NRI_DEVICE_INJECTOR = _GPUDIRECT + "nri_device_injector/nri-device-injector.yaml"
+"""A3 High and Mega: DaemonSet `device-injector`, which hands the receive-datapath daemon the GPU devices."""
+NCCL_RDMA_INSTALLER = _GPUDIRECT + "gpudirect-rdma/nccl-rdma-installer.yaml"
+"""A3 Ultra and A4: DaemonSet `nccl-rdma-installer` copying the gIB NCCL plugin to /home/kubernetes/bin/gib."""
+
+TCPX_IMAGES = {
+    "daemon": "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/tcpgpudmarxd-dev:v2.0.12",
+    "nccl": "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/nccl-plugin-gpudirecttcpx-dev:v3.1.9",
+}
+"""A3 High's receive-datapath daemon and NCCL test image, as gpudirect-tcpx/nccl-test-latest.yaml pairs them with
+the v3.1.9 installer (at GPUDIRECT_COMMIT)."""
+TCPXO_IMAGES = {
+    "daemon": "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/tcpgpudmarxd-dev:v1.0.21",
+    "nccl": "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/nccl-plugin-gpudirecttcpx-dev:v1.0.15",
+}
+"""A3 Mega's daemon and NCCL test image, as gpudirect-tcpxo/nccl-test-latest.yaml pairs them (at GPUDIRECT_COMMIT)."""
+GIB_DIAGNOSTIC_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-gib/nccl-plugin-gib-diagnostic:v1.1.1"
+"""A3 Ultra / A4 NCCL test image (gIB, nccl-tests, sshd and Open MPI), as gpudirect-rdma/nccl-test.yaml uses it."""
+
+EFA_DEVICE_PLUGIN = ChartPin("aws-efa-k8s-device-plugin", "v0.5.30", "https://aws.github.io/eks-charts")
+"""aws/eks-charts `stable/aws-efa-k8s-device-plugin` at bfe91c4 (2026-07-21): chart v0.5.30, app v0.5.20; its values
+are in ../shared/reference/charts/aws-efa-k8s-device-plugin."""
+MPI_OPERATOR_VERSION = "v0.8.0"
+"""kubeflow/mpi-operator: the MPIJob CRD in ../shared/reference is this release's; the fabric check runs on it."""
+MPI_OPERATOR = ("https://raw.githubusercontent.com/kubeflow/mpi-operator/"
+                f"{MPI_OPERATOR_VERSION}/deploy/v2beta1/mpi-operator.yaml")
+NCCL_TESTS_EFA_IMAGE = ("public.ecr.aws/hpc-cloud/nccl-tests:"
+                        "cuda12.8.1-efa1.43.2-ofiv1.16.3-ncclv2.27.7-1-testsv2.16.9")
+"""AWS's EFA + NCCL test image (EFA installer, aws-ofi-nccl, NCCL, nccl-tests, Open MPI) that the EKS user guide's
+MPIJob runs as `:latest`; pinned to a release tag (CUDA 12.8, runs on the AL2023 NVIDIA AMI's driver)."""
+NCCL_TCPX_CONFIG = _GPUDIRECT + "gpudirect-tcpx/nccl-config.yaml"
+"""A3 High's NCCL test scripts (ConfigMap `nccl-configmap`: allgather.sh, run-nccl.sh with the TCPX environment),
+which the fabric check's pods mount; last changed 0e5609b (2026-06-02, "Finalize NCCL config for GKE 1.34+")."""

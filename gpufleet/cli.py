@@ -1,5 +1,7 @@
 """`gpu-fleet plan STACK`: the offline plan of a stack, for reviewers without cloud credentials.
 
+`gpu-fleet fabric-check STACK --pool KEY` prints a 2-node NCCL test of a GPU pool's fabric, ready to apply.
+
 Exit codes: 0 the plan holds; 1 a mandatory policy fails; 2 the configuration (or the command line) is invalid;
 3 no verdict: the policy pack could not run, or gpu-fleet itself failed unexpectedly.
 """
@@ -17,7 +19,7 @@ from rich.console import Console
 
 from components.capacity import capacity_rows, cost
 from components.config import ConfigError, Issue
-from gpufleet import offline, policy_gate, report
+from gpufleet import fabric_check, offline, policy_gate, report
 from infra import config as infra_config
 
 EXIT_OK, EXIT_POLICY, EXIT_CONFIG, EXIT_PACK = 0, 1, 2, 3
@@ -97,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     discover.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster (a user that can read it)")
     discover.add_argument("--context", help="kubeconfig context (default: its current context)")
     discover.add_argument("--name", help="the cluster's key in the stack (default: from its infrastructure id)")
+    check = sub.add_parser("fabric-check", help="print a 2-node NCCL test of a GPU pool's fabric (GPUDirect, EFA)",
+                           epilog="exit codes: 0 printed; 2 invalid input (the stack, or a --pool that names no GPU "
+                                  "pool with a fabric); 3 a gpu-fleet bug")
+    check.add_argument("stack", help="stack name: reads Pulumi.STACK.yaml at the project root")
+    check.add_argument("--pool", required=True,
+                       help="the pool's config key, e.g. gke.regions[us-central1].clusters[ml-1].gpu_pools[h100-prod]")
+    check.add_argument("--config", type=Path, help="read this stack file instead of Pulumi.STACK.yaml")
     return parser
 
 
@@ -158,18 +167,12 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_OK
 
     root = project_root(Path.cwd())
-    if args.config is not None:
-        stack_file = args.config
-    else:
-        if root is None:
-            err.print("error: no Pulumi.yaml here or above; run from the gpu-fleet checkout, or pass --config FILE")
-            return EXIT_CONFIG
-        stack_file = root / f"Pulumi.{args.stack}.yaml"
-        if not stack_file.is_file():
-            stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
-            err.print(f"error: stack {args.stack!r}: {stack_file.name} does not exist; "
-                      f"hint: known stacks: {', '.join(stacks) or 'none'}")
-            return EXIT_CONFIG
+    found = _stack_file(args, root, err)
+    if found is None:
+        return EXIT_CONFIG
+    stack_file = found
+    if args.command == "fabric-check":
+        return _fabric_check(args.stack, stack_file, args.pool, err)
     base = None
     if args.base is not None:
         try:
@@ -218,6 +221,40 @@ def _main(argv: list[str] | None) -> int:
         args.markdown.write_text(report.markdown(plan, base))
     if result is not None and result.mandatory_failed:
         return EXIT_POLICY
+    return EXIT_OK
+
+
+def _stack_file(args: argparse.Namespace, root: Path | None, err: Console) -> Path | None:
+    """The stack file to read (`--config`, else Pulumi.STACK.yaml at the project root); None, reported, if missing."""
+    if args.config is not None:
+        return Path(args.config)
+    if root is None:
+        err.print("error: no Pulumi.yaml here or above; run from the gpu-fleet checkout, or pass --config FILE")
+        return None
+    stack_file = root / f"Pulumi.{args.stack}.yaml"
+    if not stack_file.is_file():
+        stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        err.print(f"error: stack {args.stack!r}: {stack_file.name} does not exist; "
+                  f"hint: known stacks: {', '.join(stacks) or 'none'}")
+        return None
+    return stack_file
+
+
+def _fabric_check(stack: str, stack_file: Path, pool: str, err: Console) -> int:
+    """Print the pool's fabric check (manifests and steps) to stdout; a bad stack or pool key is exit 2."""
+    try:
+        sf = offline.read_stack_file(stack_file, stack)
+        parsed = infra_config.parse(sf.project_values(), gcp_project=sf.config.get("gcp:project"), keys=sf.config,
+                                    secret_keys=sf.secret_keys)
+    except ConfigError as exc:
+        return _config_errors(err, stack_file, exc)
+    try:
+        check = fabric_check.build(parsed.fleet, pool, gcp_project=parsed.gcp_project)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            err.print(f"error: {issue}", markup=False, soft_wrap=True)
+        return EXIT_CONFIG
+    sys.stdout.write(check.render())
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from components import catalog
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from components.kubernetes.monitoring.rules import MONITORING_TYPES
 from gpufleet import watches
@@ -99,12 +100,12 @@ def render(plan: Plan, console: Console) -> None:
     console.print(table)
 
     pools = Table(title="GPU pools")
-    for col in ("cluster", "region", "pool", "machine", "capacity", "zones", "nodes", "gpus", "$/node-hour"):
+    for col in ("cluster", "region", "pool", "machine", "capacity", "zones", "nodes", "gpus", "$/node-hour", "fabric"):
         pools.add_column(col)
     for row in plan.capacity:
         pools.add_row(row.cluster, row.region, row.pool, row.machine_type or "(any)", row.capacity,
                       str(len(row.zones)), f"{row.min_nodes}-{row.max_nodes} nodes",
-                      f"{row.min_gpus}-{row.max_gpus} GPUs", _usd(row.hourly_usd_per_node))
+                      f"{row.min_gpus}-{row.max_gpus} GPUs", _usd(row.hourly_usd_per_node), row.fabric)
     console.print(pools)
 
     c = plan.cost
@@ -193,6 +194,35 @@ def pool_changes(current: list[CapacityRow], base: list[CapacityRow]) -> list[st
     return lines
 
 
+def _fabric_available(row: CapacityRow) -> str | None:
+    """The fabric the pool's machine has in the catalog (GPUDirect, or EFA for training instances), if any."""
+    gke = catalog.fabric.gke_fabric(row.machine_type)
+    if row.platform == "gke":
+        return gke.transport.value if gke is not None else None
+    names = row.machine_types or (row.machine_type,)
+    if row.platform == "eks" and all(catalog.fabric.efa_by_default(n) for n in names):
+        return f"EFA x{catalog.machine_type(names[0]).efa_interfaces}"
+    return None
+
+
+def fabric_lines(rows: list[CapacityRow]) -> list[str]:
+    """Markdown: each GPU pool's fabric; pools left on TCP although their machine has a fabric come first, in bold."""
+    pools = [r for r in rows if r.pool != "auto-provisioning"]
+    if not pools:
+        return []
+
+    def missing(r: CapacityRow) -> bool:
+        return r.fabric == "TCP" and _fabric_available(r) is not None
+
+    lines = ["", "**GPU fabric per pool** (TCP: GPUs reach other nodes over the primary NIC only; TCPX, TCPXO, RDMA: "
+             "GPUDirect over the pool's GPU NICs; EFA xN: N EFA interfaces per node):", "",
+             "| pool (stack-config key) | machine | GPUs per node | GPUs max | fabric |", "|---|---|---:|---:|---|"]
+    for r in sorted(pools, key=lambda r: (not missing(r), pool_path(r))):
+        cell = f"**TCP** ({r.machine_type} has {_fabric_available(r)}: turned off)" if missing(r) else r.fabric
+        lines.append(f"| `{pool_path(r)}` | {r.machine_type} | {r.gpus_per_node} | {r.max_gpus} | {cell} |")
+    return lines
+
+
 def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
     """A pull-request comment: GPUs and cost by region and type, the delta against `base`, violations."""
     lines = [f"### gpu-fleet plan: `{plan.stack}`", ""]
@@ -227,6 +257,8 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
         d_min = c.monthly_usd_min - float(old_cost.get("monthly_usd_min", 0))
         lines.append(f"**Change against the target branch:** {d_min:+,.2f} USD/month at the floor, "
                      f"{d_max:+,.2f} USD/month at the ceiling.")
+    lines += fabric_lines(plan.capacity)
+    if base is not None:
         changed = pool_changes(plan.capacity, base_rows)
         lines += ["", f"**GPU pools changed:** {_count(len(changed), 'pool') if changed else 'none'}."]
         if changed:

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.cluster import EksClusterArgs, EksClusterComponent
+from components.aws.efa import Efa, EfaArgs
 from components.aws.gpu_pool import KarpenterGpuPool, KarpenterGpuPoolArgs
 from components.aws.iam import partition_of
 from components.aws.karpenter import Karpenter, KarpenterArgs
@@ -16,7 +17,7 @@ from components.aws.network import Vpc, VpcArgs
 from components.capacity.rows import PriceBook
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
 from components.config.dashboards import Dashboards
-from components.config.eks import CapacityType, Eks, EksCluster, GpuSoftware
+from components.config.eks import CapacityType, Eks, EksCluster, GpuSoftware, efa_interfaces
 from components.config.model import PriceOverride
 from components.config.observability import Observability
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
@@ -78,13 +79,19 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                               zonal_shift=eks.zonal_shift, tags=tags),
                 opts=within,
             )
+            efa_pools = {p.name: n for p in spec.gpu_pools if (n := efa_interfaces(p))}
+            efa = Efa(f"{key}-efa", EfaArgs(cluster_name=spec.name, vpc_id=vpc.vpc_id, pools=list(efa_pools),
+                                            provider=cluster.provider, depends_on=[cluster.system_nodes], tags=tags),
+                      opts=within) if efa_pools else None
             for pool in spec.gpu_pools:
                 KarpenterGpuPool(
                     f"{key}-{pool.name}",
                     KarpenterGpuPoolArgs(cluster_name=spec.name, region=region.name, spec=pool,
                                          zones=list(spec.zones), ami_alias=f"al2023@{spec.ami_version}",
                                          node_role_name=karpenter.node_role_name, provider=cluster.provider,
-                                         depends_on=[karpenter.chart], tags=tags),
+                                         depends_on=[karpenter.chart], tags=tags,
+                                         efa_interfaces=efa_pools.get(pool.name, 0),
+                                         placement_group=efa.placement_groups.get(pool.name) if efa else None),
                     opts=within,
                 )
             monitoring = PrometheusStack(

@@ -9,10 +9,13 @@ import pulumi
 
 from components.capacity.rows import PriceBook
 from components.config.addons import DcgmSource, GpuStack
+from components.config.fabric import gpu_vpcs, pool_fabric, pool_nics
 from components.config.gke import CapacityModel, Gke, GkeCluster
 from components.config.model import PriceOverride
 from components.config.observability import Observability
 from components.gcp.cluster import GkeClusterArgs, GkeClusterComponent
+from components.gcp.gpu_fabric import GkeGpuFabric, GkeGpuFabricArgs
+from components.gcp.gpu_network import GpuNetworks, GpuNetworksArgs
 from components.gcp.network import ClusterRanges, Network, NetworkArgs, RegionSubnet
 from components.gcp.node_pool import GpuNodePool, GpuNodePoolArgs
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
@@ -55,12 +58,17 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Ob
         ),
     )
 
+    # GPU fabric: the extra VPCs of every family in use, shared by its pools in all regions.
+    vpcs = gpu_vpcs(gke)
+    gpu_net = GpuNetworks(f"{gke.network.name}-gpu", GpuNetworksArgs(project=project, vpcs=vpcs)) if vpcs else None
+
     cluster_names: dict[str, pulumi.Output[str]] = {}
     kubeconfigs: dict[str, pulumi.Output[str]] = {}
     for region in gke.regions:
         for spec in region.clusters:
             key = f"{region.name}-{spec.name}"
             cluster_labels = {**labels, "cluster-class": spec.cluster_class.value}
+            nics = {pool.name: pool_nics(gke.network.name, region.name, pool) for pool in spec.gpu_pools}
             cluster = GkeClusterComponent(
                 key,
                 GkeClusterArgs(
@@ -72,6 +80,8 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Ob
                     release_channel=gke.release_channel,
                     deletion_protection=gke.deletion_protection,
                     labels=cluster_labels,
+                    multi_networking=any(nics.values()),
+                    min_master_version=gke.min_master_version,
                 ),
             )
             pools = [
@@ -87,11 +97,23 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Ob
                         service_account=cluster.node_service_account,
                         labels=cluster_labels,
                         depends_on=[cluster.iam_ready],
+                        gpu_nics=[(gpu_net.network_names[n.network], gpu_net.subnet_names[n.subnet])
+                                  for n in nics[pool.name]] if gpu_net else [],
                     ),
                     opts=pulumi.ResourceOptions(parent=cluster),
                 )
                 for pool in spec.gpu_pools
             ]
+            cluster_nics = list({n.object_name: n for ns in nics.values() for n in ns}.values())
+            if gpu_net is not None and cluster_nics:
+                GkeGpuFabric(
+                    f"{key}-fabric",
+                    GkeGpuFabricArgs(nics=cluster_nics, network_names=gpu_net.network_names,
+                                     subnet_names=gpu_net.subnet_names, provider=cluster.provider,
+                                     transports=[f.transport for p in spec.gpu_pools if (f := pool_fabric(p))],
+                                     depends_on=[cluster.system_pool, *gpu_net.ready]),
+                    opts=pulumi.ResourceOptions(parent=cluster),
+                )
             GpuAddons(
                 f"{key}-addons",
                 GpuAddonsArgs(spec=spec.addons, provider=cluster.provider, depends_on=list(pools),

@@ -1,10 +1,11 @@
-"""GPU quota at maximum scale, per cloud region and quota metric, plus GCP's global GPUS_ALL_REGIONS.
+"""GPU quota at maximum scale, per cloud region and quota metric, plus GCP's global GPUS_ALL_REGIONS and NETWORKS.
 
 Usage comes from the shared capacity rows: GCP counts GPUs against the catalog's metric for the machine
 (NVIDIA_H100_MEGA_GPUS is not NVIDIA_H100_GPUS; spot, flex-start and queued capacity count against
 PREEMPTIBLE_*, except that they consume the standard quota in a region where no preemptible quota is
 granted, as Compute Engine does); AWS counts vCPUs against each On-Demand or Spot quota code a pool can
-reach (P, P5 Spot, G), at the worst instance mix its NodePool allows.
+reach (P, P5 Spot, G), at the worst instance mix its NodePool allows. GCP's VPC networks (the fleet network plus
+every GPU fabric network) count against the project's NETWORKS quota where the config grants one (seed 002: 10).
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from pulumi_policy import (
 from components import catalog
 from components.capacity import CapacityRow, pool_path
 from components.capacity.eks import aws_quota_demand
-from policies.view import pool_label, rows
+from policies.view import plain, pool_label, rows
 
 PREEMPTIBLE_CAPACITY = {"spot", "flex-start", "queued"}
+GCP_NETWORK = "gcp:compute/network:Network"
+NETWORKS = catalog.fabric.GCP_NETWORKS_QUOTA_METRIC
 
 
 @dataclass
@@ -106,9 +109,24 @@ def check(capacity: Iterable[CapacityRow], config: Mapping[str, Any]) -> list[st
     return messages
 
 
+def check_networks(names: Iterable[str], config: Mapping[str, Any]) -> list[str]:
+    """VPC networks the stack creates against the granted NETWORKS quota; unchecked where none is configured."""
+    granted = (config.get("global_quotas") or {}).get(NETWORKS)
+    names = sorted(names)
+    if granted is None or len(names) <= int(granted):
+        return []
+    return [f"all regions {NETWORKS}: {len(names)} VPC networks created ({', '.join(names)}), granted {int(granted)}; "
+            "GPU fabrics take several (A3 Mega 8, A3 High 4) and the project's `default` network counts too. "
+            "Disable the GPU fabric of a family (gpu_pools[].fabric.enabled: false), keep fewer families, or raise "
+            f"gpu-quota.global_quotas.{NETWORKS} in the stack's policy config once GCP has granted it."]
+
+
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
     config = args.get_config()
     for message in check(rows(args.resources, config), config):
+        report(message, None)
+    networks = [str(plain(r.props).get("name") or r.name) for r in args.resources if r.resource_type == GCP_NETWORK]
+    for message in check_networks(networks, config):
         report(message, None)
 
 
@@ -128,9 +146,9 @@ QUOTA_SCHEMA = PolicyConfigSchema(properties={
     },
     "global_quotas": {
         "type": "object",
-        "description": "Granted project-wide quotas, e.g. {GPUS_ALL_REGIONS: 128}",
+        "description": "Granted project-wide quotas, e.g. {GPUS_ALL_REGIONS: 128, NETWORKS: 10}",
         "default": {},
-        "propertyNames": {"enum": [catalog.GCP_ALL_REGIONS_METRIC]},
+        "propertyNames": {"enum": [catalog.GCP_ALL_REGIONS_METRIC, NETWORKS]},
         "additionalProperties": {"type": "integer", "minimum": 0},
     },
 })

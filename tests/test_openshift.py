@@ -103,7 +103,7 @@ def test_prod_section_loads(prod_doc: dict[str, Any]) -> None:
                                           name="spot")), "a production-critical pool may not be spot"),
     (lambda c: c["addons"]["namespaces"].append({"name": "openshift-monitoring", "gpus": 1}),
      "is a namespace OpenShift or gpu-fleet owns"),
-    (lambda c: c["gpu_pools"][0].update(efa=True), "unknown key"),
+    (lambda c: c["gpu_pools"][0].update(efa_interfaces=4), "unknown key"),  # one interface per machine
 ])
 def test_mistakes_are_one_line_each(prod_doc: dict[str, Any], change: Any, expected: str) -> None:
     values = raw(prod_doc)
@@ -411,3 +411,16 @@ def test_alerts_go_to_platform_monitoring_and_its_alertmanager(prod_plan: Plan) 
     (policy,) = by_kind(prod_plan, "ClusterPolicy")
     monitor = policy["spec"]["dcgmExporter"]["serviceMonitor"]
     assert {"regex": "namespace|pod|container", "action": "labeldrop"} in monitor["relabelings"]
+
+
+def test_efa_is_one_interface_at_most(plan_doc: Any, prod_doc: dict[str, Any]) -> None:
+    doc = openshift_only(prod_doc)
+    pool = cluster_of(doc)["gpu_pools"][1]
+    pool["efa"] = True  # g6.12xlarge carries one EFA interface
+    plan = plan_doc(doc, "prod")
+    ms = recorded(plan, "ocp-ai-l4x4-us-east-2a")
+    assert ms.inputs["spec"]["template"]["spec"]["providerSpec"]["value"]["networkInterfaceType"] == "EFA"
+    assert {r.fabric for r in plan.capacity if r.pool == "l4x4"} == {"EFA x1"}
+    values = raw(prod_doc)
+    values["openshift"]["clusters"][0]["gpu_pools"][0]["efa"] = True  # g6.4xlarge has none
+    assert any("g6.4xlarge has no EFA interface" in e for e in errors(values))

@@ -4,7 +4,8 @@ Requirements come from the catalog (instance types, the GPU's Karpenter name, ca
 pool carries `limits: nvidia.com/gpu` (its runtime cap), the `nvidia.com/gpu` NoSchedule taint, labels the
 device plugin and the capacity view read back, disruption settings and expiry. Nodes boot a pinned AL2023
 release (the alias picks its NVIDIA variant), use IMDSv2 only, an encrypted gp3 root volume and their
-instance-store NVMe as RAID0.
+instance-store NVMe as RAID0. EFA pools add one ENA primary interface and the instance's efa-only interfaces,
+the EFA security group and a cluster placement group (components.aws.efa).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import catalog
+from components.aws.efa import EFA_SECURITY_GROUP_TAG
 from components.aws.network import DISCOVERY_TAG
 from components.config.eks import CapacityType, EksGpuPool
 from components.kubernetes.conventions import (
@@ -23,6 +25,8 @@ from components.kubernetes.conventions import (
     GPU_TAINT,
     LABEL_CLUSTER,
     LABEL_CRITICAL,
+    LABEL_EFA,
+    LABEL_EFA_INTERFACES,
     LABEL_POOL,
     LABEL_REGION,
 )
@@ -55,6 +59,22 @@ class KarpenterGpuPoolArgs:
     """The Karpenter release (which installs the CRDs first)."""
     tags: dict[str, str]
     """EC2 tags of the pool's instances and volumes (cost allocation)."""
+    efa_interfaces: int = 0
+    """EFA interfaces per node (components.config.eks.efa_interfaces); 0: no EFA."""
+    placement_group: pulumi.Input[str] | None = None
+    """The cluster placement group of an EFA pool (components.aws.efa)."""
+
+
+def efa_network_interfaces(count: int) -> list[dict[str, Any]]:
+    """One ENA primary interface and `count` efa-only interfaces, one per network card.
+
+    Karpenter's "IP optimized" layout: ENA on card 0 / device 0 and efa-only on card 0 / device 1, efa-only on
+    device 0 of every other card (one address per node). The EC2NodeClass CRD requires the ENA primary and allows
+    one EFA device per network card (KP designs/efa-for-static-capacity.md, ec2nodeclass CEL rules).
+    """
+    return [{"networkCardIndex": 0, "deviceIndex": 0, "interfaceType": "interface"},
+            {"networkCardIndex": 0, "deviceIndex": 1, "interfaceType": "efa-only"},
+            *({"networkCardIndex": card, "deviceIndex": 0, "interfaceType": "efa-only"} for card in range(1, count))]
 
 
 def requirements(spec: EksGpuPool, zones: list[str]) -> list[dict[str, Any]]:
@@ -72,15 +92,16 @@ def requirements(spec: EksGpuPool, zones: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def node_class_spec(args: KarpenterGpuPoolArgs, role: str) -> dict[str, Any]:
+def node_class_spec(args: KarpenterGpuPoolArgs, role: str, placement_group: str | None = None) -> dict[str, Any]:
     spec = args.spec
     machines = [catalog.machine_type(t) for t in spec.instance_types]
     selector = [{"tags": {DISCOVERY_TAG: args.cluster_name}}]
+    efa = [{"tags": {EFA_SECURITY_GROUP_TAG: args.cluster_name}}] if args.efa_interfaces else []
     out: dict[str, Any] = {
         "role": role,
         "amiSelectorTerms": [{"alias": args.ami_alias}],
         "subnetSelectorTerms": selector,
-        "securityGroupSelectorTerms": selector,
+        "securityGroupSelectorTerms": selector + efa,
         "blockDeviceMappings": [{"deviceName": "/dev/xvda", "rootVolume": True, "ebs": {
             "volumeSize": f"{spec.root_volume_gb}Gi", "volumeType": "gp3", "encrypted": True,
             "deleteOnTermination": True}}],
@@ -92,6 +113,10 @@ def node_class_spec(args: KarpenterGpuPoolArgs, role: str) -> dict[str, Any]:
     if CapacityType.RESERVED in spec.capacity_types:
         out["capacityReservationSelectorTerms"] = [
             {"id": t.id} if t.id else {"tags": dict(t.tags or {})} for t in spec.capacity_reservations]
+    if args.efa_interfaces:
+        out["networkInterfaces"] = efa_network_interfaces(args.efa_interfaces)
+        if placement_group:
+            out["placementGroupSelector"] = {"name": placement_group}
     return out
 
 
@@ -99,7 +124,8 @@ def node_pool_spec(args: KarpenterGpuPoolArgs) -> dict[str, Any]:
     spec = args.spec
     gpu = catalog.machine_type(spec.instance_types[0]).gpu
     d = spec.disruption
-    labels = {GPU_PRESENT: "true", LABEL_POOL: spec.name, LABEL_ACCELERATOR: gpu, **spec.labels}
+    labels = {GPU_PRESENT: "true", LABEL_POOL: spec.name, LABEL_ACCELERATOR: gpu, **spec.labels,
+              **({LABEL_EFA: "true"} if args.efa_interfaces else {})}
     out: dict[str, Any] = {
         "limits": {GPU_RESOURCE: spec.gpu_limit},
         "disruption": {"consolidationPolicy": d.consolidation.value, "consolidateAfter": d.consolidate_after,
@@ -130,10 +156,12 @@ class KarpenterGpuPool(pulumi.ComponentResource):
         node_class = k8s.apiextensions.CustomResource(
             f"{name}-nodeclass", api_version=NODECLASS_API, kind="EC2NodeClass",
             metadata={"name": spec.name},
-            spec=pulumi.Output.from_input(args.node_role_name).apply(lambda role: node_class_spec(args, role)),
+            spec=pulumi.Output.all(args.node_role_name, args.placement_group).apply(
+                lambda v: node_class_spec(args, v[0], v[1])),
             opts=k8s_opts)
         metadata_labels = {LABEL_CLUSTER: args.cluster_name, LABEL_REGION: args.region, LABEL_POOL: spec.name,
-                           **({LABEL_CRITICAL: "true"} if spec.production_critical else {})}
+                           **({LABEL_CRITICAL: "true"} if spec.production_critical else {}),
+                           **({LABEL_EFA_INTERFACES: str(args.efa_interfaces)} if args.efa_interfaces else {})}
         k8s.apiextensions.CustomResource(
             f"{name}-nodepool", api_version=NODEPOOL_API, kind="NodePool",
             metadata={"name": spec.name, "labels": metadata_labels},

@@ -17,7 +17,13 @@ from typing import Any
 
 from components import catalog
 from components.capacity.rows import CapacityRow, Extractor, PriceBook, ResourceView
-from components.kubernetes.conventions import LABEL_CLUSTER, LABEL_CRITICAL, LABEL_POOL, LABEL_REGION
+from components.kubernetes.conventions import (
+    LABEL_CLUSTER,
+    LABEL_CRITICAL,
+    LABEL_EFA_INTERFACES,
+    LABEL_POOL,
+    LABEL_REGION,
+)
 
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -89,6 +95,7 @@ def _node_pool(r: ResourceView, prices: PriceBook) -> Iterator[CapacityRow]:
         production_critical=labels.get(LABEL_CRITICAL) == "true",
         machine_types=tuple(m.name for m in machines),
         capacity_types=tuple(capacity_types),
+        fabric=f"EFA x{efa}" if (efa := str(labels.get(LABEL_EFA_INTERFACES) or "")).isdigit() and int(efa) else "TCP",
     )
 
 

@@ -47,6 +47,8 @@ def _gke_node_pool(r: ResourceView, prices: PriceBook) -> Iterator[CapacityRow]:
         capacity = "spot" if spot else "flex-start" if node_config.get("flexStart") else "on-demand"
     region = str(inputs.get("location") or "")
     cluster = inputs.get("cluster")
+    nics = len((inputs.get("networkConfig") or {}).get("additionalNodeNetworkConfigs") or [])
+    fabric = catalog.fabric.gke_fabric(machine_name)
     yield CapacityRow(
         platform="gke",
         cluster=labels.get(LABEL_CLUSTER) or (cluster if isinstance(cluster, str) else ""),
@@ -66,6 +68,8 @@ def _gke_node_pool(r: ResourceView, prices: PriceBook) -> Iterator[CapacityRow]:
         source_urn=r.urn,
         capacity=capacity,
         production_critical=labels.get(LABEL_CRITICAL) == "true",
+        # The transport counts only with every GPU NIC the family needs: with fewer, NCCL falls back to TCP.
+        fabric=fabric.transport.value if fabric is not None and nics >= fabric.extra_nics else "TCP",
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from components import catalog
 from components.capacity.rows import CapacityRow, PriceBook, ResourceView
+from components.catalog.fabric import OPENSHIFT_AWS_MAX_EFA_INTERFACES
 from components.kubernetes.conventions import LABEL_CLUSTER, LABEL_CRITICAL, LABEL_POOL, LABEL_REGION
 
 MACHINESET = "kubernetes:machine.openshift.io/v1beta1:MachineSet"
@@ -76,6 +77,8 @@ def collect(resources: Iterable[ResourceView], prices: PriceBook) -> Iterator[Ca
             source_urn=r.urn,
             capacity="spot" if spot else "on-demand",
             production_critical=labels.get(LABEL_CRITICAL) == "true",
+            # One network interface per Machine API machine: EFA x1 at most, whatever the instance could carry.
+            fabric=f"EFA x{OPENSHIFT_AWS_MAX_EFA_INTERFACES}" if value.get("networkInterfaceType") == "EFA" else "TCP",
         )
 
 

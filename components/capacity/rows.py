@@ -49,6 +49,9 @@ class CapacityRow:
     """Every instance type a pool may launch (EKS NodePools); empty where the pool has one (`machine_type`)."""
     capacity_types: tuple[str, ...] = ()
     """Every capacity type a pool may use (EKS NodePools: reserved, spot, on-demand)."""
+    fabric: str = "TCP"
+    """How the pool's GPUs reach other nodes, as registered: TCPX, TCPXO or RDMA (GKE pools with their GPU NICs),
+    `EFA x32` (EKS pools with EFA interfaces), else TCP (the primary NIC only)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import difflib
 
 from components.catalog import aws as _aws
+from components.catalog import fabric, gcp_limits
 from components.catalog import gcp as _gcp
-from components.catalog import gcp_limits
 from components.catalog.aws import AWS_QUOTAS
 from components.catalog.gcp import (
     CAPACITY_CONSTRAINED_SERIES,
@@ -72,6 +72,7 @@ __all__ += [  # GCP limits and the look-ups over regions and quota names
     "GCP_REGIONS", "MACHINE_SERIES", "MachineSeries", "gcp_limits", "gcp_region_hint", "gpu_regions",
     "gpu_zone_regions", "quota_metrics", "quota_regions",
 ]
+__all__ += ["fabric"]  # GPU-to-GPU fabric per machine family (NICs, MTUs, EFA, NCCL bars): components.catalog.fabric
 
 MACHINE_TYPES: tuple[MachineType, ...] = _gcp.MACHINE_TYPES + _aws.MACHINE_TYPES
 PRICES: tuple[Price, ...] = _gcp.PRICES + _aws.PRICES

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
+from components import catalog
 from components.config.addons import TeamNamespace
 from components.config.base import Name, Strict
 
@@ -121,6 +122,9 @@ class EksGpuPool(Strict):
     production_critical: bool = False
     """Serving or training that must not be preempted; spot is then refused."""
     labels: dict[str, str] = Field(default_factory=dict)
+    efa: bool | None = None
+    """EFA interfaces on the pool's nodes (the catalog's count, one ENA primary beside them), a cluster placement
+    group and one zone; unset: on for multi-node training instances (p4d, p4de, p5, p5e, p5en)."""
 
 
 class SystemNodes(Strict):
@@ -170,6 +174,15 @@ class Eks(Strict):
     zonal_shift: bool = True
     """EKS zonal shift, and Karpenter's `settings.enableZonalShift` with it."""
     regions: list[EksRegion] = Field(min_length=1)
+
+
+def efa_interfaces(pool: EksGpuPool) -> int:
+    """EFA interfaces each node of the pool gets: the instance types' count where EFA is on, else 0.
+
+    Validated: EFA pools allow instance types of one EFA count (an EC2NodeClass has one interface layout).
+    """
+    on = pool.efa if pool.efa is not None else all(catalog.fabric.efa_by_default(t) for t in pool.instance_types)
+    return catalog.machine_type(pool.instance_types[0]).efa_interfaces if on else 0
 
 
 MAX_ZONE_INDEX = 6

@@ -164,6 +164,8 @@ def _check_pool(ppath: str, region: str, cluster: EksCluster, pool: EksGpuPool) 
             if zone not in cluster.zones:
                 yield Issue(f"{ppath}.zones", "not one of the cluster's zones", zone,
                             f"the cluster's zones: {', '.join(cluster.zones)}")
+    if machines and len(machines) == len(pool.instance_types):
+        yield from _check_efa(ppath, cluster, pool, machines)
     for key, value in pool.labels.items():
         if not K8S_LABEL_KEY.match(key):
             yield Issue(f"{ppath}.labels", "not a Kubernetes label key", key,
@@ -174,3 +176,27 @@ def _check_pool(ppath: str, region: str, cluster: EksCluster, pool: EksGpuPool) 
         elif not K8S_LABEL_VALUE.match(value):
             yield Issue(f"{ppath}.labels.{key}", "not a Kubernetes label value", value,
                         "letters, digits, '-', '_' and '.', at most 63, starting and ending with a letter or digit")
+
+
+def _check_efa(ppath: str, cluster: EksCluster, pool: EksGpuPool,
+               machines: list[catalog.MachineType]) -> Iterator[Issue]:
+    """An EFA pool: instance types that all have EFA, in one count (one EC2NodeClass layout), in one zone."""
+    on = pool.efa if pool.efa is not None else all(catalog.fabric.efa_by_default(m.name) for m in machines)
+    if not on:
+        return
+    without = [m.name for m in machines if not m.efa_interfaces]
+    if without:
+        yield Issue(f"{ppath}.efa", f"{', '.join(without)} has no EFA", True,
+                    "remove `efa`, or list EFA instance types (p4d, p5, g6/g6e 8xlarge and up)")
+        return
+    counts = sorted({m.efa_interfaces for m in machines})
+    if len(counts) > 1:
+        each = ", ".join(f"{m.name} {m.efa_interfaces}" for m in machines)
+        yield Issue(f"{ppath}.instance_types", "an EFA pool's EC2NodeClass has one network-interface layout, but "
+                    f"these instance types differ in EFA interfaces ({each})", pool.instance_types,
+                    "split them into one pool per EFA count, or set efa: false")
+    zones = pool.zones or cluster.zones
+    if len(zones) != 1:
+        yield Issue(f"{ppath}.zones", "an EFA pool runs in one zone: EFA traffic does not cross zones and its cluster "
+                    "placement group is zonal", pool.zones,
+                    f"zones: [{zones[0]}] (the zone of the pool's capacity reservation), or efa: false")

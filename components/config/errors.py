@@ -75,10 +75,23 @@ def from_pydantic(err: Any, raw: Mapping[str, Any]) -> Issue:
     value = None if kind == "missing" else err.get("input")
     message = "unknown key" if kind == "extra_forbidden" else err["msg"]
     hint = _pydantic_hint(kind, err.get("ctx") or {})
+    if kind == "extra_forbidden" and str(err["loc"][-1]) in SEED_KEYS:
+        message, hint = SEED_KEYS[str(err["loc"][-1])]
     if isinstance(value, (dict, list)):
         value = None
     return Issue(path or "config", message, value, hint)
 
+
+SEED_KEYS: dict[str, tuple[str, str]] = {
+    # Seed 002's GPU settings, which are no gpu-fleet keys: the message says why, the hint what to do instead.
+    "nvidia_peer_memory": ("nothing to configure: GPUDirect's peer-memory support comes with the node image (GKE's "
+                           "driver and the fabric installers; the EKS NVIDIA AMI's efa_nv_peermem)",
+                           "remove it; a pool's GPU fabric is on by default where the machine has one"),
+    "gpu_direct_rdma": ("not a setting: GPUDirect comes from the machine type (TCPX on A3 High, TCPXO on A3 Mega, "
+                        "RDMA on A3 Ultra, EFA on P4d/P5)",
+                        "remove it; `fabric: {transport: ...}` may restate the machine's transport"),
+}
+"""Keys the seeds used that gpu-fleet has no use for, with what to tell the user (replaces 'unknown key')."""
 
 _TYPE_HINTS = {
     "extra_forbidden": "unknown key; check its spelling against the config reference in README.md",

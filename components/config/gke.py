@@ -133,6 +133,30 @@ class LocalSsdMode(str, Enum):
     """Raw NVMe block devices for the workload (caches, Lustre/GCS-FUSE buffers)."""
 
 
+class FabricTransport(str, Enum):
+    """GPU fabric transports, as a pool may restate them (gpu-fleet derives the transport from the machine)."""
+
+    TCPX = "tcpx"
+    TCPXO = "tcpxo"
+    RDMA = "rdma"
+
+
+class GpuFabric(Strict):
+    """A pool's GPU-to-GPU networking; unset: on where the machine has a fabric, every value from the catalog.
+
+    A3 High (8g), A3 Mega and A3 Ultra have one. `transport`, `networks` and `mtu` only restate the catalog and
+    must agree with it (the seeds got them wrong).
+    """
+
+    enabled: bool = True
+    """False: the pool's GPUs talk across nodes over the primary NIC only (TCP)."""
+    transport: FabricTransport | None = None
+    networks: Count | None = Field(default=None, ge=1)
+    """Extra NICs per node (A3 High 4, A3 Mega 8, A3 Ultra 9: one gVNIC and eight RDMA)."""
+    mtu: Count | None = Field(default=None, ge=1)
+    """MTU of the pool's GPU networks (8244 on A3 High and Mega, 8896 on A3 Ultra)."""
+
+
 class GpuPool(Strict):
     name: Name
     machine_type: str
@@ -161,6 +185,8 @@ class GpuPool(Strict):
     the machine has no Persistent Disk, as on the newest A3 machines)."""
     disk_size_gb: Count = Field(default=200, ge=10)
     labels: dict[str, str] = Field(default_factory=dict)
+    fabric: GpuFabric | None = None
+    """GPU fabric (extra NICs, GPUDirect); unset: the machine's own (see GpuFabric)."""
 
 
 class SystemPool(Strict):
@@ -273,6 +299,9 @@ class GkeRegion(Strict):
     name: Region
     subnet_cidr: str
     clusters: list[GkeCluster] = Field(default_factory=list)
+    gpu_cidr: str | None = None
+    """The block (/12 to /16) the region's GPU-network subnets are carved from; required where a pool has a GPU
+    fabric. Each family takes a fixed eighth, each NIC a fixed 1/64 of that: adding a family or zone moves nothing."""
 
 
 class Nat(Strict):
@@ -296,3 +325,6 @@ class Gke(Strict):
     release_channel: ReleaseChannel = ReleaseChannel.REGULAR
     deletion_protection: bool = True
     regions: list[GkeRegion] = Field(min_length=1)
+    min_master_version: str | None = None
+    """Lowest GKE version for the clusters (e.g. 1.33 or 1.32.11-gke.1174000); unset: the release channel's
+    default. GPU fabric pools need at least their family's version (checked)."""

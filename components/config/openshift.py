@@ -128,6 +128,9 @@ class OpenShiftGpuPool(Strict):
     """Fixed machines per zone, for a pool without `autoscaling`."""
     tuning: Name | list[Name] | None = None
     """The tuning profile (MachineConfigPool) its nodes join; none joins the plain `worker-gpu` pool."""
+    efa: bool = False
+    """Make the machine's network interface EFA (`networkInterfaceType: EFA`). The Machine API gives an OpenShift
+    machine one interface, so it gets one EFA device of the instance's N (a p5.48xlarge has 32)."""
     root_volume_gb: Count = Field(default=300, ge=120, le=16384)
     """Encrypted gp3 root volume: driver builds and container images of ML workloads are large."""
     production_critical: bool = False

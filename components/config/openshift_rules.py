@@ -116,6 +116,9 @@ def _pool(path: str, c: OpenShiftCluster, pool: OpenShiftGpuPool, profiles: set[
     if machine is None or machine.cloud is not catalog.Cloud.AWS or not machine.gpus:
         yield Issue(f"{path}.instance_type", "not an AWS GPU instance type in the catalog", pool.instance_type,
                     catalog.machine_hint(pool.instance_type, catalog.Cloud.AWS))
+    if pool.efa and machine is not None and not machine.efa_interfaces:
+        yield Issue(f"{path}.efa", f"{pool.instance_type} has no EFA interface", pool.instance_type,
+                    "drop `efa`, or use an EFA instance type (g6.8xlarge and larger, p4d, p5)")
     for zone in pool.zones:
         if zone not in c.subnets:
             yield Issue(f"{path}.zones", "no subnet is configured for this zone", zone,

@@ -19,6 +19,7 @@ from components.config.checks import GCP_LABEL_KEY, GCP_LABEL_VALUE
 from components.config.eks import AWS_REGION_PATTERN
 from components.config.eks_rules import check_eks
 from components.config.errors import ConfigError, Issue, from_pydantic
+from components.config.fabric_rules import check_gke_fabric
 from components.config.gke_limits import check_gke_limits
 from components.config.gke_rules import check_gke
 from components.config.model import Fleet
@@ -66,6 +67,7 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
     if fleet.gke is not None:
         yield from check_gke(fleet)
         yield from check_gke_limits(fleet)
+        yield from check_gke_fabric(fleet)
     if fleet.eks is not None:
         yield from check_eks(fleet)
     if fleet.openshift is not None:

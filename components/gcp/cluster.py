@@ -51,6 +51,10 @@ class GkeClusterArgs:
     deletion_protection: bool
     labels: dict[str, str]
     """GCP resource labels (environment, cluster class, ...)."""
+    multi_networking: bool = False
+    """GKE multi-networking, which GPU fabric pools need for their extra NICs (it runs on Dataplane V2, always on)."""
+    min_master_version: str | None = None
+    """Lowest GKE version (validated against the fabric pools' needs); None: the release channel's default."""
 
 
 def hardened_node_settings(service_account: pulumi.Input[str]) -> dict[str, Any]:
@@ -220,6 +224,9 @@ class GkeClusterComponent(pulumi.ComponentResource):
             ),
             vertical_pod_autoscaling=gcp.container.ClusterVerticalPodAutoscalingArgs(enabled=True),
             datapath_provider="ADVANCED_DATAPATH",
+            # Set only where a pool has GPU NICs: GKE switches it on in place (the provider allows the update).
+            enable_multi_networking=True if args.multi_networking else None,
+            min_master_version=args.min_master_version,
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=args.release_channel.value),
             monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
                 enable_components=components,

@@ -7,7 +7,7 @@ not drift.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
@@ -51,6 +51,9 @@ class GpuNodePoolArgs:
     """GCP resource labels."""
     depends_on: list[pulumi.Resource]
     """What the pool's nodes need first: the node service account's propagated IAM bindings."""
+    gpu_nics: list[tuple[pulumi.Input[str], pulumi.Input[str]]] = field(default_factory=list)
+    """(network, subnet) of each extra GPU NIC in NIC order (components.config.fabric.pool_nics); empty: none. A
+    pool's NICs are fixed at creation: changing them replaces the pool."""
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -101,6 +104,12 @@ class GpuNodePool(pulumi.ComponentResource):
             placement_policy=gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT")
             if spec.compact_placement else None,
             queued_provisioning=gcp.container.NodePoolQueuedProvisioningArgs(enabled=True) if queued else None,
+            network_config=gcp.container.NodePoolNetworkConfigArgs(
+                additional_node_network_configs=[
+                    gcp.container.NodePoolNetworkConfigAdditionalNodeNetworkConfigArgs(network=net, subnetwork=sub)
+                    for net, sub in args.gpu_nics
+                ],
+            ) if args.gpu_nics else None,
             node_config=gcp.container.NodePoolNodeConfigArgs(
                 machine_type=machine.name,
                 image_type="COS_CONTAINERD",

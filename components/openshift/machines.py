@@ -87,6 +87,9 @@ def provider_spec(cluster: OpenShiftCluster, pool: OpenShiftGpuPool, zone: str,
         "credentialsSecret": {"name": "aws-cloud-credentials"},
         "deviceIndex": 0,
     }
+    if pool.efa:
+        # The one interface a Machine API machine has (OPENSHIFT_AWS_MAX_EFA_INTERFACES): EFA instead of ENA.
+        spec["networkInterfaceType"] = "EFA"
     if pool.capacity is Capacity.SPOT:
         # "Most users should provide an empty struct": capped at the On-Demand price (MAPI AWS provider docs).
         spec["spotMarketOptions"] = {}

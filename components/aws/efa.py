@@ -1,0 +1,85 @@
+"""EFA for an EKS cluster's training pools: its security group, a placement group per pool, the device plugin.
+
+EFA only passes traffic a security group allows both ways between its members: one group with self-referencing
+all-traffic ingress and egress rules (terraform-aws-eks `all_self_efa`), which EFA pools' EC2NodeClasses select by
+tag. Each EFA pool gets a `cluster` placement group (its EC2NodeClass selects it by name). The device plugin
+(`aws-efa-k8s-device-plugin`, pinned) advertises `vpc.amazonaws.com/efa`; it tolerates the GPU taint and runs only
+on nodes labelled as EFA nodes, since it crash-loops on EFA-capable instances launched without EFA interfaces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import versions
+from components.kubernetes.conventions import GPU_TAINT, LABEL_EFA
+
+EFA_SECURITY_GROUP_TAG = "gpu-fleet/efa"
+"""Tag (value: the cluster's name) by which EFA pools' EC2NodeClasses select the EFA security group."""
+DEVICE_PLUGIN_NAMESPACE = "kube-system"
+
+
+def placement_group_name(cluster: str, pool: str) -> str:
+    """The EC2 name of a pool's cluster placement group (unique per region and account, like the cluster's name)."""
+    return f"{cluster}-{pool}-efa"
+
+
+def device_plugin_values() -> dict[str, Any]:
+    """Chart values (every key exists in the chart's values.yaml): on EFA nodes only, tolerating the GPU taint."""
+    return {
+        "tolerations": [{"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}],
+        "nodeSelector": {LABEL_EFA: "true"},
+    }
+
+
+@dataclass(frozen=True)
+class EfaArgs:
+    cluster_name: str
+    vpc_id: pulumi.Input[str]
+    pools: list[str]
+    """Names of the cluster's EFA pools: each gets a placement group."""
+    provider: k8s.Provider
+    depends_on: list[pulumi.Resource]
+    """What the device plugin needs first (the system node group)."""
+    tags: dict[str, str]
+
+
+class Efa(pulumi.ComponentResource):
+    security_group_id: pulumi.Output[str]
+    placement_groups: dict[str, pulumi.Output[str]]
+    """Pool name -> its placement group's name (what the EC2NodeClass selects)."""
+
+    def __init__(self, name: str, args: EfaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("gpufleet:aws:Efa", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**args.tags, EFA_SECURITY_GROUP_TAG: args.cluster_name}
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-sg", vpc_id=args.vpc_id, description=f"EFA traffic between {args.cluster_name}'s EFA nodes",
+            tags={**tags, "Name": f"{args.cluster_name}-efa"}, opts=child)
+        # All traffic, both ways, between members only (ip_protocol -1: every protocol and port).
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-self-ingress", security_group_id=sg.id, referenced_security_group_id=sg.id, ip_protocol="-1",
+            description="EFA: all traffic from EFA nodes", tags=args.tags, opts=child)
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-self-egress", security_group_id=sg.id, referenced_security_group_id=sg.id, ip_protocol="-1",
+            description="EFA: all traffic to EFA nodes", tags=args.tags, opts=child)
+        self.security_group_id = sg.id
+        self.placement_groups = {}
+        for pool in args.pools:
+            group = aws.ec2.PlacementGroup(
+                f"{name}-{pool}", name=placement_group_name(args.cluster_name, pool), strategy="cluster",
+                tags=args.tags, opts=child)
+            self.placement_groups[pool] = group.name
+        pin = versions.EFA_DEVICE_PLUGIN
+        k8s.helm.v3.Release(
+            f"{name}-device-plugin", name=pin.chart, chart=pin.chart, version=pin.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repository), namespace=DEVICE_PLUGIN_NAMESPACE,
+            values=device_plugin_values(), atomic=True,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on))
+        self.register_outputs({"security_group_id": self.security_group_id,
+                               "placement_groups": self.placement_groups})
