@@ -28,8 +28,7 @@ from pulumi_policy import (
 from components import catalog
 from components.capacity.openshift import MACHINEAUTOSCALER, MACHINESET, provider_spec
 from components.config.checks import K8S_LABEL_VALUE
-from components.kubernetes.conventions import GPU_TAINT, LABEL_CLUSTER, LABEL_POOL
-from components.openshift.machines import ACCELERATOR_LABEL
+from components.kubernetes.conventions import ACCELERATOR_LABEL, GPU_TAINT, LABEL_CLUSTER, LABEL_POOL
 from components.openshift.operators import WAIT_FOR_CSV
 from policies.view import plain, views
 

@@ -13,7 +13,13 @@ from typing import Any
 from components import catalog
 from components.capacity.rows import CapacityRow, PriceBook, ResourceView
 from components.catalog.fabric import OPENSHIFT_AWS_MAX_EFA_INTERFACES
-from components.kubernetes.conventions import LABEL_CLUSTER, LABEL_CRITICAL, LABEL_POOL, LABEL_REGION
+from components.kubernetes.conventions import (
+    LABEL_CLUSTER,
+    LABEL_CRITICAL,
+    LABEL_POOL,
+    LABEL_REGION,
+    accelerator_value,
+)
 
 MACHINESET = "kubernetes:machine.openshift.io/v1beta1:MachineSet"
 MACHINEAUTOSCALER = "kubernetes:autoscaling.openshift.io/v1beta1:MachineAutoscaler"
@@ -65,7 +71,7 @@ def collect(resources: Iterable[ResourceView], prices: PriceBook) -> Iterator[Ca
             pool=str(labels.get(LABEL_POOL) or name),
             machine_type=machine.name,
             gpu=machine.gpu,
-            accelerator=f"nvidia-{machine.gpu}",
+            accelerator=accelerator_value(machine.gpu),
             gpus_per_node=machine.gpus,
             zones=[str(placement["availabilityZone"])] if placement.get("availabilityZone") else [],
             min_nodes=low,

@@ -21,3 +21,11 @@ LABEL_EFA = "gpu-fleet/efa"
 """Node label of EFA pools ("true"): the EFA device plugin runs only there (it crash-loops on nodes without EFA)."""
 LABEL_EFA_INTERFACES = "gpu-fleet/efa-interfaces"
 """On an EKS NodePool object: the EFA interfaces its EC2NodeClass gives each node (what the plan shows as fabric)."""
+ACCELERATOR_LABEL = "cluster-api/accelerator"
+"""OpenShift node label the cluster autoscaler matches `resourceLimits.gpus[].type` against; it also keeps the
+autoscaler from adding a second node while the first one's driver loads (OpenShift BZ 1943194)."""
+
+
+def accelerator_value(gpu: str) -> str:
+    """The `cluster-api/accelerator` value of a catalog GPU: `nvidia-<catalog id>`, a valid label value."""
+    return f"nvidia-{gpu}"

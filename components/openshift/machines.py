@@ -22,12 +22,14 @@ from components.config.openshift import (
 )
 from components.config.openshift_rules import machine_set_name
 from components.kubernetes.conventions import (
+    ACCELERATOR_LABEL,
     GPU_TAINT,
     LABEL_CAPACITY,
     LABEL_CLUSTER,
     LABEL_CRITICAL,
     LABEL_POOL,
     LABEL_REGION,
+    accelerator_value,
 )
 
 MACHINE_API = "machine.openshift.io/v1beta1"
@@ -35,9 +37,6 @@ AUTOSCALING_API = "autoscaling.openshift.io/v1beta1"
 MACHINE_NAMESPACE = "openshift-machine-api"
 MACHINESET_TYPE = f"kubernetes:{MACHINE_API}:MachineSet"
 MACHINEAUTOSCALER_TYPE = f"kubernetes:{AUTOSCALING_API}:MachineAutoscaler"
-ACCELERATOR_LABEL = "cluster-api/accelerator"
-"""Node label the cluster autoscaler matches `resourceLimits.gpus[].type` against; it also keeps the autoscaler
-from adding a second node while the first one's driver loads (OpenShift BZ 1943194)."""
 CLUSTER_LABEL = "machine.openshift.io/cluster-api-cluster"
 MACHINESET_LABEL = "machine.openshift.io/cluster-api-machineset"
 REPLICAS_PATH = "spec.replicas"
@@ -46,7 +45,7 @@ AMI_PATH = "spec.template.spec.providerSpec.value.ami"
 
 def accelerator(instance_type: str) -> str:
     """The `cluster-api/accelerator` value of an instance type's GPU: `nvidia-<catalog id>`, a valid label value."""
-    return f"nvidia-{catalog.machine_type(instance_type).gpu}"
+    return accelerator_value(catalog.machine_type(instance_type).gpu)
 
 
 def node_role(pool: OpenShiftGpuPool) -> str:
