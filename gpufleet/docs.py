@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from components import catalog
+from components.config.base import MOVED
 from components.config.model import Fleet
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -76,6 +77,8 @@ def _default(field: Any) -> str:
 
 def _rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, bool, str]]:
     for name, field in model.model_fields.items():
+        if field.json_schema_extra == MOVED:
+            continue
         key = f"{prefix}{field.alias or name}"
         nested = _models(field.annotation)
         is_list = get_origin(field.annotation) is list or any(

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.kubernetes.conventions import LABEL_CLUSTER
 from components.kubernetes.monitoring.budget_guard import RULE_GROUP
-from components.kubernetes.monitoring.dashboard_configmap import CLUSTER_LABEL, CONSOLE_LABEL, GRAFANA_LABEL
+from components.kubernetes.monitoring.dashboard_configmap import CONSOLE_LABEL, GRAFANA_LABEL
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,14 @@ def watch_of(typ: str, name: str, inputs: Mapping[str, Any]) -> Watch | None:
     if typ == "kubernetes:core/v1:ConfigMap":
         meta = inputs.get("metadata") or {}
         labels = meta.get("labels") or {}
-        cluster = labels.get(CLUSTER_LABEL, "?")
+        cluster = labels.get(LABEL_CLUSTER, "?")
         if labels.get(GRAFANA_LABEL[0]) == GRAFANA_LABEL[1]:
             return Watch(cluster, "dashboard", f"Grafana dashboard `{meta.get('name')}` ({meta.get('namespace')})")
         if labels.get(CONSOLE_LABEL[0]) == CONSOLE_LABEL[1]:
             return Watch(cluster, "dashboard", f"OpenShift console dashboard `{meta.get('name')}`")
         return None
+    if typ == "kubernetes:monitoring.coreos.com/v1:PrometheusRule":
+        return _in_cluster_guard(inputs)
     if typ == "gcp:monitoring/dashboard:Dashboard":
         try:
             title = json.loads(inputs.get("dashboardJson") or "{}").get("displayName", name)
@@ -82,6 +85,22 @@ def watch_of(typ: str, name: str, inputs: Mapping[str, Any]) -> Watch | None:
         return Watch("AWS account", "budget", f"cost anomaly alerts, impact {values[0]}% or more "
                      f"({str(inputs.get('frequency', '')).lower()})")
     return None
+
+
+def _in_cluster_guard(inputs: Mapping[str, Any]) -> Watch | None:
+    """The team guard an EKS or OpenShift cluster's PrometheusRule holds, as one line per cluster."""
+    meta = inputs.get("metadata") or {}
+    groups = [g for g in ((inputs.get("spec") or {}).get("groups") or []) if g.get("name") == RULE_GROUP]
+    limits: dict[str, list[str]] = {}
+    for rule in (r for g in groups for r in g.get("rules") or []):
+        labels = rule.get("labels") or {}
+        limit = str(rule.get("expr", "")).rsplit(">", 1)[-1].strip()
+        limits.setdefault(labels.get("team", "?"), []).append(f"{_usd(limit)} ({labels.get('threshold')})")
+    if not limits:
+        return None
+    teams = "; ".join(f"team {team} over {', '.join(at)}" for team, at in sorted(limits.items()))
+    return Watch((meta.get("labels") or {}).get(LABEL_CLUSTER, "?"), "budget",
+                 f"daily guard in the cluster's Prometheus: spend in 24 hours, {teams}")
 
 
 def watches(resources: Iterable[Mapping[str, Any]]) -> dict[str, Watch]:

@@ -13,6 +13,7 @@ except ConfigError as err:
 
 fleet = stack.fleet
 labels = {"environment": fleet.environment, "managed-by": "gpu-fleet", **fleet.labels}
+teams = fleet.budgets.teams if fleet.budgets is not None else []
 
 PriceOverrides("prices", fleet.prices)
 
@@ -25,7 +26,7 @@ if fleet.gke is not None:
 
 if fleet.eks is not None:
     aws = eks.compose(fleet.eks, labels=labels, dashboards=fleet.dashboards, observability=fleet.observability,
-                      credentials=stack.credentials, prices=fleet.prices)
+                      credentials=stack.credentials, prices=fleet.prices, teams=teams)
     pulumi.export("eks_clusters", aws.cluster_names)
     pulumi.export("eks_kubeconfigs", pulumi.Output.secret(aws.kubeconfigs))
 
@@ -33,7 +34,8 @@ if fleet.openshift is not None:
     console = fleet.dashboards is not None and fleet.dashboards.openshift_console
     pulumi.export("openshift_machine_sets", openshift.compose(fleet.openshift, credentials=stack.credentials,
                                                               labels=labels, console_dashboard=console,
-                                                              observability=fleet.observability, prices=fleet.prices))
+                                                              observability=fleet.observability, prices=fleet.prices,
+                                                              teams=teams))
 if fleet.budgets is not None:
     budgets.compose(fleet, project=stack.gcp_project, labels=labels)
 

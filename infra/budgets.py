@@ -6,7 +6,10 @@ import pulumi_aws as aws
 
 from components.aws.budget import AwsBudget, AwsBudgetArgs
 from components.capacity.budget import FleetBudget
+from components.config.budgets import anomaly_impact_percent
+from components.config.budgets_rules import gke_namespaces
 from components.config.model import Fleet
+from components.config.observability import Observability
 from components.gcp.budget import GcpBudget, GcpBudgetArgs
 from components.kubernetes.monitoring.budget_guard import GuardRule, fleet_guard, team_guard
 
@@ -15,8 +18,13 @@ BILLING_REGION = "us-east-1"
 
 
 def compose(fleet: Fleet, *, project: str, labels: dict[str, str]) -> None:
-    """Declare `budgets:`; every amount comes from it, split between the clouds by their `share`."""
+    """Declare `budgets:`; every amount comes from it, split between the clouds by their `share`.
+
+    The AWS anomaly threshold comes from the cost-spike alert (`observability.alerts.cost_spike`): one factor for
+    both, and no anomaly subscription when that alert is switched off.
+    """
     budgets = fleet.budgets
+    spike = (fleet.observability or Observability()).alerts
     assert budgets is not None
     FleetBudget("budget", budgets)
     if budgets.gcp is not None:
@@ -24,7 +32,8 @@ def compose(fleet: Fleet, *, project: str, labels: dict[str, str]) -> None:
         guard: list[GuardRule] = []
         if budgets.daily_usd is not None:
             guard += fleet_guard(share * budgets.daily_usd, budgets.thresholds, scope="gke")
-        for team in budgets.teams:  # validated: every team is a GKE namespace
+        on_gke = gke_namespaces(fleet)  # validated: a team's namespace is on GKE or on one other cluster
+        for team in (t for t in budgets.teams if t.name in on_gke):
             guard += team_guard(team.name, team.daily_usd, team.thresholds)
         GcpBudget("budget-gcp", GcpBudgetArgs(
             project=project, billing_account=budgets.gcp.billing_account,
@@ -36,6 +45,7 @@ def compose(fleet: Fleet, *, project: str, labels: dict[str, str]) -> None:
                    (("daily", budgets.daily_usd), ("monthly", budgets.monthly_usd)) if amount is not None}
         AwsBudget("budget-aws", AwsBudgetArgs(
             amounts=amounts, thresholds=list(budgets.thresholds), emails=list(budgets.emails),
-            anomaly_impact_percent=budgets.aws.anomaly_impact_percent,
+            anomaly_impact_percent=(anomaly_impact_percent(spike.cost_spike.factor)
+                                    if spike.enabled and spike.cost_spike.enabled else None),
             anomaly_monitor_arn=budgets.aws.anomaly_monitor_arn, environment=fleet.environment, tags=labels,
             provider=aws.Provider("aws-billing", region=BILLING_REGION)))

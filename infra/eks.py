@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -16,11 +16,13 @@ from components.aws.karpenter import Karpenter, KarpenterArgs
 from components.aws.network import Vpc, VpcArgs
 from components.capacity.rows import PriceBook
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
+from components.config.budgets import TeamBudget
 from components.config.dashboards import Dashboards
 from components.config.eks import CapacityType, Eks, EksCluster, GpuSoftware, efa_interfaces
 from components.config.model import PriceOverride
 from components.config.observability import Observability
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
+from components.kubernetes.monitoring.budget_guard import cluster_guard
 from components.kubernetes.monitoring.dashboard_configmap import (
     DashboardConfigMap,
     DashboardConfigMapArgs,
@@ -46,8 +48,11 @@ class EksFleet:
 
 def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None = None,
             observability: Observability | None = None, credentials: Mapping[str, pulumi.Output[str]] | None = None,
-            prices: list[PriceOverride] | None = None) -> EksFleet:
-    """Declare the whole `eks:` section; logical names come from region, cluster and pool names only."""
+            prices: list[PriceOverride] | None = None, teams: Sequence[TeamBudget] = ()) -> EksFleet:
+    """Declare the whole `eks:` section; logical names come from region, cluster and pool names only.
+
+    `teams`: the stack's team budgets; each cluster's Prometheus guards those whose namespace it runs.
+    """
     obs = observability or Observability()
     book = price_book(prices or [])
     partition = partition_of(eks.admin_principal_arn)
@@ -96,7 +101,8 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                 )
             monitoring = PrometheusStack(
                 f"{key}-monitoring",
-                PrometheusStackArgs(cluster=key, groups=_rule_groups(obs, region.name, spec, book),
+                PrometheusStackArgs(cluster=key, groups=_with_guard(_rule_groups(obs, region.name, spec, book),
+                                                                    spec, teams),
                                     receivers=dict(obs.receivers), credentials=dict(credentials or {}),
                                     storage_class=STORAGE_CLASS, provider=cluster.provider,
                                     depends_on=[cluster.system_nodes]),
@@ -127,6 +133,11 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
             cluster_names[key] = cluster.cluster_name
             kubeconfigs[key] = cluster.kubeconfig
     return EksFleet(cluster_names, kubeconfigs)
+
+
+def _with_guard(groups: list[RuleGroup], spec: EksCluster, teams: Sequence[TeamBudget]) -> list[RuleGroup]:
+    """The cluster's GPU rules and the daily guard of the team budgets whose namespace it runs."""
+    return groups + cluster_guard(teams, [n.name for n in spec.addons.namespaces], groups)
 
 
 def _rule_groups(obs: Observability, region: str, spec: EksCluster, book: PriceBook) -> list[RuleGroup]:

@@ -20,8 +20,14 @@ from components.gcp.network import ClusterRanges, Network, NetworkArgs, RegionSu
 from components.gcp.node_pool import GpuNodePool, GpuNodePoolArgs
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
 from components.kubernetes.monitoring.gmp import GmpMonitoring, GmpMonitoringArgs
-from components.kubernetes.monitoring.rules import MetricSource, RuleGroup, RuleTargets, gpu_rule_groups
-from components.kubernetes.monitoring.targets import PoolPricing, gpu_prices, price_book
+from components.kubernetes.monitoring.rules import (
+    MetricSource,
+    NetworkSource,
+    RuleGroup,
+    RuleTargets,
+    gpu_rule_groups,
+)
+from components.kubernetes.monitoring.targets import PoolPricing, gpu_prices, nic_bandwidths, price_book
 
 
 @dataclass(frozen=True)
@@ -136,11 +142,14 @@ def _rule_groups(obs: Observability, region: str, spec: GkeCluster, book: PriceB
     """The cluster's GPU rules, priced as its GPU pools; none for a cluster without GPUs.
 
     Over GKE managed DCGM, or dcgm-exporter (standalone or the operator's). A cluster without GPU pools or
-    auto-provisioned GPUs has no DCGM series to watch.
+    auto-provisioned GPUs has no DCGM series to watch. Node traffic is judged on the pools' machine types that
+    have a host NIC bandwidth in the catalog (auto-provisioned machines are chosen by GKE, so none of theirs).
     """
     if not spec.gpu_pools and not spec.auto_provisioning.gpu_limits:
         return []
     managed = spec.addons.gpu_stack is GpuStack.GKE and spec.addons.dcgm is DcgmSource.MANAGED
     pools = [PoolPricing((p.machine_type,), region, spot=p.capacity is CapacityModel.SPOT) for p in spec.gpu_pools]
+    machines = sorted({p.machine_type for p in spec.gpu_pools})
     return gpu_rule_groups(obs.alerts, RuleTargets(MetricSource.GKE_MANAGED if managed else MetricSource.DCGM_EXPORTER,
-                                                   gpu_prices(pools, book)))
+                                                   gpu_prices(pools, book), nic_bandwidths(machines),
+                                                   network_source=NetworkSource.KUBELET_CADVISOR))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 
+from components.config.budgets import TeamBudget
 from components.config.model import PriceOverride
 from components.config.observability import Observability
 from components.config.openshift import OpenShift
@@ -16,7 +17,7 @@ from components.openshift.platform import OpenShiftGpuPlatform, OpenShiftGpuPlat
 
 def compose(section: OpenShift, *, credentials: Mapping[str, pulumi.Output[str]], labels: dict[str, str],
             console_dashboard: bool = False, observability: Observability | None = None,
-            prices: list[PriceOverride] | None = None) -> dict[str, list[str]]:
+            prices: list[PriceOverride] | None = None, teams: Sequence[TeamBudget] = ()) -> dict[str, list[str]]:
     """Declare the `openshift:` section; returns cluster name -> its GPU MachineSets."""
     out: dict[str, list[str]] = {}
     for spec in section.clusters:
@@ -29,6 +30,6 @@ def compose(section: OpenShift, *, credentials: Mapping[str, pulumi.Output[str]]
                                                                  console_dashboard=console_dashboard,
                                                                  observability=observability or Observability(),
                                                                  credentials=credentials,
-                                                                 prices=price_book(prices or [])))
+                                                                 prices=price_book(prices or []), teams=teams))
         out[spec.name] = platform.machine_sets
     return out

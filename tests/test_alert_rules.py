@@ -9,6 +9,7 @@ and say why.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +22,7 @@ from components.config.observability import Alerts
 from components.kubernetes.monitoring.rules import (
     GpuPrice,
     MetricSource,
+    NetworkSource,
     NicBandwidth,
     Rule,
     RuleGroup,
@@ -294,6 +296,58 @@ def test_network_saturation_against_the_catalog_bandwidth(tmp_path: Path) -> Non
     }])
 
 
+GKE_TARGETS = RuleTargets(MetricSource.GKE_MANAGED, network=(NicBandwidth("a2-highgpu-8g", 100.0),),
+                          network_source=NetworkSource.KUBELET_CADVISOR)
+
+
+def _gke_node(node: str, machine: str, transmit: str) -> list[dict[str, str]]:
+    """The series a gpu-fleet ClusterNodeMonitoring keeps for one node (root cgroup, stamped with its type)."""
+    return [
+        {"series": f'container_network_transmit_bytes_total{{id="/",interface="eth0",node="{node}",'
+                   f'instance_type="{machine}"}}', "values": transmit},
+        {"series": f'container_network_receive_bytes_total{{id="/",interface="eth0",node="{node}",'
+                   f'instance_type="{machine}"}}', "values": "0x60"},
+    ]
+
+
+@needs_promtool
+def test_gke_network_saturation_from_the_kubelet_cadvisor_against_the_catalog(tmp_path: Path) -> None:
+    # a2-highgpu-8g: 100 Gbps = 12.5 GB/s. 1e9 bytes a minute until minute 30, then 6.75e11 a minute (11.25 GB/s,
+    # 90%): the 2-minute rate is past 80% from minute 32, so the alert fires at 37m, as on EKS.
+    busy = "0+1e9x30 6.78e11+6.75e11x29"
+    series = [
+        *_gke_node("gke-a2-1", "a2-highgpu-8g", busy),
+        # The same host's traffic scraped by GKE's own kubelet scraping carries no instance_type: not counted twice.
+        {"series": 'container_network_transmit_bytes_total{id="/",interface="eth0",node="gke-a2-1"}',
+         "values": "0+9e12x60"},
+        # A pod's own counters (not the root cgroup) and a host veth are the same bytes again: never counted.
+        {"series": 'container_network_transmit_bytes_total{id="/kubepods/pod1",interface="eth0",node="gke-a2-1",'
+                   'instance_type="a2-highgpu-8g"}', "values": "0+9e12x60"},
+        {"series": 'container_network_transmit_bytes_total{id="/",interface="gke1a2b",node="gke-a2-1",'
+                   'instance_type="a2-highgpu-8g"}', "values": "0+9e12x60"},
+        # A machine type without a bandwidth constant is never judged.
+        *_gke_node("gke-a3-1", "a3-megagpu-8g", "0+9e12x60"),
+    ]
+    run_promtool(tmp_path, gpu_rule_groups(Alerts(), GKE_TARGETS), [{
+        "interval": "1m",
+        "input_series": series,
+        "alert_rule_test": [
+            alert("36m", "NodeNetworkSaturated"),
+            alert("37m", "NodeNetworkSaturated", {"severity": "warning", "node": "gke-a2-1",
+                                                  "instance_type": "a2-highgpu-8g", "direction": "transmit"}),
+        ],
+        "promql_expr_test": [
+            {"expr": 'node_direction:gpufleet_network_bytes_per_second:rate{node="gke-a2-1"}',
+             "eval_time": "40m", "exp_samples": [
+                {"labels": 'node_direction:gpufleet_network_bytes_per_second:rate'
+                           '{direction="receive",instance_type="a2-highgpu-8g",node="gke-a2-1"}', "value": 0},
+                {"labels": 'node_direction:gpufleet_network_bytes_per_second:rate'
+                           '{direction="transmit",instance_type="a2-highgpu-8g",node="gke-a2-1"}',
+                 "value": 11250000000}]},
+        ],
+    }])
+
+
 @needs_promtool
 def test_annotations_render_with_the_labels_each_source_has(tmp_path: Path) -> None:
     # GKE managed DCGM names the node `Hostname`; the exporter's scrape adds `node`.
@@ -355,10 +409,10 @@ def test_switched_off_alerts_are_not_rendered() -> None:
 
 @needs_promtool
 def test_rendered_rules_pass_promtool_check(tmp_path: Path) -> None:
-    for source in MetricSource:
-        path = tmp_path / f"{source.value}.yaml"
-        path.write_text(yaml.safe_dump(rule_file(gpu_rule_groups(Alerts(), RuleTargets(source, TARGETS.prices,
-                                                                                        TARGETS.network)))))
+    for source, network in itertools.product(MetricSource, NetworkSource):
+        path = tmp_path / f"{source.value}-{network.value}.yaml"
+        path.write_text(yaml.safe_dump(rule_file(gpu_rule_groups(Alerts(), RuleTargets(
+            source, TARGETS.prices, TARGETS.network, network_source=network)))))
         proc = subprocess.run([str(PROMTOOL), "check", "rules", str(path)], capture_output=True, text=True,
                               timeout=60)
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -371,7 +425,8 @@ def test_every_rule_has_a_promtool_case() -> None:
     text = Path(__file__).read_text()
     covered = set(re.findall(r'alert\("[0-9]+m", "(\w+)"', text)) | set(re.findall(r'"alertname": "(\w+)"', text))
     covered |= set(re.findall(r'"expr": \'?"?([a-z_:]+)', text))
-    every = set(rule_names(gpu_rule_groups(Alerts(), TARGETS)))
+    every = set(rule_names(gpu_rule_groups(Alerts(), TARGETS))) | set(rule_names(gpu_rule_groups(Alerts(),
+                                                                                               GKE_TARGETS)))
     missing = every - covered
     assert not missing, f"rules without a promtool case: {sorted(missing)}"
 
@@ -413,3 +468,32 @@ def test_rules_use_only_metrics_their_source_exports() -> None:
         rules = rule_file(gpu_rule_groups(Alerts(), RuleTargets(source, TARGETS.prices)))
         used = {m for g in rules["groups"] for r in g["rules"] for m in re.findall(r"DCGM_FI_[A-Z0-9_]+", r["expr"])}
         assert used and used <= exported, (source, used - exported)
+
+
+def test_gke_node_network_scrape_validates_and_keeps_only_host_nic_counters() -> None:
+    """The ClusterNodeMonitoring passes the upstream CRD and its CEL rules; its keep rule, read as Prometheus reads
+    it (source labels joined by `;`, the regex anchored), keeps the root cgroup's physical-NIC byte counters only."""
+    import re
+
+    from components.kubernetes.monitoring.gmp import node_network_monitoring
+    from tests.cel_rules import violations, with_defaults
+    from tests.test_kubernetes_objects import crd_schemas, validate
+
+    obj = node_network_monitoring("a2-highgpu-8g")
+    validate(obj)
+    schema = crd_schemas()[(obj["apiVersion"], obj["kind"])]
+    assert not list(violations(schema, with_defaults(schema, obj)))
+    assert obj["spec"]["selector"] == {"matchLabels": {"node.kubernetes.io/instance-type": "a2-highgpu-8g"}}
+    keep, stamp = obj["spec"]["endpoints"][0]["metricRelabeling"]
+    assert stamp == {"action": "replace", "targetLabel": "instance_type", "replacement": "a2-highgpu-8g"}
+    kept = re.compile(f"^(?:{keep['regex']})$")
+    assert kept.match("container_network_transmit_bytes_total;/;eth0")
+    assert kept.match("container_network_receive_bytes_total;/;eth1")
+    for other in ("container_network_transmit_bytes_total;/kubepods/pod1;eth0",
+                  "container_network_transmit_bytes_total;/;veth1a2b", "container_network_transmit_bytes_total;/;lo",
+                  "container_cpu_usage_seconds_total;/;", "container_network_transmit_packets_total;/;eth0"):
+        assert not kept.match(other), other
+    # A relabeling onto a protected label is what the CRD refuses: the CEL check is live.
+    broken = node_network_monitoring("a2-highgpu-8g")
+    broken["spec"]["endpoints"][0]["metricRelabeling"][1]["targetLabel"] = "instance"
+    assert any("targetLabel" in v and "BoolType(False)" in v for v in violations(schema, with_defaults(schema, broken)))

@@ -12,6 +12,7 @@ import yaml
 
 from components.config.budgets import Budgets
 from components.kubernetes.monitoring import budget_guard
+from components.kubernetes.monitoring.rules import rule_file
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from tests.conftest import budgets_of
@@ -44,11 +45,14 @@ def by_name(plan: Plan, typ: str) -> dict[str, dict[str, Any]]:
     (lambda b: b["aws"].update(share=0.3), "budgets.aws.share: the clouds' shares add up to more", "gcp.share is 0.85"),
     (lambda b: b["gcp"].pop("share"), "budgets.gcp.share: required when both clouds have budgets", "0.8 and 0.2"),
     (lambda b: b.update(teams=[{"name": "vision", "daily_usd": 100}]),
-     "budgets.teams[vision].name: not a team namespace of any GKE cluster", "known: research"),
+     "budgets.teams[vision].name: not a team namespace of any cluster", "known: research"),
     (lambda b: b.update(teams=[{"name": "research", "daily_usd": 900}]),
      "budgets.teams[research].daily_usd: above the fleet's daily budget", "500"),
     (lambda b: b["aws"].update(anomaly_monitor_arn="monitor-1"), "budgets.aws.anomaly_monitor_arn: String should match",
      "aws ce get-anomaly-monitors"),
+    (lambda b: b["aws"].update(anomaly_impact_percent=200),
+     "budgets.aws.anomaly_impact_percent: derived from observability.alerts.cost_spike.factor now (got 200)",
+     "factor 2: spend at twice the expected, a 100% impact"),
 ])
 def test_bad_budgets_are_refused_with_the_key_and_a_hint(change: Any, start: str, hint: str) -> None:
     raw = values()
@@ -65,11 +69,54 @@ def test_a_cloud_budget_needs_its_cloud() -> None:
            "gpu-fleet:eks section" in errors(raw)
 
 
-def test_team_budgets_are_enforced_on_gke_and_say_so_for_eks_only_namespaces() -> None:
+def test_a_team_budget_is_refused_where_no_one_guard_sees_all_of_its_spend() -> None:
     raw = values("prod")
+    # ml-research runs on the EKS cluster too: two Prometheus servers would each judge half the spend.
+    raw["gke"]["regions"][0]["clusters"][0]["addons"]["namespaces"].append({"name": "ml-research", "gpus": 8})
     raw["budgets"]["teams"].append({"name": "ml-research", "daily_usd": 2000})
     (line,) = errors(raw)
-    assert line.startswith("budgets.teams[ml-research].name: an EKS-only namespace")
+    assert line.startswith("budgets.teams[ml-research].name: a namespace of several guards (GKE, EKS cluster "
+                           "us-east-1-ml-aws)")
+    raw = values("prod")
+    raw["eks"]["regions"][0]["clusters"][0]["addons"]["dcgm_exporter"] = False
+    raw["budgets"]["teams"].append({"name": "ml-research", "daily_usd": 2000})
+    assert any(e.startswith("budgets.teams[ml-research].name: EKS cluster us-east-1-ml-aws runs no dcgm-exporter")
+               for e in errors(raw)), errors(raw)
+    raw = values("prod")
+    raw["observability"]["alerts"] = {"enabled": False}
+    assert any(e.startswith("budgets.teams: team guards read the cost recording rules") for e in errors(raw))
+
+
+def test_eks_and_openshift_teams_are_guarded_by_their_clusters_prometheus(prod_doc: dict[str, Any],
+                                                                          plan_doc: Any) -> None:
+    """A team on one EKS or OpenShift cluster gets its daily guard in that cluster's rules, the same rules the
+    promtool case above runs; GKE teams stay Cloud Monitoring alert policies."""
+    from tests.test_monitoring_stacks import _check_crd
+
+    budgets_of(prod_doc)["teams"] += [{"name": "ml-research", "daily_usd": 2000},
+                                      {"name": "private-ai-demo", "daily_usd": 300, "thresholds": [1.0]}]
+    plan = plan_doc(prod_doc, "prod")
+    rules = {r.inputs["metadata"]["namespace"]: r
+             for r in of_type(plan, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")}
+    expected = {"monitoring": budget_guard.team_guard("ml-research", 2000, [0.8, 1.0]),
+                "nvidia-gpu-operator": budget_guard.team_guard("private-ai-demo", 300, [1.0])}
+    for namespace, guard in expected.items():
+        obj = {k: v for k, v in rules[namespace].inputs.items() if not k.startswith("__")}
+        _check_crd(obj)
+        (group,) = [g for g in obj["spec"]["groups"] if g["name"] == budget_guard.RULE_GROUP]
+        assert group == budget_guard.rule_group(guard).to_dict()
+    policies = by_name(plan, "gcp:monitoring/alertPolicy:AlertPolicy")
+    assert not [n for n in policies if "ml-research" in n or "private-ai-demo" in n]
+    assert "budget-gcp-guard-team-research-100" in policies
+    # The plan and the review comment list each guard under its cluster.
+    from gpufleet import watches
+    from gpufleet.report import _resource_dicts
+
+    lines = {(w.scope, w.what) for w in watches.watches(_resource_dicts(plan)).values() if w.kind == "budget"}
+    assert ("us-east-1-ml-aws", "daily guard in the cluster's Prometheus: spend in 24 hours, team ml-research over "
+                                "1,600.00 USD (80%), 2,000.00 USD (100%)") in lines
+    assert ("ocp-ai", "daily guard in the cluster's Prometheus: spend in 24 hours, team private-ai-demo over "
+                      "300.00 USD (100%)") in lines
 
 
 def test_monthly_ceiling_and_shares() -> None:
@@ -108,7 +155,7 @@ def test_prod_budgets_come_from_its_one_budget(prod_plan: Plan) -> None:
     (sub,) = of_type(prod_plan, "aws:costexplorer/anomalySubscription:AnomalySubscription")
     assert sub.inputs["frequency"] == "IMMEDIATE" and sub.inputs["subscribers"][0]["type"] == "SNS"
     assert sub.inputs["thresholdExpression"]["dimension"] == {
-        "key": "ANOMALY_TOTAL_IMPACT_PERCENTAGE", "matchOptions": ["GREATER_THAN_OR_EQUAL"], "values": ["200"]}
+        "key": "ANOMALY_TOTAL_IMPACT_PERCENTAGE", "matchOptions": ["GREATER_THAN_OR_EQUAL"], "values": ["100"]}
     (policy,) = of_type(prod_plan, "aws:sns/topicPolicy:TopicPolicy")
     assert '"Service": "costalerts.amazonaws.com"' in policy.inputs["policy"]
     providers = {r.urn: r for r in of_type(prod_plan, "pulumi:providers:aws")}
@@ -149,6 +196,23 @@ def test_one_number_moves_every_budget(prod_doc: dict[str, Any], plan_doc: Any) 
     assert "would use 74% of the daily budget ($44,295.84 of $60,000.00)" in warning
 
 
+def test_the_cost_spike_factor_is_the_aws_anomaly_threshold(prod_doc: dict[str, Any], plan_doc: Any) -> None:
+    """One number for a spike: the in-cluster alert's factor and AWS's impact percentage (actual over expected,
+    minus one); switching the alert off removes the anomaly subscription too."""
+    prod_doc["config"]["gpu-fleet:observability"]["alerts"] = {"cost_spike": {"factor": 3, "window": "1h"}}
+    plan = plan_doc(prod_doc, "prod")
+    (sub,) = of_type(plan, "aws:costexplorer/anomalySubscription:AnomalySubscription")
+    assert sub.inputs["thresholdExpression"]["dimension"]["values"] == ["200"]
+    (rules,) = [r for r in of_type(plan, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+                if r.inputs["metadata"]["namespace"] == "monitoring"]
+    spike = [x for g in rules.inputs["spec"]["groups"] for x in g["rules"] if x.get("alert") == "GpuCostSpike"]
+    assert spike and spike[0]["expr"].startswith("cluster:gpufleet_gpu_cost_usd_per_hour:sum >= 3 * ")
+    prod_doc["config"]["gpu-fleet:observability"]["alerts"] = {"cost_spike": {"enabled": False}}
+    plan = plan_doc(prod_doc, "prod")
+    assert not [r for r in plan.resources if "anomaly" in r.type.lower() or r.type.startswith("aws:sns")]
+    assert of_type(plan, "aws:budgets/budget:Budget")  # the budgets themselves stay
+
+
 def test_dev_budgets_daily_and_monthly(dev_plan: Plan) -> None:
     budgets = {r.inputs["timeUnit"]: r.inputs for r in of_type(dev_plan, "aws:budgets/budget:Budget")}
     assert {u: b["limitAmount"] for u, b in budgets.items()} == {"DAILY": "75.00", "MONTHLY": "1800.00"}
@@ -176,11 +240,15 @@ PROMTOOL = shutil.which("promtool")
 def test_guard_fires_when_the_money_is_spent_not_on_a_burst(tmp_path: Path) -> None:
     rules = budget_guard.fleet_guard(1000, [0.7, 0.9], scope="gke") + budget_guard.team_guard("research", 500,
                                                                                                [0.8, 1.0])
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": [budget_guard.rule_group(rules)]}))
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule_file([budget_guard.rule_group(rules)])))
     series = 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{namespace="%s"}'
+    described = {r.key: r.description for r in rules}
 
     def fleet(threshold: str) -> dict[str, Any]:
         return {"exp_labels": {"severity": "warning", "threshold": threshold, "scope": "gke"}}
+
+    def annotated(summary: str, key: str) -> dict[str, str]:
+        return {"summary": summary, "description": described[key]}
 
     team = {"exp_labels": {"severity": "warning", "threshold": "80%", "team": "research", "namespace": "research"}}
     tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [
@@ -189,17 +257,21 @@ def test_guard_fires_when_the_money_is_spent_not_on_a_burst(tmp_path: Path) -> N
          "alert_rule_test": [
              {"eval_time": "17h", "alertname": "GpuDailyBudgetGuard", "exp_alerts": []},
              {"eval_time": "18h", "alertname": "GpuDailyBudgetGuard", "exp_alerts": [
-                 {**fleet("70%"), "exp_annotations": {"summary": "GPU spend on gke in the last 24 hours is 720.7 "
-                                                      "USD, past 70% of its daily budget (700 of 1,000 USD)"}}]},
+                 {**fleet("70%"), "exp_annotations": annotated("GPU spend on gke in the last 24 hours is 720.7 "
+                                                               "USD, past 70% of its daily budget (700 of 1,000 USD)",
+                                                               "fleet-70")}]},
              {"eval_time": "23h", "alertname": "GpuDailyBudgetGuard", "exp_alerts": [
-                 {**fleet("70%"), "exp_annotations": {"summary": "GPU spend on gke in the last 24 hours is 920.7 "
-                                                      "USD, past 70% of its daily budget (700 of 1,000 USD)"}},
-                 {**fleet("90%"), "exp_annotations": {"summary": "GPU spend on gke in the last 24 hours is 920.7 "
-                                                      "USD, past 90% of its daily budget (900 of 1,000 USD)"}}]},
+                 {**fleet("70%"), "exp_annotations": annotated("GPU spend on gke in the last 24 hours is 920.7 "
+                                                               "USD, past 70% of its daily budget (700 of 1,000 USD)",
+                                                               "fleet-70")},
+                 {**fleet("90%"), "exp_annotations": annotated("GPU spend on gke in the last 24 hours is 920.7 "
+                                                               "USD, past 90% of its daily budget (900 of 1,000 USD)",
+                                                               "fleet-90")}]},
              {"eval_time": "9h30m", "alertname": "GpuTeamDailyBudgetGuard", "exp_alerts": []},
              {"eval_time": "10h30m", "alertname": "GpuTeamDailyBudgetGuard", "exp_alerts": [
-                 {**team, "exp_annotations": {"summary": "Team research spent 420.7 USD on GPUs in the last 24 "
-                                              "hours, past 80% of its daily budget (400 of 500 USD)"}}]},
+                 {**team, "exp_annotations": annotated("Team research spent 420.7 USD on GPUs in the last 24 "
+                                                       "hours, past 80% of its daily budget (400 of 500 USD)",
+                                                       "team-research-80")}]},
          ]},
         {"name": "a one-hour burst at 600 USD an hour is 610 USD spent, not 14,400 a day",
          "interval": "1m", "input_series": [{"series": series % "batch", "values": "600x60 stale"}],

@@ -309,3 +309,17 @@ def test_validation_accepts_the_listed_zones_of_the_dev_stack() -> None:
             gpu_id = catalog.machine_type(pool["machine_type"]).gpu
             offered = catalog.gpu_zones(gpu_id, "us-central1")
             assert offered is not None and set(pool["zones"]) <= set(offered), pool["name"]
+
+
+def test_every_gpu_machine_has_a_sourced_bandwidth_and_multi_nic_machines_are_not_judged_on_one_nic() -> None:
+    from components.catalog.telemetry import NIC_BANDWIDTH_SOURCES, NIC_GBPS, host_nic_gbps
+
+    machines = {m.name for m in catalog.MACHINE_TYPES}
+    assert machines <= NIC_GBPS.keys(), sorted(machines - NIC_GBPS.keys())
+    assert {s.url for s in NIC_BANDWIDTH_SOURCES} >= {"https://docs.cloud.google.com/compute/docs/gpus"}
+    # Google's "Maximum network bandwidth (Gbps)" column, spot-checked.
+    assert (NIC_GBPS["a2-highgpu-8g"], NIC_GBPS["g2-standard-96"], NIC_GBPS["a3-megagpu-8g"]) == (100, 100, 1800)
+    assert host_nic_gbps("a2-ultragpu-4g") == 50 and host_nic_gbps("a3-highgpu-4g") == 100
+    for several in ("a3-highgpu-8g", "a3-megagpu-8g", "a3-ultragpu-8g", "p5.48xlarge", "p4d.24xlarge"):
+        assert NIC_GBPS[several] > 0 and host_nic_gbps(several) is None, several
+    assert host_nic_gbps("g6.xlarge") == 2.5

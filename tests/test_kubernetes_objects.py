@@ -1,6 +1,7 @@
 """Every Kubernetes object and Helm value gpu-fleet emits, checked against the real upstream schemas.
 
-Custom resources are validated against the CRDs in ../shared/reference/crds, core kinds with
+Custom resources are validated against the CRDs in ../shared/reference/crds (and tests/reference/crds, upstream
+CRDs the shared set lacks), core kinds with
 kubernetes-validate, and every Helm value key must exist in the pinned chart's reference values.yaml.
 """
 
@@ -23,6 +24,7 @@ from gpufleet.report import Plan
 from tests.conftest import REFERENCE, gke_of, gke_only
 
 K8S_VERSION = "1.33"
+LOCAL_REFERENCE = Path(__file__).parent / "reference"
 # Maps open for user content in a chart's values (any key is fine below them). A container `securityContext` is
 # copied verbatim into the pod; test_dcgm_exporter_pod_is_what_gke_cos_nodes_need checks it against Kubernetes'.
 OPEN_MAPS = {"nodeSelector", "tolerations", "affinity", "labels", "annotations", "additionalLabels",
@@ -52,7 +54,8 @@ def manifests(plan: Plan) -> list[dict[str, Any]]:
 @cache
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     schemas = {}
-    for path in sorted((REFERENCE / "crds").glob("*.yaml")):
+    paths = sorted((REFERENCE / "crds").glob("*.yaml")) + sorted((LOCAL_REFERENCE / "crds").glob("*.yaml"))
+    for path in paths:
         for doc in yaml.safe_load_all(path.read_text()):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
@@ -103,7 +106,7 @@ def test_core_kinds_and_custom_resources_validate(dev_plan: Plan, dev_doc: dict[
     objects = manifests(dev_plan) + manifests(plan_doc(_with_all_addons(dev_doc)))
     kinds = {o["kind"] for o in objects}
     assert {"PriorityClass", "Namespace", "ResourceQuota", "StorageClass", "ClusterPodMonitoring",
-            "ClusterRules"} <= kinds
+            "ClusterRules", "ClusterNodeMonitoring"} <= kinds
     for obj in objects:
         validate(obj)
 

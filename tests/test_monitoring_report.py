@@ -63,4 +63,4 @@ def test_a_base_plan_without_monitoring_shows_the_state_without_a_delta(dev_plan
     del base["monitoring"]
     md = report.markdown(dev_plan, base)
     assert "no monitoring section: no delta" in md
-    assert "| `us-central1-dev-1` | gke-managed-prometheus | 4 | 5 | **none** |" in md
+    assert "| `us-central1-dev-1` | gke-managed-prometheus | 5 | 7 | **none** |" in md

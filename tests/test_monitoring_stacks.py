@@ -162,6 +162,38 @@ def test_gke_exporters_are_scraped_keeping_the_workload_namespace(dev_doc: dict[
         assert obj["spec"]["targetLabels"]["metadata"] == ["node"]  # no target namespace/pod/container
 
 
+def test_gke_scrapes_node_traffic_of_each_pool_machine_type_the_catalog_can_judge(prod_plan: Plan) -> None:
+    """Per GKE cluster: one ClusterNodeMonitoring per GPU machine type with a host NIC bandwidth, and the rule's
+    constants for exactly those types; A3 Mega (9 NICs, GPU NICs in pods) is left out."""
+    from components import catalog
+    from components.kubernetes.monitoring.gmp import NODE_NETWORK_PREFIX
+
+    by_cluster: dict[str, tuple[set[str], set[str]]] = {}
+    for r in prod_plan.resources:
+        kind = r.inputs.get("kind")
+        cluster = r.urn.split("::")[-1].split("-monitoring")[0]
+        if kind == "ClusterNodeMonitoring":
+            _check_crd({k: v for k, v in r.inputs.items() if not k.startswith("__")})
+            machine = r.inputs["metadata"]["name"].removeprefix(NODE_NETWORK_PREFIX)
+            assert r.inputs["spec"]["selector"]["matchLabels"] == {"node.kubernetes.io/instance-type": machine}
+            by_cluster.setdefault(cluster, (set(), set()))[0].add(machine)
+        elif kind == "ClusterRules":
+            constants = {rule["labels"]["instance_type"] for g in r.inputs["spec"]["groups"] for rule in g["rules"]
+                         if rule.get("record") == "instance_type:gpufleet_nic_bandwidth_bytes_per_second:max"}
+            by_cluster.setdefault(cluster, (set(), set()))[1].update(constants)
+    pools = {row.region + "-" + row.cluster: set() for row in prod_plan.capacity if row.platform == "gke"}
+    for row in prod_plan.capacity:
+        if row.platform == "gke":
+            pools[row.region + "-" + row.cluster].add(row.machine_type)
+    assert pools and by_cluster.keys() == pools.keys()
+    for cluster, machines in pools.items():
+        judged = {m for m in machines if catalog.host_nic_gbps(m) is not None}
+        assert by_cluster[cluster] == (judged, judged), cluster
+    assert "a3-megagpu-8g" in set().union(*pools.values())
+    assert "a3-megagpu-8g" not in set().union(*(s for s, _ in by_cluster.values()))
+    assert {"a2-highgpu-8g", "g2-standard-24"} <= set().union(*(s for s, _ in by_cluster.values()))
+
+
 def test_receivers_reach_each_platforms_alertmanager_only_as_secrets(dev_doc: dict[str, Any],
                                                                       plan_doc: Any) -> None:
     plan = plan_doc(_with_receivers(dev_doc))

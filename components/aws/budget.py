@@ -3,7 +3,8 @@
 AWS Budgets has a DAILY period, so the stack's daily budget stays daily there; daily budgets only take ACTUAL
 notifications (FORECASTED is refused for DAILY), monthly ones get both. Anomaly detection reports spikes the fixed
 thresholds miss: an IMMEDIATE subscription publishes to an SNS topic (IMMEDIATE takes SNS subscribers only),
-which forwards to the stack's e-mail addresses. Budgets and Cost Explorer are global services billed in
+which forwards to the stack's e-mail addresses; its threshold is the cost-spike alert's factor, and with that alert
+switched off there is none. Budgets and Cost Explorer are global services billed in
 us-east-1, so the component takes a provider pinned there.
 """
 
@@ -27,8 +28,8 @@ class AwsBudgetArgs:
     thresholds: list[float]
     """Shares of the budget that notify (0.7 is 70%)."""
     emails: list[str]
-    anomaly_impact_percent: float
-    """Report anomalies whose impact is at least this percentage of the expected spend."""
+    anomaly_impact_percent: float | None
+    """Report anomalies whose impact is at least this percentage of the expected spend; None: no anomaly alerts."""
     anomaly_monitor_arn: str | None
     """An existing monitor to subscribe to; None creates an AWS-services monitor."""
     environment: str
@@ -46,7 +47,7 @@ def notifications(period: str, thresholds: list[float], emails: list[str]) -> li
 
 
 class AwsBudget(pulumi.ComponentResource):
-    topic_arn: pulumi.Output[str]
+    topic_arn: pulumi.Output[str] | None
     budget_names: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: AwsBudgetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -67,6 +68,14 @@ class AwsBudget(pulumi.ComponentResource):
             )
             self.budget_names[period] = budget.name
 
+        self.topic_arn = (None if args.anomaly_impact_percent is None
+                          else self._anomalies(name, args, args.anomaly_impact_percent, child))
+        self.register_outputs({"topic_arn": self.topic_arn, "budget_names": self.budget_names})
+
+    @staticmethod
+    def _anomalies(name: str, args: AwsBudgetArgs, impact_percent: float,
+                   child: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        """The SNS topic (and its e-mail subscriptions) anomaly alerts go to, and the IMMEDIATE subscription."""
         topic = aws.sns.Topic(f"{name}-anomalies", name=f"gpu-fleet-{args.environment}-cost-anomalies",
                               tags=args.tags, opts=child)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=args.provider)).account_id
@@ -99,12 +108,11 @@ class AwsBudget(pulumi.ComponentResource):
             subscribers=[{"type": "SNS", "address": topic.arn}],
             threshold_expression={"dimension": {"key": "ANOMALY_TOTAL_IMPACT_PERCENTAGE",
                                                 "match_options": ["GREATER_THAN_OR_EQUAL"],
-                                                "values": [f"{args.anomaly_impact_percent:g}"]}},
+                                                "values": [f"{impact_percent:g}"]}},
             tags=args.tags,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[policy])),
         )
-        self.topic_arn = topic.arn
-        self.register_outputs({"topic_arn": self.topic_arn, "budget_names": self.budget_names})
+        return topic.arn
 
 
 def _slug(email: str) -> str:

@@ -182,7 +182,9 @@ from components.catalog.telemetry import (  # noqa: E402
     NIC_BANDWIDTH_SOURCES,
     NIC_GBPS,
     dcgm_model_pattern,
+    host_nic_gbps,
     nic_gbps,
 )
 
-__all__ += ["DCGM_MODEL_PATTERNS", "NIC_BANDWIDTH_SOURCES", "NIC_GBPS", "dcgm_model_pattern", "nic_gbps"]
+__all__ += ["DCGM_MODEL_PATTERNS", "NIC_BANDWIDTH_SOURCES", "NIC_GBPS", "dcgm_model_pattern", "host_nic_gbps",
+            "nic_gbps"]

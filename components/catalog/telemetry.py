@@ -6,10 +6,17 @@ Cloud NICs report no usable link speed (ENA "do[es] not report interface link sp
 per-instance", AltraMayor/gatekeeper#120; virtio NICs report -1, prometheus/node_exporter#1967), so network
 saturation is measured against the machine type's documented bandwidth, kept here. A missing row means "not
 verified": look-ups return None and the saturation rule leaves that machine out.
+
+The documented figure is the whole machine's. Where several NICs carry it (A3 High 8g, A3 Mega and A3 Ultra on GCP:
+5, 9 and 10 physical NICs; P4d and P5 on AWS: the EFA aggregate over 4 and 32 network cards) the host's kernel
+counters see only part of it: GKE hands the GPU NICs to pods and RDMA, TCPXO and EFA traffic bypasses the kernel's
+netdev counters. The primary NIC's own share is not documented for those machines, so `host_nic_gbps` leaves them
+out rather than judge one NIC against the sum of all; their GPU fabric is checked by `gpu-fleet fabric-check`.
 """
 
 from __future__ import annotations
 
+from components.catalog.fabric import efa_fabric
 from components.catalog.types import Source
 
 _KARPENTER_BANDWIDTH = Source(
@@ -17,10 +24,14 @@ _KARPENTER_BANDWIDTH = Source(
     "/website/content/en/docs/reference/instance-types.md", "2026-11-24")
 """Karpenter's instance-type reference (v1.14.1 docs): `karpenter.k8s.aws/instance-network-bandwidth` in Mbps,
 the bandwidth Karpenter labels each instance type with (from EC2's published network performance)."""
-NIC_BANDWIDTH_SOURCES: tuple[Source, ...] = (_KARPENTER_BANDWIDTH,)
+_GCE_GPU_MACHINES = Source("https://docs.cloud.google.com/compute/docs/gpus", "2026-11-24")
+"""Compute Engine's "GPU machine types" page (last updated 2026-04-14; Google's sovereign-cloud mirror of
+2026-08-26 has the same figures): per machine type, "Maximum network bandwidth (Gbps)" ("Maximum egress bandwidth
+cannot exceed the number given") and, for A3, the physical NIC count."""
+NIC_BANDWIDTH_SOURCES: tuple[Source, ...] = (_KARPENTER_BANDWIDTH, _GCE_GPU_MACHINES)
 
-# Mbps per instance type (_KARPENTER_BANDWIDTH). On P4d/P5 the figure is the EFA aggregate: RDMA traffic
-# bypasses the kernel's netdev counters, so a saturation rule over those counters watches TCP/IP traffic only.
+# Mbps per instance type (_KARPENTER_BANDWIDTH). On P4d/P5 the figure is the EFA aggregate over several network
+# cards (see host_nic_gbps).
 _AWS_NIC_MBPS: dict[str, int] = {
     "p5.48xlarge": 3_200_000, "p5e.48xlarge": 3_200_000, "p5en.48xlarge": 3_200_000,
     "p4d.24xlarge": 400_000, "p4de.24xlarge": 400_000,
@@ -29,8 +40,20 @@ _AWS_NIC_MBPS: dict[str, int] = {
     "g6e.xlarge": 2_500, "g6e.2xlarge": 5_000, "g6e.4xlarge": 20_000, "g6e.8xlarge": 25_000,
     "g6e.12xlarge": 100_000, "g6e.16xlarge": 35_000, "g6e.24xlarge": 200_000, "g6e.48xlarge": 400_000,
 }
-NIC_GBPS: dict[str, float] = {m: mbps / 1000 for m, mbps in _AWS_NIC_MBPS.items()}
-"""Machine type -> network bandwidth in Gbps. GCP machine types are not in it yet (not verified here)."""
+# (Gbps, physical NICs) per machine type (_GCE_GPU_MACHINES). The page gives a NIC count for A3 only; A2 and G2
+# machines have the one gVNIC a GKE node pool gives them.
+_GCE_NIC: dict[str, tuple[int, int]] = {
+    "a2-highgpu-1g": (24, 1), "a2-highgpu-2g": (32, 1), "a2-highgpu-4g": (50, 1), "a2-highgpu-8g": (100, 1),
+    "a2-megagpu-16g": (100, 1),
+    "a2-ultragpu-1g": (24, 1), "a2-ultragpu-2g": (32, 1), "a2-ultragpu-4g": (50, 1), "a2-ultragpu-8g": (100, 1),
+    "a3-highgpu-1g": (25, 1), "a3-highgpu-2g": (50, 1), "a3-highgpu-4g": (100, 1), "a3-highgpu-8g": (1_000, 5),
+    "a3-megagpu-8g": (1_800, 9), "a3-ultragpu-8g": (3_600, 10),
+    "g2-standard-4": (10, 1), "g2-standard-8": (16, 1), "g2-standard-12": (16, 1), "g2-standard-16": (32, 1),
+    "g2-standard-24": (32, 1), "g2-standard-32": (32, 1), "g2-standard-48": (50, 1), "g2-standard-96": (100, 1),
+}
+NIC_GBPS: dict[str, float] = {**{m: mbps / 1000 for m, mbps in _AWS_NIC_MBPS.items()},
+                              **{m: float(gbps) for m, (gbps, _) in _GCE_NIC.items()}}
+"""Machine type -> the machine's documented network bandwidth in Gbps (all its NICs)."""
 
 _DCGM_TEST = Source(
     "https://github.com/NVIDIA/dcgm-exporter/blob/d5e5f510a1b6b393f39a43293ccd9dc985defc79"
@@ -56,6 +79,19 @@ DCGM_MODEL_PATTERNS: dict[str, str] = {
 
 def nic_gbps(machine: str) -> float | None:
     """The machine type's network bandwidth in Gbps; None where the catalog has not verified it."""
+    return NIC_GBPS.get(machine)
+
+
+def host_nic_gbps(machine: str) -> float | None:
+    """The bandwidth the host's own NIC counters can be judged against.
+
+    The documented figure where one NIC carries it; None where several NICs share it (module docstring) or the
+    catalog has no figure.
+    """
+    if machine in _GCE_NIC and _GCE_NIC[machine][1] > 1:
+        return None
+    if efa_fabric(machine) is not None:
+        return None
     return NIC_GBPS.get(machine)
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from components.config.base import Count, Name, Strict
+from components.config.base import MOVED, Count, Name, Strict
 
 OPERATOR_NAMESPACE = "gpu-operator"
 DCGM_NAMESPACE = "gpu-monitoring"
@@ -53,7 +53,7 @@ class StorageClassSpec(Strict):
 class Addons(Strict):
     gpu_stack: GpuStack = GpuStack.GKE
     dcgm: DcgmSource = DcgmSource.MANAGED
-    alerts: dict[str, object] | None = None
+    alerts: dict[str, object] | None = Field(default=None, json_schema_extra=MOVED)
     """Moved to the fleet-wide `observability.alerts` (one set of thresholds for every cluster); refused here."""
     priority_classes: bool = True
     namespaces: list[TeamNamespace] = Field(default_factory=list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue, StringConstraints
 from pydantic_core import PydanticCustomError
 
 NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
@@ -38,3 +38,8 @@ class Platform(str, Enum):
     GKE = "gke"
     EKS = "eks"
     OPENSHIFT = "openshift"
+
+
+MOVED: dict[str, JsonValue] = {"moved": True}
+"""`json_schema_extra` of a key that moved elsewhere: still parsed so the refusal can say where it went, and left
+out of the README's config table."""

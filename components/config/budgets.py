@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from components.config.base import Name, Strict
+from components.config.base import MOVED, Name, Strict
 
 HOURS_PER_DAY = 24
 BILLING_ACCOUNT_PATTERN = r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$"
@@ -35,12 +35,16 @@ class GcpBudget(Strict):
 
 
 class AwsBudget(Strict):
-    """AWS Budgets on the fleet's AWS account, and a Cost Anomaly Detection subscription for spikes."""
+    """AWS Budgets on the fleet's AWS account, and a Cost Anomaly Detection subscription for spikes.
+
+    The subscription reports anomalies at the in-cluster cost-spike alert's factor (`anomaly_impact_percent`
+    below), so a spike is one number in the stack.
+    """
 
     share: Share | None = None
     """The share of the fleet's budget spent on AWS (required when `gcp` is set too; alone, all of it)."""
-    anomaly_impact_percent: float = Field(default=200, gt=0)
-    """Report an anomaly whose impact is at least this share of the expected spend (seed 002's 200% cost spike)."""
+    anomaly_impact_percent: object | None = Field(default=None, json_schema_extra=MOVED)
+    """Moved: the anomaly threshold is derived from `observability.alerts.cost_spike.factor` (refused when set)."""
     anomaly_monitor_arn: Annotated[str, StringConstraints(pattern=ANOMALY_MONITOR_ARN_PATTERN)] | None = None
     """An existing anomaly monitor to subscribe to; unset, gpu-fleet creates an AWS-services monitor (an account
     holds at most one, so name the existing one here if the account has it)."""
@@ -86,3 +90,12 @@ class Budgets(Strict):
                                   self.daily_usd * 730 / HOURS_PER_DAY if self.daily_usd is not None else None)
                       if v is not None]
         return min(candidates)
+
+
+def anomaly_impact_percent(factor: float) -> float:
+    """Cost Anomaly Detection's threshold for spend at `factor` times the expected.
+
+    Its TotalImpactPercentage is (actual - expected) / expected * 100 (AWS Billing and Cost Management API
+    reference, `Impact`), so spend at twice the expected is a 100% impact.
+    """
+    return round((factor - 1) * 100, 6)

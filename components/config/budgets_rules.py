@@ -1,6 +1,7 @@
 """Rules of the `budgets:` section that span fields or other sections.
 
-A budget to judge, clouds that exist, shares that add up, teams that are namespaces of the fleet.
+A budget to judge, clouds that exist, shares that add up, teams that are namespaces of the fleet, each where one
+guard sees all of its spend.
 """
 
 from __future__ import annotations
@@ -22,13 +23,6 @@ def gke_namespaces(fleet: Fleet) -> set[str]:
     return {n.name for r in fleet.gke.regions for c in r.clusters for n in c.addons.namespaces}
 
 
-def eks_namespaces(fleet: Fleet) -> set[str]:
-    """Team namespaces of the EKS clusters."""
-    if fleet.eks is None:
-        return set()
-    return {n.name for r in fleet.eks.regions for c in r.clusters for n in c.addons.namespaces}
-
-
 def check_budgets(fleet: Fleet) -> Iterator[Issue]:
     budgets = fleet.budgets
     if budgets is None:
@@ -44,28 +38,74 @@ def check_budgets(fleet: Fleet) -> Iterator[Issue]:
     if budgets.aws is not None and fleet.eks is None:
         yield Issue("budgets.aws", "an AWS budget, but the stack has no EKS fleet", None,
                     "remove budgets.aws, or add a gpu-fleet:eks section")
+    if budgets.aws is not None and budgets.aws.anomaly_impact_percent is not None:
+        yield Issue("budgets.aws.anomaly_impact_percent", "derived from observability.alerts.cost_spike.factor now",
+                    budgets.aws.anomaly_impact_percent, "remove it; the cost-spike factor sets both the in-cluster "
+                    "alert and the AWS anomaly threshold (factor 2: spend at twice the expected, a 100% impact)")
     if budgets.aws is not None and not budgets.emails:
         yield Issue("budgets.emails", "AWS budget alerts need a recipient", None,
                     "list who reads them, e.g. emails: [finops@example.com]")
     yield from _shares(budgets)
     yield from unique_names("budgets.teams", [t.name for t in budgets.teams])
-    on_gke, on_eks = gke_namespaces(fleet), eks_namespaces(fleet)
-    if budgets.teams and budgets.gcp is None:
-        yield Issue("budgets.teams", "team budgets are watched by Cloud Monitoring alert policies on the GKE "
-                    "project, and the stack has no GCP budget", None, "add budgets.gcp (billing_account)")
+    yield from _teams(fleet, budgets)
+
+
+def guard_scopes(fleet: Fleet) -> dict[str, list[str]]:
+    """Team namespace -> where its guard can see all of its GPU spend.
+
+    `GKE`: every GKE cluster of the project (Cloud Monitoring sums managed Prometheus across them); an EKS or
+    OpenShift cluster: that cluster alone (its Prometheus sees no other).
+    """
+    out: dict[str, list[str]] = {}
+    for name in sorted(gke_namespaces(fleet)):
+        out.setdefault(name, []).append("GKE")
+    for region in fleet.eks.regions if fleet.eks is not None else []:
+        for cluster in region.clusters:
+            for ns in cluster.addons.namespaces:
+                out.setdefault(ns.name, []).append(f"EKS cluster {region.name}-{cluster.name}")
+    for ocp in fleet.openshift.clusters if fleet.openshift is not None else []:
+        for ns in ocp.addons.namespaces:
+            out.setdefault(ns.name, []).append(f"OpenShift cluster {ocp.name}")
+    return out
+
+
+def _teams(fleet: Fleet, budgets: Budgets) -> Iterator[Issue]:
+    if not budgets.teams:
+        return
+    scopes = guard_scopes(fleet)
+    if fleet.observability is not None and not fleet.observability.alerts.enabled:
+        yield Issue("budgets.teams", "team guards read the cost recording rules, which observability.alerts.enabled: "
+                    "false switches off", None, "switch alerts on (turn single alerts off instead), or remove the "
+                    "team budgets")
     for team in budgets.teams:
         path = f"budgets.teams[{team.name}]"
-        if team.name in on_eks - on_gke:
-            yield Issue(f"{path}.name", "an EKS-only namespace: team budgets are enforced on GKE today", team.name,
-                        "on EKS the team guard needs the in-cluster Prometheus rules (issue 11, section 2); until "
-                        "then watch it with budgets.aws")
-        elif team.name not in on_gke:
-            yield Issue(f"{path}.name", "not a team namespace of any GKE cluster", team.name,
-                        "team budgets watch a namespace's GPU cost; known: " + (", ".join(sorted(on_gke)) or "none"))
+        where = scopes.get(team.name, [])
+        if not where:
+            yield Issue(f"{path}.name", "not a team namespace of any cluster", team.name,
+                        "team budgets watch a namespace's GPU cost; known: " + (", ".join(sorted(scopes)) or "none"))
+        elif len(where) > 1:
+            yield Issue(f"{path}.name", "a namespace of several guards (" + ", ".join(where) + ")", team.name,
+                        "each guard sees one Prometheus, so each would judge part of the spend against the whole "
+                        "budget: give the team one namespace per cluster, each with its own budget")
+        elif where == ["GKE"] and budgets.gcp is None:
+            yield Issue(f"{path}.name", "a GKE team's guard is a Cloud Monitoring alert policy on the GCP project, "
+                        "and the stack has no GCP budget", team.name, "add budgets.gcp (billing_account)")
+        elif where[0].startswith("EKS"):
+            yield from _eks_cost_rules(fleet, path, team.name)
         yield from _thresholds(f"{path}.thresholds", team.thresholds)
         if budgets.daily_usd is not None and team.daily_usd > budgets.daily_usd:
             yield Issue(f"{path}.daily_usd", "above the fleet's daily budget", team.daily_usd,
                         f"budgets.daily_usd is {budgets.daily_usd:g}; a team's share cannot exceed it")
+
+
+def _eks_cost_rules(fleet: Fleet, path: str, team: str) -> Iterator[Issue]:
+    assert fleet.eks is not None
+    for region in fleet.eks.regions:
+        for cluster in region.clusters:
+            if team in {n.name for n in cluster.addons.namespaces} and not cluster.addons.dcgm_exporter:
+                yield Issue(f"{path}.name", f"EKS cluster {region.name}-{cluster.name} runs no dcgm-exporter, so "
+                            "it has no cost recording rule to guard", team,
+                            f"set eks.regions[{region.name}].clusters[{cluster.name}].addons.dcgm_exporter: true")
 
 
 def _thresholds(path: str, thresholds: list[float]) -> Iterator[Issue]:

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config.observability import Receiver
+from components.kubernetes.conventions import LABEL_CLUSTER
 from components.kubernetes.monitoring.alertmanager import config_yaml
 from components.kubernetes.monitoring.rules import RuleGroup, monitoring_outputs, prometheus_rule, rule_names
 from components.openshift.operators import GPU_NAMESPACE, MANAGED_BY
@@ -53,7 +54,7 @@ class OpenShiftMonitoring(pulumi.ComponentResource):
         in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
         if args.groups:
             obj = prometheus_rule(RULES_NAME, GPU_NAMESPACE, args.groups,
-                                  labels={"app.kubernetes.io/managed-by": MANAGED_BY})
+                                  labels={"app.kubernetes.io/managed-by": MANAGED_BY, LABEL_CLUSTER: args.cluster})
             k8s.apiextensions.CustomResource(f"{name}-rules", api_version=obj["apiVersion"], kind=obj["kind"],
                                              metadata=obj["metadata"], spec=obj["spec"], opts=in_cluster)
         if args.receivers:

@@ -9,7 +9,7 @@ shared add-ons (priority classes, team namespaces with GPU quotas). Every object
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +18,12 @@ import pulumi_kubernetes as k8s
 
 from components.capacity.rows import PriceBook
 from components.config.addons import Addons, DcgmSource, GpuStack
+from components.config.budgets import TeamBudget
 from components.config.observability import Observability
 from components.config.openshift import AutoscalerMode, Capacity, OpenShiftCluster
 from components.kubernetes.conventions import LABEL_CLUSTER
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
+from components.kubernetes.monitoring.budget_guard import cluster_guard
 from components.kubernetes.monitoring.dashboard_configmap import openshift_console_dashboard
 from components.kubernetes.monitoring.rules import MetricSource, RuleGroup, RuleTargets, gpu_rule_groups
 from components.kubernetes.monitoring.targets import PoolPricing, gpu_prices, nic_bandwidths
@@ -46,6 +48,8 @@ class OpenShiftGpuPlatformArgs:
     """The receivers' secret config values."""
     prices: PriceBook = field(default_factory=PriceBook)
     """The plan's prices, for the cost recording rules."""
+    teams: Sequence[TeamBudget] = ()
+    """The stack's team budgets: platform monitoring guards those whose namespace this cluster runs."""
 
 
 def _custom(name: str, api_version: str, kind: str, manifest: dict[str, Any],
@@ -62,6 +66,10 @@ def rule_groups(spec: OpenShiftCluster, obs: Observability, book: PriceBook) -> 
     machines_ = sorted({p.instance_type for p in spec.gpu_pools})
     return gpu_rule_groups(obs.alerts, RuleTargets(MetricSource.DCGM_EXPORTER, gpu_prices(pools, book),
                                                    nic_bandwidths(machines_)))
+
+
+def _with_guard(groups: list[RuleGroup], spec: OpenShiftCluster, teams: Sequence[TeamBudget]) -> list[RuleGroup]:
+    return groups + cluster_guard(teams, [n.name for n in spec.addons.namespaces], groups)
 
 
 class OpenShiftGpuPlatform(pulumi.ComponentResource):
@@ -108,7 +116,7 @@ class OpenShiftGpuPlatform(pulumi.ComponentResource):
         self._cluster_autoscaler(name, spec, in_cluster)
         gpu_namespace = self._operators(name, spec, in_cluster)
         OpenShiftMonitoring(f"{name}-monitoring", OpenShiftMonitoringArgs(
-            cluster=spec.name, groups=rule_groups(spec, args.observability, args.prices),
+            cluster=spec.name, groups=_with_guard(rule_groups(spec, args.observability, args.prices), spec, args.teams),
             receivers=dict(args.observability.receivers), credentials=args.credentials, provider=self.provider,
             depends_on=gpu_namespace), opts=pulumi.ResourceOptions(parent=self))
         shared = Addons(gpu_stack=GpuStack.GKE, dcgm=DcgmSource.MANAGED,

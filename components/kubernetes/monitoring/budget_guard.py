@@ -5,13 +5,17 @@ monthly billing budget plus this guard. It sums the cost recording rule (`namesp
 sum`, USD per hour per namespace at the catalog's prices, the numbers the plan and the budget policy use) over a
 24-hour window sampled every minute: what was spent, not the current rate times 24, so a short burst does not
 alert as if it lasted all day. Rendered as Prometheus rules (promtool-tested) and, on GKE, as Cloud Monitoring
-alert policies over the project's managed Prometheus data.
+alert policies over the project's managed Prometheus data; on EKS, a team's guard is a rule group in the
+PrometheusRule of the one cluster that runs the team's namespace (each cluster's Prometheus sees only its own).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from components.config.budgets import TeamBudget
+from components.kubernetes.monitoring.rules import Rule, RuleGroup
 
 COST_RULE = "namespace:gpufleet_gpu_cost_usd_per_hour:sum"
 """Recording rule (observability rules): USD per hour of the GPUs allocated in each namespace."""
@@ -43,9 +47,10 @@ class GuardRule:
         scope = f"team-{self.labels['team']}" if "team" in self.labels else "fleet"
         return f"{scope}-{round(self.threshold * 100)}"
 
-    def to_prometheus(self) -> dict[str, Any]:
-        return {"alert": self.alert, "expr": self.expr, "labels": dict(self.labels),
-                "annotations": {"summary": self.summary}}
+    def to_rule(self) -> Rule:
+        """The alert in the shared rule model (what a Prometheus evaluates: EKS teams, promtool)."""
+        return Rule(self.alert, self.expr, True, None, dict(self.labels),
+                    {"summary": self.summary, "description": self.description})
 
 
 def spend_24h(namespace: str | None = None) -> str:
@@ -83,9 +88,21 @@ def team_guard(team: str, daily_usd: float, thresholds: list[float]) -> list[Gua
     ) for t in thresholds]
 
 
-def rule_group(rules: list[GuardRule]) -> dict[str, Any]:
-    """The guard as a Prometheus rule group (PrometheusRule / Rules `spec.groups[]` item, or a rule file's)."""
-    return {"name": RULE_GROUP, "interval": EVALUATION_INTERVAL, "rules": [r.to_prometheus() for r in rules]}
+def cluster_guard(teams: Iterable[TeamBudget], namespaces: Iterable[str],
+                  gpu_rules: Sequence[RuleGroup]) -> list[RuleGroup]:
+    """The guard group of one EKS or OpenShift cluster.
+
+    The teams whose namespace it runs (validation puts each team's namespace in one such cluster only); none
+    where the cluster has no GPU rules (no GPUs, nothing spent on them).
+    """
+    here = set(namespaces)
+    rules = [r for t in teams if t.name in here for r in team_guard(t.name, t.daily_usd, t.thresholds)]
+    return [rule_group(rules)] if rules and gpu_rules else []
+
+
+def rule_group(rules: list[GuardRule]) -> RuleGroup:
+    """The guard as a rule group of the shared rule model, evaluated every `EVALUATION_INTERVAL`."""
+    return RuleGroup(RULE_GROUP, tuple(r.to_rule() for r in rules), interval=EVALUATION_INTERVAL)
 
 
 def _amount(value: float) -> str:

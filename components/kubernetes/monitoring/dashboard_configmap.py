@@ -15,6 +15,7 @@ from enum import Enum
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kubernetes.conventions import LABEL_CLUSTER
 from components.kubernetes.monitoring.dashboards import (
     DCGM_EXPORTER,
     UID,
@@ -27,8 +28,6 @@ GRAFANA_LABEL = ("grafana_dashboard", "1")
 """kube-prometheus-stack's sidecar label and value (reference values.yaml `grafana.sidecar.dashboards`)."""
 CONSOLE_LABEL = ("console.openshift.io/dashboard", "true")
 CONSOLE_NAMESPACE = "openshift-config-managed"
-CLUSTER_LABEL = "gpu-fleet/cluster"
-"""Which cluster of the fleet the dashboard belongs to (the plan lists dashboards per cluster by it)."""
 
 
 class DashboardForm(str, Enum):
@@ -68,7 +67,7 @@ class DashboardConfigMap(pulumi.ComponentResource):
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-gpus",
             metadata={"name": UID, "namespace": args.namespace,
-                      "labels": {key: value, CLUSTER_LABEL: args.cluster, "app.kubernetes.io/managed-by": "gpu-fleet"}},
+                      "labels": {key: value, LABEL_CLUSTER: args.cluster, "app.kubernetes.io/managed-by": "gpu-fleet"}},
             data={f"{UID}.json": json.dumps(body, sort_keys=True)},
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on),
         )

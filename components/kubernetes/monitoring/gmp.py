@@ -7,24 +7,58 @@ prometheus-engine `pkg/operator/apis/monitoring/v1/rules_config.go`): so the rul
 managed rule-evaluator sends alerts to the managed Alertmanager, which reads its configuration from the Secret
 `alertmanager` (key `alertmanager.yaml`) in `gmp-public` and otherwise runs a no-op one
 (`pkg/operator/operator_config.go`).
+
+Node traffic for the network saturation rule comes from the kubelet's cAdvisor endpoint, scraped by one
+`ClusterNodeMonitoring` per GPU machine type: its node selector (`node.kubernetes.io/instance-type`) is the only
+way a node-level scrape can know the machine type (GMP's node scrape relabels nothing but the selector,
+`pkg/operator/apis/monitoring/v1/node_types.go`), so each object stamps its type on the series it keeps. It keeps
+only the root cgroup's byte counters of the physical interfaces, a few series per node (the pattern of GMP's own
+`examples/cadvisor-metrics.yaml`; the managed collector may read the kubelet's `nodes/metrics`, its ClusterRole in
+`manifests/operator.yaml`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config.observability import Receiver
 from components.kubernetes.monitoring.alertmanager import config_yaml
-from components.kubernetes.monitoring.rules import RuleGroup, gmp_cluster_rules, monitoring_outputs, rule_names
+from components.kubernetes.monitoring.rules import (
+    INSTANCE_TYPE_LABEL,
+    NETWORK_DEVICES,
+    RuleGroup,
+    gmp_cluster_rules,
+    monitoring_outputs,
+    network_machine_types,
+    rule_names,
+)
 
 STACK = "gke-managed-prometheus"
 PUBLIC_NAMESPACE = "gmp-public"
 ALERTMANAGER_SECRET = "alertmanager"
 ALERTMANAGER_KEY = "alertmanager.yaml"
 RULES_NAME = "gpufleet-gpu"
+NODE_NETWORK_PREFIX = "gpufleet-node-network-"
+NODE_NETWORK_INTERVAL = "30s"
+"""Two samples inside the rules' 2-minute rate window with room to spare."""
+INSTANCE_TYPE_NODE_LABEL = "node.kubernetes.io/instance-type"
+
+
+def node_network_monitoring(machine_type: str) -> dict[str, Any]:
+    """A ClusterNodeMonitoring scraping the host network counters of every node of `machine_type`."""
+    keep = {"action": "keep", "sourceLabels": ["__name__", "id", "interface"],
+            "regex": f"container_network_(receive|transmit)_bytes_total;/;{NETWORK_DEVICES}"}
+    stamp = {"action": "replace", "targetLabel": INSTANCE_TYPE_LABEL, "replacement": machine_type}
+    return {"apiVersion": "monitoring.googleapis.com/v1", "kind": "ClusterNodeMonitoring",
+            "metadata": {"name": NODE_NETWORK_PREFIX + machine_type,
+                         "labels": {"app.kubernetes.io/managed-by": "gpu-fleet"}},
+            "spec": {"selector": {"matchLabels": {INSTANCE_TYPE_NODE_LABEL: machine_type}},
+                     "endpoints": [{"path": "/metrics/cadvisor", "scheme": "https",
+                                    "interval": NODE_NETWORK_INTERVAL, "metricRelabeling": [keep, stamp]}]}}
 
 
 @dataclass(frozen=True)
@@ -56,6 +90,11 @@ class GmpMonitoring(pulumi.ComponentResource):
             k8s.apiextensions.CustomResource(
                 f"{name}-rules", api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],
                 spec=obj["spec"], opts=k8s_opts)
+        for machine_type in network_machine_types(args.groups):
+            obj = node_network_monitoring(machine_type)
+            k8s.apiextensions.CustomResource(
+                f"{name}-node-network-{machine_type}", api_version=obj["apiVersion"], kind=obj["kind"],
+                metadata=obj["metadata"], spec=obj["spec"], opts=k8s_opts)
         if args.receivers:
             k8s.core.v1.Secret(
                 f"{name}-alertmanager",

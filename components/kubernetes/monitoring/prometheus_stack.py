@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 from components import versions
 from components.config.addons import MONITORING_NAMESPACE
 from components.config.observability import Receiver
+from components.kubernetes.conventions import LABEL_CLUSTER
 from components.kubernetes.monitoring.alertmanager import config_yaml
 from components.kubernetes.monitoring.rules import RuleGroup, monitoring_outputs, prometheus_rule, rule_names
 
@@ -117,7 +118,7 @@ class PrometheusStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=before))
         if args.groups:
             obj = prometheus_rule(RULES_NAME, MONITORING_NAMESPACE, args.groups,
-                                  labels={"app.kubernetes.io/managed-by": "gpu-fleet"})
+                                  labels={"app.kubernetes.io/managed-by": "gpu-fleet", LABEL_CLUSTER: args.cluster})
             k8s.apiextensions.CustomResource(
                 f"{name}-rules", api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],
                 spec=obj["spec"],

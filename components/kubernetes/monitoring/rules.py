@@ -25,7 +25,9 @@ RULE_INTERVAL = "1m"
 RATE_WINDOW = "2m"
 """Window of the network rate: the shortest that holds two samples at 30 to 60 second scrapes."""
 NETWORK_DEVICES = "(eth|ens|enp|eno)[0-9].*"
-"""Physical (ENA) interfaces; veths, bridges and CNI devices would count pod traffic twice."""
+"""Physical interfaces (ENA, gVNIC); veths, bridges and CNI devices would count pod traffic twice."""
+INSTANCE_TYPE_LABEL = "instance_type"
+"""The label naming a series' machine type, joined to the catalog's bandwidth."""
 
 
 class MetricSource(str, Enum):
@@ -35,6 +37,18 @@ class MetricSource(str, Enum):
     """NVIDIA dcgm-exporter (the pinned chart, or the GPU Operator's), with its default counters."""
     GKE_MANAGED = "gke-managed-dcgm"
     """GKE managed DCGM: a fixed set of fields, no XID or row-remap counters."""
+
+
+class NetworkSource(str, Enum):
+    """Where a cluster's node traffic counters come from, and how they name the machine type."""
+
+    NODE_EXPORTER = "node-exporter"
+    """node-exporter's `node_network_*_bytes_total` per instance; `node_dmi_info` names the instance type (EKS,
+    OpenShift on AWS)."""
+    KUBELET_CADVISOR = "kubelet-cadvisor"
+    """The kubelet's cAdvisor, root cgroup (`id="/"`, the host's interfaces): `container_network_*_bytes_total`
+    per node, the `instance_type` label set at scrape by a per-machine-type ClusterNodeMonitoring (GKE managed
+    Prometheus, `gmp.node_network_monitorings`)."""
 
 
 GKE_MANAGED_DCGM_METRICS = frozenset({
@@ -116,8 +130,10 @@ class RuleTargets:
     source: MetricSource
     prices: tuple[GpuPrice, ...] = ()
     network: tuple[NicBandwidth, ...] = ()
-    """Machine types whose node traffic the cluster's Prometheus scrapes (node-exporter, with `node_dmi_info`
-    naming the instance type); empty: no network saturation rule."""
+    """Machine types whose node traffic the cluster's Prometheus scrapes, with their host NIC bandwidth; empty: no
+    network saturation rule."""
+    network_source: NetworkSource = NetworkSource.NODE_EXPORTER
+    """Which counters that traffic is read from."""
     dcgm: bool = True
     """Whether DCGM metrics are collected at all (EKS may run without dcgm-exporter): no GPU or cost rules if not."""
 
@@ -135,7 +151,7 @@ def gpu_rule_groups(alerts: Alerts, targets: RuleTargets) -> list[RuleGroup]:
         groups.append(RuleGroup("gpufleet-gpu", tuple(_gpu_alerts(alerts, targets.source))))
         groups.append(RuleGroup("gpufleet-cost", tuple(_cost_rules(alerts, targets.prices,
                                                                    GPU_IDENTITY[targets.source]))))
-    network = tuple(_network_rules(alerts, targets.network))
+    network = tuple(_network_rules(alerts, targets.network, targets.network_source))
     if network:
         groups.append(RuleGroup("gpufleet-network", network))
     return groups
@@ -213,32 +229,49 @@ def _cost_rules(alerts: Alerts, prices: Sequence[GpuPrice], identity: str) -> It
                                    "prices; see namespace:gpufleet_gpu_cost_usd_per_hour:sum for who grew."})
 
 
-def _network_rules(alerts: Alerts, network: Sequence[NicBandwidth]) -> Iterable[Rule]:
+def _network_rules(alerts: Alerts, network: Sequence[NicBandwidth], source: NetworkSource) -> Iterable[Rule]:
     sat = alerts.network_saturation
     if not sat.enabled or not network:
         return
+    bandwidth = "instance_type:gpufleet_nic_bandwidth_bytes_per_second:max"
     for nic in sorted(network, key=lambda n: n.machine_type):
-        yield Rule("instance_type:gpufleet_nic_bandwidth_bytes_per_second:max", f"vector({nic.gbps * 1e9 / 8:.6g})",
-                   False, labels={"instance_type": nic.machine_type})
-    # node-exporter's dmi collector (on by default, prometheus/node_exporter collector/dmi.go) labels node_dmi_info
-    # with the DMI product name, which EC2 Nitro instances set to the instance type (e.g. "t3.large" in the facter
-    # output of IvanciniGT/formacionPuppet ejemplo_salida_facts.rb).
-    yield Rule("instance:gpufleet_nic_bandwidth_bytes_per_second:max",
-               'max by (instance) (label_replace(node_dmi_info, "instance_type", "$1", "product_name", "(.+)") '
-               "* on (instance_type) group_left instance_type:gpufleet_nic_bandwidth_bytes_per_second:max)", False)
-    for direction in ("transmit", "receive"):
-        yield Rule("instance_direction:gpufleet_network_bytes_per_second:rate",
-                   f'sum by (instance) (rate(node_network_{direction}_bytes_total{{device=~"{NETWORK_DEVICES}"}}'
-                   f"[{RATE_WINDOW}]))", False, labels={"direction": direction})
+        yield Rule(bandwidth, f"vector({nic.gbps * 1e9 / 8:.6g})", False,
+                   labels={INSTANCE_TYPE_LABEL: nic.machine_type})
     ratio = _percent(sat.percent / 100)
-    yield Rule("NodeNetworkSaturated",
-               "instance_direction:gpufleet_network_bytes_per_second:rate / on (instance) group_left "
-               f"instance:gpufleet_nic_bandwidth_bytes_per_second:max > {ratio}", True, sat.window,
-               {"severity": "warning"},
-               {"summary": f"Node {{{{ $labels.instance }}}} {{{{ $labels.direction }}}} above "
-                           f"{_percent(sat.percent)}% of its NIC bandwidth for {sat.window}",
-                "description": "{{ $value | humanizePercentage }} of the instance type's bandwidth (gpu-fleet "
+    if source is NetworkSource.NODE_EXPORTER:
+        # node-exporter's dmi collector (on by default, prometheus/node_exporter collector/dmi.go) labels
+        # node_dmi_info with the DMI product name, which EC2 Nitro instances set to the instance type (e.g.
+        # "t3.large" in the facter output of IvanciniGT/formacionPuppet ejemplo_salida_facts.rb).
+        yield Rule("instance:gpufleet_nic_bandwidth_bytes_per_second:max",
+                   f'max by (instance) (label_replace(node_dmi_info, "{INSTANCE_TYPE_LABEL}", "$1", "product_name", '
+                   f'"(.+)") * on ({INSTANCE_TYPE_LABEL}) group_left {bandwidth})', False)
+        traffic = "instance_direction:gpufleet_network_bytes_per_second:rate"
+        for direction in ("transmit", "receive"):
+            yield Rule(traffic, f'sum by (instance) (rate(node_network_{direction}_bytes_total'
+                                f'{{device=~"{NETWORK_DEVICES}"}}[{RATE_WINDOW}]))', False,
+                       labels={"direction": direction})
+        saturation = f"{traffic} / on (instance) group_left instance:gpufleet_nic_bandwidth_bytes_per_second:max"
+    else:
+        # The root cgroup's network stats are the host network namespace's (cAdvisor container/raw: pid 1), so
+        # NICs GKE moved into pods (GPU networks) are not in them.
+        traffic = "node_direction:gpufleet_network_bytes_per_second:rate"
+        for direction in ("transmit", "receive"):
+            yield Rule(traffic, f"sum by (node, {INSTANCE_TYPE_LABEL}) (rate(container_network_{direction}_bytes_total"
+                                f'{{id="/", interface=~"{NETWORK_DEVICES}", {INSTANCE_TYPE_LABEL}!=""}}'
+                                f"[{RATE_WINDOW}]))", False, labels={"direction": direction})
+        saturation = f"{traffic} / on ({INSTANCE_TYPE_LABEL}) group_left {bandwidth}"
+    yield Rule("NodeNetworkSaturated", f"{saturation} > {ratio}", True, sat.window, {"severity": "warning"},
+               {"summary": f"Node {{{{ with $labels.node }}}}{{{{ . }}}}{{{{ else }}}}{{{{ $labels.instance }}}}"
+                           f"{{{{ end }}}} {{{{ $labels.direction }}}} above {_percent(sat.percent)}% of its NIC "
+                           f"bandwidth for {sat.window}",
+                "description": "{{ $value | humanizePercentage }} of the machine type's bandwidth (gpu-fleet "
                                "catalog). Data loading or gradient traffic is network-bound on this node."})
+
+
+def network_machine_types(groups: Sequence[RuleGroup]) -> list[str]:
+    """The machine types whose node traffic the rules judge (those with a bandwidth constant), sorted."""
+    return sorted({r.labels[INSTANCE_TYPE_LABEL] for g in groups for r in g.rules
+                   if not r.alert and INSTANCE_TYPE_LABEL in r.labels})
 
 
 def rule_file(groups: Sequence[RuleGroup]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What a cluster's rules need from the catalog: each GPU model's hourly price and each GPU machine's NIC bandwidth.
+"""What a cluster's rules need from the catalog: each GPU model's hourly price, each GPU machine's host NIC bandwidth.
 
 Prices come from the same `PriceBook` the plan and the budget policies use (catalog list prices, then the stack's
 `prices` overrides), per GPU: a pool's machine price over its GPUs per machine, spot pools at the spot price, and
@@ -47,6 +47,9 @@ def gpu_prices(pools: Iterable[PoolPricing], book: PriceBook) -> tuple[GpuPrice,
 
 
 def nic_bandwidths(machine_types: Iterable[str]) -> tuple[NicBandwidth, ...]:
-    """The catalog's NIC bandwidth of each machine type that has one."""
-    out = {m: catalog.nic_gbps(m) for m in machine_types}
+    """The bandwidth each machine type's host NIC counters are judged against (`catalog.host_nic_gbps`).
+
+    Machine types without one are left out.
+    """
+    out = {m: catalog.host_nic_gbps(m) for m in machine_types}
     return tuple(NicBandwidth(m, gbps) for m, gbps in sorted(out.items()) if gbps is not None)
