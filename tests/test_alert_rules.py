@@ -399,7 +399,11 @@ def test_switched_off_alerts_are_not_rendered() -> None:
     names = rule_names(gpu_rule_groups(off, TARGETS))
     assert not {"GpuIdle", "GpuXidError", "GpuCostSpike", "NodeNetworkSaturated"} & set(names)
     assert "cluster:gpufleet_gpu_cost_usd_per_hour:sum" in names  # recording goes on: dashboards use it
-    assert gpu_rule_groups(Alerts(enabled=False), TARGETS) == []
+    # Alerts off: no alert at all, the cost records stay (dashboards and budget guards read them).
+    off_groups = gpu_rule_groups(Alerts(enabled=False), TARGETS)
+    assert [g.name for g in off_groups] == ["gpufleet-cost"] and not [r for g in off_groups for r in g.rules
+                                                                       if r.alert]
+    assert "namespace:gpufleet_gpu_cost_usd_per_hour:sum" in rule_names(off_groups)
     # Without DCGM (EKS with dcgm_exporter: false) only the node network rules remain.
     no_dcgm = rule_names(gpu_rule_groups(Alerts(), RuleTargets(MetricSource.DCGM_EXPORTER, TARGETS.prices,
                                                                TARGETS.network, dcgm=False)))

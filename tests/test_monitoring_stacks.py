@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from typing import Any
 
 import kubernetes_validate
@@ -223,9 +222,17 @@ def test_without_receivers_no_alertmanager_config_is_written(dev_plan: Plan) -> 
     assert stack.inputs["values"]["alertmanager"]["alertmanagerSpec"]["useExistingSecret"] is False
 
 
-def test_alerts_switched_off_emit_no_rules(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+def test_alerts_switched_off_emit_no_alert_but_keep_the_cost_records(dev_doc: dict[str, Any],
+                                                                      plan_doc: Any) -> None:
+    """The dashboards and the daily budget guard read the cost recording rules, so they stay; no alert does."""
     doc = copy.deepcopy(dev_doc)
     doc["config"]["gpu-fleet:observability"] = {"alerts": {"enabled": False}}
-    kinds = {m["kind"] for m in manifests(plan_doc(doc))}
-    assert not kinds & {"ClusterRules", "PrometheusRule"}
-    assert re.search("ClusterRules", json.dumps([m["kind"] for m in manifests(plan_doc(dev_doc))]))
+    plan = plan_doc(doc)
+    rules = [m for m in manifests(plan) if m["kind"] in ("ClusterRules", "PrometheusRule")]
+    assert {m["kind"] for m in rules} == {"ClusterRules", "PrometheusRule"}
+    every = [r for m in rules for g in m["spec"]["groups"] for r in g["rules"]]
+    assert every and not [r for r in every if "alert" in r]
+    assert {"namespace:gpufleet_gpu_cost_usd_per_hour:sum"} <= {r["record"] for r in every}
+    assert not [m for m in manifests(plan) if m["kind"] == "ClusterNodeMonitoring"]  # only the network alert uses it
+    components = [r for r in plan.resources if r.type in MONITORING_TYPES]
+    assert components and all(c.outputs["alerts"] == [] for c in components)

@@ -73,10 +73,6 @@ def _teams(fleet: Fleet, budgets: Budgets) -> Iterator[Issue]:
     if not budgets.teams:
         return
     scopes = guard_scopes(fleet)
-    if fleet.observability is not None and not fleet.observability.alerts.enabled:
-        yield Issue("budgets.teams", "team guards read the cost recording rules, which observability.alerts.enabled: "
-                    "false switches off", None, "switch alerts on (turn single alerts off instead), or remove the "
-                    "team budgets")
     for team in budgets.teams:
         path = f"budgets.teams[{team.name}]"
         where = scopes.get(team.name, [])

@@ -5,7 +5,7 @@ monthly billing budget plus this guard. It sums the cost recording rule (`namesp
 sum`, USD per hour per namespace at the catalog's prices, the numbers the plan and the budget policy use) over a
 24-hour window sampled every minute: what was spent, not the current rate times 24, so a short burst does not
 alert as if it lasted all day. Rendered as Prometheus rules (promtool-tested) and, on GKE, as Cloud Monitoring
-alert policies over the project's managed Prometheus data; on EKS, a team's guard is a rule group in the
+alert policies over the project's managed Prometheus data; on EKS and OpenShift, a team's guard is a rule group in the
 PrometheusRule of the one cluster that runs the team's namespace (each cluster's Prometheus sees only its own).
 """
 

@@ -143,14 +143,19 @@ def _percent(value: float) -> str:
 
 
 def gpu_rule_groups(alerts: Alerts, targets: RuleTargets) -> list[RuleGroup]:
-    """The rule groups a cluster evaluates; empty when alerts are switched off."""
-    if not alerts.enabled:
-        return []
+    """The rule groups a cluster evaluates.
+
+    With alerts switched off only the cost recording rules remain: the dashboards and the daily budget guards
+    read them.
+    """
     groups = []
     if targets.dcgm:
-        groups.append(RuleGroup("gpufleet-gpu", tuple(_gpu_alerts(alerts, targets.source))))
+        if alerts.enabled:
+            groups.append(RuleGroup("gpufleet-gpu", tuple(_gpu_alerts(alerts, targets.source))))
         groups.append(RuleGroup("gpufleet-cost", tuple(_cost_rules(alerts, targets.prices,
                                                                    GPU_IDENTITY[targets.source]))))
+    if not alerts.enabled:
+        return groups
     network = tuple(_network_rules(alerts, targets.network, targets.network_source))
     if network:
         groups.append(RuleGroup("gpufleet-network", network))
@@ -218,7 +223,7 @@ def _cost_rules(alerts: Alerts, prices: Sequence[GpuPrice], identity: str) -> It
     yield Rule("cluster:gpufleet_gpu_cost_usd_per_hour:sum", "sum(gpu_model:gpufleet_gpu_cost_usd_per_hour:sum)",
                False)
     spike = alerts.cost_spike
-    if spike.enabled:
+    if alerts.enabled and spike.enabled:
         factor = f"{spike.factor:g}"
         yield Rule("GpuCostSpike",
                    f"cluster:gpufleet_gpu_cost_usd_per_hour:sum >= {factor} * "
