@@ -22,7 +22,7 @@ from components.config.eks import CapacityType, Eks, EksCluster, GpuSoftware, ef
 from components.config.model import PriceOverride
 from components.config.observability import Observability
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
-from components.kubernetes.monitoring.budget_guard import cluster_guard
+from components.kubernetes.monitoring.budget_guard import with_team_guard
 from components.kubernetes.monitoring.dashboard_configmap import (
     DashboardConfigMap,
     DashboardConfigMapArgs,
@@ -101,8 +101,8 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                 )
             monitoring = PrometheusStack(
                 f"{key}-monitoring",
-                PrometheusStackArgs(cluster=key, groups=_with_guard(_rule_groups(obs, region.name, spec, book),
-                                                                    spec, teams),
+                PrometheusStackArgs(cluster=key, groups=with_team_guard(_rule_groups(obs, region.name, spec, book),
+                                                                        teams, spec.addons.namespaces),
                                     receivers=dict(obs.receivers), credentials=dict(credentials or {}),
                                     storage_class=STORAGE_CLASS, provider=cluster.provider,
                                     depends_on=[cluster.system_nodes]),
@@ -133,11 +133,6 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
             cluster_names[key] = cluster.cluster_name
             kubeconfigs[key] = cluster.kubeconfig
     return EksFleet(cluster_names, kubeconfigs)
-
-
-def _with_guard(groups: list[RuleGroup], spec: EksCluster, teams: Sequence[TeamBudget]) -> list[RuleGroup]:
-    """The cluster's GPU rules and the daily guard of the team budgets whose namespace it runs."""
-    return groups + cluster_guard(teams, [n.name for n in spec.addons.namespaces], groups)
 
 
 def _rule_groups(obs: Observability, region: str, spec: EksCluster, book: PriceBook) -> list[RuleGroup]:

@@ -472,32 +472,3 @@ def test_rules_use_only_metrics_their_source_exports() -> None:
         rules = rule_file(gpu_rule_groups(Alerts(), RuleTargets(source, TARGETS.prices)))
         used = {m for g in rules["groups"] for r in g["rules"] for m in re.findall(r"DCGM_FI_[A-Z0-9_]+", r["expr"])}
         assert used and used <= exported, (source, used - exported)
-
-
-def test_gke_node_network_scrape_validates_and_keeps_only_host_nic_counters() -> None:
-    """The ClusterNodeMonitoring passes the upstream CRD and its CEL rules; its keep rule, read as Prometheus reads
-    it (source labels joined by `;`, the regex anchored), keeps the root cgroup's physical-NIC byte counters only."""
-    import re
-
-    from components.kubernetes.monitoring.gmp import node_network_monitoring
-    from tests.cel_rules import violations, with_defaults
-    from tests.test_kubernetes_objects import crd_schemas, validate
-
-    obj = node_network_monitoring("a2-highgpu-8g")
-    validate(obj)
-    schema = crd_schemas()[(obj["apiVersion"], obj["kind"])]
-    assert not list(violations(schema, with_defaults(schema, obj)))
-    assert obj["spec"]["selector"] == {"matchLabels": {"node.kubernetes.io/instance-type": "a2-highgpu-8g"}}
-    keep, stamp = obj["spec"]["endpoints"][0]["metricRelabeling"]
-    assert stamp == {"action": "replace", "targetLabel": "instance_type", "replacement": "a2-highgpu-8g"}
-    kept = re.compile(f"^(?:{keep['regex']})$")
-    assert kept.match("container_network_transmit_bytes_total;/;eth0")
-    assert kept.match("container_network_receive_bytes_total;/;eth1")
-    for other in ("container_network_transmit_bytes_total;/kubepods/pod1;eth0",
-                  "container_network_transmit_bytes_total;/;veth1a2b", "container_network_transmit_bytes_total;/;lo",
-                  "container_cpu_usage_seconds_total;/;", "container_network_transmit_packets_total;/;eth0"):
-        assert not kept.match(other), other
-    # A relabeling onto a protected label is what the CRD refuses: the CEL check is live.
-    broken = node_network_monitoring("a2-highgpu-8g")
-    broken["spec"]["endpoints"][0]["metricRelabeling"][1]["targetLabel"] = "instance"
-    assert any("targetLabel" in v and "BoolType(False)" in v for v in violations(schema, with_defaults(schema, broken)))

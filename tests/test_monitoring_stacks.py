@@ -193,6 +193,33 @@ def test_gke_scrapes_node_traffic_of_each_pool_machine_type_the_catalog_can_judg
     assert {"a2-highgpu-8g", "g2-standard-24"} <= set().union(*(s for s, _ in by_cluster.values()))
 
 
+def test_gke_node_network_scrape_validates_and_keeps_only_host_nic_counters() -> None:
+    """The ClusterNodeMonitoring passes the upstream CRD and its CEL rules; its keep rule, read as Prometheus reads
+    it (source labels joined by `;`, the regex anchored), keeps the root cgroup's physical-NIC byte counters only."""
+    import re
+
+    from components.kubernetes.monitoring.gmp import node_network_monitoring
+
+    obj = node_network_monitoring("a2-highgpu-8g")
+    validate(obj)
+    schema = crd_schemas()[(obj["apiVersion"], obj["kind"])]
+    assert not list(violations(schema, with_defaults(schema, obj)))
+    assert obj["spec"]["selector"] == {"matchLabels": {"node.kubernetes.io/instance-type": "a2-highgpu-8g"}}
+    keep, stamp = obj["spec"]["endpoints"][0]["metricRelabeling"]
+    assert stamp == {"action": "replace", "targetLabel": "instance_type", "replacement": "a2-highgpu-8g"}
+    kept = re.compile(f"^(?:{keep['regex']})$")
+    assert kept.match("container_network_transmit_bytes_total;/;eth0")
+    assert kept.match("container_network_receive_bytes_total;/;eth1")
+    for other in ("container_network_transmit_bytes_total;/kubepods/pod1;eth0",
+                  "container_network_transmit_bytes_total;/;veth1a2b", "container_network_transmit_bytes_total;/;lo",
+                  "container_cpu_usage_seconds_total;/;", "container_network_transmit_packets_total;/;eth0"):
+        assert not kept.match(other), other
+    # A relabeling onto a protected label is what the CRD refuses: the CEL check is live.
+    broken = node_network_monitoring("a2-highgpu-8g")
+    broken["spec"]["endpoints"][0]["metricRelabeling"][1]["targetLabel"] = "instance"
+    assert any("targetLabel" in v and "BoolType(False)" in v for v in violations(schema, with_defaults(schema, broken)))
+
+
 def test_receivers_reach_each_platforms_alertmanager_only_as_secrets(dev_doc: dict[str, Any],
                                                                       plan_doc: Any) -> None:
     plan = plan_doc(_with_receivers(dev_doc))

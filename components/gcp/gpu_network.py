@@ -14,6 +14,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.config.fabric import GpuVpc, rdma_profile
+from components.gcp.network import allow_internal
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,6 @@ class GpuNetworks(pulumi.ComponentResource):
                 self.ready.append(sub)
             if spec.rdma_zone is None:
                 # GPU-to-GPU traffic between the family's nodes, in every region; nothing else is admitted.
-                gcp.compute.Firewall(
-                    f"{name}-{spec.key}-allow-internal",
-                    name=f"{spec.name}-allow-internal",
-                    project=args.project,
-                    network=vpc.id,
-                    direction="INGRESS",
-                    source_ranges=sorted(s.cidr for s in spec.subnets),
-                    allows=[
-                        gcp.compute.FirewallAllowArgs(protocol="tcp"),
-                        gcp.compute.FirewallAllowArgs(protocol="udp"),
-                        gcp.compute.FirewallAllowArgs(protocol="icmp"),
-                    ],
-                    opts=child,
-                )
+                allow_internal(f"{name}-{spec.key}-allow-internal", f"{spec.name}-allow-internal", args.project,
+                               vpc.id, [s.cidr for s in spec.subnets], child)
         self.register_outputs({"network_names": self.network_names, "subnet_names": self.subnet_names})

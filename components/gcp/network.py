@@ -12,6 +12,25 @@ import pulumi
 import pulumi_gcp as gcp
 
 
+def allow_internal(name: str, firewall_name: str, project: str, network: pulumi.Input[str], ranges: list[str],
+                   opts: pulumi.ResourceOptions) -> gcp.compute.Firewall:
+    """An ingress rule admitting TCP, UDP and ICMP from `ranges` (in a stable order) and nothing else."""
+    return gcp.compute.Firewall(
+        name,
+        name=firewall_name,
+        project=project,
+        network=network,
+        direction="INGRESS",
+        source_ranges=sorted(ranges),
+        allows=[
+            gcp.compute.FirewallAllowArgs(protocol="tcp"),
+            gcp.compute.FirewallAllowArgs(protocol="udp"),
+            gcp.compute.FirewallAllowArgs(protocol="icmp"),
+        ],
+        opts=opts,
+    )
+
+
 @dataclass(frozen=True)
 class ClusterRanges:
     cluster: str
@@ -119,18 +138,6 @@ class Network(pulumi.ComponentResource):
             internal += [region.cidr, *(c.pods_cidr for c in region.clusters)]
         # Multi-node training (NCCL) talks node-to-node and pod-to-pod across clusters of the fleet; GKE's own
         # rules only cover a cluster's own ranges. Nothing else is opened: ingress stays denied by default.
-        gcp.compute.Firewall(
-            f"{name}-allow-internal",
-            name=f"{args.network_name}-allow-internal",
-            project=args.project,
-            network=vpc.id,
-            direction="INGRESS",
-            source_ranges=sorted(internal),  # a set, in a stable order
-            allows=[
-                gcp.compute.FirewallAllowArgs(protocol="tcp"),
-                gcp.compute.FirewallAllowArgs(protocol="udp"),
-                gcp.compute.FirewallAllowArgs(protocol="icmp"),
-            ],
-            opts=child,
-        )
+        allow_internal(f"{name}-allow-internal", f"{args.network_name}-allow-internal", args.project, vpc.id,
+                       internal, child)
         self.register_outputs({"network_id": self.network_id, "subnet_ids": self.subnet_ids})

@@ -23,7 +23,7 @@ from components.config.observability import Observability
 from components.config.openshift import AutoscalerMode, Capacity, OpenShiftCluster
 from components.kubernetes.conventions import LABEL_CLUSTER
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
-from components.kubernetes.monitoring.budget_guard import cluster_guard
+from components.kubernetes.monitoring.budget_guard import with_team_guard
 from components.kubernetes.monitoring.dashboard_configmap import openshift_console_dashboard
 from components.kubernetes.monitoring.rules import MetricSource, RuleGroup, RuleTargets, gpu_rule_groups
 from components.kubernetes.monitoring.targets import PoolPricing, gpu_prices, nic_bandwidths
@@ -66,10 +66,6 @@ def rule_groups(spec: OpenShiftCluster, obs: Observability, book: PriceBook) -> 
     machines_ = sorted({p.instance_type for p in spec.gpu_pools})
     return gpu_rule_groups(obs.alerts, RuleTargets(MetricSource.DCGM_EXPORTER, gpu_prices(pools, book),
                                                    nic_bandwidths(machines_)))
-
-
-def _with_guard(groups: list[RuleGroup], spec: OpenShiftCluster, teams: Sequence[TeamBudget]) -> list[RuleGroup]:
-    return groups + cluster_guard(teams, [n.name for n in spec.addons.namespaces], groups)
 
 
 class OpenShiftGpuPlatform(pulumi.ComponentResource):
@@ -116,7 +112,8 @@ class OpenShiftGpuPlatform(pulumi.ComponentResource):
         self._cluster_autoscaler(name, spec, in_cluster)
         gpu_namespace = self._operators(name, spec, in_cluster)
         OpenShiftMonitoring(f"{name}-monitoring", OpenShiftMonitoringArgs(
-            cluster=spec.name, groups=_with_guard(rule_groups(spec, args.observability, args.prices), spec, args.teams),
+            cluster=spec.name, groups=with_team_guard(rule_groups(spec, args.observability, args.prices), args.teams,
+                                                     spec.addons.namespaces),
             receivers=dict(args.observability.receivers), credentials=args.credentials, provider=self.provider,
             depends_on=gpu_namespace), opts=pulumi.ResourceOptions(parent=self))
         shared = Addons(gpu_stack=GpuStack.GKE, dcgm=DcgmSource.MANAGED,

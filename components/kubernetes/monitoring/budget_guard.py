@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from components.config.addons import TeamNamespace
 from components.config.budgets import TeamBudget
 from components.kubernetes.monitoring.rules import Rule, RuleGroup
 
@@ -88,16 +89,16 @@ def team_guard(team: str, daily_usd: float, thresholds: list[float]) -> list[Gua
     ) for t in thresholds]
 
 
-def cluster_guard(teams: Iterable[TeamBudget], namespaces: Iterable[str],
-                  gpu_rules: Sequence[RuleGroup]) -> list[RuleGroup]:
-    """The guard group of one EKS or OpenShift cluster.
+def with_team_guard(gpu_rules: Sequence[RuleGroup], teams: Iterable[TeamBudget],
+                    namespaces: Iterable[TeamNamespace]) -> list[RuleGroup]:
+    """An EKS or OpenShift cluster's GPU rules and the guard of the teams whose namespace it runs.
 
-    The teams whose namespace it runs (validation puts each team's namespace in one such cluster only); none
-    where the cluster has no GPU rules (no GPUs, nothing spent on them).
+    Validation puts each team's namespace in one such cluster only. No guard where the cluster has no GPU rules
+    (no GPUs, nothing spent on them).
     """
-    here = set(namespaces)
+    here = {n.name for n in namespaces}
     rules = [r for t in teams if t.name in here for r in team_guard(t.name, t.daily_usd, t.thresholds)]
-    return [rule_group(rules)] if rules and gpu_rules else []
+    return [*gpu_rules, rule_group(rules)] if rules and gpu_rules else list(gpu_rules)
 
 
 def rule_group(rules: list[GuardRule]) -> RuleGroup:
