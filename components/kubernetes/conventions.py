@@ -29,3 +29,7 @@ autoscaler from adding a second node while the first one's driver loads (OpenShi
 def accelerator_value(gpu: str) -> str:
     """The `cluster-api/accelerator` value of a catalog GPU: `nvidia-<catalog id>`, a valid label value."""
     return f"nvidia-{gpu}"
+FLEET_ALERT_LABEL = ("gpu_fleet", "true")
+"""Label (name, value) on every alert and recording rule gpu-fleet ships: Alertmanager routes to the GPU receivers
+match on it (with severity), so the platform's own alerts (etcd, API server, kube-prometheus-stack defaults) never
+reach the GPU on-call, on a stack gpu-fleet installs and on OpenShift's platform Alertmanager alike."""
