@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import fcntl
+import hashlib
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,22 +49,42 @@ def eks_provider_names(doc: dict[str, Any]) -> set[str]:
     return {f"{r['name']}-{c['name']}-k8s" for r in eks["regions"] for c in r["clusters"]}
 
 
+def shared_plan(factory: pytest.TempPathFactory, stack: str, text: str) -> Plan:
+    """The offline plan of a stack document, built once per test run and shared by every xdist worker.
+
+    The first worker to ask plans it and pickles the result into the run's shared temporary folder (the parent
+    of each worker's own); the others wait on the same lock and load it. Without xdist it is simply built once.
+    """
+    base = factory.getbasetemp()
+    shared = base.parent if base.name.startswith("popen-gw") else base
+    key = hashlib.sha256(f"{stack}\0{text}".encode()).hexdigest()[:16]
+    cache, lock = shared / f"plan-{stack}-{key}.pickle", shared / f"plan-{stack}-{key}.lock"
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        if cache.is_file():
+            plan: Plan = pickle.loads(cache.read_bytes())
+            return plan
+        path = factory.mktemp(f"plan-{stack}") / f"Pulumi.{stack}.yaml"
+        path.write_text(text)
+        plan = cli.build_plan(stack, path)
+        cache.write_bytes(pickle.dumps(plan))
+        return plan
+
+
 @pytest.fixture(scope="session")
-def dev_plan() -> Plan:
-    return cli.build_plan("dev", ROOT / "Pulumi.dev.yaml")
+def dev_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    return shared_plan(tmp_path_factory, "dev", (ROOT / "Pulumi.dev.yaml").read_text())
 
 
 @pytest.fixture(scope="session")
 def dev_gke_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
     """dev's GKE side alone (the baseline of policy tests calibrated on GKE's figures)."""
-    path = tmp_path_factory.mktemp("gke-only") / "Pulumi.dev.yaml"
-    path.write_text(yaml.safe_dump(gke_only(stack_doc("dev"))))
-    return cli.build_plan("dev", path)
+    return shared_plan(tmp_path_factory, "dev", yaml.safe_dump(gke_only(stack_doc("dev"))))
 
 
 @pytest.fixture(scope="session")
-def prod_plan() -> Plan:
-    return cli.build_plan("prod", ROOT / "Pulumi.prod.yaml")
+def prod_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    return shared_plan(tmp_path_factory, "prod", (ROOT / "Pulumi.prod.yaml").read_text())
 
 
 @pytest.fixture
