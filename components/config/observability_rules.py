@@ -11,7 +11,14 @@ from collections.abc import Iterator
 
 from components.config.errors import Issue
 from components.config.model import Fleet
-from components.config.observability import NULL_RECEIVER, Observability, ReceiverType, seconds
+from components.config.observability import (
+    DEADMANS_SWITCH,
+    NULL_RECEIVER,
+    Observability,
+    Receiver,
+    ReceiverType,
+    seconds,
+)
 
 RULE_INTERVAL_S = 60
 """Rules are evaluated every minute: a window shorter than that cannot be honoured."""
@@ -48,25 +55,40 @@ def _receivers(obs: Observability) -> Iterator[Issue]:
         path = f"observability.receivers.{name}"
         if name == NULL_RECEIVER:
             yield Issue(path, "is the name of gpu-fleet's drop-everything receiver", name, "pick another name")
-        set_fields = r.model_fields_set
-        for field, owner in _ONLY_FOR.items():
-            if field in set_fields and getattr(r, field) not in (None, []) and r.type is not owner:
-                yield Issue(f"{path}.{_KEY_NAMES.get(field, field)}", f"applies to {owner.value} receivers only", None,
-                            f"remove it, or set type: {owner.value}")
-        if r.type in _NEEDS_SECRET and r.secret is None:
-            yield Issue(f"{path}.secret", f"a {r.type.value} receiver needs {_NEEDS_SECRET[r.type]}", None,
-                        f"pulumi config set --secret gpu-fleet:{name}-{r.type.value} <value>, then "
-                        f"secret: {name}-{r.type.value}")
-        if r.type is ReceiverType.EMAIL:
-            yield from _email(path, r.to, r.sender, r.smarthost, r.auth_username, r.secret)
+        if name == DEADMANS_SWITCH:
+            yield Issue(path, "is the name of gpu-fleet's dead man's switch receiver", name,
+                        "pick another name; the heartbeat's receiver is observability.deadmans_switch")
+        yield from _receiver(path, name, r)
+    if obs.deadmans_switch is not None:
+        yield from _receiver("observability.deadmans_switch", DEADMANS_SWITCH, obs.deadmans_switch)
+        if "severities" in obs.deadmans_switch.model_fields_set:
+            yield Issue("observability.deadmans_switch.severities", "the dead man's switch gets only the Watchdog "
+                        "heartbeat", None, "remove it; list severities on a receiver under observability.receivers")
     owners: dict[str, str] = {}
-    for name, r in obs.receivers.items():
+    named = [(f"observability.receivers.{n}.secret", n, r) for n, r in obs.receivers.items()]
+    if obs.deadmans_switch is not None:
+        named.append(("observability.deadmans_switch.secret", "deadmans_switch", obs.deadmans_switch))
+    for path, name, r in named:
         if r.secret is None:
             continue
         if r.secret in owners:
-            yield Issue(f"observability.receivers.{name}.secret", f"also used by receiver {owners[r.secret]}",
+            yield Issue(path, f"also used by receiver {owners[r.secret]}",
                         r.secret, "give each receiver its own secret key, so rotating one touches only one")
         owners.setdefault(r.secret, name)
+
+
+def _receiver(path: str, name: str, r: Receiver) -> Iterator[Issue]:
+    set_fields = r.model_fields_set
+    for field, owner in _ONLY_FOR.items():
+        if field in set_fields and getattr(r, field) not in (None, []) and r.type is not owner:
+            yield Issue(f"{path}.{_KEY_NAMES.get(field, field)}", f"applies to {owner.value} receivers only", None,
+                        f"remove it, or set type: {owner.value}")
+    if r.type in _NEEDS_SECRET and r.secret is None:
+        yield Issue(f"{path}.secret", f"a {r.type.value} receiver needs {_NEEDS_SECRET[r.type]}", None,
+                    f"pulumi config set --secret gpu-fleet:{name}-{r.type.value} <value>, then "
+                    f"secret: {name}-{r.type.value}")
+    if r.type is ReceiverType.EMAIL:
+        yield from _email(path, r.to, r.sender, r.smarthost, r.auth_username, r.secret)
 
 
 def _email(path: str, to: list[str], sender: str | None, smarthost: str | None, user: str | None,

@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from components import versions
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
 from components.kubernetes.conventions import GPU_TAINT
+from components.kubernetes.dcgm_counters import counters_csv, operator_counters
 
 PRIORITY_CLASSES = {
     # Seed 003's four levels; preemption follows the numbers.
@@ -56,7 +57,7 @@ def gpu_operator_values() -> dict[str, Any]:
         "toolkit": {"installDir": GKE_DRIVER_DIR},
         "cdi": {"enabled": True},
         # GKE's managed Prometheus scrapes through a PodMonitoring; there is no Prometheus Operator.
-        "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": False}},
+        "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": False}, "config": operator_counters()},
     }
 
 
@@ -89,6 +90,8 @@ def dcgm_exporter_values() -> dict[str, Any]:
             # (--kubernetes-gpu-id-type: `uid` or `device-name`).
             {"name": "DCGM_EXPORTER_KUBERNETES_GPU_ID_TYPE", "value": "device-name"},
         ],
+        # gpu-fleet's counters file (XID counts, ECC, NVLink, throttling), into the ConfigMap mounted above.
+        "customMetrics": counters_csv(),
     }
 
 
