@@ -134,3 +134,48 @@ def test_deadmans_switch_is_a_secret_backed_receiver() -> None:
     assert [i.path for i in found] == ["observability.deadmans_switch.secret"]
     with pytest.raises(ValueError, match="plain text"):
         Observability.model_validate({"deadmans_switch": {"type": "webhook", "url": "https://x"}})
+
+
+# --- through the real program (offline plan) ------------------------------------------------------------------------
+
+def _with_deadmans_switch(doc: dict[str, Any]) -> dict[str, Any]:
+    from tests.test_monitoring_stacks import SECURE, _with_receivers
+
+    doc = _with_receivers(doc)
+    doc["config"]["gpu-fleet:observability"] = {**doc["config"]["gpu-fleet:observability"],
+                                                "deadmans_switch": {"type": "webhook", "secret": "heartbeat-url"}}
+    doc["config"]["gpu-fleet:heartbeat-url"] = SECURE
+    return doc
+
+
+def test_the_plan_warns_without_a_deadmans_switch_and_not_with_one(dev_doc: dict[str, Any], plan_doc: Any,
+                                                                   dev_plan: Any) -> None:
+    from gpufleet import report
+
+    assert any("no dead man's switch on us-central1-dev-1, us-west-2-dev-aws" in w
+               for w in report.monitoring_warnings(report.monitoring(dev_plan.resources)))
+    plan = plan_doc(_with_deadmans_switch(dev_doc), "dev")
+    stacks = report.monitoring(plan.resources)
+    assert stacks and all(m["heartbeat"] for m in stacks if m["alerts"])
+    assert not any("dead man's switch" in w for w in report.monitoring_warnings(stacks))
+    # The heartbeat's webhook URL is a secret like every credential: never in the plan in clear.
+    secrets = [r for r in plan.resources if r.type == "kubernetes:core/v1:Secret" and "alertmanager" in r.name]
+    assert len(secrets) == 2 and all(r.inputs["stringData"] == "[secret]" for r in secrets)
+
+
+def test_eks_plans_the_chart_without_control_plane_jobs(prod_plan: Any) -> None:
+    (release,) = [r for r in prod_plan.resources if r.type == "kubernetes:helm.sh/v3:Release"
+                  and r.inputs.get("chart") == "kube-prometheus-stack"]
+    values = release.inputs["values"]
+    assert all(values[job]["enabled"] is False for job in ("kubeControllerManager", "kubeScheduler", "kubeEtcd",
+                                                            "kubeProxy"))
+
+
+def test_every_alert_the_plans_emit_has_a_runbook(dev_plan: Any, prod_plan: Any) -> None:
+    from gpufleet import report
+
+    root = Path(__file__).resolve().parents[1]
+    alerts = {a for plan in (dev_plan, prod_plan) for m in report.monitoring(plan.resources) for a in m["alerts"]}
+    assert {"GpuXidError", "GpuMetricsMissing", "Watchdog", "GpuPodsPending", "GpuScaleUpFailed"} <= alerts
+    missing = sorted(a for a in alerts if not (root / "docs" / "runbooks" / f"{a}.md").is_file())
+    assert not missing, f"alerts without a runbook: {missing}"
