@@ -179,3 +179,13 @@ def test_every_alert_the_plans_emit_has_a_runbook(dev_plan: Any, prod_plan: Any)
     assert {"GpuXidError", "GpuMetricsMissing", "Watchdog", "GpuPodsPending", "GpuScaleUpFailed"} <= alerts
     missing = sorted(a for a in alerts if not (root / "docs" / "runbooks" / f"{a}.md").is_file())
     assert not missing, f"alerts without a runbook: {missing}"
+
+
+def test_bad_oncall_keys_are_one_line_with_path_and_hint() -> None:
+    from tests.test_config import values
+    from tests.test_observability_config import one
+
+    raw = {**values(), "observability": {"alerts": {"runbook_base_url": "http://wiki example/runbooks"}}}
+    assert "http://wiki example/runbooks" in one(raw, "observability.alerts.runbook_base_url")
+    raw["observability"] = {"deadmans_switch": {"type": "pagerduty"}}
+    assert "pulumi config set --secret" in one(raw, "observability.deadmans_switch.secret")
