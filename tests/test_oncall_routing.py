@@ -70,6 +70,21 @@ def test_fleet_alerts_reach_the_receivers_of_their_severity(tmp_path: Path) -> N
 
 
 @needs_amtool
+def test_application_xids_reach_the_owning_teams_receiver(tmp_path: Path) -> None:
+    obs = Observability.model_validate({"receivers": {
+        **PROD_RECEIVERS,
+        "research-team": {"type": "slack", "channel": "#research", "secret": "research-webhook",
+                          "severities": ["warning"], "namespaces": ["research"]}}})
+    path = tmp_path / "alertmanager.yaml"
+    path.write_text(yaml.safe_dump(alertmanager_config(obs.receivers, {**CREDENTIALS, "research-webhook": "https://hooks.slack.com/services/T/C/y"})))
+    app_xid = {**_rendered_labels("GpuXidApplicationError"), "namespace": "research", "xid": "13"}
+    assert routes_test(path, app_xid) == ["ml-platform", "research-team"]
+    assert routes_test(path, {**app_xid, "namespace": "training"}) == ["ml-platform"]
+    # A hardware XID has no namespace: the team receiver is not paged for the node.
+    assert routes_test(path, _rendered_labels("GpuXidError")) == ["gpu-oncall", "ml-platform"]
+
+
+@needs_amtool
 def test_watchdog_goes_to_the_deadmans_switch_only(tmp_path: Path) -> None:
     heartbeat = {"alertname": "Watchdog", "severity": "none", "cluster": "c"}
     assert routes_test(_config(tmp_path, deadmans=True), heartbeat) == [DEADMANS_SWITCH]

@@ -141,6 +141,9 @@ class Receiver(Strict):
     severities: list[Severity] = Field(
         default_factory=lambda: [Severity.CRITICAL, Severity.WARNING, Severity.INFO], min_length=1)
     """Which alerts this receiver gets (every alert carries a `severity` label)."""
+    namespaces: list[Name] = Field(default_factory=list)
+    """A team's receiver: only alerts about these namespaces (the workload's, e.g. an application XID or a
+    team's budget guard). Empty: every namespace, and alerts about no namespace (hardware, nodes)."""
     channel: str | None = None
     """Slack: the channel, e.g. `#gpu-alerts` (unset: the webhook's own channel)."""
     to: list[str] = Field(default_factory=list)

@@ -61,9 +61,10 @@ def _receivers(obs: Observability) -> Iterator[Issue]:
         yield from _receiver(path, name, r)
     if obs.deadmans_switch is not None:
         yield from _receiver("observability.deadmans_switch", DEADMANS_SWITCH, obs.deadmans_switch)
-        if "severities" in obs.deadmans_switch.model_fields_set:
-            yield Issue("observability.deadmans_switch.severities", "the dead man's switch gets only the Watchdog "
-                        "heartbeat", None, "remove it; list severities on a receiver under observability.receivers")
+        for key in ("severities", "namespaces"):
+            if key in obs.deadmans_switch.model_fields_set:
+                yield Issue(f"observability.deadmans_switch.{key}", "the dead man's switch gets only the Watchdog "
+                            "heartbeat", None, f"remove it; set {key} on a receiver under observability.receivers")
     owners: dict[str, str] = {}
     named = [(f"observability.receivers.{n}.secret", n, r) for n, r in obs.receivers.items()]
     if obs.deadmans_switch is not None:

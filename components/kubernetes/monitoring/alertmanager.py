@@ -48,7 +48,10 @@ class Routing:
 
 def _fleet_matchers(r: Receiver) -> list[str]:
     severities = "|".join(s.value for s in r.severities)
-    return [f'{FLEET_ALERT_LABEL[0]}="{FLEET_ALERT_LABEL[1]}"', f'severity=~"{severities}"']
+    out = [f'{FLEET_ALERT_LABEL[0]}="{FLEET_ALERT_LABEL[1]}"', f'severity=~"{severities}"']
+    if r.namespaces:
+        out.append(f'namespace=~"{"|".join(sorted(r.namespaces))}"')
+    return out
 
 
 def _heartbeat_route(deadmans_switch: Receiver | None) -> dict[str, Any]:
