@@ -92,8 +92,7 @@ class Alerts(Strict):
     """
 
     enabled: bool = True
-    runbook_base_url: Annotated[str, StringConstraints(pattern=r"^(https://[^\s]+|[A-Za-z0-9._/-]+)$")] = \
-        DEFAULT_RUNBOOK_BASE
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE
     """Base of every alert's `runbook_url` annotation (`<base>/<alert>.md`): the repository-relative
     `docs/runbooks` by default; set it to where the repository is browsed, e.g.
     `https://github.com/<org>/<repo>/blob/main/docs/runbooks`, for links that open from Slack or PagerDuty."""

@@ -23,6 +23,8 @@ from components.config.observability import (
 RULE_INTERVAL_S = 60
 """Rules are evaluated every minute: a window shorter than that cannot be honoured."""
 _SMARTHOST = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
+_RUNBOOK_BASE = re.compile(r"^(https://[^\s]+|[A-Za-z0-9._-][A-Za-z0-9._/-]*)$")
+"""Where runbooks are linked from: an https URL, or a path relative to the repository (no scheme, no spaces)."""
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NEEDS_SECRET = {ReceiverType.SLACK: "the Slack webhook URL", ReceiverType.PAGERDUTY: "the PagerDuty routing key",
                  ReceiverType.WEBHOOK: "the webhook URL"}
@@ -47,6 +49,10 @@ def check_observability(fleet: Fleet) -> Iterator[Issue]:
     if seconds(alerts.xid_errors.resolve_after) < RULE_INTERVAL_S:
         yield Issue("observability.alerts.xid_errors.resolve_after", "shorter than the rules' evaluation interval (1m)",
                     alerts.xid_errors.resolve_after, "use 1m or longer, e.g. 10m")
+    if not _RUNBOOK_BASE.match(alerts.runbook_base_url):
+        yield Issue("observability.alerts.runbook_base_url", "not an https URL or a repository-relative path",
+                    alerts.runbook_base_url, "e.g. https://github.com/<org>/<repo>/blob/main/docs/runbooks, or "
+                    "docs/runbooks")
     yield from _receivers(obs)
 
 
