@@ -124,7 +124,8 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Ob
             GpuAddons(
                 f"{key}-addons",
                 GpuAddonsArgs(spec=spec.addons, provider=cluster.provider, depends_on=list(pools),
-                              system_nodes=[cluster.system_pool]),
+                              system_nodes=[cluster.system_pool],
+                              gpus=bool(spec.gpu_pools or spec.auto_provisioning.gpu_limits)),
                 opts=pulumi.ResourceOptions(parent=cluster),
             )
             GmpMonitoring(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -303,3 +304,18 @@ def test_runbook_base_comes_from_config() -> None:
     urls = {r["annotations"]["runbook_url"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
     assert "https://github.com/acme/gpu-fleet/blob/main/docs/runbooks/GpuXidError.md" in urls
     assert all(u.startswith("https://github.com/acme/") for u in urls)
+
+
+def test_prod_gke_gpu_clusters_run_the_exporter_with_the_counters_file(prod_plan: Any) -> None:
+    """GKE's default is dcgm-exporter now: every prod GKE cluster with GPUs gets it (and its health alerts), with
+    gpu-fleet's counters file; a cluster without GPUs gets none."""
+    releases = {r.name.removesuffix("-addons-dcgm-exporter"): r for r in prod_plan.resources
+                if r.type == "kubernetes:helm.sh/v3:Release" and r.name.endswith("-addons-dcgm-exporter")}
+    gpu_clusters = {f"{row.region}-{row.cluster}" for row in prod_plan.capacity if row.platform == "gke"}
+    assert gpu_clusters and set(releases) == gpu_clusters
+    assert all(r.inputs["values"]["customMetrics"] == counters_csv() for r in releases.values())
+    rules = {r.name.removesuffix("-monitoring-rules"): r for r in prod_plan.resources
+             if r.inputs.get("kind") == "ClusterRules"}
+    for cluster in gpu_clusters:
+        names = {x.get("alert") for g in rules[cluster].inputs["spec"]["groups"] for x in g["rules"]}
+        assert {"GpuXidError", "GpuEccDoubleBitError", "GpuMetricsMissing", "Watchdog"} <= names, cluster

@@ -47,6 +47,8 @@ class GpuAddonsArgs:
     """GPU node pools the add-ons need to schedule onto."""
     system_nodes: list[pulumi.Resource]
     """The system node pool: the operator's controllers and NFD master run there, and Helm waits for them."""
+    gpus: bool = True
+    """The cluster may have GPU nodes (pools or auto-provisioned GPUs); without, no dcgm-exporter is installed."""
 
 
 def gpu_operator_values() -> dict[str, Any]:
@@ -151,7 +153,7 @@ class GpuAddons(pulumi.ComponentResource):
                                              depends_on=[*args.system_nodes, *args.depends_on])
         if spec.gpu_stack is GpuStack.OPERATOR:
             self._gpu_operator(name, args.provider, after_nodes)
-        elif spec.dcgm is DcgmSource.EXPORTER:
+        elif spec.dcgm is DcgmSource.EXPORTER and args.gpus:
             self._dcgm_exporter(name, args.provider, after_nodes)
         self.register_outputs({"namespaces": self.namespaces})
 
