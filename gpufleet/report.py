@@ -140,12 +140,15 @@ def render(plan: Plan, console: Console) -> None:
     stacks = monitoring(plan.resources)
     if stacks:
         mon = Table(title="Monitoring per cluster")
-        for col in ("cluster", "stack", "alerts", "recording rules", "receivers"):
+        for col in ("cluster", "stack", "alerts", "recording rules", "receivers", "GPU health signals"):
             mon.add_column(col)
         for m in stacks:
             mon.add_row(m["cluster"], m["stack"], str(len(m["alerts"])), str(len(m["records"])),
-                        ", ".join(m["receivers"]) or "[yellow]none[/yellow]")
+                        ", ".join(m["receivers"]) or "[yellow]none[/yellow]",
+                        ", ".join(m["health"]) or "[yellow]none[/yellow]")
         console.print(mon)
+        for line in monitoring_warnings(stacks):
+            console.print(f"[yellow]warning[/yellow] {line}", markup=True, highlight=False)
 
     counts = Counter(r.type for r in plan.resources)
     kinds = Table(title=f"Resources ({len(plan.resources)})")
@@ -291,8 +294,31 @@ def monitoring(resources: list[Recorded]) -> list[dict[str, Any]]:
             out = r.outputs
             found.append({"cluster": str(out.get("cluster", r.name)), "stack": str(out.get("stack", "")),
                           "alerts": list(out.get("alerts") or []), "records": list(out.get("records") or []),
-                          "receivers": list(out.get("receivers") or [])})
+                          "receivers": list(out.get("receivers") or []), "health": list(out.get("health") or []),
+                          "heartbeat": bool(out.get("heartbeat"))})
     return sorted(found, key=lambda m: m["cluster"])
+
+
+_HARDWARE = {"xid", "ecc-dbe", "row-remap"}
+"""Signals without which a failing GPU goes unnoticed (XID, uncorrectable ECC, row remapping)."""
+
+
+def monitoring_warnings(stacks: list[dict[str, Any]]) -> list[str]:
+    """What on-call would not be told, one line each.
+
+    Monitoring going down without a dead man's switch, GPU clusters without hardware-health signals.
+    """
+    out = []
+    blind = [m["cluster"] for m in stacks if m["alerts"] and not m["heartbeat"]]
+    if blind:
+        out.append(f"no dead man's switch on {', '.join(blind)}: the Watchdog heartbeat is dropped, so nobody is "
+                   "told when Prometheus, the rule evaluator or Alertmanager stops; set "
+                   "observability.deadmans_switch")
+    for m in stacks:
+        if m["alerts"] and not _HARDWARE & set(m["health"]):
+            out.append(f"{m['cluster']}: no GPU hardware-health alert (XID, ECC, row remap): its DCGM source "
+                       "exports none of them; run dcgm-exporter there (GKE: addons.dcgm: exporter)")
+    return out
 
 
 def _names(items: list[str]) -> str:
@@ -328,10 +354,12 @@ def monitoring_section(plan: Plan, base: dict[str, Any] | None) -> list[str]:
             return []
         lines = ["", "**Monitoring:**" + (" (the target branch's plan has no monitoring section: no delta)"
                                           if base is not None else ""), "",
-                 "| cluster | stack | alerts | recording rules | receivers |", "|---|---|---:|---:|---|"]
+                 "| cluster | stack | alerts | recording rules | receivers | GPU health signals |",
+                 "|---|---|---:|---:|---|---|"]
         for cluster, m in now.items():
             lines.append(f"| `{cluster}` | {m['stack']} | {len(m['alerts'])} | {len(m['records'])} | "
-                         f"{_names(m['receivers']) or '**none**'} |")
+                         f"{_names(m['receivers']) or '**none**'} | {_names(m['health']) or '**none**'} |")
+        lines += [f"- **warning:** {w}" for w in monitoring_warnings(list(now.values()))]
         return lines
     before = {str(m.get("cluster")): m for m in before_list if isinstance(m, dict)}
     changes = []
@@ -346,4 +374,5 @@ def monitoring_section(plan: Plan, base: dict[str, Any] | None) -> list[str]:
     lines = ["", f"**Monitoring changed:** {_count(len(changes), 'cluster') if changes else 'none'}."]
     if changes:
         lines += ["", "| cluster | change |", "|---|---|", *changes]
+    lines += [f"- **warning:** {w}" for w in monitoring_warnings(list(now.values()))]
     return lines

@@ -105,7 +105,7 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                                                                         teams, spec.addons.namespaces),
                                     receivers=dict(obs.receivers), credentials=dict(credentials or {}),
                                     storage_class=STORAGE_CLASS, provider=cluster.provider,
-                                    depends_on=[cluster.system_nodes]),
+                                    depends_on=[cluster.system_nodes], deadmans_switch=obs.deadmans_switch),
                 opts=within,
             )
             nvidia = NvidiaSoftware(

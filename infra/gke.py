@@ -23,6 +23,7 @@ from components.kubernetes.monitoring.gmp import GmpMonitoring, GmpMonitoringArg
 from components.kubernetes.monitoring.rules import (
     MetricSource,
     NetworkSource,
+    NodeInventory,
     RuleGroup,
     RuleTargets,
     gpu_rule_groups,
@@ -123,14 +124,15 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Ob
             GpuAddons(
                 f"{key}-addons",
                 GpuAddonsArgs(spec=spec.addons, provider=cluster.provider, depends_on=list(pools),
-                              system_nodes=[cluster.system_pool]),
+                              system_nodes=[cluster.system_pool],
+                              gpus=bool(spec.gpu_pools or spec.auto_provisioning.gpu_limits)),
                 opts=pulumi.ResourceOptions(parent=cluster),
             )
             GmpMonitoring(
                 f"{key}-monitoring",
                 GmpMonitoringArgs(cluster=key, groups=_rule_groups(obs, region.name, spec, book),
                                   receivers=dict(obs.receivers), credentials=dict(credentials or {}),
-                                  provider=cluster.provider),
+                                  provider=cluster.provider, deadmans_switch=obs.deadmans_switch),
                 opts=pulumi.ResourceOptions(parent=cluster),
             )
             cluster_names[key] = cluster.cluster_name
@@ -152,4 +154,5 @@ def _rule_groups(obs: Observability, region: str, spec: GkeCluster, book: PriceB
     machines = sorted({p.machine_type for p in spec.gpu_pools})
     return gpu_rule_groups(obs.alerts, RuleTargets(MetricSource.GKE_MANAGED if managed else MetricSource.DCGM_EXPORTER,
                                                    gpu_prices(pools, book), nic_bandwidths(machines),
-                                                   network_source=NetworkSource.KUBELET_CADVISOR))
+                                                   network_source=NetworkSource.KUBELET_CADVISOR,
+                                                   inventory=NodeInventory.GKE_KUBELET, heartbeat=True))

@@ -70,12 +70,24 @@ def run_promtool(tmp_path: Path, groups: list[RuleGroup], tests: list[dict[str, 
 
 
 def gpu(metric: str, values: str, *, gpu_id: str = "0", node: str = "n1", model: str = H100,
-        uuid: str | None = None, namespace: str | None = None) -> dict[str, str]:
-    labels = {"gpu": gpu_id, "UUID": uuid or f"GPU-{node}-{gpu_id}", "modelName": model, "node": node}
+        uuid: str | None = None, namespace: str | None = None, pod: str | None = None,
+        **extra: str) -> dict[str, str]:
+    labels = {"gpu": gpu_id, "UUID": uuid or f"GPU-{node}-{gpu_id}", "modelName": model, "node": node, **extra}
     if namespace:
         labels["namespace"] = namespace
+    if pod:
+        labels["pod"] = pod
     body = ",".join(f'{k}="{v}"' for k, v in labels.items())
     return {"series": f"{metric}{{{body}}}", "values": values}
+
+
+PENDING = [
+    {"series": 'kube_pod_status_unschedulable{job="kube-state-metrics",namespace="research",pod="p",uid="u"}',
+     "values": "1x90"},
+    {"series": 'kube_pod_container_resource_requests{job="kube-state-metrics",namespace="research",pod="p",uid="u",'
+               'container="main",node="",resource="nvidia_com_gpu",unit="integer"}', "values": "8x90"},
+]
+"""A GPU pod the scheduler has no room for: utilisation alerts mean something only while work waits."""
 
 
 def alert(at: str, name: str, *expected: dict[str, str]) -> dict[str, Any]:
@@ -83,8 +95,8 @@ def alert(at: str, name: str, *expected: dict[str, str]) -> dict[str, Any]:
 
 
 def labels(severity: str, *, gpu_id: str = "0", node: str = "n1", model: str = H100, **extra: str) -> dict[str, str]:
-    return {"severity": severity, "gpu": gpu_id, "UUID": f"GPU-{node}-{gpu_id}", "modelName": model, "node": node,
-            **extra}
+    return {"gpu_fleet": "true", "severity": severity, "gpu": gpu_id, "UUID": f"GPU-{node}-{gpu_id}",
+            "modelName": model, "node": node, **extra}
 
 
 @needs_promtool
@@ -92,7 +104,7 @@ def test_utilisation_85_for_5m_fires_5_minutes_after_the_ramp_not_10(tmp_path: P
     # 0% until minute 30, 90% from minute 31: over the threshold from 31m, so firing from 36m.
     run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
         "interval": "1m",
-        "input_series": [gpu("DCGM_FI_DEV_GPU_UTIL", "0x30 90x30")],
+        "input_series": [gpu("DCGM_FI_DEV_GPU_UTIL", "0x30 90x30"), *PENDING],
         "alert_rule_test": [
             alert("35m", "GpuUtilizationHigh"),
             alert("36m", "GpuUtilizationHigh", labels("warning")),
@@ -106,7 +118,7 @@ def test_utilisation_threshold_and_window_come_from_config(tmp_path: Path) -> No
     alerts = Alerts.model_validate({"gpu_utilization": {"percent": 70, "window": "10m"}})
     run_promtool(tmp_path, gpu_rule_groups(alerts, TARGETS), [{
         "interval": "1m",
-        "input_series": [gpu("DCGM_FI_DEV_GPU_UTIL", "0x30 75x30")],
+        "input_series": [gpu("DCGM_FI_DEV_GPU_UTIL", "0x30 75x30"), *PENDING],
         "alert_rule_test": [alert("40m", "GpuUtilizationHigh"),
                             alert("41m", "GpuUtilizationHigh", labels("warning"))],
     }])
@@ -118,10 +130,16 @@ def test_memory_90_for_5m_fires_5_minutes_after_it_fills(tmp_path: Path) -> None
     run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
         "interval": "1m",
         "input_series": [
-            gpu("DCGM_FI_DEV_FB_USED", "1000x10 76000x20"), gpu("DCGM_FI_DEV_FB_FREE", "79000x10 4000x20"),
-            gpu("DCGM_FI_DEV_FB_USED", "40000x30", gpu_id="1"), gpu("DCGM_FI_DEV_FB_FREE", "40000x30", gpu_id="1"),
+            gpu("DCGM_FI_DEV_FB_USED", "1000x10 76000x20", namespace="train", pod="t-0"),
+            gpu("DCGM_FI_DEV_FB_FREE", "79000x10 4000x20", namespace="train", pod="t-0"),
+            gpu("DCGM_FI_DEV_FB_USED", "40000x30", gpu_id="1", namespace="train", pod="t-1"),
+            gpu("DCGM_FI_DEV_FB_FREE", "40000x30", gpu_id="1", namespace="train", pod="t-1"),
+            # Both pods crash-loop (OOM): only the full GPU's alerts.
+            *[{"series": f'kube_pod_container_status_restarts_total{{namespace="train",pod="{p}",container="main"}}',
+               "values": "0+1x30"} for p in ("t-0", "t-1")],
         ],
-        "alert_rule_test": [alert("15m", "GpuMemoryHigh"), alert("16m", "GpuMemoryHigh", labels("warning"))],
+        "alert_rule_test": [alert("15m", "GpuMemoryHigh"),
+                            alert("16m", "GpuMemoryHigh", labels("warning", namespace="train", pod="t-0"))],
     }])
 
 
@@ -141,18 +159,20 @@ def test_idle_for_30m_fires_30_minutes_after_the_gpu_goes_idle_not_60(tmp_path: 
 
 @needs_promtool
 def test_xid_fires_on_a_new_error_and_resolves_once_the_gpu_is_healthy(tmp_path: Path) -> None:
-    # The gauge holds the last XID (79 from minute 3) forever; the alert fires on the change and resolves 10
-    # minutes later, then fires again for a new XID (48 from minute 30).
+    # dcgm-exporter counts XID 79 in its 5-minute window from minute 3 (samples 3..7m); the alert resolves 10
+    # minutes after the last count, then fires again for a new XID (48 from minute 30).
+    count = "DCGM_EXP_XID_ERRORS_COUNT"
     run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
         "interval": "1m",
-        "input_series": [gpu("DCGM_FI_DEV_XID_ERRORS", "0 0 0 79x26 48x30", gpu_id="3", node="n2")],
+        "input_series": [gpu(count, "_x3 1x4 _x50", gpu_id="3", node="n2", xid="79", window_size_in_ms="300000"),
+                         gpu(count, "_x30 1x4 _x20", gpu_id="3", node="n2", xid="48", window_size_in_ms="300000")],
         "alert_rule_test": [
             alert("2m", "GpuXidError"),
-            alert("3m", "GpuXidError", labels("critical", gpu_id="3", node="n2")),
-            alert("10m", "GpuXidError", labels("critical", gpu_id="3", node="n2")),
-            alert("14m", "GpuXidError"),
+            alert("3m", "GpuXidError", labels("critical", gpu_id="3", node="n2", xid="79")),
+            alert("10m", "GpuXidError", labels("critical", gpu_id="3", node="n2", xid="79")),
+            alert("18m", "GpuXidError"),
             alert("25m", "GpuXidError"),
-            alert("31m", "GpuXidError", labels("critical", gpu_id="3", node="n2")),
+            alert("31m", "GpuXidError", labels("critical", gpu_id="3", node="n2", xid="48")),
             alert("45m", "GpuXidError"),
         ],
     }])
@@ -163,8 +183,9 @@ def test_xid_resolution_window_comes_from_config(tmp_path: Path) -> None:
     alerts = Alerts.model_validate({"xid_errors": {"resolve_after": "30m"}})
     run_promtool(tmp_path, gpu_rule_groups(alerts, TARGETS), [{
         "interval": "1m",
-        "input_series": [gpu("DCGM_FI_DEV_XID_ERRORS", "0 0 0 79x60")],
-        "alert_rule_test": [alert("25m", "GpuXidError", labels("critical")), alert("40m", "GpuXidError")],
+        "input_series": [gpu("DCGM_EXP_XID_ERRORS_COUNT", "_x3 1x4 _x50", xid="79", window_size_in_ms="300000")],
+        "alert_rule_test": [alert("25m", "GpuXidError", labels("critical", xid="79")),
+                            alert("40m", "GpuXidError")],
     }])
 
 
@@ -241,7 +262,8 @@ def test_cost_spike_fires_at_the_configured_factor_over_an_hour(tmp_path: Path) 
         {"interval": "1m", "input_series": _fleet(2),
          "alert_rule_test": [alert("90m", "GpuCostSpike")]},
         {"interval": "1m", "input_series": _fleet(4),
-         "alert_rule_test": [alert("59m", "GpuCostSpike"), alert("61m", "GpuCostSpike", {"severity": "warning"}),
+         "alert_rule_test": [alert("59m", "GpuCostSpike"),
+                             alert("61m", "GpuCostSpike", {"gpu_fleet": "true", "severity": "warning"}),
                              alert("125m", "GpuCostSpike")]},
     ])
     # Read as "+200%" (factor 3), the 2.9x growth is not a spike.
@@ -274,7 +296,7 @@ def test_network_saturation_against_the_catalog_bandwidth(tmp_path: Path) -> Non
         "alert_rule_test": [
             alert("36m", "NodeNetworkSaturated"),
             alert("37m", "NodeNetworkSaturated",
-                  {"severity": "warning", "instance": "10.0.0.1:9100", "direction": "transmit"}),
+                  {"gpu_fleet": "true", "severity": "warning", "instance": "10.0.0.1:9100", "direction": "transmit"}),
         ],
         "promql_expr_test": [
             {"expr": "instance:gpufleet_nic_bandwidth_bytes_per_second:max", "eval_time": "10m", "exp_samples": [
@@ -333,7 +355,7 @@ def test_gke_network_saturation_from_the_kubelet_cadvisor_against_the_catalog(tm
         "input_series": series,
         "alert_rule_test": [
             alert("36m", "NodeNetworkSaturated"),
-            alert("37m", "NodeNetworkSaturated", {"severity": "warning", "node": "gke-a2-1",
+            alert("37m", "NodeNetworkSaturated", {"gpu_fleet": "true", "severity": "warning", "node": "gke-a2-1",
                                                   "instance_type": "a2-highgpu-8g", "direction": "transmit"}),
         ],
         "promql_expr_test": [
@@ -357,21 +379,25 @@ def test_annotations_render_with_the_labels_each_source_has(tmp_path: Path) -> N
         "interval": "1m",
         "input_series": [managed],
         "alert_rule_test": [{"eval_time": "31m", "alertname": "GpuIdle", "exp_alerts": [{
-            "exp_labels": {"severity": "info", "gpu": "1", "UUID": "GPU-x", "modelName": L4, "Hostname": "gke-n7"},
+            "exp_labels": {"gpu_fleet": "true", "severity": "info", "gpu": "1", "UUID": "GPU-x", "modelName": L4,
+                           "Hostname": "gke-n7"},
             "exp_annotations": {
                 "summary": f"GPU 1 ({L4}) on gke-n7 under 5% busy for 30m",
-                "description": "Paid for and unused: release it, or let the autoscaler remove the node."}}]}],
+                "description": "Paid for and unused: release it, or let the autoscaler remove the node.",
+                "runbook_url": "docs/runbooks/GpuIdle.md"}}]}],
     }], annotations=True)
     run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{
         "interval": "1m",
-        "input_series": [gpu("DCGM_FI_DEV_XID_ERRORS", "0 79x10", namespace="team-a")],
+        "input_series": [gpu("DCGM_EXP_XID_ERRORS_COUNT", "_ 1x10", namespace="team-a", xid="79",
+                             window_size_in_ms="300000")],
         "alert_rule_test": [{"eval_time": "2m", "alertname": "GpuXidError", "exp_alerts": [{
-            "exp_labels": labels("critical", namespace="team-a"),
+            "exp_labels": labels("critical", xid="79"),
             "exp_annotations": {
-                "summary": f"XID 79 on GPU 0 ({H100}) on n1",
-                "description": "The GPU reported a new XID error; look the code up in NVIDIA's XID catalog "
-                               "(docs.nvidia.com/deploy/xid-errors) and drain the node if it asks for a reset. "
-                               "Resolves 10m after the last new error."}}]}],
+                "summary": f"XID 79 (hardware) on GPU 0 ({H100}) on n1",
+                "description": "NVIDIA's XID catalog puts this code in a reset/drain bucket "
+                               "(docs.nvidia.com/deploy/xid-errors): cordon and drain the node, reset the GPU, and "
+                               "replace it if the code repeats. Resolves 10m after the last one.",
+                "runbook_url": "docs/runbooks/GpuXidError.md"}}]}],
     }], annotations=True)
 
 
@@ -426,7 +452,7 @@ def test_every_rule_has_a_promtool_case() -> None:
     """Every rule the model emits is named by a case in this file: an expected alert, or a recorded series."""
     import re
 
-    text = Path(__file__).read_text()
+    text = Path(__file__).read_text() + (Path(__file__).parent / "test_oncall_alerts.py").read_text()
     covered = set(re.findall(r'alert\("[0-9]+m", "(\w+)"', text)) | set(re.findall(r'"alertname": "(\w+)"', text))
     covered |= set(re.findall(r'"expr": \'?"?([a-z_:]+)', text))
     every = set(rule_names(gpu_rule_groups(Alerts(), TARGETS))) | set(rule_names(gpu_rule_groups(Alerts(),
@@ -463,10 +489,12 @@ def test_a_rule_with_both_record_and_alert_fails_the_crd() -> None:
 def test_rules_use_only_metrics_their_source_exports() -> None:
     import re
 
+    from components.kubernetes.dcgm_counters import enabled_metrics
     from components.kubernetes.monitoring.rules import GKE_MANAGED_DCGM_METRICS
-    from tests.test_kubernetes_objects import _reference_metrics
 
-    exporter = _reference_metrics()
+    # dcgm-exporter runs with gpu-fleet's counters file, itself checked against the reference lists
+    # (tests/test_oncall_alerts.py).
+    exporter = set(enabled_metrics())
     for source, exported in ((MetricSource.DCGM_EXPORTER, exporter), (MetricSource.GKE_MANAGED,
                                                                        GKE_MANAGED_DCGM_METRICS)):
         rules = rule_file(gpu_rule_groups(Alerts(), RuleTargets(source, TARGETS.prices)))

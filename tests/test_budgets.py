@@ -241,13 +241,16 @@ def test_guard_fires_when_the_money_is_spent_not_on_a_burst(tmp_path: Path) -> N
     series = 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{namespace="%s"}'
     described = {r.key: r.description for r in rules}
 
+    # Every gpu-fleet alert carries the fleet label (routing) and its runbook (tests/test_oncall_alerts.py).
     def fleet(threshold: str) -> dict[str, Any]:
-        return {"exp_labels": {"severity": "warning", "threshold": threshold, "scope": "gke"}}
+        return {"exp_labels": {"gpu_fleet": "true", "severity": "warning", "threshold": threshold, "scope": "gke"}}
 
     def annotated(summary: str, key: str) -> dict[str, str]:
-        return {"summary": summary, "description": described[key]}
+        alert = budget_guard.TEAM_ALERT if key.startswith("team-") else budget_guard.FLEET_ALERT
+        return {"summary": summary, "description": described[key], "runbook_url": f"docs/runbooks/{alert}.md"}
 
-    team = {"exp_labels": {"severity": "warning", "threshold": "80%", "team": "research", "namespace": "research"}}
+    team = {"exp_labels": {"gpu_fleet": "true", "severity": "warning", "threshold": "80%", "team": "research",
+                           "namespace": "research"}}
     tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [
         {"name": "40 USD an hour: 70% of 1,000 (700) is spent after 17.5 hours, 90% after 22.5",
          "interval": "1m", "input_series": [{"series": series % "research", "values": "40x1500"}],

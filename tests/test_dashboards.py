@@ -147,7 +147,8 @@ def test_the_spend_panel_turns_at_the_budgets_thresholds() -> None:
 
 def test_eks_gets_a_grafana_configmap_beside_the_exporter(prod_plan: Plan) -> None:
     (config_map,) = [r for r in prod_plan.resources if r.type == "kubernetes:core/v1:ConfigMap"
-                     and r.inputs["metadata"].get("namespace") != "openshift-config-managed"]
+                     and r.inputs["metadata"].get("namespace") not in ("openshift-config-managed",
+                                                                       "nvidia-gpu-operator")]
     meta = config_map.inputs["metadata"]
     assert meta["labels"][GRAFANA_LABEL[0]] == GRAFANA_LABEL[1] == "1"  # kube-prometheus-stack's sidecar label
     assert meta["labels"]["gpu-fleet/cluster"] == "us-east-1-ml-aws" and meta["namespace"] == "gpu-monitoring"

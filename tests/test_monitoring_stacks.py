@@ -173,6 +173,8 @@ def test_gke_scrapes_node_traffic_of_each_pool_machine_type_the_catalog_can_judg
         cluster = r.urn.split("::")[-1].split("-monitoring")[0]
         if kind == "ClusterNodeMonitoring":
             _check_crd({k: v for k, v in r.inputs.items() if not k.startswith("__")})
+            if not r.inputs["metadata"]["name"].startswith(NODE_NETWORK_PREFIX):
+                continue  # the GPU node inventory (tests/test_oncall_alerts.py)
             machine = r.inputs["metadata"]["name"].removeprefix(NODE_NETWORK_PREFIX)
             assert r.inputs["spec"]["selector"]["matchLabels"] == {"node.kubernetes.io/instance-type": machine}
             by_cluster.setdefault(cluster, (set(), set()))[0].add(machine)
@@ -260,6 +262,7 @@ def test_alerts_switched_off_emit_no_alert_but_keep_the_cost_records(dev_doc: di
     every = [r for m in rules for g in m["spec"]["groups"] for r in g["rules"]]
     assert every and not [r for r in every if "alert" in r]
     assert {"namespace:gpufleet_gpu_cost_usd_per_hour:sum"} <= {r["record"] for r in every}
-    assert not [m for m in manifests(plan) if m["kind"] == "ClusterNodeMonitoring"]  # only the network alert uses it
+    # Only alerts use them: the network saturation and missing-metrics alerts.
+    assert not [m for m in manifests(plan) if m["kind"] == "ClusterNodeMonitoring"]
     components = [r for r in plan.resources if r.type in MONITORING_TYPES]
     assert components and all(c.outputs["alerts"] == [] for c in components)

@@ -33,9 +33,11 @@ class GpuStack(str, Enum):
 
 class DcgmSource(str, Enum):
     MANAGED = "managed"
-    """GKE managed DCGM metrics (monitoring_config component DCGM), scraped by managed Prometheus."""
+    """GKE managed DCGM metrics (monitoring_config component DCGM), scraped by managed Prometheus: utilisation,
+    memory and profiling fields only, no XID, ECC or row remapping."""
     EXPORTER = "exporter"
-    """NVIDIA dcgm-exporter (standalone chart, or the GPU Operator's own) scraped by a PodMonitoring."""
+    """NVIDIA dcgm-exporter (standalone chart, or the GPU Operator's own) with gpu-fleet's counters file (XID counts,
+    ECC, row remaps, NVLink, throttling), scraped by a ClusterPodMonitoring. The default."""
 
 class TeamNamespace(Strict):
     name: Name
@@ -52,7 +54,9 @@ class StorageClassSpec(Strict):
 
 class Addons(Strict):
     gpu_stack: GpuStack = GpuStack.GKE
-    dcgm: DcgmSource = DcgmSource.MANAGED
+    dcgm: DcgmSource = DcgmSource.EXPORTER
+    """dcgm-exporter by default: GKE managed DCGM exports no XID, ECC or row-remap field, so a cluster on it has no
+    GPU hardware-health alert (issue 19 §2); `managed` remains for clusters that accept that (the plan warns)."""
     alerts: dict[str, object] | None = Field(default=None, json_schema_extra=MOVED)
     """Moved to the fleet-wide `observability.alerts` (one set of thresholds for every cluster); refused here."""
     priority_classes: bool = True

@@ -80,6 +80,10 @@ class XidErrors(Strict):
     resolve_after: Duration = "10m"
 
 
+DEFAULT_RUNBOOK_BASE = "docs/runbooks"
+"""Where alert runbooks live: the repository's own `docs/runbooks/<alert>.md`, relative to its root."""
+
+
 class Alerts(Strict):
     """Alert thresholds, with the seeds' defaults.
 
@@ -88,6 +92,10 @@ class Alerts(Strict):
     """
 
     enabled: bool = True
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE
+    """Base of every alert's `runbook_url` annotation (`<base>/<alert>.md`): the repository-relative
+    `docs/runbooks` by default; set it to where the repository is browsed, e.g.
+    `https://github.com/<org>/<repo>/blob/main/docs/runbooks`, for links that open from Slack or PagerDuty."""
     gpu_utilization: GpuUtilization = Field(default_factory=GpuUtilization)
     gpu_memory: GpuMemory = Field(default_factory=GpuMemory)
     gpu_idle: GpuIdle = Field(default_factory=GpuIdle)
@@ -115,6 +123,8 @@ class Severity(str, Enum):
 
 NULL_RECEIVER = "gpufleet-null"
 """The Alertmanager receiver that drops what no configured receiver asked for; no receiver may take its name."""
+DEADMANS_SWITCH = "gpufleet-deadmans-switch"
+"""The Alertmanager receiver of `observability.deadmans_switch` (the Watchdog heartbeat)."""
 
 CREDENTIAL_KEYS = ("url", "webhook_url", "api_url", "routing_key", "service_key", "integration_key", "password",
                    "auth_password", "api_key", "token")
@@ -130,6 +140,9 @@ class Receiver(Strict):
     severities: list[Severity] = Field(
         default_factory=lambda: [Severity.CRITICAL, Severity.WARNING, Severity.INFO], min_length=1)
     """Which alerts this receiver gets (every alert carries a `severity` label)."""
+    namespaces: list[Name] = Field(default_factory=list)
+    """A team's receiver: only alerts about these namespaces (the workload's, e.g. an application XID or a
+    team's budget guard). Empty: every namespace, and alerts about no namespace (hardware, nodes)."""
     channel: str | None = None
     """Slack: the channel, e.g. `#gpu-alerts` (unset: the webhook's own channel)."""
     to: list[str] = Field(default_factory=list)
@@ -163,16 +176,23 @@ class Observability(Strict):
 
     alerts: Alerts = Field(default_factory=Alerts)
     receivers: dict[Name, Receiver] = Field(default_factory=dict)
-    """Keyed by name (the Alertmanager receiver's name, a stable key); every alert whose severity a receiver
-    lists is sent to it."""
+    """Keyed by name (the Alertmanager receiver's name, a stable key); every gpu-fleet alert whose severity a
+    receiver lists is sent to it."""
+    deadmans_switch: Receiver | None = None
+    """Where the always-firing `Watchdog` heartbeat goes (a webhook or PagerDuty heartbeat service that raises an
+    incident when the heartbeat stops: Prometheus, the rule evaluator or Alertmanager is down). Unset: the
+    heartbeat is dropped, and the plan says nobody would notice monitoring going down."""
 
 
 def receiver_secret_keys(obs: Observability | None) -> dict[str, str]:
     """Config keys (without namespace) that receivers read as secrets -> the key path naming each."""
     if obs is None:
         return {}
-    return {r.secret: f"observability.receivers.{name}.secret" for name, r in obs.receivers.items()
+    keys = {r.secret: f"observability.receivers.{name}.secret" for name, r in obs.receivers.items()
             if r.secret is not None}
+    if obs.deadmans_switch is not None and obs.deadmans_switch.secret is not None:
+        keys[obs.deadmans_switch.secret] = "observability.deadmans_switch.secret"
+    return keys
 
 
 def referenced_secret_keys(raw: Any) -> set[str]:
@@ -181,7 +201,9 @@ def referenced_secret_keys(raw: Any) -> set[str]:
     `infra.config` needs them before the section is validated: those keys are credentials, to be left out of the
     settings and required to be encrypted.
     """
-    receivers = raw.get("receivers") if isinstance(raw, dict) else None
-    if not isinstance(receivers, dict):
+    if not isinstance(raw, dict):
         return set()
-    return {r["secret"] for r in receivers.values() if isinstance(r, dict) and isinstance(r.get("secret"), str)}
+    receivers = raw.get("receivers")
+    found = list(receivers.values()) if isinstance(receivers, dict) else []
+    found.append(raw.get("deadmans_switch"))
+    return {r["secret"] for r in found if isinstance(r, dict) and isinstance(r.get("secret"), str)}

@@ -11,11 +11,20 @@ from collections.abc import Iterator
 
 from components.config.errors import Issue
 from components.config.model import Fleet
-from components.config.observability import NULL_RECEIVER, Observability, ReceiverType, seconds
+from components.config.observability import (
+    DEADMANS_SWITCH,
+    NULL_RECEIVER,
+    Observability,
+    Receiver,
+    ReceiverType,
+    seconds,
+)
 
 RULE_INTERVAL_S = 60
 """Rules are evaluated every minute: a window shorter than that cannot be honoured."""
 _SMARTHOST = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
+_RUNBOOK_BASE = re.compile(r"^(https://[^\s]+|[A-Za-z0-9._-][A-Za-z0-9._/-]*)$")
+"""Where runbooks are linked from: an https URL, or a path relative to the repository (no scheme, no spaces)."""
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NEEDS_SECRET = {ReceiverType.SLACK: "the Slack webhook URL", ReceiverType.PAGERDUTY: "the PagerDuty routing key",
                  ReceiverType.WEBHOOK: "the webhook URL"}
@@ -40,6 +49,10 @@ def check_observability(fleet: Fleet) -> Iterator[Issue]:
     if seconds(alerts.xid_errors.resolve_after) < RULE_INTERVAL_S:
         yield Issue("observability.alerts.xid_errors.resolve_after", "shorter than the rules' evaluation interval (1m)",
                     alerts.xid_errors.resolve_after, "use 1m or longer, e.g. 10m")
+    if not _RUNBOOK_BASE.match(alerts.runbook_base_url):
+        yield Issue("observability.alerts.runbook_base_url", "not an https URL or a repository-relative path",
+                    alerts.runbook_base_url, "e.g. https://github.com/<org>/<repo>/blob/main/docs/runbooks, or "
+                    "docs/runbooks")
     yield from _receivers(obs)
 
 
@@ -48,25 +61,41 @@ def _receivers(obs: Observability) -> Iterator[Issue]:
         path = f"observability.receivers.{name}"
         if name == NULL_RECEIVER:
             yield Issue(path, "is the name of gpu-fleet's drop-everything receiver", name, "pick another name")
-        set_fields = r.model_fields_set
-        for field, owner in _ONLY_FOR.items():
-            if field in set_fields and getattr(r, field) not in (None, []) and r.type is not owner:
-                yield Issue(f"{path}.{_KEY_NAMES.get(field, field)}", f"applies to {owner.value} receivers only", None,
-                            f"remove it, or set type: {owner.value}")
-        if r.type in _NEEDS_SECRET and r.secret is None:
-            yield Issue(f"{path}.secret", f"a {r.type.value} receiver needs {_NEEDS_SECRET[r.type]}", None,
-                        f"pulumi config set --secret gpu-fleet:{name}-{r.type.value} <value>, then "
-                        f"secret: {name}-{r.type.value}")
-        if r.type is ReceiverType.EMAIL:
-            yield from _email(path, r.to, r.sender, r.smarthost, r.auth_username, r.secret)
+        if name == DEADMANS_SWITCH:
+            yield Issue(path, "is the name of gpu-fleet's dead man's switch receiver", name,
+                        "pick another name; the heartbeat's receiver is observability.deadmans_switch")
+        yield from _receiver(path, name, r)
+    if obs.deadmans_switch is not None:
+        yield from _receiver("observability.deadmans_switch", DEADMANS_SWITCH, obs.deadmans_switch)
+        for key in ("severities", "namespaces"):
+            if key in obs.deadmans_switch.model_fields_set:
+                yield Issue(f"observability.deadmans_switch.{key}", "the dead man's switch gets only the Watchdog "
+                            "heartbeat", None, f"remove it; set {key} on a receiver under observability.receivers")
     owners: dict[str, str] = {}
-    for name, r in obs.receivers.items():
+    named = [(f"observability.receivers.{n}.secret", n, r) for n, r in obs.receivers.items()]
+    if obs.deadmans_switch is not None:
+        named.append(("observability.deadmans_switch.secret", "deadmans_switch", obs.deadmans_switch))
+    for path, name, r in named:
         if r.secret is None:
             continue
         if r.secret in owners:
-            yield Issue(f"observability.receivers.{name}.secret", f"also used by receiver {owners[r.secret]}",
+            yield Issue(path, f"also used by receiver {owners[r.secret]}",
                         r.secret, "give each receiver its own secret key, so rotating one touches only one")
         owners.setdefault(r.secret, name)
+
+
+def _receiver(path: str, name: str, r: Receiver) -> Iterator[Issue]:
+    set_fields = r.model_fields_set
+    for field, owner in _ONLY_FOR.items():
+        if field in set_fields and getattr(r, field) not in (None, []) and r.type is not owner:
+            yield Issue(f"{path}.{_KEY_NAMES.get(field, field)}", f"applies to {owner.value} receivers only", None,
+                        f"remove it, or set type: {owner.value}")
+    if r.type in _NEEDS_SECRET and r.secret is None:
+        yield Issue(f"{path}.secret", f"a {r.type.value} receiver needs {_NEEDS_SECRET[r.type]}", None,
+                    f"pulumi config set --secret gpu-fleet:{name}-{r.type.value} <value>, then "
+                    f"secret: {name}-{r.type.value}")
+    if r.type is ReceiverType.EMAIL:
+        yield from _email(path, r.to, r.sender, r.smarthost, r.auth_username, r.secret)
 
 
 def _email(path: str, to: list[str], sender: str | None, smarthost: str | None, user: str | None,

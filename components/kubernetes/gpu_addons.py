@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from components import versions
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
 from components.kubernetes.conventions import GPU_TAINT
+from components.kubernetes.dcgm_counters import counters_csv, operator_counters
 
 PRIORITY_CLASSES = {
     # Seed 003's four levels; preemption follows the numbers.
@@ -46,6 +47,8 @@ class GpuAddonsArgs:
     """GPU node pools the add-ons need to schedule onto."""
     system_nodes: list[pulumi.Resource]
     """The system node pool: the operator's controllers and NFD master run there, and Helm waits for them."""
+    gpus: bool = True
+    """The cluster may have GPU nodes (pools or auto-provisioned GPUs); without, no dcgm-exporter is installed."""
 
 
 def gpu_operator_values() -> dict[str, Any]:
@@ -56,7 +59,7 @@ def gpu_operator_values() -> dict[str, Any]:
         "toolkit": {"installDir": GKE_DRIVER_DIR},
         "cdi": {"enabled": True},
         # GKE's managed Prometheus scrapes through a PodMonitoring; there is no Prometheus Operator.
-        "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": False}},
+        "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": False}, "config": operator_counters()},
     }
 
 
@@ -89,6 +92,8 @@ def dcgm_exporter_values() -> dict[str, Any]:
             # (--kubernetes-gpu-id-type: `uid` or `device-name`).
             {"name": "DCGM_EXPORTER_KUBERNETES_GPU_ID_TYPE", "value": "device-name"},
         ],
+        # gpu-fleet's counters file (XID counts, ECC, NVLink, throttling), into the ConfigMap mounted above.
+        "customMetrics": counters_csv(),
     }
 
 
@@ -148,7 +153,7 @@ class GpuAddons(pulumi.ComponentResource):
                                              depends_on=[*args.system_nodes, *args.depends_on])
         if spec.gpu_stack is GpuStack.OPERATOR:
             self._gpu_operator(name, args.provider, after_nodes)
-        elif spec.dcgm is DcgmSource.EXPORTER:
+        elif spec.dcgm is DcgmSource.EXPORTER and args.gpus:
             self._dcgm_exporter(name, args.provider, after_nodes)
         self.register_outputs({"namespaces": self.namespaces})
 

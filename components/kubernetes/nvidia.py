@@ -16,6 +16,7 @@ from components import versions
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE
 from components.config.eks import GpuSoftware
 from components.kubernetes.conventions import GPU_PRESENT, GPU_TAINT
+from components.kubernetes.dcgm_counters import counters_csv, operator_counters
 from components.kubernetes.monitoring.prometheus_stack import SCRAPE_RELABELINGS
 
 DEVICE_PLUGIN_NAMESPACE = "kube-system"
@@ -46,7 +47,8 @@ def operator_values(*, dcgm_exporter: bool, service_monitor: bool = False) -> di
     return {
         "driver": {"enabled": False},
         "toolkit": {"enabled": False},
-        "dcgmExporter": {"enabled": dcgm_exporter, "serviceMonitor": _service_monitor(service_monitor)},
+        "dcgmExporter": {"enabled": dcgm_exporter, "serviceMonitor": _service_monitor(service_monitor),
+                         "config": operator_counters()},
     }
 
 
@@ -56,6 +58,8 @@ def dcgm_exporter_values(*, service_monitor: bool = False) -> dict[str, Any]:
         "serviceMonitor": _service_monitor(service_monitor),
         "tolerations": [_GPU_TOLERATION],
         "nodeSelector": {GPU_PRESENT: "true"},
+        # The chart renders this into the ConfigMap its default volumes mount as the exporter's counters file.
+        "customMetrics": counters_csv(),
     }
 
 

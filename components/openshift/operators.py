@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from components.kubernetes.dcgm_counters import COUNTERS_CONFIGMAP, counters_csv
 from components.kubernetes.monitoring.prometheus_stack import SCRAPE_RELABELINGS
 from components.versions import GPU_OPERATOR_OLM_CHANNEL, GPU_OPERATOR_OLM_CSV
 
@@ -80,6 +81,22 @@ def node_feature_discovery() -> dict[str, Any]:
             "spec": {"workerConfig": {"configData": yaml.safe_dump(NFD_WORKER_CONFIG, sort_keys=True)}}}
 
 
+OPERATOR_COUNTERS_KEY = "dcgm-metrics.csv"
+"""The key the GPU Operator reads a `dcgmExporter.config.name` ConfigMap's counters from (NVIDIA/gpu-operator
+`controllers/object_controls.go` MetricsConfigFileName), pointing `DCGM_EXPORTER_COLLECTORS` at it."""
+
+
+def dcgm_counters_metadata() -> dict[str, Any]:
+    """The counters ConfigMap beside the operator, which its ClusterPolicy names in `dcgmExporter.config.name`."""
+    return {"name": COUNTERS_CONFIGMAP, "namespace": GPU_NAMESPACE,
+            "labels": {"app.kubernetes.io/managed-by": MANAGED_BY}}
+
+
+def dcgm_counters_data() -> dict[str, str]:
+    """gpu-fleet's dcgm-exporter counters file (components/kubernetes/dcgm_counters.py)."""
+    return {OPERATOR_COUNTERS_KEY: counters_csv()}
+
+
 def cluster_policy() -> dict[str, Any]:
     """The OpenShift ClusterPolicy of the v26.7.0 bundle's example, with the nine keys the CRD requires.
 
@@ -101,7 +118,8 @@ def cluster_policy() -> dict[str, Any]:
             # Relabelled as gpu-fleet scrapes dcgm-exporter everywhere: the workload's namespace stays `namespace`
             # (not `exported_namespace`), which the cost rules and dashboards group by.
             "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": True, "honorLabels": False,
-                                                                 "relabelings": SCRAPE_RELABELINGS}},
+                                                                 "relabelings": SCRAPE_RELABELINGS},
+                             "config": {"name": COUNTERS_CONFIGMAP}},
             "gfd": {"enabled": True},
             "nodeStatusExporter": {"enabled": True},
             "migManager": {"enabled": True},

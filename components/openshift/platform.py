@@ -64,8 +64,9 @@ def rule_groups(spec: OpenShiftCluster, obs: Observability, book: PriceBook) -> 
         return []
     pools = [PoolPricing((p.instance_type,), spec.region, spot=p.capacity is Capacity.SPOT) for p in spec.gpu_pools]
     machines_ = sorted({p.instance_type for p in spec.gpu_pools})
+    # Every gpu-fleet OpenShift cluster runs a ClusterAutoscaler, whose metrics platform monitoring scrapes.
     return gpu_rule_groups(obs.alerts, RuleTargets(MetricSource.DCGM_EXPORTER, gpu_prices(pools, book),
-                                                   nic_bandwidths(machines_)))
+                                                   nic_bandwidths(machines_), cluster_autoscaler=True))
 
 
 class OpenShiftGpuPlatform(pulumi.ComponentResource):
@@ -147,9 +148,18 @@ class OpenShiftGpuPlatform(pulumi.ComponentResource):
         gpu_ready = self._install(f"{name}-gpu-operator", operators.GPU_NAMESPACE, "nvidia-gpu-operator-group",
                                   operators.gpu_operator_subscription(ops.gpu_operator.channel),
                                   ops.gpu_operator.manage, opts)
+        # dcgm-exporter's counters file (hardware-health fields), which the ClusterPolicy names.
+        after_operator: pulumi.ResourceOptions = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=gpu_ready))
+        meta = operators.dcgm_counters_metadata()
+        counters = k8s.core.v1.ConfigMap(f"{name}-dcgm-counters",
+                                         metadata={"name": meta["name"], "namespace": meta["namespace"],
+                                                   "labels": meta["labels"]},
+                                         data=operators.dcgm_counters_data(), opts=after_operator)
         # The ClusterPolicy needs NFD's labels to find GPU nodes: it waits for both operators.
         _custom(f"{name}-cluster-policy", operators.CLUSTER_POLICY_API, "ClusterPolicy", operators.cluster_policy(),
-                pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*gpu_ready, *nfd_ready])))
+                pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                    depends_on=[*gpu_ready, *nfd_ready, counters])))
         return gpu_ready
 
     @staticmethod

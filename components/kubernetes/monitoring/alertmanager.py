@@ -1,24 +1,89 @@
-"""The Alertmanager configuration for the stack's receivers, one renderer for every platform's Alertmanager.
+"""The Alertmanager routing of gpu-fleet's alerts, one model for every platform's Alertmanager.
 
-Every alert goes to each receiver that lists its severity (routes with `continue: true`); anything else goes to a
-receiver that drops it. Credentials are only ever handled as Pulumi secrets: `config_yaml` applies over the
-secret outputs, so the rendered text is itself a secret and reaches the cluster as a Kubernetes Secret, never a
-plain resource input.
+Only gpu-fleet's own alerts reach the GPU receivers: each receiver's route matches the fleet label every
+gpu-fleet rule carries (`FLEET_ALERT_LABEL`) plus the severities it lists, so the platform's defaults (the
+kube-prometheus-stack rules on EKS, OpenShift's platform alerts) never page the GPU on-call. `Watchdog`, the
+always-firing heartbeat, goes to the dead man's switch when one is configured; kube-prometheus' standard inhibit
+rules mute a warning while the same alert is critical, and info alerts under an `InfoInhibitor`.
+
+`routing()` is that model without credentials (routes, receiver names, inhibit rules): the kube-prometheus-stack
+and GKE Secrets are rendered from it here, and OpenShift's AlertmanagerConfig can be built from it too. Credentials
+are only ever handled as Pulumi secrets: `config_yaml` applies over the secret outputs, so the rendered text is
+itself a secret and reaches the cluster as a Kubernetes Secret, never a plain resource input.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import yaml
 
-from components.config.observability import NULL_RECEIVER, Receiver, ReceiverType
+from components.config.observability import DEADMANS_SWITCH, NULL_RECEIVER, Receiver, ReceiverType
+from components.kubernetes.conventions import FLEET_ALERT_LABEL
 
 GROUP_BY = ["alertname", "cluster", "namespace"]
+HEARTBEAT = "Watchdog"
+"""kube-prometheus' always-firing alert (kube-prometheus-stack `general.rules`; gpu-fleet's own on GKE)."""
+INFO_INHIBITOR = "InfoInhibitor"
+"""kube-prometheus' alert that fires while a namespace has only info alerts, to mute them."""
 _SLACK_TITLE = '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.cluster }})'
-_SLACK_TEXT = "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n{{ end }}"
+_SLACK_TEXT = "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n" \
+              "{{ with .Annotations.runbook_url }}Runbook: {{ . }}\n{{ end }}{{ end }}"
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where alerts go, as names and matchers only: no credential, so any platform's renderer can take it."""
+
+    routes: list[dict[str, Any]]
+    """The root route's children, in order (Alertmanager's `route.routes`)."""
+    receivers: list[str]
+    """Every receiver a route names: the configured ones, the drop receiver, the dead man's switch if set."""
+    inhibit_rules: list[dict[str, Any]]
+    default_receiver: str = NULL_RECEIVER
+
+
+def _fleet_matchers(r: Receiver) -> list[str]:
+    severities = "|".join(s.value for s in r.severities)
+    out = [f'{FLEET_ALERT_LABEL[0]}="{FLEET_ALERT_LABEL[1]}"', f'severity=~"{severities}"']
+    if r.namespaces:
+        out.append(f'namespace=~"{"|".join(sorted(r.namespaces))}"')
+    return out
+
+
+def _heartbeat_route(deadmans_switch: Receiver | None) -> dict[str, Any]:
+    """Watchdog alone, re-sent every minute so the switch notices within minutes when it stops."""
+    return {"receiver": DEADMANS_SWITCH if deadmans_switch is not None else NULL_RECEIVER,
+            "matchers": [f'alertname="{HEARTBEAT}"'], "group_wait": "0s", "group_interval": "1m",
+            "repeat_interval": "1m"}
+
+
+def inhibit_rules() -> list[dict[str, Any]]:
+    """kube-prometheus-stack's default inhibit rules (chart values `alertmanager.config.inhibit_rules`).
+
+    With `cluster` in `equal`, so one cluster's critical never mutes another's warning where Alertmanagers are shared.
+    """
+    same = ["alertname", "cluster", "namespace"]
+    return [
+        {"source_matchers": ["severity=critical"], "target_matchers": ["severity=~warning|info"], "equal": same},
+        {"source_matchers": ["severity=warning"], "target_matchers": ["severity=info"], "equal": same},
+        {"source_matchers": [f"alertname={INFO_INHIBITOR}"], "target_matchers": ["severity=info"],
+         "equal": ["cluster", "namespace"]},
+        {"target_matchers": [f"alertname={INFO_INHIBITOR}"]},
+    ]
+
+
+def routing(receivers: Mapping[str, Receiver], deadmans_switch: Receiver | None = None) -> Routing:
+    """The routing of gpu-fleet's alerts to `receivers`, the heartbeat to `deadmans_switch`."""
+    routes = [_heartbeat_route(deadmans_switch),
+              {"receiver": NULL_RECEIVER, "matchers": [f'alertname="{INFO_INHIBITOR}"']}]
+    routes += [{"receiver": name, "matchers": _fleet_matchers(r), "continue": True}
+               for name, r in sorted(receivers.items())]
+    names = [NULL_RECEIVER] + ([DEADMANS_SWITCH] if deadmans_switch is not None else []) + sorted(receivers)
+    return Routing(routes, names, inhibit_rules())
 
 
 def _receiver(name: str, r: Receiver, credential: str | None) -> dict[str, Any]:
@@ -43,30 +108,39 @@ def _receiver(name: str, r: Receiver, credential: str | None) -> dict[str, Any]:
     return out
 
 
-def alertmanager_config(receivers: Mapping[str, Receiver], credentials: Mapping[str, str]) -> dict[str, Any]:
+def _credential(r: Receiver, credentials: Mapping[str, str]) -> str | None:
+    return credentials.get(r.secret) if r.secret else None
+
+
+def _all_receivers(receivers: Mapping[str, Receiver], deadmans_switch: Receiver | None) -> dict[str, Receiver]:
+    return {**receivers, **({DEADMANS_SWITCH: deadmans_switch} if deadmans_switch is not None else {})}
+
+
+def alertmanager_config(receivers: Mapping[str, Receiver], credentials: Mapping[str, str],
+                        deadmans_switch: Receiver | None = None) -> dict[str, Any]:
     """The configuration as data; `credentials` maps each receiver's `secret` key to its value."""
-    routes = []
-    for name, r in sorted(receivers.items()):
-        severities = "|".join(s.value for s in r.severities)
-        routes.append({"receiver": name, "matchers": [f'severity=~"{severities}"'], "continue": True})
+    model = routing(receivers, deadmans_switch)
+    every = _all_receivers(receivers, deadmans_switch)
     return {
         "global": {"resolve_timeout": "5m"},
-        "route": {"receiver": NULL_RECEIVER, "group_by": GROUP_BY, "group_wait": "30s", "group_interval": "5m",
-                  "repeat_interval": "4h", "routes": routes},
+        "route": {"receiver": model.default_receiver, "group_by": GROUP_BY, "group_wait": "30s",
+                  "group_interval": "5m", "repeat_interval": "4h", "routes": model.routes},
+        "inhibit_rules": model.inhibit_rules,
         "receivers": [{"name": NULL_RECEIVER}] + [
-            _receiver(name, r, credentials.get(r.secret) if r.secret else None)
-            for name, r in sorted(receivers.items())],
+            _receiver(name, every[name], _credential(every[name], credentials))
+            for name in model.receivers if name != NULL_RECEIVER],
     }
 
 
-def config_yaml(receivers: Mapping[str, Receiver],
-                credentials: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+def config_yaml(receivers: Mapping[str, Receiver], credentials: Mapping[str, pulumi.Input[str]],
+                deadmans_switch: Receiver | None = None) -> pulumi.Output[str]:
     """`alertmanager.yaml` with the receivers' credentials filled in: a secret, whatever the inputs."""
-    needed = sorted({r.secret for r in receivers.values() if r.secret})
+    every = _all_receivers(receivers, deadmans_switch)
+    needed = sorted({r.secret for r in every.values() if r.secret})
     missing = [k for k in needed if k not in credentials]
     if missing:
         raise ValueError(f"no credential passed for {missing}")
     values = pulumi.Output.all(*[credentials[k] for k in needed])
     text = values.apply(lambda vals: yaml.safe_dump(
-        alertmanager_config(receivers, dict(zip(needed, vals, strict=True))), sort_keys=False))
+        alertmanager_config(receivers, dict(zip(needed, vals, strict=True)), deadmans_switch), sort_keys=False))
     return pulumi.Output.secret(text)

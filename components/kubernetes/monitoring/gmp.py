@@ -34,6 +34,7 @@ from components.kubernetes.monitoring.rules import (
     gmp_cluster_rules,
     monitoring_outputs,
     network_machine_types,
+    reads_gpu_node_inventory,
     rule_names,
 )
 
@@ -46,6 +47,27 @@ NODE_NETWORK_PREFIX = "gpufleet-node-network-"
 NODE_NETWORK_INTERVAL = "30s"
 """Two samples inside the rules' 2-minute rate window with room to spare."""
 INSTANCE_TYPE_NODE_LABEL = "node.kubernetes.io/instance-type"
+
+
+GPU_NODE_INVENTORY = "gpufleet-gpu-nodes"
+GKE_ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
+"""The node label GKE sets on every GPU node (its value is the accelerator type)."""
+
+
+def gpu_node_inventory_monitoring() -> dict[str, Any]:
+    """A ClusterNodeMonitoring listing GPU nodes: the kubelet's `kubelet_node_name` of every node with GPUs.
+
+    GKE has no node kube-state-metrics, so this is how the rules know a GPU node exists when its DCGM exporter
+    sends nothing. One series per GPU node (the kubelet's `kubelet_node_name{node=...} 1`, pkg/kubelet/metrics),
+    stamped `gpu_fleet_inventory="gpu"` so no other kubelet scrape is mistaken for it.
+    """
+    keep = {"action": "keep", "sourceLabels": ["__name__"], "regex": "kubelet_node_name"}
+    stamp = {"action": "replace", "targetLabel": "gpu_fleet_inventory", "replacement": "gpu"}
+    return {"apiVersion": "monitoring.googleapis.com/v1", "kind": "ClusterNodeMonitoring",
+            "metadata": {"name": GPU_NODE_INVENTORY, "labels": {"app.kubernetes.io/managed-by": "gpu-fleet"}},
+            "spec": {"selector": {"matchExpressions": [{"key": GKE_ACCELERATOR_LABEL, "operator": "Exists"}]},
+                     "endpoints": [{"path": "/metrics", "scheme": "https", "interval": "60s",
+                                    "metricRelabeling": [keep, stamp]}]}}
 
 
 def node_network_monitoring(machine_type: str) -> dict[str, Any]:
@@ -72,6 +94,8 @@ class GmpMonitoringArgs:
     """Each receiver's `secret` key -> its value, a Pulumi secret."""
     provider: k8s.Provider
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    deadmans_switch: Receiver | None = None
+    """Where gpu-fleet's Watchdog heartbeat goes (`observability.deadmans_switch`); None: dropped."""
 
 
 class GmpMonitoring(pulumi.ComponentResource):
@@ -90,17 +114,23 @@ class GmpMonitoring(pulumi.ComponentResource):
             k8s.apiextensions.CustomResource(
                 f"{name}-rules", api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],
                 spec=obj["spec"], opts=k8s_opts)
+        if reads_gpu_node_inventory(args.groups):
+            obj = gpu_node_inventory_monitoring()
+            k8s.apiextensions.CustomResource(
+                f"{name}-gpu-nodes", api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],
+                spec=obj["spec"], opts=k8s_opts)
         for machine_type in network_machine_types(args.groups):
             obj = node_network_monitoring(machine_type)
             k8s.apiextensions.CustomResource(
                 f"{name}-node-network-{machine_type}", api_version=obj["apiVersion"], kind=obj["kind"],
                 metadata=obj["metadata"], spec=obj["spec"], opts=k8s_opts)
-        if args.receivers:
+        if args.receivers or args.deadmans_switch is not None:
             k8s.core.v1.Secret(
                 f"{name}-alertmanager",
                 metadata={"name": ALERTMANAGER_SECRET, "namespace": PUBLIC_NAMESPACE,
                           "labels": {"app.kubernetes.io/managed-by": "gpu-fleet"}},
                 type="Opaque",
-                string_data={ALERTMANAGER_KEY: config_yaml(args.receivers, args.credentials)},
+                string_data={ALERTMANAGER_KEY: config_yaml(args.receivers, args.credentials, args.deadmans_switch)},
                 opts=k8s_opts)
-        self.register_outputs(monitoring_outputs(args.cluster, self.stack, args.groups, self.receivers))
+        self.register_outputs(monitoring_outputs(args.cluster, self.stack, args.groups, self.receivers,
+                                                 heartbeat=args.deadmans_switch is not None))

@@ -43,9 +43,28 @@ SCRAPE_RELABELINGS: list[dict[str, Any]] = [
 Operator appends these after its own relabelings (pkg/prometheus/promcfg.go, generateServiceMonitorConfig)."""
 
 
+MANAGED_CONTROL_PLANE_OFF: dict[str, Any] = {
+    "defaultRules": {"rules": {"etcd": False, "kubeControllerManager": False, "kubeSchedulerAlerting": False,
+                               "kubeSchedulerRecording": False, "kubeProxy": False}},
+    "kubeControllerManager": {"enabled": False},
+    "kubeScheduler": {"enabled": False},
+    "kubeEtcd": {"enabled": False},
+    "kubeProxy": {"enabled": False},
+}
+"""What a managed control plane cannot serve, off: EKS exposes no controller-manager, scheduler or etcd metrics and
+its kube-proxy binds metrics to 127.0.0.1 (prometheus-community/helm-charts#4106, aws/containers-roadmap#1298), so
+the chart's `absent(up{job=...})` rules (`KubeControllerManagerDown`, `KubeSchedulerDown`, `KubeProxyDown`,
+etcd's) would fire from the first day for ever. Keys as the chart's values.yaml names them (88.5.3:
+`defaultRules.rules.*`, and each component's `enabled` scrape job)."""
+
+
 def prometheus_stack_values(*, cluster: str, storage_class: str, existing_alertmanager_secret: bool) -> dict[str, Any]:
-    """The chart's values: discovery by no release label, retention on a PVC, the cluster as external label."""
+    """The chart's values: discovery by no release label, retention on a PVC, the cluster as external label.
+
+    And nothing a managed control plane cannot serve.
+    """
     return {
+        **MANAGED_CONTROL_PLANE_OFF,
         "fullnameOverride": FULLNAME,
         "prometheus": {"prometheusSpec": {
             "serviceMonitorSelectorNilUsesHelmValues": False,
@@ -82,6 +101,8 @@ class PrometheusStackArgs:
     provider: k8s.Provider
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """The nodes the stack's pods run on."""
+    deadmans_switch: Receiver | None = None
+    """Where the chart's Watchdog heartbeat goes (`observability.deadmans_switch`); None: dropped."""
 
 
 class PrometheusStack(pulumi.ComponentResource):
@@ -100,20 +121,22 @@ class PrometheusStack(pulumi.ComponentResource):
                                    opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
         in_ns = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ns])
         before: list[pulumi.Resource] = [ns, *args.depends_on]
-        if args.receivers:
+        if args.receivers or args.deadmans_switch is not None:
             before.append(k8s.core.v1.Secret(
                 f"{name}-alertmanager",
                 metadata={"name": ALERTMANAGER_SECRET, "namespace": MONITORING_NAMESPACE,
                           "labels": {"app.kubernetes.io/managed-by": "gpu-fleet"}},
                 type="Opaque",
-                string_data={"alertmanager.yaml": config_yaml(args.receivers, args.credentials)},
+                string_data={"alertmanager.yaml": config_yaml(args.receivers, args.credentials,
+                                                              args.deadmans_switch)},
                 opts=in_ns))
         pin = versions.KUBE_PROMETHEUS_STACK
         self.release = k8s.helm.v3.Release(
             f"{name}-release", name=pin.chart, chart=pin.chart, version=pin.version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repository), namespace=MONITORING_NAMESPACE,
             values=prometheus_stack_values(cluster=args.cluster, storage_class=args.storage_class,
-                                           existing_alertmanager_secret=bool(args.receivers)),
+                                           existing_alertmanager_secret=bool(args.receivers) or
+                                           args.deadmans_switch is not None),
             atomic=True, timeout=900,
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=before))
         if args.groups:
@@ -123,4 +146,5 @@ class PrometheusStack(pulumi.ComponentResource):
                 f"{name}-rules", api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],
                 spec=obj["spec"],
                 opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.release]))
-        self.register_outputs(monitoring_outputs(args.cluster, self.stack, args.groups, self.receivers))
+        self.register_outputs(monitoring_outputs(args.cluster, self.stack, args.groups, self.receivers,
+                                                 heartbeat=args.deadmans_switch is not None))

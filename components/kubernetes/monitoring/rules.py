@@ -14,11 +14,13 @@ exporter's labels), so the same rules hold on every platform.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from components.config.observability import Alerts
+from components.catalog.xid import XidClass, classified_regex, xid_regex
+from components.config.observability import DEFAULT_RUNBOOK_BASE, Alerts
+from components.kubernetes.conventions import FLEET_ALERT_LABEL
 
 RULE_INTERVAL = "1m"
 """How often rule groups are evaluated (GMP's default too); alert windows are at least this long."""
@@ -49,6 +51,18 @@ class NetworkSource(str, Enum):
     """The kubelet's cAdvisor, root cgroup (`id="/"`, the host's interfaces): `container_network_*_bytes_total`
     per node, the `instance_type` label set at scrape by a per-machine-type ClusterNodeMonitoring (GKE managed
     Prometheus, `gmp.node_network_monitorings`)."""
+
+
+class NodeInventory(str, Enum):
+    """Where a cluster's rules learn which nodes have GPUs, to notice a GPU node that exports no DCGM series."""
+
+    KUBE_STATE_METRICS = "kube-state-metrics"
+    """`kube_node_status_capacity{resource="nvidia_com_gpu"}` (kube-prometheus-stack on EKS, OpenShift's platform
+    kube-state-metrics): the GPUs each node's kubelet reports."""
+    GKE_KUBELET = "gke-kubelet"
+    """GKE has no node kube-state-metrics: `kubelet_node_name` from the kubelet of every GPU node, scraped by
+    gpu-fleet's ClusterNodeMonitoring on the accelerator label and stamped `gpu_fleet_inventory="gpu"`
+    (`gmp.gpu_node_inventory_monitoring`)."""
 
 
 GKE_MANAGED_DCGM_METRICS = frozenset({
@@ -84,16 +98,36 @@ class Rule:
     for_: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    keep_firing_for: str | None = None
+    """How long a firing alert keeps firing once its condition clears (Prometheus 2.42+, the Prometheus
+    Operator's PrometheusRule); GKE's ClusterRules have no such field, so there the expression's own window is the
+    hysteresis (`gmp_cluster_rules` leaves it out)."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The rule as Prometheus reads it; every alert carries the fleet label and a runbook link.
+
+        The label is what Alertmanager routes to the GPU receivers on (`FLEET_ALERT_LABEL`), so it is set here,
+        where every gpu-fleet alert is rendered (GPU, budget guard, capacity rules alike), not rule by rule.
+        """
         out: dict[str, Any] = {"alert" if self.alert else "record": self.name, "expr": self.expr}
         if self.for_:
             out["for"] = self.for_
-        if self.labels:
-            out["labels"] = dict(self.labels)
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
+        if self.keep_firing_for:
+            out["keep_firing_for"] = self.keep_firing_for
+        labels = {FLEET_ALERT_LABEL[0]: FLEET_ALERT_LABEL[1], **self.labels} if self.alert else dict(self.labels)
+        if labels:
+            out["labels"] = labels
+        annotations = dict(self.annotations)
+        if self.alert:
+            annotations.setdefault("runbook_url", runbook_url(DEFAULT_RUNBOOK_BASE, self.name))
+        if annotations:
+            out["annotations"] = annotations
         return out
+
+
+def runbook_url(base: str, alert: str) -> str:
+    """The runbook of an alert: `docs/runbooks/<alert>.md` under `base` (the repository, or where it is served)."""
+    return f"{base.rstrip('/')}/{alert}.md"
 
 
 @dataclass(frozen=True)
@@ -136,6 +170,14 @@ class RuleTargets:
     """Which counters that traffic is read from."""
     dcgm: bool = True
     """Whether DCGM metrics are collected at all (EKS may run without dcgm-exporter): no GPU or cost rules if not."""
+    inventory: NodeInventory = NodeInventory.KUBE_STATE_METRICS
+    """Where the GPU nodes are listed, for the missing-metrics alert."""
+    heartbeat: bool = False
+    """Ship gpu-fleet's own `Watchdog` (GKE's managed rule evaluator has none; kube-prometheus-stack and OpenShift
+    platform monitoring already evaluate one)."""
+    cluster_autoscaler: bool = False
+    """The cluster autoscaler's metrics are scraped (OpenShift's ClusterAutoscaler): alert on its failed
+    scale-ups."""
 
 
 def _percent(value: float) -> str:
@@ -151,53 +193,223 @@ def gpu_rule_groups(alerts: Alerts, targets: RuleTargets) -> list[RuleGroup]:
     groups = []
     if targets.dcgm:
         if alerts.enabled:
-            groups.append(RuleGroup("gpufleet-gpu", tuple(_gpu_alerts(alerts, targets.source))))
-        groups.append(RuleGroup("gpufleet-cost", tuple(_cost_rules(alerts, targets.prices,
-                                                                   GPU_IDENTITY[targets.source]))))
+            groups.append(RuleGroup("gpufleet-gpu", tuple(_with_runbooks(alerts, _gpu_alerts(alerts, targets)))))
+        groups.append(RuleGroup("gpufleet-cost", tuple(_with_runbooks(alerts, _cost_rules(
+            alerts, targets.prices, GPU_IDENTITY[targets.source])))))
     if not alerts.enabled:
         return groups
-    network = tuple(_network_rules(alerts, targets.network, targets.network_source))
+    if targets.dcgm:
+        groups.append(RuleGroup("gpufleet-telemetry", tuple(_with_runbooks(alerts, _telemetry_rules(targets)))))
+        groups.append(RuleGroup("gpufleet-capacity", tuple(_with_runbooks(alerts, _capacity_rules(targets)))))
+    network = tuple(_with_runbooks(alerts, _network_rules(alerts, targets.network, targets.network_source)))
     if network:
         groups.append(RuleGroup("gpufleet-network", network))
     return groups
 
 
-def _gpu_alerts(alerts: Alerts, source: MetricSource) -> Iterable[Rule]:
-    util, mem, idle, xid = alerts.gpu_utilization, alerts.gpu_memory, alerts.gpu_idle, alerts.xid_errors
+def _with_runbooks(alerts: Alerts, rules: Iterable[Rule]) -> Iterable[Rule]:
+    """Each alert linked to its runbook under the stack's `runbook_base_url`."""
+    for r in rules:
+        if r.alert:
+            r = replace(r, annotations={**r.annotations, "runbook_url": runbook_url(alerts.runbook_base_url,
+                                                                                    r.name)})
+        yield r
+
+
+GPU_LABELS = "node, gpu, UUID, modelName"
+"""The labels a hardware alert keeps: the GPU and its node, not the pods sharing it (one alert per GPU)."""
+PENDING_GPU_PODS = ('sum by (namespace, pod) (kube_pod_container_resource_requests{resource="nvidia_com_gpu"}) '
+                    "* on (namespace, pod) group_left max by (namespace, pod) (kube_pod_status_unschedulable)")
+"""GPUs requested by each pod the scheduler found no room for (kube-state-metrics: `kube_pod_status_unschedulable`
+is 1 while the pod's PodScheduled condition is false for Unschedulable; the requests carry `resource` with the
+extended resource's name sanitised, `nvidia.com/gpu` -> `nvidia_com_gpu`)."""
+PENDING_RECORD = "namespace:gpufleet_gpu_requests_pending:sum"
+
+
+def _gpu_alerts(alerts: Alerts, targets: RuleTargets) -> Iterable[Rule]:
+    yield from _usage_alerts(alerts)
+    if targets.source is MetricSource.DCGM_EXPORTER:
+        yield from _xid_alerts(alerts)
+        yield from _hardware_alerts(alerts)
+
+
+def _usage_alerts(alerts: Alerts) -> Iterable[Rule]:
+    """Utilisation, memory and idleness, each meaning something on-call can act on.
+
+    A busy GPU is what GPUs are bought for and vLLM reserves 90% of memory by default: neither is a problem on its
+    own. Saturation matters while GPU work waits for capacity; full memory matters when the job holding it
+    crashes. Averages over the window (and `keep_firing_for` where the evaluator has it) keep one odd sample from
+    resetting or flapping an alert.
+    """
+    util, mem, idle = alerts.gpu_utilization, alerts.gpu_memory, alerts.gpu_idle
     if util.enabled:
-        yield Rule("GpuUtilizationHigh", f"DCGM_FI_DEV_GPU_UTIL > {_percent(util.percent)}", True, util.window,
+        yield Rule("GpuUtilizationHigh",
+                   f"avg_over_time(DCGM_FI_DEV_GPU_UTIL[{util.window}]) > {_percent(util.percent)} "
+                   f"and on () (sum({PENDING_GPU_PODS}) > 0)", True, None,
                    {"severity": "warning"},
-                   {"summary": f"{_GPU} above {_percent(util.percent)}% busy for {util.window}",
-                    "description": "Utilisation is {{ $value }}%. Saturated GPUs queue work: scale the workload "
-                                   "out or add capacity."})
+                   {"summary": f"{_GPU} above {_percent(util.percent)}% busy over {util.window} while GPU pods "
+                               "wait for capacity",
+                    "description": "Utilisation averages {{ $value | humanize }}% and pods requesting GPUs are "
+                                   "unschedulable: add capacity or rebalance the queue."},
+                   keep_firing_for=util.window)
     if mem.enabled:
         used = "DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)"
-        yield Rule("GpuMemoryHigh", f"100 * {used} > {_percent(mem.percent)}", True, mem.window,
+        yield Rule("GpuMemoryHigh",
+                   f"100 * {used} > {_percent(mem.percent)} and on (namespace, pod) "
+                   f"(increase(kube_pod_container_status_restarts_total[1h]) > 0)", True, mem.window,
                    {"severity": "warning"},
-                   {"summary": f"{_GPU} memory above {_percent(mem.percent)}% for {mem.window}",
-                    "description": "{{ $value | humanize }}% of the GPU's memory is in use; the next allocation "
-                                   "may fail with out-of-memory."})
+                   {"summary": f"{_GPU} memory above {_percent(mem.percent)}% and its pod restarting",
+                    "description": "{{ $value | humanize }}% of the GPU's memory is in use and the pod holding it "
+                                   "restarted within the hour: likely CUDA out-of-memory. Lower the "
+                                   "batch size or memory reservation, or move to a larger GPU."},
+                   keep_firing_for=mem.window)
     if idle.enabled:
         yield Rule("GpuIdle", f"DCGM_FI_DEV_GPU_UTIL < {_percent(idle.percent)}", True, idle.window,
                    {"severity": "info"},
                    {"summary": f"{_GPU} under {_percent(idle.percent)}% busy for {idle.window}",
                     "description": "Paid for and unused{{ with $labels.namespace }} (held by namespace {{ . }})"
-                                   "{{ end }}: release it, or let the autoscaler remove the node."})
-    if source is MetricSource.DCGM_EXPORTER and xid.enabled:
-        # DCGM_FI_DEV_XID_ERRORS holds the last XID code and never resets (NVIDIA/dcgm-exporter#500): alert on a
-        # change, so the alert resolves `resolve_after` after the last new error. The left operand keeps the code.
-        yield Rule("GpuXidError",
-                   f"DCGM_FI_DEV_XID_ERRORS > 0 and changes(DCGM_FI_DEV_XID_ERRORS[{xid.resolve_after}]) > 0",
-                   True, None, {"severity": "critical"},
-                   {"summary": f"XID {{{{ $value }}}} on {_GPU}",
-                    "description": "The GPU reported a new XID error; look the code up in NVIDIA's XID catalog "
-                                   "(docs.nvidia.com/deploy/xid-errors) and drain the node if it asks for a reset. "
-                                   f"Resolves {xid.resolve_after} after the last new error."})
-    if source is MetricSource.DCGM_EXPORTER:
-        yield Rule("GpuRowRemapFailure", "DCGM_FI_DEV_ROW_REMAP_FAILURE > 0", True, None, {"severity": "critical"},
-                   {"summary": f"{_GPU}: memory row remapping failed",
-                    "description": "The GPU could not remap a failing memory row: it needs replacing. Drain the "
-                                   "node."})
+                                   "{{ end }}: release it, or let the autoscaler remove the node."},
+                   keep_firing_for="5m")
+
+
+def _xid_alerts(alerts: Alerts) -> Iterable[Rule]:
+    """XIDs by code from dcgm-exporter's `DCGM_EXP_XID_ERRORS_COUNT` (gpu-fleet's counters file enables it).
+
+    The count per `xid` over the exporter's 5-minute window sees every new error, a repeat of the same code
+    included (the `DCGM_FI_DEV_XID_ERRORS` gauge holds the last code, so a repeat left it unchanged). Hardware codes
+    page; application codes go to the workload's namespace (its owning team), as NVIDIA's catalog buckets them
+    (`components.catalog.xid`). `max_over_time` keeps the alert `resolve_after` past the last error on every
+    evaluator (ClusterRules have no `keep_firing_for`).
+    """
+    xid = alerts.xid_errors
+    if not xid.enabled:
+        return
+    window = xid.resolve_after
+    count = "DCGM_EXP_XID_ERRORS_COUNT"
+    yield Rule("GpuXidError",
+               f'max by ({GPU_LABELS}, xid) (max_over_time({count}{{xid=~"{xid_regex(XidClass.HARDWARE)}"}}'
+               f"[{window}])) > 0", True, None, {"severity": "critical"},
+               {"summary": f"XID {{{{ $labels.xid }}}} (hardware) on {_GPU}",
+                "description": "NVIDIA's XID catalog puts this code in a reset/drain bucket "
+                               "(docs.nvidia.com/deploy/xid-errors): cordon and drain the node, reset the GPU, and "
+                               f"replace it if the code repeats. Resolves {window} after the last one."})
+    yield Rule("GpuXidApplicationError",
+               f'max_over_time({count}{{xid=~"{xid_regex(XidClass.APPLICATION)}"}}[{window}]) > 0', True, None,
+               {"severity": "warning"},
+               {"summary": f"XID {{{{ $labels.xid }}}} (application fault) on {_GPU}"
+                           "{{ with $labels.namespace }}, namespace {{ . }}{{ end }}",
+                "description": "The application faulted on the GPU (NVIDIA's RESTART_APP bucket): its owners "
+                               "restart or fix it; the GPU is not at fault unless other workloads see it too."})
+    yield Rule("GpuXidUnclassified",
+               f'max by ({GPU_LABELS}, xid) (max_over_time({count}{{xid!="", xid!~"{classified_regex()}"}}'
+               f"[{window}])) > 0", True, None, {"severity": "warning"},
+               {"summary": f"XID {{{{ $labels.xid }}}} on {_GPU}",
+                "description": "A code gpu-fleet's XID catalog does not classify: look it up in NVIDIA's catalog "
+                               "and add it to components/catalog/xid.py."})
+
+
+_HEALTH_WINDOW = "10m"
+"""Window over which hardware error counters must grow: two scrapes at least, and the alert stays this long after
+the last error."""
+
+
+def _increase(metric: str) -> str:
+    return f"max by ({GPU_LABELS}) (increase({metric}[{_HEALTH_WINDOW}]))"
+
+
+def _hardware_alerts(alerts: Alerts) -> Iterable[Rule]:
+    """The health fields gpu-fleet's counters file enables (components/kubernetes/dcgm_counters.py)."""
+    yield Rule("GpuRowRemapFailure", f"max by ({GPU_LABELS}) (DCGM_FI_DEV_ROW_REMAP_FAILURE) > 0", True, None,
+               {"severity": "critical"},
+               {"summary": f"{_GPU}: memory row remapping failed",
+                "description": "The GPU could not remap a failing memory row: it needs replacing. Drain the "
+                               "node."})
+    yield Rule("GpuEccDoubleBitError", f"{_increase('DCGM_FI_DEV_ECC_DBE_VOL_TOTAL')} > 0", True, None,
+               {"severity": "critical"},
+               {"summary": f"{_GPU}: uncorrectable (double-bit) ECC error",
+                "description": "The GPU's memory returned data it could not correct; the job on it is corrupt or "
+                               "dead. Drain the node and reset the GPU (a row remap follows on A100 and newer)."})
+    yield Rule("GpuRowRemapPending", f"{_increase('DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS')} > 0", True, None,
+               {"severity": "warning"},
+               {"summary": f"{_GPU}: a row was remapped after an uncorrectable error",
+                "description": "The remap takes effect at the next GPU reset: drain the node and reset the GPU "
+                               "when its jobs allow."})
+    nvlink = "|".join(f"DCGM_FI_DEV_NVLINK_{kind}_ERROR_COUNT_TOTAL"
+                      for kind in ("CRC_FLIT", "CRC_DATA", "REPLAY", "RECOVERY"))
+    yield Rule("GpuNvlinkErrors",
+               f'sum by ({GPU_LABELS}) (increase({{__name__=~"{nvlink}"}}[{_HEALTH_WINDOW}])) > 0', True, "15m",
+               {"severity": "warning"},
+               {"summary": f"{_GPU}: NVLink CRC, replay or recovery errors for 15m",
+                "description": "NVLink corrects an odd error by replaying; errors that keep coming mean a failing "
+                               "link that slows collective operations. Drain the node and run `dcgmi diag -r 2`."})
+    yield Rule("GpuPcieReplays", f"{_increase('DCGM_FI_DEV_PCIE_REPLAY_COUNTER')} > 0", True, "15m",
+               {"severity": "warning"},
+               {"summary": f"{_GPU}: PCIe replays for 15m",
+                "description": "The PCIe link keeps retrying transfers (riser, slot or GPU): expect slow host "
+                               "transfers and, later, XID 79. Drain the node and have it inspected."})
+    for kind, cause in (("Thermal", "cooling"), ("Power", "power capping")):
+        yield Rule(f"Gpu{kind}Throttling",
+                   f"max by ({GPU_LABELS}) (rate(DCGM_FI_DEV_{kind.upper()}_VIOLATION[5m])) / 1e9 > 0.1", True,
+                   "15m", {"severity": "warning"},
+                   {"summary": f"{_GPU} throttled by {cause} over 10% of the time for 15m",
+                    "description": "{{ $value | humanizePercentage }} of the time the GPU ran below its clocks for "
+                                   f"{cause}: jobs on it run slow and hold their peers back."})
+
+
+def _gpu_nodes(targets: RuleTargets) -> str:
+    """One series per GPU node, labelled `node`."""
+    if targets.inventory is NodeInventory.GKE_KUBELET:
+        return 'max by (node) (kubelet_node_name{gpu_fleet_inventory="gpu"})'
+    return 'max by (node) (kube_node_status_capacity{resource="nvidia_com_gpu"}) > 0'
+
+
+def _dcgm_nodes(targets: RuleTargets) -> str:
+    """The nodes DCGM series come from, labelled `node` (managed DCGM names it `Hostname`)."""
+    if targets.source is MetricSource.GKE_MANAGED:
+        return 'max by (node) (label_replace(DCGM_FI_DEV_GPU_UTIL, "node", "$1", "Hostname", "(.+)"))'
+    return "max by (node) (DCGM_FI_DEV_GPU_UTIL)"
+
+
+def _telemetry_rules(targets: RuleTargets) -> Iterable[Rule]:
+    """Alerts for when the metrics stop: a quiet GPU fleet must mean a healthy one, not a crashed exporter."""
+    yield Rule("GpuMetricsMissing", f"{_gpu_nodes(targets)} unless on (node) {_dcgm_nodes(targets)}", True, "15m",
+               {"severity": "warning"},
+               {"summary": "GPU node {{ $labels.node }} exports no DCGM series",
+                "description": "The node has GPUs but no DCGM metrics for 15 minutes: the exporter is down or "
+                               "crash-looping, so no GPU alert, dashboard or cost figure sees this node."})
+    if targets.prices:
+        yield Rule("GpuCostRecordsStale",
+                   "absent_over_time(cluster:gpufleet_gpu_cost_usd_per_hour:sum[10m]) "
+                   f"and on () (count({_gpu_nodes(targets)}) > 0)", True, "15m", {"severity": "warning"},
+                   {"summary": "GPU cost recording rules produce nothing while the cluster has GPU nodes",
+                    "description": "Budget guards and cost dashboards read 0 USD: DCGM series are missing or no "
+                                   "GPU model matches the catalog's DCGM names."})
+    if targets.heartbeat:
+        # kube-prometheus' Watchdog (general.rules): always firing, so its absence at the dead man's switch means
+        # the rule evaluator, Prometheus or Alertmanager is down.
+        yield Rule("Watchdog", "vector(1)", True, None, {"severity": "none"},
+                   {"summary": "Heartbeat: always firing while the rule evaluator and Alertmanager work",
+                    "description": "Routed to observability.deadmans_switch, which raises an incident when it "
+                                   "stops arriving."})
+
+
+def _capacity_rules(targets: RuleTargets) -> Iterable[Rule]:
+    """GPU work waiting for capacity (routed like every GPU alert)."""
+    yield Rule(PENDING_RECORD, f"sum by (namespace) ({PENDING_GPU_PODS})", False)
+    yield Rule("GpuPodsPending", f"{PENDING_RECORD} > 0", True, "15m", {"severity": "warning"},
+               {"summary": "{{ $value }} GPUs requested by unschedulable pods in namespace {{ $labels.namespace }} "
+                           "for 15m",
+                "description": "No node has room for these GPU pods: the pool is at its maximum, the quota or a "
+                               "stockout blocks scale-up, or the pods ask for a GPU type no pool offers."})
+    if targets.cluster_autoscaler:
+        # The cluster autoscaler's own counter (kubernetes/autoscaler cluster-autoscaler/metrics/metrics.go,
+        # `failed_scale_ups_total{reason}`), scraped by OpenShift's monitoring of the ClusterAutoscaler.
+        yield Rule("GpuScaleUpFailed", "sum by (reason) (increase(cluster_autoscaler_failed_scale_ups_total[15m])) "
+                                       f"> 0 and on () (sum({PENDING_RECORD}) > 0)", True, None,
+                   {"severity": "warning"},
+                   {"summary": "Cluster autoscaler scale-ups failing ({{ $labels.reason }}) while GPU pods wait",
+                    "description": "The autoscaler could not add nodes (cloud stockout, quota or launch error) "
+                                   "while GPU pods are unschedulable."})
 
 
 def _cost_rules(alerts: Alerts, prices: Sequence[GpuPrice], identity: str) -> Iterable[Rule]:
@@ -279,6 +491,11 @@ def network_machine_types(groups: Sequence[RuleGroup]) -> list[str]:
                    if not r.alert and INSTANCE_TYPE_LABEL in r.labels})
 
 
+def reads_gpu_node_inventory(groups: Sequence[RuleGroup]) -> bool:
+    """Whether any rule reads GKE's kubelet GPU node inventory (`NodeInventory.GKE_KUBELET`)."""
+    return any("kubelet_node_name" in r.expr for g in groups for r in g.rules)
+
+
 def rule_file(groups: Sequence[RuleGroup]) -> dict[str, Any]:
     """A Prometheus rule file (`promtool check rules` / `test rules` input)."""
     return {"groups": [g.to_dict() for g in groups]}
@@ -295,9 +512,17 @@ def prometheus_rule(name: str, namespace: str, groups: Sequence[RuleGroup],
 
 
 def gmp_cluster_rules(name: str, groups: Sequence[RuleGroup]) -> dict[str, Any]:
-    """GKE managed Prometheus' cluster-scoped ClusterRules: its selectors see every namespace of the cluster."""
+    """GKE managed Prometheus' cluster-scoped ClusterRules: its selectors see every namespace of the cluster.
+
+    Its rule schema has no `keep_firing_for` (prometheus-engine `monitoring.googleapis.com_clusterrules.yaml`), so
+    that field is left out; the rules' averaging windows are the hysteresis there.
+    """
+    rendered = [g.to_dict() for g in groups]
+    for g in rendered:
+        for r in g["rules"]:
+            r.pop("keep_firing_for", None)
     return {"apiVersion": "monitoring.googleapis.com/v1", "kind": "ClusterRules", "metadata": {"name": name},
-            "spec": {"groups": [g.to_dict() for g in groups]}}
+            "spec": {"groups": rendered}}
 
 
 def rule_names(groups: Sequence[RuleGroup]) -> list[str]:
@@ -310,13 +535,29 @@ MONITORING_TYPES = ("gpufleet:monitoring:GmpMonitoring", "gpufleet:monitoring:Pr
 """The components whose outputs say, per cluster, which monitoring stack, rules and receivers it has."""
 
 
+HEALTH_SIGNALS = {
+    "GpuXidError": "xid", "GpuEccDoubleBitError": "ecc-dbe", "GpuRowRemapPending": "row-remap",
+    "GpuRowRemapFailure": "row-remap", "GpuNvlinkErrors": "nvlink", "GpuPcieReplays": "pcie-replay",
+    "GpuThermalThrottling": "thermal", "GpuPowerThrottling": "power", "GpuMetricsMissing": "exporter-absent",
+}
+"""The GPU hardware-health signal each alert gives (what the plan lists per cluster)."""
+
+
+def health_signals(groups: Sequence[RuleGroup]) -> list[str]:
+    """The hardware-health signals a cluster's alerts watch, sorted (empty: none)."""
+    return sorted({HEALTH_SIGNALS[r.name] for g in groups for r in g.rules if r.alert and r.name in HEALTH_SIGNALS})
+
+
 def monitoring_outputs(cluster: str, stack: str, groups: Sequence[RuleGroup],
-                       receivers: Iterable[str]) -> dict[str, Any]:
+                       receivers: Iterable[str], *, heartbeat: bool = False) -> dict[str, Any]:
     """What a cluster's monitoring component publishes for the plan and the policies (names, never credentials).
 
-    Its stack, its alerts, its recording rules and its receivers.
+    Its stack, its alerts, its recording rules, its receivers, its GPU health signals and whether its heartbeat
+    reaches a dead man's switch.
     """
     return {"cluster": cluster, "stack": stack,
             "alerts": [r.name for g in groups for r in g.rules if r.alert],
             "records": sorted({r.name for g in groups for r in g.rules if not r.alert}),
-            "receivers": sorted(receivers)}
+            "receivers": sorted(receivers),
+            "health": health_signals(groups),
+            "heartbeat": heartbeat}

@@ -1,0 +1,1 @@
+"""Helpers shared by test modules (fixtures and tool harnesses that are not tests themselves)."""
