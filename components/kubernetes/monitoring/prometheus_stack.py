@@ -43,6 +43,11 @@ SCRAPE_RELABELINGS: list[dict[str, Any]] = [
 Operator appends these after its own relabelings (pkg/prometheus/promcfg.go, generateServiceMonitorConfig)."""
 
 
+KSM_NODE_LABELS = "nodes=[karpenter.sh/capacity-type]"
+"""The node label kube-state-metrics copies into `kube_node_labels` (the subchart's `metricLabelsAllowlist` is empty
+by default): the dashboard's spot / on-demand split reads it as `label_karpenter_sh_capacity_type`."""
+
+
 def prometheus_stack_values(*, cluster: str, storage_class: str, existing_alertmanager_secret: bool) -> dict[str, Any]:
     """The chart's values: discovery by no release label, retention on a PVC, the cluster as external label."""
     return {
@@ -66,6 +71,7 @@ def prometheus_stack_values(*, cluster: str, storage_class: str, existing_alertm
         "grafana": {"enabled": True, "sidecar": {"dashboards": {
             "enabled": True, "label": DASHBOARD_LABEL[0], "labelValue": DASHBOARD_LABEL[1],
             "searchNamespace": "ALL"}}},
+        "kube-state-metrics": {"metricLabelsAllowlist": [KSM_NODE_LABELS]},
     }
 
 
