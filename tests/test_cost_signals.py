@@ -418,3 +418,13 @@ def test_gke_has_no_panel_without_a_source() -> None:
     titles = [p.title for s in dashboards.sections(dashboards.GKE_MANAGED) for p in s.panels]
     assert "GPUs on spot and on-demand nodes" not in titles
     assert all("kube_node" not in q for q in dashboards.queries(dashboards.sections(dashboards.GKE_MANAGED)))
+
+
+def test_the_plan_lists_where_budget_alerts_go(prod_plan: Plan) -> None:
+    from gpufleet import report
+
+    md = report.markdown(prod_plan)
+    assert "| AWS account | budget | budget and anomaly alerts posted to Slack channel C0MLPLATFORM " \
+           "(workspace T0ACME0001) |" in md
+    assert "| GCP project acme-ml-prod | budget | daily guard pages PagerDuty: gpu-fleet prod budget: gpu-oncall |" \
+        in md
