@@ -331,6 +331,13 @@ def test_a_slack_receiver_is_refused_for_the_gke_guard() -> None:
     assert [e for e in found if e.startswith("budgets.gcp.receivers[1]: not a receiver") and "known: chat" in e]
 
 
+def test_a_slack_channel_name_is_refused_with_a_hint() -> None:
+    raw = values()
+    raw["budgets"]["aws"]["slack"] = {"workspace_id": "T0ACME0001", "channel_id": "#ml-platform"}
+    found = [e for e in errors(raw) if e.startswith("budgets.aws.slack.channel_id: String should match")]
+    assert found and "C07EZ1ABC23" in found[0] and "not its name" in found[0], errors(raw)
+
+
 def test_aws_budget_and_anomaly_alerts_post_to_slack(prod_plan: Plan) -> None:
     topics = {r.name: r for r in _of_type(prod_plan, "aws:sns/topic:Topic")}
     assert set(topics) == {"budget-aws-alerts", "budget-aws-anomalies"}
