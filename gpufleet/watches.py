@@ -80,6 +80,12 @@ def watch_of(typ: str, name: str, inputs: Mapping[str, Any]) -> Watch | None:
         kinds = sorted({str(n.get("notificationType", "")).lower() for n in notes})
         return Watch("AWS account", "budget", f"{inputs.get('timeUnit')} AWS budget {_usd(inputs.get('limitAmount'))}, "
                      f"alerts at {_pct(shares)} ({' and '.join(kinds)})")
+    if typ == "aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration":
+        return Watch("AWS account", "budget", f"budget and anomaly alerts posted to Slack channel "
+                     f"{inputs.get('slackChannelId')} (workspace {inputs.get('slackTeamId')})")
+    if typ == "gcp:monitoring/notificationChannel:NotificationChannel" and inputs.get("type") == "pagerduty":
+        return Watch(f"GCP project {inputs.get('project')}", "budget",
+                     f"daily guard pages PagerDuty: {inputs.get('displayName')}")
     if typ == "aws:costexplorer/anomalySubscription:AnomalySubscription":
         values = (((inputs.get("thresholdExpression") or {}).get("dimension")) or {}).get("values") or ["?"]
         return Watch("AWS account", "budget", f"cost anomaly alerts, impact {values[0]}% or more "

@@ -37,6 +37,6 @@ if fleet.openshift is not None:
                                                               observability=fleet.observability, prices=fleet.prices,
                                                               teams=teams))
 if fleet.budgets is not None:
-    budgets.compose(fleet, project=stack.gcp_project, labels=labels)
+    budgets.compose(fleet, project=stack.gcp_project, labels=labels, credentials=stack.credentials)
 
 dashboards.compose(fleet, project=stack.gcp_project)

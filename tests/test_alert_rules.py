@@ -151,8 +151,9 @@ def test_idle_for_30m_fires_30_minutes_after_the_gpu_goes_idle_not_60(tmp_path: 
         "input_series": [gpu("DCGM_FI_DEV_GPU_UTIL", "100x60 0x120", namespace="research")],
         "alert_rule_test": [
             alert("90m", "GpuIdle"),
-            alert("91m", "GpuIdle", labels("info", namespace="research")),
-            alert("120m", "GpuIdle", labels("info", namespace="research")),
+            # Once per GPU, not per pod or namespace (time-shared GPUs repeat the series): no namespace label.
+            alert("91m", "GpuIdle", labels("info", gpu_fleet="true")),
+            alert("120m", "GpuIdle", labels("info", gpu_fleet="true")),
         ],
     }])
 
@@ -219,24 +220,29 @@ def test_cost_recording_rules_price_allocated_gpus_per_namespace(tmp_path: Path)
         "input_series": _fleet(2) + shared,
         "promql_expr_test": [
             {"expr": "namespace:gpufleet_gpu_allocated:sum", "eval_time": "90m", "exp_samples": [
-                {"labels": 'namespace:gpufleet_gpu_allocated:sum{namespace="team-a"}', "value": 2},
-                {"labels": 'namespace:gpufleet_gpu_allocated:sum{namespace="team-b"}', "value": 2},
-                {"labels": 'namespace:gpufleet_gpu_allocated:sum{namespace="team-c"}', "value": 1}]},
+                {"labels": 'namespace:gpufleet_gpu_allocated:sum{gpu_fleet="true",namespace="team-a"}', "value": 2},
+                {"labels": 'namespace:gpufleet_gpu_allocated:sum{gpu_fleet="true",namespace="team-b"}', "value": 2},
+                {"labels": 'namespace:gpufleet_gpu_allocated:sum{gpu_fleet="true",namespace="team-c"}', "value": 1}]},
             {"expr": "namespace_gpu_model:gpufleet_gpu_cost_usd_per_hour:sum", "eval_time": "30m", "exp_samples": [
                 {"labels": 'namespace_gpu_model:gpufleet_gpu_cost_usd_per_hour:sum'
-                           '{gpu_model="h100-80gb",namespace="team-a"}', "value": 20},
+                           '{gpu_fleet="true",gpu_model="h100-80gb",namespace="team-a"}', "value": 20},
                 {"labels": 'namespace_gpu_model:gpufleet_gpu_cost_usd_per_hour:sum'
-                           '{gpu_model="h100-80gb",namespace="team-c"}', "value": 10}]},
+                           '{gpu_fleet="true",gpu_model="h100-80gb",namespace="team-c"}', "value": 10}]},
             {"expr": "namespace:gpufleet_gpu_cost_usd_per_hour:sum", "eval_time": "90m", "exp_samples": [
-                {"labels": 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{namespace="team-a"}', "value": 20},
-                {"labels": 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{namespace="team-b"}', "value": 20},
-                {"labels": 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{namespace="team-c"}', "value": 10}]},
+                {"labels": 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{gpu_fleet="true",namespace="team-a"}',
+                 "value": 20},
+                {"labels": 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{gpu_fleet="true",namespace="team-b"}',
+                 "value": 20},
+                {"labels": 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{gpu_fleet="true",namespace="team-c"}',
+                 "value": 10}]},
             # The idle L4 is spend too, though no namespace holds it.
             {"expr": "gpu_model:gpufleet_gpu_cost_usd_per_hour:sum", "eval_time": "90m", "exp_samples": [
-                {"labels": 'gpu_model:gpufleet_gpu_cost_usd_per_hour:sum{gpu_model="h100-80gb"}', "value": 50},
-                {"labels": 'gpu_model:gpufleet_gpu_cost_usd_per_hour:sum{gpu_model="l4"}', "value": 1}]},
+                {"labels": 'gpu_model:gpufleet_gpu_cost_usd_per_hour:sum{gpu_fleet="true",gpu_model="h100-80gb"}',
+                 "value": 50},
+                {"labels": 'gpu_model:gpufleet_gpu_cost_usd_per_hour:sum{gpu_fleet="true",gpu_model="l4"}',
+                 "value": 1}]},
             {"expr": "cluster:gpufleet_gpu_cost_usd_per_hour:sum", "eval_time": "90m", "exp_samples": [
-                {"labels": "cluster:gpufleet_gpu_cost_usd_per_hour:sum", "value": 51}]},
+                {"labels": 'cluster:gpufleet_gpu_cost_usd_per_hour:sum{gpu_fleet="true"}', "value": 51}]},
         ],
     }])
 
@@ -250,7 +256,7 @@ def test_managed_dcgm_gpus_are_told_apart_by_node_and_index(tmp_path: Path) -> N
     run_promtool(tmp_path, gpu_rule_groups(Alerts(), targets), [{
         "interval": "1m", "input_series": series,
         "promql_expr_test": [{"expr": "namespace:gpufleet_gpu_allocated:sum", "eval_time": "10m", "exp_samples": [
-            {"labels": 'namespace:gpufleet_gpu_allocated:sum{namespace="team-a"}', "value": 2}]}],
+            {"labels": 'namespace:gpufleet_gpu_allocated:sum{gpu_fleet="true",namespace="team-a"}', "value": 2}]}],
     }])
 
 
@@ -383,7 +389,8 @@ def test_annotations_render_with_the_labels_each_source_has(tmp_path: Path) -> N
                            "Hostname": "gke-n7"},
             "exp_annotations": {
                 "summary": f"GPU 1 ({L4}) on gke-n7 under 5% busy for 30m",
-                "description": "Paid for and unused: release it, or let the autoscaler remove the node.",
+                "description": "Paid for and unused: release it, or let the autoscaler remove the node "
+                               "(namespace:gpufleet_gpu_allocated:sum says which teams hold GPUs).",
                 "runbook_url": "docs/runbooks/GpuIdle.md"}}]}],
     }], annotations=True)
     run_promtool(tmp_path, gpu_rule_groups(Alerts(), TARGETS), [{

@@ -139,7 +139,7 @@ def test_prod_budgets_come_from_its_one_budget(prod_plan: Plan) -> None:
     assert sorted((float(r["thresholdPercent"]), r["spendBasis"]) for r in inputs["thresholdRules"]) == [
         (0.7, "CURRENT_SPEND"), (0.7, "FORECASTED_SPEND"), (0.9, "CURRENT_SPEND"), (0.9, "FORECASTED_SPEND")]
     channels = by_name(prod_plan, "gcp:monitoring/notificationChannel:NotificationChannel")
-    assert sorted(c["labels"]["email_address"] for c in channels.values()) == [
+    assert sorted(c["labels"]["email_address"] for c in channels.values() if c["type"] == "email") == [
         "finops@acme.example", "ml-platform-oncall@acme.example"]  # plain: addresses are no credentials
     assert len(inputs["allUpdatesRule"]["monitoringNotificationChannels"]) == 2
 
@@ -148,13 +148,13 @@ def test_prod_budgets_come_from_its_one_budget(prod_plan: Plan) -> None:
         "DAILY", "10000.00", "USD")
     # Daily AWS budgets take ACTUAL notifications only (FORECASTED is refused for DAILY).
     assert [(n["notificationType"], n["threshold"]) for n in aws_budget.inputs["notifications"]] == [
-        ("ACTUAL", 70), ("ACTUAL", 90)]
+        ("ACTUAL", 80), ("ACTUAL", 100)]  # budgets.aws.thresholds: seed 003
     (sub,) = of_type(prod_plan, "aws:costexplorer/anomalySubscription:AnomalySubscription")
     assert sub.inputs["frequency"] == "IMMEDIATE" and sub.inputs["subscribers"][0]["type"] == "SNS"
     assert sub.inputs["thresholdExpression"]["dimension"] == {
         "key": "ANOMALY_TOTAL_IMPACT_PERCENTAGE", "matchOptions": ["GREATER_THAN_OR_EQUAL"], "values": ["100"]}
-    (policy,) = of_type(prod_plan, "aws:sns/topicPolicy:TopicPolicy")
-    assert '"Service": "costalerts.amazonaws.com"' in policy.inputs["policy"]
+    policy = by_name(prod_plan, "aws:sns/topicPolicy:TopicPolicy")["budget-aws-anomalies-policy"]
+    assert '"Service": "costalerts.amazonaws.com"' in policy["policy"]
     providers = {r.urn: r for r in of_type(prod_plan, "pulumi:providers:aws")}
     assert providers[aws_budget.provider.rsplit("::", 1)[0]].inputs["region"] == "us-east-1"
 
@@ -166,7 +166,7 @@ def test_the_daily_guard_is_the_budget_in_promql(prod_plan: Plan) -> None:
                for name, p in guards.items()}
     assert set(queries) == {"fleet-70", "fleet-90", "team-training-80", "team-training-100", "team-research-80",
                             "team-research-100"}
-    spend = "sum (sum_over_time(namespace:gpufleet_gpu_cost_usd_per_hour:sum[24h:1m])) / 60"
+    spend = "sum (sum_over_time(cluster:gpufleet_gpu_cost_usd_per_hour:sum[24h:1m])) / 60"  # every GPU paid
     assert queries["fleet-70"]["query"] == f"{spend} > 28000"
     assert queries["fleet-90"]["query"] == f"{spend} > 36000"
     assert queries["team-research-100"]["query"] == (
@@ -206,7 +206,8 @@ def test_the_cost_spike_factor_is_the_aws_anomaly_threshold(prod_doc: dict[str, 
     assert spike and spike[0]["expr"].startswith("cluster:gpufleet_gpu_cost_usd_per_hour:sum >= 3 * ")
     prod_doc["config"]["gpu-fleet:observability"]["alerts"] = {"cost_spike": {"enabled": False}}
     plan = plan_doc(prod_doc, "prod")
-    assert not [r for r in plan.resources if "anomaly" in r.type.lower() or r.type.startswith("aws:sns")]
+    assert not [r for r in plan.resources if "anomaly" in r.type.lower()
+                or (r.type.startswith("aws:sns") and "anomalies" in r.name)]
     assert of_type(plan, "aws:budgets/budget:Budget")  # the budgets themselves stay
 
 
@@ -251,9 +252,11 @@ def test_guard_fires_when_the_money_is_spent_not_on_a_burst(tmp_path: Path) -> N
 
     team = {"exp_labels": {"gpu_fleet": "true", "severity": "warning", "threshold": "80%", "team": "research",
                            "namespace": "research"}}
+    cluster = "cluster:gpufleet_gpu_cost_usd_per_hour:sum"  # the fleet guard's: every GPU paid for
     tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [
         {"name": "40 USD an hour: 70% of 1,000 (700) is spent after 17.5 hours, 90% after 22.5",
-         "interval": "1m", "input_series": [{"series": series % "research", "values": "40x1500"}],
+         "interval": "1m", "input_series": [{"series": series % "research", "values": "40x1500"},
+                                            {"series": cluster, "values": "40x1500"}],
          "alert_rule_test": [
              {"eval_time": "17h", "alertname": "GpuDailyBudgetGuard", "exp_alerts": []},
              {"eval_time": "18h", "alertname": "GpuDailyBudgetGuard", "exp_alerts": [
@@ -274,7 +277,8 @@ def test_guard_fires_when_the_money_is_spent_not_on_a_burst(tmp_path: Path) -> N
                                                        "team-research-80")}]},
          ]},
         {"name": "a one-hour burst at 600 USD an hour is 610 USD spent, not 14,400 a day",
-         "interval": "1m", "input_series": [{"series": series % "batch", "values": "600x60 stale"}],
+         "interval": "1m", "input_series": [{"series": series % "batch", "values": "600x60 stale"},
+                                            {"series": cluster, "values": "600x60 stale"}],
          "alert_rule_test": [{"eval_time": "3h", "alertname": "GpuDailyBudgetGuard", "exp_alerts": []}],
          "promql_expr_test": [{"expr": budget_guard.spend_24h(), "eval_time": "3h",
                                "exp_samples": [{"labels": "{}", "value": 610}]}]},

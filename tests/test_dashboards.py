@@ -25,12 +25,13 @@ from components.kubernetes.monitoring.dashboard_configmap import (
     openshift_console_dashboard,
 )
 from components.kubernetes.monitoring.dashboards import DCGM_EXPORTER, GKE_MANAGED, GPU_RULE, MetricLabels
+from components.kubernetes.monitoring.rules import CLUSTER_COST_RULE
 from gpufleet.report import Plan
 from tests.conftest import REFERENCE, ROOT, budgets_of
 
 PROMTOOL = shutil.which("promtool")
-RECORDING_RULES = {COST_RULE, GPU_RULE}
-"""The cost recording rules of the observability rules (namespace: USD/h and GPUs allocated)."""
+RECORDING_RULES = {COST_RULE, GPU_RULE, CLUSTER_COST_RULE}
+"""The cost recording rules of the observability rules (namespace: USD/h and GPUs allocated; cluster: every GPU)."""
 OTHER_METRICS = {
     "ALERTS": "Prometheus' own series of pending and firing alerts",
     "kube_node_labels": "kube-state-metrics (kube-prometheus-stack ships it); node labels need its allow-list",
@@ -125,7 +126,7 @@ def test_the_dashboard_covers_what_the_seeds_ask_for() -> None:
     needs = {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_POWER_USAGE",
              "DCGM_FI_PROF_PCIE_TX_BYTES", "DCGM_FI_PROF_PCIE_RX_BYTES", "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
              "DCGM_FI_DEV_XID_ERRORS"}
-    for section, by in (("Per node", "hostname"), ("Per team (namespace)", "namespace")):
+    for section, by in (("Per node", "node"), ("Per team (namespace)", "namespace")):  # node: as the alerts
         exprs = [q.expr for p in parts[section].panels for q in p.queries]
         assert needs <= set().union(*(metric_names(concrete(e)) for e in exprs)), section
         assert all(by in e for e in exprs if "DCGM_" in e), section
@@ -165,7 +166,7 @@ def test_gke_gets_one_cloud_monitoring_dashboard(prod_plan: Plan) -> None:
     assert board.inputs["project"] == "acme-ml-prod"
     body = json.loads(board.inputs["dashboardJson"])
     assert body["displayName"] == "GPU fleet (prod)"
-    assert {f["labelKey"] for f in body["dashboardFilters"]} == {"cluster", "location", "namespace", "Hostname",
+    assert {f["labelKey"] for f in body["dashboardFilters"]} == {"cluster", "location", "namespace", "node",
                                                                  "modelName"}
     tiles = [t for t in body["mosaicLayout"]["tiles"] if "collapsibleGroup" not in t["widget"]]
     cells: set[tuple[int, int]] = set()
@@ -176,8 +177,8 @@ def test_gke_gets_one_cloud_monitoring_dashboard(prod_plan: Plan) -> None:
         assert not mine & cells, t["widget"]["title"]  # no two widgets overlap
         cells |= mine
     legends = {d.get("legendTemplate") for t in tiles for d in t["widget"].get("xyChart", {}).get("dataSets", [])}
-    # Managed Prometheus keeps namespace on the monitored resource, Hostname on the metric.
-    assert {"${resource.labels.namespace}", "${metric.labels.Hostname}"} <= legends
+    # Managed Prometheus keeps namespace on the monitored resource, node (target metadata) on the metric.
+    assert {"${resource.labels.namespace}", "${metric.labels.node}"} <= legends
     (spend,) = [t["widget"]["scorecard"] for t in tiles if t["widget"]["title"] == "GPU spend in the last 24 hours"]
     assert [th["value"] for th in spend["thresholds"]] == [28_000, 36_000]  # GCP's 40,000 a day at 70% and 90%
 
@@ -236,8 +237,8 @@ def test_the_review_comment_lists_dashboards_and_budgets_a_change_adds_removes_o
     section = md.split("**Dashboards and budgets changed:**", 1)[1].split("**Policy pack", 1)[0]
     rows = [ln for ln in section.splitlines() if ln.startswith("| ") and not ln.startswith("| cluster")]
     assert "| us-east-1-ml-aws | dashboard | Grafana dashboard `gpu-fleet-gpus` (gpu-monitoring) | removed |" in rows
-    assert ("| AWS account | budget | DAILY AWS budget 12,000.00 USD, alerts at 70%, 90% (actual) | changed (was: "
-            "DAILY AWS budget 10,000.00 USD, alerts at 70%, 90% (actual)) |") in rows
+    assert ("| AWS account | budget | DAILY AWS budget 12,000.00 USD, alerts at 80%, 100% (actual) | changed (was: "
+            "DAILY AWS budget 10,000.00 USD, alerts at 80%, 100% (actual)) |") in rows
     assert any("team inference: spend in 24 hours over 4,000.00 USD (80% of the daily budget) | added |" in r
                for r in rows)
     assert any(r.startswith("| GCP billing account 01A2B3-C4D5E6-F7A8B9 | budget | monthly billing budget "

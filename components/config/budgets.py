@@ -16,6 +16,8 @@ HOURS_PER_DAY = 24
 BILLING_ACCOUNT_PATTERN = r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 ANOMALY_MONITOR_ARN_PATTERN = r"^arn:aws[a-z-]*:ce::[0-9]{12}:anomalymonitor/[0-9a-f-]+$"
+SLACK_WORKSPACE_PATTERN = r"^T[A-Z0-9]{8,}$"
+SLACK_CHANNEL_PATTERN = r"^[CG][A-Z0-9]{8,}$"
 MAX_EMAILS = 5
 """A GCP budget notifies at most 5 Cloud Monitoring channels (`all_updates_rule`); AWS takes 10 per notification."""
 
@@ -32,6 +34,23 @@ class GcpBudget(Strict):
     """The Cloud Billing account paying for the project (`gcloud billing projects describe PROJECT`)."""
     share: Share | None = None
     """The share of the fleet's budget spent on GCP (required when `aws` is set too; alone, all of it)."""
+    thresholds: list[Threshold] | None = Field(default=None, min_length=1, max_length=4)
+    """GCP's budget alerts and daily guard (seed 002: 70% and 90%); unset: `budgets.thresholds`."""
+    receivers: list[Name] = Field(default_factory=list)
+    """`observability.receivers` (PagerDuty or e-mail ones) the daily guard's alert policies also notify, as Cloud
+    Monitoring channels: the on-call, not only `emails`."""
+
+
+class SlackChannel(Strict):
+    """A Slack channel Amazon Q Developer in chat applications (formerly AWS Chatbot) posts to.
+
+    The workspace is authorised once in that service's console (an OAuth step no API does); these are its ids.
+    """
+
+    workspace_id: Annotated[str, StringConstraints(pattern=SLACK_WORKSPACE_PATTERN)]
+    """The Slack workspace (team) id, e.g. `T07EA123LEP`."""
+    channel_id: Annotated[str, StringConstraints(pattern=SLACK_CHANNEL_PATTERN)]
+    """The channel id (channel details in Slack), e.g. `C07EZ1ABC23`; private channels need the app invited."""
 
 
 class AwsBudget(Strict):
@@ -46,8 +65,14 @@ class AwsBudget(Strict):
     anomaly_impact_percent: object | None = Field(default=None, json_schema_extra=MOVED)
     """Moved: the anomaly threshold is derived from `observability.alerts.cost_spike.factor` (refused when set)."""
     anomaly_monitor_arn: Annotated[str, StringConstraints(pattern=ANOMALY_MONITOR_ARN_PATTERN)] | None = None
-    """An existing anomaly monitor to subscribe to; unset, gpu-fleet creates an AWS-services monitor (an account
-    holds at most one, so name the existing one here if the account has it)."""
+    """An existing anomaly monitor to subscribe to (`aws ce get-anomaly-monitors`); unset, gpu-fleet creates a
+    customer-managed monitor on its GPU nodes' `gpu-fleet/cluster` cost-allocation tag, which any number of stacks
+    can have (an account holds only one AWS-services monitor, so gpu-fleet never creates that kind)."""
+    thresholds: list[Threshold] | None = Field(default=None, min_length=1, max_length=4)
+    """AWS Budgets' alerts (seed 003: 80% and 100%); unset: `budgets.thresholds`."""
+    slack: SlackChannel | None = None
+    """Where AWS budget and cost-anomaly alerts are posted for the on-call, through Amazon Q Developer in chat
+    applications, besides `emails`."""
 
 
 class TeamBudget(Strict):
@@ -76,6 +101,12 @@ class Budgets(Strict):
     aws: AwsBudget | None = None
     teams: list[TeamBudget] = Field(default_factory=list)
     """Per-team daily budgets (seed 003's per-project budgets; a team is a namespace)."""
+
+    def cloud_thresholds(self, cloud: str) -> list[float]:
+        """The shares one cloud's budgets alert at: its own list, else the fleet's."""
+        section = self.gcp if cloud == "gcp" else self.aws
+        own = section.thresholds if section is not None else None
+        return list(own if own is not None else self.thresholds)
 
     def share(self, cloud: str) -> float:
         """The share of the fleet's budget one cloud's budgets hold (validated: set when both clouds are)."""

@@ -12,8 +12,12 @@ from components.config.budgets import Budgets
 from components.config.checks import unique_names
 from components.config.errors import Issue
 from components.config.model import Fleet
+from components.config.observability import ReceiverType
 
 _SHARE_SLACK = 1e-9
+GCP_CHANNEL_TYPES = (ReceiverType.PAGERDUTY, ReceiverType.EMAIL)
+"""Receivers a Cloud Monitoring notification channel can stand for: `pagerduty` (its `service_key`, a sensitive
+label) and `email` (one channel per address)."""
 
 
 def gke_namespaces(fleet: Fleet) -> set[str]:
@@ -31,6 +35,10 @@ def check_budgets(fleet: Fleet) -> Iterator[Issue]:
         yield Issue("budgets", "no budget amount", None,
                     "set budgets.daily_usd (seed 002: 50000) or budgets.monthly_usd, or both")
     yield from _thresholds("budgets.thresholds", budgets.thresholds)
+    for cloud, section in (("gcp", budgets.gcp), ("aws", budgets.aws)):
+        if section is not None and section.thresholds is not None:
+            yield from _thresholds(f"budgets.{cloud}.thresholds", section.thresholds)
+    yield from _gcp_receivers(fleet, budgets)
     yield from unique_names("budgets.emails", budgets.emails)
     if budgets.gcp is not None and fleet.gke is None:
         yield Issue("budgets.gcp", "a GCP budget, but the stack has no GKE fleet", None,
@@ -102,6 +110,23 @@ def _eks_cost_rules(fleet: Fleet, path: str, team: str) -> Iterator[Issue]:
                 yield Issue(f"{path}.name", f"EKS cluster {region.name}-{cluster.name} runs no dcgm-exporter, so "
                             "it has no cost recording rule to guard", team,
                             f"set eks.regions[{region.name}].clusters[{cluster.name}].addons.dcgm_exporter: true")
+
+
+def _gcp_receivers(fleet: Fleet, budgets: Budgets) -> Iterator[Issue]:
+    """The guard's on-call receivers: declared ones, of a kind a Cloud Monitoring channel can be."""
+    if budgets.gcp is None:
+        return
+    declared = fleet.observability.receivers if fleet.observability is not None else {}
+    yield from unique_names("budgets.gcp.receivers", budgets.gcp.receivers)
+    for i, name in enumerate(budgets.gcp.receivers):
+        receiver = declared.get(name)
+        if receiver is None:
+            yield Issue(f"budgets.gcp.receivers[{i}]", "not a receiver of observability.receivers", name,
+                        "known: " + (", ".join(sorted(declared)) or "none"))
+        elif receiver.type not in GCP_CHANNEL_TYPES:
+            yield Issue(f"budgets.gcp.receivers[{i}]", f"a {receiver.type.value} receiver cannot be a Cloud "
+                        "Monitoring channel", name, "name a pagerduty or email receiver (Cloud Monitoring's Slack "
+                        "channel needs the Slack app authorised in the console, not a webhook)")
 
 
 def _thresholds(path: str, thresholds: list[float]) -> Iterator[Issue]:

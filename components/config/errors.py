@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from components.config.base import NAME_PATTERN, REGION_PATTERN, ZONE_PATTERN
-from components.config.budgets import ANOMALY_MONITOR_ARN_PATTERN, BILLING_ACCOUNT_PATTERN, EMAIL_PATTERN
+from components.config.budgets import (
+    ANOMALY_MONITOR_ARN_PATTERN,
+    BILLING_ACCOUNT_PATTERN,
+    EMAIL_PATTERN,
+    SLACK_CHANNEL_PATTERN,
+    SLACK_WORKSPACE_PATTERN,
+)
 from components.config.eks import (
     AMI_VERSION_PATTERN,
     AWS_REGION_PATTERN,
@@ -134,6 +140,9 @@ _PATTERN_HINTS = {
     EMAIL_PATTERN: "an e-mail address such as finops@example.com",
     ANOMALY_MONITOR_ARN_PATTERN: "an anomaly monitor ARN (aws ce get-anomaly-monitors), e.g. "
                                  "arn:aws:ce::123456789012:anomalymonitor/0a1b2c3d-...",
+    SLACK_WORKSPACE_PATTERN: "a Slack workspace ID such as T07EA123LEP (the workspace authorised in the Amazon Q "
+                             "Developer in chat applications console)",
+    SLACK_CHANNEL_PATTERN: "a Slack channel ID such as C07EZ1ABC23 (the channel's details in Slack), not its name",
     f"{REGION_PATTERN}|{AWS_REGION_PATTERN}": "a GCP region such as us-central1, or an AWS region such as us-east-1",
 }
 

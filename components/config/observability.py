@@ -71,6 +71,10 @@ class CostSpike(Strict):
     factor: float = Field(default=2.0, gt=1)
     """Seed 002's "200%": spend now at least 200% of (twice) the spend an hour ago. 3.0 reads it as +200%."""
     window: Duration = "1h"
+    min_usd_per_hour: float = Field(default=25.0, gt=0)
+    """The least spend rate a spike is measured against: a smaller (or no) baseline counts as this much, so a pool
+    scaling up from zero fires once it costs `factor` times it (50 USD an hour at the defaults, about four H100),
+    and a few cheap GPUs appearing in an empty cluster do not."""
 
 
 class XidErrors(Strict):

@@ -1,4 +1,4 @@
-"""The fleet's GCP budget: a Cloud Billing budget on the project and the daily guard, notifying by e-mail.
+"""The fleet's GCP budget: a Cloud Billing budget on the project and the daily guard, notifying e-mail and on-call.
 
 Cloud Billing budgets run per month, quarter or year, never per day, so the stack's daily budget becomes a
 monthly one (see `Budgets.monthly_ceiling`) with alerts at the stack's thresholds of current and forecasted spend,
@@ -8,7 +8,7 @@ budget_guard`) sums the cost recording rule over 24 hours across every GKE clust
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
@@ -36,6 +36,20 @@ class GcpBudgetArgs:
     """The daily guard's alerts (fleet and teams), each a Cloud Monitoring alert policy."""
     environment: str
     labels: dict[str, str]
+    oncall: list[OnCallChannel] = field(default_factory=list)
+    """The on-call receivers the guard's policies notify besides `emails`."""
+
+
+@dataclass(frozen=True)
+class OnCallChannel:
+    """An `observability.receivers` entry as a Cloud Monitoring notification channel."""
+
+    receiver: str
+    """The receiver's name (the channel's logical name)."""
+    pagerduty_key: pulumi.Output[str] | None = None
+    """PagerDuty: the service's integration key (the receiver's secret), a `sensitive_labels.service_key`."""
+    emails: tuple[str, ...] = ()
+    """E-mail: the receiver's addresses, one channel each."""
 
 
 def units_and_nanos(amount: float) -> tuple[str, int]:
@@ -63,6 +77,7 @@ class GcpBudget(pulumi.ComponentResource):
             ).name
             for email in args.emails
         ]
+        oncall = self._oncall_channels(name, args, child)
         number = gcp.organizations.get_project_output(project_id=args.project).number
         units, nanos = units_and_nanos(args.monthly_usd)
         budget = gcp.billing.Budget(
@@ -102,11 +117,31 @@ class GcpBudget(pulumi.ComponentResource):
                     },
                 }],
                 documentation={"mime_type": "text/markdown", "content": rule.description},
-                notification_channels=self.channels,
+                notification_channels=[*self.channels, *oncall],
                 user_labels=args.labels,
                 opts=child,
             )
         self.register_outputs({"budget_name": self.budget_name, "channels": self.channels})
+
+    @staticmethod
+    def _oncall_channels(name: str, args: GcpBudgetArgs, child: pulumi.ResourceOptions) -> list[pulumi.Output[str]]:
+        """Cloud Monitoring channels for the on-call receivers: PagerDuty by its key, e-mail by each address.
+
+        The billing budget keeps its e-mail channels (what Cloud Billing documents for budget alerts); the daily
+        guard's alert policies, which are Cloud Monitoring's own, page these too.
+        """
+        out: list[pulumi.Output[str]] = []
+        for ch in args.oncall:
+            if ch.pagerduty_key is not None:
+                out.append(gcp.monitoring.NotificationChannel(
+                    f"{name}-oncall-{ch.receiver}", project=args.project, type="pagerduty",
+                    display_name=f"gpu-fleet {args.environment} budget: {ch.receiver}",
+                    sensitive_labels={"service_key": ch.pagerduty_key}, user_labels=args.labels, opts=child).name)
+            out += [gcp.monitoring.NotificationChannel(
+                f"{name}-oncall-{ch.receiver}-{_slug(email)}", project=args.project, type="email",
+                display_name=f"gpu-fleet {args.environment} budget: {ch.receiver} {email}",
+                labels={"email_address": email}, user_labels=args.labels, opts=child).name for email in ch.emails]
+        return out
 
 
 def _slug(email: str) -> str:

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes.conventions import LABEL_CLUSTER
 from components.kubernetes.monitoring.dashboards import (
-    DCGM_EXPORTER,
+    OPENSHIFT,
     UID,
     MetricLabels,
     console_dashboard,
@@ -76,12 +76,13 @@ class DashboardConfigMap(pulumi.ComponentResource):
 
 
 def openshift_console_dashboard(name: str, *, cluster: str, provider: k8s.Provider,
-                                labels: MetricLabels = DCGM_EXPORTER,
+                                labels: MetricLabels = OPENSHIFT,
                                 opts: pulumi.ResourceOptions | None = None) -> DashboardConfigMap:
     """The dashboard in an OpenShift cluster's console (for the OpenShift composer).
 
     Platform monitoring scrapes the GPU Operator's dcgm-exporter through its ServiceMonitor, which gpu-fleet's
-    ClusterPolicy gives the same relabelings as on EKS: `hostname`, and the workload's namespace as `namespace`.
+    ClusterPolicy gives the same relabelings as on EKS: `node`, and the workload's namespace as `namespace`; the
+    platform's kube-state-metrics reports the nodes' `gpu-fleet/capacity` label.
     """
     return DashboardConfigMap(name, DashboardConfigMapArgs(form=DashboardForm.OPENSHIFT_CONSOLE, cluster=cluster,
                                                            labels=labels, provider=provider), opts=opts)

@@ -19,6 +19,7 @@ from grafana_foundation_sdk.models import dashboard as dashboard_model
 from grafana_foundation_sdk.models.common import DataSourceRef
 
 from components.kubernetes.monitoring.budget_guard import COST_RULE, spend_24h
+from components.kubernetes.monitoring.rules import CLUSTER_COST_RULE
 
 GPU_RULE = "namespace:gpufleet_gpu_allocated:sum"
 """Recording rule (observability rules): GPUs allocated in each namespace."""
@@ -34,22 +35,44 @@ class MetricLabels:
     """How the GPUs' metrics name their node, the workload's namespace and the node's capacity type."""
 
     node: str
-    """dcgm-exporter 4.8.3 says `hostname` (`Hostname` before, and on GKE managed DCGM)."""
+    """The node label the alerts carry and the per-node panels filter on (one goes from an alert to its node)."""
     namespace: str
     """The workload's namespace: `namespace` on GKE managed DCGM, `exported_namespace` when a ServiceMonitor
     or PodMonitoring scrapes the exporter with honorLabels false (the exporter's own namespace wins)."""
-    capacity: str
-    """kube-state-metrics' `kube_node_labels` label for spot vs on-demand (needs the node label allow-listed)."""
+    capacity: str | None
+    """kube-state-metrics' `kube_node_labels` label for spot vs on-demand; None where no kube-state-metrics
+    reports nodes (GKE: its managed package covers pods and workloads only), so the panel is left out."""
 
 
-DCGM_EXPORTER = MetricLabels(node="hostname", namespace="namespace",
-                             capacity="label_karpenter_sh_capacity_type")
-"""dcgm-exporter 4.8.3 scraped by gpu-fleet's ServiceMonitors (EKS, and the GPU Operator's on OpenShift), whose
-relabelings drop the target's `namespace` so the workload's keeps its name (prometheus_stack.SCRAPE_RELABELINGS)."""
-GKE_MANAGED = MetricLabels(node="Hostname", namespace="namespace", capacity="label_cloud_google_com_gke_spot")
-"""GKE managed DCGM, as Google's own dashboard filters it (GoogleCloudPlatform/monitoring-dashboard-samples
-`dashboards/nvidia-gpu/nvidia-dcgm-prometheus.json`)."""
+NODE = "node"
+"""Every platform's scrape names the node `node`: the ServiceMonitors' relabeling (prometheus_stack.
+SCRAPE_RELABELINGS; the GPU Operator's on OpenShift gets the same) and the GKE exporter path's ClusterPodMonitoring
+target metadata; the alerts key on it (rules `_NODE`). dcgm-exporter's own `hostname` (4.8.3, `Hostname` before
+#655) is the exporter pod's view and differs between versions."""
+GPU = f"{NODE}, gpu"
+"""One physical GPU: its node and index. Time-shared GPUs repeat the series per pod and MIG instances carry their
+parent's index (dcgm-exporter render_metrics.go @d5e5f51), so counting by these counts each GPU once."""
 
+DCGM_EXPORTER = MetricLabels(node=NODE, namespace="namespace", capacity="label_karpenter_sh_capacity_type")
+"""dcgm-exporter 4.8.3 on EKS, scraped by gpu-fleet's ServiceMonitors, whose relabelings drop the target's
+`namespace` so the workload's keeps its name (prometheus_stack.SCRAPE_RELABELINGS). Karpenter labels its nodes
+`karpenter.sh/capacity-type`, which the stack's kube-state-metrics allow-lists (prometheus_stack
+`KSM_NODE_LABELS`)."""
+OPENSHIFT = MetricLabels(node=NODE, namespace="namespace", capacity="label_gpu_fleet_capacity")
+"""The GPU Operator's dcgm-exporter on OpenShift. Platform kube-state-metrics exports every node label
+(`--metric-labels-allowlist=...nodes=[*]`, openshift/cluster-monitoring-operator `assets/kube-state-metrics/
+deployment.yaml`), and gpu-fleet's MachineSets label GPU nodes `gpu-fleet/capacity` (openshift/machines.py)."""
+GKE_MANAGED = MetricLabels(node=NODE, namespace="namespace", capacity=None)
+"""GKE (managed DCGM or the exporter path): no node kube-state-metrics, so no spot / on-demand panel."""
+
+
+GPU_SERIES = "DCGM_FI_DEV_GPU_UTIL or DCGM_FI_DEV_FB_USED"
+"""Series every GPU reports (MIG instances leave utilisation blank, not memory)."""
+IDLE_GPUS = (f'count((max by ({GPU}) (max_over_time(DCGM_FI_DEV_GPU_UTIL{{GPU_I_ID=""}}[30m])) < 5) or '
+             f'(max by ({GPU}) (max_over_time(DCGM_FI_PROF_GR_ENGINE_ACTIVE{{GPU_I_ID!=""}}[30m])) < 0.05)) '
+             "or vector(0)")
+"""GPUs under 5% for 30 minutes, once each: whole GPUs by utilisation, MIG GPUs by their instances' graphics
+engine activity (a 0-1 ratio; utilisation is not reported on MIG, NVIDIA/dcgm-exporter#216)."""
 
 @dataclass(frozen=True)
 class Query:
@@ -90,19 +113,20 @@ def sections(labels: MetricLabels, *, node_filter: str = "", namespace_filter: s
     team = "{" + ", ".join(m for m in (f'{ns}!=""', namespace_filter) if m) + "}"
     cost_team = "{" + namespace_filter.replace(f"{ns}=~", "namespace=~") + "}" if namespace_filter else ""
     per_gpu = f"{n}, gpu"
-    gpus_by_capacity = (f"sum by ({labels.capacity}) (kube_node_status_allocatable{{resource=\"nvidia_com_gpu\"}} "
-                        f"* on (node) group_left ({labels.capacity}) kube_node_labels)")
     budget = tuple(round(t * daily_budget_usd, 2) for t in thresholds) if daily_budget_usd else ()
     return [
         Section("Fleet overview", (
-            Panel("GPUs reporting", (Query("count(DCGM_FI_DEV_GPU_UTIL)"),), kind="stat", width=4),
+            Panel("GPUs reporting", (Query(f"count(count by ({GPU}) ({GPU_SERIES}))"),), kind="stat", width=4,
+                  description="Physical GPUs (a time-shared GPU or a MIG GPU once)."),
             Panel("Average GPU utilisation", (Query("avg(DCGM_FI_DEV_GPU_UTIL)"),), unit="percent", kind="stat",
                   width=4),
             Panel("Idle GPUs (under 5% for 30 minutes)",
-                  (Query("count(max_over_time(DCGM_FI_DEV_GPU_UTIL[30m]) < 5) or vector(0)"),), kind="stat", width=4,
-                  description="Paid for and unused: seed 002/003's idle threshold."),
-            Panel("GPU cost now", (Query(f"sum({COST_RULE})"),), unit="currencyUSD", kind="stat", width=4,
-                  description="USD per hour of the allocated GPUs at the catalog's prices (cost recording rule)."),
+                  (Query(IDLE_GPUS),), kind="stat", width=4,
+                  description="Paid for and unused: seed 002/003's idle threshold (a MIG GPU when all its instances "
+                              "are idle)."),
+            Panel("GPU cost now", (Query(f"sum({CLUSTER_COST_RULE})"),), unit="currencyUSD", kind="stat", width=4,
+                  description="USD per hour of every GPU paid for, held by a pod or idle, at the catalog's prices "
+                              "(cost recording rule)."),
             Panel("GPU spend in the last 24 hours", (Query(spend_24h()),), unit="currencyUSD", kind="stat", width=4,
                   thresholds=budget,
                   description="Turns orange and red at the daily budget's warning shares (gpu-fleet:budgets)."),
@@ -162,14 +186,24 @@ def sections(labels: MetricLabels, *, node_filter: str = "", namespace_filter: s
             Panel("GPU spend per team, last 24 hours",
                   (Query(f"sum by (namespace) (sum_over_time({COST_RULE}{cost_team}[24h:1m])) / 60",
                          "{{namespace}}"),), unit="currencyUSD"),
-            Panel("GPUs on spot and on-demand nodes", (Query(gpus_by_capacity, f"{{{{{labels.capacity}}}}}"),),
-                  width=24, description="Allocatable GPUs by the node's capacity-type label (kube-state-metrics)."),
+            *_capacity_panels(labels),
         )),
         Section("Alerts", (
             Panel("Firing alerts", (Query('sum by (alertname, severity) (ALERTS{alertstate="firing"})'),),
                   kind="table", width=24),
         )),
     ]
+
+
+def _capacity_panels(labels: MetricLabels) -> tuple[Panel, ...]:
+    """The spot / on-demand split, where kube-state-metrics reports the node's capacity label."""
+    if labels.capacity is None:
+        return ()
+    cap = labels.capacity
+    gpus = (f'sum by ({cap}) (kube_node_status_allocatable{{resource="nvidia_com_gpu"}} '
+            f"* on (node) group_left ({cap}) kube_node_labels)")
+    return (Panel("GPUs on spot and on-demand nodes", (Query(gpus, f"{{{{{cap}}}}}"),), width=24,
+                  description="Allocatable GPUs by the node's capacity-type label (kube-state-metrics)."),)
 
 
 def queries(parts: list[Section]) -> list[str]:

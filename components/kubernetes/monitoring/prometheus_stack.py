@@ -56,6 +56,9 @@ its kube-proxy binds metrics to 127.0.0.1 (prometheus-community/helm-charts#4106
 the chart's `absent(up{job=...})` rules (`KubeControllerManagerDown`, `KubeSchedulerDown`, `KubeProxyDown`,
 etcd's) would fire from the first day for ever. Keys as the chart's values.yaml names them (88.5.3:
 `defaultRules.rules.*`, and each component's `enabled` scrape job)."""
+KSM_NODE_LABELS = "nodes=[karpenter.sh/capacity-type]"
+"""The node label kube-state-metrics copies into `kube_node_labels` (the subchart's `metricLabelsAllowlist` is empty
+by default): the dashboard's spot / on-demand split reads it as `label_karpenter_sh_capacity_type`."""
 
 
 def prometheus_stack_values(*, cluster: str, storage_class: str, existing_alertmanager_secret: bool) -> dict[str, Any]:
@@ -85,6 +88,7 @@ def prometheus_stack_values(*, cluster: str, storage_class: str, existing_alertm
         "grafana": {"enabled": True, "sidecar": {"dashboards": {
             "enabled": True, "label": DASHBOARD_LABEL[0], "labelValue": DASHBOARD_LABEL[1],
             "searchNamespace": "ALL"}}},
+        "kube-state-metrics": {"metricLabelsAllowlist": [KSM_NODE_LABELS]},
     }
 
 

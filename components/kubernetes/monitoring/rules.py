@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any
 
 from components.catalog.xid import XidClass, classified_regex, xid_regex
-from components.config.observability import DEFAULT_RUNBOOK_BASE, Alerts
+from components.config.observability import DEFAULT_RUNBOOK_BASE, Alerts, CostSpike, GpuIdle
 from components.kubernetes.conventions import FLEET_ALERT_LABEL
 
 RULE_INTERVAL = "1m"
@@ -227,13 +227,13 @@ PENDING_RECORD = "namespace:gpufleet_gpu_requests_pending:sum"
 
 
 def _gpu_alerts(alerts: Alerts, targets: RuleTargets) -> Iterable[Rule]:
-    yield from _usage_alerts(alerts)
+    yield from _usage_alerts(alerts, targets.source)
     if targets.source is MetricSource.DCGM_EXPORTER:
         yield from _xid_alerts(alerts)
         yield from _hardware_alerts(alerts)
 
 
-def _usage_alerts(alerts: Alerts) -> Iterable[Rule]:
+def _usage_alerts(alerts: Alerts, source: MetricSource) -> Iterable[Rule]:
     """Utilisation, memory and idleness, each meaning something on-call can act on.
 
     A busy GPU is what GPUs are bought for and vLLM reserves 90% of memory by default: neither is a problem on its
@@ -264,13 +264,7 @@ def _usage_alerts(alerts: Alerts) -> Iterable[Rule]:
                                    "batch size or memory reservation, or move to a larger GPU."},
                    keep_firing_for=mem.window)
     if idle.enabled:
-        yield Rule("GpuIdle", f"DCGM_FI_DEV_GPU_UTIL < {_percent(idle.percent)}", True, idle.window,
-                   {"severity": "info"},
-                   {"summary": f"{_GPU} under {_percent(idle.percent)}% busy for {idle.window}",
-                    "description": "Paid for and unused{{ with $labels.namespace }} (held by namespace {{ . }})"
-                                   "{{ end }}: release it, or let the autoscaler remove the node."},
-                   keep_firing_for="5m")
-
+        yield _idle_alert(idle, source)
 
 def _xid_alerts(alerts: Alerts) -> Iterable[Rule]:
     """XIDs by code from dcgm-exporter's `DCGM_EXP_XID_ERRORS_COUNT` (gpu-fleet's counters file enables it).
@@ -412,38 +406,103 @@ def _capacity_rules(targets: RuleTargets) -> Iterable[Rule]:
                                    "while GPU pods are unschedulable."})
 
 
+def _fleet(labels: dict[str, str] | None = None) -> dict[str, str]:
+    """A cost or idle rule's labels plus gpu-fleet's own (`FLEET_ALERT_LABEL`), which routing matches on."""
+    key, value = FLEET_ALERT_LABEL
+    return {**(labels or {}), key: value}
+
+
+def _gpu_series(sel: str) -> str:
+    """Every DCGM series naming a GPU, selected by `sel`: utilisation, or memory where utilisation is missing.
+
+    dcgm-exporter renders each MIG instance with its parent's `UUID` (render_metrics.go @d5e5f51, labels
+    `GPU_I_PROFILE`/`GPU_I_ID`), and DCGM leaves device utilisation blank or 0 on MIG (NVIDIA/dcgm-exporter#216,
+    #430): the frame-buffer series is there either way, so a MIG GPU is never a free one.
+    """
+    return f"(DCGM_FI_DEV_GPU_UTIL{{{sel}}} or DCGM_FI_DEV_FB_USED{{{sel}}})"
+
+
+_HELD = 'namespace!=""'
+"""A series a pod holds: dcgm-exporter names the pod's namespace only while one holds the GPU."""
+
+IDLE_LABELS = ("UUID", "gpu", "modelName", "node", "Hostname", "hostname")
+"""What an idle alert names besides the GPU's identity (labels a source lacks are simply absent)."""
+
+
+def _idle_alert(idle: GpuIdle, source: MetricSource) -> Rule:
+    """GpuIdle: once per physical GPU, or per MIG instance, whatever number of pods share it.
+
+    Time-shared GPUs repeat the device's series once per pod (dcgm-exporter's pod mapping), so the alert takes the
+    busiest series of each `UUID`. MIG instances report no device utilisation: their graphics-engine activity
+    (`DCGM_FI_PROF_GR_ENGINE_ACTIVE`, a 0-1 ratio, per `GPU_I_ID`; the NVIDIA maintainers' advice in
+    dcgm-exporter#216) says whether the slice works.
+    """
+    limit = _percent(idle.percent)
+    by = ", ".join(dict.fromkeys([*GPU_IDENTITY[source].split(", "), *IDLE_LABELS]))
+    whole = f'max by ({by}) (DCGM_FI_DEV_GPU_UTIL{{GPU_I_ID=""}}) < {limit}'
+    mig = f'100 * max by ({by}, GPU_I_ID, GPU_I_PROFILE) (DCGM_FI_PROF_GR_ENGINE_ACTIVE{{GPU_I_ID!=""}}) < {limit}'
+    return Rule("GpuIdle", f"({whole}) or ({mig})", True, idle.window, _fleet({"severity": "info"}), keep_firing_for="5m",
+                {"summary": f"{_GPU}{{{{ with $labels.GPU_I_PROFILE }}}} (MIG {{{{ . }}}} instance "
+                            f"{{{{ $labels.GPU_I_ID }}}}){{{{ end }}}} under {limit}% busy for {idle.window}",
+                 "description": "Paid for and unused: release it, or let the autoscaler remove the node "
+                                "(namespace:gpufleet_gpu_allocated:sum says which teams hold GPUs)."})
+
+
 def _cost_rules(alerts: Alerts, prices: Sequence[GpuPrice], identity: str) -> Iterable[Rule]:
-    # One series per physical GPU: time-shared GPUs appear once per pod, MIG slices once per instance.
+    # One series per physical GPU: time-shared GPUs appear once per pod, MIG slices once per instance, all with
+    # the GPU's identity. The cluster figures count every GPU the exporter sees, held by a pod or not (a node
+    # is billed whether or not anything runs on it); the namespace figures count what each team holds.
     def gpus(sel: str) -> str:
-        return f"count by ({identity}) (DCGM_FI_DEV_GPU_UTIL{{{sel}}})"
+        return f"count by ({identity}) {_gpu_series(sel)}"
 
     def held(sel: str) -> str:
-        return f'count by (namespace, {identity}) (DCGM_FI_DEV_GPU_UTIL{{namespace!=""{sel}}})'
+        return f"count by (namespace, {identity}) {_gpu_series(_HELD + sel)}"
 
-    yield Rule("namespace:gpufleet_gpu_allocated:sum", f"count by (namespace) ({held('')})", False)
+    yield Rule("namespace:gpufleet_gpu_allocated:sum", f"count by (namespace) ({held('')})", False, labels=_fleet())
     for p in prices:
         model = f'modelName=~"{p.model_pattern}"'
         price = f"{p.usd_per_hour:.6g}"
         yield Rule("gpu_model:gpufleet_gpu_cost_usd_per_hour:sum", f"{price} * count({gpus(model)})",
-                   False, labels={"gpu_model": p.gpu_model})
+                   False, labels=_fleet({"gpu_model": p.gpu_model}))
         yield Rule("namespace_gpu_model:gpufleet_gpu_cost_usd_per_hour:sum",
-                   f"{price} * count by (namespace) ({held(', ' + model)})", False, labels={"gpu_model": p.gpu_model})
+                   f"{price} * count by (namespace) ({held(', ' + model)})", False,
+                   labels=_fleet({"gpu_model": p.gpu_model}))
     if not prices:
         return
     yield Rule("namespace:gpufleet_gpu_cost_usd_per_hour:sum",
-               "sum by (namespace) (namespace_gpu_model:gpufleet_gpu_cost_usd_per_hour:sum)", False)
-    yield Rule("cluster:gpufleet_gpu_cost_usd_per_hour:sum", "sum(gpu_model:gpufleet_gpu_cost_usd_per_hour:sum)",
-               False)
-    spike = alerts.cost_spike
-    if alerts.enabled and spike.enabled:
-        factor = f"{spike.factor:g}"
-        yield Rule("GpuCostSpike",
-                   f"cluster:gpufleet_gpu_cost_usd_per_hour:sum >= {factor} * "
-                   f"(cluster:gpufleet_gpu_cost_usd_per_hour:sum offset {spike.window})",
-                   True, None, {"severity": "warning"},
-                   {"summary": f"GPU spend rate at {factor}x what it was {spike.window} ago",
-                    "description": "GPUs in this cluster now cost {{ $value | humanize }} USD an hour at catalog "
-                                   "prices; see namespace:gpufleet_gpu_cost_usd_per_hour:sum for who grew."})
+               "sum by (namespace) (namespace_gpu_model:gpufleet_gpu_cost_usd_per_hour:sum)", False, labels=_fleet())
+    yield Rule(CLUSTER_COST_RULE, "sum(gpu_model:gpufleet_gpu_cost_usd_per_hour:sum)", False, labels=_fleet())
+    if alerts.enabled and alerts.cost_spike.enabled:
+        yield _cost_spike(alerts.cost_spike)
+
+
+CLUSTER_COST_RULE = "cluster:gpufleet_gpu_cost_usd_per_hour:sum"
+"""USD per hour of every GPU the cluster's exporters see, held or idle: what the fleet guards and tiles sum."""
+
+
+def _cost_spike(spike: CostSpike) -> Rule:
+    """GpuCostSpike: the spend rate at `factor` times the highest rate of a few minutes `window` ago, floored.
+
+    The baseline is the highest rate over `SPIKE_BASELINE` ending `window` ago (`max_over_time ... offset`), so an
+    exporter missing for a few scrapes an hour ago does not read as a low baseline (an instant `offset` took the
+    dip as the baseline and fired a false spike an hour later). It never counts as less than `min_usd_per_hour`,
+    and where there was no spend at all (no series: a pool scaling up from zero, where an instant `offset` gave an
+    empty vector and no alert) the floor alone is the baseline.
+    """
+    factor, floor, rate = f"{spike.factor:g}", f"{spike.min_usd_per_hour:g}", CLUSTER_COST_RULE
+    base = f"max_over_time({rate}[{SPIKE_BASELINE}] offset {spike.window})"
+    expr = (f"{rate} >= {factor} * clamp_min({base}, {floor})"
+            f" or ({rate} >= {factor} * {floor} unless {base})")
+    return Rule("GpuCostSpike", expr, True, None, _fleet({"severity": "warning"}),
+                {"summary": f"GPU spend rate at {factor}x what it was {spike.window} ago "
+                            f"(or {factor}x {floor} USD an hour, whichever is more)",
+                 "description": "GPUs in this cluster now cost {{ $value | humanize }} USD an hour at catalog "
+                                "prices; see namespace:gpufleet_gpu_cost_usd_per_hour:sum for who grew."})
+
+
+SPIKE_BASELINE = "10m"
+"""How far back from `window` ago the spike's baseline looks: longer than an exporter restart or a few missed
+scrapes (30-second scrapes), short enough that the alert resolves about `window` after the step."""
 
 
 def _network_rules(alerts: Alerts, network: Sequence[NicBandwidth], source: NetworkSource) -> Iterable[Rule]:
