@@ -441,7 +441,7 @@ def _idle_alert(idle: GpuIdle, source: MetricSource) -> Rule:
     by = ", ".join(dict.fromkeys([*GPU_IDENTITY[source].split(", "), *IDLE_LABELS]))
     whole = f'max by ({by}) (DCGM_FI_DEV_GPU_UTIL{{GPU_I_ID=""}}) < {limit}'
     mig = f'100 * max by ({by}, GPU_I_ID, GPU_I_PROFILE) (DCGM_FI_PROF_GR_ENGINE_ACTIVE{{GPU_I_ID!=""}}) < {limit}'
-    return Rule("GpuIdle", f"({whole}) or ({mig})", True, idle.window, _fleet({"severity": "info"}), keep_firing_for="5m",
+    return Rule("GpuIdle", f"({whole}) or ({mig})", True, idle.window, _fleet({"severity": "info"}),
                 {"summary": f"{_GPU}{{{{ with $labels.GPU_I_PROFILE }}}} (MIG {{{{ . }}}} instance "
                             f"{{{{ $labels.GPU_I_ID }}}}){{{{ end }}}} under {limit}% busy for {idle.window}",
                  "description": "Paid for and unused: release it, or let the autoscaler remove the node "
