@@ -120,7 +120,10 @@ REFUSED: list[tuple[str, str, Any, str]] = [
     ("disruption", "budget_nodes", "101%", f"{POOL}.disruption.budget_nodes: String should match pattern"),
     # networks EC2 or the endpoint would never accept or use
     ("cluster", "vpc_cidr", "10.40.0.1/16", f"{CLUSTER}.vpc_cidr: not a valid CIDR"),
-    ("cluster", "vpc_cidr", "fd00:40::/48", f"{CLUSTER}.vpc_cidr: "),
+    ("cluster", "vpc_cidr", "fd00:40::/48", f"{CLUSTER}.vpc_cidr: not an IPv4 range"),
+    ("cluster", "public_access_cidrs", ["2001:db8::/32"], f"{CLUSTER}.public_access_cidrs: not an IPv4 range"),
+    ("cluster", "addons", {"namespaces": [{"name": "team-a", "gpus": True}]},
+     f"{CLUSTER}.addons.namespaces[team-a].gpus: expected a whole number"),
     ("cluster", "vpc_cidr", "169.254.0.0/16", f"{CLUSTER}.vpc_cidr: a range AWS does not allow for a VPC"),
     ("cluster", "public_access_cidrs", ["198.51.100.0/24", "198.51.100.0/24"],
      f"{CLUSTER}.public_access_cidrs[198.51.100.0/24]: duplicate name"),

@@ -91,7 +91,7 @@ def _check_cluster(cpath: str, region: str, cluster: EksCluster) -> Iterator[Iss
         if zone[:-1] != region:
             yield Issue(f"{cpath}.zones", f"zone is not in region {region}", zone,
                         f"use zones named {region}a, {region}b, ...")
-        elif not 0 <= ord(zone[-1]) - ord("a") < MAX_ZONE_INDEX:
+        elif zone in aws_limits.aws_zones(region) and not 0 <= ord(zone[-1]) - ord("a") < MAX_ZONE_INDEX:
             yield Issue(f"{cpath}.zones", "gpu-fleet lays out subnets for zones a to f", zone,
                         f"use zones {region}a ... {region}f")
     yield from unique_names(f"{cpath}.public_access_cidrs", cluster.public_access_cidrs)
