@@ -109,6 +109,8 @@ REFUSED: list[tuple[str, str, Any, str]] = [
     ("cluster", "ami_version", "v20260723", f"{CLUSTER}.ami_version: no AL2023 EKS AMI was released that day (got "
                                             "'v20260723'); hint: the nearest releases are v20260714 and v20260724"),
     ("cluster", "ami_version", "v20230601", f"{CLUSTER}.ami_version: older than the first AL2023 EKS AMI"),
+    ("cluster", "ami_version", "v20251217", f"{CLUSTER}.ami_version: older than the first release with Kubernetes "
+                                            "1.35 images (v20260114) (got 'v20251217'); hint: use v20260114"),
     # durations: Karpenter's own patterns, field by field
     ("disruption", "consolidate_after", "1d", f"{POOL}.disruption.consolidate_after: String should match pattern"),
     ("disruption", "consolidate_after", "never", f"{POOL}.disruption.consolidate_after: String should match"),
@@ -176,8 +178,8 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     ("cluster", "vpc_cidr", "172.31.0.0/20"),
     ("system", "instance_type", "m7a.2xlarge"),
     ("system", "instance_type", "c8i.metal-48xl"),
-    ("cluster", "ami_version", "v20240213"),
-    ("cluster", "ami_version", "v20251225"[:-2] + "17"),  # v20251217
+    ("cluster", "ami_version", "v20260114"),  # the first release with 1.35 images (the default version)
+    ("eks", "kubernetes_version", "1.30"),
     ("flow", "retention_days", 3653),
     ("flow", "traffic", "REJECT"),
     ("flow", "enabled", False),
@@ -281,8 +283,22 @@ def test_every_catalog_gpu_instance_type_is_in_the_table() -> None:
     assert aws <= aws_instance_types.instance_type_names()
 
 
+def test_an_older_kubernetes_version_takes_an_older_release() -> None:
+    raw = raw_eks()
+    raw["eks"]["kubernetes_version"] = "1.30"
+    cluster_of(raw)["ami_version"] = "v20240514"
+    assert issues(raw) == []
+    cluster_of(raw)["ami_version"] = "v20240506"
+    assert [i.split(" (got")[0] for i in issues(raw)] == [
+        f"{CLUSTER}.ami_version: older than the first release with Kubernetes 1.30 images (v20240514)"]
+
+
 def test_ami_releases_are_real_days_and_the_stacks_use_one() -> None:
     assert all(aws_limits.release_date(r) is not None for r in aws_limits.AL2023_RELEASES)
+    assert set(aws_limits.FIRST_RELEASE_FOR.values()) <= aws_limits.AL2023_RELEASES
+    from components.config.eks_rules import KUBERNETES_VERSIONS
+
+    assert set(aws_limits.FIRST_RELEASE_FOR) == set(KUBERNETES_VERSIONS)
     assert aws_limits.release_date("v20261324") is None
     for stack in ("dev", "prod"):
         for region in stack_doc(stack)["config"]["gpu-fleet:eks"]["regions"]:

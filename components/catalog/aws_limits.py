@@ -99,3 +99,15 @@ LOG_RETENTION_SOURCE = Source(
 LOG_RETENTION_DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                                        2192, 2557, 2922, 3288, 3653)
 """Retention periods CloudWatch Logs accepts, in days (LOG_RETENTION_SOURCE)."""
+
+AL2023_KUBERNETES_SOURCE = Source(
+    "https://github.com/awslabs/amazon-eks-ami/blob/81fec2e895854f599974fe4d3d72f61c0a9aaffa/CHANGELOG.md",
+    "2026-12-01")
+"""The release notes: each release's "Kubernetes 1.xx" sections list the versions it built images for."""
+FIRST_RELEASE_FOR: dict[str, str] = {
+    "1.30": "v20240514", "1.31": "v20240917", "1.32": "v20241225", "1.33": "v20250519", "1.34": "v20250915",
+    "1.35": "v20260114", "1.36": "v20260610",
+}
+"""Kubernetes minor -> the first release with images for it (AL2023_KUBERNETES_SOURCE); every later release in
+AL2023_RELEASES up to v20260714, the newest with notes, still builds 1.30 to 1.36 (and v20260724 too, as the
+EKS review read in the notes at that tag)."""

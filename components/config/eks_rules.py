@@ -82,6 +82,7 @@ def check_eks(fleet: Fleet) -> Iterator[Issue]:
                 else:
                     vpcs.append((f"{cpath}.vpc_cidr", vpc))
             yield from _check_cluster(cpath, region.name, cluster)
+            yield from _check_ami_version(f"{cpath}.ami_version", cluster.ami_version, eks.kubernetes_version)
     yield from overlaps(vpcs)
 
 
@@ -113,7 +114,6 @@ def _check_cluster(cpath: str, region: str, cluster: EksCluster) -> Iterator[Iss
     if sn.min_size > sn.max_size:
         yield Issue(f"{cpath}.system_nodes.min_size", "min_size is above max_size", sn.min_size,
                     f"max_size is {sn.max_size}")
-    yield from _check_ami_version(f"{cpath}.ami_version", cluster.ami_version)
     if not _INSTANCE_TYPE.match(sn.instance_type):
         yield Issue(f"{cpath}.system_nodes.instance_type", "not an EC2 instance type", sn.instance_type,
                     "<family>.<size>, e.g. m7i.xlarge")
@@ -247,8 +247,12 @@ def _check_flow_logs(days: int) -> Iterator[Issue]:
                     + (f" (the next one up is {longer[0]})" if longer else ""))
 
 
-def _check_ami_version(path: str, version: str) -> Iterator[Issue]:
-    """A real day, and an AL2023 release the catalog knows: Karpenter's alias resolves no other version."""
+def _check_ami_version(path: str, version: str, kubernetes: str) -> Iterator[Issue]:
+    """A real day, an AL2023 release the catalog knows, with images for the cluster's Kubernetes version.
+
+    Karpenter's `al2023@<version>` alias resolves the image of that release for the cluster's version, so any other
+    version resolves nothing and GPU pods stay pending.
+    """
     releases = aws_limits.AL2023_RELEASES
     newest, oldest = max(releases), min(releases)
     if aws_limits.release_date(version) is None:
@@ -263,6 +267,9 @@ def _check_ami_version(path: str, version: str) -> Iterator[Issue]:
     elif version not in releases:
         yield Issue(path, "no AL2023 EKS AMI was released that day", version,
                     "the nearest releases are " + " and ".join(aws_limits.nearest_releases(version)))
+    elif version < (first := aws_limits.FIRST_RELEASE_FOR.get(kubernetes, oldest)):
+        yield Issue(path, f"older than the first release with Kubernetes {kubernetes} images ({first})", version,
+                    f"use {first} or later, e.g. {newest}")
 
 
 def _instance_type_hint(name: str) -> str:
