@@ -65,7 +65,8 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
             key = f"{region.name}-{spec.name}"
             tags = {**labels, "gpu-fleet/cluster": spec.name}
             vpc = Vpc(f"{key}-vpc", VpcArgs(cluster_name=spec.name, cidr=spec.vpc_cidr, zones=list(spec.zones),
-                                            nat=spec.nat, tags=tags), opts=in_region)
+                                            nat=spec.nat, tags=tags, region=region.name, partition=partition,
+                                            flow_logs=eks.flow_logs), opts=in_region)
             cluster = EksClusterComponent(
                 key,
                 EksClusterArgs(

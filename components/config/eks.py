@@ -14,13 +14,16 @@ from pydantic import Field, StringConstraints
 
 from components import catalog
 from components.config.addons import TeamNamespace
-from components.config.base import Name, Strict
+from components.config.base import Count, Name, Strict
 
 AWS_REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
 AWS_ZONE_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$"
 K8S_VERSION_PATTERN = r"^1\.[0-9]{2}$"
 AMI_VERSION_PATTERN = r"^v[0-9]{8}$"
 DURATION_PATTERN = r"^([0-9]+(s|m|h))+$"
+"""Karpenter's `terminationGracePeriod` pattern (NodePool CRD v1.14.1), and gpu-fleet's other durations."""
+DURATION_OR_NEVER_PATTERN = r"^(([0-9]+(s|m|h))+|Never)$"
+"""Karpenter's `expireAfter` and `consolidateAfter` pattern (NodePool CRD v1.14.1): a duration, or `Never`."""
 BUDGET_NODES_PATTERN = r"^((100|[0-9]{1,2})%|[0-9]+)$"
 """Karpenter's `disruption.budgets[].nodes`: a share ("10%") or a count ("2"), as the NodePool CRD accepts."""
 PRINCIPAL_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]+$"
@@ -29,6 +32,7 @@ RESERVATION_ID_PATTERN = r"^cr-[0-9a-z]+$"
 AwsRegion = Annotated[str, StringConstraints(pattern=AWS_REGION_PATTERN)]
 AwsZone = Annotated[str, StringConstraints(pattern=AWS_ZONE_PATTERN)]
 Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
+DurationOrNever = Annotated[str, StringConstraints(pattern=DURATION_OR_NEVER_PATTERN)]
 
 
 class CapacityType(str, Enum):
@@ -81,20 +85,44 @@ class GpuSoftware(str, Enum):
     """NVIDIA GPU Operator with its driver and toolkit off (the AMI has them); it runs its own dcgm-exporter."""
 
 
+class FlowTraffic(str, Enum):
+    """`aws.ec2.FlowLog` `traffic_type`: which packets' flow records are kept."""
+
+    ALL = "ALL"
+    ACCEPT = "ACCEPT"
+    REJECT = "REJECT"
+    """Only traffic the security groups and network ACLs refused: the cheapest record of probing."""
+
+
+class FlowLogs(Strict):
+    """VPC flow logs of every VPC gpu-fleet creates (checkov CKV2_AWS_11).
+
+    Each VPC writes to a CloudWatch log group of its own, encrypted with a KMS key of its own.
+    """
+
+    enabled: bool = True
+    retention_days: Count = 365
+    """Days CloudWatch keeps the records: one of CloudWatch's periods (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180,
+    365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653); checkov CKV_AWS_338 asks for a year or more."""
+    traffic: FlowTraffic = FlowTraffic.ALL
+
+
 class CapacityReservationTerm(Strict):
     """One `capacityReservationSelectorTerms` entry: an ODCR or Capacity Block by id, or by tags."""
 
     id: Annotated[str, StringConstraints(pattern=RESERVATION_ID_PATTERN)] | None = None
     tags: dict[str, str] | None = None
+    """Tags every selected reservation carries (1 to 20; `*` as a value matches any value of that key)."""
 
 
 class Disruption(Strict):
     consolidation: Consolidation = Consolidation.WHEN_EMPTY
-    consolidate_after: Duration = "10m"
+    consolidate_after: DurationOrNever = "10m"
+    """How long a node must be empty (or underutilized) before Karpenter consolidates it; `Never` turns it off."""
     budget_nodes: Annotated[str, StringConstraints(pattern=BUDGET_NODES_PATTERN)] = "10%"
     """At most this many of the pool's nodes are disrupted at once."""
-    expire_after: Duration = "720h"
-    """Nodes are replaced after this long (picks up AMI and security fixes)."""
+    expire_after: DurationOrNever = "720h"
+    """Nodes are replaced after this long (picks up AMI and security fixes); `Never` keeps them."""
     termination_grace_period: Duration = "24h"
     """How long a draining node waits for its pods before it is terminated anyway."""
 
@@ -110,14 +138,14 @@ class EksGpuPool(Strict):
     capacity_types: list[CapacityType] = Field(min_length=1)
     capacity_reservations: list[CapacityReservationTerm] = Field(default_factory=list)
     """ODCRs or Capacity Blocks the pool may consume; required with capacity type `reserved`, and only then."""
-    gpu_limit: int = Field(ge=1)
+    gpu_limit: Count = Field(ge=1)
     """NodePool `limits: nvidia.com/gpu`: the most GPUs the pool may run (required: the runtime cap)."""
     zones: list[Annotated[str, StringConstraints(pattern=AWS_ZONE_PATTERN)]] | None = None
     """Zones of the cluster the pool may use; defaults to all of them."""
-    weight: int | None = Field(default=None, ge=1, le=100)
+    weight: Count | None = Field(default=None, ge=1, le=100)
     """Karpenter tries pools with a higher weight first."""
     disruption: Disruption = Field(default_factory=Disruption)
-    root_volume_gb: int = Field(default=200, ge=20, le=16384)
+    root_volume_gb: Count = Field(default=200, ge=20, le=16384)
     """Root EBS volume (gp3, encrypted); instance-store NVMe is used as RAID0 ephemeral storage besides."""
     production_critical: bool = False
     """Serving or training that must not be preempted; spot is then refused."""
@@ -131,8 +159,8 @@ class SystemNodes(Strict):
     """The managed node group (AL2023) that runs system pods and the Karpenter controller."""
 
     instance_type: str = "m7i.xlarge"
-    min_size: int = Field(default=2, ge=1)
-    max_size: int = Field(default=4, ge=1)
+    min_size: Count = Field(default=2, ge=1)
+    max_size: Count = Field(default=4, ge=1)
 
 
 class EksAddons(Strict):
@@ -174,6 +202,8 @@ class Eks(Strict):
     zonal_shift: bool = True
     """EKS zonal shift, and Karpenter's `settings.enableZonalShift` with it."""
     regions: list[EksRegion] = Field(min_length=1)
+    flow_logs: FlowLogs = Field(default_factory=FlowLogs)
+    """Flow logs of every cluster's VPC."""
 
 
 def efa_interfaces(pool: EksGpuPool) -> int:

@@ -5,16 +5,20 @@ Seed 003's errors are caught here: `g6.48xlarge` carries L4 (L40S is `g6e`), `p5
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Iterator
 
 from components import catalog
+from components.catalog import aws_instance_types, aws_limits
 from components.config.addons import RESERVED_NAMESPACE_PREFIXES, RESERVED_NAMESPACES
+from components.config.aws_checks import TAG_KEY_MAX, TAG_VALUE_MAX, check_aws_location, tag_problem
 from components.config.checks import K8S_LABEL_KEY, K8S_LABEL_VALUE, overlaps, parse_cidr, unique_names
 from components.config.eks import (
     MAX_ZONE_INDEX,
     VPC_PREFIXES,
+    CapacityReservationTerm,
     CapacityType,
     EksCluster,
     EksGpuPool,
@@ -29,7 +33,18 @@ KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36")
 RESERVED_LABEL_DOMAINS = ("karpenter.sh/", "karpenter.k8s.aws/", "kubernetes.io/", "k8s.io/", "gpu-fleet/",
                           "nvidia.com/")
 """Label prefixes Karpenter, Kubernetes, NVIDIA or gpu-fleet set on nodes themselves."""
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+SYSTEM_AMI_ARCH = "x86_64"
+"""The system node group's AMI type is AL2023_x86_64_STANDARD (components/aws/cluster.py): no Graviton types."""
+_NOT_PUBLIC = tuple(ipaddress.IPv4Network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16"))
+"""RFC 1918, shared (CGNAT), loopback and link-local space: never the source address of a request that reaches a
+public endpoint over the internet, so listing one admits nobody (private networks use the private endpoint)."""
+_VPC_RESTRICTED = tuple(ipaddress.IPv4Network(n) for n in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16",
+                                                              "224.0.0.0/4", "240.0.0.0/4"))
+"""Ranges no VPC may use ("VPC CIDR blocks", docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html)."""
+MAX_RESERVATION_TAGS = 20
+"""EC2NodeClass `capacityReservationSelectorTerms[].tags` maxProperties (Karpenter v1.14.1 CRD)."""
 _GPU_FAMILY = re.compile(r"^(p[0-9]|g[0-9]|gr[0-9]|dl[0-9]|inf[0-9]|trn[0-9])")
 _PROVISIONING = {
     CapacityType.ON_DEMAND: catalog.Provisioning.ON_DEMAND,
@@ -46,8 +61,11 @@ def check_eks(fleet: Fleet) -> Iterator[Issue]:
                     eks.kubernetes_version, "one of " + ", ".join(KUBERNETES_VERSIONS))
     vpcs: list[tuple[str, ipaddress.IPv4Network]] = []
     yield from unique_names("eks.regions", [r.name for r in eks.regions])
+    yield from _check_flow_logs(eks.flow_logs.retention_days)
     for region in eks.regions:
         rpath = f"eks.regions[{region.name}]"
+        yield from check_aws_location(f"{rpath}.name", region.name, [
+            (f"{rpath}.clusters[{c.name}].zones", z) for c in region.clusters for z in c.zones])
         yield from unique_names(f"{rpath}.clusters", [c.name for c in region.clusters])
         for cluster in region.clusters:
             cpath = f"{rpath}.clusters[{cluster.name}]"
@@ -57,9 +75,14 @@ def check_eks(fleet: Fleet) -> Iterator[Issue]:
                 if not low <= vpc.prefixlen <= high:
                     yield Issue(f"{cpath}.vpc_cidr", f"the VPC must be a /{low} to /{high}", cluster.vpc_cidr,
                                 "e.g. 10.40.0.0/16: each zone's private subnet takes an eighth of it")
+                elif any(vpc.overlaps(r) for r in _VPC_RESTRICTED):
+                    yield Issue(f"{cpath}.vpc_cidr", "a range AWS does not allow for a VPC (this network, loopback, "
+                                "link-local, multicast or reserved)", cluster.vpc_cidr,
+                                "use private space (RFC 1918), e.g. 10.40.0.0/16")
                 else:
                     vpcs.append((f"{cpath}.vpc_cidr", vpc))
             yield from _check_cluster(cpath, region.name, cluster)
+            yield from _check_ami_version(f"{cpath}.ami_version", cluster.ami_version, eks.kubernetes_version)
     yield from overlaps(vpcs)
 
 
@@ -69,12 +92,17 @@ def _check_cluster(cpath: str, region: str, cluster: EksCluster) -> Iterator[Iss
         if zone[:-1] != region:
             yield Issue(f"{cpath}.zones", f"zone is not in region {region}", zone,
                         f"use zones named {region}a, {region}b, ...")
-        elif not 0 <= ord(zone[-1]) - ord("a") < MAX_ZONE_INDEX:
+        elif zone in aws_limits.aws_zones(region) and not 0 <= ord(zone[-1]) - ord("a") < MAX_ZONE_INDEX:
             yield Issue(f"{cpath}.zones", "gpu-fleet lays out subnets for zones a to f", zone,
                         f"use zones {region}a ... {region}f")
+    yield from unique_names(f"{cpath}.public_access_cidrs", cluster.public_access_cidrs)
     for cidr in cluster.public_access_cidrs:
         allowed = yield from parse_cidr(f"{cpath}.public_access_cidrs", cidr)
-        if allowed and allowed.prefixlen < MIN_AUTHORIZED_PREFIX:
+        if allowed and any(allowed.subnet_of(r) for r in _NOT_PUBLIC):
+            yield Issue(f"{cpath}.public_access_cidrs", "a private range: requests from it never reach the public "
+                        "endpoint", cidr, "list public egress addresses (the runner's or the NAT's); networks "
+                        "inside the VPC or peered with it use the private endpoint")
+        elif allowed and allowed.prefixlen < MIN_AUTHORIZED_PREFIX:
             yield Issue(f"{cpath}.public_access_cidrs", "admits most of the internet to the API endpoint", cidr,
                         f"list the networks that run kubectl (/{MIN_AUTHORIZED_PREFIX} or narrower), or leave "
                         "public_access_cidrs empty for a private endpoint")
@@ -89,6 +117,13 @@ def _check_cluster(cpath: str, region: str, cluster: EksCluster) -> Iterator[Iss
     if not _INSTANCE_TYPE.match(sn.instance_type):
         yield Issue(f"{cpath}.system_nodes.instance_type", "not an EC2 instance type", sn.instance_type,
                     "<family>.<size>, e.g. m7i.xlarge")
+    elif sn.instance_type not in aws_instance_types.instance_type_names():
+        yield Issue(f"{cpath}.system_nodes.instance_type", "not an EC2 instance type Karpenter's table lists",
+                    sn.instance_type, _instance_type_hint(sn.instance_type))
+    elif sn.instance_type.split(".")[0] in aws_instance_types.ARM64_FAMILIES:
+        yield Issue(f"{cpath}.system_nodes.instance_type", f"an arm64 (Graviton) type; the system node group runs "
+                    f"the {SYSTEM_AMI_ARCH} AL2023 AMI", sn.instance_type,
+                    "use an x86_64 type such as m7i.xlarge or m7a.xlarge")
     elif _GPU_FAMILY.match(sn.instance_type):
         yield Issue(f"{cpath}.system_nodes.instance_type", "an accelerated instance family; system nodes run "
                     "cluster services and the Karpenter controller", sn.instance_type,
@@ -150,6 +185,8 @@ def _check_pool(ppath: str, region: str, cluster: EksCluster, pool: EksGpuPool) 
         if (term.id is None) == (term.tags is None):
             yield Issue(f"{ppath}.capacity_reservations[{term.id or i}]", "give exactly one of id and tags", None,
                         "id: cr-0123456789abcdef0, or tags: {purpose: training}")
+        elif term.tags is not None:
+            yield from _check_reservation_tags(f"{ppath}.capacity_reservations[{term.id or i}].tags", term)
     if CapacityType.SPOT in pool.capacity_types and pool.production_critical:
         yield Issue(f"{ppath}.capacity_types", "a production-critical pool cannot run on spot", "spot",
                     "remove spot from capacity_types, or set production_critical: false")
@@ -200,3 +237,62 @@ def _check_efa(ppath: str, cluster: EksCluster, pool: EksGpuPool,
         yield Issue(f"{ppath}.zones", "an EFA pool runs in one zone: EFA traffic does not cross zones and its cluster "
                     "placement group is zonal", pool.zones,
                     f"zones: [{zones[0]}] (the zone of the pool's capacity reservation), or efa: false")
+
+
+def _check_flow_logs(days: int) -> Iterator[Issue]:
+    if days not in aws_limits.LOG_RETENTION_DAYS:
+        longer = [d for d in aws_limits.LOG_RETENTION_DAYS if d >= days][:1]
+        yield Issue("eks.flow_logs.retention_days", "not a retention period CloudWatch Logs accepts", days,
+                    f"one of {', '.join(map(str, aws_limits.LOG_RETENTION_DAYS))}"
+                    + (f" (the next one up is {longer[0]})" if longer else ""))
+
+
+def _check_ami_version(path: str, version: str, kubernetes: str) -> Iterator[Issue]:
+    """A real day, an AL2023 release the catalog knows, with images for the cluster's Kubernetes version.
+
+    Karpenter's `al2023@<version>` alias resolves the image of that release for the cluster's version, so any other
+    version resolves nothing and GPU pods stay pending.
+    """
+    releases = aws_limits.AL2023_RELEASES
+    newest, oldest = max(releases), min(releases)
+    if aws_limits.release_date(version) is None:
+        yield Issue(path, "not a date: AMI versions are v<year><month><day>", version,
+                    f"a release of awslabs/amazon-eks-ami, e.g. {newest}")
+    elif version > newest:
+        yield Issue(path, f"later than the newest AL2023 release the catalog knows ({newest})", version,
+                    f"use {newest}, or add the release to components/catalog/aws_limits.py once its tag exists in "
+                    "awslabs/amazon-eks-ami")
+    elif version < oldest:
+        yield Issue(path, f"older than the first AL2023 EKS AMI ({oldest})", version, f"use a release such as {newest}")
+    elif version not in releases:
+        yield Issue(path, "no AL2023 EKS AMI was released that day", version,
+                    "the nearest releases are " + " and ".join(aws_limits.nearest_releases(version)))
+    elif version < (first := aws_limits.FIRST_RELEASE_FOR.get(kubernetes, oldest)):
+        yield Issue(path, f"older than the first release with Kubernetes {kubernetes} images ({first})", version,
+                    f"use {first} or later, e.g. {newest}")
+
+
+def _instance_type_hint(name: str) -> str:
+    close = difflib.get_close_matches(name, aws_instance_types.instance_type_names(), n=3, cutoff=0.8)
+    if close:
+        return "did you mean " + " or ".join(close) + "?"
+    return "an instance type of the system node group, e.g. m7i.xlarge (aws ec2 describe-instance-types lists them)"
+
+
+def _check_reservation_tags(path: str, term: CapacityReservationTerm) -> Iterator[Issue]:
+    """Tags Karpenter and EC2 accept: at least one (an empty map selects every reservation), none empty."""
+    tags = term.tags or {}
+    if not tags:
+        yield Issue(path, "an empty tag selector matches every capacity reservation the account can use", None,
+                    "name the reservation's tags, e.g. {purpose: training}, or give its id")
+    elif len(tags) > MAX_RESERVATION_TAGS:
+        yield Issue(path, f"{len(tags)} tags; Karpenter's selector takes at most {MAX_RESERVATION_TAGS}", None,
+                    "select by fewer tags, or by id")
+    for key, value in tags.items():
+        problem = tag_problem(key, limit=TAG_KEY_MAX)
+        if problem:
+            yield Issue(path, f"tag key {problem}", key,
+                        "EC2 tag keys: 1-128 letters, digits, spaces and + - = . _ : / @")
+        elif value != "*" and (problem := tag_problem(value, limit=TAG_VALUE_MAX)):
+            yield Issue(f"{path}.{key}", f"tag value {problem}", value,
+                        "the reservation's tag value, or * for any value of the key")

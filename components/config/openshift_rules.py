@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from components import catalog
 from components.config.addons import RESERVED_NAMESPACE_PREFIXES, RESERVED_NAMESPACES
+from components.config.aws_checks import check_aws_location
 from components.config.checks import K8S_LABEL_KEY, K8S_LABEL_VALUE, unique_names
 from components.config.errors import Issue
 from components.config.model import Fleet
@@ -60,6 +61,7 @@ def _cluster(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
         yield Issue(f"{path}.kubeconfig.path", "looks like a kubeconfig's contents, which are credentials", None,
                     "store it as a secret: pulumi config set --secret <key> < kubeconfig, then "
                     "kubeconfig: {secret: <key>}")
+    yield from check_aws_location(f"{path}.region", c.region, [(f"{path}.subnets.{z}", z) for z in c.subnets])
     for zone in c.subnets:
         if not zone.startswith(c.region):
             yield Issue(f"{path}.subnets.{zone}", f"zone is not in region {c.region}", zone,
