@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.cluster import EksClusterArgs, EksClusterComponent
+from components.aws.cpu_pool import KarpenterCpuPool, KarpenterCpuPoolArgs
 from components.aws.efa import Efa, EfaArgs
 from components.aws.gpu_pool import KarpenterGpuPool, KarpenterGpuPoolArgs
 from components.aws.iam import partition_of
@@ -18,7 +19,14 @@ from components.capacity.rows import PriceBook
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
 from components.config.budgets import TeamBudget
 from components.config.dashboards import Dashboards
-from components.config.eks import CapacityType, Eks, EksCluster, GpuSoftware, efa_interfaces
+from components.config.eks import (
+    CapacityType,
+    Eks,
+    EksCluster,
+    GpuSoftware,
+    creates_placement_group,
+    efa_interfaces,
+)
 from components.config.model import PriceOverride
 from components.config.observability import Observability
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
@@ -85,7 +93,8 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                 opts=within,
             )
             efa_pools = {p.name: n for p in spec.gpu_pools if (n := efa_interfaces(p))}
-            efa = Efa(f"{key}-efa", EfaArgs(cluster_name=spec.name, vpc_id=vpc.vpc_id, pools=list(efa_pools),
+            grouped = [p.name for p in spec.gpu_pools if creates_placement_group(p)]
+            efa = Efa(f"{key}-efa", EfaArgs(cluster_name=spec.name, vpc_id=vpc.vpc_id, pools=grouped,
                                             provider=cluster.provider, depends_on=[cluster.system_nodes], tags=tags),
                       opts=within) if efa_pools else None
             for pool in spec.gpu_pools:
@@ -96,9 +105,15 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                                          node_role_name=karpenter.node_role_name, provider=cluster.provider,
                                          depends_on=[karpenter.chart], tags=tags,
                                          efa_interfaces=efa_pools.get(pool.name, 0),
-                                         placement_group=efa.placement_groups.get(pool.name) if efa else None),
+                                         placement_group=efa.placement_groups.get(pool.name) if efa else None,
+                                         maintenance=spec.maintenance.window),
                     opts=within,
                 )
+            if spec.cpu_pool.enabled:
+                KarpenterCpuPool(f"{key}-cpu", KarpenterCpuPoolArgs(
+                    cluster_name=spec.name, region=region.name, spec=spec.cpu_pool, zones=list(spec.zones),
+                    ami_alias=f"al2023@{spec.ami_version}", node_role_name=karpenter.node_role_name,
+                    provider=cluster.provider, controller=karpenter.chart, tags=tags), opts=within)
             monitoring = PrometheusStack(
                 f"{key}-monitoring",
                 PrometheusStackArgs(cluster=key, groups=with_team_guard(_rule_groups(obs, region.name, spec, book),
