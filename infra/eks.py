@@ -37,6 +37,7 @@ from components.kubernetes.monitoring.dashboard_configmap import (
     DashboardForm,
 )
 from components.kubernetes.monitoring.dashboards import DCGM_EXPORTER
+from components.kubernetes.monitoring.karpenter_rules import ReservedPool, karpenter_rule_groups
 from components.kubernetes.monitoring.prometheus_stack import PrometheusStack, PrometheusStackArgs
 from components.kubernetes.monitoring.rules import MetricSource, RuleGroup, RuleTargets, gpu_rule_groups
 from components.kubernetes.monitoring.targets import PoolPricing, gpu_prices, nic_bandwidths, price_book
@@ -85,11 +86,20 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                 opts=in_region,
             )
             within = pulumi.ResourceOptions(parent=cluster)
+            monitoring = PrometheusStack(
+                f"{key}-monitoring",
+                PrometheusStackArgs(cluster=key, groups=with_team_guard(_rule_groups(obs, region.name, spec, book),
+                                                                        teams, spec.addons.namespaces),
+                                    receivers=dict(obs.receivers), credentials=dict(credentials or {}),
+                                    storage_class=STORAGE_CLASS, provider=cluster.provider,
+                                    depends_on=[cluster.system_nodes]),
+                opts=within,
+            )
             karpenter = Karpenter(
                 f"{key}-karpenter",
                 KarpenterArgs(cluster_name=cluster.cluster_name, cluster_arn=cluster.cluster_arn, region=region.name,
                               partition=partition, provider=cluster.provider, system_nodes=cluster.system_nodes,
-                              zonal_shift=eks.zonal_shift, tags=tags),
+                              zonal_shift=eks.zonal_shift, tags=tags, prometheus_operator=monitoring.release),
                 opts=within,
             )
             efa_pools = {p.name: n for p in spec.gpu_pools if (n := efa_interfaces(p))}
@@ -114,15 +124,6 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                     cluster_name=spec.name, region=region.name, spec=spec.cpu_pool, zones=list(spec.zones),
                     ami_alias=f"al2023@{spec.ami_version}", node_role_name=karpenter.node_role_name,
                     provider=cluster.provider, controller=karpenter.chart, tags=tags), opts=within)
-            monitoring = PrometheusStack(
-                f"{key}-monitoring",
-                PrometheusStackArgs(cluster=key, groups=with_team_guard(_rule_groups(obs, region.name, spec, book),
-                                                                        teams, spec.addons.namespaces),
-                                    receivers=dict(obs.receivers), credentials=dict(credentials or {}),
-                                    storage_class=STORAGE_CLASS, provider=cluster.provider,
-                                    depends_on=[cluster.system_nodes]),
-                opts=within,
-            )
             nvidia = NvidiaSoftware(
                 f"{key}-nvidia",
                 NvidiaSoftwareArgs(software=spec.addons.gpu_software, dcgm_exporter=spec.addons.dcgm_exporter,
@@ -151,14 +152,18 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
 
 
 def _rule_groups(obs: Observability, region: str, spec: EksCluster, book: PriceBook) -> list[RuleGroup]:
-    """The cluster's GPU rules over dcgm-exporter, priced as its pools; none for a cluster without GPU pools.
+    """The cluster's GPU rules over dcgm-exporter, priced as its pools (none without GPU pools), and Karpenter's.
 
     Network saturation is measured against the catalog's bandwidth of every instance type the pools allow.
     """
+    karpenter = karpenter_rule_groups(
+        [ReservedPool(p.name, tuple(p.instance_types)) for p in spec.gpu_pools
+         if CapacityType.RESERVED in p.capacity_types]) if obs.alerts.enabled else []
     if not spec.gpu_pools:
-        return []
+        return karpenter
     pools = [PoolPricing(tuple(p.instance_types), region, spot=set(p.capacity_types) == {CapacityType.SPOT})
              for p in spec.gpu_pools]
     machines = sorted({m for p in spec.gpu_pools for m in p.instance_types})
-    return gpu_rule_groups(obs.alerts, RuleTargets(MetricSource.DCGM_EXPORTER, gpu_prices(pools, book),
-                                                   nic_bandwidths(machines), dcgm=spec.addons.dcgm_exporter))
+    return [*gpu_rule_groups(obs.alerts, RuleTargets(MetricSource.DCGM_EXPORTER, gpu_prices(pools, book),
+                                                     nic_bandwidths(machines), dcgm=spec.addons.dcgm_exporter)),
+            *karpenter]
