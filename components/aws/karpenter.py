@@ -169,9 +169,10 @@ def karpenter_values(*, cluster: pulumi.Input[str], queue: pulumi.Input[str], zo
                      "featureGates": {
                          "reservedCapacity": True,
                          # ALPHA, off by default (values.yaml:231-233): replaces nodes whose conditions from the
-                         # EKS node monitoring agent (AcceleratedHardwareReady, NetworkingReady, ...) stay
-                         # unhealthy. nodeOverlay stays off: no pool needs one (the fabric check requests no huge
-                         # pages, gpufleet/fabric_check.py).
+                         # EKS node monitoring agent stay unhealthy (AcceleratedHardwareReady False for 10m,
+                         # NetworkingReady, StorageReady, KernelReady ... for 30m: v1.14.1
+                         # pkg/cloudprovider/cloudprovider.go RepairPolicies). nodeOverlay stays off: no pool
+                         # needs one (the fabric check requests no huge pages, gpufleet/fabric_check.py).
                          "nodeRepair": True,
                      }},
         "controller": {"resources": {"requests": resources, "limits": resources}},
