@@ -59,5 +59,6 @@ def allowed(budgets: list[dict[str, Any]], reason: str, at: datetime, nodes: int
         if not is_active(b, at):
             continue
         value = b["nodes"]
-        counts.append(int(value[:-1]) * nodes // 100 if value.endswith("%") else int(value))
+        # A share rounds up (concepts/disruption.md: `roundup(total * percentage)`).
+        counts.append(-(-int(value[:-1]) * nodes // 100) if value.endswith("%") else int(value))
     return min(counts) if counts else nodes
