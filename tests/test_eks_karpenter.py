@@ -17,12 +17,10 @@ from components.config import load_fleet
 from components.config.gke import MaintenanceWindow
 from gpufleet.report import Plan
 from tests.cel_rules import violations, with_defaults
+from tests.support.eks_config import CPATH, PATH, eks_of, errors, pool_of, raw_eks
 from tests.support.karpenter_budgets import allowed
 from tests.support.promtool import needs_promtool
-from tests.test_eks import PATH, eks_of, errors, pool_of, raw_eks
 from tests.test_kubernetes_objects import crd_schemas, manifests, validate
-
-CPATH = "eks.regions[us-east-1].clusters[ml-aws]"
 
 
 def objects(plan: Plan, kind: str) -> dict[str, dict[str, Any]]:
