@@ -427,3 +427,11 @@ def test_an_exhausted_reservation_alerts_once_no_zone_has_room(tmp_path: Any) ->
             alert("40m", "KarpenterReservationExhausted", {"severity": "warning", "pool": "h100", **FLEET}),
         ],
     }])
+
+
+def test_dev_cpu_pool_is_small_and_spot(dev_plan: Plan) -> None:
+    pool = objects(dev_plan, "NodePool")["cpu"]
+    assert pool["spec"]["limits"] == {"cpu": "64"}
+    assert {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]} in \
+        pool["spec"]["template"]["spec"]["requirements"]
+    assert_valid(pool)
