@@ -15,6 +15,7 @@ from pydantic import Field, StringConstraints
 from components import catalog
 from components.config.addons import TeamNamespace
 from components.config.base import Count, Name, Strict
+from components.config.gke import MaintenanceExclusion, MaintenanceWindow
 
 AWS_REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
 AWS_ZONE_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$"
@@ -28,6 +29,10 @@ BUDGET_NODES_PATTERN = r"^((100|[0-9]{1,2})%|[0-9]+)$"
 """Karpenter's `disruption.budgets[].nodes`: a share ("10%") or a count ("2"), as the NodePool CRD accepts."""
 PRINCIPAL_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]+$"
 RESERVATION_ID_PATTERN = r"^cr-[0-9a-z]+$"
+PLACEMENT_GROUP_ID_PATTERN = r"^pg-[0-9a-z]+$"
+"""EC2NodeClass `placementGroupSelector.id` (karpenter.k8s.aws_ec2nodeclasses.yaml)."""
+CPU_POOL_NAME = "cpu"
+"""The NodePool and EC2NodeClass name of a cluster's general-purpose CPU pool; GPU pools may not take it."""
 
 AwsRegion = Annotated[str, StringConstraints(pattern=AWS_REGION_PATTERN)]
 AwsZone = Annotated[str, StringConstraints(pattern=AWS_ZONE_PATTERN)]
@@ -121,10 +126,80 @@ class Disruption(Strict):
     """How long a node must be empty (or underutilized) before Karpenter consolidates it; `Never` turns it off."""
     budget_nodes: Annotated[str, StringConstraints(pattern=BUDGET_NODES_PATTERN)] = "10%"
     """At most this many of the pool's nodes are disrupted at once."""
-    expire_after: DurationOrNever = "720h"
-    """Nodes are replaced after this long (picks up AMI and security fixes); `Never` keeps them."""
-    termination_grace_period: Duration = "24h"
-    """How long a draining node waits for its pods before it is terminated anyway."""
+    expire_after: DurationOrNever | None = None
+    """Nodes are replaced after this long (picks up AMI and security fixes). Unset: `720h`, and `Never` on a
+    training pool (`is_training`), where anything but `Never` is refused: expiry is forceful and ignores
+    `karpenter.sh/do-not-disrupt`."""
+    termination_grace_period: Duration | None = None
+    """How long a draining node waits for its pods before it is terminated anyway. Unset: `24h`, and none on a
+    training pool (refused there: with it set, drift may evict pods that carry `karpenter.sh/do-not-disrupt`)."""
+
+
+class Workload(str, Enum):
+    """What a pool's nodes run; training pools are protected from expiry, drift and consolidation (`is_training`)."""
+
+    TRAINING = "training"
+    """Long jobs: disrupted only when empty, or by drift inside the cluster's maintenance window."""
+    SERVING = "serving"
+    """Inference or interactive work that tolerates a node being replaced."""
+
+
+class PlacementGroupRef(Strict):
+    """Which placement group a pool's nodes launch into; give exactly one key.
+
+    An existing one (by name or id), one gpu-fleet creates for an EFA pool (`create: true`), or none
+    (`create: false`).
+    """
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    """An existing placement group, e.g. the one a capacity reservation was made in."""
+    id: Annotated[str, StringConstraints(pattern=PLACEMENT_GROUP_ID_PATTERN)] | None = None
+    create: bool | None = None
+    """True: gpu-fleet creates a `cluster` placement group for the pool (refused with `reserved` capacity)."""
+
+
+class CpuCategory(str, Enum):
+    """`karpenter.k8s.aws/instance-category` values of general-purpose EC2 families."""
+
+    C = "c"
+    """Compute optimized (c7i: 2 GiB per vCPU)."""
+    M = "m"
+    """General purpose (m7i: 4 GiB per vCPU)."""
+    R = "r"
+    """Memory optimized (r7i: 8 GiB per vCPU)."""
+
+
+class CpuPool(Strict):
+    """The cluster's general-purpose, untainted Karpenter pool (NodePool `cpu`).
+
+    Data loaders, notebooks, Ray heads and web UIs, which the tainted GPU pools and the system node group (nothing
+    scales it) do not take.
+    """
+
+    enabled: bool = True
+    cpu_limit: Count = Field(default=256, ge=1)
+    """NodePool `limits: cpu`: the most vCPUs the pool may run."""
+    capacity_types: list[CapacityType] = Field(default_factory=lambda: [CapacityType.SPOT, CapacityType.ON_DEMAND],
+                                               min_length=1)
+    """`spot` and/or `on-demand` (Karpenter prefers spot when both are allowed); `reserved` is refused."""
+    categories: list[CpuCategory] = Field(default_factory=lambda: [CpuCategory.C, CpuCategory.M, CpuCategory.R],
+                                          min_length=1)
+    min_generation: Count = Field(default=7, ge=5, le=9)
+    """Lowest `karpenter.k8s.aws/instance-generation` (7: c7i, m7i, r7i and newer)."""
+    consolidate_after: DurationOrNever = "5m"
+    """How long a node stays empty or underutilized before Karpenter consolidates it."""
+
+
+class EksMaintenance(Strict):
+    """When Karpenter may replace drifted or underutilized nodes of training pools.
+
+    GKE's recurring weekly window (same keys, UTC). Outside it, those disruptions are blocked by NodePool budgets.
+    """
+
+    window: MaintenanceWindow = Field(default_factory=MaintenanceWindow)
+    exclusions: list[MaintenanceExclusion] = Field(default_factory=list)
+    """Accepted for GKE parity but refused when non-empty: Karpenter budget schedules are cron without a year, so a
+    dated exclusion would recur every year."""
 
 
 class EksGpuPool(Strict):
@@ -153,6 +228,14 @@ class EksGpuPool(Strict):
     efa: bool | None = None
     """EFA interfaces on the pool's nodes (the catalog's count, one ENA primary beside them), a cluster placement
     group and one zone; unset: on for multi-node training instances (p4d, p4de, p5, p5e, p5en)."""
+    placement_group: PlacementGroupRef | None = None
+    """Unset: an EFA pool without `reserved` capacity gets a `cluster` placement group gpu-fleet creates; a pool
+    with `reserved` capacity gets none (a reservation bought earlier is not inside a new group)."""
+    workload: Workload | None = None
+    """`training` protects the pool's nodes like a reserved or production-critical pool (`is_training`)."""
+    dedicated: bool | None = None
+    """Nodes carry the taint `gpu-fleet/pool=<name>:NoSchedule`, so only pods that tolerate it land there.
+    Unset: on for training pools and pools whose every instance type carries 8 or more GPUs."""
 
 
 class SystemNodes(Strict):
@@ -185,6 +268,9 @@ class EksCluster(Strict):
     """The AL2023 release GPU nodes boot (`al2023@<version>`); pinned, never `latest`."""
     system_nodes: SystemNodes = Field(default_factory=SystemNodes)
     gpu_pools: list[EksGpuPool] = Field(default_factory=list)
+    cpu_pool: CpuPool = Field(default_factory=CpuPool)
+    maintenance: EksMaintenance = Field(default_factory=EksMaintenance)
+    """The window in which training pools' nodes may be replaced (drift, consolidation)."""
     addons: EksAddons = Field(default_factory=EksAddons)
 
 
@@ -204,6 +290,39 @@ class Eks(Strict):
     regions: list[EksRegion] = Field(min_length=1)
     flow_logs: FlowLogs = Field(default_factory=FlowLogs)
     """Flow logs of every cluster's VPC."""
+
+
+def is_training(pool: EksGpuPool) -> bool:
+    """Pools whose nodes run long jobs: reserved capacity, production-critical, or `workload: training`."""
+    return (CapacityType.RESERVED in pool.capacity_types or pool.production_critical
+            or pool.workload is Workload.TRAINING)
+
+
+def expire_after(pool: EksGpuPool) -> str:
+    """The NodePool's `expireAfter`: the configured value, else `Never` for training pools and 720h otherwise."""
+    return pool.disruption.expire_after or ("Never" if is_training(pool) else "720h")
+
+
+def termination_grace_period(pool: EksGpuPool) -> str | None:
+    """The NodePool's `terminationGracePeriod`: the configured value, else none for training pools and 24h."""
+    return pool.disruption.termination_grace_period or (None if is_training(pool) else "24h")
+
+
+def is_dedicated(pool: EksGpuPool) -> bool:
+    """Whether the pool's nodes carry the pool taint: set, or a training pool, or 8+ GPUs on every type."""
+    if pool.dedicated is not None:
+        return pool.dedicated
+    found = [catalog.find_machine_type(t) for t in pool.instance_types]
+    eight = all(m is not None and m.gpus >= 8 for m in found)
+    return is_training(pool) or eight
+
+
+def creates_placement_group(pool: EksGpuPool) -> bool:
+    """Whether gpu-fleet creates a cluster placement group for the pool (EFA pools without reserved capacity)."""
+    ref = pool.placement_group
+    if ref is not None:
+        return bool(ref.create)
+    return bool(efa_interfaces(pool)) and CapacityType.RESERVED not in pool.capacity_types
 
 
 def efa_interfaces(pool: EksGpuPool) -> int:

@@ -17,6 +17,7 @@ from components.config.addons import RESERVED_NAMESPACE_PREFIXES, RESERVED_NAMES
 from components.config.aws_checks import TAG_KEY_MAX, TAG_VALUE_MAX, check_aws_location, tag_problem
 from components.config.checks import K8S_LABEL_KEY, K8S_LABEL_VALUE, overlaps, parse_cidr, unique_names
 from components.config.eks import (
+    CPU_POOL_NAME,
     MAX_ZONE_INDEX,
     VPC_PREFIXES,
     CapacityReservationTerm,
@@ -24,6 +25,8 @@ from components.config.eks import (
     EksCluster,
     EksGpuPool,
     LogType,
+    efa_interfaces,
+    is_training,
 )
 from components.config.errors import Issue
 from components.config.gke_rules import MIN_AUTHORIZED_PREFIX
@@ -135,6 +138,8 @@ def _check_cluster(cpath: str, region: str, cluster: EksCluster) -> Iterator[Iss
         if ns.name in RESERVED_NAMESPACES or ns.name.startswith(RESERVED_NAMESPACE_PREFIXES):
             yield Issue(f"{cpath}.addons.namespaces[{ns.name}].name", "is a namespace Kubernetes or gpu-fleet's "
                         "add-ons own", ns.name, "name team namespaces after the team, e.g. team-vision")
+    yield from _check_cpu_pool(cpath, cluster)
+    yield from _check_maintenance(cpath, cluster)
     for pool in cluster.gpu_pools:
         yield from _check_pool(f"{cpath}.gpu_pools[{pool.name}]", region, cluster, pool)
 
@@ -204,6 +209,8 @@ def _check_pool(ppath: str, region: str, cluster: EksCluster, pool: EksGpuPool) 
                             f"the cluster's zones: {', '.join(cluster.zones)}")
     if machines and len(machines) == len(pool.instance_types):
         yield from _check_efa(ppath, cluster, pool, machines)
+        yield from _check_placement_group(ppath, pool)
+    yield from _check_training_disruption(ppath, pool)
     for key, value in pool.labels.items():
         if not K8S_LABEL_KEY.match(key):
             yield Issue(f"{ppath}.labels", "not a Kubernetes label key", key,
@@ -301,3 +308,68 @@ def _check_reservation_tags(path: str, term: CapacityReservationTerm) -> Iterato
         elif value != "*" and (problem := tag_problem(value, limit=TAG_VALUE_MAX)):
             yield Issue(f"{path}.{key}", f"tag value {problem}", value,
                         "the reservation's tag value, or * for any value of the key")
+
+
+def _check_placement_group(ppath: str, pool: EksGpuPool) -> Iterator[Issue]:
+    """One way to place a pool; never a new group for reserved capacity (it cannot be inside one made later).
+
+    AWS: "If you plan to launch instances into a cluster placement group, we recommend that you reserve capacity
+    explicitly in the cluster placement group" (EC2 user guide, placement group limitations); a reservation bought
+    before gpu-fleet created its group is outside it, so every reserved launch fails with
+    InsufficientInstanceCapacity (terraform-aws-eks PR #3730, eksctl #7949).
+    """
+    ref = pool.placement_group
+    if ref is None:
+        return
+    path = f"{ppath}.placement_group"
+    given = [k for k in ("name", "id", "create") if getattr(ref, k) is not None]
+    if len(given) != 1:
+        yield Issue(path, "give exactly one of name, id and create", given or None,
+                    "name: <existing group>, id: pg-..., or create: true|false")
+        return
+    if ref.create and CapacityType.RESERVED in pool.capacity_types:
+        yield Issue(f"{path}.create", "a placement group gpu-fleet creates cannot hold a capacity reservation bought "
+                    "before it, so reserved launches would fail", True,
+                    "name the group the reservation was made in (placement_group: {name: ...} or {id: pg-...}), "
+                    "or remove placement_group")
+    elif ref.create and not efa_interfaces(pool):
+        yield Issue(f"{path}.create", "gpu-fleet creates placement groups for EFA pools only", True,
+                    "set efa: true, name an existing group, or remove placement_group")
+
+
+def _check_training_disruption(ppath: str, pool: EksGpuPool) -> Iterator[Issue]:
+    """Training pools are never expired and never force-terminated (Karpenter v1.14 concepts/disruption.md)."""
+    if not is_training(pool):
+        return
+    d = pool.disruption
+    why = "a training pool (reserved, production_critical or workload: training)"
+    if d.expire_after is not None and d.expire_after != "Never":
+        yield Issue(f"{ppath}.disruption.expire_after", f"{why} is never expired: expiry is forceful and ignores "
+                    "karpenter.sh/do-not-disrupt", d.expire_after,
+                    "remove expire_after (or set Never); AMI updates reach it as drift inside the maintenance window")
+    if d.termination_grace_period is not None:
+        yield Issue(f"{ppath}.disruption.termination_grace_period", f"{why} has no forced termination: with it, "
+                    "drift may evict pods that carry karpenter.sh/do-not-disrupt", d.termination_grace_period,
+                    "remove termination_grace_period; jobs end on their own or are drained in the maintenance window")
+
+
+def _check_cpu_pool(cpath: str, cluster: EksCluster) -> Iterator[Issue]:
+    cpu = cluster.cpu_pool
+    path = f"{cpath}.cpu_pool"
+    yield from unique_names(f"{path}.capacity_types", [c.value for c in cpu.capacity_types])
+    yield from unique_names(f"{path}.categories", [c.value for c in cpu.categories])
+    if CapacityType.RESERVED in cpu.capacity_types:
+        yield Issue(f"{path}.capacity_types", "the CPU pool takes no capacity reservations", "reserved",
+                    "use spot and/or on-demand")
+    if cpu.enabled and any(p.name == CPU_POOL_NAME for p in cluster.gpu_pools):
+        yield Issue(f"{cpath}.gpu_pools[{CPU_POOL_NAME}].name", "is the name of the cluster's CPU NodePool",
+                    CPU_POOL_NAME, "name GPU pools after their GPU, e.g. l40s")
+
+
+def _check_maintenance(cpath: str, cluster: EksCluster) -> Iterator[Issue]:
+    """Karpenter budgets are cron + duration, and cron has no year: a dated exclusion cannot be expressed."""
+    for e in cluster.maintenance.exclusions:
+        yield Issue(f"{cpath}.maintenance.exclusions[{e.name}]", "Karpenter cannot express a dated exclusion: its "
+                    "budget schedules are cron without a year, so it would recur every year", e.start,
+                    "remove it; keep jobs running through the window with the pod annotation "
+                    "karpenter.sh/do-not-disrupt: \"true\", or narrow maintenance.window.days")
