@@ -8,6 +8,8 @@ NodePool CRD's own patterns in ../shared/reference/crds.
 
 from __future__ import annotations
 
+import typing
+
 import copy
 import json
 import re
@@ -322,8 +324,17 @@ def _duration_patterns() -> dict[str, str]:
 def test_duration_patterns_are_karpenters_own() -> None:
     from components.config import eks
 
+    def pattern(annotation: Any) -> str:
+        """The pattern of a constrained str field, also inside `X | None` (a default that depends on the pool)."""
+        for arg in (annotation, *typing.get_args(annotation)):
+            found = [m.pattern for m in getattr(arg, "__metadata__", ()) if hasattr(m, "pattern")]
+            if found:
+                return str(found[0])
+        raise AssertionError(f"no pattern on {annotation}")
+
     fields = eks.Disruption.model_fields
-    mine = {name: next(m.pattern for m in fields[key].metadata if hasattr(m, "pattern"))
+    mine = {name: pattern(fields[key].annotation if not fields[key].metadata else
+                          typing.Annotated[str, *fields[key].metadata])
             for name, key in (("consolidateAfter", "consolidate_after"), ("expireAfter", "expire_after"),
                               ("terminationGracePeriod", "termination_grace_period"), ("nodes", "budget_nodes"))}
     assert mine == _duration_patterns()
