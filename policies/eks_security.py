@@ -39,6 +39,19 @@ def _cluster_path(p: Mapping[str, Any]) -> str:
     return f"eks cluster {p.get('name')!r} (eks.regions[...].clusters[{p.get('name')}])"
 
 
+def private_endpoint(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    """CIS EKS 5.4.2: private endpoint enabled and public access disabled.
+
+    EKS's default is a public endpoint, so an unset endpointPublicAccess counts as public.
+    """
+    vpc = p.get("vpcConfig") or {}
+    if vpc.get("endpointPrivateAccess") and vpc.get("endpointPublicAccess") is False:
+        return None
+    cidrs = ", ".join(map(str, vpc.get("publicAccessCidrs") or [])) or "0.0.0.0/0, EKS's default"
+    return (f"{_cluster_path(p)} has a public API endpoint (reachable from {cidrs}). Empty its "
+            "public_access_cidrs and deploy from a runner inside the VPC (deploy_from.private_cidrs).")
+
+
 def endpoint_access(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> str | None:
     vpc = p.get("vpcConfig") or {}
     if not vpc.get("endpointPrivateAccess"):
@@ -117,7 +130,8 @@ def nodepool_gpu_limit(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None
 
 
 def _policy(name: str, description: str, resource_type: str, check: Check, cis: str | None,
-            settings: dict[str, dict[str, Any]] | None = None) -> ResourceValidationPolicy:
+            settings: dict[str, dict[str, Any]] | None = None, *,
+            level: EnforcementLevel = EnforcementLevel.MANDATORY) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type != resource_type:
             return
@@ -129,7 +143,7 @@ def _policy(name: str, description: str, resource_type: str, check: Check, cis: 
         name=name,
         description=description + (f" ({CIS} {cis})" if cis else ""),
         validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
+        enforcement_level=level,
         config_schema=PolicyConfigSchema(properties=settings or {}),
         framework=PolicyComplianceFramework(name=CIS, version="1.8.0", reference=cis) if cis else None,
     )
@@ -137,9 +151,13 @@ def _policy(name: str, description: str, resource_type: str, check: Check, cis: 
 
 POLICIES = [
     _policy("eks-endpoint-access", "The API endpoint is private, or public only to listed networks.", EKS_CLUSTER,
-            endpoint_access, "5.4.1, 5.4.2",
+            endpoint_access, "5.4.1",
             {"min_prefix_length": {"type": "integer", "minimum": 0, "maximum": 32, "default": MIN_AUTHORIZED_PREFIX,
                                    "description": "Public access CIDRs must be this narrow or narrower (/N)"}}),
+    # Advisory by default: a public endpoint limited to listed networks is a legitimate choice (5.4.1 holds);
+    # prod's pack config makes it mandatory.
+    _policy("eks-private-endpoint", "The API endpoint is private only, with public access disabled.", EKS_CLUSTER,
+            private_endpoint, "5.4.2", level=EnforcementLevel.ADVISORY),
     _policy("eks-secrets-encryption", "Kubernetes Secrets are encrypted with a KMS key.", EKS_CLUSTER,
             secrets_encryption, "5.3.1"),
     _policy("eks-audit-logs", "The control plane's audit log is enabled.", EKS_CLUSTER, audit_logs, "2.1.1"),
