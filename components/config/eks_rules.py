@@ -36,6 +36,10 @@ RUNNER_EXPRESSIONS = ("github.run_id", "github.run_attempt")
 """The only expressions a runner label may carry: what a CodeBuild-hosted runner's label needs, and what
 `gpu-fleet ci runners` substitutes (AWS CodeBuild user guide, "Label overrides supported with the CodeBuild-hosted
 GitHub Actions runner")."""
+VPC_RANGES = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                        "100.64.0.0/10"))
+"""The ranges a VPC (and a network routed to it) may use: RFC 1918 and RFC 6598 (VPC user guide, "VPC CIDR
+blocks")."""
 _EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _GPU_FAMILY = re.compile(r"^(p[0-9]|g[0-9]|gr[0-9]|dl[0-9]|inf[0-9]|trn[0-9])")
@@ -163,7 +167,7 @@ def _check_deploy_path(cpath: str, cluster: EksCluster) -> Iterator[Issue]:
                     "private_cidrs: [10.40.250.0/24] for a runner subnet, or public_cidrs: [198.51.100.7/32]")
     for cidr in deploy.private_cidrs:
         net = yield from parse_cidr(f"{cpath}.deploy_from.private_cidrs", cidr)
-        if net is not None and not net.is_private:
+        if net is not None and not any(net.subnet_of(r) for r in VPC_RANGES):
             yield Issue(f"{cpath}.deploy_from.private_cidrs", "not a private network; the private endpoint is "
                         "reached from inside the VPC or a network routed to it", cidr,
                         "the runner's subnet, e.g. 10.40.250.0/24; public egress goes in public_cidrs")
