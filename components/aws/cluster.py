@@ -34,8 +34,9 @@ which the managed node group's and Karpenter's node repair act on (EKS user guid
 enable automatic node repair"; ai-on-eks installs it by default)."""
 VPC_CNI = "vpc-cni"
 VPC_CNI_SERVICE_ACCOUNT = "aws-node"
-"""The VPC CNI's DaemonSet runs as kube-system/aws-node (EKS user guide, "Configure the Amazon VPC CNI plugin to use
-IRSA / Pod Identity"); its Pod Identity role replaces AmazonEKS_CNI_Policy on the node role."""
+"""The VPC CNI's DaemonSet runs as kube-system/aws-node; its Pod Identity role replaces AmazonEKS_CNI_Policy on the
+node role (EKS user guide, "IAM roles for Amazon EKS add-ons", whose example is the VPC CNI, and "Use Pod Identities
+to assign an IAM role to an Amazon EKS add-on")."""
 EBS_CSI_ADDON = "aws-ebs-csi-driver"
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 ACCESS_PROPAGATION = "30s"
@@ -261,15 +262,16 @@ class EksClusterComponent(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         node_role = aws.iam.Role(f"{name}-system-role", assume_role_policy=trust("ec2.amazonaws.com"), tags=tags,
                                  opts=child)
-        # No AmazonEKS_CNI_Policy: vpc-cni has its own Pod Identity role (EKS best practices, "Use IRSA / Pod
-        # Identity for the VPC CNI" rather than the node role).
+        # No AmazonEKS_CNI_Policy: vpc-cni has its own Pod Identity role (VPC_CNI_SERVICE_ACCOUNT), so pods on
+        # these nodes cannot borrow its permissions through the node role (review M5).
         attachments = [
             aws.iam.RolePolicyAttachment(f"{name}-system-{policy.lower()}", role=node_role.name,
                                          policy_arn=managed(partition, policy), opts=child)
             for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
         ]
         # Pods on system nodes must not reach the node role's credentials through IMDS: tokens required, one hop
-        # (a pod's network namespace is the second). EKS user guide, "Restrict access to the instance profile".
+        # (a pod's network namespace is the second). EKS Best Practices Guide, security: "Restrict access to the
+        # instance profile assigned to the worker node".
         template = aws.ec2.LaunchTemplate(
             f"{name}-system", description=f"System nodes of EKS cluster {args.spec.name}",
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
