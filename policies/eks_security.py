@@ -29,6 +29,7 @@ CIS = "CIS Amazon EKS Benchmark"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 SUBNET = "aws:ec2/subnet:Subnet"
 NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 Check = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
 _CODE = "components/aws/cluster.py"
 _GPU_KEYS = ("karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-count",
@@ -107,6 +108,20 @@ def imds_v2(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     return None
 
 
+def launch_template_imds_v2(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    """A launch template (the system node group's) asks for IMDSv2 with one hop.
+
+    EC2's defaults leave tokens optional, so an absent setting is a violation (checkov CKV_AWS_79 reads it so too).
+    """
+    meta = p.get("metadataOptions") or {}
+    tokens, hops = meta.get("httpTokens"), meta.get("httpPutResponseHopLimit")
+    if tokens == "required" and isinstance(hops, (int, float)) and hops <= 1:
+        return None
+    return (f"launch template {p.get('name') or p.get('description') or '?'!r} lets pods reach instance credentials "
+            f"(httpTokens {tokens!r}, hop limit {hops}). gpu-fleet sets IMDSv2 only with one hop on the system "
+            "nodes' template (components/aws/cluster.py); restore it.")
+
+
 def is_gpu_pool(spec: Mapping[str, Any]) -> bool:
     """A NodePool that may launch GPU nodes: GPU instance types, GPU requirements, or the GPU taint."""
     types = requirement(spec, "node.kubernetes.io/instance-type")
@@ -164,6 +179,8 @@ POLICIES = [
     _policy("eks-private-nodes", "Node subnets give no public IPs.", SUBNET, private_nodes, "5.4.3"),
     # No CIS EKS item covers IMDS; the EKS security best practices ("Restricting access to the IMDS") do.
     _policy("eks-imdsv2", "GPU nodes use IMDSv2 with a hop limit of 1.", NODECLASS, imds_v2, None),
+    _policy("eks-system-nodes-imdsv2", "System nodes' launch templates use IMDSv2 with a hop limit of 1.",
+            LAUNCH_TEMPLATE, launch_template_imds_v2, None),
     _policy("karpenter-gpu-limit", "Every NodePool that can launch GPU nodes has a nvidia.com/gpu limit.",
             NODEPOOL, nodepool_gpu_limit, None),
 ]

@@ -8,6 +8,7 @@ and the policy both as a plain function and through the analyzer.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -424,3 +425,21 @@ def test_a_public_endpoint_through_the_analyzer(stack: str, level: str, plan_doc
     assert len(found) == 1 and found[0]["level"] == level and "CIS Amazon EKS Benchmark 5.4.2" in found[0]["message"]
     assert not [v for v in result.violations if v["policy"] == "eks-endpoint-access"]
     assert result.mandatory_failed is (level == "mandatory")
+
+
+def test_system_node_templates_need_imdsv2_as_a_function(prod_plan: Plan) -> None:
+    template = named(prod_plan, "aws:ec2/launchTemplate:LaunchTemplate", "us-east-1-ml-aws-system").inputs
+    assert eks_security.launch_template_imds_v2(template, {}) is None
+    for weak in ({"httpTokens": "optional", "httpPutResponseHopLimit": 1},
+                 {"httpTokens": "required", "httpPutResponseHopLimit": 2}, None):
+        changed = {**template, "metadataOptions": weak}
+        assert "lets pods reach instance credentials" in (eks_security.launch_template_imds_v2(changed, {}) or "")
+
+
+def test_a_weakened_system_node_template_fails_the_pack(prod_plan: Plan) -> None:
+    resources = [r if r.type != "aws:ec2/launchTemplate:LaunchTemplate" else
+                 dataclasses.replace(r, inputs={**r.inputs, "metadataOptions": {"httpTokens": "optional"}})
+                 for r in prod_plan.resources]
+    result = policy_gate.run_pack(PACK, PACK / "config" / "prod.json", resources, stack="prod", project="gpu-fleet")
+    found = [v for v in result.violations if v["policy"] == "eks-system-nodes-imdsv2"]
+    assert len(found) == 1 and found[0]["level"] == "mandatory" and result.mandatory_failed
