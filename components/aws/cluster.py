@@ -111,11 +111,7 @@ class EksClusterComponent(pulumi.ComponentResource):
         self._deploy_path(name, spec, cluster)
         self.access_ready = self._access(name, args, cluster, partition, tags)
         versions = _AddonVersions(self, args.kubernetes_version)
-        cni_role = self._pod_identity_role(name, "vpc-cni", managed(partition, "AmazonEKS_CNI_Policy"), tags)
-        before = [self._addon(name, cluster, addon, versions, tags, pod_identity=[
-            aws.eks.AddonPodIdentityAssociationArgs(role_arn=cni_role[0].arn, service_account=VPC_CNI_SERVICE_ACCOUNT)]
-            if addon == VPC_CNI else None, depends_on=[cni_role[1]] if addon == VPC_CNI else [])
-            for addon in ADDONS_BEFORE_COMPUTE]
+        before = self._addons_before_compute(name, cluster, partition, versions, tags)
         self.system_nodes = self._system_pool(name, args, cluster, partition, before, tags)
         for addon in ADDONS_AFTER_COMPUTE:
             self._addon(name, cluster, addon, versions, tags, depends_on=[self.system_nodes])
@@ -124,6 +120,17 @@ class EksClusterComponent(pulumi.ComponentResource):
         self._storage_class(name, ebs)
         self.register_outputs({"cluster_name": self.cluster_name, "cluster_arn": self.cluster_arn,
                                "endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
+
+    def _addons_before_compute(self, name: str, cluster: aws.eks.Cluster, partition: str, versions: _AddonVersions,
+                               tags: dict[str, str]) -> list[aws.eks.Addon]:
+        """vpc-cni (on its own Pod Identity role) and the Pod Identity agent, which the first node needs."""
+        cni_role, cni_policy = self._pod_identity_role(name, "vpc-cni", managed(partition, "AmazonEKS_CNI_Policy"),
+                                                       tags)
+        cni = aws.eks.AddonPodIdentityAssociationArgs(role_arn=cni_role.arn, service_account=VPC_CNI_SERVICE_ACCOUNT)
+        return [self._addon(name, cluster, addon, versions, tags,
+                            pod_identity=[cni] if addon == VPC_CNI else None,
+                            depends_on=[cni_policy] if addon == VPC_CNI else [])
+                for addon in ADDONS_BEFORE_COMPUTE]
 
     def _control_plane_identity(self, name: str, spec: EksCluster, partition: str, account: pulumi.Output[str],
                                 tags: dict[str, str]) -> tuple[aws.iam.Role, aws.iam.RolePolicy, aws.kms.Key]:
