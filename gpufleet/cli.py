@@ -2,6 +2,8 @@
 
 `gpu-fleet fabric-check STACK --pool KEY` prints a 2-node NCCL test of a GPU pool's fabric, ready to apply.
 
+`gpu-fleet ci runners STACK...` prints, as JSON, the `runs-on` labels of the job that previews and deploys each stack.
+
 Exit codes: 0 the plan holds; 1 a mandatory policy fails; 2 the configuration (or the command line) is invalid;
 3 no verdict: the policy pack could not run, or gpu-fleet itself failed unexpectedly.
 """
@@ -106,6 +108,18 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--pool", required=True,
                        help="the pool's config key, e.g. gke.regions[us-central1].clusters[ml-1].gpu_pools[h100-prod]")
     check.add_argument("--config", type=Path, help="read this stack file instead of Pulumi.STACK.yaml")
+    ci = sub.add_parser("ci", help="helpers for the CI workflows").add_subparsers(dest="action", required=True)
+    runners = ci.add_parser(
+        "runners", help="print {stack: [runs-on labels]} for the jobs that preview and deploy the stacks",
+        description="Reads each stack's eks deploy_from.runner (validated like a plan; a stack without EKS "
+                    "clusters runs on ubuntu-latest) and prints one JSON object for a job output.",
+        epilog="exit codes: 0 printed; 2 invalid input (a stack file or its configuration); 3 a gpu-fleet bug",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    runners.add_argument("stacks", nargs="+", metavar="STACK", help="stack names: reads Pulumi.STACK.yaml")
+    runners.add_argument("--run-id", default=os.environ.get("GITHUB_RUN_ID", ""),
+                         help="fills ${{ github.run_id }} in a label (default: $GITHUB_RUN_ID)")
+    runners.add_argument("--run-attempt", default=os.environ.get("GITHUB_RUN_ATTEMPT", ""),
+                         help="fills ${{ github.run_attempt }} in a label (default: $GITHUB_RUN_ATTEMPT)")
     return parser
 
 
@@ -167,6 +181,8 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_OK
 
     root = project_root(Path.cwd())
+    if args.command == "ci":
+        return _ci_runners(args, root, err)
     found = _stack_file(args, root, err)
     if found is None:
         return EXIT_CONFIG
@@ -238,6 +254,26 @@ def _stack_file(args: argparse.Namespace, root: Path | None, err: Console) -> Pa
                   f"hint: known stacks: {', '.join(stacks) or 'none'}")
         return None
     return stack_file
+
+
+def _ci_runners(args: argparse.Namespace, root: Path | None, err: Console) -> int:
+    """Print `{stack: labels}`; any invalid stack is exit 2, as a plan of it would be."""
+    from gpufleet import runners
+
+    found: dict[str, list[str]] = {}
+    for stack in args.stacks:
+        stack_file = _stack_file(argparse.Namespace(stack=stack, config=None), root, err)
+        if stack_file is None:
+            return EXIT_CONFIG
+        try:
+            sf = offline.read_stack_file(stack_file, stack)
+            parsed = infra_config.parse(sf.project_values(), gcp_project=sf.config.get("gcp:project"),
+                                        keys=sf.config, secret_keys=sf.secret_keys)
+        except ConfigError as exc:
+            return _config_errors(err, stack_file, exc)
+        found[stack] = runners.labels(parsed.fleet, run_id=args.run_id, run_attempt=args.run_attempt)
+    sys.stdout.write(json.dumps(found, separators=(",", ":")) + "\n")
+    return EXIT_OK
 
 
 def _fabric_check(stack: str, stack_file: Path, pool: str, err: Console) -> int:

@@ -81,6 +81,7 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                 EksClusterArgs(
                     region=region.name, spec=spec, kubernetes_version=eks.kubernetes_version,
                     admin_principal_arn=eks.admin_principal_arn, deletion_protection=eks.deletion_protection,
+                    deploy_principal_arn=eks.deploy_principal_arn, preview_principal_arn=eks.preview_principal_arn,
                     support_type=eks.support_type, zonal_shift=eks.zonal_shift,
                     subnet_ids=[vpc.private_subnet_ids[z] for z in spec.zones], tags=tags,
                 ),

@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from components import catalog
+from components.catalog import aws_limits
 from components.config.addons import TeamNamespace
 from components.config.base import Count, Name, Strict
 from components.config.gke import MaintenanceExclusion, MaintenanceWindow
@@ -33,6 +34,12 @@ PLACEMENT_GROUP_ID_PATTERN = r"^pg-[0-9a-z]+$"
 """EC2NodeClass `placementGroupSelector.id` (karpenter.k8s.aws_ec2nodeclasses.yaml)."""
 CPU_POOL_NAME = "cpu"
 """The NodePool and EC2NodeClass name of a cluster's general-purpose CPU pool; GPU pools may not take it."""
+RUNNER_LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:{}$ -]{0,199}$"
+"""A GitHub Actions `runs-on` label; `${{ github.run_id }}` / `${{ github.run_attempt }}` are the only expressions
+allowed (CodeBuild-hosted runners need them: `codebuild-<project>-${{ github.run_id }}-${{ github.run_attempt }}`)."""
+LOG_RETENTION_DAYS = aws_limits.LOG_RETENTION_DAYS
+"""The retention periods CloudWatch Logs accepts (the catalog's, with its source). 0 (never expire) is not one of
+them on purpose: control-plane logs would then grow without bound."""
 
 AwsRegion = Annotated[str, StringConstraints(pattern=AWS_REGION_PATTERN)]
 AwsZone = Annotated[str, StringConstraints(pattern=AWS_ZONE_PATTERN)]
@@ -202,6 +209,24 @@ class EksMaintenance(Strict):
     dated exclusion would recur every year."""
 
 
+class DeployFrom(Strict):
+    """Where CI runs `pulumi preview` and `pulumi up` for this cluster, and how it reaches the API endpoint.
+
+    Exactly one of `private_cidrs` (a runner inside the VPC, or in a network routed to it) and `public_cidrs`
+    (a runner outside, whose egress the public endpoint admits). GitHub-hosted runners fit neither: their egress
+    addresses are shared and change, and the private endpoint resolves to VPC addresses only.
+    """
+
+    runner: list[Annotated[str, StringConstraints(pattern=RUNNER_LABEL_PATTERN)]] = Field(min_length=1)
+    """`runs-on` labels of the runner that previews and deploys the stack: a self-hosted runner's labels, or a
+    CodeBuild-hosted runner's `codebuild-<project>-${{ github.run_id }}-${{ github.run_attempt }}`."""
+    private_cidrs: list[str] = Field(default_factory=list)
+    """The runner's own addresses inside the VPC (or a peered / transit network routed to it): the cluster security
+    group admits HTTPS from them, since EKS's cluster group admits only its own members."""
+    public_cidrs: list[str] = Field(default_factory=list)
+    """The runner's egress addresses (a static NAT or static-IP runners); each must lie in `public_access_cidrs`."""
+
+
 class EksGpuPool(Strict):
     """A Karpenter NodePool and its EC2NodeClass: one GPU model, several instance sizes allowed."""
 
@@ -263,7 +288,12 @@ class EksCluster(Strict):
     nat: NatMode = NatMode.PER_ZONE
     public_access_cidrs: list[str] = Field(default_factory=list)
     """Networks allowed to reach a public API endpoint; empty keeps the endpoint private only."""
+    deploy_from: DeployFrom | None = None
+    """How CI reaches this cluster's API (required: a stack with no path to an endpoint cannot deploy)."""
     log_types: list[LogType] = Field(default_factory=lambda: [LogType.API, LogType.AUDIT, LogType.AUTHENTICATOR])
+    """Control-plane log types sent to CloudWatch: any of the five, `audit` always among them (CIS EKS 2.1.1)."""
+    log_retention_days: int = 90
+    """How long CloudWatch keeps the control-plane logs; one of CloudWatch's retention periods."""
     ami_version: Annotated[str, StringConstraints(pattern=AMI_VERSION_PATTERN)]
     """The AL2023 release GPU nodes boot (`al2023@<version>`); pinned, never `latest`."""
     system_nodes: SystemNodes = Field(default_factory=SystemNodes)
@@ -283,6 +313,11 @@ class Eks(Strict):
     kubernetes_version: Annotated[str, StringConstraints(pattern=K8S_VERSION_PATTERN)] = "1.35"
     admin_principal_arn: Annotated[str, StringConstraints(pattern=PRINCIPAL_ARN_PATTERN)]
     """The IAM role or user given cluster admin through an access entry (the creator gets nothing implicit)."""
+    deploy_principal_arn: Annotated[str, StringConstraints(pattern=PRINCIPAL_ARN_PATTERN)] | None = None
+    """The identity `pulumi up` runs as (CI's deploy role), given cluster admin; unset: the caller's session issuer
+    (the role behind the assumed-role session), as terraform-aws-eks' creator admin permissions."""
+    preview_principal_arn: Annotated[str, StringConstraints(pattern=PRINCIPAL_ARN_PATTERN)] | None = None
+    """The identity pull-request previews run as, given read-only AmazonEKSViewPolicy; unset: no separate entry."""
     deletion_protection: bool = True
     support_type: SupportType = SupportType.STANDARD
     zonal_shift: bool = True
