@@ -8,13 +8,12 @@ NodePool CRD's own patterns in ../shared/reference/crds.
 
 from __future__ import annotations
 
-import typing
-
 import copy
 import json
 import re
 import subprocess
 import sys
+import typing
 from functools import cache
 from typing import Any
 

@@ -5,8 +5,8 @@ Seed 003's errors are caught here: `g6.48xlarge` carries L4 (L40S is `g6e`), `p5
 
 from __future__ import annotations
 
-import difflib
 import datetime
+import difflib
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -369,8 +369,7 @@ def _check_flow_logs(days: int) -> Iterator[Issue]:
 
 
 def _check_ami_version(path: str, version: str, kubernetes: str) -> Iterator[Issue]:
-    """A real day, an AL2023 release (known to the catalog, or newer than it and not in the future), with images for
-    the cluster's Kubernetes version.
+    """A real day, an AL2023 release (known, or newer than the catalog and past), with images for the version.
 
     Karpenter's `al2023@<version>` alias resolves the image of that release for the cluster's version, so any other
     version resolves nothing and GPU pods stay pending.
