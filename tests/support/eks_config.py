@@ -18,6 +18,8 @@ def raw_eks() -> dict[str, Any]:
         "regions": [{"name": "us-east-1", "clusters": [{
             "name": "ml-aws", "vpc_cidr": "10.40.0.0/16", "zones": ["us-east-1a", "us-east-1b"],
             "ami_version": "v20260724",
+            # CI's path to the private endpoint (required since issue 17 §1).
+            "deploy_from": {"runner": ["self-hosted", "gpu-fleet"], "private_cidrs": ["10.40.0.0/19"]},
             "gpu_pools": [{"name": "pool", "instance_types": ["g6e.48xlarge"], "capacity_types": ["on-demand"],
                            "gpu_limit": 16}]}]}]}}
 
