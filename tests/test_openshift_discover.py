@@ -35,6 +35,7 @@ from tests.support.openshift_cluster import (
     installer_cluster,
     package_manifest,
 )
+from tests.test_kubernetes_objects import crd_schemas, validate
 
 MACHINESET = ("machine.openshift.io/v1beta1", "MachineSet")
 PACKAGE = ("packages.operators.coreos.com/v1", "PackageManifest")
@@ -150,6 +151,20 @@ def test_errors_have_the_api_servers_shapes(tmp_path: Path, api: FakeApiServer) 
         custom.get_cluster_custom_object("config.openshift.io", "v1", "infrastructures", "cluster")
     assert forbidden.value.status == 403 and 'cannot get resource \\"infrastructures\\" in API group ' \
         '\\"config.openshift.io\\" at the cluster scope' in str(forbidden.value.body)
+
+
+@pytest.mark.parametrize("naming", list(Naming))
+def test_the_recorded_objects_match_the_reference_crds(naming: Naming) -> None:
+    objects = [*installer_cluster(naming=naming, kms_key_arn=KMS),
+               cluster_autoscaler([{"type": "nvidia.com/gpu", "min": 0, "max": 16}])]
+    schemas = crd_schemas()
+    checked = {(o["apiVersion"], o["kind"]) for o in objects if (o["apiVersion"], o["kind"]) in schemas
+               or o["apiVersion"] == "v1"}
+    assert checked == {MACHINESET, ("v1", "ConfigMap"), ("operators.coreos.com/v1alpha1", "Subscription"),
+                       ("autoscaling.openshift.io/v1", "ClusterAutoscaler")}
+    for obj in objects:
+        if (obj["apiVersion"], obj["kind"]) in checked:
+            validate(obj)
 
 
 # --- discover on installer-shaped clusters ------------------------------------------------------------------------
