@@ -385,8 +385,16 @@ def _operator(cluster: ClusterApi, subscriptions: list[dict[str, Any]], package:
 
 def _catalog(cluster: ClusterApi, package: Package, notes: list[str]) -> dict[str, str]:
     """The CatalogSource that offers the package's channel: Red Hat's own if it does, else a mirror's."""
-    manifests = cluster.list("packages.operators.coreos.com", "v1", "packagemanifests", MARKETPLACE,
-                             field_selector=f"metadata.name={package.name}")
+    try:
+        manifests = cluster.list("packages.operators.coreos.com", "v1", "packagemanifests", MARKETPLACE,
+                                 field_selector=f"metadata.name={package.name}")
+    except ApiException as exc:
+        if exc.status is None or exc.status < 500:
+            raise
+        # An aggregated API (OLM's packageserver behind an APIService): kube-apiserver answers 503 while it is down.
+        notes.append(f"the packages API answered {exc.status} {exc.reason}: {package.name} is assumed to come from "
+                     f"{package.source}")
+        return {"source": package.source, "source_namespace": MARKETPLACE}
     offers = [m for m in manifests or [] if _get(m, "status", "catalogSource")]
     with_channel = [m for m in offers if package.channel in {c.get("name") for c in
                                                               _get(m, "status", "channels") or []}]

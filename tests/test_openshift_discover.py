@@ -287,6 +287,15 @@ def test_without_the_packages_api_the_default_catalog_is_assumed(tmp_path: Path,
     assert "gpu-operator-certified channel v26.7: no catalog offers it" in out
 
 
+def test_a_packages_api_that_is_down_is_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                api: FakeApiServer) -> None:
+    api.fail("packagemanifests", 503, "the server is currently unable to handle the request")
+    code, out, err = discover(tmp_path, api, capsys=capsys)
+    assert code == 0, err
+    assert block_of(out)["operators"]["gpu_operator"]["source"] == "certified-operators"
+    assert "the packages API answered 503" in out
+
+
 # --- what discover refuses ----------------------------------------------------------------------------------------
 
 def _one_error(err: str) -> str:

@@ -210,6 +210,7 @@ class FakeApiServer:
     resource_version: int = 51000
     _store: dict[Resource, dict[str, Object]] = field(default_factory=dict)
     _forbidden: set[tuple[str, str, str | None]] = field(default_factory=set)
+    _failing: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._store = {r: {} for r in self.resources}
@@ -253,6 +254,10 @@ class FakeApiServer:
         """RBAC denies `verb` on `plural` (in `namespace`, or at the cluster scope / in all namespaces)."""
         self._forbidden.add((verb, plural, namespace))
 
+    def fail(self, plural: str, code: int, message: str) -> None:
+        """Every request for `plural` fails with `code` (an aggregated API whose backend is down answers 503)."""
+        self._failing[plural] = (code, message)
+
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Object:
         resource = self.resource(api_version, kind)
         return self._store[resource][f"{namespace}/{name}" if resource.namespaced else name]
@@ -293,6 +298,9 @@ class FakeApiServer:
         verb = "get" if name is not None else "list"
         if (verb, resource.plural, namespace) in self._forbidden or (verb, resource.plural, None) in self._forbidden:
             raise ApiError(403, self._forbidden_status(verb, resource, namespace, name))
+        if resource.plural in self._failing:
+            code, message = self._failing[resource.plural]
+            raise ApiError(code, status(code, "ServiceUnavailable" if code == 503 else "InternalError", message))
         if name is not None:
             return self._read(resource, namespace, name)
         return self._list(resource, namespace, query)
