@@ -122,7 +122,9 @@ def provider_spec(infra_id: str, region: str, zone: str, *, naming: Naming, ami:
         "placement": {"region": region, "availabilityZone": zone},
         "blockDevices": [{"ebs": {"encrypted": True, "iops": 0, "kmsKey": {"arn": kms_key_arn},
                                   "volumeSize": 120, "volumeType": "gp3"}}],
-        "metadataServiceOptions": {}, "capacityReservationId": "",
+        "metadataServiceOptions": {},
+        # A field of the current API type without omitempty; installers from before it existed did not write it.
+        **({"capacityReservationId": ""} if naming is Naming.CAPA else {}),
     }
 
 
