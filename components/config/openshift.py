@@ -152,8 +152,20 @@ class AutoscalerMode(str, Enum):
     """`ClusterAutoscaler default` exists: gpu-fleet server-side-applies only the fields it owns."""
 
 
+class GpuLimit(Strict):
+    """One `ClusterAutoscaler` `spec.resourceLimits.gpus` entry (autoscaling.openshift.io/v1)."""
+
+    type: Annotated[str, StringConstraints(min_length=1)]
+    """The node label value (`cluster-api/accelerator`) the autoscaler counts GPUs by."""
+    min: Count = Field(ge=0)
+    max: Count = Field(ge=1)
+
+
 class ClusterAutoscaler(Strict):
     mode: AutoscalerMode = AutoscalerMode.CREATE
+    existing_gpu_limits: list[GpuLimit] = Field(default_factory=list)
+    """GPU limits the cluster's `ClusterAutoscaler default` already has for accelerators gpu-fleet does not own
+    (written by `gpu-fleet openshift discover`): the list is atomic, so a patch of it carries them along."""
     max_nodes_total: Count | None = Field(default=None, ge=1)
     max_node_provision_time: Duration = "15m"
     """GPU machines boot, build the driver and advertise `nvidia.com/gpu` before they count as provisioned."""
@@ -164,6 +176,11 @@ class Operator(Strict):
     manage: bool = True
     """Install through OLM (namespace, OperatorGroup, Subscription); false when the operator is already installed."""
     channel: Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
+    source: str | None = None
+    """The OLM CatalogSource the package comes from (`redhat-operators`, `certified-operators`, or a mirror's);
+    none: the package's Red Hat catalog (`redhat-operators` for NFD, `certified-operators` for the GPU Operator)."""
+    source_namespace: str = "openshift-marketplace"
+    """The CatalogSource's namespace (the global catalog namespace unless the mirror put it elsewhere)."""
 
 
 class Operators(Strict):
@@ -187,6 +204,9 @@ class OpenShiftCluster(Strict):
     ami: Annotated[str, StringConstraints(pattern=AMI_ID_PATTERN)]
     boot_images: BootImages = BootImages.MANAGED
     iam_instance_profile: str
+    root_volume_kms_key: str | None = None
+    """The KMS key ARN the worker MachineSets encrypt root volumes with (their `blockDevices[].ebs.kmsKey.arn`, set
+    when the install used `rootVolume.kmsKeyARN`); none: the account's default EBS key."""
     security_groups: list[AwsReference] = Field(min_length=1)
     subnets: dict[AwsZone, AwsReference] = Field(min_length=1)
     """Zone -> the private subnet worker machines use there."""

@@ -20,9 +20,14 @@ from components.config.openshift import (
     OpenShiftKind,
     TuningProfile,
 )
+from components.kubernetes.conventions import accelerator_value
 from components.versions import OPENSHIFT_VERSIONS
 
 MAX_LABEL_VALUE = 63
+KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:(?P<region>[a-z0-9-]+):[0-9]{12}:key/(mrk-)?[0-9a-f-]{32,36}$")
+"""A KMS key ARN (a multi-Region key's id starts with `mrk-`); aliases are not accepted for EBS root volumes here."""
+OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+"""A Kubernetes object (and namespace) name: what a CatalogSource reference must be."""
 OPENSHIFT_NAMESPACES = frozenset({"openshift-nfd", "nvidia-gpu-operator", "openshift-machine-api"})
 _DRIVER_WORDS = re.compile(r"nvidia|modprobe|nouveau|persistenced|insmod|dkms", re.IGNORECASE)
 
@@ -68,6 +73,11 @@ def _cluster(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
         yield from _reference(f"{path}.subnets.{zone}", ref, SUBNET_ID_PATTERN, "subnet-0123456789abcdef0")
     for i, ref in enumerate(c.security_groups):
         yield from _reference(f"{path}.security_groups[{i}]", ref, SG_ID_PATTERN, "sg-0123456789abcdef0")
+    yield from _filters_match_infrastructure(path, c)
+    yield from _kms_key(path, c)
+    yield from _autoscaler_reach(path, c)
+    yield from _existing_gpu_limits(path, c)
+    yield from _catalog_sources(path, c)
     yield from unique_names(f"{path}.tuning", [t.name for t in c.tuning])
     for t in c.tuning:
         yield from _tuning(f"{path}.tuning[{t.name}]", t)
@@ -81,6 +91,79 @@ def _cluster(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
                 ns.name.startswith((*RESERVED_NAMESPACE_PREFIXES, "openshift")):
             yield Issue(f"{path}.addons.namespaces[{ns.name}]", "is a namespace OpenShift or gpu-fleet owns",
                         ns.name, "give the team namespace its own name")
+
+
+def _filters_match_infrastructure(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
+    """Name-tag filters must start with the infrastructure id, as every installer-made resource does.
+
+    One that does not belongs to another cluster (or the id is another cluster's): machines would boot in its
+    network.
+    """
+    prefix = f"{c.infrastructure_id}-"
+    refs = [(f"{path}.subnets.{zone}.filter", ref) for zone, ref in c.subnets.items()] + \
+        [(f"{path}.security_groups[{i}].filter", ref) for i, ref in enumerate(c.security_groups)]
+    for key, ref in refs:
+        if ref.filter is not None and not ref.filter.startswith(prefix):
+            yield Issue(key, f"does not start with the cluster's infrastructure_id {c.infrastructure_id}: the "
+                        "installer names every subnet and security group it makes <infrastructure_id>-...",
+                        ref.filter, "run `gpu-fleet openshift discover` against this cluster again and use its "
+                        "infrastructure_id and filters together; a group the installer did not make goes by "
+                        "`{id: sg-...}`")
+
+
+def _kms_key(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
+    """EBS encrypts a volume only with a key in the volume's own region."""
+    if c.root_volume_kms_key is None:
+        return
+    m = KMS_KEY_ARN.match(c.root_volume_kms_key)
+    if m is None:
+        yield Issue(f"{path}.root_volume_kms_key", "not a KMS key ARN", c.root_volume_kms_key,
+                    "the worker MachineSets' blockDevices[].ebs.kmsKey.arn, e.g. "
+                    "arn:aws:kms:us-east-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (discover copies it)")
+    elif m["region"] != c.region:
+        yield Issue(f"{path}.root_volume_kms_key", f"the key is in {m['region']}, the cluster in {c.region}: EBS "
+                    "encrypts only with a key of the volume's region", c.root_volume_kms_key,
+                    f"use the key (or the multi-Region replica) in {c.region}")
+
+
+def _autoscaler_reach(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
+    """`maxNodesTotal` counts every node of the cluster: below what the GPU pools alone reach, they never get there."""
+    total = c.autoscaler.max_nodes_total
+    reach = sum((p.autoscaling.max_nodes if p.autoscaling is not None else p.replicas or 0) * len(p.zones)
+                for p in c.gpu_pools)
+    if total is not None and total < reach:
+        yield Issue(f"{path}.autoscaler.max_nodes_total", f"below the {reach} nodes the GPU pools alone can reach "
+                    "(max_nodes or replicas per zone, times zones); the limit counts every node of the cluster, "
+                    "control plane and other workers too", total,
+                    f"raise it to at least {reach} plus the cluster's other nodes, or lower the pools' max_nodes")
+
+
+def fleet_accelerators() -> frozenset[str]:
+    """Every `cluster-api/accelerator` value gpu-fleet's GPU machines can carry: the GPU limits gpu-fleet owns."""
+    return frozenset(accelerator_value(g.id) for g in catalog.GPUS)
+
+
+def _existing_gpu_limits(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
+    owned = fleet_accelerators()
+    key = f"{path}.autoscaler.existing_gpu_limits"
+    yield from unique_names(key, [g.type for g in c.autoscaler.existing_gpu_limits])
+    for g in c.autoscaler.existing_gpu_limits:
+        if g.type in owned:
+            yield Issue(f"{key}[{g.type}]", "is an accelerator gpu-fleet sets the limit of (from its GPU pools)",
+                        g.type, "remove the entry; only other teams' GPU types belong here")
+        if g.max < g.min:
+            yield Issue(f"{key}[{g.type}].max", "below min", g.max, f"use at least {g.min}")
+
+
+def _catalog_sources(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
+    for op_key in ("nfd", "gpu_operator"):
+        op = getattr(c.operators, op_key)
+        for field_name in ("source", "source_namespace"):
+            value = getattr(op, field_name)
+            if value is not None and not OBJECT_NAME.match(value):
+                yield Issue(f"{path}.operators.{op_key}.{field_name}", "not a Kubernetes object name", value,
+                            "the CatalogSource's metadata.name (and namespace) as `oc get catalogsource -A` lists "
+                            "it, e.g. redhat-operators in openshift-marketplace")
 
 
 def _version(path: str, version: str) -> Iterator[Issue]:
