@@ -312,11 +312,31 @@ PROMTOOL = shutil.which("promtool")
 
 
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")
-def test_the_relabelled_rules_still_load(prod_plan: Plan, tmp_path: Path) -> None:
-    rule = _openshift_rule(prod_plan)
-    path = tmp_path / "rules.yaml"
-    path.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
-    run = subprocess.run([str(PROMTOOL), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+def test_a_fired_alert_carries_the_routing_labels_and_keeps_the_workloads_namespace(
+        prod_plan: Plan, tmp_path: Path) -> None:
+    """promtool on the emitted rule: a GPU idle in `private-ai-demo` fires into gpu-fleet's namespace, with the
+    workload's namespace as `exported_namespace`; a GPU no pod holds has none (series as dcgm-exporter emits them
+    through the operator's ServiceMonitor: gpu, UUID, modelName, Hostname, and the pod's namespace when held)."""
+    groups = copy.deepcopy(_openshift_rule(prod_plan)["spec"]["groups"])
+    for group in groups:
+        for r in group["rules"]:
+            r.pop("annotations", None)  # compared by labels only
+    (rules := tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
+    held = 'gpu="0",UUID="GPU-a",modelName="NVIDIA L4",Hostname="n1",namespace="private-ai-demo",pod="llm-0"'
+    free = 'gpu="1",UUID="GPU-b",modelName="NVIDIA L4",Hostname="n1"'
+    fired = {"severity": "info", "gpu_fleet": "true", "namespace": "gpu-fleet-alerting"}
+    spec = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [{"series": f"DCGM_FI_DEV_GPU_UTIL{{{held}}}", "values": "0x40"},
+                         {"series": f"DCGM_FI_DEV_GPU_UTIL{{{free}}}", "values": "0x40"}],
+        "alert_rule_test": [{"eval_time": "31m", "alertname": "GpuIdle", "exp_alerts": [
+            {"exp_labels": {"gpu": "0", "UUID": "GPU-a", "modelName": "NVIDIA L4", "Hostname": "n1", "pod": "llm-0",
+                            "exported_namespace": "private-ai-demo", **fired}},
+            {"exp_labels": {"gpu": "1", "UUID": "GPU-b", "modelName": "NVIDIA L4", "Hostname": "n1", **fired}}]}],
+    }]}
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(spec))
+    run = subprocess.run([str(PROMTOOL), "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
