@@ -13,23 +13,40 @@ from components.config.model import Fleet
 from components.config.openshift import (
     SG_ID_PATTERN,
     SUBNET_ID_PATTERN,
+    Approval,
+    AutoscalerMode,
     AwsReference,
     Capacity,
     OpenShiftCluster,
     OpenShiftGpuPool,
     OpenShiftKind,
+    Operator,
     TuningProfile,
 )
 from components.kubernetes.conventions import accelerator_value
-from components.versions import OPENSHIFT_VERSIONS
+from components.versions import GPU_OPERATOR_OLM_CHANNEL, GPU_OPERATOR_OLM_CSV, OPENSHIFT_VERSIONS
 
 MAX_LABEL_VALUE = 63
 KMS_KEY_ARN = re.compile(r"^arn:aws(-[a-z]+)*:kms:(?P<region>[a-z0-9-]+):[0-9]{12}:key/(mrk-)?[0-9a-f-]{32,36}$")
 """A KMS key ARN (a multi-Region key's id starts with `mrk-`); aliases are not accepted for EBS root volumes here."""
 OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 """A Kubernetes object (and namespace) name: what a CatalogSource reference must be."""
+CAPACITY_BLOCK_SINCE = (4, 19)
+"""machine-api-provider-aws has `marketType: CapacityBlock` from release-4.19 (release-4.18's instances.go has
+`capacityReservationId` but no CapacityBlock market type)."""
 OPENSHIFT_NAMESPACES = frozenset({"openshift-nfd", "nvidia-gpu-operator", "openshift-machine-api"})
 _DRIVER_WORDS = re.compile(r"nvidia|modprobe|nouveau|persistenced|insmod|dkms", re.IGNORECASE)
+
+
+def starting_csv(op: Operator, *, gpu_operator: bool) -> str | None:
+    """The CSV a Subscription's first install starts at.
+
+    The configured one, else the pinned GPU Operator CSV on its pinned channel (that CSV belongs to that channel
+    only).
+    """
+    if op.starting_csv is not None:
+        return op.starting_csv
+    return GPU_OPERATOR_OLM_CSV if gpu_operator and op.channel == GPU_OPERATOR_OLM_CHANNEL else None
 
 
 def machine_set_name(infrastructure_id: str, pool: str, zone: str) -> str:
@@ -85,6 +102,12 @@ def _cluster(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
     profiles = {t.name for t in c.tuning}
     for pool in c.gpu_pools:
         yield from _pool(f"{path}.gpu_pools[{pool.name}]", c, pool, profiles)
+        yield from _reservation(f"{path}.gpu_pools[{pool.name}]", c, pool)
+        yield from _sharing(f"{path}.gpu_pools[{pool.name}].sharing", pool)
+    yield from _autoscaler(f"{path}.autoscaler", c)
+    yield from _approval(f"{path}.operators.nfd", c.operators.nfd, gpu_operator=False)
+    yield from _approval(f"{path}.operators.gpu_operator", c.operators.gpu_operator, gpu_operator=True)
+    yield from _kms_key(f"{path}.root_volume_kms_key", c)
     yield from unique_names(f"{path}.addons.namespaces", [n.name for n in c.addons.namespaces])
     for ns in c.addons.namespaces:
         if ns.name in RESERVED_NAMESPACES | OPENSHIFT_NAMESPACES or \
@@ -234,3 +257,66 @@ def _pool(path: str, c: OpenShiftCluster, pool: OpenShiftGpuPool, profiles: set[
             yield Issue(f"{path}.labels.{key}", "not a valid Kubernetes label", f"{key}={value}",
                         "keys and values: letters, digits, '-', '_' and '.', at most 63 characters")
 
+
+
+def _autoscaler(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
+    a = c.autoscaler
+    if a.mode is AutoscalerMode.CREATE and a.existing_gpu_limits:
+        yield Issue(f"{path}.existing_gpu_limits", "lists a live ClusterAutoscaler's GPU limits, but mode is create "
+                    "(gpu-fleet creates `default` and owns all of it)", len(a.existing_gpu_limits),
+                    "use mode: patch when `default` exists (discover prints both), or drop existing_gpu_limits")
+    yield from unique_names(f"{path}.existing_gpu_limits", [g.type for g in a.existing_gpu_limits])
+    for g in a.existing_gpu_limits:
+        if g.max < g.min:
+            yield Issue(f"{path}.existing_gpu_limits[{g.type}].max", "below min", g.max, f"use at least {g.min}")
+
+
+def _approval(path: str, op: Operator, *, gpu_operator: bool) -> Iterator[Issue]:
+    if op.manage and op.approval is Approval.MANUAL and starting_csv(op, gpu_operator=gpu_operator) is None:
+        yield Issue(f"{path}.approval", "manual approval needs the first install pinned: without `startingCSV` "
+                    "the first InstallPlan someone approves installs whatever the channel's head is by then", "manual",
+                    "set starting_csv (the channel's current CSV: oc get packagemanifest <package> -o "
+                    "jsonpath='{.status.channels[*].currentCSV}'), or use approval: automatic")
+
+
+def _kms_key(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
+    key = c.root_volume_kms_key
+    if key is not None and key.split(":")[3] != c.region:
+        yield Issue(path, f"is a key in {key.split(':')[3]}, but EBS volumes in {c.region} can only use a key of "
+                    "their own region", key, "use the key the cluster's worker MachineSets carry (discover prints it)")
+
+
+def _reservation(path: str, c: OpenShiftCluster, pool: OpenShiftGpuPool) -> Iterator[Issue]:
+    reservation = pool.capacity_reservation_id
+    if pool.capacity is Capacity.CAPACITY_BLOCK:
+        if reservation is None:
+            yield Issue(f"{path}.capacity_reservation_id", "capacity-block needs the Capacity Block's reservation id",
+                        None, "set capacity_reservation_id: cr-… (the Capacity Block you bought)")
+        major, minor = (int(x) for x in c.version.split("."))
+        if (major, minor) < CAPACITY_BLOCK_SINCE:
+            yield Issue(f"{path}.capacity", f"the OpenShift {c.version} AWS machine provider has no "
+                        "`marketType: CapacityBlock` (it arrived in 4.19)", pool.capacity.value,
+                        "upgrade the cluster to 4.19 or later, or use an On-Demand Capacity Reservation "
+                        "(capacity: on-demand with capacity_reservation_id)")
+    if reservation is not None and pool.capacity is Capacity.SPOT:
+        yield Issue(f"{path}.capacity_reservation_id", "a spot machine cannot launch into a capacity reservation "
+                    "(the AWS machine provider refuses the pair)", reservation,
+                    "drop capacity_reservation_id, or use capacity: on-demand / capacity-block")
+    if reservation is not None and len(pool.zones) > 1:
+        yield Issue(f"{path}.zones", "a capacity reservation lives in one zone; the other zones' machines could "
+                    "never launch", ", ".join(pool.zones), "give the reserved pool the reservation's zone only, "
+                    "and another pool for the other zones")
+
+
+def _sharing(path: str, pool: OpenShiftGpuPool) -> Iterator[Issue]:
+    if pool.sharing is None or pool.sharing.mig is None:
+        return
+    machine = catalog.find_machine_type(pool.instance_type)
+    if machine is None or not machine.gpus:
+        return
+    partitions = catalog.gpu(machine.gpu).mig_partitions
+    if pool.sharing.mig not in partitions:
+        yield Issue(f"{path}.mig", f"{machine.gpu} has no MIG partition of that size" if partitions else
+                    f"{machine.gpu} GPUs have no MIG", pool.sharing.mig,
+                    f"use one of {', '.join(partitions)}" if partitions else
+                    "use time_slicing, or an A100/H100/H200 instance type (p4d, p5)")
