@@ -158,9 +158,11 @@ def test_patch_mode_takes_only_the_gpu_limits_and_keeps_the_other_teams_entries(
     assert "maxNodeProvisionTime" not in spec
     assert live.owners(("spec", "scaleDown", "delayAfterAdd")) == ["kubectl-client-side-apply"]
     assert live.owners(("spec", "resourceLimits", "gpus")) == ["pulumi-kubernetes-7c1f0e"]
-    # Re-running discover prints gpu-fleet's own entry back: applying again changes nothing.
+    # Re-running discover prints the live entries of accelerators gpu-fleet does not own (its own `nvidia-l4` is
+    # left out, and refused in config): applying again changes nothing.
     again = _patch_doc(prod_doc)
-    cluster_of(again)["autoscaler"]["existing_gpu_limits"] = spec["resourceLimits"]["gpus"]
+    cluster_of(again)["autoscaler"]["existing_gpu_limits"] = [g for g in spec["resourceLimits"]["gpus"]
+                                                              if g["type"] != "nvidia-l4"]
     (patch2,) = [r for r in plan_doc(again, "prod").resources if r.type.endswith("ClusterAutoscalerPatch")]
     assert patch2.inputs["spec"] == patch.inputs["spec"]
 

@@ -31,11 +31,9 @@ SYSCTL_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_-]+)+$"
 KARG_PATTERN = r"^[a-z0-9_.-]+(=[^\s]+)?$"
 UNIT_PATTERN = r"^[a-zA-Z0-9@_.-]+\.(service|timer|path|mount)$"
 UTILIZATION_PATTERN = r"^0\.[0-9]+$"
-KMS_KEY_ARN_PATTERN = r"^arn:aws[-a-z]*:kms:[a-z0-9-]+:[0-9]{12}:(key/[-a-zA-Z0-9]+|alias/[-a-zA-Z0-9/_]+)$"
 CAPACITY_RESERVATION_PATTERN = r"^cr-[0-9a-f]{17}$"
 """machine-api-provider-aws `getCapacityReservationSpecification`: "must start with 'cr-' and be exactly 20
 characters long with 17 hexadecimal characters"."""
-CATALOG_SOURCE_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$"
 
 AwsZone = Annotated[str, StringConstraints(pattern=AWS_ZONE_PATTERN)]
 Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]
@@ -250,10 +248,10 @@ class Operator(Strict):
     manage: bool = True
     """Install through OLM (namespace, OperatorGroup, Subscription); false when the operator is already installed."""
     channel: Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
-    source: Annotated[str, StringConstraints(pattern=CATALOG_SOURCE_PATTERN)] | None = None
+    source: str | None = None
     """The CatalogSource the package comes from: `redhat-operators` (NFD) / `certified-operators` (GPU Operator)
     unless set, e.g. the oc-mirror catalog of a disconnected cluster."""
-    source_namespace: Annotated[str, StringConstraints(pattern=CATALOG_SOURCE_PATTERN)] = "openshift-marketplace"
+    source_namespace: str = "openshift-marketplace"
     """The namespace of that CatalogSource."""
     approval: Approval = Approval.AUTOMATIC
     """InstallPlan approval of upgrades after the first install."""
@@ -286,7 +284,7 @@ class OpenShiftCluster(Strict):
     security_groups: list[AwsReference] = Field(min_length=1)
     subnets: dict[AwsZone, AwsReference] = Field(min_length=1)
     """Zone -> the private subnet worker machines use there."""
-    root_volume_kms_key: Annotated[str, StringConstraints(pattern=KMS_KEY_ARN_PATTERN)] | None = None
+    root_volume_kms_key: str | None = None
     """The KMS key ARN the workers' root volumes are encrypted with (`blockDevices[].ebs.kmsKey.arn` of the
     installer's worker MachineSets, from install-config `rootVolume.kmsKeyARN`; `discover` copies it). The GPU
     machines' root volumes use it too; unset, EBS uses the account's default key."""

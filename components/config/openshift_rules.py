@@ -91,7 +91,6 @@ def _cluster(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
     for i, ref in enumerate(c.security_groups):
         yield from _reference(f"{path}.security_groups[{i}]", ref, SG_ID_PATTERN, "sg-0123456789abcdef0")
     yield from _filters_match_infrastructure(path, c)
-    yield from _kms_key(path, c)
     yield from _autoscaler_reach(path, c)
     yield from _existing_gpu_limits(path, c)
     yield from _catalog_sources(path, c)
@@ -277,13 +276,6 @@ def _approval(path: str, op: Operator, *, gpu_operator: bool) -> Iterator[Issue]
                     "the first InstallPlan someone approves installs whatever the channel's head is by then", "manual",
                     "set starting_csv (the channel's current CSV: oc get packagemanifest <package> -o "
                     "jsonpath='{.status.channels[*].currentCSV}'), or use approval: automatic")
-
-
-def _kms_key(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
-    key = c.root_volume_kms_key
-    if key is not None and key.split(":")[3] != c.region:
-        yield Issue(path, f"is a key in {key.split(':')[3]}, but EBS volumes in {c.region} can only use a key of "
-                    "their own region", key, "use the key the cluster's worker MachineSets carry (discover prints it)")
 
 
 def _reservation(path: str, c: OpenShiftCluster, pool: OpenShiftGpuPool) -> Iterator[Issue]:
