@@ -180,6 +180,22 @@ def read_stack_file(path: Path, stack: str) -> StackFile:
     return out
 
 
+def unset_secrets(sf: StackFile) -> list[str]:
+    """Plan secrets nobody has stored yet as placeholders; returns their keys, for a warning.
+
+    The offline plan never reads a secret: a `secure:` value it cannot decrypt and a referenced key that is not
+    set yet are the same masked placeholder to it. So a change can be reviewed before anyone stores the
+    credential; `pulumi preview` and `pulumi up` still refuse the unset key (infra.config.parse).
+    """
+    prefix = f"{infra_config.PROJECT}:"
+    missing = sorted(prefix + key for key in infra_config.credential_keys(sf.project_values())
+                     if prefix + key not in sf.config)
+    for full in missing:
+        sf.config[full] = SECRET
+        sf.secret_keys.append(full)
+    return missing
+
+
 def _yaml_issue(path: Path, exc: yaml.YAMLError) -> Issue:
     """One line: what is wrong and where (line and column, 1-based, as editors count)."""
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
