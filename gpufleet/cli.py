@@ -2,6 +2,11 @@
 
 `gpu-fleet fabric-check STACK --pool KEY` prints a 2-node NCCL test of a GPU pool's fabric, ready to apply.
 
+`gpu-fleet ci runners STACK...` prints, as JSON, the `runs-on` labels of the job that previews and deploys each stack.
+
+`gpu-fleet openshift discover --kubeconfig FILE` reads an OpenShift cluster and prints its `openshift` config block
+(its own exit codes: `openshift discover --help`).
+
 Exit codes: 0 the plan holds; 1 a mandatory policy fails; 2 the configuration (or the command line) is invalid;
 3 no verdict: the policy pack could not run, or gpu-fleet itself failed unexpectedly.
 """
@@ -36,11 +41,12 @@ def project_root(start: Path) -> Path | None:
 def build_plan(stack: str, stack_file: Path) -> report.Plan:
     """Validate the stack file, run the program under mocks and compute capacity and cost."""
     sf = offline.read_stack_file(stack_file, stack)
+    unset = offline.unset_secrets(sf)
     infra_config.parse(sf.project_values(), gcp_project=sf.config.get("gcp:project"), keys=sf.config,
                        secret_keys=sf.secret_keys)
     recorded = offline.run_program(stack, sf.config, sf.secret_keys)
     rows = capacity_rows(r.view() for r in recorded)
-    return report.Plan(stack=stack, resources=recorded, capacity=rows, cost=cost(rows))
+    return report.Plan(stack=stack, resources=recorded, capacity=rows, cost=cost(rows), extra={"unset_secrets": unset})
 
 
 def pack_dir(root: Path | None) -> Path:
@@ -89,16 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--policy-config", type=Path,
                       help="policy pack config (default: policies/config/STACK.json when it exists)")
     plan.add_argument("--no-policy", action="store_true", help="skip the policy pack")
-    openshift = sub.add_parser("openshift", help="OpenShift helpers").add_subparsers(dest="action", required=True)
-    discover = openshift.add_parser(
-        "discover", help="read a cluster's infrastructure facts and print its openshift config block",
-        description="Reads the Infrastructure, ClusterVersion, worker MachineSets, the coreos-bootimages ConfigMap, "
-                    "ClusterAutoscaler default and the operators' Subscriptions (read-only), and prints the "
-                    "`gpu-fleet:openshift` block to paste into a stack file.", epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    discover.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster (a user that can read it)")
-    discover.add_argument("--context", help="kubeconfig context (default: its current context)")
-    discover.add_argument("--name", help="the cluster's key in the stack (default: from its infrastructure id)")
+    _discover_parser(sub)
     check = sub.add_parser("fabric-check", help="print a 2-node NCCL test of a GPU pool's fabric (GPUDirect, EFA)",
                            epilog="exit codes: 0 printed; 2 invalid input (the stack, or a --pool that names no GPU "
                                   "pool with a fabric); 3 a gpu-fleet bug")
@@ -106,7 +103,62 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--pool", required=True,
                        help="the pool's config key, e.g. gke.regions[us-central1].clusters[ml-1].gpu_pools[h100-prod]")
     check.add_argument("--config", type=Path, help="read this stack file instead of Pulumi.STACK.yaml")
+    ci = sub.add_parser("ci", help="helpers for the CI workflows").add_subparsers(dest="action", required=True)
+    runners = ci.add_parser(
+        "runners", help="print {stack: [runs-on labels]} for the jobs that preview and deploy the stacks",
+        description="Reads each stack's eks deploy_from.runner (validated like a plan; a stack without EKS "
+                    "clusters runs on ubuntu-latest) and prints one JSON object for a job output.",
+        epilog="exit codes: 0 printed; 2 invalid input (a stack file or its configuration); 3 a gpu-fleet bug",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    runners.add_argument("stacks", nargs="+", metavar="STACK", help="stack names: reads Pulumi.STACK.yaml")
+    runners.add_argument("--run-id", default=os.environ.get("GITHUB_RUN_ID", ""),
+                         help="fills ${{ github.run_id }} in a label (default: $GITHUB_RUN_ID)")
+    runners.add_argument("--run-attempt", default=os.environ.get("GITHUB_RUN_ATTEMPT", ""),
+                         help="fills ${{ github.run_attempt }} in a label (default: $GITHUB_RUN_ATTEMPT)")
     return parser
+
+
+DISCOVER_EXIT_CODES = """exit codes:
+  0  the config block is printed
+  2  the input or the cluster cannot be used, one line naming what and a hint: a --name that is no gpu-fleet
+     name (refused before connecting), a kubeconfig that cannot be read, a cluster that cannot be reached
+     (connection refused, DNS, TLS, timeout), a permission the kubeconfig's user lacks (the verb and resource),
+     or a cluster that is not self-managed OpenShift on AWS with worker MachineSets
+  3  gpu-fleet failed unexpectedly (a bug; GPU_FLEET_DEBUG=1 shows the traceback)"""
+
+
+def _discover_parser(sub: Any) -> None:
+    """`openshift discover` and its options.
+
+    Its defaults are gpufleet.openshift_discover's, not imported here: the Kubernetes client loads only for it.
+    """
+    openshift = sub.add_parser("openshift", help="OpenShift helpers").add_subparsers(dest="action", required=True)
+    discover = openshift.add_parser(
+        "discover", help="read a cluster's infrastructure facts and print its openshift config block",
+        description="Reads (read-only) the Infrastructure, ClusterVersion, worker MachineSets, the coreos-bootimages "
+                    "ConfigMap, ClusterAutoscaler default, the operators' Subscriptions and PackageManifests, and "
+                    "prints the `gpu-fleet:openshift` block to paste into a stack file.",
+        epilog=DISCOVER_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    discover.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster (a user that can read it)")
+    discover.add_argument("--context", help="kubeconfig context (default: its current context)")
+    discover.add_argument("--name", help="the cluster's key in the stack (default: from its infrastructure id)")
+    discover.add_argument("--timeout", type=_positive(float), default=30.0,
+                          help="seconds to wait for each API request (default: %(default)s)")
+    discover.add_argument("--chunk-size", type=_positive(int), default=500,
+                          help="items per list request, as kubectl's --chunk-size (default: %(default)s)")
+
+
+def _positive(kind: type[float] | type[int]) -> Any:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
+        return value
+
+    return parse
 
 
 def _stderr() -> Console:
@@ -160,13 +212,18 @@ def _main(argv: list[str] | None) -> int:
         from gpufleet import openshift_discover  # the Kubernetes client is only needed here
 
         try:
-            out.print(openshift_discover.run(args.kubeconfig, args.context, args.name), markup=False, end="",
-                      soft_wrap=True)
+            out.print(openshift_discover.run(args.kubeconfig, args.context, args.name, timeout=args.timeout,
+                                             chunk_size=args.chunk_size), markup=False, end="", soft_wrap=True)
         except ConfigError as exc:
-            return _config_errors(err, Path(args.kubeconfig), exc)
+            # Not "invalid configuration": the cluster or the command line is what could not be used.
+            for issue in exc.issues:
+                err.print(f"error: openshift discover: {issue}", markup=False, soft_wrap=True)
+            return EXIT_CONFIG
         return EXIT_OK
 
     root = project_root(Path.cwd())
+    if args.command == "ci":
+        return _ci_runners(args, root, err)
     found = _stack_file(args, root, err)
     if found is None:
         return EXIT_CONFIG
@@ -198,6 +255,10 @@ def _main(argv: list[str] | None) -> int:
         plan = build_plan(args.stack, stack_file)
     except ConfigError as exc:
         return _config_errors(err, stack_file, exc)
+    for key in plan.extra.get("unset_secrets", []):
+        err.print(f"warning: {key} is not set: the offline plan plans it as a masked secret, as it does a `secure:` "
+                  f"value it cannot decrypt; `pulumi preview` and `pulumi up` refuse until it is set: pulumi config "
+                  f"set --secret {key.partition(':')[2]} < <file>", style="bold yellow", markup=False)
     result = None
     if not args.no_policy:
         if policy_config is None:
@@ -238,6 +299,26 @@ def _stack_file(args: argparse.Namespace, root: Path | None, err: Console) -> Pa
                   f"hint: known stacks: {', '.join(stacks) or 'none'}")
         return None
     return stack_file
+
+
+def _ci_runners(args: argparse.Namespace, root: Path | None, err: Console) -> int:
+    """Print `{stack: labels}`; any invalid stack is exit 2, as a plan of it would be."""
+    from gpufleet import runners
+
+    found: dict[str, list[str]] = {}
+    for stack in args.stacks:
+        stack_file = _stack_file(argparse.Namespace(stack=stack, config=None), root, err)
+        if stack_file is None:
+            return EXIT_CONFIG
+        try:
+            sf = offline.read_stack_file(stack_file, stack)
+            parsed = infra_config.parse(sf.project_values(), gcp_project=sf.config.get("gcp:project"),
+                                        keys=sf.config, secret_keys=sf.secret_keys)
+        except ConfigError as exc:
+            return _config_errors(err, stack_file, exc)
+        found[stack] = runners.labels(parsed.fleet, run_id=args.run_id, run_attempt=args.run_attempt)
+    sys.stdout.write(json.dumps(found, separators=(",", ":")) + "\n")
+    return EXIT_OK
 
 
 def _fabric_check(stack: str, stack_file: Path, pool: str, err: Console) -> int:

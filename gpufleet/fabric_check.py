@@ -23,10 +23,10 @@ import yaml
 from components import catalog, versions
 from components.catalog.fabric import NcclBar, Transport
 from components.config import ConfigError, Fleet, Issue
-from components.config.eks import EksCluster, EksGpuPool, efa_interfaces
+from components.config.eks import EksCluster, EksGpuPool, efa_interfaces, is_dedicated
 from components.config.fabric import pool_fabric, pool_nics
 from components.config.gke import GkeCluster, GpuPool
-from components.kubernetes.conventions import GPU_TAINT
+from components.kubernetes.conventions import GPU_TAINT, POOL_TAINT_KEY
 
 POOL_PATH = re.compile(r"^(?P<platform>gke|eks)\.regions\[(?P<region>[^\]]+)\]\.clusters\[(?P<cluster>[^\]]+)\]"
                        r"\.gpu_pools\[(?P<pool>[^\]]+)\]$")
@@ -341,6 +341,12 @@ def _gib_pod(i: int, pool: GpuPool, rdma_names: tuple[str, ...], gvnic: int, gpu
 
 # --- EKS ------------------------------------------------------------------------------------------------------------
 
+def _pool_toleration(pool: EksGpuPool) -> list[dict[str, str]]:
+    """The toleration of a dedicated pool's own taint (components.aws.gpu_pool `taints`)."""
+    return [{"key": POOL_TAINT_KEY, "operator": "Equal", "value": pool.name, "effect": "NoSchedule"}] \
+        if is_dedicated(pool) else []
+
+
 def _eks(path: str, region: str, cluster: EksCluster, pool: EksGpuPool) -> FabricCheck:
     efa = efa_interfaces(pool)
     if not efa:
@@ -364,8 +370,12 @@ def _eks(path: str, region: str, cluster: EksCluster, pool: EksGpuPool) -> Fabri
     tests = [("all_gather_perf", ("8", "16G")), *((b.collective, b.sizes) for b in bars)]
     runs = [" ".join([*mpirun, f"/opt/nccl-tests/build/{c}", "-b", lo, "-e", hi, "-f", "2", "-g", "1", "-c", "1",
                       "-n", "100"]) for c, (lo, hi) in dict(tests).items()]
-    resources = {"nvidia.com/gpu": gpus, "hugepages-2Mi": "5120Mi", "vpc.amazonaws.com/efa": efa,
-                 "memory": "32000Mi"}
+    # No huge pages: with FI_EFA_FORK_SAFE=1 (set above) libfabric's EFA provider does not use them ("By default,
+    # EFA provider will use huge page unless FI_EFA_FORK_SAFE is set to 1/on/true", ofiwg/libfabric
+    # man/fi_efa.7.md, FI_EFA_USE_HUGE_PAGE), and the AL2023 AMI reserves none (amazon-eks-ami v20260724 sets no
+    # vm.nr_hugepages in templates/ or nodeadm; install-efa.sh runs `efa_installer.sh --minimal`), so a request
+    # would keep the workers Pending: Karpenter sees no instance type offering hugepages-2Mi and launches nothing.
+    resources = {"nvidia.com/gpu": gpus, "vpc.amazonaws.com/efa": efa, "memory": "32000Mi"}
     job = {
         "apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "metadata": {"name": name},
         "spec": {
@@ -378,7 +388,8 @@ def _eks(path: str, region: str, cluster: EksCluster, pool: EksGpuPool) -> Fabri
                                 + "\n".join(runs) + "\n"]}]}}},
                 "Worker": {"replicas": 2, "template": {"spec": {
                     "nodeSelector": {"karpenter.sh/nodepool": pool.name},
-                    "tolerations": [_TOLERATION],
+                    # EFA pools are dedicated: their nodes also carry gpu-fleet/pool=<name>:NoSchedule.
+                    "tolerations": [_TOLERATION, *_pool_toleration(pool)],
                     "containers": [{
                         "name": "worker", "image": versions.NCCL_TESTS_EFA_IMAGE, "imagePullPolicy": "IfNotPresent",
                         "volumeMounts": [{"name": "shmem", "mountPath": "/dev/shm"}],

@@ -40,6 +40,8 @@ PLACEHOLDERS: dict[str, dict[str, Any]] = {
                                 "certificateAuthority": {"data": "b2ZmbGluZS1wbGFu"},
                                 "identities": [{"oidcs": [{"issuer": "https://oidc.offline-plan.example"}]}]},
     "aws:sqs/queue:Queue": {"url": "https://sqs.offline-plan.example/000000000000/queue"},
+    # EC2 numbers a launch template's versions from 1.
+    "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1, "defaultVersion": 1},
 }
 OFFLINE_ACCOUNT = "000000000000"
 """The AWS account id the offline plan reports (aws:getCallerIdentity); a real preview asks AWS."""
@@ -55,6 +57,28 @@ CALL_PLACEHOLDERS = {
         "accountId": "000000000000", "arn": "arn:aws:iam::000000000000:user/offline-plan", "id": "000000000000",
         "userId": "offline-plan"},
 }
+
+
+SESSION_CONTEXT = "aws:iam/getSessionContext:getSessionContext"
+ADDON_VERSION = "aws:eks/getAddonVersion:getAddonVersion"
+ADDON_VERSION_PLACEHOLDER = "newest EKS build for Kubernetes"
+"""What the offline plan shows for an add-on version `pulumi up` resolves (most recent for the cluster's version)."""
+
+
+def session_context(arn: str) -> dict[str, Any]:
+    """aws:iam/getSessionContext as AWS answers it.
+
+    An assumed-role session's issuer is its role, a user or role ARN passes through
+    (terraform-provider-aws `data_source_session_context`, which splits
+    `arn:aws:sts::<account>:assumed-role/<role>/<session>`; a role's path comes from iam:GetRole, which the
+    offline plan cannot call, so it stays off).
+    """
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        _, role, session = parts[5].split("/", 2)
+        issuer = f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
+        return {"arn": arn, "issuerArn": issuer, "issuerId": "", "issuerName": role, "sessionName": session}
+    return {"arn": arn, "issuerArn": arn, "issuerId": "", "issuerName": arn.rsplit("/", 1)[-1], "sessionName": ""}
 
 
 @dataclass(frozen=True)
@@ -156,6 +180,22 @@ def read_stack_file(path: Path, stack: str) -> StackFile:
     return out
 
 
+def unset_secrets(sf: StackFile) -> list[str]:
+    """Plan secrets nobody has stored yet as placeholders; returns their keys, for a warning.
+
+    The offline plan never reads a secret: a `secure:` value it cannot decrypt and a referenced key that is not
+    set yet are the same masked placeholder to it. So a change can be reviewed before anyone stores the
+    credential; `pulumi preview` and `pulumi up` still refuse the unset key (infra.config.parse).
+    """
+    prefix = f"{infra_config.PROJECT}:"
+    missing = sorted(prefix + key for key in infra_config.credential_keys(sf.project_values())
+                     if prefix + key not in sf.config)
+    for full in missing:
+        sf.config[full] = SECRET
+        sf.secret_keys.append(full)
+    return missing
+
+
 def _yaml_issue(path: Path, exc: yaml.YAMLError) -> Issue:
     """One line: what is wrong and where (line and column, 1-based, as editors count)."""
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
@@ -200,6 +240,12 @@ class _Mocks(pulumi_mocks.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == SESSION_CONTEXT:
+            return session_context(str(args.args.get("arn") or "")), []
+        if args.token == ADDON_VERSION:
+            # Only EKS knows its newest build; the plan shows what the version follows.
+            return {**dict(args.args), "version": f"{ADDON_VERSION_PLACEHOLDER} {args.args.get('kubernetesVersion')}"
+                    }, []
         return CALL_PLACEHOLDERS.get(args.token, {}), []
 
 

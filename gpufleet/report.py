@@ -88,6 +88,15 @@ def _usd(value: float | None) -> str:
     return "n/a" if value is None else f"${value:,.2f}"
 
 
+def subscription_note(rows: list[CapacityRow]) -> str | None:
+    """The cost's scope on OpenShift: EC2 GPU machines only, never the OpenShift subscription."""
+    clusters = sorted({r.cluster for r in rows if r.platform == "openshift"})
+    if not clusters:
+        return None
+    return (f"OpenShift ({', '.join(clusters)}): the cost is the GPU machines' EC2 price only; the OpenShift "
+            "subscription for their cores (Red Hat bills it per core pair) is left out.")
+
+
 def render(plan: Plan, console: Console) -> None:
     console.print(f"[bold]gpu-fleet plan[/bold] for stack [cyan]{plan.stack}[/cyan] (offline, no cloud calls)")
 
@@ -111,6 +120,9 @@ def render(plan: Plan, console: Console) -> None:
     c = plan.cost
     console.print(f"Cost of GPU capacity: monthly {_usd(c.monthly_usd_min)} at the floor, "
                   f"{_usd(c.monthly_usd_max)} at the ceiling ({_usd(c.hourly_usd_max)}/hour at maximum scale)")
+    note = subscription_note(plan.capacity)
+    if note is not None:
+        console.print(note, markup=False, highlight=False)
     if c.unpriced_pools:
         n = len(c.unpriced_pools)
         console.print(f"[yellow]{_count(n, 'pool')} {'has' if n == 1 else 'have'} no price in the catalog or "
@@ -254,6 +266,9 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
     c = plan.cost
     lines += ["", f"**Monthly GPU cost:** {_usd(c.monthly_usd_min)} at the floor, {_usd(c.monthly_usd_max)} "
               "at the ceiling."]
+    note = subscription_note(plan.capacity)
+    if note is not None:
+        lines.append(f"_{note}_")
     if base is not None:
         old_cost = base.get("cost", {})
         d_max = c.monthly_usd_max - float(old_cost.get("monthly_usd_max", 0))

@@ -19,6 +19,8 @@ from components.config.observability import receiver_secret_keys, referenced_sec
 from components.config.openshift import secret_keys as openshift_secret_keys
 
 PROJECT = "gpu-fleet"
+SETTINGS = frozenset(Fleet.model_fields)
+"""The `gpu-fleet:` keys that are settings (the sections of the fleet model); every other key is a credential."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,10 @@ def parse(raw: Mapping[str, Any], *, gcp_project: str | None, keys: Iterable[str
     issues = check_keys(keys, secret_keys - {f"{PROJECT}:{k}" for k in referenced})
     if issues:
         raise ConfigError(issues)
-    # A referenced key stored in plain text reaches `raw`: drop it (never echo it), and say how to store it.
-    fleet = load_fleet({k: v for k, v in raw.items() if k not in referenced})
+    # A referenced key stored in plain text reaches `raw`: drop it (never echo it), and say how to store it. A
+    # secret is never a setting (those were refused above): the engine's program never reads one into `raw`.
+    encrypted = {k.partition(":")[2] for k in secret_keys if k.startswith(f"{PROJECT}:")}
+    fleet = load_fleet({k: v for k, v in raw.items() if k not in referenced and k not in encrypted})
     issues = [Issue(f"{PROJECT}:{key}", "is not set" if full not in keys else "is stored in plain text, but it "
                     "holds credentials", None, f"pulumi config set --secret {key} < <file>  ({path} refers to it)")
               for key, path in secret_refs(fleet).items()
@@ -85,7 +89,9 @@ def check_keys(keys: Iterable[str], secret_keys: Iterable[str]) -> list[Issue]:
     issues: list[Issue] = []
     for full in sorted(set(keys)):
         namespace, _, key = full.partition(":")
-        if namespace == PROJECT and full in secret:
+        # Only a setting stored as a secret is refused: the program reads settings in plain text. A secret no
+        # setting refers to is never read (a kubeconfig kept after the cluster moved to `kubeconfig: {path}`).
+        if namespace == PROJECT and full in secret and key in SETTINGS:
             issues.append(Issue(full, "is stored as a secret, but gpu-fleet settings become plain resource "
                                 "inputs (names, labels, CIDRs), so the value would reach the state unencrypted",
                                 None, f"gpu-fleet settings hold no credentials; set it in plain text: "

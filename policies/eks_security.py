@@ -29,6 +29,7 @@ CIS = "CIS Amazon EKS Benchmark"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 SUBNET = "aws:ec2/subnet:Subnet"
 NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 Check = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
 _CODE = "components/aws/cluster.py"
 _GPU_KEYS = ("karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-count",
@@ -37,6 +38,19 @@ _GPU_KEYS = ("karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-
 
 def _cluster_path(p: Mapping[str, Any]) -> str:
     return f"eks cluster {p.get('name')!r} (eks.regions[...].clusters[{p.get('name')}])"
+
+
+def private_endpoint(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    """CIS EKS 5.4.2: private endpoint enabled and public access disabled.
+
+    EKS's default is a public endpoint, so an unset endpointPublicAccess counts as public.
+    """
+    vpc = p.get("vpcConfig") or {}
+    if vpc.get("endpointPrivateAccess") and vpc.get("endpointPublicAccess") is False:
+        return None
+    cidrs = ", ".join(map(str, vpc.get("publicAccessCidrs") or [])) or "0.0.0.0/0, EKS's default"
+    return (f"{_cluster_path(p)} has a public API endpoint (reachable from {cidrs}). Empty its "
+            "public_access_cidrs and deploy from a runner inside the VPC (deploy_from.private_cidrs).")
 
 
 def endpoint_access(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> str | None:
@@ -94,6 +108,20 @@ def imds_v2(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     return None
 
 
+def launch_template_imds_v2(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    """A launch template (the system node group's) asks for IMDSv2 with one hop.
+
+    EC2's defaults leave tokens optional, so an absent setting is a violation (checkov CKV_AWS_79 reads it so too).
+    """
+    meta = p.get("metadataOptions") or {}
+    tokens, hops = meta.get("httpTokens"), meta.get("httpPutResponseHopLimit")
+    if tokens == "required" and isinstance(hops, (int, float)) and hops <= 1:
+        return None
+    return (f"launch template {p.get('name') or p.get('description') or '?'!r} lets pods reach instance credentials "
+            f"(httpTokens {tokens!r}, hop limit {hops}). gpu-fleet sets IMDSv2 only with one hop on the system "
+            "nodes' template (components/aws/cluster.py); restore it.")
+
+
 def is_gpu_pool(spec: Mapping[str, Any]) -> bool:
     """A NodePool that may launch GPU nodes: GPU instance types, GPU requirements, or the GPU taint."""
     types = requirement(spec, "node.kubernetes.io/instance-type")
@@ -117,7 +145,8 @@ def nodepool_gpu_limit(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None
 
 
 def _policy(name: str, description: str, resource_type: str, check: Check, cis: str | None,
-            settings: dict[str, dict[str, Any]] | None = None) -> ResourceValidationPolicy:
+            settings: dict[str, dict[str, Any]] | None = None, *,
+            level: EnforcementLevel = EnforcementLevel.MANDATORY) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type != resource_type:
             return
@@ -129,7 +158,7 @@ def _policy(name: str, description: str, resource_type: str, check: Check, cis: 
         name=name,
         description=description + (f" ({CIS} {cis})" if cis else ""),
         validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
+        enforcement_level=level,
         config_schema=PolicyConfigSchema(properties=settings or {}),
         framework=PolicyComplianceFramework(name=CIS, version="1.8.0", reference=cis) if cis else None,
     )
@@ -137,15 +166,21 @@ def _policy(name: str, description: str, resource_type: str, check: Check, cis: 
 
 POLICIES = [
     _policy("eks-endpoint-access", "The API endpoint is private, or public only to listed networks.", EKS_CLUSTER,
-            endpoint_access, "5.4.1, 5.4.2",
+            endpoint_access, "5.4.1",
             {"min_prefix_length": {"type": "integer", "minimum": 0, "maximum": 32, "default": MIN_AUTHORIZED_PREFIX,
                                    "description": "Public access CIDRs must be this narrow or narrower (/N)"}}),
+    # Advisory by default: a public endpoint limited to listed networks is a legitimate choice (5.4.1 holds);
+    # prod's pack config makes it mandatory.
+    _policy("eks-private-endpoint", "The API endpoint is private only, with public access disabled.", EKS_CLUSTER,
+            private_endpoint, "5.4.2", level=EnforcementLevel.ADVISORY),
     _policy("eks-secrets-encryption", "Kubernetes Secrets are encrypted with a KMS key.", EKS_CLUSTER,
             secrets_encryption, "5.3.1"),
     _policy("eks-audit-logs", "The control plane's audit log is enabled.", EKS_CLUSTER, audit_logs, "2.1.1"),
     _policy("eks-private-nodes", "Node subnets give no public IPs.", SUBNET, private_nodes, "5.4.3"),
     # No CIS EKS item covers IMDS; the EKS security best practices ("Restricting access to the IMDS") do.
     _policy("eks-imdsv2", "GPU nodes use IMDSv2 with a hop limit of 1.", NODECLASS, imds_v2, None),
+    _policy("eks-system-nodes-imdsv2", "System nodes' launch templates use IMDSv2 with a hop limit of 1.",
+            LAUNCH_TEMPLATE, launch_template_imds_v2, None),
     _policy("karpenter-gpu-limit", "Every NodePool that can launch GPU nodes has a nvidia.com/gpu limit.",
             NODEPOOL, nodepool_gpu_limit, None),
 ]

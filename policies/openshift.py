@@ -5,8 +5,10 @@
 - `openshift-autoscaler-gpu-limits` (stack): the cluster autoscaler is the object named `default`, and every
   accelerator an autoscaled GPU MachineSet carries has a `resourceLimits.gpus` entry of that type, so the
   autoscaler's GPU total bounds it (a type no entry matches is never limited).
-- `openshift-olm-subscriptions`: Subscriptions are approved automatically and wait for their installed CSV, or
-  the operators' custom resources fail on a fresh cluster (and a Manual InstallPlan never completes).
+- `openshift-olm-subscriptions`: the first install completes: every Subscription waits for its installed CSV
+  (or the operators' custom resources fail on a fresh cluster), and one with Manual approval pins `startingCSV`
+  (OLM creates even the first InstallPlan unapproved; pinned, the plan someone approves installs the reviewed
+  version). Manual approval of later upgrades is allowed.
 """
 
 from __future__ import annotations
@@ -87,10 +89,10 @@ def _subscriptions(args: ResourceValidationArgs, report: ReportViolation) -> Non
     p = plain(args.props)
     meta = p.get("metadata") or {}
     spec = p.get("spec") or {}
-    if spec.get("installPlanApproval", "Automatic") != "Automatic":
-        report(f"Subscription {meta.get('name')!r} needs a manual InstallPlan approval: its generated name cannot "
-               "be approved declaratively, so `pulumi up` would wait until it times out. Use Automatic with a "
-               "pinned channel (openshift.clusters[...].operators).", None)
+    if spec.get("installPlanApproval", "Automatic") == "Manual" and not spec.get("startingCSV"):
+        report(f"Subscription {meta.get('name')!r} has Manual approval but no startingCSV: the first InstallPlan "
+               "someone approves would install whatever the channel's head is by then. Pin it "
+               "(openshift.clusters[...].operators.<operator>.starting_csv) or use Automatic.", None)
     if (meta.get("annotations") or {}).get("pulumi.com/waitFor") != WAIT_FOR_CSV:
         report(f"Subscription {meta.get('name')!r} does not wait for its installed CSV "
                f"(pulumi.com/waitFor: {WAIT_FOR_CSV}), so the operator's custom resources fail on a fresh "
@@ -144,7 +146,7 @@ POLICIES = [
         config_schema=PolicyConfigSchema(properties={})),
     ResourceValidationPolicy(
         name="openshift-olm-subscriptions",
-        description="OLM Subscriptions approve automatically and wait for their installed CSV.",
+        description="OLM Subscriptions wait for their installed CSV, and pin startingCSV when approval is Manual.",
         validate=_subscriptions, enforcement_level=EnforcementLevel.MANDATORY,
         config_schema=PolicyConfigSchema(properties={})),
 ]

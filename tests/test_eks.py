@@ -36,6 +36,7 @@ def raw_eks() -> dict[str, Any]:
         "regions": [{"name": "us-east-1", "clusters": [{
             "name": "ml-aws", "vpc_cidr": "10.40.0.0/16", "zones": ["us-east-1a", "us-east-1b"],
             "ami_version": "v20260724",
+            "deploy_from": {"runner": ["self-hosted", "gpu-fleet"], "private_cidrs": ["10.40.0.0/19"]},
             "gpu_pools": [{"name": "pool", "instance_types": ["g6e.48xlarge"], "capacity_types": ["on-demand"],
                            "gpu_limit": 16}]}]}]}}
 
@@ -173,7 +174,8 @@ def test_cel_rules_catch_what_the_schema_alone_misses(prod_plan: Plan) -> None:
 def test_gpu_nodepools_are_capped_tainted_and_pinned(prod_plan: Plan) -> None:
     pools = {o["metadata"]["name"]: o for o in karpenter_objects(prod_plan) if o["kind"] == "NodePool"}
     classes = {o["metadata"]["name"]: o for o in karpenter_objects(prod_plan) if o["kind"] == "EC2NodeClass"}
-    assert set(pools) == {"h100", "a100", "l40s"}
+    assert set(pools) == {"h100", "a100", "l40s", "cpu"}
+    del pools["cpu"]  # the untainted CPU pool (tests/test_eks_karpenter.py)
     assert sum(p["spec"]["limits"]["nvidia.com/gpu"] for p in pools.values()) == 64  # seed 003's cap
     for name, pool in pools.items():
         tmpl = pool["spec"]["template"]
@@ -203,7 +205,8 @@ def test_cluster_is_hardened(prod_plan: Plan) -> None:
     i = cluster.inputs
     assert i["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
     assert i["vpcConfig"]["endpointPrivateAccess"] is True
-    assert i["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+    # Private only since CI deploys from inside the VPC (deploy_from; CIS EKS 5.4.2, mandatory in prod).
+    assert i["vpcConfig"]["endpointPublicAccess"] is False and "publicAccessCidrs" not in i["vpcConfig"]
     assert i["encryptionConfig"]["resources"] == ["secrets"]
     assert "audit" in i["enabledClusterLogTypes"]
     assert i["deletionProtection"] is True
@@ -263,7 +266,7 @@ def test_eks_guardrails(prod_plan: Plan) -> None:
     assert eks_security.secrets_encryption(cluster, {}) is None
     assert eks_security.audit_logs(cluster, {}) is None
     open_ = copy.deepcopy(cluster)
-    open_["vpcConfig"]["publicAccessCidrs"] = ["0.0.0.0/0"]
+    open_["vpcConfig"].update(endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/0"])
     assert "0.0.0.0/0" in (eks_security.endpoint_access(open_, {}) or "")
     unencrypted = {k: v for k, v in cluster.items() if k != "encryptionConfig"}
     assert eks_security.secrets_encryption(unencrypted, {})

@@ -88,8 +88,8 @@ def test_the_secret_key_must_be_encrypted() -> None:
 
 def test_other_gpu_fleet_secrets_are_still_refused() -> None:
     raw = {**values(), "observability": receivers()}
-    found = issues(raw, keys={"gpu-fleet:slack-webhook": True, "gpu-fleet:stray": True})
-    assert len(found) == 1 and found[0].startswith("gpu-fleet:stray: is stored as a secret")
+    found = issues(raw, keys={"gpu-fleet:slack-webhook": True, "gpu-fleet:budgets": True})
+    assert len(found) == 1 and found[0].startswith("gpu-fleet:budgets: is stored as a secret")
 
 
 @pytest.mark.parametrize(("receiver", "start", "text"), [

@@ -5,8 +5,9 @@ notifications (FORECASTED is refused for DAILY), monthly ones get both. Anomaly 
 thresholds miss: an IMMEDIATE subscription publishes to an SNS topic (IMMEDIATE takes SNS subscribers only),
 which forwards to the stack's e-mail addresses (each must confirm its subscription) and, with `budgets.aws.slack`,
 to the on-call's Slack channel, as the budget alerts do. Its threshold is the cost-spike alert's factor, and with
-that alert switched off there is none. Budgets and Cost Explorer are global services billed in us-east-1, so the
-component takes a provider pinned there.
+that alert switched off there is none. The topic is encrypted with its own KMS key (checkov CKV_AWS_26), whose
+policy lets Cost Anomaly Detection and AWS Budgets publish to it. Budgets and Cost Explorer are global services
+billed in us-east-1, so the component takes a provider pinned there.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from components.config.budgets import SlackChannel
 from components.kubernetes.conventions import LABEL_CLUSTER
 
 ANOMALY_SERVICE = "costalerts.amazonaws.com"
-"""The principal Cost Anomaly Detection publishes to SNS as (its topic policy must allow it)."""
+"""The principal Cost Anomaly Detection publishes to SNS as (its topic policy must allow it): "Creating an Amazon SNS
+topic for anomaly notifications", docs.aws.amazon.com/cost-management/latest/userguide/ad-SNS.html."""
 BUDGETS_SERVICE = "budgets.amazonaws.com"
-"""The principal AWS Budgets publishes to SNS as."""
+"""The principal AWS Budgets publishes to SNS as: "Creating an Amazon SNS topic for budget notifications",
+docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html."""
+TOPIC_PUBLISHERS = (ANOMALY_SERVICE, BUDGETS_SERVICE)
 CHATBOT_SERVICE = "chatbot.amazonaws.com"
 """Amazon Q Developer in chat applications (formerly AWS Chatbot) assumes channel roles as this principal."""
 READ_ONLY_POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -50,6 +54,8 @@ class AwsBudgetArgs:
     EC2NodeClass tags), which the created anomaly monitor watches."""
     slack: SlackChannel | None = None
     """A Slack channel (Amazon Q Developer in chat applications) budget and anomaly alerts also go to."""
+    partition: str = "aws"
+    """`aws`, `aws-cn` or `aws-us-gov`, for the ARNs the key and topic policies name."""
 
 
 def notifications(period: str, thresholds: list[float], emails: list[str],
@@ -103,9 +109,13 @@ class AwsBudget(pulumi.ComponentResource):
         "Creating an Amazon SNS topic for budget notifications": principal `budgets.amazonaws.com` with the
         `aws:SourceAccount` / `aws:SourceArn` conditions).
         """
-        topic = aws.sns.Topic(f"{name}-alerts", name=f"gpu-fleet-{args.environment}-budget-alerts", tags=args.tags,
-                              opts=child)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=args.provider)).account_id
+        # Encrypted as the anomaly topic is (checkov CKV_AWS_26), with a key Budgets may use to publish.
+        key = aws.kms.Key(f"{name}-alerts-key", description=f"gpu-fleet {args.environment} budget alert topic",
+                          enable_key_rotation=True, deletion_window_in_days=30, tags=args.tags, opts=child,
+                          policy=account.apply(lambda a: topic_key_policy(partition=args.partition, account=a)))
+        topic = aws.sns.Topic(f"{name}-alerts", name=f"gpu-fleet-{args.environment}-budget-alerts",
+                              kms_master_key_id=key.arn, tags=args.tags, opts=child)
         aws.sns.TopicPolicy(
             f"{name}-alerts-policy",
             arn=topic.arn,
@@ -114,7 +124,7 @@ class AwsBudget(pulumi.ComponentResource):
                 "Statement": [{"Sid": "AwsBudgets", "Effect": "Allow", "Principal": {"Service": BUDGETS_SERVICE},
                                "Action": "SNS:Publish", "Resource": a[0],
                                "Condition": {"StringEquals": {"aws:SourceAccount": a[1]},
-                                             "ArnLike": {"aws:SourceArn": f"arn:aws:budgets::{a[1]}:*"}}}],
+                                             "ArnLike": {"aws:SourceArn": f"arn:{args.partition}:budgets::{a[1]}:*"}}}],
             })),
             opts=child,
         )
@@ -170,18 +180,17 @@ class AwsBudget(pulumi.ComponentResource):
     def _anomalies(name: str, args: AwsBudgetArgs, impact_percent: float,
                    child: pulumi.ResourceOptions) -> pulumi.Output[str]:
         """The SNS topic (and its e-mail subscriptions) anomaly alerts go to, and the IMMEDIATE subscription."""
-        topic = aws.sns.Topic(f"{name}-anomalies", name=f"gpu-fleet-{args.environment}-cost-anomalies",
-                              tags=args.tags, opts=child)
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=args.provider)).account_id
+        key = aws.kms.Key(f"{name}-anomalies-key", description=f"gpu-fleet {args.environment} cost alert topic",
+                          enable_key_rotation=True, deletion_window_in_days=30, tags=args.tags, opts=child,
+                          policy=account.apply(lambda a: topic_key_policy(partition=args.partition, account=a)))
+        topic = aws.sns.Topic(f"{name}-anomalies", name=f"gpu-fleet-{args.environment}-cost-anomalies",
+                              kms_master_key_id=key.arn, tags=args.tags, opts=child)
         policy = aws.sns.TopicPolicy(
             f"{name}-anomalies-policy",
             arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, account).apply(lambda a: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Sid": "CostAnomalyDetection", "Effect": "Allow",
-                               "Principal": {"Service": ANOMALY_SERVICE}, "Action": "SNS:Publish",
-                               "Resource": a[0], "Condition": {"StringEquals": {"aws:SourceAccount": a[1]}}}],
-            })),
+            policy=pulumi.Output.all(topic.arn, account).apply(
+                lambda a: topic_policy(partition=args.partition, topic_arn=a[0], account=a[1])),
             opts=child,
         )
         for email in args.emails:
@@ -201,6 +210,38 @@ class AwsBudget(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[policy])),
         )
         return topic.arn
+
+
+def topic_key_policy(*, partition: str, account: str) -> str:
+    """The cost alert topic's key policy: the account administers the key; the publishing services may use it.
+
+    An encrypted topic takes messages only from publishers that may use its key: "Enable compatibility between event
+    sources from AWS services and encrypted topics" (docs.aws.amazon.com/sns/latest/dg/sns-key-management.html) gives
+    each service `kms:GenerateDataKey*` and `kms:Decrypt`. `aws:SourceAccount` keeps other accounts' anomaly and
+    budget alerts out. The account statement is KMS's default key policy (key-policy-default.html).
+    """
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "CostAlertsPublish", "Effect": "Allow", "Principal": {"Service": list(TOPIC_PUBLISHERS)},
+         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
+    ]})
+
+
+def topic_policy(*, partition: str, topic_arn: str, account: str) -> str:
+    """Who may publish to the cost alert topic: Cost Anomaly Detection and AWS Budgets, for this account only.
+
+    Budgets' statement also names its own ARNs (`aws:SourceArn` arn:<partition>:budgets::<account>:*), as its page
+    shows; Cost Anomaly Detection's page conditions on the account alone.
+    """
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "CostAnomalyDetection", "Effect": "Allow", "Principal": {"Service": ANOMALY_SERVICE},
+         "Action": "SNS:Publish", "Resource": topic_arn, "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
+        {"Sid": "AwsBudgets", "Effect": "Allow", "Principal": {"Service": BUDGETS_SERVICE}, "Action": "SNS:Publish",
+         "Resource": topic_arn, "Condition": {"StringEquals": {"aws:SourceAccount": account},
+                                              "ArnLike": {"aws:SourceArn": f"arn:{partition}:budgets::{account}:*"}}},
+    ]})
 
 
 def _slug(email: str) -> str:

@@ -2,9 +2,11 @@
 
 EFA only passes traffic a security group allows both ways between its members: one group with self-referencing
 all-traffic ingress and egress rules (terraform-aws-eks `all_self_efa`), which EFA pools' EC2NodeClasses select by
-tag. Each EFA pool gets a `cluster` placement group (its EC2NodeClass selects it by name). The device plugin
-(`aws-efa-k8s-device-plugin`, pinned) advertises `vpc.amazonaws.com/efa`; it tolerates the GPU taint and runs only
-on nodes labelled as EFA nodes, since it crash-loops on EFA-capable instances launched without EFA interfaces.
+tag. EFA pools without reserved capacity get a `cluster` placement group (their EC2NodeClass selects it by name);
+reserved pools get none unless they name the group their reservation was made in (components.config.eks). The
+device plugin (`aws-efa-k8s-device-plugin`, pinned) advertises `vpc.amazonaws.com/efa`; it tolerates the GPU and
+pool taints and runs only on nodes labelled as EFA nodes, since it crash-loops on EFA-capable instances launched
+without EFA interfaces.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import versions
-from components.kubernetes.conventions import GPU_TAINT, LABEL_EFA
+from components.kubernetes.conventions import GPU_TAINT, LABEL_EFA, POOL_TOLERATION
 
 EFA_SECURITY_GROUP_TAG = "gpu-fleet/efa"
 """Tag (value: the cluster's name) by which EFA pools' EC2NodeClasses select the EFA security group."""
@@ -30,9 +32,12 @@ def placement_group_name(cluster: str, pool: str) -> str:
 
 
 def device_plugin_values() -> dict[str, Any]:
-    """Chart values (every key exists in the chart's values.yaml): on EFA nodes only, tolerating the GPU taint."""
+    """Chart values (every key exists in the chart's values.yaml): on EFA nodes only.
+
+    They tolerate the GPU taint and the pool taint of dedicated pools (EFA pools are training pools).
+    """
     return {
-        "tolerations": [{"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}],
+        "tolerations": [{"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}, dict(POOL_TOLERATION)],
         "nodeSelector": {LABEL_EFA: "true"},
     }
 
@@ -42,7 +47,7 @@ class EfaArgs:
     cluster_name: str
     vpc_id: pulumi.Input[str]
     pools: list[str]
-    """Names of the cluster's EFA pools: each gets a placement group."""
+    """Names of the EFA pools gpu-fleet creates a placement group for (`creates_placement_group`)."""
     provider: k8s.Provider
     depends_on: list[pulumi.Resource]
     """What the device plugin needs first (the system node group)."""

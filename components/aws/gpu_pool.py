@@ -2,24 +2,38 @@
 
 Requirements come from the catalog (instance types, the GPU's Karpenter name, capacity types, zones); the
 pool carries `limits: nvidia.com/gpu` (its runtime cap), the `nvidia.com/gpu` NoSchedule taint, labels the
-device plugin and the capacity view read back, disruption settings and expiry. Nodes boot a pinned AL2023
-release (the alias picks its NVIDIA variant), use IMDSv2 only, an encrypted gp3 root volume and their
-instance-store NVMe as RAID0. EFA pools add one ENA primary interface and the instance's efa-only interfaces,
-the EFA security group and a cluster placement group (components.aws.efa).
+device plugin and the capacity view read back, disruption settings and expiry. Training pools (reserved,
+production-critical or `workload: training`) never expire, have no forced termination and block drift and
+consolidation outside the cluster's maintenance window (components.aws.disruption); dedicated pools (training,
+or 8+ GPUs per node) add the taint `gpu-fleet/pool=<name>:NoSchedule`, so a 1-GPU pod that only tolerates
+`nvidia.com/gpu` (EKS's ExtendedResourceToleration adds that toleration to every GPU pod) cannot land there.
+Nodes boot a pinned AL2023 release (the alias picks its NVIDIA variant), use IMDSv2 only, an encrypted gp3 root
+volume and their instance-store NVMe as RAID0. EFA pools add one ENA primary interface and the instance's
+efa-only interfaces, the EFA security group and a placement group: one gpu-fleet creates (components.aws.efa),
+one the pool names, or none (reserved capacity).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import catalog
+from components.aws.disruption import training_budgets
 from components.aws.efa import EFA_SECURITY_GROUP_TAG
 from components.aws.network import DISCOVERY_TAG
-from components.config.eks import CapacityType, EksGpuPool
+from components.config.eks import (
+    CapacityType,
+    EksGpuPool,
+    expire_after,
+    is_dedicated,
+    is_training,
+    termination_grace_period,
+)
+from components.config.gke import MaintenanceWindow
 from components.kubernetes.conventions import (
     GPU_PRESENT,
     GPU_TAINT,
@@ -29,6 +43,7 @@ from components.kubernetes.conventions import (
     LABEL_EFA_INTERFACES,
     LABEL_POOL,
     LABEL_REGION,
+    POOL_TAINT_KEY,
 )
 
 NODEPOOL_API = "karpenter.sh/v1"
@@ -62,7 +77,9 @@ class KarpenterGpuPoolArgs:
     efa_interfaces: int = 0
     """EFA interfaces per node (components.config.eks.efa_interfaces); 0: no EFA."""
     placement_group: pulumi.Input[str] | None = None
-    """The cluster placement group of an EFA pool (components.aws.efa)."""
+    """The cluster placement group gpu-fleet created for the pool (components.aws.efa), if any."""
+    maintenance: MaintenanceWindow = field(default_factory=MaintenanceWindow)
+    """The cluster's maintenance window: the only time a training pool's nodes may drift or be consolidated."""
 
 
 def efa_network_interfaces(count: int) -> list[dict[str, Any]]:
@@ -115,32 +132,64 @@ def node_class_spec(args: KarpenterGpuPoolArgs, role: str, placement_group: str 
             {"id": t.id} if t.id else {"tags": dict(t.tags or {})} for t in spec.capacity_reservations]
     if args.efa_interfaces:
         out["networkInterfaces"] = efa_network_interfaces(args.efa_interfaces)
-        if placement_group:
-            out["placementGroupSelector"] = {"name": placement_group}
+    group = placement_group_selector(spec, placement_group)
+    if group:
+        out["placementGroupSelector"] = group
     return out
+
+
+def placement_group_selector(spec: EksGpuPool, created: str | None) -> dict[str, str] | None:
+    """The EC2NodeClass `placementGroupSelector` (exactly one of name and id, per its CEL rules).
+
+    The group the pool names, else the one gpu-fleet created for it, else none.
+    """
+    ref = spec.placement_group
+    if ref is not None and ref.name:
+        return {"name": ref.name}
+    if ref is not None and ref.id:
+        return {"id": ref.id}
+    return {"name": created} if created else None
+
+
+def taints(spec: EksGpuPool) -> list[dict[str, str]]:
+    """The GPU taint on every pool, plus `gpu-fleet/pool=<name>:NoSchedule` on dedicated pools."""
+    own = [{"key": POOL_TAINT_KEY, "value": spec.name, "effect": "NoSchedule"}] if is_dedicated(spec) else []
+    return [{"key": GPU_TAINT[0], "effect": "NoSchedule"}, *own]
+
+
+def disruption(args: KarpenterGpuPoolArgs) -> dict[str, Any]:
+    """Consolidation as configured.
+
+    A training pool's budgets also block drift and consolidation outside the maintenance window.
+    """
+    d = args.spec.disruption
+    budgets = (training_budgets(args.maintenance, d.budget_nodes) if is_training(args.spec)
+               else [{"nodes": d.budget_nodes}])
+    return {"consolidationPolicy": d.consolidation.value, "consolidateAfter": d.consolidate_after,
+            "budgets": budgets}
 
 
 def node_pool_spec(args: KarpenterGpuPoolArgs) -> dict[str, Any]:
     spec = args.spec
     gpu = catalog.machine_type(spec.instance_types[0]).gpu
-    d = spec.disruption
     labels = {GPU_PRESENT: "true", LABEL_POOL: spec.name, LABEL_ACCELERATOR: gpu, **spec.labels,
               **({LABEL_EFA: "true"} if args.efa_interfaces else {})}
     out: dict[str, Any] = {
         "limits": {GPU_RESOURCE: spec.gpu_limit},
-        "disruption": {"consolidationPolicy": d.consolidation.value, "consolidateAfter": d.consolidate_after,
-                       "budgets": [{"nodes": d.budget_nodes}]},
+        "disruption": disruption(args),
         "template": {
             "metadata": {"labels": labels},
             "spec": {
                 "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": spec.name},
-                "expireAfter": d.expire_after,
-                "terminationGracePeriod": d.termination_grace_period,
-                "taints": [{"key": GPU_TAINT[0], "effect": "NoSchedule"}],
+                "expireAfter": expire_after(spec),
+                "taints": taints(spec),
                 "requirements": requirements(spec, args.zones),
             },
         },
     }
+    grace = termination_grace_period(spec)
+    if grace is not None:
+        out["template"]["spec"]["terminationGracePeriod"] = grace
     if spec.weight is not None:
         out["weight"] = spec.weight
     return out

@@ -48,6 +48,9 @@ class KarpenterArgs:
     """The node group the controller runs on; the charts wait for it."""
     zonal_shift: bool
     tags: dict[str, str]
+    prometheus_operator: pulumi.Resource | None = None
+    """The release that installs the monitoring.coreos.com CRDs; set, the chart's ServiceMonitor is on and the
+    chart waits for it."""
 
 
 def controller_policies(*, cluster: str, cluster_arn: str, region: str, partition: str, account: str,
@@ -151,17 +154,34 @@ def queue_policy(queue_arn: str) -> str:
          "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
 
 
-def karpenter_values(*, cluster: pulumi.Input[str], queue: pulumi.Input[str], zonal_shift: bool) -> dict[str, Any]:
+SERVICE_MONITOR_LABELS = {"release": "kube-prometheus-stack"}
+"""kube-prometheus-stack's default ServiceMonitor selector (`release: <release>`). gpu-fleet's Prometheus selects
+every ServiceMonitor (components.kubernetes.monitoring.prometheus_stack), so this only keeps the monitor found if
+someone restores the chart's default selector."""
+
+
+def karpenter_values(*, cluster: pulumi.Input[str], queue: pulumi.Input[str], zonal_shift: bool,
+                     service_monitor: bool = True) -> dict[str, Any]:
     """Chart values (every key exists in the 1.14.1 chart's values.yaml; tests check it)."""
     resources = {"cpu": "1", "memory": "1Gi"}
     return {
         "settings": {"clusterName": cluster, "interruptionQueue": queue, "enableZonalShift": zonal_shift,
-                     "featureGates": {"reservedCapacity": True}},
+                     "featureGates": {
+                         "reservedCapacity": True,
+                         # ALPHA, off by default (values.yaml:231-233): replaces nodes whose conditions from the
+                         # EKS node monitoring agent stay unhealthy (AcceleratedHardwareReady False for 10m,
+                         # NetworkingReady, StorageReady, KernelReady ... for 30m: v1.14.1
+                         # pkg/cloudprovider/cloudprovider.go RepairPolicies). nodeOverlay stays off: no pool
+                         # needs one (the fabric check requests no huge pages, gpufleet/fabric_check.py).
+                         "nodeRepair": True,
+                     }},
         "controller": {"resources": {"requests": resources, "limits": resources}},
         "nodeSelector": {CONTROLLER_LABEL: "true"},
         # Resolves through the node's resolver, so the controller starts before CoreDNS has capacity.
         "dnsPolicy": "Default",
         "replicas": 2,
+        # The controller's metrics (NodeClaim launches, ICE, reservations) for the Karpenter alert rules.
+        "serviceMonitor": {"enabled": service_monitor, "additionalLabels": SERVICE_MONITOR_LABELS},
     }
 
 
@@ -221,9 +241,12 @@ class Karpenter(pulumi.ComponentResource):
         self.chart = k8s.helm.v3.Release(
             f"{name}-chart", name="karpenter", chart=versions.KARPENTER.chart, version=versions.KARPENTER.version,
             namespace=NAMESPACE, skip_crds=True, atomic=True,
-            values=karpenter_values(cluster=args.cluster_name, queue=queue.name, zonal_shift=args.zonal_shift),
+            values=karpenter_values(cluster=args.cluster_name, queue=queue.name, zonal_shift=args.zonal_shift,
+                                    service_monitor=args.prometheus_operator is not None),
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                        depends_on=[args.system_nodes, crds, identity, *attached]))
+                                        depends_on=[args.system_nodes, crds, identity, *attached,
+                                                    *([args.prometheus_operator] if args.prometheus_operator
+                                                      else [])]))
 
         self.node_role_name = node_role.name
         self.queue_name = queue.name

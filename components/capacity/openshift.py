@@ -2,7 +2,10 @@
 
 A MachineSet launches one instance type in one zone; its MachineAutoscaler (same name, same cluster) bounds it
 between `minReplicas` and `maxReplicas`. Rows are priced from the catalog like EKS's and count against the same
-AWS vCPU quotas (the G family's for L4 machines): it is the same EC2 account capacity.
+AWS vCPU quotas (the G family's for L4 machines): it is the same EC2 account capacity. A row counts the
+instances' physical GPUs whatever the pool's sharing (time-slicing or MIG multiplies what pods can request, not
+what is paid for or counts against quota); a pool that launches into a capacity reservation (`capacityReservationId`,
+an On-Demand Capacity Reservation or a Capacity Block) is `reserved`, priced at the catalog's On-Demand rate.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def collect(resources: Iterable[ResourceView], prices: PriceBook) -> Iterator[Ca
         placement = value.get("placement") or {}
         region = str(placement.get("region") or labels.get(LABEL_REGION) or "")
         spot = "spotMarketOptions" in value or value.get("marketType") == "Spot"
+        reserved = bool(value.get("capacityReservationId"))
         yield CapacityRow(
             platform="openshift",
             cluster=cluster,
@@ -81,7 +85,7 @@ def collect(resources: Iterable[ResourceView], prices: PriceBook) -> Iterator[Ca
             spot=spot,
             hourly_usd_per_node=prices.hourly(machine.name, region, spot=spot),
             source_urn=r.urn,
-            capacity="spot" if spot else "on-demand",
+            capacity="spot" if spot else "reserved" if reserved else "on-demand",
             production_critical=labels.get(LABEL_CRITICAL) == "true",
             # One network interface per Machine API machine: EFA x1 at most, whatever the instance could carry.
             fabric=f"EFA x{OPENSHIFT_AWS_MAX_EFA_INTERFACES}" if value.get("networkInterfaceType") == "EFA" else "TCP",

@@ -24,7 +24,8 @@ def parse_cidr(path: str, value: str) -> Generator[Issue, None, ipaddress.IPv4Ne
         yield Issue(path, "not a valid CIDR", value, str(exc))
         return None
     if not isinstance(net, ipaddress.IPv4Network):
-        yield Issue(path, "GKE ranges must be IPv4", value, "an IPv4 CIDR such as 10.0.0.0/20")
+        yield Issue(path, "not an IPv4 range: gpu-fleet's GKE and EKS networks are IPv4 only", value,
+                    "an IPv4 CIDR such as 10.0.0.0/20")
         return None
     return net
 

@@ -19,6 +19,7 @@ from components.config.eks import (
     AWS_REGION_PATTERN,
     AWS_ZONE_PATTERN,
     BUDGET_NODES_PATTERN,
+    DURATION_OR_NEVER_PATTERN,
     DURATION_PATTERN,
     K8S_VERSION_PATTERN,
     PRINCIPAL_ARN_PATTERN,
@@ -123,6 +124,8 @@ _PATTERN_HINTS = {
     AMI_VERSION_PATTERN: "a pinned AL2023 release such as v20260724 (awslabs/amazon-eks-ami releases); `latest` "
                          "would replace every GPU node on each AMI release",
     DURATION_PATTERN: "a duration such as 10m, 24h or 1h30m",
+    DURATION_OR_NEVER_PATTERN: "a duration such as 10m, 24h or 1h30m (s, m and h only, as Karpenter reads them), "
+                               "or Never",
     BUDGET_NODES_PATTERN: "a share such as \"10%\" or a node count such as \"2\"",
     PRINCIPAL_ARN_PATTERN: "an IAM role or user ARN, e.g. arn:aws:iam::123456789012:role/platform-admins",
     RESERVATION_ID_PATTERN: "a capacity reservation id such as cr-0123456789abcdef0",

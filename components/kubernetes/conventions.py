@@ -33,3 +33,8 @@ FLEET_ALERT_LABEL = ("gpu_fleet", "true")
 """Label (name, value) on every alert and recording rule gpu-fleet ships: Alertmanager routes to the GPU receivers
 match on it (with severity), so the platform's own alerts (etcd, API server, kube-prometheus-stack defaults) never
 reach the GPU on-call, on a stack gpu-fleet installs and on OpenShift's platform Alertmanager alike."""
+POOL_TAINT_KEY = LABEL_POOL
+"""Key of the taint (value: the pool's name, NoSchedule) on dedicated EKS GPU pools (training, 8+ GPUs per node):
+only pods that tolerate it and select `gpu-fleet/pool=<name>` land there. Node agents tolerate the key."""
+POOL_TOLERATION = {"key": POOL_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
+"""What every GPU node agent (device plugins, dcgm-exporter) tolerates besides the GPU taint."""

@@ -15,12 +15,23 @@ import pulumi_kubernetes as k8s
 from components import versions
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE
 from components.config.eks import GpuSoftware
-from components.kubernetes.conventions import GPU_PRESENT, GPU_TAINT
+from components.kubernetes.conventions import GPU_PRESENT, GPU_TAINT, POOL_TOLERATION
 from components.kubernetes.dcgm_counters import counters_csv, operator_counters
 from components.kubernetes.monitoring.prometheus_stack import SCRAPE_RELABELINGS
 
 DEVICE_PLUGIN_NAMESPACE = "kube-system"
 _GPU_TOLERATION = {"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}
+_NODE_AGENT_TOLERATIONS = [_GPU_TOLERATION, dict(POOL_TOLERATION)]
+"""GPU node agents also run on dedicated pools, whose nodes carry the `gpu-fleet/pool` taint too."""
+
+
+def device_plugin_values() -> dict[str, Any]:
+    """The chart's default tolerations plus the pool taint.
+
+    v0.20.0 deployments/helm/nvidia-device-plugin/values.yaml:86-93; a list value replaces the default, so the
+    defaults are restated.
+    """
+    return {"tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}, *_NODE_AGENT_TOLERATIONS]}
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,9 @@ def operator_values(*, dcgm_exporter: bool, service_monitor: bool = False) -> di
         "toolkit": {"enabled": False},
         "dcgmExporter": {"enabled": dcgm_exporter, "serviceMonitor": _service_monitor(service_monitor),
                          "config": operator_counters()},
+        # Every operand DaemonSet (device plugin, dcgm-exporter, feature discovery); the chart's default is the
+        # GPU toleration alone (gpu-operator values.yaml `daemonsets.tolerations`).
+        "daemonsets": {"tolerations": _NODE_AGENT_TOLERATIONS},
     }
 
 
@@ -56,7 +70,7 @@ def dcgm_exporter_values(*, service_monitor: bool = False) -> dict[str, Any]:
     """dcgm-exporter on GPU nodes only; its chart tolerates only the control-plane taint by default."""
     return {
         "serviceMonitor": _service_monitor(service_monitor),
-        "tolerations": [_GPU_TOLERATION],
+        "tolerations": _NODE_AGENT_TOLERATIONS,
         "nodeSelector": {GPU_PRESENT: "true"},
         # The chart renders this into the ConfigMap its default volumes mount as the exporter's counters file.
         "customMetrics": counters_csv(),
@@ -75,7 +89,8 @@ class NvidiaSoftware(pulumi.ComponentResource):
                      operator_values(dcgm_exporter=args.dcgm_exporter, service_monitor=monitored),
                      pulumi.ResourceOptions.merge(after, pulumi.ResourceOptions(depends_on=[ns, *crds])))
         else:
-            _release(f"{name}-device-plugin", versions.NVIDIA_DEVICE_PLUGIN, DEVICE_PLUGIN_NAMESPACE, {}, after)
+            _release(f"{name}-device-plugin", versions.NVIDIA_DEVICE_PLUGIN, DEVICE_PLUGIN_NAMESPACE,
+                     device_plugin_values(), after)
             if args.dcgm_exporter:
                 ns = self._namespace(f"{name}-dcgm-ns", DCGM_NAMESPACE, args.provider)
                 _release(f"{name}-dcgm-exporter", versions.DCGM_EXPORTER, DCGM_NAMESPACE,

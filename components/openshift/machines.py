@@ -19,6 +19,7 @@ from components.config.openshift import (
     Capacity,
     OpenShiftCluster,
     OpenShiftGpuPool,
+    TuningProfile,
 )
 from components.config.openshift_rules import machine_set_name
 from components.kubernetes.conventions import (
@@ -31,12 +32,17 @@ from components.kubernetes.conventions import (
     LABEL_REGION,
     accelerator_value,
 )
+from components.openshift.sharing import sharing_labels
+from components.openshift.tuning import TUNING_LABEL
 
 MACHINE_API = "machine.openshift.io/v1beta1"
 AUTOSCALING_API = "autoscaling.openshift.io/v1beta1"
 MACHINE_NAMESPACE = "openshift-machine-api"
 MACHINESET_TYPE = f"kubernetes:{MACHINE_API}:MachineSet"
 MACHINEAUTOSCALER_TYPE = f"kubernetes:{AUTOSCALING_API}:MachineAutoscaler"
+PLAIN_GPU_ROLE = "worker-gpu"
+"""Role label of GPU nodes whose pool needs no MachineConfig: no MachineConfigPool selects it, so they stay in
+`worker` (one boot), and `oc get nodes` still shows them as GPU workers."""
 CLUSTER_LABEL = "machine.openshift.io/cluster-api-cluster"
 MACHINESET_LABEL = "machine.openshift.io/cluster-api-machineset"
 REPLICAS_PATH = "spec.replicas"
@@ -48,14 +54,24 @@ def accelerator(instance_type: str) -> str:
     return accelerator_value(catalog.machine_type(instance_type).gpu)
 
 
-def node_role(pool: OpenShiftGpuPool) -> str:
-    """The MachineConfigPool (and node role) of the pool's nodes: `worker-gpu`, or `worker-gpu-<profile>`."""
-    return f"worker-gpu-{pool.tuning}" if isinstance(pool.tuning, str) else "worker-gpu"
+def profile(cluster: OpenShiftCluster, pool: OpenShiftGpuPool) -> TuningProfile | None:
+    """The pool's tuning profile (the rules refuse a list or an unknown name before this runs)."""
+    return next((t for t in cluster.tuning if t.name == pool.tuning), None) if isinstance(pool.tuning, str) else None
+
+
+def node_role(cluster: OpenShiftCluster, pool: OpenShiftGpuPool) -> str:
+    """The node role of the pool's nodes.
+
+    `worker-gpu-<profile>` (its MachineConfigPool) when the profile needs a MachineConfig, else the plain
+    `worker-gpu` role no pool selects.
+    """
+    tuning = profile(cluster, pool)
+    return f"worker-gpu-{tuning.name}" if tuning is not None and tuning.needs_machine_config else PLAIN_GPU_ROLE
 
 
 def pool_roles(cluster: OpenShiftCluster) -> list[str]:
-    """The custom MachineConfigPools the cluster's GPU machines join, in a stable order."""
-    return sorted({node_role(p) for p in cluster.gpu_pools})
+    """The custom MachineConfigPools: one per tuning profile that needs a MachineConfig, in a stable order."""
+    return sorted(f"worker-gpu-{t.name}" for t in cluster.tuning if t.needs_machine_config)
 
 
 def _reference(ref: AwsReference) -> dict[str, Any]:
@@ -79,7 +95,7 @@ def provider_spec(cluster: OpenShiftCluster, pool: OpenShiftGpuPool, zone: str,
         "subnet": _reference(cluster.subnets[zone]),
         "securityGroups": [_reference(sg) for sg in cluster.security_groups],
         "iamInstanceProfile": {"id": cluster.iam_instance_profile},
-        "blockDevices": [{"ebs": {"encrypted": True, "volumeSize": pool.root_volume_gb, "volumeType": "gp3"}}],
+        "blockDevices": [{"ebs": _root_volume(cluster, pool)}],
         "metadataServiceOptions": {"authentication": "Required"},
         "tags": aws_tags,
         "userDataSecret": {"name": "worker-user-data"},
@@ -92,7 +108,31 @@ def provider_spec(cluster: OpenShiftCluster, pool: OpenShiftGpuPool, zone: str,
     if pool.capacity is Capacity.SPOT:
         # "Most users should provide an empty struct": capped at the On-Demand price (MAPI AWS provider docs).
         spec["spotMarketOptions"] = {}
+    spec.update(_reservation(pool))
     return spec
+
+
+def _root_volume(cluster: OpenShiftCluster, pool: OpenShiftGpuPool) -> dict[str, Any]:
+    ebs: dict[str, Any] = {"encrypted": True, "volumeSize": pool.root_volume_gb, "volumeType": "gp3"}
+    if cluster.root_volume_kms_key is not None:
+        # openshift/api machine/v1beta1 EBSBlockDeviceSpec `kmsKey` (an AWSResourceReference: id, arn or filters);
+        # machine-api-provider-aws passes its `arn` to RunInstances as the volume's KmsKeyId.
+        ebs["kmsKey"] = {"arn": cluster.root_volume_kms_key}
+    return ebs
+
+
+def _reservation(pool: OpenShiftGpuPool) -> dict[str, Any]:
+    """`capacityReservationId` and, for a Capacity Block, `marketType: CapacityBlock`.
+
+    Both are openshift/api AWSMachineProviderConfig fields; machine-api-provider-aws `instances.go` refuses
+    CapacityBlock without the id.
+    """
+    out: dict[str, Any] = {}
+    if pool.capacity_reservation_id is not None:
+        out["capacityReservationId"] = pool.capacity_reservation_id
+    if pool.capacity is Capacity.CAPACITY_BLOCK:
+        out["marketType"] = "CapacityBlock"
+    return out
 
 
 def machine_set(cluster: OpenShiftCluster, pool: OpenShiftGpuPool, zone: str,
@@ -100,9 +140,12 @@ def machine_set(cluster: OpenShiftCluster, pool: OpenShiftGpuPool, zone: str,
     """The MachineSet manifest (without apiVersion/kind) of `pool` in `zone`."""
     name = machine_set_name(cluster.infrastructure_id, pool.name, zone)
     selector = {CLUSTER_LABEL: cluster.infrastructure_id, MACHINESET_LABEL: name}
+    tuning = profile(cluster, pool)
     node_labels = {
-        f"node-role.kubernetes.io/{node_role(pool)}": "",
+        f"node-role.kubernetes.io/{node_role(cluster, pool)}": "",
         ACCELERATOR_LABEL: accelerator(pool.instance_type),
+        **({TUNING_LABEL: tuning.name} if tuning is not None and tuning.sysctls else {}),
+        **sharing_labels(pool),
         LABEL_CLUSTER: cluster.name, LABEL_POOL: pool.name, LABEL_CAPACITY: pool.capacity.value,
         **({LABEL_CRITICAL: "true"} if pool.production_critical else {}),
         **pool.labels,
@@ -147,4 +190,27 @@ def machine_autoscaler(cluster: OpenShiftCluster, pool: OpenShiftGpuPool, zone: 
                      "labels": {LABEL_CLUSTER: cluster.name, LABEL_POOL: pool.name}},
         "spec": {"minReplicas": pool.autoscaling.min_nodes, "maxReplicas": pool.autoscaling.max_nodes,
                  "scaleTargetRef": {"apiVersion": MACHINE_API, "kind": "MachineSet", "name": name}},
+    }
+
+
+def machine_health_check(cluster: OpenShiftCluster, pool: OpenShiftGpuPool, zone: str) -> dict[str, Any] | None:
+    """The MachineHealthCheck of one zone's MachineSet (machine.openshift.io/v1beta1), or None when disabled.
+
+    It selects the set's machines by the `cluster-api-machineset` label the set stamps on them, and replaces a
+    machine whose node is NotReady or Unknown past the timeout, or that never became a node.
+    """
+    check = pool.health_check
+    if check is None:
+        return None
+    name = machine_set_name(cluster.infrastructure_id, pool.name, zone)
+    return {
+        "metadata": {"name": name, "namespace": MACHINE_NAMESPACE,
+                     "labels": {LABEL_CLUSTER: cluster.name, LABEL_POOL: pool.name}},
+        "spec": {
+            "selector": {"matchLabels": {CLUSTER_LABEL: cluster.infrastructure_id, MACHINESET_LABEL: name}},
+            "unhealthyConditions": [{"type": "Ready", "status": status, "timeout": check.unhealthy_timeout}
+                                    for status in ("False", "Unknown")],
+            "maxUnhealthy": check.max_unhealthy,
+            "nodeStartupTimeout": check.node_startup_timeout,
+        },
     }

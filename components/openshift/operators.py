@@ -4,9 +4,14 @@ OLM installs an operator some minutes after its Subscription is created, and onl
 NodeFeatureDiscovery and ClusterPolicy kinds exist. pulumi-kubernetes retries an unknown kind for about 30
 seconds only, so each Subscription carries `pulumi.com/waitFor` on `status.installedCSV` (the provider waits
 until OLM reports the CSV installed, up to `pulumi.com/timeoutSeconds`) and each instance depends on its
-Subscription: the ordering holds on a real `pulumi up`, not just in the plan. Approval is Automatic (a Manual
-InstallPlan has a generated name nothing declarative can approve, and the wait would never end); the channel is
-pinned. gpu-fleet does not wait for the ClusterPolicy to be `ready`: that needs GPU nodes, which scale from zero.
+Subscription: the ordering holds on a real `pulumi up`, not just in the plan. The channel is pinned. Approval is
+Automatic unless configured Manual. OLM creates every InstallPlan of a Manual Subscription unapproved, the first
+one included (operator-framework/operator-lifecycle-manager `pkg/controller/operators/catalog/operator.go`
+`ensureInstallPlan`: `Approved: installPlanApproval == ApprovalAutomatic`), so a Manual Subscription pins
+`startingCSV` (the first InstallPlan installs exactly that CSV) and someone approves that plan while `pulumi up`
+waits for `installedCSV` (README); every later upgrade then waits for its own approval. The catalog source is
+config (mirrored or disconnected clusters name theirs). gpu-fleet does not wait for the ClusterPolicy to be
+`ready`: that needs GPU nodes, which scale from zero.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from typing import Any
 
 import yaml
 
+from components.config.openshift import Approval, Operator
+from components.config.openshift_rules import starting_csv
 from components.kubernetes.dcgm_counters import COUNTERS_CONFIGMAP, counters_csv
 from components.kubernetes.monitoring.prometheus_stack import SCRAPE_RELABELINGS
-from components.versions import GPU_OPERATOR_OLM_CHANNEL, GPU_OPERATOR_OLM_CSV
 
 OLM_API = "operators.coreos.com"
 SUBSCRIPTION_API = f"{OLM_API}/v1alpha1"
@@ -27,7 +33,8 @@ CLUSTER_POLICY_API = "nvidia.com/v1"
 NFD_NAMESPACE = "openshift-nfd"
 GPU_NAMESPACE = "nvidia-gpu-operator"
 """The GPU Operator CSV's suggested namespace; only there does the operator manage its monitoring label itself."""
-MARKETPLACE = "openshift-marketplace"
+NFD_SOURCE = "redhat-operators"
+GPU_OPERATOR_SOURCE = "certified-operators"
 CLUSTER_MONITORING = "openshift.io/cluster-monitoring"
 """Platform Prometheus scrapes ServiceMonitors (the operator's dcgm-exporter one) only in namespaces with it."""
 MANAGED_BY = "gpu-fleet"
@@ -45,27 +52,28 @@ def operator_group(name: str, ns: str) -> dict[str, Any]:
     return {"metadata": {"name": name, "namespace": ns}, "spec": {"targetNamespaces": [ns]}}
 
 
-def subscription(name: str, ns: str, *, package: str, channel: str, source: str,
-                 starting_csv: str | None = None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"channel": channel, "name": package, "source": source, "sourceNamespace": MARKETPLACE,
-                            "installPlanApproval": "Automatic"}
-    if starting_csv is not None:
-        spec["startingCSV"] = starting_csv
+def subscription(name: str, ns: str, *, package: str, op: Operator, default_source: str,
+                 csv: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"channel": op.channel, "name": package, "source": op.source or default_source,
+                            "sourceNamespace": op.source_namespace,
+                            "installPlanApproval": "Manual" if op.approval is Approval.MANUAL else "Automatic"}
+    if csv is not None:
+        spec["startingCSV"] = csv
     return {"metadata": {"name": name, "namespace": ns, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY},
                          "annotations": {"pulumi.com/waitFor": WAIT_FOR_CSV,
                                          "pulumi.com/timeoutSeconds": str(INSTALL_TIMEOUT_SECONDS)}},
             "spec": spec}
 
 
-def nfd_subscription(channel: str) -> dict[str, Any]:
-    return subscription("nfd", NFD_NAMESPACE, package="nfd", channel=channel, source="redhat-operators")
+def nfd_subscription(op: Operator) -> dict[str, Any]:
+    return subscription("nfd", NFD_NAMESPACE, package="nfd", op=op, default_source=NFD_SOURCE,
+                        csv=starting_csv(op, gpu_operator=False))
 
 
-def gpu_operator_subscription(channel: str) -> dict[str, Any]:
+def gpu_operator_subscription(op: Operator) -> dict[str, Any]:
     # The pinned CSV only belongs to the pinned channel; another channel starts at its own head.
-    csv = GPU_OPERATOR_OLM_CSV if channel == GPU_OPERATOR_OLM_CHANNEL else None
-    return subscription("gpu-operator-certified", GPU_NAMESPACE, package="gpu-operator-certified", channel=channel,
-                        source="certified-operators", starting_csv=csv)
+    return subscription("gpu-operator-certified", GPU_NAMESPACE, package="gpu-operator-certified", op=op,
+                        default_source=GPU_OPERATOR_SOURCE, csv=starting_csv(op, gpu_operator=True))
 
 
 NFD_WORKER_CONFIG = {
@@ -97,13 +105,17 @@ def dcgm_counters_data() -> dict[str, str]:
     return {OPERATOR_COUNTERS_KEY: counters_csv()}
 
 
-def cluster_policy() -> dict[str, Any]:
+def cluster_policy(device_plugin_config: str | None = None) -> dict[str, Any]:
     """The OpenShift ClusterPolicy of the v26.7.0 bundle's example, with the nine keys the CRD requires.
 
     The driver is built with the OpenShift Driver Toolkit (`operator.use_ocp_driver_toolkit`); dcgm-exporter's
     ServiceMonitor is on, so cluster monitoring scrapes it. Operands tolerate the `nvidia.com/gpu` taint by
-    default; `daemonsets.tolerations` would replace those defaults, so it is left unset.
+    default; `daemonsets.tolerations` would replace those defaults, so it is left unset. `device_plugin_config`
+    names the ConfigMap of time-slicing configs, when a pool shares its GPUs.
     """
+    plugin: dict[str, Any] = {"enabled": True}
+    if device_plugin_config is not None:
+        plugin["config"] = {"name": device_plugin_config}
     return {
         "metadata": {"name": "gpu-cluster-policy"},
         "spec": {
@@ -113,7 +125,7 @@ def cluster_policy() -> dict[str, Any]:
                        "upgradePolicy": {"autoUpgrade": True, "maxParallelUpgrades": 1, "maxUnavailable": "25%",
                                          "drain": {"enable": False}}},
             "toolkit": {"enabled": True},
-            "devicePlugin": {"enabled": True},
+            "devicePlugin": plugin,
             "dcgm": {"enabled": True},
             # Relabelled as gpu-fleet scrapes dcgm-exporter everywhere: the workload's namespace stays `namespace`
             # (not `exported_namespace`), which the cost rules and dashboards group by.

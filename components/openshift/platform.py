@@ -1,9 +1,10 @@
 """GPU capacity on an existing OpenShift cluster, declared through its own Kubernetes API.
 
 One component per cluster: a Kubernetes provider from the cluster's kubeconfig (a secret or a path), the
-MachineConfigPools and MachineConfigs of its tuning profiles, a MachineSet and MachineAutoscaler per GPU pool and
-zone, the cluster autoscaler's GPU limits, NFD and the GPU Operator through OLM with their instances, and the
-shared add-ons (priority classes, team namespaces with GPU quotas). Every object has an explicit name;
+Tuned profiles and (for kernel arguments and units) MachineConfigPools with MachineConfigs, a MachineSet,
+MachineAutoscaler and MachineHealthCheck per GPU pool and zone, the cluster autoscaler's GPU limits, NFD and the
+GPU Operator through OLM with their instances (and the device plugin's sharing configs), and the shared
+add-ons (priority classes, team namespaces with GPU quotas). Every object has an explicit name;
 `openshift-machine-api` and the cluster itself are never declared.
 """
 
@@ -27,7 +28,8 @@ from components.kubernetes.monitoring.budget_guard import with_team_guard
 from components.kubernetes.monitoring.dashboard_configmap import openshift_console_dashboard
 from components.kubernetes.monitoring.rules import MetricSource, RuleGroup, RuleTargets, gpu_rule_groups
 from components.kubernetes.monitoring.targets import PoolPricing, gpu_prices, nic_bandwidths
-from components.openshift import autoscaler, machine_config, machines, operators
+from components.openshift import autoscaler, machine_config, machines, operators, sharing
+from components.openshift import tuning as tuning_
 from components.openshift.monitoring import OpenShiftMonitoring, OpenShiftMonitoringArgs
 
 TYPE = "gpufleet:openshift:GpuPlatform"
@@ -81,35 +83,8 @@ class OpenShiftGpuPlatform(pulumi.ComponentResource):
                                      opts=pulumi.ResourceOptions(parent=self))
         in_cluster = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
-        # Node tuning first: machines join their pool as they boot, and are destroyed before it.
-        tuning: list[pulumi.Resource] = []
-        profiles = {t.name: t for t in spec.tuning}
-        for role in sorted({*machines.pool_roles(spec), *(f"worker-gpu-{t}" for t in profiles)}):
-            profile = profiles.get(role.removeprefix("worker-gpu-"))
-            tuning.append(_custom(f"{name}-mcp-{role}", machine_config.MCO_API, "MachineConfigPool",
-                                  machine_config.machine_config_pool(
-                                      role, profile.max_unavailable if profile else 1), in_cluster))
-        for t in spec.tuning:
-            mc = machine_config.machine_config(t)
-            if mc is not None:
-                tuning.append(_custom(f"{name}-mc-{t.name}", machine_config.MCO_API, "MachineConfig", mc,
-                                      in_cluster))
-
-        self.machine_sets = []
-        for pool in spec.gpu_pools:
-            for zone in pool.zones:
-                manifest = machines.machine_set(spec, pool, zone, args.tags)
-                machine_set = _custom(
-                    f"{name}-{pool.name}-{zone}", machines.MACHINE_API, "MachineSet", manifest,
-                    pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                        depends_on=tuning, ignore_changes=machines.ignored_fields(spec, pool))))
-                self.machine_sets.append(manifest["metadata"]["name"])
-                if pool.autoscaling is not None:
-                    _custom(f"{name}-{pool.name}-{zone}-autoscaler", machines.AUTOSCALING_API, "MachineAutoscaler",
-                            machines.machine_autoscaler(spec, pool, zone),
-                            pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(
-                                depends_on=[machine_set])))
-
+        tuning = self._node_tuning(name, spec, in_cluster)
+        self.machine_sets = self._machines(name, spec, args.tags, tuning, in_cluster)
         self._cluster_autoscaler(name, spec, in_cluster)
         gpu_namespace = self._operators(name, spec, in_cluster)
         OpenShiftMonitoring(f"{name}-monitoring", OpenShiftMonitoringArgs(
@@ -127,39 +102,94 @@ class OpenShiftGpuPlatform(pulumi.ComponentResource):
                                         opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"machine_sets": self.machine_sets})
 
+    @staticmethod
+    def _node_tuning(name: str, spec: OpenShiftCluster, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
+        """Tuned profiles (sysctls, no reboot), and a pool with its MachineConfig only for profiles that need one.
+
+        Both come before the machines: a machine boots into what exists, and is destroyed before it.
+        """
+        tuning: list[pulumi.Resource] = []
+        for t in spec.tuning:
+            profile = tuning_.tuned(t)
+            if profile is not None:
+                tuning.append(_custom(f"{name}-tuned-{t.name}", tuning_.TUNED_API, "Tuned", profile, opts))
+            mc = machine_config.machine_config(t)
+            if mc is None:
+                continue
+            role = machine_config.profile_role(t)
+            tuning.append(_custom(f"{name}-mcp-{role}", machine_config.MCO_API, "MachineConfigPool",
+                                  machine_config.machine_config_pool(role, t.max_unavailable), opts))
+            tuning.append(_custom(f"{name}-mc-{t.name}", machine_config.MCO_API, "MachineConfig", mc, opts))
+        return tuning
+
+    @staticmethod
+    def _machines(name: str, spec: OpenShiftCluster, tags: dict[str, str], tuning: list[pulumi.Resource],
+                  opts: pulumi.ResourceOptions) -> list[str]:
+        """Per pool and zone: the MachineSet, its MachineAutoscaler and its MachineHealthCheck."""
+        names = []
+        for pool in spec.gpu_pools:
+            for zone in pool.zones:
+                manifest = machines.machine_set(spec, pool, zone, tags)
+                machine_set = _custom(
+                    f"{name}-{pool.name}-{zone}", machines.MACHINE_API, "MachineSet", manifest,
+                    pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                        depends_on=tuning, ignore_changes=machines.ignored_fields(spec, pool))))
+                names.append(manifest["metadata"]["name"])
+                after_set = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[machine_set]))
+                if pool.autoscaling is not None:
+                    _custom(f"{name}-{pool.name}-{zone}-autoscaler", machines.AUTOSCALING_API, "MachineAutoscaler",
+                            machines.machine_autoscaler(spec, pool, zone), after_set)
+                check = machines.machine_health_check(spec, pool, zone)
+                if check is not None:
+                    _custom(f"{name}-{pool.name}-{zone}-health", machines.MACHINE_API, "MachineHealthCheck", check,
+                            after_set)
+        return names
+
     def _cluster_autoscaler(self, name: str, spec: OpenShiftCluster, opts: pulumi.ResourceOptions) -> None:
-        metadata = {"name": autoscaler.AUTOSCALER_NAME, "labels": {LABEL_CLUSTER: spec.name}}
-        body = autoscaler.cluster_autoscaler_spec(spec)
-        if spec.autoscaler.mode is AutoscalerMode.PATCH:
-            k8s.apiextensions.CustomResourcePatch(f"{name}-cluster-autoscaler", api_version=autoscaler.AUTOSCALER_API,
-                                                  kind="ClusterAutoscaler", metadata=metadata, spec=body, opts=opts)
-        else:
+        metadata: dict[str, Any] = {"name": autoscaler.AUTOSCALER_NAME, "labels": {LABEL_CLUSTER: spec.name}}
+        if spec.autoscaler.mode is AutoscalerMode.CREATE:
+            # `pulumi destroy` deletes `default`, which stops all autoscaling on the cluster (README).
             k8s.apiextensions.CustomResource(f"{name}-cluster-autoscaler", api_version=autoscaler.AUTOSCALER_API,
-                                             kind="ClusterAutoscaler", metadata=metadata, spec=body, opts=opts)
+                                             kind="ClusterAutoscaler", metadata=metadata,
+                                             spec=autoscaler.cluster_autoscaler_spec(spec), opts=opts)
+            return
+        metadata["annotations"] = {autoscaler.PATCH_FORCE: "true"}
+        # Deleting a Patch relinquishes its fields (pulumi-kubernetes ssa.Relinquish): the atomic `gpus` list it
+        # force-owns would go whole, the other teams' entries with it. Retained, `destroy` leaves it as it is.
+        k8s.apiextensions.CustomResourcePatch(
+            f"{name}-cluster-autoscaler", api_version=autoscaler.AUTOSCALER_API, kind="ClusterAutoscaler",
+            metadata=metadata, spec=autoscaler.patch_spec(spec),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)))
 
     def _operators(self, name: str, spec: OpenShiftCluster, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         """Declare both operators and their instances; returns what the GPU Operator's namespace is made by."""
         ops = spec.operators
         nfd_ready = self._install(f"{name}-nfd", operators.NFD_NAMESPACE, "openshift-nfd",
-                                  operators.nfd_subscription(ops.nfd.channel), ops.nfd.manage, opts)
+                                  operators.nfd_subscription(ops.nfd), ops.nfd.manage, opts)
         _custom(f"{name}-nfd-instance", operators.NFD_API, "NodeFeatureDiscovery",
                 operators.node_feature_discovery(),
                 pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=nfd_ready)))
         gpu_ready = self._install(f"{name}-gpu-operator", operators.GPU_NAMESPACE, "nvidia-gpu-operator-group",
-                                  operators.gpu_operator_subscription(ops.gpu_operator.channel),
+                                  operators.gpu_operator_subscription(ops.gpu_operator),
                                   ops.gpu_operator.manage, opts)
         # dcgm-exporter's counters file (hardware-health fields), which the ClusterPolicy names.
         after_operator: pulumi.ResourceOptions = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(depends_on=gpu_ready))
         meta = operators.dcgm_counters_metadata()
-        counters = k8s.core.v1.ConfigMap(f"{name}-dcgm-counters",
-                                         metadata={"name": meta["name"], "namespace": meta["namespace"],
-                                                   "labels": meta["labels"]},
-                                         data=operators.dcgm_counters_data(), opts=after_operator)
+        configs: list[pulumi.Resource] = [k8s.core.v1.ConfigMap(
+            f"{name}-dcgm-counters", metadata={"name": meta["name"], "namespace": meta["namespace"],
+                                               "labels": meta["labels"]},
+            data=operators.dcgm_counters_data(), opts=after_operator)]
+        plugin = sharing.device_plugin_configmap(spec, operators.GPU_NAMESPACE)
+        if plugin is not None:
+            configs.append(k8s.core.v1.ConfigMap(
+                f"{name}-device-plugin-config", metadata=plugin["metadata"], data=plugin["data"],
+                opts=after_operator))
         # The ClusterPolicy needs NFD's labels to find GPU nodes: it waits for both operators.
-        _custom(f"{name}-cluster-policy", operators.CLUSTER_POLICY_API, "ClusterPolicy", operators.cluster_policy(),
+        _custom(f"{name}-cluster-policy", operators.CLUSTER_POLICY_API, "ClusterPolicy",
+                operators.cluster_policy(sharing.DEVICE_PLUGIN_CONFIGMAP if plugin is not None else None),
                 pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-                    depends_on=[*gpu_ready, *nfd_ready, counters])))
+                    depends_on=[*gpu_ready, *nfd_ready, *configs])))
         return gpu_ready
 
     @staticmethod

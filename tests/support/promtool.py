@@ -56,6 +56,11 @@ def series(metric: str, labels: dict[str, str], values: str) -> dict[str, str]:
     return {"series": f"{metric}{{{body}}}", "values": values}
 
 
+def labelled(metric: str, values: str, **labels: str) -> dict[str, str]:
+    """An input series from keyword labels (Karpenter's metrics: `nodepool`, `capacity_type`, `zone`, ...)."""
+    return series(metric, labels, values)
+
+
 def gpu_labels(*, gpu: str = "0", node: str = "n1", model: str = H100, namespace: str | None = None,
                pod: str | None = None) -> dict[str, str]:
     """dcgm-exporter's labels for one GPU, scraped with gpu-fleet's `node` relabeling."""

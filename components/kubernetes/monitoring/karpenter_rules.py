@@ -1,0 +1,84 @@
+"""Alert rules over Karpenter's own metrics: launches that fail, capacity EC2 does not have, reservations used up.
+
+The series are Karpenter v1.14.1's, as its controller exports them (scraped through the chart's ServiceMonitor):
+- `karpenter_cloudprovider_instance_launch_failures_total{zone, zone_id, capacity_type, reason}`: one increment
+  per failed CreateFleet offering (aws/karpenter-provider-aws v1.14.1 pkg/providers/instance/metrics.go:34-50,
+  incremented in instance.go:595). `reason` comes from `errors.ToReasonMessage` (pkg/errors/errors.go:235-299):
+  named reasons for errors that do not heal by waiting (Unauthorized, AMINotFound, VCPULimitExceeded,
+  SpotQuotaExceeded, InsufficientFreeAddressesInSubnet, ...), and the generic `LaunchFailed` for the rest, which
+  is where InsufficientInstanceCapacity and ReservationCapacityExceeded land.
+- `karpenter_cloudprovider_instance_type_offering_available{instance_type, capacity_type, zone}`: 1 or 0 per
+  offering of every NodePool's instance types (pkg/controllers/metrics/controller.go:51-100); a `reserved`
+  offering is available only while its reservation has capacity left (offering/reserved_capacity_resolver.go:98),
+  and a zone without a reservation reports 0 as well, so the rule takes the maximum over the pool's types and zones.
+Metric names are listed in website/content/en/docs/reference/metrics.md at v1.14.1. Every rule carries
+`FLEET_ALERT_LABEL` (routing) and a severity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from components.kubernetes.conventions import FLEET_ALERT_LABEL
+from components.kubernetes.monitoring.rules import Rule, RuleGroup
+
+GROUP = "gpufleet-karpenter"
+LAUNCH_FAILURES = "karpenter_cloudprovider_instance_launch_failures_total"
+OFFERING_AVAILABLE = "karpenter_cloudprovider_instance_type_offering_available"
+CAPACITY_REASON = "LaunchFailed"
+"""The reason Karpenter gives InsufficientInstanceCapacity (and every error it has no name for)."""
+FAILURE_WINDOW = "15m"
+"""Launch failures are counted over this window; Karpenter retries a NodeClaim's launch every few seconds."""
+CAPACITY_FOR = "30m"
+"""Spot and on-demand ICE come and go, and Karpenter falls back to other offerings: only a sustained run alerts."""
+RESERVATION_FOR = "15m"
+
+
+@dataclass(frozen=True)
+class ReservedPool:
+    """A NodePool that may consume reserved capacity, and the instance types it may take it as."""
+
+    pool: str
+    instance_types: tuple[str, ...]
+
+
+def _labels(severity: str, **extra: str) -> dict[str, str]:
+    return {"severity": severity, FLEET_ALERT_LABEL[0]: FLEET_ALERT_LABEL[1], **extra}
+
+
+def _launch_failures() -> Iterable[Rule]:
+    failures = f"increase({LAUNCH_FAILURES}{{reason!=\"{CAPACITY_REASON}\"}}[{FAILURE_WINDOW}])"
+    yield Rule(
+        "KarpenterNodeClaimLaunchFailures", f"sum by (reason, capacity_type, zone) ({failures}) > 0", True, None,
+        _labels("critical"),
+        {"summary": "Karpenter cannot launch {{ $labels.capacity_type }} nodes in {{ $labels.zone }}: "
+                    "{{ $labels.reason }}",
+         "description": "EC2 refused launches for a reason that does not heal by waiting (permissions, AMI, quota, "
+                        "subnet addresses). Pending pods stay pending until it is fixed; see the NodeClaim events."})
+    ice = f"increase({LAUNCH_FAILURES}{{reason=\"{CAPACITY_REASON}\"}}[{FAILURE_WINDOW}])"
+    yield Rule(
+        "KarpenterInsufficientCapacity", f"sum by (capacity_type, zone) ({ice}) > 0", True, CAPACITY_FOR,
+        _labels("warning"),
+        {"summary": "EC2 has had no {{ $labels.capacity_type }} capacity in {{ $labels.zone }} for "
+                    f"{CAPACITY_FOR}",
+         "description": "Karpenter's launches keep failing with insufficient capacity. Pods of pools limited to "
+                        "this zone or capacity type stay pending; check for a reservation or another zone."})
+
+
+def _reservations(pools: Sequence[ReservedPool]) -> Iterable[Rule]:
+    for p in pools:
+        types = "|".join(p.instance_types)
+        yield Rule(
+            "KarpenterReservationExhausted",
+            f"max({OFFERING_AVAILABLE}{{capacity_type=\"reserved\", instance_type=~\"{types}\"}}) == 0",
+            True, RESERVATION_FOR, _labels("warning", pool=p.pool),
+            {"summary": f"NodePool {p.pool} has no reserved capacity left",
+             "description": f"No capacity reservation the pool selects has room for {', '.join(p.instance_types)}"
+                            " (used up, expiring, or never matched). New nodes fall back to on-demand at list "
+                            "price where the pool allows it, or stay pending."})
+
+
+def karpenter_rule_groups(reserved: Sequence[ReservedPool]) -> list[RuleGroup]:
+    """The Karpenter group: launch failures and capacity for every cluster, reservations for reserved pools."""
+    return [RuleGroup(GROUP, (*_launch_failures(), *_reservations(reserved)))]
