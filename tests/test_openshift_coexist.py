@@ -89,9 +89,9 @@ def recorded(plan: Plan, name: str) -> Any:
     (lambda c: c["gpu_pools"][0].update(sharing={"mig": "1g.10gb"}), "sharing.mig: l4 GPUs have no MIG"),
     (lambda c: c["gpu_pools"][0].update(sharing={"mig": "1g.10gb", "time_slicing": {"replicas": 2}}),
      "give exactly one of `time_slicing` or `mig`"),
-    (lambda c: c.update(root_volume_kms_key="arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd"),
-     "root_volume_kms_key: is a key in us-west-2, but EBS volumes in us-east-2"),
-    (lambda c: c.update(root_volume_kms_key="alias/aws/ebs"), "root_volume_kms_key: String should match pattern"),
+    (lambda c: c.update(root_volume_kms_key="arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+     "root_volume_kms_key: the key is in us-west-2, the cluster in us-east-2"),
+    (lambda c: c.update(root_volume_kms_key="alias/aws/ebs"), "root_volume_kms_key: not a KMS key ARN"),
 ])
 def test_mistakes_are_one_line_each(prod_doc: dict[str, Any], change: Any, expected: str) -> None:
     values = {"environment": "prod", "openshift": copy.deepcopy(prod_doc["config"][KEY])}

@@ -214,24 +214,26 @@ def test_subnet_ids_of_an_existing_vpc_are_copied(tmp_path: Path, capsys: pytest
     assert block_of(out)["subnets"] == {zone: {"id": i} for zone, i in ids.items()}
 
 
-def test_gpu_fleet_and_infra_machine_sets_are_not_copied(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                         api: FakeApiServer) -> None:
-    # gpu-fleet's own set from an earlier `pulumi up`, made by the product code, in a zone the workers are not in.
-    fleet = load_fleet({"environment": "prod", "openshift": {"clusters": [with_pool({
-        "name": "ocp-ai", "kubeconfig": {"secret": "k"}, "version": "4.20", "infrastructure_id": "ocp-ai-7xk2p",
-        "region": "us-east-2", "ami": "ami-0c4f1e2d3b5a69788", "iam_instance_profile": "gpu-only-profile",
-        "security_groups": [{"filter": "ocp-ai-7xk2p-node"}], "subnets": {"us-east-2d": {"filter": "ocp-ai-7xk2p-x"}}},
-        zone="us-east-2d")]}})
-    assert fleet.openshift is not None
-    spec = fleet.openshift.clusters[0]
-    api.add({"apiVersion": MACHINESET[0], "kind": MACHINESET[1],
-             **machine_set(spec, spec.gpu_pools[0], "us-east-2d", {})})
-    code, out, err = discover(tmp_path, api, capsys=capsys)
-    assert code == 0, err
-    cluster = block_of(out)
-    assert "us-east-2d" not in cluster["subnets"] and cluster["iam_instance_profile"] == "ocp-ai-7xk2p-worker-profile"
-    listed = [r for r in api.requests if r.path.endswith("/machinesets")]
-    assert listed and all(r.query.get("labelSelector") == "!gpu-fleet/cluster" for r in listed)
+def test_gpu_fleet_and_infra_machine_sets_are_not_copied(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Workers in two of us-east-2's three zones, so gpu-fleet's own set can sit in the third.
+    with FakeApiServer(installer_cluster(zones=("us-east-2a", "us-east-2b"))) as api:
+        # gpu-fleet's own set from an earlier `pulumi up`, made by the product code, in a zone the workers are not in.
+        fleet = load_fleet({"environment": "prod", "openshift": {"clusters": [with_pool({
+            "name": "ocp-ai", "kubeconfig": {"secret": "k"}, "version": "4.20", "infrastructure_id": "ocp-ai-7xk2p",
+            "region": "us-east-2", "ami": "ami-0c4f1e2d3b5a69788", "iam_instance_profile": "gpu-only-profile",
+            "security_groups": [{"filter": "ocp-ai-7xk2p-node"}],
+            "subnets": {"us-east-2c": {"filter": "ocp-ai-7xk2p-x"}}}, zone="us-east-2c")]}})
+        assert fleet.openshift is not None
+        spec = fleet.openshift.clusters[0]
+        api.add({"apiVersion": MACHINESET[0], "kind": MACHINESET[1],
+                 **machine_set(spec, spec.gpu_pools[0], "us-east-2c", {})})
+        code, out, err = discover(tmp_path, api, capsys=capsys)
+        assert code == 0, err
+        cluster = block_of(out)
+        assert "us-east-2c" not in cluster["subnets"]
+        assert cluster["iam_instance_profile"] == "ocp-ai-7xk2p-worker-profile"
+        listed = [r for r in api.requests if r.path.endswith("/machinesets")]
+        assert listed and all(r.query.get("labelSelector") == "!gpu-fleet/cluster" for r in listed)
 
 
 def test_no_worker_machine_sets_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],

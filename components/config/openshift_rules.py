@@ -108,7 +108,7 @@ def _cluster(path: str, c: OpenShiftCluster) -> Iterator[Issue]:
     yield from _autoscaler(f"{path}.autoscaler", c)
     yield from _approval(f"{path}.operators.nfd", c.operators.nfd, gpu_operator=False)
     yield from _approval(f"{path}.operators.gpu_operator", c.operators.gpu_operator, gpu_operator=True)
-    yield from _kms_key(f"{path}.root_volume_kms_key", c)
+    yield from _kms_key(path, c)
     yield from unique_names(f"{path}.addons.namespaces", [n.name for n in c.addons.namespaces])
     for ns in c.addons.namespaces:
         if ns.name in RESERVED_NAMESPACES | OPENSHIFT_NAMESPACES or \
