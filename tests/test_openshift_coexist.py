@@ -89,7 +89,8 @@ def recorded(plan: Plan, name: str) -> Any:
     (lambda c: c["gpu_pools"][0].update(sharing={"mig": "1g.10gb"}), "sharing.mig: l4 GPUs have no MIG"),
     (lambda c: c["gpu_pools"][0].update(sharing={"mig": "1g.10gb", "time_slicing": {"replicas": 2}}),
      "give exactly one of `time_slicing` or `mig`"),
-    (lambda c: c.update(root_volume_kms_key="arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+    (lambda c: c.update(root_volume_kms_key="arn:aws:kms:us-west-2:123456789012:"
+                                            "key/1234abcd-12ab-34cd-56ef-1234567890ab"),
      "root_volume_kms_key: the key is in us-west-2, the cluster in us-east-2"),
     (lambda c: c.update(root_volume_kms_key="alias/aws/ebs"), "root_volume_kms_key: not a KMS key ARN"),
 ])
