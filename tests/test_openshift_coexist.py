@@ -317,25 +317,30 @@ PROMTOOL = shutil.which("promtool")
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed")
 def test_a_fired_alert_carries_the_routing_labels_and_keeps_the_workloads_namespace(
         prod_plan: Plan, tmp_path: Path) -> None:
-    """promtool on the emitted rule: a GPU idle in `private-ai-demo` fires into gpu-fleet's namespace, with the
-    workload's namespace as `exported_namespace`; a GPU no pod holds has none (series as dcgm-exporter emits them
-    through the operator's ServiceMonitor: gpu, UUID, modelName, Hostname, and the pod's namespace when held)."""
+    """promtool on the emitted rule: an application XID on a GPU a pod of `private-ai-demo` holds fires into
+    gpu-fleet's namespace, with the workload's namespace as `exported_namespace`; on a GPU no pod holds it has none
+    (series as dcgm-exporter emits them through the operator's ServiceMonitor: gpu, UUID, modelName, Hostname, the
+    XID counter's `xid` and `window_size_in_ms`, and the pod's namespace when held)."""
     groups = copy.deepcopy(_openshift_rule(prod_plan)["spec"]["groups"])
     for group in groups:
         for r in group["rules"]:
             r.pop("annotations", None)  # compared by labels only
     (rules := tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
-    held = 'gpu="0",UUID="GPU-a",modelName="NVIDIA L4",Hostname="n1",namespace="private-ai-demo",pod="llm-0"'
-    free = 'gpu="1",UUID="GPU-b",modelName="NVIDIA L4",Hostname="n1"'
-    fired = {"severity": "info", "gpu_fleet": "true", "namespace": "gpu-fleet-alerting"}
+    xid = {"xid": "13", "window_size_in_ms": "300000"}
+    held = {"gpu": "0", "UUID": "GPU-a", "modelName": "NVIDIA L4", "Hostname": "n1", **xid}
+    free = {"gpu": "1", "UUID": "GPU-b", "modelName": "NVIDIA L4", "Hostname": "n1", **xid}
+
+    def series(labels: dict[str, str], **more: str) -> str:
+        return "DCGM_EXP_XID_ERRORS_COUNT{" + ",".join(f'{k}="{v}"' for k, v in {**labels, **more}.items()) + "}"
+
+    fired = {"severity": "warning", "gpu_fleet": "true", "namespace": "gpu-fleet-alerting"}
     spec = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": [{
         "interval": "1m",
-        "input_series": [{"series": f"DCGM_FI_DEV_GPU_UTIL{{{held}}}", "values": "0x40"},
-                         {"series": f"DCGM_FI_DEV_GPU_UTIL{{{free}}}", "values": "0x40"}],
-        "alert_rule_test": [{"eval_time": "31m", "alertname": "GpuIdle", "exp_alerts": [
-            {"exp_labels": {"gpu": "0", "UUID": "GPU-a", "modelName": "NVIDIA L4", "Hostname": "n1", "pod": "llm-0",
-                            "exported_namespace": "private-ai-demo", **fired}},
-            {"exp_labels": {"gpu": "1", "UUID": "GPU-b", "modelName": "NVIDIA L4", "Hostname": "n1", **fired}}]}],
+        "input_series": [{"series": series(held, namespace="private-ai-demo", pod="llm-0"), "values": "1x40"},
+                         {"series": series(free), "values": "1x40"}],
+        "alert_rule_test": [{"eval_time": "31m", "alertname": "GpuXidApplicationError", "exp_alerts": [
+            {"exp_labels": {**held, "pod": "llm-0", "exported_namespace": "private-ai-demo", **fired}},
+            {"exp_labels": {**free, **fired}}]}],
     }]}
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(spec))
     run = subprocess.run([str(PROMTOOL), "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True,
