@@ -122,20 +122,23 @@ class AddonPin:
     """Where the version comes from, and for which Kubernetes minors the source itself vouches."""
 
 
-_USER_GUIDE = "EKS user guide, newest stored copy (docs.aws.amazon.com/ja_jp/eks/latest/userguide/{page}.md, " \
-    "which lists 1.31-1.36), latest add-on version per Kubernetes version"
+_USER_GUIDE = "EKS user guide, newest stored copy (docs.aws.amazon.com/ja_jp/eks/latest/userguide/{page}.md), " \
+    "latest add-on version per Kubernetes version"
 
 
 def _per_minor(page: str, versions: dict[str, str]) -> dict[str, AddonPin]:
     return {minor: AddonPin(v, _USER_GUIDE.format(page=page)) for minor, v in versions.items()}
 
 
-_KUBE_PROXY = _per_minor("managing-kube-proxy", {
+_KUBE_PROXY = {"1.30": AddonPin("v1.30.14-eksbuild.28", "EKS user guide, an older stored copy "
+                                "(docs.amazonaws.cn/zh_cn/eks/latest/userguide/managing-kube-proxy.md, 1.30-1.35); "
+                                "the newest copy no longer lists 1.30"), **_per_minor("managing-kube-proxy", {
     "1.31": "v1.31.14-eksbuild.20", "1.32": "v1.32.13-eksbuild.16", "1.33": "v1.33.10-eksbuild.13",
-    "1.34": "v1.34.6-eksbuild.13", "1.35": "v1.35.3-eksbuild.13", "1.36": "v1.36.0-eksbuild.14"})
+    "1.34": "v1.34.6-eksbuild.13", "1.35": "v1.35.3-eksbuild.13", "1.36": "v1.36.0-eksbuild.14"})}
 _COREDNS = _per_minor("managing-coredns", {
-    "1.31": "v1.11.4-eksbuild.40", "1.32": "v1.11.4-eksbuild.40", "1.33": "v1.12.4-eksbuild.18",
-    "1.34": "v1.13.2-eksbuild.11", "1.35": "v1.14.3-eksbuild.3", "1.36": "v1.14.3-eksbuild.3"})
+    "1.30": "v1.11.4-eksbuild.40", "1.31": "v1.11.4-eksbuild.40", "1.32": "v1.11.4-eksbuild.40",
+    "1.33": "v1.12.4-eksbuild.18", "1.34": "v1.13.2-eksbuild.11", "1.35": "v1.14.3-eksbuild.3",
+    "1.36": "v1.14.3-eksbuild.3"})
 # The four below are one build for every minor: their version does not follow Kubernetes', and EKS publishes
 # each build for all supported minors (the user guide's VPC CNI tables list one version for every minor). Where
 # the source names one minor only, the source says so; confirm the others with
@@ -155,7 +158,7 @@ _ANY_MINOR = {
     "aws-ebs-csi-driver": AddonPin(
         "v1.66.0-eksbuild.1",
         "mitodl/ol-infrastructure#5959 (2026-09-21): 'the version AWS currently marks defaultVersion for "
-        "Kubernetes 1.36'; the driver states a minimum Kubernetes version only, so the same build for 1.31-1.35"),
+        "Kubernetes 1.36'; the driver states a minimum Kubernetes version only, so the same build for 1.30-1.35"),
     "eks-node-monitoring-agent": AddonPin(
         "v1.7.0-eksbuild.1",
         "aws/eks-node-monitoring-agent release v1.7.0 (2026-08-04, CHANGELOG.md; chart values.yaml "
@@ -165,8 +168,9 @@ _ANY_MINOR = {
 EKS_ADDON_VERSIONS: dict[str, dict[str, AddonPin]] = {
     minor: {"kube-proxy": _KUBE_PROXY[minor], "coredns": _COREDNS[minor], **_ANY_MINOR} for minor in _KUBE_PROXY
 }
-"""Kubernetes minor -> add-on -> pinned version. 1.30 has none: the newest stored kube-proxy table no longer lists
-it, so a 1.30 cluster must pin every add-on in `eks.addon_versions` (the plan refuses it otherwise)."""
+"""Kubernetes minor -> add-on -> pinned version, for every minor gpu-fleet accepts (1.30-1.36). A minor added to
+`KUBERNETES_VERSIONS` without its pins is refused at plan time until the stack pins each add-on in
+`eks.addon_versions`."""
 
 
 def eks_addon_versions(kubernetes_version: str, overrides: dict[str, str]) -> dict[str, str]:

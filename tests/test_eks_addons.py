@@ -109,17 +109,29 @@ def test_an_override_wins_over_the_pin(prod_doc: dict[str, Any], plan_doc: Calla
     assert found == {**pins("1.35"), "vpc-cni": "v1.21.1-eksbuild.8"}
 
 
-def test_a_minor_without_pins_is_refused_unless_the_stack_pins_them() -> None:
+def test_every_minor_gpu_fleet_accepts_is_pinned() -> None:
+    from components.config.eks_rules import KUBERNETES_VERSIONS
+
+    for minor in KUBERNETES_VERSIONS:
+        assert versions.unpinned_eks_addons(minor, {}) == [], minor
+
+
+def test_a_minor_without_a_pin_is_refused_unless_the_stack_pins_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(versions.EKS_ADDON_VERSIONS["1.36"], "coredns")
+    monkeypatch.delitem(versions.EKS_ADDON_VERSIONS["1.36"], "kube-proxy")
     raw = raw_eks()
-    raw["eks"]["kubernetes_version"] = "1.30"
+    raw["eks"]["kubernetes_version"] = "1.36"
     (issue,) = [e for e in errors(raw) if "addon_versions" in e]
-    assert issue.startswith("eks.addon_versions: no pinned version of vpc-cni, eks-pod-identity-agent, kube-proxy, "
-                            "coredns, aws-ebs-csi-driver, eks-node-monitoring-agent for Kubernetes 1.30")
-    assert "hint: pin each in the stack" in issue and "describe-addon-versions --kubernetes-version 1.30" in issue
-    raw["eks"]["addon_versions"] = {name: "v1.30.0-eksbuild.1" for name in versions.EKS_ADDONS}
+    assert issue.startswith("eks.addon_versions: no pinned version of kube-proxy, coredns for Kubernetes 1.36")
+    assert "hint: pin each in the stack" in issue and "describe-addon-versions --kubernetes-version 1.36" in issue
+    raw["eks"]["addon_versions"] = {"coredns": "v1.14.3-eksbuild.3"}
+    (issue,) = [e for e in errors(raw) if "addon_versions" in e]
+    assert issue.startswith("eks.addon_versions: no pinned version of kube-proxy for Kubernetes 1.36")
+    raw["eks"]["addon_versions"]["kube-proxy"] = "v1.36.0-eksbuild.1"
     fleet = load_fleet(raw)
     assert fleet.eks is not None
-    assert versions.eks_addon_versions("1.30", fleet.eks.addon_versions)["coredns"] == "v1.30.0-eksbuild.1"
+    assert versions.eks_addon_versions("1.36", fleet.eks.addon_versions) == {
+        **pins("1.36"), "coredns": "v1.14.3-eksbuild.3", "kube-proxy": "v1.36.0-eksbuild.1"}
 
 
 @pytest.mark.parametrize(("overrides", "path", "message"), [
