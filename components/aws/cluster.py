@@ -42,7 +42,8 @@ DaemonSet (the DCGM host engine the GPU health checks read) tolerates none (`dcg
 tainted GPU nodes it never runs and `AcceleratedHardwareReady` has nothing to report (aws/containers-roadmap#2567).
 `dcgmAgent.tolerations` is in the add-on's configuration schema (aws/eks-node-monitoring-agent @51af549 and at the
 v1.7.0 release commit c399089, charts/configuration.schema.json `DCGMAgent`, additionalProperties false; chart
-values.yaml and templates/dcgm-daemonset.yaml). The GPU taint and the dedicated-pool taint, as the other GPU node agents."""
+values.yaml and templates/dcgm-daemonset.yaml). The GPU taint and the dedicated-pool taint, as the other GPU node
+agents tolerate them."""
 VPC_CNI = "vpc-cni"
 VPC_CNI_SERVICE_ACCOUNT = "aws-node"
 """The VPC CNI's DaemonSet runs as kube-system/aws-node; its Pod Identity role replaces AmazonEKS_CNI_Policy on the
