@@ -104,3 +104,81 @@ MPIJob runs as `:latest`; pinned to a release tag (CUDA 12.8, runs on the AL2023
 NCCL_TCPX_CONFIG = _GPUDIRECT + "gpudirect-tcpx/nccl-config.yaml"
 """A3 High's NCCL test scripts (ConfigMap `nccl-configmap`: allgather.sh, run-nccl.sh with the TCPX environment),
 which the fabric check's pods mount; last changed 0e5609b (2026-06-02, "Finalize NCCL config for GKE 1.34+")."""
+
+# --- EKS managed add-ons ------------------------------------------------------------------------------------
+
+EKS_ADDONS = ("vpc-cni", "eks-pod-identity-agent", "kube-proxy", "coredns", "aws-ebs-csi-driver",
+              "eks-node-monitoring-agent")
+"""Every managed add-on gpu-fleet installs on an EKS cluster (components/aws/cluster.py)."""
+EKS_ADDON_VERSION_PATTERN = r"^v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+$"
+"""How EKS spells an add-on version (`aws eks describe-addon-versions`: `v1.35.3-eksbuild.13`)."""
+
+
+@dataclass(frozen=True)
+class AddonPin:
+    version: str
+    """The add-on version EKS installs, `v<upstream>-eksbuild.<n>`."""
+    source: str
+    """Where the version comes from, and for which Kubernetes minors the source itself vouches."""
+
+
+_USER_GUIDE = "EKS user guide, newest stored copy (docs.aws.amazon.com/ja_jp/eks/latest/userguide/{page}.md), " \
+    "latest add-on version per Kubernetes version"
+
+
+def _per_minor(page: str, versions: dict[str, str]) -> dict[str, AddonPin]:
+    return {minor: AddonPin(v, _USER_GUIDE.format(page=page)) for minor, v in versions.items()}
+
+
+_KUBE_PROXY = {"1.30": AddonPin("v1.30.14-eksbuild.28", "EKS user guide, an older stored copy "
+                                "(docs.amazonaws.cn/zh_cn/eks/latest/userguide/managing-kube-proxy.md, 1.30-1.35); "
+                                "the newest copy no longer lists 1.30"), **_per_minor("managing-kube-proxy", {
+    "1.31": "v1.31.14-eksbuild.20", "1.32": "v1.32.13-eksbuild.16", "1.33": "v1.33.10-eksbuild.13",
+    "1.34": "v1.34.6-eksbuild.13", "1.35": "v1.35.3-eksbuild.13", "1.36": "v1.36.0-eksbuild.14"})}
+_COREDNS = _per_minor("managing-coredns", {
+    "1.30": "v1.11.4-eksbuild.40", "1.31": "v1.11.4-eksbuild.40", "1.32": "v1.11.4-eksbuild.40",
+    "1.33": "v1.12.4-eksbuild.18", "1.34": "v1.13.2-eksbuild.11", "1.35": "v1.14.3-eksbuild.3",
+    "1.36": "v1.14.3-eksbuild.3"})
+# The four below are one build for every minor: their version does not follow Kubernetes', and EKS publishes
+# each build for all supported minors (the user guide's VPC CNI tables list one version for every minor). Where
+# the source names one minor only, the source says so; confirm the others with
+# `aws eks describe-addon-versions --addon-name <addon> --kubernetes-version <minor>` before a bump.
+_ANY_MINOR = {
+    "vpc-cni": AddonPin(
+        "v1.22.3-eksbuild.1",
+        "ministryofjustice/cloud-platform-infrastructure#4678 (2026-07-08), the newest build for EKS 1.33 from "
+        "describe-addon-versions; 'the VPC CNI is backward compatible, the latest version works with all Amazon "
+        "EKS supported Kubernetes versions' (EKS Best Practices Guide, VPC CNI, quoted in "
+        "aws/amazon-vpc-cni-k8s#2747). A minimum for the other minors"),
+    "eks-pod-identity-agent": AddonPin(
+        "v1.3.9-eksbuild.1",
+        "aws/eks-hybrid#763 (2025-10-02), `aws eks describe-addon-configuration --addon-name "
+        "eks-pod-identity-agent --addon-version v1.3.9-eksbuild.1`: the newest build a source quotes; only a "
+        "minimum (no source found lists the builds per minor)"),
+    "aws-ebs-csi-driver": AddonPin(
+        "v1.66.0-eksbuild.1",
+        "mitodl/ol-infrastructure#5959 (2026-09-21): 'the version AWS currently marks defaultVersion for "
+        "Kubernetes 1.36'; the driver states a minimum Kubernetes version only, so the same build for 1.30-1.35"),
+    "eks-node-monitoring-agent": AddonPin(
+        "v1.7.0-eksbuild.1",
+        "aws/eks-node-monitoring-agent release v1.7.0 (2026-08-04, CHANGELOG.md; chart values.yaml "
+        "nodeAgent.image.tag at 51af549): the add-on version is the agent's image tag, as zalando-incubator/"
+        "kubernetes-on-aws#10793 pins add-on v1.5.2-eksbuild.1 for release v1.5.2. Not tied to a minor"),
+}
+EKS_ADDON_VERSIONS: dict[str, dict[str, AddonPin]] = {
+    minor: {"kube-proxy": _KUBE_PROXY[minor], "coredns": _COREDNS[minor], **_ANY_MINOR} for minor in _KUBE_PROXY
+}
+"""Kubernetes minor -> add-on -> pinned version, for every minor gpu-fleet accepts (1.30-1.36). A minor added to
+`KUBERNETES_VERSIONS` without its pins is refused at plan time until the stack pins each add-on in
+`eks.addon_versions`."""
+
+
+def eks_addon_versions(kubernetes_version: str, overrides: dict[str, str]) -> dict[str, str]:
+    """Each add-on's version for a cluster on `kubernetes_version`: the stack's override, else the pin."""
+    pinned = {name: pin.version for name, pin in EKS_ADDON_VERSIONS.get(kubernetes_version, {}).items()}
+    return {name: overrides.get(name) or pinned[name] for name in EKS_ADDONS if name in overrides or name in pinned}
+
+
+def unpinned_eks_addons(kubernetes_version: str, overrides: dict[str, str]) -> list[str]:
+    """The add-ons with neither a pin for `kubernetes_version` nor an override: the plan refuses them."""
+    return [name for name in EKS_ADDONS if name not in eks_addon_versions(kubernetes_version, overrides)]

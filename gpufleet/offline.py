@@ -60,9 +60,6 @@ CALL_PLACEHOLDERS = {
 
 
 SESSION_CONTEXT = "aws:iam/getSessionContext:getSessionContext"
-ADDON_VERSION = "aws:eks/getAddonVersion:getAddonVersion"
-ADDON_VERSION_PLACEHOLDER = "newest EKS build for Kubernetes"
-"""What the offline plan shows for an add-on version `pulumi up` resolves (most recent for the cluster's version)."""
 
 
 def session_context(arn: str) -> dict[str, Any]:
@@ -242,10 +239,6 @@ class _Mocks(pulumi_mocks.Mocks):
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == SESSION_CONTEXT:
             return session_context(str(args.args.get("arn") or "")), []
-        if args.token == ADDON_VERSION:
-            # Only EKS knows its newest build; the plan shows what the version follows.
-            return {**dict(args.args), "version": f"{ADDON_VERSION_PLACEHOLDER} {args.args.get('kubernetesVersion')}"
-                    }, []
         return CALL_PLACEHOLDERS.get(args.token, {}), []
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from components import catalog
+from components import catalog, versions
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from components.kubernetes.monitoring.rules import MONITORING_TYPES
 from gpufleet import watches
@@ -37,6 +37,7 @@ class Plan:
             "cost": self.cost.to_dict(),
         }
         doc["monitoring"] = monitoring(self.resources)
+        doc["eks_versions"] = eks_versions(self.resources)
         if self.policy is not None:
             doc["policy"] = self.policy
         return doc
@@ -162,6 +163,16 @@ def render(plan: Plan, console: Console) -> None:
         for line in monitoring_warnings(stacks):
             console.print(f"[yellow]warning[/yellow] {line}", markup=True, highlight=False)
 
+    pinned = eks_versions(plan.resources)
+    if pinned:
+        ver = Table(title="EKS versions per cluster (pinned; a Kubernetes bump moves them all)")
+        for col in ("cluster", "component", "version"):
+            ver.add_column(col)
+        for eks in pinned:
+            for component, version in eks["versions"].items():
+                ver.add_row(eks["cluster"], component, version)
+        console.print(ver)
+
     counts = Counter(r.type for r in plan.resources)
     kinds = Table(title=f"Resources ({len(plan.resources)})")
     kinds.add_column("type")
@@ -283,6 +294,7 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
             lines += ["", "| pool (stack-config key) | change | machine, capacity | GPU | GPUs min | GPUs max | "
                           "change: $/month max |", "|---|---|---|---|---:|---:|---:|", *changed]
     lines += monitoring_section(plan, base)
+    lines += eks_versions_section(plan)
     base_watches = watches.watches(base.get("resources") or []) if base is not None else None
     lines += watches.markdown_lines(watches.watches(_resource_dicts(plan)), base_watches)
     if plan.policy is not None:
@@ -390,4 +402,44 @@ def monitoring_section(plan: Plan, base: dict[str, Any] | None) -> list[str]:
     if changes:
         lines += ["", "| cluster | change |", "|---|---|", *changes]
     lines += [f"- **warning:** {w}" for w in monitoring_warnings(list(now.values()))]
+    return lines
+
+
+EKS_VERSIONED = ("aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup", "aws:eks/addon:Addon")
+
+
+def eks_versions(resources: list[Recorded]) -> list[dict[str, Any]]:
+    """Per EKS cluster: the control plane's and system node group's Kubernetes version and each add-on's pin.
+
+    Grouped by the component that owns them (each EksCluster's children), named by the cluster's logical name.
+    """
+    owned: dict[str, dict[str, str]] = defaultdict(dict)
+    names: dict[str, str] = {}
+    for r in resources:
+        if r.type not in EKS_VERSIONED:
+            continue
+        if r.type == "aws:eks/cluster:Cluster":
+            names[r.parent] = r.name
+            owned[r.parent]["kubernetes"] = str(r.inputs.get("version"))
+        elif r.type == "aws:eks/nodeGroup:NodeGroup":
+            owned[r.parent]["system node group"] = str(r.inputs.get("version"))
+        else:
+            owned[r.parent][str(r.inputs.get("addonName"))] = str(r.inputs.get("addonVersion"))
+    order = ["kubernetes", "system node group", *versions.EKS_ADDONS]
+
+    def rank(key: str) -> tuple[int, str]:
+        return (order.index(key) if key in order else len(order), key)
+
+    return sorted(({"cluster": names.get(parent, parent), "versions": {k: v[k] for k in sorted(v, key=rank)}}
+                   for parent, v in owned.items()), key=lambda c: c["cluster"])
+
+
+def eks_versions_section(plan: Plan) -> list[str]:
+    """Markdown: each EKS cluster's Kubernetes version and the add-on versions pinned for it."""
+    pinned = eks_versions(plan.resources)
+    if not pinned:
+        return []
+    lines = ["", "**EKS versions (pinned):**", "", "| cluster | component | version |", "|---|---|---|"]
+    for c in pinned:
+        lines += [f"| `{c['cluster']}` | {component} | `{version}` |" for component, version in c["versions"].items()]
     return lines

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import versions
 from components.aws.cluster import EksClusterArgs, EksClusterComponent
 from components.aws.cpu_pool import KarpenterCpuPool, KarpenterCpuPoolArgs
 from components.aws.efa import Efa, EfaArgs
@@ -80,6 +81,7 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                 key,
                 EksClusterArgs(
                     region=region.name, spec=spec, kubernetes_version=eks.kubernetes_version,
+                    addon_versions=versions.eks_addon_versions(eks.kubernetes_version, eks.addon_versions),
                     admin_principal_arn=eks.admin_principal_arn, deletion_protection=eks.deletion_protection,
                     deploy_principal_arn=eks.deploy_principal_arn, preview_principal_arn=eks.preview_principal_arn,
                     support_type=eks.support_type, zonal_shift=eks.zonal_shift,

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components import versions as pinned_addons
 from components.config import ConfigError, load_fleet
 from gpufleet import cli, offline, policy_gate
 from gpufleet.offline import Recorded
@@ -310,11 +311,13 @@ def test_node_group_and_every_addon_follow_the_kubernetes_version(prod_doc: dict
     assert {n.removeprefix("us-east-1-ml-aws-") for n in before} >= {
         "vpc-cni", "eks-pod-identity-agent", "kube-proxy", "coredns", "aws-ebs-csi-driver",
         "eks-node-monitoring-agent", "system"}
-    assert all(v.endswith("1.35") for v in before.values()), before
     eks_of(prod_doc)["kubernetes_version"] = "1.36"
     after = versions(plan_doc(prod_doc, "prod"))
     assert after.keys() == before.keys()
-    assert all(after[n] != before[n] and after[n].endswith("1.36") for n in before), after
+    # The cluster and node group take the minor; each add-on that minor's pin (tests/test_eks_addons.py).
+    for minor, found in (("1.35", before), ("1.36", after)):
+        pinned = {f"us-east-1-ml-aws-{a}": p.version for a, p in pinned_addons.EKS_ADDON_VERSIONS[minor].items()}
+        assert found == {**pinned, "us-east-1-ml-aws": minor, "us-east-1-ml-aws-system": minor}, found
 
 
 # --- §4 the control plane and system nodes ---------------------------------------------------------------

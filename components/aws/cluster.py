@@ -6,7 +6,8 @@ only from listed CIDRs), HTTPS to it from the CI runner's private networks, secr
 encrypted with the cluster's own KMS keys under explicit key policies, an upgrade policy, zonal shift. vpc-cni
 (on its own Pod Identity role) and the Pod Identity agent come up before any node; kube-proxy, CoreDNS, the EBS
 CSI driver and the node monitoring agent after the system node group (IMDSv2, one hop, through a launch template).
-Node group and add-on versions follow the cluster's Kubernetes version. The Kubernetes provider authenticates
+The node group follows the cluster's Kubernetes version and every add-on is pinned for it (components/versions.py,
+overridable per stack), never resolved to "most recent" at deploy time. The Kubernetes provider authenticates
 with `aws eks get-token`, never with a stored credential, and waits for the access policies to propagate.
 """
 
@@ -23,6 +24,7 @@ import pulumiverse_time as time
 from components.aws.iam import cluster_access_policy, key_policy, logs_key_policy, managed, partition_of, trust
 from components.aws.network import DISCOVERY_TAG
 from components.config.eks import EksCluster, SupportType
+from components.kubernetes.conventions import GPU_TAINT, POOL_TOLERATION
 
 CONTROLLER_LABEL = "karpenter.sh/controller"
 """Label of the system node group; the Karpenter controller is pinned to it (never to nodes it manages)."""
@@ -32,6 +34,16 @@ ADDONS_AFTER_COMPUTE = ("kube-proxy", "coredns", "eks-node-monitoring-agent")
 """The node monitoring agent reports GPU (XID, NVLink), kernel, network and storage faults as node conditions,
 which the managed node group's and Karpenter's node repair act on (EKS user guide, "Detect node health issues and
 enable automatic node repair"; ai-on-eks installs it by default)."""
+NODE_MONITORING_AGENT = "eks-node-monitoring-agent"
+NODE_MONITORING_CONFIGURATION = {"dcgmAgent": {"tolerations": [
+    {"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}, dict(POOL_TOLERATION)]}}
+"""The agent's `configuration_values`. Its chart's node agent tolerates every taint, but its `dcgm-server`
+DaemonSet (the DCGM host engine the GPU health checks read) tolerates none (`dcgmAgent.tolerations: []`), so on
+tainted GPU nodes it never runs and `AcceleratedHardwareReady` has nothing to report (aws/containers-roadmap#2567).
+`dcgmAgent.tolerations` is in the add-on's configuration schema (aws/eks-node-monitoring-agent @51af549 and at the
+v1.7.0 release commit c399089, charts/configuration.schema.json `DCGMAgent`, additionalProperties false; chart
+values.yaml and templates/dcgm-daemonset.yaml). The GPU taint and the dedicated-pool taint, as the other GPU node
+agents tolerate them."""
 VPC_CNI = "vpc-cni"
 VPC_CNI_SERVICE_ACCOUNT = "aws-node"
 """The VPC CNI's DaemonSet runs as kube-system/aws-node; its Pod Identity role replaces AmazonEKS_CNI_Policy on the
@@ -54,7 +66,10 @@ class EksClusterArgs:
     spec: EksCluster
     """The cluster's validated config."""
     kubernetes_version: str
-    """The control plane's Kubernetes minor; the system node group and every managed add-on follow it."""
+    """The control plane's Kubernetes minor; the system node group follows it."""
+    addon_versions: dict[str, str]
+    """Each managed add-on's version for that minor (components.versions.eks_addon_versions: the pin, or the
+    stack's override), validated to cover every add-on."""
     admin_principal_arn: str
     """IAM role or user that gets AmazonEKSClusterAdminPolicy through an access entry."""
     deletion_protection: bool
@@ -110,7 +125,7 @@ class EksClusterComponent(pulumi.ComponentResource):
         cluster = self._control_plane(name, args, role, key, [logs, kms_use], tags)
         self._deploy_path(name, spec, cluster)
         self.access_ready = self._access(name, args, cluster, partition, tags)
-        versions = _AddonVersions(self, args.kubernetes_version)
+        versions = args.addon_versions
         before = self._addons_before_compute(name, cluster, partition, versions, tags)
         self.system_nodes = self._system_pool(name, args, cluster, partition, before, tags)
         for addon in ADDONS_AFTER_COMPUTE:
@@ -121,7 +136,7 @@ class EksClusterComponent(pulumi.ComponentResource):
         self.register_outputs({"cluster_name": self.cluster_name, "cluster_arn": self.cluster_arn,
                                "endpoint": self.endpoint, "kubeconfig": self.kubeconfig})
 
-    def _addons_before_compute(self, name: str, cluster: aws.eks.Cluster, partition: str, versions: _AddonVersions,
+    def _addons_before_compute(self, name: str, cluster: aws.eks.Cluster, partition: str, versions: dict[str, str],
                                tags: dict[str, str]) -> list[aws.eks.Addon]:
         """vpc-cni (on its own Pod Identity role) and the Pod Identity agent, which the first node needs."""
         cni_role, cni_policy = self._pod_identity_role(name, "vpc-cni", managed(partition, "AmazonEKS_CNI_Policy"),
@@ -308,7 +323,7 @@ class EksClusterComponent(pulumi.ComponentResource):
                                         ignore_changes=["scalingConfig.desiredSize"]),
         )
 
-    def _ebs_csi(self, name: str, cluster: aws.eks.Cluster, partition: str, versions: _AddonVersions,
+    def _ebs_csi(self, name: str, cluster: aws.eks.Cluster, partition: str, versions: dict[str, str],
                  tags: dict[str, str]) -> aws.eks.Addon:
         role, policy = self._pod_identity_role(name, "ebs-csi", managed(partition,
                                                                         "service-role/AmazonEBSCSIDriverPolicy"), tags)
@@ -337,31 +352,16 @@ class EksClusterComponent(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[ebs]),
         )
 
-    def _addon(self, name: str, cluster: aws.eks.Cluster, addon: str, versions: _AddonVersions,
+    def _addon(self, name: str, cluster: aws.eks.Cluster, addon: str, versions: dict[str, str],
                tags: dict[str, str], *, depends_on: list[pulumi.Resource] | None = None,
                pod_identity: list[aws.eks.AddonPodIdentityAssociationArgs] | None = None) -> aws.eks.Addon:
+        configuration = NODE_MONITORING_CONFIGURATION if addon == NODE_MONITORING_AGENT else None
         return aws.eks.Addon(
-            f"{name}-{addon}", cluster_name=cluster.name, addon_name=addon, addon_version=versions.of(addon),
+            f"{name}-{addon}", cluster_name=cluster.name, addon_name=addon, addon_version=versions[addon],
+            configuration_values=json.dumps(configuration) if configuration else None,
             resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
             pod_identity_associations=pod_identity, tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []))
-
-
-class _AddonVersions:
-    """Each managed add-on at the newest version EKS publishes for the cluster's Kubernetes version.
-
-    As terraform-aws-eks resolves them (`data.aws_eks_addon_version` with `most_recent`, main.tf): a
-    `kubernetes_version` bump moves every add-on with the control plane, in the same `pulumi up`.
-    """
-
-    def __init__(self, parent: pulumi.Resource, kubernetes_version: str) -> None:
-        self._parent = parent
-        self._version = kubernetes_version
-
-    def of(self, addon: str) -> pulumi.Output[str]:
-        return aws.eks.get_addon_version_output(
-            addon_name=addon, kubernetes_version=self._version, most_recent=True,
-            opts=pulumi.InvokeOutputOptions(parent=self._parent)).version
 
 
 def _caller_issuer(parent: pulumi.Resource) -> pulumi.Output[str]:

@@ -31,8 +31,14 @@ INTERRUPTION_EVENTS = {
     "reservation-interruption": ("aws.ec2", "EC2 Capacity Reservation Instance Interruption Warning"),
 }
 """EventBridge rule (stable key) -> source and detail-type, as the CloudFormation template routes them."""
-NODE_POLICIES = ("AmazonEKS_CNI_Policy", "AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
-                 "AmazonSSMManagedInstanceCore")
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonSSMManagedInstanceCore")
+"""The node role's managed policies. No AmazonEKS_CNI_Policy: vpc-cni runs on its own Pod Identity role
+(components/aws/cluster.py), and the node role needs the CNI's permissions only when they are not granted through
+IRSA or Pod Identity (EKS user guide, "Amazon EKS node IAM role"). A new node's aws-node gets them from the Pod
+Identity agent, a host-network DaemonSet that needs no pod networking and authenticates with this role's
+AmazonEKSWorkerNodePolicy ("also provides the permissions for the Amazon EKS Pod Identity Agent", same page); the
+system node group runs that way already. Attached here, the CNI policy would let any pod that reaches IMDS create
+and delete network interfaces (review M5)."""
 
 
 @dataclass(frozen=True)

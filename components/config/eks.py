@@ -325,6 +325,9 @@ class Eks(Strict):
     regions: list[EksRegion] = Field(min_length=1)
     flow_logs: FlowLogs = Field(default_factory=FlowLogs)
     """Flow logs of every cluster's VPC."""
+    addon_versions: dict[str, str] = Field(default_factory=dict)
+    """Managed add-on name -> EKS add-on version (`v1.2.3-eksbuild.4`), overriding the pin for
+    `kubernetes_version` in components/versions.py; required for an add-on that has no pin for that minor."""
 
 
 def is_training(pool: EksGpuPool) -> bool:

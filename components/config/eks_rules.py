@@ -11,7 +11,7 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
-from components import catalog
+from components import catalog, versions
 from components.catalog import aws_instance_types, aws_limits
 from components.config.addons import RESERVED_NAMESPACE_PREFIXES, RESERVED_NAMESPACES
 from components.config.aws_checks import TAG_KEY_MAX, TAG_VALUE_MAX, check_aws_location, tag_problem
@@ -41,6 +41,7 @@ RESERVED_LABEL_DOMAINS = ("karpenter.sh/", "karpenter.k8s.aws/", "kubernetes.io/
                           "nvidia.com/")
 """Label prefixes Karpenter, Kubernetes, NVIDIA or gpu-fleet set on nodes themselves."""
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+_ADDON_VERSION = re.compile(versions.EKS_ADDON_VERSION_PATTERN)
 SYSTEM_AMI_ARCH = "x86_64"
 """The system node group's AMI type is AL2023_x86_64_STANDARD (components/aws/cluster.py): no Graviton types."""
 _NOT_PUBLIC = tuple(ipaddress.IPv4Network(n) for n in (
@@ -102,6 +103,32 @@ def check_eks(fleet: Fleet) -> Iterator[Issue]:
     yield from overlaps(vpcs)
     yield from _check_principals(eks)
     yield from _check_one_runner(eks)
+    yield from _check_addon_versions(eks)
+
+
+def _check_addon_versions(eks: Eks) -> Iterator[Issue]:
+    """Overrides name an add-on gpu-fleet installs and a version EKS could have; every add-on ends up pinned.
+
+    Never "most recent": an unpinned add-on would move to a newer build on any `pulumi up`, unasked.
+    """
+    for name, version in eks.addon_versions.items():
+        path = f"eks.addon_versions.{name}"
+        if name not in versions.EKS_ADDONS:
+            close = difflib.get_close_matches(name, versions.EKS_ADDONS, n=1)
+            yield Issue(path, "not a managed add-on gpu-fleet installs", name,
+                        (f"did you mean {close[0]}? " if close else "") + "one of " + ", ".join(versions.EKS_ADDONS))
+        elif not _ADDON_VERSION.match(version):
+            yield Issue(path, "not an EKS add-on version", version,
+                        f"e.g. v1.22.3-eksbuild.1; list them with `aws eks describe-addon-versions --addon-name {name}"
+                        f" --kubernetes-version {eks.kubernetes_version}`")
+    if eks.kubernetes_version not in KUBERNETES_VERSIONS:
+        return
+    missing = versions.unpinned_eks_addons(eks.kubernetes_version, eks.addon_versions)
+    if missing:
+        yield Issue("eks.addon_versions", f"no pinned version of {', '.join(missing)} for Kubernetes "
+                    f"{eks.kubernetes_version}", eks.kubernetes_version,
+                    f"pin each in the stack, e.g. eks.addon_versions: {{{missing[0]}: v1.2.3-eksbuild.1}}, from "
+                    f"`aws eks describe-addon-versions --kubernetes-version {eks.kubernetes_version}`")
 
 
 def _check_principals(eks: Eks) -> Iterator[Issue]:
