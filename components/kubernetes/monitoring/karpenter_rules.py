@@ -14,8 +14,8 @@ The series are Karpenter v1.14.1's, as its controller exports them (scraped thro
 - `karpenter_nodeclaims_disrupted_total{reason, nodepool, capacity_type}`: one increment per NodeClaim Karpenter
   deletes on an interruption message from its SQS queue, `reason` being the message kind, `spot_interrupted` for an
   EC2 Spot Instance Interruption Warning (aws/karpenter-provider-aws v1.14.1, commit bde00654,
-  pkg/controllers/interruption/utils.go:162-166 and messages/types.go:37; labels from sigs.k8s.io/karpenter
-  6e7eab7a pkg/metrics/metrics.go:61-74, constants.go:29-32). Unlike `karpenter_interruption_received_messages_total`
+  pkg/controllers/interruption/utils.go:162-166 and messages/types.go:40; labels from sigs.k8s.io/karpenter
+  6e7eab7a pkg/metrics/metrics.go:27,61-74, constants.go:29-32). Unlike `karpenter_interruption_received_messages_total`
   (labelled by `message_type` only, and counting the account's messages for instances of other clusters too), it
   counts only this cluster's nodes, per NodePool. The series exists only from its first increment, so a NodePool's
   first interruption since Karpenter started shows as a new series, which `increase()` does not count.
