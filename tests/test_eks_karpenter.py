@@ -346,7 +346,8 @@ def test_karpenter_rules_reach_the_cluster_with_the_fleet_label(prod_plan: Plan)
     assert rules
     (group,) = [g for g in rules[0]["spec"]["groups"] if g["name"] == "gpufleet-karpenter"]
     assert {r["alert"] for r in group["rules"]} == {
-        "KarpenterNodeClaimLaunchFailures", "KarpenterInsufficientCapacity", "KarpenterReservationExhausted"}
+        "KarpenterNodeClaimLaunchFailures", "KarpenterInsufficientCapacity", "KarpenterReservationExhausted",
+        "KarpenterSpotInterruptions"}
     assert all(r["labels"][FLEET_ALERT_LABEL[0]] == FLEET_ALERT_LABEL[1] for r in group["rules"])
     (exhausted,) = [r for r in group["rules"] if r["alert"] == "KarpenterReservationExhausted"]
     assert exhausted["labels"]["pool"] == "h100" and 'instance_type=~"p5.48xlarge"' in exhausted["expr"]
@@ -426,6 +427,49 @@ def test_an_exhausted_reservation_alerts_once_no_zone_has_room(tmp_path: Any) ->
             alert("30m", "KarpenterReservationExhausted"),
             alert("40m", "KarpenterReservationExhausted", {"severity": "warning", "pool": "h100", **FLEET}),
         ],
+    }])
+
+
+def _disrupted(values: str, pool: str, reason: str = "spot_interrupted", capacity: str = "spot") -> dict[str, str]:
+    """`karpenter_nodeclaims_disrupted_total` as Karpenter v1.14.1 exports it: absent until its first increment."""
+    from tests.support.promtool import labelled
+
+    return labelled("karpenter_nodeclaims_disrupted_total", values, reason=reason, nodepool=pool,
+                    capacity_type=capacity, **SCRAPED)
+
+
+@needs_promtool
+def test_spot_interruptions_alert_per_nodepool_including_the_first(tmp_path: Any) -> None:
+    from tests.support.promtool import alert, labelled, run_promtool
+
+    run_promtool(tmp_path, _groups(), [{
+        "interval": "1m",
+        "input_series": [
+            labelled("up", "1x90", **SCRAPED),
+            # The first warning for l4 at 20m creates the series; a second comes at 60m.
+            _disrupted("_x19 1x39 2x30", "l4"),
+            # Karpenter deleting a drifted on-demand node is not a spot interruption.
+            _disrupted("_x19 1x70", "h100", reason="drifted", capacity="on-demand"),
+        ],
+        "alert_rule_test": [
+            alert("10m", "KarpenterSpotInterruptions"),
+            alert("25m", "KarpenterSpotInterruptions", {"severity": "warning", "nodepool": "l4", **FLEET}),
+            alert("45m", "KarpenterSpotInterruptions"),
+            alert("65m", "KarpenterSpotInterruptions", {"severity": "warning", "nodepool": "l4", **FLEET}),
+            alert("85m", "KarpenterSpotInterruptions"),
+        ],
+    }])
+
+
+@needs_promtool
+def test_spot_series_already_there_when_prometheus_starts_do_not_alert(tmp_path: Any) -> None:
+    from tests.support.promtool import alert, labelled, run_promtool
+
+    run_promtool(tmp_path, _groups(), [{
+        "interval": "1m",
+        # Prometheus starts at 0m and finds Karpenter's old count: nothing new happened.
+        "input_series": [labelled("up", "1x30", **SCRAPED), _disrupted("3x30", "l4")],
+        "alert_rule_test": [alert("5m", "KarpenterSpotInterruptions"), alert("20m", "KarpenterSpotInterruptions")],
     }])
 
 

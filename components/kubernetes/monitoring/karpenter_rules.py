@@ -1,4 +1,4 @@
-"""Alert rules over Karpenter's own metrics: launches that fail, capacity EC2 does not have, reservations used up.
+"""Alert rules over Karpenter's own metrics: failed launches, missing capacity, used-up reservations, spot reclaims.
 
 The series are Karpenter v1.14.1's, as its controller exports them (scraped through the chart's ServiceMonitor):
 - `karpenter_cloudprovider_instance_launch_failures_total{zone, zone_id, capacity_type, reason}`: one increment
@@ -11,6 +11,14 @@ The series are Karpenter v1.14.1's, as its controller exports them (scraped thro
   offering of every NodePool's instance types (pkg/controllers/metrics/controller.go:51-100); a `reserved`
   offering is available only while its reservation has capacity left (offering/reserved_capacity_resolver.go:98),
   and a zone without a reservation reports 0 as well, so the rule takes the maximum over the pool's types and zones.
+- `karpenter_nodeclaims_disrupted_total{reason, nodepool, capacity_type}`: one increment per NodeClaim Karpenter
+  deletes on an interruption message from its SQS queue, `reason` being the message kind, `spot_interrupted` for an
+  EC2 Spot Instance Interruption Warning (aws/karpenter-provider-aws v1.14.1, commit bde00654,
+  pkg/controllers/interruption/utils.go:162-166 and messages/types.go:40; labels from sigs.k8s.io/karpenter
+  6e7eab7a pkg/metrics/metrics.go:27,61-74, constants.go:29-32). Unlike `karpenter_interruption_received_messages_total`
+  (labelled by `message_type` only, and counting the account's messages for instances of other clusters too), it
+  counts only this cluster's nodes, per NodePool. The series exists only from its first increment, so a NodePool's
+  first interruption since Karpenter started shows as a new series, which `increase()` does not count.
 Metric names are listed in website/content/en/docs/reference/metrics.md at v1.14.1. Every rule carries
 `FLEET_ALERT_LABEL` (routing) and a severity.
 """
@@ -33,6 +41,11 @@ FAILURE_WINDOW = "15m"
 CAPACITY_FOR = "30m"
 """Spot and on-demand ICE come and go, and Karpenter falls back to other offerings: only a sustained run alerts."""
 RESERVATION_FOR = "15m"
+DISRUPTED = "karpenter_nodeclaims_disrupted_total"
+SPOT_REASON = "spot_interrupted"
+"""The disruption reason of a NodeClaim deleted on a Spot Interruption Warning (messages.SpotInterruptionKind)."""
+INTERRUPTION_WINDOW = "15m"
+"""A warning comes two minutes before EC2 reclaims the node: the alert stays up this long after the last one."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,22 @@ def _reservations(pools: Sequence[ReservedPool]) -> Iterable[Rule]:
                             "price where the pool allows it, or stay pending."})
 
 
+def _spot_interruptions() -> Iterable[Rule]:
+    spot = f'{DISRUPTED}{{reason="{SPOT_REASON}"}}'
+    counted = f"increase({spot}[{INTERRUPTION_WINDOW}]) > 0"
+    # A first interruption appears as a new series (value 1), which increase() cannot see. It counts only when
+    # the same Karpenter pod was already scraped a window ago, so a Prometheus restart does not alert on history.
+    first = (f"({spot} unless {spot} offset {INTERRUPTION_WINDOW}) and on (namespace, pod) "
+             f"(up offset {INTERRUPTION_WINDOW} == 1)")
+    yield Rule(
+        "KarpenterSpotInterruptions", f"sum by (nodepool) ({counted} or {first}) > 0", True, None,
+        _labels("warning"),
+        {"summary": "EC2 is reclaiming spot nodes of NodePool {{ $labels.nodepool }}",
+         "description": f"Karpenter received Spot Interruption Warnings in the last {INTERRUPTION_WINDOW} and is "
+                        "draining those nodes (two minutes' notice). Pods without checkpoints lose their work; "
+                        "repeated warnings mean the pool's spot offerings are scarce."})
+
+
 def karpenter_rule_groups(reserved: Sequence[ReservedPool]) -> list[RuleGroup]:
-    """The Karpenter group: launch failures and capacity for every cluster, reservations for reserved pools."""
-    return [RuleGroup(GROUP, (*_launch_failures(), *_reservations(reserved)))]
+    """The Karpenter group: launches, capacity and spot interruptions for every cluster, reservations per pool."""
+    return [RuleGroup(GROUP, (*_launch_failures(), *_spot_interruptions(), *_reservations(reserved)))]
