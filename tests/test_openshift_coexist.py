@@ -285,7 +285,7 @@ def test_only_gpu_fleet_alerts_reach_the_gpu_receivers_and_the_cluster_keeps_its
     assert oncall not in _routes(path, idle) and slack in _routes(path, idle)
     # The cluster's receivers and inhibit rules are all still there.
     main = _main_config()
-    assert effective["inhibit_rules"] == main["inhibit_rules"]
+    assert effective["inhibit_rules"][:len(main["inhibit_rules"])] == main["inhibit_rules"]
     assert {r["name"] for r in main["receivers"]} <= {r["name"] for r in effective["receivers"]}
 
 

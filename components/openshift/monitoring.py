@@ -21,6 +21,7 @@ Secret beside the config, built from Pulumi secrets.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,9 +29,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config.observability import NULL_RECEIVER, Receiver, ReceiverType
+from components.config.observability import DEADMANS_SWITCH, NULL_RECEIVER, Receiver, ReceiverType
 from components.kubernetes.conventions import FLEET_ALERT_LABEL, LABEL_CLUSTER
-from components.kubernetes.monitoring.alertmanager import GROUP_BY
+from components.kubernetes.monitoring.alertmanager import GROUP_BY, routing
 from components.kubernetes.monitoring.rules import RuleGroup, monitoring_outputs, prometheus_rule, rule_names
 from components.openshift.operators import GPU_NAMESPACE, MANAGED_BY
 
@@ -63,6 +64,8 @@ class OpenShiftMonitoringArgs:
     """The cluster's Kubernetes provider."""
     depends_on: Sequence[pulumi.Resource]
     """The GPU Operator's namespace (when gpu-fleet manages it)."""
+    deadmans_switch: Receiver | None = None
+    """Where gpu-fleet's Watchdog goes (`observability.deadmans_switch`); None: dropped."""
 
 
 def fleet_groups(groups: Sequence[RuleGroup]) -> list[RuleGroup]:
@@ -111,21 +114,70 @@ def _receiver(name: str, r: Receiver) -> dict[str, Any]:
     return out
 
 
-def alertmanager_config(receivers: Mapping[str, Receiver]) -> dict[str, Any]:
-    """The AlertmanagerConfig: gpu-fleet's alerts only, to each receiver that lists their severity."""
+def _matcher(text: str) -> dict[str, str]:
+    """One `routing()` matcher string (`name="v"`, `name=~"a|b"`, `name=v`) as a v1beta1 Matcher object.
+
+    The workload's namespace is `exported_namespace` on OpenShift (`fleet_groups`), so a team's `namespace`
+    matcher is rewritten to it; `namespace` itself is `gpu-fleet-alerting` on every gpu-fleet alert.
+    """
+    found = _MATCHER.fullmatch(text)
+    if found is None:
+        raise ValueError(f"not an Alertmanager matcher: {text!r}")
+    name, op, value = found.group("name", "op", "value")
+    return {"name": WORKLOAD_NAMESPACE if name == "namespace" else name, "matchType": op, "value": value}
+
+
+_MATCHER = re.compile(r'(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>=~|!~|!=|=)"?(?P<value>.*?)"?')
+_ROUTE_KEYS = {"receiver": "receiver", "continue": "continue", "group_wait": "groupWait",
+               "group_interval": "groupInterval", "repeat_interval": "repeatInterval"}
+
+
+def _route(route: Mapping[str, Any]) -> dict[str, Any]:
+    """A `routing()` child route in AlertmanagerConfig terms (camelCase keys, Matcher objects)."""
+    out = {_ROUTE_KEYS[k]: v for k, v in route.items() if k in _ROUTE_KEYS}
+    out["matchers"] = [_matcher(m) for m in route.get("matchers", [])]
+    return out
+
+
+def _inhibit_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A `routing()` inhibit rule in v1beta1 terms; `equal` on the workload's namespace, not the alerting one.
+
+    The operator adds `namespace="gpu-fleet-alerting"` to both sides (prometheus-operator `amcfg.go`,
+    `namespaceEnforcer.processInhibitRule`), so these mute only gpu-fleet's alerts, never the platform's.
+    """
+    out: dict[str, Any] = {"sourceMatch": [_matcher(m) for m in rule.get("source_matchers", [])],
+                           "targetMatch": [_matcher(m) for m in rule.get("target_matchers", [])]}
+    if rule.get("equal"):
+        out["equal"] = [WORKLOAD_NAMESPACE if g == "namespace" else g for g in rule["equal"]]
+    return out
+
+
+def alertmanager_config(receivers: Mapping[str, Receiver], deadmans_switch: Receiver | None = None) -> dict[str, Any]:
+    """The AlertmanagerConfig, from the shared `routing()` model (the same receivers, routes and inhibit rules).
+
+    gpu-fleet's alerts only, to each receiver that lists their severity (and, for a team receiver, the
+    workload's namespace), Watchdog to the dead man's switch.
+
+    The Watchdog routed here is gpu-fleet's own (`RuleTargets.heartbeat`, shipped on OpenShift when a switch is
+    configured): the platform's Watchdog fires in `openshift-monitoring`, which the operator's implicit
+    `namespace="gpu-fleet-alerting"` matcher on this config's top route never lets in, and it stays with the
+    cluster's own `Watchdog` route. Ours runs through the same platform Prometheus and Alertmanager, so its
+    silence still means platform monitoring is down.
+    """
     key, value = FLEET_ALERT_LABEL
-    routes = [{"receiver": name, "continue": True,
-               "matchers": [{"name": "severity", "matchType": "=~",
-                             "value": "|".join(s.value for s in r.severities)}]}
-              for name, r in sorted(receivers.items())]
+    model = routing(receivers, deadmans_switch)
+    every = {**receivers, **({DEADMANS_SWITCH: deadmans_switch} if deadmans_switch is not None else {})}
     return {
         "metadata": {"name": ALERTMANAGER_CONFIG, "namespace": ALERTING_NAMESPACE,
                      "labels": {"app.kubernetes.io/managed-by": MANAGED_BY}},
         "spec": {
-            "route": {"receiver": NULL_RECEIVER, "matchers": [{"name": key, "matchType": "=", "value": value}],
+            "route": {"receiver": model.default_receiver,
+                      "matchers": [{"name": key, "matchType": "=", "value": value}],
                       "groupBy": [WORKLOAD_NAMESPACE if g == "namespace" else g for g in GROUP_BY],
-                      "groupWait": "30s", "groupInterval": "5m", "repeatInterval": "4h", "routes": routes},
-            "receivers": [{"name": NULL_RECEIVER}, *(_receiver(n, r) for n, r in sorted(receivers.items()))],
+                      "groupWait": "30s", "groupInterval": "5m", "repeatInterval": "4h",
+                      "routes": [_route(r) for r in model.routes]},
+            "receivers": [{"name": n} if n == NULL_RECEIVER else _receiver(n, every[n]) for n in model.receivers],
+            "inhibitRules": [_inhibit_rule(r) for r in model.inhibit_rules],
         },
     }
 
@@ -143,7 +195,7 @@ class OpenShiftMonitoring(pulumi.ComponentResource):
         self.receivers = sorted(args.receivers)
         if groups:
             self._rules(name, args, groups)
-        if args.receivers:
+        if args.receivers or args.deadmans_switch is not None:
             self._routing(name, args)
         self.register_outputs(monitoring_outputs(args.cluster, self.stack, groups, self.receivers))
 
@@ -162,7 +214,8 @@ class OpenShiftMonitoring(pulumi.ComponentResource):
             "name": ALERTING_NAMESPACE, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY,
                                                    LABEL_CLUSTER: args.cluster}}, opts=in_cluster)
         within = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[ns]))
-        keys = sorted({r.secret for r in args.receivers.values() if r.secret})
+        every = [*args.receivers.values(), *([args.deadmans_switch] if args.deadmans_switch else [])]
+        keys = sorted({r.secret for r in every if r.secret})
         missing = [k for k in keys if k not in args.credentials]
         if missing:
             raise ValueError(f"no credential passed for {missing}")
@@ -170,7 +223,7 @@ class OpenShiftMonitoring(pulumi.ComponentResource):
         secret = k8s.core.v1.Secret(
             f"{name}-receivers", metadata={"name": RECEIVER_SECRET, "namespace": ALERTING_NAMESPACE},
             string_data={k: pulumi.Output.secret(args.credentials[k]) for k in keys}, opts=within)
-        config = alertmanager_config(args.receivers)
+        config = alertmanager_config(args.receivers, args.deadmans_switch)
         k8s.apiextensions.CustomResource(
             f"{name}-alertmanager-config", api_version=ALERTMANAGER_CONFIG_API, kind="AlertmanagerConfig",
             metadata=config["metadata"], spec=config["spec"],

@@ -67,8 +67,11 @@ def rule_groups(spec: OpenShiftCluster, obs: Observability, book: PriceBook) -> 
     pools = [PoolPricing((p.instance_type,), spec.region, spot=p.capacity is Capacity.SPOT) for p in spec.gpu_pools]
     machines_ = sorted({p.instance_type for p in spec.gpu_pools})
     # Every gpu-fleet OpenShift cluster runs a ClusterAutoscaler, whose metrics platform monitoring scrapes.
+    # gpu-fleet's own Watchdog when a dead man's switch is set: the platform's (openshift-monitoring) never
+    # reaches gpu-fleet's AlertmanagerConfig (see `components/openshift/monitoring.alertmanager_config`).
     return gpu_rule_groups(obs.alerts, RuleTargets(MetricSource.DCGM_EXPORTER, gpu_prices(pools, book),
-                                                   nic_bandwidths(machines_), cluster_autoscaler=True))
+                                                   nic_bandwidths(machines_), cluster_autoscaler=True,
+                                                   heartbeat=obs.deadmans_switch is not None))
 
 
 class OpenShiftGpuPlatform(pulumi.ComponentResource):
@@ -91,7 +94,8 @@ class OpenShiftGpuPlatform(pulumi.ComponentResource):
             cluster=spec.name, groups=with_team_guard(rule_groups(spec, args.observability, args.prices), args.teams,
                                                      spec.addons.namespaces),
             receivers=dict(args.observability.receivers), credentials=args.credentials, provider=self.provider,
-            depends_on=gpu_namespace), opts=pulumi.ResourceOptions(parent=self))
+            depends_on=gpu_namespace, deadmans_switch=args.observability.deadmans_switch),
+            opts=pulumi.ResourceOptions(parent=self))
         shared = Addons(gpu_stack=GpuStack.GKE, dcgm=DcgmSource.MANAGED,
                         priority_classes=spec.addons.priority_classes, namespaces=list(spec.addons.namespaces),
                         storage_class=None)

@@ -10,7 +10,10 @@ tests/reference comes from), for the parts gpu-fleet uses:
   config's top route, and `continueToNextRoute` sets `continue: true` on it;
 - `AddAlertmanagerConfigs` puts those top routes *before* the main configuration's routes
   (`cb.cfg.Route.Routes = append(subRoutes, cb.cfg.Route.Routes...)`) and appends the receivers;
-- `convertReceiver` resolves each secret reference from the config's namespace.
+- `convertReceiver` resolves each secret reference from the config's namespace;
+- `convertInhibitRule` turns `sourceMatch`/`targetMatch` into matcher strings, and the namespace enforcer
+  (`namespaceEnforcer.processInhibitRule`) adds `namespace="<the config's namespace>"` to both sides; the rules
+  are appended after the main configuration's.
 """
 
 from __future__ import annotations
@@ -71,6 +74,15 @@ def _receiver(r: Mapping[str, Any], key: str, namespace: str, lookup: SecretLook
     return out
 
 
+def _inhibit_rule(rule: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    own = f'namespace="{namespace}"'
+    out: dict[str, Any] = {"source_matchers": [*(_matcher(m) for m in rule.get("sourceMatch") or []), own],
+                           "target_matchers": [*(_matcher(m) for m in rule.get("targetMatch") or []), own]}
+    if rule.get("equal"):
+        out["equal"] = list(rule["equal"])
+    return out
+
+
 def merge(main: Mapping[str, Any], configs: list[Mapping[str, Any]], lookup: SecretLookup) -> dict[str, Any]:
     """The effective Alertmanager configuration: `main` with each AlertmanagerConfig (manifests) merged in."""
     cfg = copy.deepcopy(dict(main))
@@ -84,6 +96,7 @@ def merge(main: Mapping[str, Any], configs: list[Mapping[str, Any]], lookup: Sec
             top["matchers"] = [*top.get("matchers", []), f'namespace="{ns}"']
             top["continue"] = True
             sub_routes.append(top)
+        cfg.setdefault("inhibit_rules", []).extend(_inhibit_rule(r, ns) for r in spec.get("inhibitRules") or [])
         cfg.setdefault("receivers", []).extend(_receiver(r, key, ns, lookup) for r in spec.get("receivers") or [])
     cfg["route"]["routes"] = [*sub_routes, *(cfg["route"].get("routes") or [])]
     return cfg
