@@ -14,41 +14,17 @@ import pytest
 from components import catalog
 from components.aws.karpenter import karpenter_values
 from components.capacity.eks import aws_quota_demand
-from components.config import ConfigError, load_fleet
+from components.config import load_fleet
 from components.config.eks import zone_subnets
 from components.kubernetes.nvidia import dcgm_exporter_values, operator_values
 from gpufleet.report import Plan
 from policies import eks_security
 from tests.cel_rules import violations, with_defaults
 from tests.conftest import ROOT
+from tests.support.eks_config import eks_of, errors, pool_of, raw_eks
 from tests.test_kubernetes_objects import crd_schemas, manifests, unknown_helm_keys, validate
 
 KARPENTER_KINDS = {("karpenter.sh/v1", "NodePool"), ("karpenter.k8s.aws/v1", "EC2NodeClass")}
-
-
-def eks_of(doc: dict[str, Any]) -> dict[str, Any]:
-    return doc["config"]["gpu-fleet:eks"]
-
-
-def raw_eks() -> dict[str, Any]:
-    return {"environment": "test", "eks": {
-        "admin_principal_arn": "arn:aws:iam::123456789012:role/admins",
-        "regions": [{"name": "us-east-1", "clusters": [{
-            "name": "ml-aws", "vpc_cidr": "10.40.0.0/16", "zones": ["us-east-1a", "us-east-1b"],
-            "ami_version": "v20260724",
-            "deploy_from": {"runner": ["self-hosted", "gpu-fleet"], "private_cidrs": ["10.40.0.0/19"]},
-            "gpu_pools": [{"name": "pool", "instance_types": ["g6e.48xlarge"], "capacity_types": ["on-demand"],
-                           "gpu_limit": 16}]}]}]}}
-
-
-def pool_of(raw: dict[str, Any]) -> dict[str, Any]:
-    return raw["eks"]["regions"][0]["clusters"][0]["gpu_pools"][0]
-
-
-def errors(raw: dict[str, Any]) -> list[str]:
-    with pytest.raises(ConfigError) as exc:
-        load_fleet(raw)
-    return [str(i) for i in exc.value.issues]
 
 
 PATH = "eks.regions[us-east-1].clusters[ml-aws].gpu_pools[pool]"

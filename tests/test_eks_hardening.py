@@ -25,6 +25,8 @@ from components.config import ConfigError, load_fleet
 from gpufleet.report import Plan
 from tests.cel_rules import violations, with_defaults
 from tests.conftest import REFERENCE, ROOT, stack_doc
+from tests.support.eks_config import pool_of as shared_pool_of
+from tests.support.eks_config import raw_eks as shared_raw_eks
 from tests.test_kubernetes_objects import crd_schemas, manifests, validate
 
 CLUSTER = "eks.regions[us-east-1].clusters[ml-aws]"
@@ -32,15 +34,10 @@ POOL = f"{CLUSTER}.gpu_pools[pool]"
 
 
 def raw_eks() -> dict[str, Any]:
-    return {"environment": "test", "eks": {
-        "admin_principal_arn": "arn:aws:iam::123456789012:role/admins",
-        "regions": [{"name": "us-east-1", "clusters": [{
-            "name": "ml-aws", "vpc_cidr": "10.40.0.0/16", "zones": ["us-east-1a", "us-east-1b"],
-            "ami_version": "v20260724",
-            # CI's path to the private endpoint (required since issue 17 §1).
-            "deploy_from": {"runner": ["self-hosted", "gpu-fleet"], "private_cidrs": ["10.40.0.0/19"]},
-            "gpu_pools": [{"name": "pool", "instance_types": ["p5.48xlarge"], "capacity_types": ["on-demand"],
-                           "gpu_limit": 16, "zones": ["us-east-1a"]}]}]}]}}
+    """The shared minimal section (tests/support/eks_config.py) with an EFA pool: 8 x H100 in one zone."""
+    raw = shared_raw_eks()
+    shared_pool_of(raw).update(instance_types=["p5.48xlarge"], zones=["us-east-1a"])
+    return raw
 
 
 def cluster_of(raw: dict[str, Any]) -> dict[str, Any]:

@@ -102,6 +102,20 @@ class AwsBudget(pulumi.ComponentResource):
         self.register_outputs({"topic_arn": self.topic_arn, "budget_names": self.budget_names})
 
     @staticmethod
+    def _encrypted_topic(name: str, role: str, topic: str, what: str, args: AwsBudgetArgs,
+                         child: pulumi.ResourceOptions) -> tuple[aws.sns.Topic, pulumi.Output[str]]:
+        """An SNS topic encrypted with its own key (checkov CKV_AWS_26), and the account id its policies name.
+
+        The key's policy lets Budgets and Cost Anomaly Detection use it to publish (`topic_key_policy`).
+        """
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=args.provider)).account_id
+        key = aws.kms.Key(f"{name}-{role}-key", description=f"gpu-fleet {args.environment} {what}",
+                          enable_key_rotation=True, deletion_window_in_days=30, tags=args.tags, opts=child,
+                          policy=account.apply(lambda a: topic_key_policy(partition=args.partition, account=a)))
+        return aws.sns.Topic(f"{name}-{role}", name=f"gpu-fleet-{args.environment}-{topic}",
+                             kms_master_key_id=key.arn, tags=args.tags, opts=child), account
+
+    @staticmethod
     def _budget_topic(name: str, args: AwsBudgetArgs, child: pulumi.ResourceOptions) -> pulumi.Output[str]:
         """The SNS topic AWS Budgets publishes the budget alerts to, for chat (e-mail recipients get them directly).
 
@@ -109,13 +123,7 @@ class AwsBudget(pulumi.ComponentResource):
         "Creating an Amazon SNS topic for budget notifications": principal `budgets.amazonaws.com` with the
         `aws:SourceAccount` / `aws:SourceArn` conditions).
         """
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=args.provider)).account_id
-        # Encrypted as the anomaly topic is (checkov CKV_AWS_26), with a key Budgets may use to publish.
-        key = aws.kms.Key(f"{name}-alerts-key", description=f"gpu-fleet {args.environment} budget alert topic",
-                          enable_key_rotation=True, deletion_window_in_days=30, tags=args.tags, opts=child,
-                          policy=account.apply(lambda a: topic_key_policy(partition=args.partition, account=a)))
-        topic = aws.sns.Topic(f"{name}-alerts", name=f"gpu-fleet-{args.environment}-budget-alerts",
-                              kms_master_key_id=key.arn, tags=args.tags, opts=child)
+        topic, account = AwsBudget._encrypted_topic(name, "alerts", "budget-alerts", "budget alert topic", args, child)
         aws.sns.TopicPolicy(
             f"{name}-alerts-policy",
             arn=topic.arn,
@@ -180,12 +188,8 @@ class AwsBudget(pulumi.ComponentResource):
     def _anomalies(name: str, args: AwsBudgetArgs, impact_percent: float,
                    child: pulumi.ResourceOptions) -> pulumi.Output[str]:
         """The SNS topic (and its e-mail subscriptions) anomaly alerts go to, and the IMMEDIATE subscription."""
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=args.provider)).account_id
-        key = aws.kms.Key(f"{name}-anomalies-key", description=f"gpu-fleet {args.environment} cost alert topic",
-                          enable_key_rotation=True, deletion_window_in_days=30, tags=args.tags, opts=child,
-                          policy=account.apply(lambda a: topic_key_policy(partition=args.partition, account=a)))
-        topic = aws.sns.Topic(f"{name}-anomalies", name=f"gpu-fleet-{args.environment}-cost-anomalies",
-                              kms_master_key_id=key.arn, tags=args.tags, opts=child)
+        topic, account = AwsBudget._encrypted_topic(name, "anomalies", "cost-anomalies", "cost alert topic", args,
+                                                    child)
         policy = aws.sns.TopicPolicy(
             f"{name}-anomalies-policy",
             arn=topic.arn,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from components.config.addons import TeamNamespace
 from components.config.budgets import TeamBudget
-from components.kubernetes.conventions import FLEET_ALERT_LABEL
 from components.kubernetes.monitoring.rules import CLUSTER_COST_RULE, Rule, RuleGroup
 
 COST_RULE = "namespace:gpufleet_gpu_cost_usd_per_hour:sum"
@@ -52,8 +51,7 @@ class GuardRule:
 
     def to_rule(self) -> Rule:
         """The alert in the shared rule model (what a Prometheus evaluates: EKS teams, promtool)."""
-        key, value = FLEET_ALERT_LABEL
-        return Rule(self.alert, self.expr, True, None, {**self.labels, key: value},
+        return Rule(self.alert, self.expr, True, None, dict(self.labels),
                     {"summary": self.summary, "description": self.description})
 
 

@@ -19,8 +19,8 @@ The series are Karpenter v1.14.1's, as its controller exports them (scraped thro
   (labelled by `message_type` only, and counting the account's messages for instances of other clusters too), it
   counts only this cluster's nodes, per NodePool. The series exists only from its first increment, so a NodePool's
   first interruption since Karpenter started shows as a new series, which `increase()` does not count.
-Metric names are listed in website/content/en/docs/reference/metrics.md at v1.14.1. Every rule carries
-`FLEET_ALERT_LABEL` (routing) and a severity.
+Metric names are listed in website/content/en/docs/reference/metrics.md at v1.14.1. Every rule carries a
+severity; `Rule.to_dict` adds `FLEET_ALERT_LABEL`, which routing matches on, as it does to every gpu-fleet alert.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from components.kubernetes.conventions import FLEET_ALERT_LABEL
 from components.kubernetes.monitoring.rules import Rule, RuleGroup
 
 GROUP = "gpufleet-karpenter"
@@ -57,7 +56,7 @@ class ReservedPool:
 
 
 def _labels(severity: str, **extra: str) -> dict[str, str]:
-    return {"severity": severity, FLEET_ALERT_LABEL[0]: FLEET_ALERT_LABEL[1], **extra}
+    return {"severity": severity, **extra}
 
 
 def _launch_failures() -> Iterable[Rule]:

@@ -407,7 +407,10 @@ def _capacity_rules(targets: RuleTargets) -> Iterable[Rule]:
 
 
 def _fleet(labels: dict[str, str] | None = None) -> dict[str, str]:
-    """A cost or idle rule's labels plus gpu-fleet's own (`FLEET_ALERT_LABEL`), which routing matches on."""
+    """A recording rule's labels plus gpu-fleet's own (`FLEET_ALERT_LABEL`), so the series it records carry it too.
+
+    Alerts need no such call: `Rule.to_dict` labels every alert.
+    """
     key, value = FLEET_ALERT_LABEL
     return {**(labels or {}), key: value}
 
@@ -441,7 +444,7 @@ def _idle_alert(idle: GpuIdle, source: MetricSource) -> Rule:
     by = ", ".join(dict.fromkeys([*GPU_IDENTITY[source].split(", "), *IDLE_LABELS]))
     whole = f'max by ({by}) (DCGM_FI_DEV_GPU_UTIL{{GPU_I_ID=""}}) < {limit}'
     mig = f'100 * max by ({by}, GPU_I_ID, GPU_I_PROFILE) (DCGM_FI_PROF_GR_ENGINE_ACTIVE{{GPU_I_ID!=""}}) < {limit}'
-    return Rule("GpuIdle", f"({whole}) or ({mig})", True, idle.window, _fleet({"severity": "info"}),
+    return Rule("GpuIdle", f"({whole}) or ({mig})", True, idle.window, {"severity": "info"},
                 {"summary": f"{_GPU}{{{{ with $labels.GPU_I_PROFILE }}}} (MIG {{{{ . }}}} instance "
                             f"{{{{ $labels.GPU_I_ID }}}}){{{{ end }}}} under {limit}% busy for {idle.window}",
                  "description": "Paid for and unused: release it, or let the autoscaler remove the node "
@@ -493,7 +496,7 @@ def _cost_spike(spike: CostSpike) -> Rule:
     base = f"max_over_time({rate}[{SPIKE_BASELINE}] offset {spike.window})"
     expr = (f"{rate} >= {factor} * clamp_min({base}, {floor})"
             f" or ({rate} >= {factor} * {floor} unless {base})")
-    return Rule("GpuCostSpike", expr, True, None, _fleet({"severity": "warning"}),
+    return Rule("GpuCostSpike", expr, True, None, {"severity": "warning"},
                 {"summary": f"GPU spend rate at {factor}x what it was {spike.window} ago "
                             f"(or {factor}x {floor} USD an hour, whichever is more)",
                  "description": "GPUs in this cluster now cost {{ $value | humanize }} USD an hour at catalog "
