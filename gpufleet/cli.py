@@ -2,6 +2,8 @@
 
 `gpu-fleet fabric-check STACK --pool KEY` prints a 2-node NCCL test of a GPU pool's fabric, ready to apply.
 
+`gpu-fleet preview STACK` runs a real `pulumi preview` with the pack (Automation API) and summarises it for the comment.
+
 `gpu-fleet ci runners STACK...` prints, as JSON, the `runs-on` labels of the job that previews and deploys each stack.
 
 `gpu-fleet openshift discover --kubeconfig FILE` reads an OpenShift cluster and prints its `openshift` config block
@@ -96,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="policy pack config (default: policies/config/STACK.json when it exists)")
     plan.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     _discover_parser(sub)
+    _preview_parser(sub)
     check = sub.add_parser("fabric-check", help="print a 2-node NCCL test of a GPU pool's fabric (GPUDirect, EFA)",
                            epilog="exit codes: 0 printed; 2 invalid input (the stack, or a --pool that names no GPU "
                                   "pool with a fabric); 3 a gpu-fleet bug")
@@ -148,6 +151,31 @@ def _discover_parser(sub: Any) -> None:
                           help="items per list request, as kubectl's --chunk-size (default: %(default)s)")
 
 
+PREVIEW_EXIT_CODES = """exit codes:
+  0  the live preview holds
+  1  a mandatory policy fails in the live preview
+  2  invalid input: an unknown stack (not initialised in the backend), a --plan/--base that is not a plan of STACK
+  3  no live verdict: the Pulumi CLI is missing or the preview failed for another reason (its error is reported)"""
+
+
+def _preview_parser(sub: Any) -> None:
+    """`preview STACK`: the live preview, the review comment's live section."""
+    preview = sub.add_parser(
+        "preview", help="run `pulumi preview` with the pack and summarise it (needs the CLI and credentials)",
+        description="Runs `pulumi preview` of STACK with the policy pack through the Automation API, even when the "
+                    "offline plan fails, and summarises its engine events: steps per resource type, GPU pools "
+                    "replaced or deleted with the GPUs they drain, the live policy violations, and whether the "
+                    "live verdict is the offline plan's.",
+        epilog=PREVIEW_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    preview.add_argument("stack", help="stack name, as `pulumi stack select` knows it")
+    preview.add_argument("--plan", type=Path, help="the offline plan JSON of this commit (capacity rows, verdict)")
+    preview.add_argument("--base", type=Path, help="the target branch's plan JSON (the pools running today)")
+    preview.add_argument("--policy-config", type=Path,
+                         help="policy pack config (default: policies/config/STACK.json when it exists)")
+    preview.add_argument("--json", type=Path, dest="json_out", help="write the summary as JSON to this file")
+    preview.add_argument("--markdown", type=Path, help="write the summary as a comment block to this file")
+
+
 def _positive(kind: type[float] | type[int]) -> Any:
     def parse(text: str) -> float | int:
         try:
@@ -184,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PACK
 
 
-def _read_base(path: Path, stack: str) -> dict[str, Any]:
+def _read_base(path: Path, stack: str, *, flag: str = "--base") -> dict[str, Any]:
     """The target branch's plan JSON: a plan (stack, capacity) of this same stack, or a ConfigError."""
-    source = f"--base {path}"
+    source = f"{flag} {path}"
     try:
         base = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -224,6 +252,8 @@ def _main(argv: list[str] | None) -> int:
     root = project_root(Path.cwd())
     if args.command == "ci":
         return _ci_runners(args, root, err)
+    if args.command == "preview":
+        return _live_preview(args, root, err)
     found = _stack_file(args, root, err)
     if found is None:
         return EXIT_CONFIG
@@ -319,6 +349,44 @@ def _ci_runners(args: argparse.Namespace, root: Path | None, err: Console) -> in
         found[stack] = runners.labels(parsed.fleet, run_id=args.run_id, run_attempt=args.run_attempt)
     sys.stdout.write(json.dumps(found, separators=(",", ":")) + "\n")
     return EXIT_OK
+
+
+def _live_preview(args: argparse.Namespace, root: Path | None, err: Console) -> int:
+    """Run the live preview and write its summary; the exit code is its verdict (0, 1) or 3 without one."""
+    from pulumi import automation as auto
+
+    from gpufleet import live_preview
+
+    if root is None:
+        err.print("error: no Pulumi.yaml here or above; run from the gpu-fleet checkout", markup=False)
+        return EXIT_CONFIG
+    try:
+        plan = _read_base(args.plan, args.stack, flag="--plan") if args.plan is not None else None
+        base = _read_base(args.base, args.stack) if args.base is not None else None
+    except ConfigError as exc:
+        return _config_errors(err, args.plan or args.base, exc)
+    pack = pack_dir(root)
+    config = args.policy_config or (pack / "config" / f"{args.stack}.json")
+    try:
+        events, failure = live_preview.run(args.stack, work_dir=root, pack=pack,
+                                           pack_config=config if config.is_file() else None)
+    except FileNotFoundError:
+        err.print("error: the Pulumi CLI is not on PATH; hint: install it (CI: pulumi/actions), then rerun",
+                  markup=False)
+        return EXIT_PACK
+    except auto.CommandError as exc:
+        err.print(f"error: stack {args.stack!r}: {live_preview._cli_failure(exc)}; hint: pulumi login <backend>, "
+                  f"then pulumi stack init {args.stack} --secrets-provider <gcpkms://...> (README, Pipelines)",
+                  markup=False, soft_wrap=True)
+        return EXIT_CONFIG
+    preview = live_preview.summarise(args.stack, events, failure, plan, base)
+    section = live_preview.section(preview)
+    sys.stdout.write(live_preview.markdown(section))
+    if args.json_out is not None:
+        args.json_out.write_text(json.dumps(preview.to_json(), indent=2) + "\n")
+    if args.markdown is not None:
+        args.markdown.write_text(live_preview.markdown(section))
+    return preview.verdict
 
 
 def _fabric_check(stack: str, stack_file: Path, pool: str, err: Console) -> int:
