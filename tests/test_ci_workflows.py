@@ -234,3 +234,18 @@ def test_sticky_comment_does_not_retry_a_plain_403(tmp_path: Path) -> None:
 def test_sticky_comment_refuses_a_body_without_its_marker(tmp_path: Path) -> None:
     proc, _, calls = sticky(tmp_path, {"comments": []}, "plan without marker")
     assert proc.returncode == 2 and calls == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stacks_use_a_cloud_kms_secrets_provider_that_the_offline_plan_reads(stack: str) -> None:
+    """CI has no passphrase: each stack names its KMS key (in its own project); the offline plan still reads it."""
+    from gpufleet import offline
+
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    doc = yaml.safe_load(path.read_text())
+    m = re.fullmatch(r"gcpkms://projects/([a-z][a-z0-9-]+)/locations/[a-z0-9-]+/keyRings/[\w-]+/cryptoKeys/[\w-]+",
+                     doc["secretsprovider"])
+    assert m and m[1] == doc["config"]["gcp:project"]
+    assert "encryptionsalt" not in doc  # a passphrase stack's marker
+    sf = offline.read_stack_file(path, stack)
+    assert all(sf.config[key] == offline.SECRET for key in sf.secret_keys)
