@@ -93,7 +93,20 @@ class LivePreview:
         return {"stack": self.stack, "verdict": self.verdict, "offline_verdict": self.offline_verdict,
                 "agrees": self.agrees, "changes": self.changes, "summary": self.summary,
                 "drained_pools": [asdict(p) for p in self.drained], "violations": self.violations,
-                "errors": self.errors}
+                "offline_violations": self.offline_violations, "errors": self.errors}
+
+
+def load(doc: Mapping[str, Any]) -> LivePreview:
+    """A `LivePreview` back from the JSON `to_json` wrote (`gpu-fleet preview --json`).
+
+    The comment's layout takes the live section this way: `section(load(json.loads(path.read_text())))`.
+    """
+    return LivePreview(stack=str(doc["stack"]), changes={t: dict(ops) for t, ops in doc.get("changes", {}).items()},
+                       drained=[DrainedPool(**p) for p in doc.get("drained_pools", [])],
+                       violations=list(doc.get("violations", [])), errors=list(doc.get("errors", [])),
+                       offline_verdict=doc.get("offline_verdict"),
+                       offline_violations=list(doc.get("offline_violations", [])),
+                       summary=dict(doc.get("summary", {})))
 
 
 def run(stack: str, *, work_dir: Path, pack: Path, pack_config: Path | None,

@@ -245,3 +245,12 @@ def test_section_survives_truncation_when_it_fails_or_drains(
     assert not empty.mandatory and not empty.changed
     assert empty.headline == ("Live preview holds: 0 to create, 0 to update, 0 to replace, 0 to delete; "
                               "agrees with the offline plan.")
+
+
+def test_the_json_loads_back_into_the_same_section(
+        fake_cli: Path, plans: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """The hook for the comment's layout: `section(load(json))` is the section the preview job rendered."""
+    preview = live_preview.summarise("dev", *live_preview.run("dev", work_dir=ROOT, pack=PACK, pack_config=None),
+                                     *plans)
+    again = live_preview.load(json.loads(json.dumps(preview.to_json())))
+    assert live_preview.section(again) == live_preview.section(preview)
