@@ -1,8 +1,8 @@
 """The live preview through the real Automation API code path, against a stand-in `pulumi` on PATH.
 
 `tests/support/fake_pulumi/pulumi` answers `pulumi version`, `stack select` and `preview` as the CLI does and
-replays recorded engine events (`dev-preview.jsonl`: shapes from pulumi/pulumi's engine test data, see the file's
-generator notes in the fake's docstring) over the event channel the Automation API opened: gRPC for a 3.272 CLI, the
+replays recorded engine events (`dev-preview.jsonl`: shapes from pulumi/pulumi's engine test data, cited in
+tests/support/fake_pulumi/README.md) over the event channel the Automation API opened: gRPC for a 3.272 CLI, the
 event-log file for a CLI before 3.206. Nothing here needs the Pulumi CLI or a cloud.
 """
 
