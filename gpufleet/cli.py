@@ -98,12 +98,13 @@ def _parser(root: Path | None = None) -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="plan a stack offline: resources, GPUs, cost", epilog=EXIT_CODES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     plan.add_argument("stack", metavar="STACK", help=_stack_help(root))
-    plan.add_argument("--config", type=Path, metavar="FILE", help="plan this stack file instead of Pulumi.STACK.yaml")
+    plan.add_argument("--config", type=_existing_file, metavar="FILE",
+                      help="plan this stack file instead of Pulumi.STACK.yaml")
     plan.add_argument("--json", type=Path, dest="json_out", metavar="FILE", help="write the plan as JSON to this file")
     plan.add_argument("--markdown", type=Path, metavar="FILE", help="write a review comment (markdown) to this file")
-    plan.add_argument("--base", type=Path, metavar="FILE",
+    plan.add_argument("--base", type=_existing_file, metavar="FILE",
                       help="a plan JSON of the target branch, for the comment's delta")
-    plan.add_argument("--policy-config", type=Path, metavar="FILE",
+    plan.add_argument("--policy-config", type=_existing_file, metavar="FILE",
                       help="policy pack config (default: policies/config/STACK.json when it exists)")
     plan.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     _discover_parser(sub)
@@ -113,7 +114,8 @@ def _parser(root: Path | None = None) -> argparse.ArgumentParser:
     check.add_argument("stack", metavar="STACK", help=_stack_help(root))
     check.add_argument("--pool", required=True, metavar="KEY",
                        help="the pool's config key, e.g. gke.regions[us-central1].clusters[ml-1].gpu_pools[h100-prod]")
-    check.add_argument("--config", type=Path, metavar="FILE", help="read this stack file instead of Pulumi.STACK.yaml")
+    check.add_argument("--config", type=_existing_file, metavar="FILE",
+                       help="read this stack file instead of Pulumi.STACK.yaml")
     ci = sub.add_parser("ci", help="helpers for the CI workflows").add_subparsers(dest="action", required=True)
     runners = ci.add_parser(
         "runners", help="print {stack: [runs-on labels]} for the jobs that preview and deploy the stacks",
@@ -160,6 +162,16 @@ def _discover_parser(sub: Any) -> None:
                           help="seconds to wait for each API request (default: %(default)s)")
     discover.add_argument("--chunk-size", type=_positive(int), default=500, metavar="N",
                           help="items per list request, as kubectl's --chunk-size (default: %(default)s)")
+
+
+def _existing_file(text: str) -> Path:
+    """An input file flag's value: refused at parse time, before the program runs for seconds and then fails."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"no such file (got {text!r})")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"is not a file (got {text!r})")
+    return path
 
 
 def _positive(kind: type[float] | type[int]) -> Any:

@@ -71,11 +71,18 @@ def _misspelt(exc: UsageError, given: list[str]) -> UsageError | None:
         option = arg.partition("=")[0]
         if not option.startswith("--") or option in exc.parser._option_string_actions:
             continue
-        close = difflib.get_close_matches(option, exc.missing, n=1, cutoff=0.6)
+        close = _nearest(option, exc.missing)
         if close:
             return UsageError(Issue(exc.parser.prog, "no such option", option,
-                                    _hint(exc.parser, f"did you mean {close[0]}?")), parser=exc.parser)
+                                    _hint(exc.parser, f"did you mean {close}?")), parser=exc.parser)
     return None
+
+
+def _nearest(option: str, options: Sequence[str]) -> str | None:
+    """The flag `option` likely meant; compared without the dashes, which every flag shares."""
+    bare = {o.lstrip("-"): o for o in options}
+    close = difflib.get_close_matches(option.lstrip("-"), list(bare), n=1, cutoff=0.6)
+    return bare[close[0]] if close else None
 
 
 def leaf(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
@@ -118,9 +125,9 @@ def unrecognized(parser: argparse.ArgumentParser, extras: Sequence[str],
         return Issue(parser.prog, "unexpected argument", extras[0], _hint(parser, f"`{parser.prog}` takes {takes}"))
     option = options[0].partition("=")[0]
     own = [o for o in parser._option_string_actions if o.startswith("--") and o != "--help"]
-    close = difflib.get_close_matches(option, own, n=1, cutoff=0.6)
+    close = _nearest(option, own)
     if close:
-        hint = f"did you mean {close[0]}?"
+        hint = f"did you mean {close}?"
     else:
         elsewhere = [p.prog for _, p in commands(root) if option in p._option_string_actions and p is not parser]
         hint = f"{option} is an option of `{'`, `'.join(elsewhere)}`" if elsewhere else \
