@@ -92,7 +92,8 @@ def _stack_help(root: Path | None, text: str = "stack name: reads Pulumi.STACK.y
 
 
 def _parser(root: Path | None = None) -> argparse.ArgumentParser:
-    parser = usage.Parser(prog="gpu-fleet", description=__doc__.splitlines()[0], epilog=EXIT_CODES,
+    parser = usage.Parser(prog="gpu-fleet", description="GPU platforms on Pulumi: the offline plan of a stack, and "
+                          "the helpers around it (each command's --help has its own exit codes).", epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="plan a stack offline: resources, GPUs, cost", epilog=EXIT_CODES,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -269,3 +270,33 @@ def test_an_unexpected_exception_is_exit_3_in_one_line(target: tuple[Any, str], 
     assert cli.main(argv) == 3
     line = one_line(capsys.readouterr().err)
     assert line.startswith("error: unexpected KeyError: 'zones'; hint: this is a gpu-fleet bug"), line
+
+
+# --- the README's command lines are ones the CLI takes ----------------------------------------------------------
+
+def readme_commands() -> list[str]:
+    """Every gpu-fleet command line in the README's shell blocks, as `./dev ...` runs it."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```sh\n(.*?)^```", text, re.S | re.M)
+    return [line.strip() for block in blocks for line in block.splitlines()
+            if re.match(r"\s*(\./dev (plan|gpu-fleet)|\S*gpu-fleet) ", line)]
+
+
+def test_the_readme_runs_every_command_through_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One way in (pr-review.md section 1 step 7): `./dev gpu-fleet ...` (or `./dev plan`), and each line parses."""
+    monkeypatch.setattr(cli, "_existing_file", Path)  # the README names files a reader has, not this checkout
+    lines = readme_commands()
+    assert {line.split()[1] for line in lines} >= {"plan", "gpu-fleet"}
+    assert all(line.startswith("./dev ") for line in lines), lines
+    for line in lines:
+        synopsis = re.sub(r"\[(--[^\]]*)\]", r"\1", line.split(" #")[0].split(" > ")[0])  # [--flag X]: given
+        words = shlex.split(synopsis)
+        argv = ["plan", *words[2:]] if words[1] == "plan" else words[2:]
+        usage.parse(cli._parser(ROOT), argv)  # a UsageError fails the test with its line
+
+
+def test_dev_passes_gpu_fleet_through() -> None:
+    run = subprocess.run([str(ROOT / "dev"), "gpu-fleet", "ci", "runner", "dev"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert run.returncode == 2
+    assert one_line(run.stderr).endswith("did you mean `gpu-fleet ci runners`? see `gpu-fleet ci --help`")
