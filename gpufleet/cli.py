@@ -26,7 +26,7 @@ from rich.console import Console
 
 from components.capacity import capacity_rows, cost
 from components.config import ConfigError, Issue
-from gpufleet import fabric_check, offline, policy_gate, report
+from gpufleet import fabric_check, offline, policy_gate, report, usage
 from infra import config as infra_config
 
 EXIT_OK, EXIT_POLICY, EXIT_CONFIG, EXIT_PACK = 0, 1, 2, 3
@@ -83,29 +83,42 @@ EXIT_CODES = """exit codes:
      GPU_FLEET_DEBUG=1 shows the traceback)"""
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gpu-fleet", description=__doc__.splitlines()[0], epilog=EXIT_CODES,
+def known_stacks(root: Path | None) -> list[str]:
+    """The stacks with a Pulumi.STACK.yaml at the project root."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml")) if root else []
+
+
+def _stack_help(root: Path | None, text: str = "stack name: reads Pulumi.STACK.yaml at the project root") -> str:
+    stacks = known_stacks(root)
+    return f"{text}; here: {', '.join(stacks)}" if stacks else text
+
+
+def _parser(root: Path | None = None) -> argparse.ArgumentParser:
+    parser = usage.Parser(prog="gpu-fleet", description="GPU platforms on Pulumi: the offline plan of a stack, and "
+                          "the helpers around it (each command's --help has its own exit codes).", epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="plan a stack offline: resources, GPUs, cost", epilog=EXIT_CODES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    plan.add_argument("stack", help="stack name: reads Pulumi.STACK.yaml at the project root")
-    plan.add_argument("--config", type=Path, help="plan this stack file instead of Pulumi.STACK.yaml")
-    plan.add_argument("--json", type=Path, dest="json_out", help="write the plan as JSON to this file")
-    plan.add_argument("--markdown", type=Path, help="write a review comment (markdown) to this file")
-    plan.add_argument("--base", type=Path, help="a plan JSON of the target branch, for the comment's delta")
-    plan.add_argument("--policy-config", type=Path,
+    plan.add_argument("stack", metavar="STACK", help=_stack_help(root))
+    plan.add_argument("--config", type=_existing_file, metavar="FILE",
+                      help="plan this stack file instead of Pulumi.STACK.yaml")
+    plan.add_argument("--json", type=Path, dest="json_out", metavar="FILE", help="write the plan as JSON to this file")
+    plan.add_argument("--markdown", type=Path, metavar="FILE", help="write a review comment (markdown) to this file")
+    plan.add_argument("--base", type=_existing_file, metavar="FILE",
+                      help="a plan JSON of the target branch, for the comment's delta")
+    plan.add_argument("--policy-config", type=_existing_file, metavar="FILE",
                       help="policy pack config (default: policies/config/STACK.json when it exists)")
     plan.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     _discover_parser(sub)
-    _preview_parser(sub)
     check = sub.add_parser("fabric-check", help="print a 2-node NCCL test of a GPU pool's fabric (GPUDirect, EFA)",
                            epilog="exit codes: 0 printed; 2 invalid input (the stack, or a --pool that names no GPU "
                                   "pool with a fabric); 3 a gpu-fleet bug")
-    check.add_argument("stack", help="stack name: reads Pulumi.STACK.yaml at the project root")
-    check.add_argument("--pool", required=True,
+    check.add_argument("stack", metavar="STACK", help=_stack_help(root))
+    check.add_argument("--pool", required=True, metavar="KEY",
                        help="the pool's config key, e.g. gke.regions[us-central1].clusters[ml-1].gpu_pools[h100-prod]")
-    check.add_argument("--config", type=Path, help="read this stack file instead of Pulumi.STACK.yaml")
+    check.add_argument("--config", type=_existing_file, metavar="FILE",
+                       help="read this stack file instead of Pulumi.STACK.yaml")
     ci = sub.add_parser("ci", help="helpers for the CI workflows").add_subparsers(dest="action", required=True)
     runners = ci.add_parser(
         "runners", help="print {stack: [runs-on labels]} for the jobs that preview and deploy the stacks",
@@ -113,11 +126,13 @@ def _parser() -> argparse.ArgumentParser:
                     "clusters runs on ubuntu-latest) and prints one JSON object for a job output.",
         epilog="exit codes: 0 printed; 2 invalid input (a stack file or its configuration); 3 a gpu-fleet bug",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    runners.add_argument("stacks", nargs="+", metavar="STACK", help="stack names: reads Pulumi.STACK.yaml")
-    runners.add_argument("--run-id", default=os.environ.get("GITHUB_RUN_ID", ""),
+    runners.add_argument("stacks", nargs="+", metavar="STACK",
+                         help=_stack_help(root, "stack names: reads Pulumi.STACK.yaml at the project root"))
+    runners.add_argument("--run-id", metavar="ID", default=os.environ.get("GITHUB_RUN_ID", ""),
                          help="fills ${{ github.run_id }} in a label (default: $GITHUB_RUN_ID)")
-    runners.add_argument("--run-attempt", default=os.environ.get("GITHUB_RUN_ATTEMPT", ""),
+    runners.add_argument("--run-attempt", metavar="N", default=os.environ.get("GITHUB_RUN_ATTEMPT", ""),
                          help="fills ${{ github.run_attempt }} in a label (default: $GITHUB_RUN_ATTEMPT)")
+    _preview_parser(sub)
     return parser
 
 
@@ -142,12 +157,14 @@ def _discover_parser(sub: Any) -> None:
                     "ConfigMap, ClusterAutoscaler default, the operators' Subscriptions and PackageManifests, and "
                     "prints the `gpu-fleet:openshift` block to paste into a stack file.",
         epilog=DISCOVER_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    discover.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster (a user that can read it)")
-    discover.add_argument("--context", help="kubeconfig context (default: its current context)")
-    discover.add_argument("--name", help="the cluster's key in the stack (default: from its infrastructure id)")
-    discover.add_argument("--timeout", type=_positive(float), default=30.0,
+    discover.add_argument("--kubeconfig", required=True, metavar="FILE",
+                          help="the cluster's kubeconfig, of a user who may read the cluster")
+    discover.add_argument("--context", metavar="NAME", help="kubeconfig context (default: its current context)")
+    discover.add_argument("--name", metavar="NAME",
+                          help="the cluster's key in the stack (default: from its infrastructure id)")
+    discover.add_argument("--timeout", type=_positive(float), default=30.0, metavar="SECONDS",
                           help="seconds to wait for each API request (default: %(default)s)")
-    discover.add_argument("--chunk-size", type=_positive(int), default=500,
+    discover.add_argument("--chunk-size", type=_positive(int), default=500, metavar="N",
                           help="items per list request, as kubectl's --chunk-size (default: %(default)s)")
 
 
@@ -167,13 +184,27 @@ def _preview_parser(sub: Any) -> None:
                     "replaced or deleted with the GPUs they drain, the live policy violations, and whether the "
                     "live verdict is the offline plan's.",
         epilog=PREVIEW_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    preview.add_argument("stack", help="stack name, as `pulumi stack select` knows it")
-    preview.add_argument("--plan", type=Path, help="the offline plan JSON of this commit (capacity rows, verdict)")
-    preview.add_argument("--base", type=Path, help="the target branch's plan JSON (the pools running today)")
-    preview.add_argument("--policy-config", type=Path,
+    preview.add_argument("stack", metavar="STACK", help="stack name, as `pulumi stack select` knows it")
+    preview.add_argument("--plan", type=_existing_file, metavar="FILE",
+                         help="the offline plan JSON of this commit (capacity rows, verdict)")
+    preview.add_argument("--base", type=_existing_file, metavar="FILE",
+                         help="the target branch's plan JSON (the pools running today)")
+    preview.add_argument("--policy-config", type=_existing_file, metavar="FILE",
                          help="policy pack config (default: policies/config/STACK.json when it exists)")
-    preview.add_argument("--json", type=Path, dest="json_out", help="write the summary as JSON to this file")
-    preview.add_argument("--markdown", type=Path, help="write the summary as a comment block to this file")
+    preview.add_argument("--json", type=Path, dest="json_out", metavar="FILE",
+                         help="write the summary as JSON to this file")
+    preview.add_argument("--markdown", type=Path, metavar="FILE",
+                         help="write the summary as a comment block to this file")
+
+
+def _existing_file(text: str) -> Path:
+    """An input file flag's value: refused at parse time, before the program runs for seconds and then fails."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"no such file (got {text!r})")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"is not a file (got {text!r})")
+    return path
 
 
 def _positive(kind: type[float] | type[int]) -> Any:
@@ -181,9 +212,9 @@ def _positive(kind: type[float] | type[int]) -> Any:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+            raise argparse.ArgumentTypeError(f"not a number (got {text!r})") from None
         if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
+            raise argparse.ArgumentTypeError(f"must be above 0 (got {text!r})")
         return value
 
     return parse
@@ -203,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command; an exception no check foresaw is exit 3 (no verdict), never 1 (a policy verdict)."""
     try:
         return _main(argv)
+    except usage.UsageError as exc:  # the command line, refused before anything is read or connected to
+        _stderr().print(f"error: {exc.issue}", markup=False)
+        return EXIT_CONFIG
     except Exception as exc:  # the last line of defence: CI must never read a crash as 1
         if os.environ.get("GPU_FLEET_DEBUG"):
             raise
@@ -231,7 +265,8 @@ def _read_base(path: Path, stack: str, *, flag: str = "--base") -> dict[str, Any
 
 
 def _main(argv: list[str] | None) -> int:
-    args = _parser().parse_args(argv)
+    root = project_root(Path.cwd())
+    args = usage.parse(_parser(root), argv)
     err = _stderr()
     out = Console(highlight=False, emoji=False)
     out.width = max(out.width, 150)  # tables stay readable when piped (rich assumes 80 columns)
@@ -249,7 +284,6 @@ def _main(argv: list[str] | None) -> int:
             return EXIT_CONFIG
         return EXIT_OK
 
-    root = project_root(Path.cwd())
     if args.command == "ci":
         return _ci_runners(args, root, err)
     if args.command == "preview":
@@ -324,7 +358,7 @@ def _stack_file(args: argparse.Namespace, root: Path | None, err: Console) -> Pa
         return None
     stack_file = root / f"Pulumi.{args.stack}.yaml"
     if not stack_file.is_file():
-        stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        stacks = known_stacks(root)
         err.print(f"error: stack {args.stack!r}: {stack_file.name} does not exist; "
                   f"hint: known stacks: {', '.join(stacks) or 'none'}")
         return None

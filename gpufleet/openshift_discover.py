@@ -10,11 +10,13 @@ or the catalogs' PackageManifests). It only reads, and prints a block for `Pulum
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -424,6 +426,70 @@ def check_name(name: str | None) -> None:
                                  "characters, e.g. ocp-ai")])
 
 
+KUBECONFIG_HINT = ("pass the installer's <install dir>/auth/kubeconfig, or the file `oc login` "
+                   "writes (KUBECONFIG=ocp-ai.kubeconfig oc login https://api.<cluster>.<domain>:6443)")
+
+
+def check_kubeconfig(kubeconfig: str, context: str | None) -> None:
+    """Refuse, before anything connects, a kubeconfig that is missing, unreadable, not YAML, or lacks the context.
+
+    A YAML error names its line and column only: PyYAML's message quotes the line, which may hold a token.
+    """
+    path = Path(kubeconfig)
+    if not path.exists():
+        raise ConfigError([Issue("--kubeconfig", "no such file", kubeconfig, KUBECONFIG_HINT)])
+    if not path.is_file():
+        raise ConfigError([Issue("--kubeconfig", "is not a file", kubeconfig, KUBECONFIG_HINT)])
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([Issue("--kubeconfig", f"cannot be read: {exc.strerror}", kubeconfig,
+                                 "check the file's permissions (it holds credentials: readable by you only)")]) \
+            from None
+    except UnicodeDecodeError:
+        raise ConfigError([Issue("--kubeconfig", "is not a text file", kubeconfig, KUBECONFIG_HINT)]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "a syntax error"
+        raise ConfigError([Issue("--kubeconfig", f"is not YAML ({where}{problem})", kubeconfig,
+                                 KUBECONFIG_HINT)]) from None
+    _check_contexts(kubeconfig, doc, context)
+
+
+def _check_contexts(kubeconfig: str, doc: Any, context: str | None) -> None:
+    """The context to use exists, and its cluster has a server to reach."""
+    contexts = {str(c.get("name")): c.get("context") or {} for c in _entries(doc, "contexts")}
+    clusters = {str(c.get("name")): c.get("cluster") or {} for c in _entries(doc, "clusters")}
+    if not contexts or not clusters:
+        raise ConfigError([Issue("--kubeconfig", "is not a kubeconfig (no contexts or clusters)", kubeconfig,
+                                 KUBECONFIG_HINT)])
+    names = ", ".join(sorted(contexts))
+    chosen = context or doc.get("current-context")
+    if not chosen:
+        raise ConfigError([Issue("--context", "the kubeconfig has no current-context", None,
+                                 f"pass --context NAME, one of: {names}")])
+    if chosen not in contexts:
+        close = difflib.get_close_matches(str(chosen), list(contexts), n=1, cutoff=0.6)
+        what = "no such context in the kubeconfig" if context else "the kubeconfig's current-context is not among " \
+            "its contexts"
+        raise ConfigError([Issue("--context", what, chosen, f"{f'did you mean {close[0]}? ' if close else ''}"
+                                 f"its contexts: {names}")])
+    cluster = str(contexts[chosen].get("cluster"))
+    server = str((clusters.get(cluster) or {}).get("server") or "")
+    if not re.match(r"^https?://[^/\s]+", server):
+        raise ConfigError([Issue("--kubeconfig", f"context {chosen}: its cluster {cluster} has no API server address "
+                                 "(clusters[].cluster.server)", server or None,
+                                 "use the kubeconfig the installer or `oc login` wrote; its server is "
+                                 "https://api.<cluster>.<domain>:6443")])
+
+
+def _entries(doc: Any, key: str) -> list[dict[str, Any]]:
+    """A kubeconfig list (`contexts`, `clusters`) as its named entries; nothing when it is not one."""
+    items = doc.get(key) if isinstance(doc, dict) else None
+    return [i for i in items if isinstance(i, dict) and i.get("name")] if isinstance(items, list) else []
+
+
 def client(kubeconfig: str, context: str | None) -> k8s_client.ApiClient:
     """An API client from the kubeconfig (no request is made); a kubeconfig that cannot be used is a ConfigError."""
     configuration = k8s_client.Configuration()
@@ -464,6 +530,7 @@ def run(kubeconfig: str, context: str | None, name: str | None, *, timeout: floa
         chunk_size: int = DEFAULT_CHUNK_SIZE) -> str:
     """Discover through the kubeconfig's cluster and return the config block; input problems are ConfigErrors."""
     check_name(name)
+    check_kubeconfig(kubeconfig, context)
     api = client(kubeconfig, context)
     try:
         return discover(ClusterApi(api, timeout=timeout, chunk_size=chunk_size), name).render()

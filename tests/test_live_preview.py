@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +17,9 @@ import pytest
 
 from gpufleet import cli, live_preview
 from gpufleet.report import Plan
+from tests.support.fake_cli import EVENTS, fake_pulumi_on_path
 
 ROOT = Path(__file__).resolve().parents[1]
-FAKE = ROOT / "tests" / "support" / "fake_pulumi"
-EVENTS = FAKE / "dev-preview.jsonl"
 PACK = ROOT / "policies"
 KARPENTER_L4 = ("urn:pulumi:dev::gpu-fleet::gpufleet:aws:KarpenterGpuPool$kubernetes:karpenter.sh/v1:NodePool::"
                 "us-west-2-dev-aws-l4-spot-nodepool")
@@ -37,19 +34,7 @@ OFFLINE_VIOLATIONS = [
 
 @pytest.fixture
 def fake_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The stand-in first on PATH (then this interpreter's folder, for its `python3`); returns its call log."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "pulumi").symlink_to(FAKE / "pulumi")
-    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent),
-                                                os.environ.get("PATH", "")]))
-    log = tmp_path / "calls.jsonl"
-    monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
-    monkeypatch.setenv("FAKE_PULUMI_STACKS", "dev")
-    monkeypatch.setenv("FAKE_PULUMI_EVENTS", str(EVENTS))
-    monkeypatch.delenv("FAKE_PULUMI_VERSION", raising=False)
-    monkeypatch.delenv("FAKE_PULUMI_FAIL", raising=False)
-    return log
+    return fake_pulumi_on_path(tmp_path, monkeypatch)
 
 
 @pytest.fixture
