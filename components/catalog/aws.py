@@ -33,7 +33,7 @@ _EFA: dict[str, int] = {
     # The 2026 types (_AWS_2026, the reference's `vpc.amazonaws.com/efa`).
     "p5.4xlarge": 1, "p6-b200.48xlarge": 8, "p6-b300.48xlarge": 16,
     "g7e.8xlarge": 1, "g7e.12xlarge": 1, "g7e.24xlarge": 2, "g7e.48xlarge": 4,
-    "g7.8xlarge": 1, "g7.12xlarge": 1, "g7.24xlarge": 2, "g7.48xlarge": 2,
+    "g7.8xlarge": 1, "g7.12xlarge": 1, "g7.24xlarge": 1, "g7.48xlarge": 2,
 }
 
 _ALL_AWS = frozenset({Provisioning.ON_DEMAND, Provisioning.SPOT, Provisioning.RESERVATION})
