@@ -26,22 +26,41 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def catalog_table() -> str:
-    """One row per machine type: its GPUs, the quota it counts against, the zones with its GPU, priced regions."""
+    """One row per machine type: its GPUs, the quota it counts against, the zones with its GPU, priced regions.
+
+    Refused machine types follow, each with what gpu-fleet does not yet provision for it.
+    """
     lines = ["| machine type | cloud | GPUs | quota (on-demand / spot) | zones with the GPU | priced regions |",
              "|---|---|---|---|---|---|"]
     for m in sorted(catalog.MACHINE_TYPES, key=lambda m: (m.cloud is not catalog.Cloud.GCP, m.name)):
         gpu = catalog.gpu(m.gpu)
-        if m.cloud is catalog.Cloud.GCP:
-            quota = f"`{catalog.gcp_quota_metric(m, spot=False)}` / `{catalog.gcp_quota_metric(m, spot=True)}`"
-            zones = "; ".join(f"{region}: {', '.join(z.rsplit('-', 1)[1] for z in found)}"
-                              for region, found in sorted(catalog.GPU_ZONES.get(gpu.id, {}).items()))
-        else:
-            quota = f"`{catalog.aws_quota(m, spot=False).code}` / `{catalog.aws_quota(m, spot=True).code}` (vCPUs)"
-            zones = "not in the catalog"
         priced = ", ".join(sorted(p.region for p in catalog.PRICES if p.machine_type == m.name)) or "none"
-        lines.append(f"| `{m.name}` | {m.cloud.value} | {m.gpus} x {gpu.model} | {quota} | {zones or 'none'} | "
-                     f"{priced} |")
+        specs = "" if m.verified else " (vCPU/memory unverified)"
+        lines.append(f"| `{m.name}` | {m.cloud.value} | {m.gpus} x {gpu.model}{specs} | {_quota(m)} | "
+                     f"{_zones(m) or 'none'} | {priced} |")
+    lines += ["", "Refused (config validation stops a pool of these with the reason, exit 2):", "",
+              "| machine type | cloud | carries | why gpu-fleet refuses it |", "|---|---|---|---|"]
+    for r in sorted(catalog.REFUSED, key=lambda r: (r.cloud is not catalog.Cloud.GCP, r.name)):
+        lines.append(f"| `{r.name}` | {r.cloud.value} | {r.carries} | {r.reason} |")
     return "\n".join(lines)
+
+
+def _quota(m: catalog.MachineType) -> str:
+    if m.cloud is catalog.Cloud.GCP:
+        mark = "" if catalog.gpu(m.gpu).quota_verified else " (unverified)"
+        return f"`{catalog.gcp_quota_metric(m, spot=False)}` / `{catalog.gcp_quota_metric(m, spot=True)}`{mark}"
+    on_demand = catalog.aws_quota(m, spot=False).code
+    spot = catalog.AWS_QUOTAS.get((m.aws_quota or "", True))
+    return f"`{on_demand}` / " + (f"`{spot.code}` (vCPUs)" if spot else "no spot (quota not verified)")
+
+
+def _zones(m: catalog.MachineType) -> str:
+    if m.cloud is not catalog.Cloud.GCP:
+        return "not in the catalog"
+    if m.gpu not in catalog.GPU_ZONES:
+        return "not read (unchecked)"
+    return "; ".join(f"{region}: {', '.join(z.rsplit('-', 1)[1] for z in found)}"
+                     for region, found in sorted(catalog.GPU_ZONES[m.gpu].items()))
 
 
 def _models(annotation: Any) -> list[type[BaseModel]]:

@@ -31,7 +31,7 @@ from components.catalog.gpus import (
     GPUS,
     MIG_PARTITIONS_SOURCES,
 )
-from components.catalog.types import AwsQuota, Cloud, Gpu, MachineType, Price, Provisioning, Source
+from components.catalog.types import AwsQuota, Cloud, Gpu, MachineType, Price, Provisioning, Refusal, Source
 
 __all__ = [
     "AWS_QUOTAS",
@@ -72,10 +72,14 @@ __all__ += [  # GCP limits and the look-ups over regions and quota names
     "GCP_REGIONS", "MACHINE_SERIES", "MachineSeries", "gcp_limits", "gcp_region_hint", "gpu_regions",
     "gpu_zone_regions", "quota_metrics", "quota_regions",
 ]
+__all__ += ["REFUSED", "Refusal", "refusal"]  # machines the clouds sell that gpu-fleet refuses, with the reason
 __all__ += ["fabric"]  # GPU-to-GPU fabric per machine family (NICs, MTUs, EFA, NCCL bars): components.catalog.fabric
 
 MACHINE_TYPES: tuple[MachineType, ...] = _gcp.MACHINE_TYPES + _aws.MACHINE_TYPES
 PRICES: tuple[Price, ...] = _gcp.PRICES + _aws.PRICES
+REFUSED: tuple[Refusal, ...] = _gcp.REFUSED + _aws.REFUSED
+"""Machine types gpu-fleet knows and refuses: never in MACHINE_TYPES, so no pool, price or quota row can use them."""
+_REFUSED_BY_NAME: dict[str, Refusal] = {r.name: r for r in REFUSED}
 
 _MACHINES_BY_NAME: dict[str, MachineType] = {m.name: m for m in MACHINE_TYPES}
 _GPUS_BY_ID: dict[str, Gpu] = {g.id: g for g in GPUS}
@@ -94,6 +98,11 @@ def machine_type(name: str) -> MachineType:
 
 def find_machine_type(name: str) -> MachineType | None:
     return _MACHINES_BY_NAME.get(name)
+
+
+def refusal(name: str) -> Refusal | None:
+    """Why gpu-fleet refuses machine type ``name``; None where it does not (known or simply unknown)."""
+    return _REFUSED_BY_NAME.get(name)
 
 
 def machine_types(cloud: Cloud) -> list[MachineType]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.catalog.types import CHECKED as _CHECKED
-from components.catalog.types import AwsQuota, Cloud, MachineType, Price, Provisioning, Source
+from components.catalog.types import AwsQuota, Cloud, MachineType, Price, Provisioning, Refusal, Source
 
 _AWS_SPECS = Source(
     "https://github.com/aws/karpenter-provider-aws/blob/0c5e7d8112409aff07b0f17a0f51c87bdba52ed1"
@@ -30,6 +30,10 @@ _EFA: dict[str, int] = {
     "p5.48xlarge": 32, "p5e.48xlarge": 32, "p5en.48xlarge": 16, "p4d.24xlarge": 4, "p4de.24xlarge": 4,
     "g6.8xlarge": 1, "g6.12xlarge": 1, "g6.16xlarge": 1, "g6.24xlarge": 1, "g6.48xlarge": 1,
     "g6e.8xlarge": 1, "g6e.12xlarge": 1, "g6e.16xlarge": 1, "g6e.24xlarge": 2, "g6e.48xlarge": 4,
+    # The 2026 types (_AWS_2026, the reference's `vpc.amazonaws.com/efa`).
+    "p5.4xlarge": 1, "p6-b200.48xlarge": 8, "p6-b300.48xlarge": 16,
+    "g7e.8xlarge": 1, "g7e.12xlarge": 1, "g7e.24xlarge": 2, "g7e.48xlarge": 4,
+    "g7.8xlarge": 1, "g7.12xlarge": 1, "g7.24xlarge": 1, "g7.48xlarge": 2,
 }
 
 _ALL_AWS = frozenset({Provisioning.ON_DEMAND, Provisioning.SPOT, Provisioning.RESERVATION})
@@ -37,11 +41,30 @@ _P5E = frozenset({Provisioning.SPOT, Provisioning.RESERVATION})
 """p5e.48xlarge has no On-Demand price in any catalog region, only Spot prices (SkyPilot vms.csv)."""
 
 
+_AWS_2026 = Source(
+    "https://github.com/aws/karpenter-provider-aws/blob/1d927085dd81a9df9301e613f371dac5b4d16bfe"
+    "/website/content/en/docs/reference/instance-types.md", "2026-12-01")
+"""Karpenter's generated reference at 1d92708 (= ../shared/reference/aws/karpenter-instance-types.md): the rows of
+p5.4xlarge, p6-b200, p6-b300, g7e and g7 (GPU count and name, vCPU, memory, NVMe, EFA); tests/test_catalog_2026.py
+holds every AWS row against it."""
+_P6_ON_DEMAND_ONLY = frozenset({Provisioning.ON_DEMAND, Provisioning.RESERVATION})
+"""p6-b200/p6-b300: EC2 sells them as Spot too, but no source read names the Spot quota P6 counts against (the
+quota page read lists P5's and P4/P3/P2's only), so gpu-fleet refuses Spot rather than count it against a guess."""
+
+
 def _aws(name: str, gpu: str, gpus: int, vcpus: int, memory_gib: float, nvme_gb: int, quota: str,
-         provisioning: frozenset[Provisioning] = _ALL_AWS) -> MachineType:
+         provisioning: frozenset[Provisioning] = _ALL_AWS, *, source: Source = _AWS_SPECS) -> MachineType:
     """An EC2 instance type; memory in GiB, instance-store NVMe in GB, as DescribeInstanceTypes has them."""
     return MachineType(name, Cloud.AWS, gpu, gpus, vcpus, memory_gib, nvme_gb, quota, provisioning,
-                       _AWS_SPECS, _EFA.get(name, 0))
+                       source, _EFA.get(name, 0))
+
+
+def _g7(family: str, gpu: str, memory: dict[str, int], nvme: dict[str, int]) -> tuple[MachineType, ...]:
+    """A g7/g7e family: 2xlarge, 4xlarge and 8xlarge carry 1 GPU, 12xlarge 2, 24xlarge 4, 48xlarge 8 (_AWS_2026)."""
+    sizes = {"2xlarge": (1, 8), "4xlarge": (1, 16), "8xlarge": (1, 32), "12xlarge": (2, 48), "24xlarge": (4, 96),
+             "48xlarge": (8, 192)}
+    return tuple(_aws(f"{family}.{size}", gpu, gpus, vcpus, memory[size], nvme[size], "G", source=_AWS_2026)
+                 for size, (gpus, vcpus) in sizes.items())
 
 
 MACHINE_TYPES: tuple[MachineType, ...] = (
@@ -69,7 +92,43 @@ MACHINE_TYPES: tuple[MachineType, ...] = (
     _aws("g6e.16xlarge", "l40s", 1, 64, 512, 1900, "G"),
     _aws("g6e.24xlarge", "l40s", 4, 96, 768, 3800, "G"),
     _aws("g6e.48xlarge", "l40s", 8, 192, 1536, 7600, "G"),
+    # The 2026 types (_AWS_2026). p5.4xlarge is P5's single-H100 size (one EFA interface, not on by default).
+    _aws("p5.4xlarge", "h100-80gb", 1, 16, 256, 3800, "P5", source=_AWS_2026),
+    _aws("p6-b200.48xlarge", "b200", 8, 192, 2048, 30400, "P6", _P6_ON_DEMAND_ONLY, source=_AWS_2026),
+    _aws("p6-b300.48xlarge", "b300", 8, 192, 4096, 30400, "P6", _P6_ON_DEMAND_ONLY, source=_AWS_2026),
+    *_g7("g7e", "rtx-pro-6000",
+         {"2xlarge": 64, "4xlarge": 128, "8xlarge": 256, "12xlarge": 512, "24xlarge": 1024, "48xlarge": 2048},
+         {"2xlarge": 1900, "4xlarge": 1900, "8xlarge": 1900, "12xlarge": 3800, "24xlarge": 7600, "48xlarge": 15200}),
+    *_g7("g7", "rtx-pro-4500",
+         {"2xlarge": 32, "4xlarge": 64, "8xlarge": 128, "12xlarge": 192, "24xlarge": 384, "48xlarge": 768},
+         {"2xlarge": 440, "4xlarge": 875, "8xlarge": 930, "12xlarge": 1900, "24xlarge": 3800, "48xlarge": 7600}),
 )
+
+_KP_FRACTIONAL = Source("https://github.com/aws/karpenter-provider-aws/issues/9395", "2026-12-01")
+"""Karpenter's g6f fractional-GPU workaround (2026-07-15): the types report `instance-gpu-count 0` and no
+`nvidia.com/gpu`, and need a NodeOverlay to be scheduled as GPUs (_AWS_2026 shows the 0 and 2,861-11,444 MiB)."""
+_EKS_ULTRASERVER = Source("https://docs.amazonaws.cn/zh_cn/eks/latest/userguide/ml-eks-nvidia-ultraserver.md",
+                          "2026-12-01")
+"""EKS "NVIDIA UltraServers": P6e-GB200 on EKS needs Kubernetes 1.33+, the NVIDIA DRA driver with ComputeDomains,
+and Capacity Blocks (UltraServers u-p6e-gb200x36/x72); it is not in Karpenter's instance-type reference (_AWS_2026)."""
+P6E_CAPACITY_BLOCKS_ONLY = ("p6e-gb200 is sold only as EC2 Capacity Blocks for UltraServers (u-p6e-gb200x36 or "
+                            "x72), never on-demand or spot")
+"""Why a P6e-GB200 pool without `reserved` capacity is refused (_EKS_ULTRASERVER)."""
+_FRACTIONAL = ("a fractional L4 type: Karpenter reports instance-gpu-count 0 and no nvidia.com/gpu for it, so a GPU "
+               "NodePool can never select it, and gpu-fleet does not model GPU fractions (it emits no NodeOverlay)")
+REFUSED: tuple[Refusal, ...] = (
+    *(Refusal(f"g6f.{size}", Cloud.AWS, f"{share} of an NVIDIA L4", _FRACTIONAL,
+              "use g6.xlarge (one whole L4) or larger", (_AWS_2026, _KP_FRACTIONAL))
+      for size, share in (("large", "1/8"), ("xlarge", "1/8"), ("2xlarge", "1/4"), ("4xlarge", "1/2"))),
+    Refusal("gr6f.4xlarge", Cloud.AWS, "1/2 of an NVIDIA L4", _FRACTIONAL, "use gr6.4xlarge or g6.4xlarge",
+            (_AWS_2026, _KP_FRACTIONAL)),
+    Refusal("p6e-gb200.36xlarge", Cloud.AWS, "4 x NVIDIA GB200 (arm64, in 36- or 72-GPU UltraServers)",
+            "P6e-GB200 is not provisioned by gpu-fleet yet, even with Capacity Blocks: Karpenter v1.14.1 does not "
+            "list the type, and EKS runs it only with the NVIDIA DRA driver and ComputeDomains, which gpu-fleet does "
+            "not install", "use p6-b200.48xlarge (8 x B200, 8 EFA), or an EKS managed node group on the Capacity "
+            "Block outside gpu-fleet", (_EKS_ULTRASERVER, _AWS_2026)),
+)
+"""EC2 instance types gpu-fleet refuses, each with what it does not yet provision (config validation and README)."""
 
 # AWS: Linux on-demand USD per hour (_SKYPILOT_AWS). Spot is market-priced, so no Spot figure is kept.
 # p5e.48xlarge has no on-demand price (see _P5E); p4de.24xlarge is not offered in us-east-2.
@@ -116,6 +175,9 @@ AWS_QUOTAS: dict[tuple[str, bool], AwsQuota] = {
     ("P", True): AwsQuota("L-7212CCBC", "All P4, P3 and P2 Spot Instance Requests", _AWS_QUOTA_PAGE),
     ("P5", False): _P_ON_DEMAND,
     ("P5", True): AwsQuota("L-C4BD4855", "All P5 Spot Instance Requests", _AWS_QUOTA_PAGE),
+    # P6 (p6-b200, p6-b300) on-demand: the page's "Running On-Demand P instances" covers every P type. Spot: no code
+    # verified (_P6_ON_DEMAND_ONLY refuses it).
+    ("P6", False): _P_ON_DEMAND,
     ("G", False): AwsQuota("L-DB2E81BA", "Running On-Demand G and VT instances", _AWS_QUOTA_PAGE),
     ("G", True): AwsQuota("L-3819A6DF", "All G and VT Spot Instance Requests", _AWS_QUOTA_PAGE),
 }

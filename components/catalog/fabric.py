@@ -58,6 +58,20 @@ CT_A3_ULTRA = Source(_CT + "examples/gke-a3-ultragpu/gke-a3-ultragpu.yaml", FABR
 `vpc-roce` profile and 8 subnets; GKE `version_prefix: "1.35."`."""
 CT_A4 = Source(_CT + "examples/gke-a4/gke-a4.yaml", FABRIC_CHECKED)
 """A4 blueprint: the same layout as A3 Ultra (one gVNIC network, a RoCE network with 8 subnets)."""
+CT_A3_ULTRA_FIRST = Source(
+    "https://github.com/GoogleCloudPlatform/cluster-toolkit/blob/443b8959e6ccf674ee2867fdcaafaa72ea344c7c"
+    "/examples/gke-a3-ultragpu/gke-a3-ultragpu.yaml", "2026-12-01")
+"""The A3 Ultra GKE blueprint when it first pinned a version (2025-01-09, "use version prefix with release channels"):
+`version_prefix: "1.31."` on RAPID. The oldest GKE minor an anchor ran A3 Ultra's GPUDirect RDMA on; Google's page
+"Maximize GPU network bandwidth ... RDMA" with its per-patch minimum could not be read, so no patch floor is kept."""
+CT_A4_FIRST = Source(
+    "https://github.com/GoogleCloudPlatform/cluster-toolkit/blob/f0a39c768f7ea8e2c16c741decee7bf31c6de55f"
+    "/examples/gke-a4/gke-a4.yaml", "2026-12-01")
+"""The A4 GKE blueprint as first published under that name (2025-03-27): `version_prefix: "1.32."`; the oldest GKE
+minor an anchor ran A4's RDMA on (no per-patch minimum read)."""
+GKE_VERSIONING = Source("https://cloud.google.com/kubernetes-engine/versioning", "2026-12-01")
+"""GKE versioning and support: a minor gets "up to a total of 24 months of support ... after the version has been
+made available for new cluster creation in the Regular channel" (about 14 months standard, 10 extended)."""
 CT_GPU_DIRECT = Source(_CT + "modules/compute/gke-node-pool/gpu_direct.tf", FABRIC_CHECKED)
 """The toolkit's GPUDirect check: `min_additional_networks` (4 for a3-highgpu-8g, 8 for a3-megagpu-8g) and
 `major_minor_version_acceptable_map`, the lowest GKE patch per minor that runs GPUDirect."""
@@ -86,6 +100,11 @@ KP_INSTANCE_TYPES = Source(
     "https://github.com/aws/karpenter-provider-aws/blob/1d927085dd81a9df9301e613f371dac5b4d16bfe"
     "/website/content/en/v1.14/reference/instance-types.md", FABRIC_CHECKED)
 """Karpenter v1.14 instance types (from EC2 DescribeInstanceTypes): `vpc.amazonaws.com/efa` and network bandwidth."""
+KP_NETWORK_CARDS = Source(
+    "https://github.com/aws/karpenter-provider-aws/blob/1d927085dd81a9df9301e613f371dac5b4d16bfe"
+    "/pkg/providers/instancetype/zz_generated.vpclimits.go", "2026-12-01")
+"""Karpenter's generated VPC limits (file last changed 7f27b4e, 2026-08-18): NetworkCards per type, p5en.48xlarge 16,
+p6-b200.48xlarge 8, p6-b300.48xlarge 17, p5.4xlarge 1."""
 KP_EFA_DESIGN = Source(
     "https://github.com/aws/karpenter-provider-aws/blob/1d927085dd81a9df9301e613f371dac5b4d16bfe"
     "/designs/efa-for-static-capacity.md", FABRIC_CHECKED)
@@ -210,20 +229,29 @@ GKE_FABRICS: tuple[GkeFabric, ...] = (
               {"1.28": "1.28.15-gke.3163000", "1.29": "1.29.15-gke.2467000", "1.30": "1.30.14-gke.1922000",
                "1.31": "1.31.14-gke.1243000", "1.32": "1.32.11-gke.1174000"}, "1.28",
               (_A3_MEGA_NCCL,), (GKE_GPUDIRECT, CT_A3_MEGA, CT_GPU_DIRECT, VERTEX_MTU, GKE_MULTI_NETWORK)),
-    # A3 Ultra and A4: the blueprints pin GKE 1.35 and publish no per-patch minimum; 1.35 is taken as the floor.
+    # A3 Ultra and A4: the oldest minor an anchor blueprint ran each on (CT_A3_ULTRA_FIRST, CT_A4_FIRST); today's
+    # blueprints pin 1.35, which is a choice of theirs, not a floor. No per-patch minimum was read.
     GkeFabric("a3-ultra", ("a3-ultragpu-8g",), Transport.RDMA, 1, 8, 8896, 8896, 3200,
-              ("gvnic-1", *(f"rdma-{i}" for i in range(8))), {}, "1.35",
-              (_RDMA_NCCL,), (GCE_GPU_NETWORKING, CT_A3_ULTRA, RDMA_NETWORK_PROFILES, VERTEX_MTU,
+              ("gvnic-1", *(f"rdma-{i}" for i in range(8))), {}, "1.31",
+              (_RDMA_NCCL,), (GCE_GPU_NETWORKING, CT_A3_ULTRA, CT_A3_ULTRA_FIRST, RDMA_NETWORK_PROFILES, VERTEX_MTU,
                               CT_ROCE_NO_FIREWALL, GKE_MULTI_NETWORK)),
-    # A4 (B200): a4-highgpu-8g is not a catalog machine type yet, so no pool can use this row until it is.
+    # A4 (B200): the RoCE layout of A3 Ultra (CT_A4), so A4 pools get the same RDMA fabric.
     GkeFabric("a4", ("a4-highgpu-8g",), Transport.RDMA, 1, 8, 8896, 8896, 3200,
-              ("gvnic-1", *(f"rdma-{i}" for i in range(8))), {}, "1.35",
-              (_RDMA_NCCL,), (GCE_GPU_NETWORKING, CT_A4, RDMA_NETWORK_PROFILES, VERTEX_MTU, CT_ROCE_NO_FIREWALL,
-                              GKE_MULTI_NETWORK)),
+              ("gvnic-1", *(f"rdma-{i}" for i in range(8))), {}, "1.32",
+              (_RDMA_NCCL,), (GCE_GPU_NETWORKING, CT_A4, CT_A4_FIRST, RDMA_NETWORK_PROFILES, VERTEX_MTU,
+                              CT_ROCE_NO_FIREWALL, GKE_MULTI_NETWORK)),
 )
 """GKE families with a GPU fabric; every other GKE GPU machine (A2, G2, the smaller A3 High shapes) has none."""
 
 _FABRIC_BY_MACHINE: dict[str, GkeFabric] = {m: f for f in GKE_FABRICS for m in f.machine_types}
+
+GKE_OLDEST_MINOR: dict[str, str] = {"RAPID": "1.33", "REGULAR": "1.33", "STABLE": "1.33", "EXTENDED": "1.32"}
+"""The oldest GKE minor a cluster of each release channel can run on 2026-12-01, for stacks that leave
+`gke.min_master_version` unset. Derived, not read from GKE's release schedule (which could not be read): GKE_VERSIONING
+gives a minor 14 months of standard support from its Regular availability, 24 with the Extended channel; 1.32 reached
+Regular about 2025-02 and 1.33 about 2025-06 (Kubernetes upstream released them 2024-12-11 and 2025-04-23), so on
+2026-12-01 standard support starts at 1.33 and Extended may still run 1.32. Unverified; refresh from the schedule."""
+GKE_OLDEST_MINOR_CHECKED = "2026-12-01"
 
 
 def gke_fabric(machine_type: str) -> GkeFabric | None:
@@ -261,6 +289,9 @@ _NO_PUBLISHED = (
 
 EFA_FABRICS: tuple[EfaFabric, ...] = (
     EfaFabric("p5.48xlarge", 3200, _P5_NCCL, (KP_INSTANCE_TYPES, ADT_NCCL, AICR_P5_FLOOR)),
+    # p6-b200: 8 EFA interfaces on 8 network cards (Karpenter's zz_generated.vpclimits.go, KP_NETWORK_CARDS), which
+    # is the layout gpu-fleet's EC2NodeClass writes (ENA and EFA on card 0, EFA on every other card).
+    EfaFabric("p6-b200.48xlarge", 3200, _NO_PUBLISHED, (KP_INSTANCE_TYPES, KP_NETWORK_CARDS)),
     # p5e carries the same 32 x 100 Gbps EFA as p5; the anchors' runs are p5 runs, hence only a reference.
     EfaFabric("p5e.48xlarge", 3200, _NO_PUBLISHED, (KP_INSTANCE_TYPES,)),
     EfaFabric("p5en.48xlarge", 3200, _NO_PUBLISHED, (KP_INSTANCE_TYPES,)),
@@ -270,6 +301,14 @@ EFA_FABRICS: tuple[EfaFabric, ...] = (
 """The EC2 instance types gpu-fleet gives EFA by default (multi-node training machines)."""
 
 _EFA_BY_TYPE: dict[str, EfaFabric] = {f.instance_type: f for f in EFA_FABRICS}
+
+EFA_LAYOUT_REFUSED: dict[str, str] = {
+    "p6-b300.48xlarge": "its 16 EFA interfaces sit on 17 network cards (Karpenter's zz_generated.vpclimits.go), a "
+                        "layout gpu-fleet's EC2NodeClass does not write yet (it puts ENA and EFA on card 0 and one EFA "
+                        "on each next card, KP_EFA_DESIGN): gpu-fleet does not provision EFA for it",
+}
+"""EFA instance types whose network-card layout gpu-fleet cannot write: their pools run without EFA, `efa: true` is
+refused with this reason."""
 
 
 def efa_fabric(instance_type: str) -> EfaFabric | None:

@@ -8,7 +8,7 @@ None and callers treat the fact as unknown.
 from __future__ import annotations
 
 from components.catalog.types import CHECKED as _CHECKED
-from components.catalog.types import Cloud, MachineType, Price, Provisioning, Source
+from components.catalog.types import Cloud, MachineType, Price, Provisioning, Refusal, Source
 
 _GCP_GPUS = Source("https://docs.cloud.google.com/compute/docs/gpus", "2026-04-14")
 """GCP "GPU machine types": GPU model, GPU memory and accelerator string of every machine series."""
@@ -64,10 +64,36 @@ _NO_ON_DEMAND = frozenset({Provisioning.RESERVATION, Provisioning.SPOT, Provisio
 """A3 Ultra: reserve capacity, or use Spot or flex-start; there is no plain on-demand."""
 
 
+_CHECKED_2026 = "2026-12-01"
+_CT = "https://github.com/GoogleCloudPlatform/cluster-toolkit/blob/1047080375afbb44da4b596be314634e7486af4a/"
+_CT_A4 = Source(_CT + "examples/gke-a4/gke-a4.yaml", _CHECKED_2026)
+"""cluster-toolkit's GKE A4 blueprint (1047080, 2026-06-25): a4-highgpu-8g, 8 x nvidia-b200, SPECIFIC_RESERVATION,
+COS, GKE `version_prefix "1.35."`; its node-pool module bundles 32 Local SSDs as ephemeral storage
+(modules/compute/gke-node-pool/disk_definitions.tf)."""
+_CT_G4 = Source(_CT + "examples/gke-g4/gke-g4.yaml", _CHECKED_2026)
+"""cluster-toolkit's GKE G4 blueprint: g4-standard-* with `num_gpus` nvidia-rtx-pro-6000 (1/2/4/8 for -48/-96/-192/
+-384, pkg/config/hardware.go's shorthand map), a second gVNIC network, COS, GKE `version_prefix "1.35."`."""
+_CT_A4X = Source(_CT + "examples/gke-a4x/gke-a4x.yaml", _CHECKED_2026)
+"""cluster-toolkit's GKE A4X blueprint: a4x-highgpu-4g, 4 x nvidia-gb200, `target_architecture: arm64`,
+hyperdisk-balanced, SPECIFIC_RESERVATION only, a ResourcePolicy `accelerator_topology: "1x72"`, managed DRANET
+(`enable_dranet: true`) and the NVIDIA DRA driver (nvidia-dra-driver.yaml) for ComputeDomains."""
+_DSTACK_RESERVATIONS = Source("https://github.com/dstackai/dstack/issues/3162", _CHECKED_2026)
+"""dstack issue 3162 (GCP reservations): "A4X/A4/A3 Ultra have no on-demand"; with _GCP_CONSUMPTION (Spot and
+flex-start for every GPU machine except A4X/A4X Max), A4 is reservation, Spot or flex-start."""
+_UNVERIFIED_SPECS = Source("https://docs.cloud.google.com/compute/docs/accelerator-optimized-machines", _CHECKED_2026)
+"""vCPUs and memory of a4-highgpu-8g (224 / 3,968 GB) and g4-standard-* (48 vCPU and 180 GB per GPU): the
+accelerator-optimized page's A4 and G4 tables could not be read (only its opening, which lists A4X, A4 and G4);
+the figures agree with a public hand-maintained GCP price table dated 2026-07-22 whose repository is unnamed.
+Rows built on it carry verified=False."""
+GCP_2026_SOURCES: tuple[Source, ...] = (_CT_A4, _CT_G4, _CT_A4X, _DSTACK_RESERVATIONS, _UNVERIFIED_SPECS)
+"""Where the A4, G4 and A4X facts come from."""
+
+
 def _gcp(name: str, gpu: str, gpus: int, vcpus: int, memory_gb: float, local_ssd_gb: int = 0,
-         provisioning: frozenset[Provisioning] = _ALL_GCP) -> MachineType:
+         provisioning: frozenset[Provisioning] = _ALL_GCP, *, source: Source = _GCP_ACCEL,
+         verified: bool = True) -> MachineType:
     return MachineType(name, Cloud.GCP, gpu, gpus, vcpus, memory_gb, local_ssd_gb, None, provisioning,
-                       _GCP_ACCEL)
+                       source, verified=verified)
 
 
 MACHINE_TYPES: tuple[MachineType, ...] = (
@@ -98,7 +124,31 @@ MACHINE_TYPES: tuple[MachineType, ...] = (
     _gcp("g2-standard-32", "l4", 1, 32, 128),
     _gcp("g2-standard-48", "l4", 4, 48, 192),
     _gcp("g2-standard-96", "l4", 8, 96, 384),
+    # A4 (B200): 32 bundled Local SSDs (12,000 GiB) as on A3 Ultra; no plain on-demand (_DSTACK_RESERVATIONS).
+    _gcp("a4-highgpu-8g", "b200", 8, 224, 3968, 12000, _NO_ON_DEMAND, source=_CT_A4, verified=False),
+    # G4 (RTX PRO 6000), the whole-GPU sizes; on-demand, Spot, flex-start and reservations (_GCP_CONSUMPTION).
+    # No Local SSD is bundled as far as the sources read say (_CT_G4 attaches none).
+    _gcp("g4-standard-48", "rtx-pro-6000", 1, 48, 180, source=_CT_G4, verified=False),
+    _gcp("g4-standard-96", "rtx-pro-6000", 2, 96, 360, source=_CT_G4, verified=False),
+    _gcp("g4-standard-192", "rtx-pro-6000", 4, 192, 720, source=_CT_G4, verified=False),
+    _gcp("g4-standard-384", "rtx-pro-6000", 8, 384, 1440, source=_CT_G4, verified=False),
 )
+
+REFUSED: tuple[Refusal, ...] = (
+    Refusal("a4x-highgpu-4g", Cloud.GCP, "4 x NVIDIA GB200 (arm64, a 1x72 NVLink domain)",
+            "A4X is not provisioned by gpu-fleet yet: it needs arm64 node pools (gpu-fleet's installers and "
+            "DaemonSets are amd64-only), a compact ResourcePolicy with accelerator_topology 1x72, GKE managed "
+            "DRANET networking instead of gpu-fleet's RoCE VPCs, and the NVIDIA DRA driver with ComputeDomains "
+            "(IMEX) for the NVLink domain; it is sold only through reservations",
+            "use a4-highgpu-8g (8 x B200, RDMA) or a3-ultragpu-8g, or provision A4X with cluster-toolkit's "
+            "gke-a4x blueprint", (_CT_A4X, _GCP_CONSUMPTION)),
+    *(Refusal(f"g4-standard-{n}", Cloud.GCP, f"{share} of an NVIDIA RTX PRO 6000",
+              "a fractional G4 shape: its GPU is a share of one RTX PRO 6000, which gpu-fleet's whole-GPU "
+              "capacity, quota and price rows cannot count", "use g4-standard-48 (one whole GPU) or larger",
+              (_CT_G4,))
+      for n, share in ((6, "1/8"), (12, "1/4"), (24, "1/2"))),
+)
+"""GCP machine types gpu-fleet refuses, each with what it does not yet provision (config validation and README)."""
 
 # GCP zones per GPU and region, as listed by GPU_ZONES_SOURCE (SkyPilot v9) and matched by both
 # GPU_ZONES_CROSSCHECK_SOURCES. The A3 Mega and A3 Ultra machine rows of the same file list the same zones as

@@ -72,6 +72,11 @@ _A3_ULTRA_DISKS = Source("https://docs.cloud.google.com/compute/docs/disks/hyper
 Vertex AI DiskSpec reference agrees ("for A3U machines, the default value is hyperdisk-balanced",
 docs.cloud.google.com/vertex-ai/docs/reference/rest/v1/DiskSpec). Not read from the accelerator page itself."""
 
+_HYPERDISK_ONLY_2026 = Source("https://docs.cloud.google.com/compute/docs/disks/hyperdisks", "2026-12-01")
+"""A4, A4X and G4 boot from Hyperdisk Balanced: cluster-toolkit's A4X blueprint sets `disk_type: hyperdisk-balanced`
+and the fabric review lists "Hyperdisk boot" for A4; the Hyperdisk page's machine-series table for A4 and G4 was not
+read. Unverified for G4: hyperdisk-balanced is asked for explicitly, which every Titanium series takes."""
+
 _PD = ("pd-balanced", "pd-ssd")
 MACHINE_SERIES: tuple[MachineSeries, ...] = (
     MachineSeries("A2 Standard", ("a2-highgpu-1g", "a2-highgpu-2g", "a2-highgpu-4g", "a2-highgpu-8g",
@@ -84,13 +89,16 @@ MACHINE_SERIES: tuple[MachineSeries, ...] = (
     MachineSeries("A3 High", ("a3-highgpu-8g",), (*_PD, "hyperdisk-balanced"), {}, _ACCEL_DISKS),
     MachineSeries("A3 Mega", ("a3-megagpu-8g",), (*_PD, "hyperdisk-balanced"), {}, _ACCEL_DISKS),
     MachineSeries("A3 Ultra", ("a3-ultragpu-8g",), ("hyperdisk-balanced",), {}, _A3_ULTRA_DISKS),
+    MachineSeries("A4", ("a4-highgpu-8g",), ("hyperdisk-balanced",), {}, _HYPERDISK_ONLY_2026),
+    MachineSeries("G4", ("g4-standard-48", "g4-standard-96", "g4-standard-192", "g4-standard-384"),
+                  ("hyperdisk-balanced",), {}, _HYPERDISK_ONLY_2026),
     MachineSeries("G2", ("g2-standard-4", "g2-standard-8", "g2-standard-12", "g2-standard-16", "g2-standard-24",
                          "g2-standard-32", "g2-standard-48", "g2-standard-96"), _PD,
                   {"g2-standard-4": 1, "g2-standard-8": 1, "g2-standard-12": 1, "g2-standard-16": 1,
                    "g2-standard-24": 2, "g2-standard-32": 1, "g2-standard-48": 4, "g2-standard-96": 8},
                   _ACCEL_DISKS),
 )
-BOOT_DISK_SOURCES: tuple[Source, ...] = (_ACCEL_DISKS, _HYPERDISK_BOOT, _A3_ULTRA_DISKS)
+BOOT_DISK_SOURCES: tuple[Source, ...] = (_ACCEL_DISKS, _HYPERDISK_BOOT, _A3_ULTRA_DISKS, _HYPERDISK_ONLY_2026)
 GKE_DEFAULT_BOOT_DISK = "pd-balanced"
 """What GKE gives a node pool that names no boot disk type (node_config.disk_type)."""
 
@@ -105,6 +113,22 @@ def boot_disk(machine: str) -> str | None:
     if found is None or GKE_DEFAULT_BOOT_DISK in found.boot_disk_types:
         return None
     return found.boot_disk_types[0]
+
+_CT_PRECONDITIONS = Source(
+    "https://github.com/GoogleCloudPlatform/cluster-toolkit/blob/1047080375afbb44da4b596be314634e7486af4a"
+    "/modules/compute/gke-node-pool/main.tf", "2026-12-01")
+"""cluster-toolkit's node-pool preconditions (lines 387-460), each a GKE refusal: "Compact placement is not supported
+with blue-green upgrades"; "Compact placement with DWS Flex start is only supported for A3 Ultra, A4, and H4D machine
+types" (regex `^(a3-ultragpu-|a4-|h4d-)`, cluster-toolkit PR 5737)."""
+COMPACT_FLEX_START_PREFIXES = ("a3-ultragpu-", "a4-", "h4d-")
+"""Machine types on which GKE combines compact placement with flex-start (_CT_PRECONDITIONS)."""
+POOL_RULE_SOURCES: tuple[Source, ...] = (_CT_PRECONDITIONS,)
+
+
+def compact_flex_start(machine: str) -> bool:
+    """Whether GKE takes a compact-placement pool of ``machine`` on flex-start VMs."""
+    return machine.startswith(COMPACT_FLEX_START_PREFIXES)
+
 
 LOCAL_SSD_GB = 375
 """Every Local SSD disk is 375 GiB (docs.cloud.google.com/compute/docs/disks/local-ssd)."""

@@ -39,7 +39,17 @@ _AWS_NIC_MBPS: dict[str, int] = {
     "g6.12xlarge": 40_000, "g6.16xlarge": 25_000, "g6.24xlarge": 50_000, "g6.48xlarge": 100_000,
     "g6e.xlarge": 2_500, "g6e.2xlarge": 5_000, "g6e.4xlarge": 20_000, "g6e.8xlarge": 25_000,
     "g6e.12xlarge": 100_000, "g6e.16xlarge": 35_000, "g6e.24xlarge": 200_000, "g6e.48xlarge": 400_000,
+    # The 2026 types, from ../shared/reference/aws/karpenter-instance-types.md (the same reference, 2026-12-01).
+    "p5.4xlarge": 100_000, "p6-b200.48xlarge": 3_200_000, "p6-b300.48xlarge": 6_400_000,
+    "g7e.2xlarge": 50_000, "g7e.4xlarge": 50_000, "g7e.8xlarge": 100_000, "g7e.12xlarge": 400_000,
+    "g7e.24xlarge": 800_000, "g7e.48xlarge": 1_600_000,
+    "g7.2xlarge": 60_000, "g7.4xlarge": 60_000, "g7.8xlarge": 80_000, "g7.12xlarge": 175_000,
+    "g7.24xlarge": 350_000, "g7.48xlarge": 700_000,
 }
+_MULTI_CARD_AWS = frozenset({"p6-b200.48xlarge", "p6-b300.48xlarge", "g7e.48xlarge", "g7e.24xlarge",
+                             "g7.48xlarge", "g7.24xlarge"})
+"""AWS types whose bandwidth spans several network cards (Karpenter's zz_generated.vpclimits.go at 1d92708: p6-b200
+8, p6-b300 17, g7e/g7 24xlarge and 48xlarge 2-4): the host's primary NIC carries only part of it."""
 # (Gbps, physical NICs) per machine type (_GCE_GPU_MACHINES). The page gives a NIC count for A3 only; A2 and G2
 # machines have the one gVNIC a GKE node pool gives them.
 _GCE_NIC: dict[str, tuple[int, int]] = {
@@ -50,6 +60,10 @@ _GCE_NIC: dict[str, tuple[int, int]] = {
     "a3-megagpu-8g": (1_800, 9), "a3-ultragpu-8g": (3_600, 10),
     "g2-standard-4": (10, 1), "g2-standard-8": (16, 1), "g2-standard-12": (16, 1), "g2-standard-16": (32, 1),
     "g2-standard-24": (32, 1), "g2-standard-32": (32, 1), "g2-standard-48": (50, 1), "g2-standard-96": (100, 1),
+    # A4: 8 ConnectX-7 (3,200 Gbps) + 2 gVNIC (400 Gbps), as A3 Ultra (fabric.GCE_GPU_NETWORKING). G4: 50 Gbps per
+    # GPU and a second NIC on -384 only (research gpu-catalog-2026.md; the G4 table itself was not read: unverified).
+    "a4-highgpu-8g": (3_600, 10),
+    "g4-standard-48": (50, 1), "g4-standard-96": (100, 1), "g4-standard-192": (200, 1), "g4-standard-384": (400, 2),
 }
 NIC_GBPS: dict[str, float] = {**{m: mbps / 1000 for m, mbps in _AWS_NIC_MBPS.items()},
                               **{m: float(gbps) for m, (gbps, _) in _GCE_NIC.items()}}
@@ -73,6 +87,13 @@ DCGM_MODEL_PATTERNS: dict[str, str] = {
     "h200-141gb": "NVIDIA H200.*",
     "l4": "NVIDIA L4",
     "l40s": "NVIDIA L40S",
+    # NVML names of the 2026 GPUs, as GKE's device-plugin test data and NVIDIA's MIG guide write them ("NVIDIA B200",
+    # "NVIDIA GB200", "RTX PRO 6000 Blackwell Server Edition"); B300 and RTX PRO 4500 by the same scheme, unverified.
+    "b200": "NVIDIA B200.*",
+    "gb200": "NVIDIA GB200.*",
+    "b300": "NVIDIA B300.*",
+    "rtx-pro-6000": "NVIDIA RTX PRO 6000 Blackwell.*",
+    "rtx-pro-4500": "NVIDIA RTX PRO 4500 Blackwell.*",
 }
 """Catalog GPU id -> regular expression (fully anchored, as PromQL's =~) over DCGM's `modelName` label."""
 
@@ -90,7 +111,7 @@ def host_nic_gbps(machine: str) -> float | None:
     """
     if machine in _GCE_NIC and _GCE_NIC[machine][1] > 1:
         return None
-    if efa_fabric(machine) is not None:
+    if efa_fabric(machine) is not None or machine in _MULTI_CARD_AWS:
         return None
     return NIC_GBPS.get(machine)
 

@@ -51,6 +51,9 @@ class Gpu:
     aws_gpu_name: str | None = None
     """Karpenter's ``karpenter.k8s.aws/instance-gpu-name`` label value (e.g. ``h100``); None where AWS has none.
     Several catalog GPUs may share one (``a100`` is both A100 40GB and 80GB)."""
+    quota_verified: bool = True
+    """False where the GCP quota metric follows GCP's `NVIDIA_<MODEL>_GPUS` naming but no source read lists it: the
+    plan and the README mark it unverified."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,24 @@ class MachineType:
     source: Source
     efa_interfaces: int = 0
     """AWS only: EFA interfaces the instance supports (Karpenter's ``vpc.amazonaws.com/efa``); 0 where none."""
+    verified: bool = True
+    """False where vCPUs, memory or Local SSD rest on a source weaker than the cloud's own table (see the row's
+    comment); GPU counts and accelerator strings are always sourced."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A machine type the clouds sell that gpu-fleet knows of and refuses, with what it does not yet provision."""
+
+    name: str
+    cloud: Cloud
+    carries: str
+    """What the machine carries, e.g. ``4 x NVIDIA GB200 (arm64)``."""
+    reason: str
+    """Exactly what gpu-fleet does not (yet) provision for it; shown as the config error and in the README."""
+    hint: str
+    """What to do instead."""
+    sources: tuple[Source, ...]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from components import catalog, versions
 from components.catalog import aws_instance_types, aws_limits
+from components.catalog.aws import P6E_CAPACITY_BLOCKS_ONLY
 from components.config.addons import RESERVED_NAMESPACE_PREFIXES, RESERVED_NAMESPACES
 from components.config.aws_checks import TAG_KEY_MAX, TAG_VALUE_MAX, check_aws_location, tag_problem
 from components.config.checks import K8S_LABEL_KEY, K8S_LABEL_VALUE, overlaps, parse_cidr, unique_names
@@ -289,7 +290,10 @@ def _check_pool(ppath: str, region: str, cluster: EksCluster, pool: EksGpuPool) 
     machines: list[catalog.MachineType] = []
     for name in pool.instance_types:
         machine = catalog.find_machine_type(name)
-        if machine is None or machine.cloud is not catalog.Cloud.AWS:
+        refused = catalog.refusal(name)
+        if refused is not None and refused.cloud is catalog.Cloud.AWS:
+            yield _refused(ppath, pool, refused)
+        elif machine is None or machine.cloud is not catalog.Cloud.AWS:
             yield Issue(f"{ppath}.instance_types", f"{name} is not an EC2 GPU instance type in the catalog", name,
                         catalog.machine_hint(name, catalog.Cloud.AWS))
         else:
@@ -363,12 +367,26 @@ def _check_pool(ppath: str, region: str, cluster: EksCluster, pool: EksGpuPool) 
                         "letters, digits, '-', '_' and '.', at most 63, starting and ending with a letter or digit")
 
 
+def _refused(ppath: str, pool: EksGpuPool, refused: catalog.Refusal) -> Issue:
+    """A refused instance type; P6e-GB200 first says why it cannot be on-demand or spot at all."""
+    if refused.name.startswith("p6e-gb200") and CapacityType.RESERVED not in pool.capacity_types:
+        return Issue(f"{ppath}.instance_types", P6E_CAPACITY_BLOCKS_ONLY, refused.name,
+                     f"capacity_types: [reserved] with its Capacity Block; and then: {refused.reason}")
+    return Issue(f"{ppath}.instance_types", f"{refused.name} ({refused.carries}): {refused.reason}", refused.name,
+                 refused.hint)
+
+
 def _check_efa(ppath: str, cluster: EksCluster, pool: EksGpuPool,
                machines: list[catalog.MachineType]) -> Iterator[Issue]:
     """An EFA pool: instance types that all have EFA, in one count (one EC2NodeClass layout), in one zone."""
     on = pool.efa if pool.efa is not None else all(catalog.fabric.efa_by_default(m.name) for m in machines)
     if not on:
         return
+    for m in machines:
+        if m.name in catalog.fabric.EFA_LAYOUT_REFUSED:
+            yield Issue(f"{ppath}.efa", f"{m.name}: {catalog.fabric.EFA_LAYOUT_REFUSED[m.name]}", True,
+                        "remove `efa` (the pool runs without EFA), or use p6-b200.48xlarge or p5en.48xlarge for EFA")
+            return
     without = [m.name for m in machines if not m.efa_interfaces]
     if without:
         yield Issue(f"{ppath}.efa", f"{', '.join(without)} has no EFA", True,

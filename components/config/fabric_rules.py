@@ -3,7 +3,8 @@
 Seed 002's mistakes are caught here: MTU 8896 on A3 Mega's GPU networks (8244), GPUDirect RDMA on A3 Mega (TCPXO).
 A fabric pool needs its region's `gpu_cidr` (checked for overlaps and size), gVNIC, one zone where its NICs are
 RDMA (the RoCE profile is zonal), Network object names nobody else in its cluster uses, GCP names within 63
-characters and, where `min_master_version` is set, a GKE version that runs its fabric.
+characters and a GKE version that runs its fabric: `min_master_version` where set, else the oldest minor the release
+channel may run (catalog.fabric.GKE_OLDEST_MINOR).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def check_gke_fabric(fleet: Fleet) -> Iterator[Issue]:
         if version is None:
             yield Issue("gke.min_master_version", "not a GKE version", gke.min_master_version,
                         "a minor such as \"1.33\" or a full version such as 1.32.11-gke.1174000")
+    else:  # the cluster takes its channel's default, at least the channel's oldest minor
+        version = GKE_VERSION.match(catalog.fabric.GKE_OLDEST_MINOR[gke.release_channel.value])
     blocks: dict[str, ipaddress.IPv4Network] = {}
     suggested: list[str] = []
     version_checked: set[str] = set()
@@ -73,7 +76,8 @@ def check_gke_fabric(fleet: Fleet) -> Iterator[Issue]:
                 yield from _check_pool(ppath, pool, fabric)
                 if version is not None and fabric.family not in version_checked:
                     version_checked.add(fabric.family)  # one line per family, naming its first pool
-                    yield from _check_version(ppath, pool, fabric, version)
+                    channel = None if gke.min_master_version is not None else gke.release_channel.value
+                    yield from _check_version(ppath, pool, fabric, version, channel)
             yield from _check_cluster_names(cpath, cluster)
         if fabric_pools and region.gpu_cidr is None:
             ppath, pool, fabric = fabric_pools[0]
@@ -161,14 +165,19 @@ def _check_cluster_names(cpath: str, cluster: GkeCluster) -> Iterator[Issue]:
                 return
 
 
-def _check_version(ppath: str, pool: GpuPool, fabric: GkeFabric, version: re.Match[str]) -> Iterator[Issue]:
+def _check_version(ppath: str, pool: GpuPool, fabric: GkeFabric, version: re.Match[str],
+                   channel: str | None = None) -> Iterator[Issue]:
+    """The fabric's GKE floor against `min_master_version`, or (``channel`` given) the channel's oldest minor."""
     minor = f"1.{version['minor']}"
     given = version.string
     floor = fabric.min_gke.get(minor)
     if _minor_key(minor) < _minor_key(fabric.min_gke_minor):
+        where = f" (unset: the {channel} channel may run GKE {minor})" if channel else ""
         yield Issue("gke.min_master_version", f"{pool.machine_type}'s {_TRANSPORT_NAMES[fabric.transport]} needs "
-                    f"GKE {fabric.min_gke_minor} or later ({ppath})", given,
+                    f"GKE {fabric.min_gke_minor} or later ({ppath}){where}", None if channel else given,
                     f"set min_master_version to \"{fabric.min_gke_minor}\" or later")
+    elif channel is not None:
+        return  # a channel runs some patch of its oldest minor: only the minor floor can be checked
     elif floor is not None and (version["patch"] is None or _patch_key(given) < _patch_key(floor)):
         yield Issue("gke.min_master_version", f"{pool.machine_type}'s {_TRANSPORT_NAMES[fabric.transport]} needs at "
                     f"least {floor} on GKE {minor} ({ppath})", given, f"set min_master_version: {floor}, or a later "

@@ -84,7 +84,7 @@ def _check_pool(ppath: str, region: str, pool: GpuPool) -> Iterator[Issue]:
                     f"at most {ceiling}, or list more zones")
     if pool.compact_placement and pool.capacity is CapacityModel.QUEUED:
         yield Issue(f"{ppath}.compact_placement", "GKE does not combine compact placement with queued "
-                    "provisioning", True, "set compact_placement: false, or capacity: flex-start")
+                    "provisioning", True, _compact_queued_hint(pool.machine_type))
     if pool.disk_size_gb > limits.MAX_BOOT_DISK_GB:
         yield Issue(f"{ppath}.disk_size_gb", "larger than a Persistent Disk or Hyperdisk boot disk can be",
                     pool.disk_size_gb, f"at most {limits.MAX_BOOT_DISK_GB} (64 TiB); 200 is plenty for images")
@@ -92,7 +92,8 @@ def _check_pool(ppath: str, region: str, pool: GpuPool) -> Iterator[Issue]:
     if machine is None or machine.cloud is not catalog.Cloud.GCP:
         return  # reported by gke_rules
     gpu = catalog.gpu(machine.gpu)
-    if region in catalog.gpu_zone_regions() and catalog.gpu_zones(gpu.id, region) is None:
+    read = gpu.id in catalog.GPU_ZONES  # a GPU whose zones were never read is unknown everywhere, not refused
+    if read and region in catalog.gpu_zone_regions() and catalog.gpu_zones(gpu.id, region) is None:
         yield Issue(f"{ppath}.machine_type", f"{machine.name} carries {gpu.model}, which {region} does not offer",
                     machine.name, f"regions with {gpu.model}: {', '.join(catalog.gpu_regions(gpu.id))}; or "
                     "another machine type")
@@ -107,6 +108,15 @@ def _check_pool(ppath: str, region: str, pool: GpuPool) -> Iterator[Issue]:
     if most is not None and (pool.local_ssd_count or 0) > most:
         yield Issue(f"{ppath}.local_ssd_count", f"{machine.name} takes at most {most} Local SSD "
                     f"{'disk' if most == 1 else 'disks'}", pool.local_ssd_count, f"use 0 to {most}")
+
+
+def _compact_queued_hint(machine_type: str) -> str:
+    """Flex-start is the way out only where GKE takes it with compact placement and the machine offers it."""
+    machine = catalog.find_machine_type(machine_type)
+    flex = machine is not None and catalog.Provisioning.FLEX_START in machine.provisioning
+    if flex and limits.compact_flex_start(machine_type):
+        return "set compact_placement: false, or capacity: flex-start"
+    return "set compact_placement: false (GKE takes compact placement with flex-start only on A3 Ultra, A4 and H4D)"
 
 
 def _zone(path: str, region: str, zone: str) -> Iterator[Issue]:

@@ -125,6 +125,11 @@ def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Iss
 
 
 def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> Iterator[Issue]:
+    refused = catalog.refusal(pool.machine_type)
+    if refused is not None and refused.cloud is catalog.Cloud.GCP:
+        yield Issue(f"{ppath}.machine_type", f"{pool.machine_type} ({refused.carries}): {refused.reason}",
+                    pool.machine_type, refused.hint)
+        return
     machine = catalog.find_machine_type(pool.machine_type)
     if machine is None or machine.cloud is not catalog.Cloud.GCP:
         yield Issue(f"{ppath}.machine_type", f"{pool.machine_type} does not exist",
@@ -195,6 +200,7 @@ def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> 
     if pool.compact_placement and a.max_nodes > 150:  # a compact pool has one zone: per-zone max is the total
         yield Issue(f"{ppath}.autoscaling.max_nodes", "compact placement allows at most 150 nodes", a.max_nodes,
                     "lower max_nodes to 150, or set compact_placement: false")
+    yield from _check_compact(ppath, pool)
     bundled = machine.local_ssd_gb // catalog.LOCAL_SSD_GB
     if bundled and pool.local_ssd_count not in (None, 0, bundled):
         yield Issue(f"{ppath}.local_ssd_count", f"{machine.name} comes with exactly {bundled} local SSDs",
@@ -212,6 +218,19 @@ def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> 
     if cluster.addons.gpu_stack is GpuStack.OPERATOR and pool.driver_version.value != "DEFAULT":
         yield Issue(f"{ppath}.driver_version", "with gpu_stack operator, the driver comes from Google's "
                     "installer DaemonSet, not GKE", pool.driver_version.value, "remove driver_version")
+
+
+def _check_compact(ppath: str, pool: GpuPool) -> Iterator[Issue]:
+    """What GKE refuses with compact placement (cluster-toolkit's preconditions, gcp_limits.POOL_RULE_SOURCES)."""
+    if not pool.compact_placement:
+        return
+    if pool.upgrade.strategy is UpgradeStrategy.BLUE_GREEN:
+        yield Issue(f"{ppath}.upgrade.strategy", "GKE does not combine compact placement with blue-green upgrades",
+                    "blue-green", "use strategy: surge (the default), or set compact_placement: false")
+    if pool.capacity is CapacityModel.FLEX_START and not catalog.gcp_limits.compact_flex_start(pool.machine_type):
+        yield Issue(f"{ppath}.compact_placement", "GKE combines compact placement with flex-start only on A3 Ultra, "
+                    f"A4 and H4D machines, not {pool.machine_type}", True,
+                    "set compact_placement: false, or capacity: on-demand with a reservation")
 
 
 def _check_upgrade(path: str, pool: GpuPool) -> Iterator[Issue]:

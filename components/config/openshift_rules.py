@@ -220,7 +220,11 @@ def _tuning(path: str, t: TuningProfile) -> Iterator[Issue]:
 
 def _pool(path: str, c: OpenShiftCluster, pool: OpenShiftGpuPool, profiles: set[str]) -> Iterator[Issue]:
     machine = catalog.find_machine_type(pool.instance_type)
-    if machine is None or machine.cloud is not catalog.Cloud.AWS or not machine.gpus:
+    refused = catalog.refusal(pool.instance_type)
+    if refused is not None and refused.cloud is catalog.Cloud.AWS:
+        yield Issue(f"{path}.instance_type", f"{refused.name} ({refused.carries}): {refused.reason}",
+                    pool.instance_type, refused.hint)
+    elif machine is None or machine.cloud is not catalog.Cloud.AWS or not machine.gpus:
         yield Issue(f"{path}.instance_type", "not an AWS GPU instance type in the catalog", pool.instance_type,
                     catalog.machine_hint(pool.instance_type, catalog.Cloud.AWS))
     if pool.efa and machine is not None and not machine.efa_interfaces:
