@@ -25,6 +25,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from components.config import ConfigError, Issue
 from gpufleet.offline import Recorded
+from policies import waivers as waiver_rules
 
 Level: TypeAlias = analyzer_pb2.EnforcementLevel.ValueType
 LEVELS: dict[str, Level] = {name.lower(): value for name, value in analyzer_pb2.EnforcementLevel.items()}
@@ -37,13 +38,16 @@ class PolicyResult:
     pack: str
     policies: list[dict[str, str]]
     violations: list[dict[str, str]] = field(default_factory=list)
+    waivers: list[dict[str, str]] = field(default_factory=list)
+    """What `policy-waivers` reported: `waived` violations (they no longer fail) and `unused` waivers."""
 
     @property
     def mandatory_failed(self) -> bool:
         return any(v["level"] == "mandatory" for v in self.violations)
 
     def to_json(self) -> dict[str, Any]:
-        return {"pack": self.pack, "policies": self.policies, "violations": self.violations}
+        return {"pack": self.pack, "policies": self.policies, "violations": self.violations,
+                "waivers": self.waivers}
 
 
 def reconcile_config(info: analyzer_pb2.AnalyzerInfo, file_config: Mapping[str, Any],
@@ -90,6 +94,9 @@ def reconcile_config(info: analyzer_pb2.AnalyzerInfo, file_config: Mapping[str, 
                 issues.append(Issue(f"{source}: {where}", named[0], None, named[1]))
             else:
                 issues.append(Issue(f"{source}: {where}", err.message, None, _hint(properties, err)))
+        issues += [Issue(f"{source}: {where}", message, value, hint)
+                   for where, message, value, hint in waiver_rules.problems(policy.name, props.get("waivers"),
+                                                                            waiver_rules.today())]
         result[policy.name] = (level, props)
     if issues:
         raise ConfigError(issues)
@@ -214,7 +221,11 @@ def run_pack(pack_dir: Path, config_file: Path | None, recorded: list[Recorded],
     policies = [{"name": p.name, "enforcement": LEVEL_NAMES[config[p.name][0]]} for p in info.policies]
     violations = [{"policy": d.policyName, "level": LEVEL_NAMES.get(d.enforcementLevel, "advisory"),
                    "urn": d.urn, "message": d.message.removeprefix(d.description + "\n")} for d in diagnostics]
-    return PolicyResult(pack=info.name, policies=policies, violations=violations)
+    waived = [v for v in violations if v["policy"] == waiver_rules.NAME]
+    return PolicyResult(pack=info.name, policies=policies,
+                        violations=[v for v in violations if v["policy"] != waiver_rules.NAME],
+                        waivers=[{"state": "unused" if v["message"].startswith(waiver_rules.UNUSED_PREFIX)
+                                  else "waived", "message": v["message"]} for v in waived])
 
 
 def _resource(r: Recorded) -> analyzer_pb2.AnalyzerResource:

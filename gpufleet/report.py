@@ -12,7 +12,7 @@ from rich.table import Table
 from components import catalog, versions
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from components.kubernetes.monitoring.rules import MONITORING_TYPES
-from gpufleet import watches
+from gpufleet import waivers_section, watches
 from gpufleet.offline import Recorded
 
 
@@ -149,6 +149,12 @@ def render(plan: Plan, console: Console) -> None:
             style = "red" if v["level"] == "mandatory" else "yellow"
             console.print(f"[{style}]{v['level']}[/{style}] [bold]{v['policy']}[/bold]: ", end="")
             console.print(v["message"], markup=False, highlight=False)
+        waived = waivers_section.section(plan.policy)
+        if waived is not None:
+            console.print(f"[bold]{waived.headline}[/bold]")
+            for state, what in waived.rows:
+                console.print(f"[cyan]{state}[/cyan] ", end="")
+                console.print(what, markup=False, highlight=False)
 
     stacks = monitoring(plan.resources)
     if stacks:
@@ -309,6 +315,10 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
             for v in violations:
                 msg = str(v["message"]).replace("\n", " ").replace("|", "\\|")
                 lines.append(f"| `{v['policy']}` | {v['level']} | {msg} |")
+        waived = waivers_section.section(plan.policy, (base or {}).get("policy"))
+        if waived is not None:
+            lines += ["", f"**{waived.headline}**", "", "| state | what |", "|---|---|"]
+            lines += [f"| {state} | {what.replace('|', chr(92) + '|')} |" for state, what in waived.rows]
     lines.append("")
     return "\n".join(lines)
 

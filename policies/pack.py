@@ -11,10 +11,11 @@ from policies.observability import alerts_have_receivers
 from policies.quota import gpu_quota
 from policies.reservations import gpu_critical_capacity_reserved
 from policies.spot import gpu_critical_not_spot, gpu_spot_share
+from policies.waivers import policy_waivers, waivable
 
 PACK_NAME = "gpu-fleet"
 
-POLICIES: list[Policy] = [
+_WAIVABLE: list[Policy] = [
     gpu_quota,
     gpu_budget,
     gpu_budget_warning,
@@ -28,3 +29,7 @@ POLICIES: list[Policy] = [
     *openshift.POLICIES,
     alerts_have_receivers,
 ]
+
+# Every policy takes `waivers` (policies/waivers.py); `policy-waivers` reports them and runs last, after the others
+# have recorded what they waived.
+POLICIES: list[Policy] = [*(waivable(p) for p in _WAIVABLE), policy_waivers]

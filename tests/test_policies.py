@@ -451,7 +451,7 @@ def test_gke_deletion_protection_where_the_stack_requires_it(prod_plan: Plan, de
     plan = plan_doc(prod_doc, "prod")
     assert newly_violated(plan, prod_plan, "prod") == {"gke-deletion-protection"}
     required = engine_config("gke-deletion-protection", "prod")
-    assert required == {"required": True, "exempt": []}
+    assert required == {"required": True, "exempt": [], "waivers": []}
     messages = run_resource_policy_over("gke-deletion-protection", plan, required)
     clusters = [(region, name) for region in ("europe-west4", "us-central1", "us-east4")
                 for name in ("ml-1", "research-1", "svc-1")]
