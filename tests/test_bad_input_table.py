@@ -282,3 +282,67 @@ def test_the_valid_edits_beside_them_still_plan(tmp_path: Path, capsys: pytest.C
                               "refers to it; hint: remove it with `pulumi config rm gpu-fleet:openshift-ocp-ai-"
                               "kubeconfig`"), warning
     assert cfg(PROD, "openshift")["clusters"][0]["kubeconfig"] == {"secret": "openshift-ocp-ai-kubeconfig"}
+
+
+# --- every number has a unit and a range, in the README ---------------------------------------------------------
+
+def _numbers_block() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return readme.split("<!-- generated: config-numbers", 1)[1].split("<!-- end: config-numbers -->", 1)[0]
+
+
+def test_every_numeric_key_has_a_unit_and_the_readme_lists_it() -> None:
+    from components.config.units import UNITS
+    from gpufleet import docs
+
+    readme = _numbers_block()
+    keys = [key for key, _ in docs.numeric_keys()]
+    assert "budgets.daily_usd" in keys and "observability.alerts.cost_spike.factor" in keys
+    assert [k for k in keys if k not in UNITS] == [], "add these numbers' units to components/config/units.py"
+    assert sorted(set(UNITS) - set(keys)) == [], "units.py names keys the model no longer has"
+    for key in keys:
+        row = next((ln for ln in readme.splitlines() if ln.startswith(f"| `{key}` | {UNITS[key].unit} | ")), None)
+        assert row is not None, f"README.md lists no unit for {key}: run python -m gpufleet.docs"
+        assert "number" in row.split(" | ")[2], row
+
+
+@pytest.mark.parametrize("key", ["budgets.thresholds[]", "observability.alerts.gpu_utilization.percent",
+                                 "observability.alerts.cost_spike.factor", "budgets.monthly_usd"])
+def test_the_readme_range_says_what_the_rules_add(key: str) -> None:
+    row = next(ln for ln in _numbers_block().splitlines() if ln.startswith(f"| `{key}` |"))
+    expected = {"budgets.thresholds[]": "<= 5", "observability.alerts.gpu_utilization.percent": "above 1",
+                "observability.alerts.cost_spike.factor": "<= 20", "budgets.monthly_usd": "above daily_usd"}[key]
+    assert expected in row, row
+
+
+def test_a_boolean_is_no_number_anywhere() -> None:
+    """Each numeric field of every model refuses `true` (pydantic's lax mode reads it as 1)."""
+    from pydantic import BaseModel, ValidationError
+
+    from components.config.model import Fleet
+    from gpufleet import docs
+
+    models: list[type[BaseModel]] = []
+    todo: list[type[BaseModel]] = [Fleet]
+    while todo:
+        model = todo.pop()
+        if model in models:
+            continue
+        models.append(model)
+        for field in model.model_fields.values():
+            todo += docs._models(field.annotation)
+    checked = 0
+    for model in models:
+        for name, field in model.model_fields.items():
+            if not docs._numeric(field.annotation):
+                continue
+            is_list = "list[" in repr(field.annotation)
+            try:
+                model.model_validate({field.alias or name: [True] if is_list else True})
+            except ValidationError as exc:
+                kinds = {e["type"] for e in exc.errors() if e["loc"][0] == (field.alias or name)}
+            else:
+                kinds = set()
+            assert kinds & {"count_bool", "number_bool"}, f"{model.__name__}.{name} reads true as a number: {kinds}"
+            checked += 1
+    assert checked >= 55

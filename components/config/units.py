@@ -78,8 +78,8 @@ UNITS: dict[str, Unit] = {
     "openshift.clusters[].gpu_pools[].health_check.max_unhealthy": Unit("nodes"),
     "openshift.clusters[].addons.namespaces[].gpus": Unit("GPUs (the namespace's quota)"),
     "budgets.daily_usd": Unit("USD a day", "seed 002: 50000"),
-    "budgets.monthly_usd": Unit("USD a month", "refused below daily_usd (a daily figure under the wrong key)",
-                                "at least daily_usd"),
+    "budgets.monthly_usd": Unit("USD a month", "at or below daily_usd is refused: a daily figure under the wrong "
+                                "key, or the two swapped", "above daily_usd"),
     "budgets.thresholds[]": _THRESHOLD,
     "budgets.gcp.share": _SHARE,
     "budgets.gcp.thresholds[]": _THRESHOLD,
