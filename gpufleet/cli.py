@@ -44,11 +44,12 @@ def build_plan(stack: str, stack_file: Path) -> report.Plan:
     """Validate the stack file, run the program under mocks and compute capacity and cost."""
     sf = offline.read_stack_file(stack_file, stack)
     unset = offline.unset_secrets(sf)
-    infra_config.parse(sf.project_values(), gcp_project=sf.config.get("gcp:project"), keys=sf.config,
-                       secret_keys=sf.secret_keys)
+    parsed = infra_config.parse(sf.project_values(), gcp_project=sf.config.get("gcp:project"), keys=sf.config,
+                                secret_keys=sf.secret_keys, placeholders=unset)
     recorded = offline.run_program(stack, sf.config, sf.secret_keys)
     rows = capacity_rows(r.view() for r in recorded)
-    return report.Plan(stack=stack, resources=recorded, capacity=rows, cost=cost(rows), extra={"unset_secrets": unset})
+    return report.Plan(stack=stack, resources=recorded, capacity=rows, cost=cost(rows),
+                       extra={"unset_secrets": unset, "unused_secrets": list(parsed.unused_secrets)})
 
 
 def pack_dir(root: Path | None) -> Path:
@@ -323,6 +324,8 @@ def _main(argv: list[str] | None) -> int:
         err.print(f"warning: {key} is not set: the offline plan plans it as a masked secret, as it does a `secure:` "
                   f"value it cannot decrypt; `pulumi preview` and `pulumi up` refuse until it is set: pulumi config "
                   f"set --secret {key.partition(':')[2]} < <file>", style="bold yellow", markup=False)
+    for key in plan.extra.get("unused_secrets", []):
+        err.print(f"warning: {infra_config.unused_secret_warning(key)}", style="bold yellow", markup=False)
     result = None
     if not args.no_policy:
         if policy_config is None:

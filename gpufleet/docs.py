@@ -13,14 +13,17 @@ from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
+import annotated_types
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from components import catalog
 from components.config.base import MOVED
 from components.config.model import Fleet
+from components.config.units import UNITS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -121,7 +124,69 @@ def config_table() -> str:
     return "\n".join(lines)
 
 
-TABLES = {"catalog": catalog_table, "config-defaults": config_table}
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type holds an int or float (a bool is no number here)."""
+    if annotation in (int, float):
+        return True
+    if get_origin(annotation) is Annotated:
+        return _numeric(get_args(annotation)[0])
+    return get_origin(annotation) in (list, Union, UnionType) and any(_numeric(a) for a in get_args(annotation))
+
+
+def _bounds(annotation: Any, metadata: list[Any]) -> list[str]:
+    """The model's bounds of a number (`> 0`, `<= 100`), from the field and the types it is built of."""
+    found: list[Any] = list(metadata)
+    stack = [annotation]
+    while stack:
+        tp = stack.pop()
+        if get_origin(tp) is Annotated:
+            extra = list(tp.__metadata__)
+            found += extra + [m for info in extra if isinstance(info, FieldInfo) for m in info.metadata]
+            stack.append(get_args(tp)[0])
+        else:
+            stack += [a for a in get_args(tp) if a is not type(None)]
+    out = []
+    for kind, attr, op in ((annotated_types.Gt, "gt", ">"), (annotated_types.Ge, "ge", ">="),
+                           (annotated_types.Lt, "lt", "<"), (annotated_types.Le, "le", "<=")):
+        out += [f"{op} {v:g}" for v in sorted({getattr(m, attr) for m in found if isinstance(m, kind)})]
+    return out
+
+
+def numeric_keys() -> Iterator[tuple[str, Any]]:
+    """Every numeric key of the stack model, keyed as the config tables key it, with its field."""
+    def walk(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, Any]]:
+        for name, field in model.model_fields.items():
+            if field.json_schema_extra == MOVED:
+                continue
+            key = f"{prefix}{field.alias or name}"
+            is_list = get_origin(field.annotation) is list or any(
+                get_origin(a) is list for a in get_args(field.annotation))
+            nested = _models(field.annotation)
+            if _numeric(field.annotation):
+                yield key + ("[]" if is_list else ""), field
+            keyed = get_origin(field.annotation) is dict and nested
+            for sub in nested:
+                yield from walk(sub, f"{key}{'[]' if is_list else '.<name>' if keyed else ''}.")
+    seen: set[str] = set()
+    for key, field in walk(Fleet, ""):
+        if key not in seen:
+            seen.add(key)
+            yield key, field
+
+
+def numbers_table() -> str:
+    """Every number of the stack: its unit and range (the model's bounds, and what the rules add)."""
+    lines = ["| key | unit | range | note |", "|---|---|---|---|"]
+    for key, field in numeric_keys():
+        unit = UNITS.get(key)
+        bounds = _bounds(field.annotation, field.metadata)
+        whole = "whole number" if "int" in repr(field.annotation) else "number"
+        rng = ", ".join([whole, *bounds, *([unit.rule_range] if unit and unit.rule_range else [])])
+        lines.append(f"| `{key}` | {unit.unit if unit else '**no unit**'} | {rng} | {unit.note if unit else ''} |")
+    return "\n".join(lines)
+
+
+TABLES = {"catalog": catalog_table, "config-defaults": config_table, "config-numbers": numbers_table}
 
 
 def render(text: str) -> str:

@@ -156,7 +156,8 @@ def read_stack_file(path: Path, stack: str) -> StackFile:
         raise ConfigError([Issue(str(path), "cannot read the stack file", None, exc.strerror or "")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([_yaml_issue(path, exc)]) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+    # An empty `config:` block is YAML's null: read as no keys, so the validation names what is missing.
+    if not isinstance(doc, dict) or not isinstance(doc.get("config") or {}, dict):
         raise ConfigError([Issue(str(path), "expected a mapping with a `config:` mapping", None,
                                  "see Pulumi.dev.yaml for the shape")])
     unknown = sorted(set(doc) - {"config", "secretsprovider", "encryptedkey", "environment"})

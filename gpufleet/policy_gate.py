@@ -23,6 +23,7 @@ import jsonschema
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from components import catalog
 from components.config import ConfigError, Issue
 from gpufleet.offline import Recorded
 from policies import waivers as waiver_rules
@@ -90,8 +91,8 @@ def reconcile_config(info: analyzer_pb2.AnalyzerInfo, file_config: Mapping[str, 
         for err in sorted(jsonschema.Draft7Validator(full).iter_errors(props), key=lambda e: list(e.path)):
             where = ".".join(str(p) for p in (policy.name, *err.path))
             named = _enum_issue(err)
-            if named is not None:
-                issues.append(Issue(f"{source}: {where}", named[0], None, named[1]))
+            if named is not None:  # the offending key itself: a region, or a quota name under its region
+                issues.append(Issue(f"{source}: {where}.{err.instance}", named[0], None, named[1]))
             else:
                 issues.append(Issue(f"{source}: {where}", err.message, None, _hint(properties, err)))
         issues += [Issue(f"{source}: {where}", message, value, hint)
@@ -144,14 +145,33 @@ def _enum_issue(err: jsonschema.ValidationError) -> tuple[str, str] | None:
     """A short message and a likely-name hint for a key outside its list of names (regions, quota metrics)."""
     if err.validator != "enum" or "propertyNames" not in list(err.absolute_schema_path):
         return None
+    crossed = _other_cloud(err)
+    if crossed is not None:
+        return crossed
     close = difflib.get_close_matches(str(err.instance), [str(v) for v in err.validator_value], n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}?" if close else "names come from the GPU catalog (components/catalog)"
     return f"unknown name {err.instance!r}: a typo here would grant nothing", hint
 
 
+def _other_cloud(err: jsonschema.ValidationError) -> tuple[str, str] | None:
+    """A quota name of one cloud under a region of the other (`L-417A185B` under us-central1), or None."""
+    name, region = str(err.instance), str(err.path[-1]) if err.path else ""
+    if name not in catalog.quota_metrics() or region not in catalog.quota_regions():
+        return None
+    if region in catalog.GCP_REGIONS:
+        return (f"{name} is an AWS quota code, and {region} a GCP region: it would grant nothing",
+                "move it under the AWS region it was granted in (e.g. us-east-1); GCP regions take metrics such as "
+                "NVIDIA_L4_GPUS")
+    return (f"{name} is a GCP quota metric, and {region} an AWS region: it would grant nothing",
+            "move it under the GCP region it was granted in (e.g. us-central1); AWS regions take quota codes such "
+            "as L-417A185B (Service Quotas)")
+
+
 def _hint(properties: Mapping[str, Any], err: jsonschema.ValidationError) -> str:
     if err.validator == "additionalProperties":
         return "known settings: " + (", ".join(sorted(properties)) or "none")
+    if err.validator == "maximum" and err.validator_value == 1 and isinstance(err.instance, (int, float)):
+        return f"a share from 0 to 1: {err.instance / 100:g} for {err.instance:g}%"
     top = properties.get(str(err.path[0])) if err.path else None
     return str(top.get("description", "")) if isinstance(top, dict) else ""
 

@@ -131,18 +131,27 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
 
 
 # Region and quota names come from the catalog (both clouds), so a misspelt one is refused instead of granting
-# nothing: a typo under `quotas` would otherwise leave the real quota at zero, or raise nothing at all.
+# nothing: a typo under `quotas` would otherwise leave the real quota at zero, or raise nothing at all. Each region
+# takes its own cloud's names only: a GCP metric under us-east-1 (or an AWS code under us-central1) is never read
+# by `check`, so it would grant nothing and say nothing. The schema says so, so the Pulumi CLI refuses it too.
+GCP_QUOTA_METRICS = sorted({m for g in catalog.GPUS for m in (g.gcp_quota_metric, g.gcp_preemptible_quota_metric)
+                            if m})
+AWS_QUOTA_CODES = sorted({q.code for q in catalog.AWS_QUOTAS.values()})
+
+
+def _region_quotas(region: str) -> dict[str, Any]:
+    names = GCP_QUOTA_METRICS if region in catalog.GCP_REGIONS else AWS_QUOTA_CODES
+    return {"type": "object", "propertyNames": {"enum": names},
+            "additionalProperties": {"type": "integer", "minimum": 0}}
+
+
 QUOTA_SCHEMA = PolicyConfigSchema(properties={
     "quotas": {
         "type": "object",
         "description": "Granted quota per region and metric: {region: {NVIDIA_H100_GPUS: 16, L-417A185B: 768}}",
         "default": {},
         "propertyNames": {"enum": sorted(catalog.quota_regions())},
-        "additionalProperties": {
-            "type": "object",
-            "propertyNames": {"enum": sorted(catalog.quota_metrics())},
-            "additionalProperties": {"type": "integer", "minimum": 0},
-        },
+        "properties": {region: _region_quotas(region) for region in sorted(catalog.quota_regions())},
     },
     "global_quotas": {
         "type": "object",

@@ -34,8 +34,9 @@ def by_name(plan: Plan, typ: str) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize(("change", "start", "hint"), [
     (lambda b: b.pop("daily_usd") and b.pop("monthly_usd"), "budgets: no budget amount", "budgets.daily_usd"),
     (lambda b: b.update(thresholds=[0.9, 0.7]), "budgets.thresholds: thresholds out of order", "[0.7, 0.9]"),
-    (lambda b: b.update(thresholds=[0.7, 1.5]), "budgets.thresholds[1]: Input should be less than or equal to 1",
-     "<= 1"),
+    # Above 100% is valid (both clouds alert past the budget); 80 is a percent where a share belongs (issue 20 §2).
+    (lambda b: b.update(thresholds=[0.7, 80]), "budgets.thresholds[1]: Input should be less than or equal to 5",
+     "0.8 means 80%"),
     (lambda b: b["gcp"].update(billing_account="acme-billing"), "budgets.gcp.billing_account: String should match",
      "01A2B3-C4D5E6-F7A8B9"),
     (lambda b: b.update(emails=["finops at acme"]), "budgets.emails[0]: String should match", "e-mail address"),

@@ -199,7 +199,9 @@ def test_secret_settings_are_refused_without_their_value() -> None:
               secret_keys=["gpu-fleet:labels"])
     (line,) = [str(i) for i in info.value.issues]
     assert line.startswith("gpu-fleet:labels: is stored as a secret")
-    assert "pulumi config set --path labels" in line and "Sup3r" not in line
+    # Never "set it in plain text (without --secret)": that would write a credential into the stack file (issue 20).
+    assert "pulumi config rm gpu-fleet:labels" in line and "Sup3r" not in line
+    assert "plain text" not in line.split("hint:")[1] and "without --secret" not in line
 
 
 def test_look_alike_namespace_is_an_error() -> None:

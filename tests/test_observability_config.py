@@ -70,7 +70,8 @@ def test_a_receiver_with_its_credential_in_a_secret_key_is_accepted() -> None:
 @pytest.mark.parametrize("key", ["url", "webhook_url", "api_url", "routing_key", "password"])
 def test_a_plain_credential_is_refused_and_never_echoed(key: str) -> None:
     raw = {**values(), "observability": receivers(**{key: SLACK_URL})}
-    line = one(raw, "observability.receivers.gpu-team:", keys={"gpu-fleet:slack-webhook": True})
+    # The offending key itself is named (issue 20 §1), never its value.
+    line = one(raw, f"observability.receivers.gpu-team.{key}:", keys={"gpu-fleet:slack-webhook": True})
     assert f"`{key}`" in line and "pulumi config set --secret" in line
     assert SLACK_URL not in line and "XXXX" not in line
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue, StringConstraints
+from pydantic import AllowInfNan, BaseModel, BeforeValidator, ConfigDict, JsonValue, StringConstraints
 from pydantic_core import PydanticCustomError
 
 NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"
@@ -28,6 +28,17 @@ def _not_a_bool(value: Any) -> Any:
 
 Count = Annotated[int, BeforeValidator(_not_a_bool)]
 """A whole number that counts something: pydantic's lax mode would read `true` as 1, a count refuses it."""
+
+
+def _not_a_bool_number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_bool", "expected a number, not true/false")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_a_bool_number), AllowInfNan(False)]
+"""Every other number of the stack (USD, percents, factors, shares): never true/false (lax pydantic reads `true` as
+1.0, so `daily_usd: true` became a 1 USD budget), never .inf or .nan (YAML's spellings, which pass `gt=0`)."""
 
 
 class Strict(BaseModel):

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from components.config.base import MOVED, Name, Strict
+from components.config.base import MOVED, Name, Number, Strict
 
 HOURS_PER_DAY = 24
 BILLING_ACCOUNT_PATTERN = r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$"
@@ -23,8 +23,8 @@ MAX_EMAILS = 5
 
 BillingAccount = Annotated[str, StringConstraints(pattern=BILLING_ACCOUNT_PATTERN)]
 Email = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN)]
-Share = Annotated[float, Field(gt=0, le=1)]
-Threshold = Annotated[float, Field(gt=0, le=1)]
+Share = Annotated[Number, Field(gt=0, le=1)]
+Threshold = Annotated[Number, Field(gt=0, le=5)]
 
 
 class GcpBudget(Strict):
@@ -80,7 +80,7 @@ class TeamBudget(Strict):
 
     name: Name
     """A team namespace declared in a cluster's `addons.namespaces`."""
-    daily_usd: float = Field(gt=0)
+    daily_usd: Number = Field(gt=0)
     """The team's GPU spend a day, at the catalog's prices, as the cost recording rule measures it."""
     thresholds: list[Threshold] = Field(default_factory=lambda: [0.8, 1.0], min_length=1, max_length=4)
     """Shares of the team's daily budget that alert (seed 003: 80% and 100% per project)."""
@@ -89,9 +89,9 @@ class TeamBudget(Strict):
 class Budgets(Strict):
     """The fleet's GPU budget and its thresholds, and where the clouds enforce it."""
 
-    daily_usd: float | None = Field(default=None, gt=0)
+    daily_usd: Number | None = Field(default=None, gt=0)
     """Daily budget of the whole fleet (seed 002: 50,000 USD); GPU capacity at maximum scale must fit it."""
-    monthly_usd: float | None = Field(default=None, gt=0)
+    monthly_usd: Number | None = Field(default=None, gt=0)
     """Monthly budget (a 730-hour month); either or both of the two."""
     thresholds: list[Threshold] = Field(default_factory=lambda: [0.7, 0.9], min_length=1, max_length=4)
     """Shares of the budget that warn: the advisory policy, the cloud budgets' alerts, the daily guard (002)."""

@@ -35,6 +35,13 @@ def check_budgets(fleet: Fleet) -> Iterator[Issue]:
         yield Issue("budgets", "no budget amount", None,
                     "set budgets.daily_usd (seed 002: 50000) or budgets.monthly_usd, or both")
     yield from _thresholds("budgets.thresholds", budgets.thresholds)
+    if budgets.daily_usd is not None and budgets.monthly_usd is not None and \
+            budgets.monthly_usd <= budgets.daily_usd:
+        # Not a policy verdict: a month's budget at or under one day's is a figure under the wrong key (or the two
+        # swapped), and the budget policy would judge the whole fleet against it.
+        yield Issue("budgets.monthly_usd", f"at or below the daily budget ({budgets.daily_usd:g} USD)",
+                    budgets.monthly_usd, "monthly_usd is USD a month, daily_usd USD a day (a month holds about "
+                    f"30.4 days: {budgets.daily_usd * 730 / 24:,.0f}); swapped, or a daily figure?")
     for cloud, section in (("gcp", budgets.gcp), ("aws", budgets.aws)):
         if section is not None and section.thresholds is not None:
             yield from _thresholds(f"budgets.{cloud}.thresholds", section.thresholds)

@@ -292,7 +292,7 @@ class EksCluster(Strict):
     """How CI reaches this cluster's API (required: a stack with no path to an endpoint cannot deploy)."""
     log_types: list[LogType] = Field(default_factory=lambda: [LogType.API, LogType.AUDIT, LogType.AUTHENTICATOR])
     """Control-plane log types sent to CloudWatch: any of the five, `audit` always among them (CIS EKS 2.1.1)."""
-    log_retention_days: int = 90
+    log_retention_days: Count = 90
     """How long CloudWatch keeps the control-plane logs; one of CloudWatch's retention periods."""
     ami_version: Annotated[str, StringConstraints(pattern=AMI_VERSION_PATTERN)]
     """The AL2023 release GPU nodes boot (`al2023@<version>`); pinned, never `latest`."""

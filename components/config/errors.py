@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from types import UnionType
+from typing import Annotated, Any, Union, cast, get_args, get_origin
 
-from components.config.base import NAME_PATTERN, REGION_PATTERN, ZONE_PATTERN
+from pydantic import BaseModel
+
+from components.config.base import MOVED, NAME_PATTERN, REGION_PATTERN, ZONE_PATTERN
 from components.config.budgets import (
     ANOMALY_MONITOR_ARN_PATTERN,
     BILLING_ACCOUNT_PATTERN,
@@ -36,6 +41,7 @@ from components.config.openshift import (
     UNIT_PATTERN,
     UTILIZATION_PATTERN,
 )
+from components.config.units import unit_of
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,37 @@ class ConfigError(Exception):
         return f"{n} problem" if n == 1 else f"{n} problems"
 
 def from_pydantic(err: Any, raw: Mapping[str, Any]) -> Issue:
+    """One pydantic error as an Issue: the key path by names, the value (never one that may be a credential)."""
+    loc, kind, ctx = tuple(err["loc"]), err["type"], err.get("ctx") or {}
+    path = _path(loc, raw)
+    value = None if kind == "missing" else err.get("input")
+    message = "unknown key" if kind == "extra_forbidden" else err["msg"]
+    hint = _pydantic_hint(kind, ctx)
+    if kind == "missing" and loc == ("environment",):
+        hint = "set environment: dev (or prod, ...): the environment's name labels every resource"
+    if kind == "plain_credential":
+        path += f".{ctx['key']}"  # the offending key itself, not the receiver around it
+    elif kind == "extra_forbidden":
+        message, hint = _unknown_key(loc, value, hint)
+    elif kind in _MAPPING_KINDS and _named_items(value):
+        hint = (f"keyed by name, not a list: write `{loc[-1]}: {{{_named_items(value)[0]}: {{...}}}}` instead of "
+                f"`- name: {_named_items(value)[0]}`")
+    unit = unit_of(path)
+    if unit is not None and kind in _BOUNDS:
+        # The unit first: a number out of range is most often one written in the other unit (0.85 for 85%).
+        hint = f"{hint}; unit: {unit.unit}" + (f"; {unit.note}" if unit.note else "")
+    elif unit is not None and kind in ("number_bool", "count_bool"):
+        hint = f"{hint}; unit: {unit.unit}"
+    if loc and loc[-1] in _CREDENTIAL_REFERENCES and isinstance(value, str):
+        message, hint = _credential_reference(str(loc[-1]), kind, value, message, hint)
+    if isinstance(value, (dict, list)) or _may_hold_credential(loc, kind, value):
+        value = None
+    return Issue(path or "config", message, value, hint)
+
+
+def _path(loc: tuple[Any, ...], raw: Mapping[str, Any]) -> str:
     path, node = "", cast(Any, raw)
-    for part in err["loc"]:
+    for part in loc:
         if isinstance(part, int):
             item = node[part] if isinstance(node, list) and part < len(node) else None
             key = item.get("name") if isinstance(item, dict) else None
@@ -78,15 +113,102 @@ def from_pydantic(err: Any, raw: Mapping[str, Any]) -> Issue:
         else:
             path += f".{part}" if path else str(part)
             node = node.get(part) if isinstance(node, dict) else None
-    kind = err["type"]
-    value = None if kind == "missing" else err.get("input")
-    message = "unknown key" if kind == "extra_forbidden" else err["msg"]
-    hint = _pydantic_hint(kind, err.get("ctx") or {})
-    if kind == "extra_forbidden" and str(err["loc"][-1]) in SEED_KEYS:
-        message, hint = SEED_KEYS[str(err["loc"][-1])]
-    if isinstance(value, (dict, list)):
-        value = None
-    return Issue(path or "config", message, value, hint)
+    return path
+
+
+_MAPPING_KINDS = ("dict_type", "model_type", "model_attributes_type")
+_CREDENTIAL_REFERENCES = ("secret", "kubeconfig")
+"""Keys whose value names a secret config key: a value that is no key name may be the credential itself."""
+CREDENTIAL_NAME = re.compile(r"(?i)(pass|token|secret|credential|webhook|api_?key|routing|service_key|"
+                             r"integration_key|kubeconfig|private|auth|cert|url)")
+"""Key names a credential hides under: an unknown key of that name never has its value printed."""
+
+
+def _named_items(value: Any) -> list[str]:
+    """The `name`s of a list of `- name: ...` entries (a mapping keyed by name written as a list), else []."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) and isinstance(v.get("name"), str)
+                                                 for v in value):
+        return [v["name"] for v in value]
+    return []
+
+
+def _may_hold_credential(loc: tuple[Any, ...], kind: str, value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    if kind == "extra_forbidden":
+        # An unknown top-level key is a stack config key: a credential set without --secret, or under a typo.
+        return len(loc) == 1 or CREDENTIAL_NAME.search(str(loc[-1])) is not None
+    return bool(loc) and loc[-1] in _CREDENTIAL_REFERENCES
+
+
+def _credential_reference(key: str, kind: str, value: str, message: str, hint: str) -> tuple[str, str]:
+    """`secret:` / `kubeconfig:` holding something other than a key name: perhaps the credential (never echoed)."""
+    if key == "kubeconfig" and kind in _MAPPING_KINDS:
+        name = value if re.match(SECRET_KEY_PATTERN, value) else "<key>"
+        return ("names where the kubeconfig is, as a mapping (its value is not printed)",
+                f"kubeconfig: {{secret: {name}}} (a key stored with `pulumi config set --secret`), or "
+                "kubeconfig: {path: <file>, context: <name>}")
+    if kind == "string_pattern_mismatch":
+        return ("not the name of a secret config key (its value is not printed: it may be the credential itself)",
+                "store the credential with `pulumi config set --secret gpu-fleet:<name>` (the value on stdin or "
+                f"from a file) and write that <name> here; {_PATTERN_HINTS[SECRET_KEY_PATTERN]}")
+    return message, hint
+
+
+def _unknown_key(loc: tuple[Any, ...], value: Any, hint: str) -> tuple[str, str]:
+    """An unknown key: the seeds' keys with their reason, else the likely key of that place."""
+    key = str(loc[-1])
+    if key in SEED_KEYS:
+        return SEED_KEYS[key]
+    known = _known_keys(loc[:-1])
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        hint = f"did you mean {close[0]}?"
+    elif known and len(known) <= 12:
+        hint = "known keys here: " + ", ".join(known)
+    if isinstance(value, str) and (len(loc) == 1 or CREDENTIAL_NAME.search(key)):
+        hint += ("; a credential is no setting: store it with `pulumi config set --secret gpu-fleet:<name>` and "
+                 "name that key in the section's `secret:`")
+    return "unknown key", hint
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model accepts at `loc` (fields and aliases), or [] where the place is no model."""
+    from components.config.model import Fleet  # the model imports the sections this module's hints name
+
+    node: Any = Fleet
+    for part in loc:
+        node = _step(node, part)
+        if node is None:
+            return []
+    model = _unwrap(node, None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return []
+    return [f.alias or name for name, f in model.model_fields.items() if f.json_schema_extra != MOVED]
+
+
+def _unwrap(tp: Any, part: Any) -> Any:
+    """A field's type without Annotated and Optional; of a union, the member `part` can step into."""
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    if get_origin(tp) in (Union, UnionType):
+        members = [_unwrap(a, part) for a in get_args(tp) if a is not type(None)]
+        fit = [m for m in members if (isinstance(m, type) and issubclass(m, BaseModel)) or
+               (get_origin(m) is list and isinstance(part, int)) or (get_origin(m) is dict and isinstance(part, str))]
+        return fit[0] if fit else (members[0] if members else None)
+    return tp
+
+
+def _step(tp: Any, part: Any) -> Any:
+    tp = _unwrap(tp, part)
+    if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
+        field = tp.model_fields.get(part) or next((f for f in tp.model_fields.values() if f.alias == part), None)
+        return field.annotation if field is not None else None
+    if get_origin(tp) is list and isinstance(part, int):
+        return get_args(tp)[0]
+    if get_origin(tp) is dict and isinstance(part, str):
+        return get_args(tp)[1]
+    return None
 
 
 SEED_KEYS: dict[str, tuple[str, str]] = {
@@ -106,6 +228,8 @@ _TYPE_HINTS = {
     "int_parsing": "a whole number, e.g. 3", "int_type": "a whole number, e.g. 3",
     "int_from_float": "a whole number, e.g. 3",
     "count_bool": "a whole number such as 3 (YAML reads true/false, yes/no and on/off as booleans)",
+    "number_bool": "a number such as 2.5 (YAML reads true/false, yes/no and on/off as booleans)",
+    "finite_number": "a finite number (.inf and .nan are no amounts)",
     "float_parsing": "a number, e.g. 2.5", "float_type": "a number, e.g. 2.5",
     "bool_parsing": "true or false", "bool_type": "true or false",
     "string_type": "a string (quote it if YAML reads it as a number)",
@@ -150,6 +274,10 @@ _PATTERN_HINTS = {
 }
 
 
+_BOUNDS = {"greater_than_equal": ">= {ge}", "greater_than": "> {gt}", "less_than_equal": "<= {le}",
+           "less_than": "< {lt}"}
+
+
 def _pydantic_hint(kind: str, ctx: Mapping[str, Any]) -> str:
     if kind in _TYPE_HINTS:
         return _TYPE_HINTS[kind]
@@ -157,10 +285,8 @@ def _pydantic_hint(kind: str, ctx: Mapping[str, Any]) -> str:
         return "use one of those values; the config reference in README.md says what each means"
     if kind == "string_pattern_mismatch":
         return _PATTERN_HINTS.get(str(ctx.get("pattern")), f"must match {ctx.get('pattern')}")
-    bounds = {"greater_than_equal": ">= {ge}", "greater_than": "> {gt}", "less_than_equal": "<= {le}",
-              "less_than": "< {lt}"}
-    if kind in bounds:
-        return "use a value " + bounds[kind].format(**ctx)
+    if kind in _BOUNDS:
+        return "use a value " + _BOUNDS[kind].format(**ctx)
     if kind == "too_short":
         return f"list at least {ctx.get('min_length', 1)}"
     if kind == "too_long":

@@ -89,6 +89,8 @@ def check_gke_fabric(fleet: Fleet) -> Iterator[Issue]:
         if region.name in blocks:
             yield from _check_capacity(rpath, region.gpu_cidr or "", fabric_pools)
     yield from _check_overlaps(gke, blocks)
+    if any(r.gpu_cidr is not None and r.name not in blocks for r in gke.regions):
+        return  # a gpu_cidr was refused above: its subnets (and so the GPU networks' names) cannot be carved
     for vpc in gpu_vpcs(gke):
         firewall = [] if vpc.rdma_zone else [f"{vpc.name}-allow-internal"]  # components.gcp.gpu_network names it so
         for name in (vpc.name, *firewall, *(s.name for s in vpc.subnets)):

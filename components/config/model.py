@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from components.config.base import REGION_PATTERN, Name, Strict
+from components.config.base import REGION_PATTERN, Name, Number, Strict
 from components.config.budgets import Budgets
 from components.config.dashboards import Dashboards
 from components.config.eks import AWS_REGION_PATTERN, Eks
@@ -26,8 +26,8 @@ PRICE_REGION_PATTERN = f"{REGION_PATTERN}|{AWS_REGION_PATTERN}"
 class PriceOverride(Strict):
     machine_type: str
     region: Annotated[str, StringConstraints(pattern=PRICE_REGION_PATTERN)]
-    on_demand_hourly_usd: float = Field(gt=0)
-    spot_hourly_usd: float | None = Field(default=None, gt=0)
+    on_demand_hourly_usd: Number = Field(gt=0)
+    spot_hourly_usd: Number | None = Field(default=None, gt=0)
 
 
 class Fleet(Strict):

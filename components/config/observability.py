@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from components.config.base import Name, Strict
+from components.config.base import Name, Number, Strict
 from components.config.eks import DURATION_PATTERN
 
 SECRET_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"
@@ -35,43 +35,48 @@ class PercentAlert(Strict):
     """Fires when a GPU (or node) stays past `percent` for `window`; each alert below has its own defaults."""
 
     enabled: bool = True
-    percent: float = Field(gt=0, le=100)
+    percent: Number = Field(gt=0, le=100)
     window: Duration
     """How long the condition must hold before the alert fires (the rule's `for:`)."""
 
 
 class GpuUtilization(PercentAlert):
-    percent: float = Field(default=85, gt=0, le=100)
+    percent: Number = Field(default=85, gt=0, le=100)
     window: Duration = "5m"
 
 
 class GpuMemory(PercentAlert):
-    percent: float = Field(default=90, gt=0, le=100)
+    percent: Number = Field(default=90, gt=0, le=100)
     window: Duration = "5m"
 
 
 class GpuIdle(PercentAlert):
     """Fires when utilisation stays *under* `percent`: GPUs paid for and unused."""
 
-    percent: float = Field(default=5, gt=0, le=100)
+    percent: Number = Field(default=5, gt=0, le=100)
     window: Duration = "30m"
 
 
 class NetworkSaturation(PercentAlert):
     """Node traffic against the machine's NIC bandwidth from the catalog (cloud NICs report no link speed)."""
 
-    percent: float = Field(default=80, gt=0, le=100)
+    percent: Number = Field(default=80, gt=0, le=100)
     window: Duration = "5m"
+
+
+MAX_SPIKE_FACTOR = 20
+"""Spend 20 times what it was an hour ago is already a fleet going from 4 to 80 H100s: a larger factor is the
+"200%" of seed 002 written as 200 (never firing), not a threshold anyone means."""
 
 
 class CostSpike(Strict):
     """Fires when the cluster's GPU spend rate reaches `factor` times what it was `window` ago."""
 
     enabled: bool = True
-    factor: float = Field(default=2.0, gt=1)
+    factor: Number = Field(default=2.0, gt=1, le=MAX_SPIKE_FACTOR)
     """Seed 002's "200%": spend now at least 200% of (twice) the spend an hour ago. 3.0 reads it as +200%."""
     window: Duration = "1h"
-    min_usd_per_hour: float = Field(default=25.0, gt=0)
+    min_usd_per_hour: Number = Field(default=25.0, gt=0)
     """The least spend rate a spike is measured against: a smaller (or no) baseline counts as this much, so a pool
     scaling up from zero fires once it costs `factor` times it (50 USD an hour at the defaults, about four H100),
     and a few cheap GPUs appearing in an empty cluster do not."""

@@ -38,6 +38,7 @@ def check_observability(fleet: Fleet) -> Iterator[Issue]:
     if obs is None:
         return
     alerts = obs.alerts
+    yield from _percents(obs)
     for key in ("gpu_utilization", "gpu_memory", "gpu_idle", "network_saturation"):
         window = getattr(alerts, key).window
         if seconds(window) < RULE_INTERVAL_S:
@@ -54,6 +55,23 @@ def check_observability(fleet: Fleet) -> Iterator[Issue]:
                     alerts.runbook_base_url, "e.g. https://github.com/<org>/<repo>/blob/main/docs/runbooks, or "
                     "docs/runbooks")
     yield from _receivers(obs)
+
+
+PERCENT_ALERTS = ("gpu_utilization", "gpu_memory", "gpu_idle", "network_saturation")
+
+
+def _percents(obs: Observability) -> Iterator[Issue]:
+    """A share (0.85) where a percent belongs: budgets in the same file take shares, so the slip is easy.
+
+    0.85 would make the utilisation alert fire on any GPU 1% busy. Only `gpu_idle` keeps 1 (idle under 1%, a
+    real threshold); 1 on the others (1% busy, 1% of memory) reads as 100% written as a share.
+    """
+    for key in PERCENT_ALERTS:
+        percent = getattr(obs.alerts, key).percent
+        if percent < 1 or (percent == 1 and key != "gpu_idle"):
+            yield Issue(f"observability.alerts.{key}.percent", "a share where a percent belongs", percent,
+                        f"write percents: {percent * 100:g} for {percent * 100:g}% (budgets take shares, alerts "
+                        "percents)")
 
 
 def _receivers(obs: Observability) -> Iterator[Issue]:

@@ -7,16 +7,13 @@ Nothing here touches Pulumi, so it runs before any resource is registered.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
-from components import catalog
 from components.config.budgets_rules import check_budgets
 from components.config.checks import GCP_LABEL_KEY, GCP_LABEL_VALUE
-from components.config.eks import AWS_REGION_PATTERN
 from components.config.eks_rules import check_eks
 from components.config.errors import ConfigError, Issue, from_pydantic
 from components.config.fabric_rules import check_gke_fabric
@@ -25,6 +22,7 @@ from components.config.gke_rules import check_gke
 from components.config.model import Fleet
 from components.config.observability_rules import check_observability
 from components.config.openshift_rules import check_openshift
+from components.config.prices_rules import check_prices
 
 
 def load_fleet(raw: Mapping[str, Any]) -> Fleet:
@@ -50,20 +48,7 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
         if not GCP_LABEL_VALUE.match(value):
             yield Issue(f"labels.{key}", "not a valid GCP label value", value,
                         "lower-case letters, digits, '_' and '-', at most 63")
-    for i, p in enumerate(fleet.prices):
-        machine = catalog.find_machine_type(p.machine_type)
-        aws_region = re.match(AWS_REGION_PATTERN, p.region) is not None
-        if machine is None:
-            yield Issue(f"prices[{i}].machine_type", "unknown machine type", p.machine_type,
-                        catalog.machine_hint(p.machine_type, catalog.Cloud.AWS if aws_region else catalog.Cloud.GCP))
-        elif aws_region != (machine.cloud is catalog.Cloud.AWS):
-            form = "an AWS region such as us-east-1" if machine.cloud is catalog.Cloud.AWS \
-                else "a GCP region such as us-central1"
-            yield Issue(f"prices[{i}].region", f"{p.machine_type} is a {machine.cloud.value.upper()} machine type, "
-                        "priced per region of its own cloud", p.region, f"use {form}")
-        if p.spot_hourly_usd is not None and p.spot_hourly_usd > p.on_demand_hourly_usd:
-            yield Issue(f"prices[{i}].spot_hourly_usd", "spot price above on-demand", p.spot_hourly_usd,
-                        f"Spot is a discount on on_demand_hourly_usd ({p.on_demand_hourly_usd}); check the two")
+    yield from check_prices(fleet)
     if fleet.gke is not None:
         yield from check_gke(fleet)
         yield from check_gke_limits(fleet)
