@@ -145,7 +145,7 @@ def _autoscaler_scope(cluster_name: str, region: str) -> list[str]:
 def stockout_filter(cluster_name: str, region: str, pools: Sequence[str]) -> str:
     """Scale-up results of the GPU pools' instance groups that failed on a stockout or a VM timeout."""
     results = "jsonPayload.resultInfo.results.errorMsg"
-    prefixes = [node_prefix(cluster_name, p) for p in pools]
+    prefixes = sorted(node_prefix(cluster_name, p) for p in pools)  # the stack file's order is not an input
     return " AND ".join([*_autoscaler_scope(cluster_name, region),
                          f"{results}.messageId={_any_of(STOCKOUT_REASONS)}",
                          f"{results}.parameters:{_any_of(prefixes)}"])
@@ -154,7 +154,7 @@ def stockout_filter(cluster_name: str, region: str, pools: Sequence[str]) -> str
 def scale_up_error_filter(cluster_name: str, region: str, pools: Sequence[str], *, auto_provisioning: bool) -> str:
     """Scale-up results of the GPU pools that failed for any other reason; with auto-provisioning, its GPU refusals."""
     results = "jsonPayload.resultInfo.results.errorMsg"
-    prefixes = [node_prefix(cluster_name, p) for p in pools]
+    prefixes = sorted(node_prefix(cluster_name, p) for p in pools)  # the stack file's order is not an input
     errors = (f'{results}.messageId:"{SCALE_UP_ERROR}" AND NOT {results}.messageId={_any_of(STOCKOUT_REASONS)} '
               f"AND {results}.parameters:{_any_of(prefixes)}")
     if auto_provisioning:
@@ -168,7 +168,7 @@ def preemption_filter(cluster_name: str, pools: Sequence[GpuPoolTarget]) -> str:
     """Compute Engine's preemptions of the spot GPU pools' VMs, in the pools' zones."""
     spot = [p for p in pools if p.spot]
     zones = sorted({z for p in spot for z in p.zones})
-    names = [f"/instances/{node_prefix(cluster_name, p.name)}" for p in spot]
+    names = sorted(f"/instances/{node_prefix(cluster_name, p.name)}" for p in spot)
     return " AND ".join(['resource.type="gce_instance"', f'log_id("{SYSTEM_EVENT_LOG}")',
                          f'protoPayload.methodName="{PREEMPTED}"', f"resource.labels.zone={_any_of(zones)}",
                          f"protoPayload.resourceName:{_any_of(names)}"])
