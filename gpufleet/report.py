@@ -11,7 +11,7 @@ from rich.table import Table
 
 from components import catalog, versions
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
-from components.kubernetes.monitoring.rules import MONITORING_TYPES
+from components.kubernetes.monitoring.rules import CAPACITY_SIGNALS_TYPE, MONITORING_TYPES
 from gpufleet import waivers_section, watches
 from gpufleet.offline import Recorded
 
@@ -333,7 +333,23 @@ def monitoring(resources: list[Recorded]) -> list[dict[str, Any]]:
                           "alerts": list(out.get("alerts") or []), "records": list(out.get("records") or []),
                           "receivers": list(out.get("receivers") or []), "health": list(out.get("health") or []),
                           "heartbeat": bool(out.get("heartbeat"))})
+    _add_capacity_signals(found, resources)
     return sorted(found, key=lambda m: m["cluster"])
+
+
+def _add_capacity_signals(found: list[dict[str, Any]], resources: list[Recorded]) -> None:
+    """GKE's capacity alerts (Cloud Monitoring policies) join their cluster's alerts, with the receivers they reach.
+
+    `capacity_signals` names the log-based metrics behind them; `unreached`, receivers Cloud Monitoring cannot notify.
+    """
+    by_cluster = {m["cluster"]: m for m in found}
+    for r in resources:
+        if r.type == CAPACITY_SIGNALS_TYPE and str(r.outputs.get("cluster")) in by_cluster:
+            m = by_cluster[str(r.outputs["cluster"])]
+            m["alerts"] += list(r.outputs.get("alerts") or [])
+            m["capacity_signals"] = list(r.outputs.get("signals") or [])
+            m["capacity_receivers"] = list(r.outputs.get("receivers") or [])
+            m["unreached"] = list(r.outputs.get("unreached") or [])
 
 
 _HARDWARE = {"xid", "ecc-dbe", "row-remap"}
@@ -352,6 +368,11 @@ def monitoring_warnings(stacks: list[dict[str, Any]]) -> list[str]:
                    "told when Prometheus, the rule evaluator or Alertmanager stops; set "
                    "observability.deadmans_switch")
     for m in stacks:
+        if m.get("capacity_signals") and not m.get("capacity_receivers"):
+            out.append(f"{m['cluster']}: its capacity alerts (Cloud Monitoring) reach no receiver"
+                       + (f" ({', '.join(m['unreached'])}: Cloud Monitoring cannot post to Slack or webhook "
+                          "receivers)" if m.get("unreached") else "")
+                       + "; add a PagerDuty or e-mail receiver to observability.receivers")
         if m["alerts"] and not _HARDWARE & set(m["health"]):
             out.append(f"{m['cluster']}: no GPU hardware-health alert (XID, ECC, row remap): its DCGM source "
                        "exports none of them; run dcgm-exporter there (GKE: addons.dcgm: exporter)")

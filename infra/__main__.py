@@ -17,9 +17,14 @@ teams = fleet.budgets.teams if fleet.budgets is not None else []
 
 PriceOverrides("prices", fleet.prices)
 
+# Budgets first: GKE's Cloud Monitoring alerts notify the budget's on-call channels.
+budget_channels = {}
+if fleet.budgets is not None:
+    budget_channels = budgets.compose(fleet, project=stack.gcp_project, labels=labels, credentials=stack.credentials)
+
 if fleet.gke is not None:
     gcp = gke.compose(fleet.gke, project=stack.gcp_project, labels=labels, observability=fleet.observability,
-                      credentials=stack.credentials, prices=fleet.prices)
+                      credentials=stack.credentials, prices=fleet.prices, budget_channels=budget_channels)
     pulumi.export("network", gcp.network_id)
     pulumi.export("clusters", gcp.cluster_names)
     pulumi.export("kubeconfigs", pulumi.Output.secret(gcp.kubeconfigs))
@@ -36,7 +41,4 @@ if fleet.openshift is not None:
                                                               labels=labels, console_dashboard=console,
                                                               observability=fleet.observability, prices=fleet.prices,
                                                               teams=teams))
-if fleet.budgets is not None:
-    budgets.compose(fleet, project=stack.gcp_project, labels=labels, credentials=stack.credentials)
-
 dashboards.compose(fleet, project=stack.gcp_project)

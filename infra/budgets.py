@@ -21,23 +21,26 @@ BILLING_REGION = "us-east-1"
 
 
 def compose(fleet: Fleet, *, project: str, labels: dict[str, str],
-            credentials: Mapping[str, pulumi.Output[str]] | None = None) -> None:
+            credentials: Mapping[str, pulumi.Output[str]] | None = None) -> dict[str, list[pulumi.Output[str]]]:
     """Declare `budgets:`; every amount comes from it, split between the clouds by their `share`.
 
     The AWS anomaly threshold comes from the cost-spike alert (`observability.alerts.cost_spike`): one factor for
     both, and no anomaly subscription when that alert is switched off. `credentials` are the receivers' secrets.
+    Returns the GCP budget's on-call channels per receiver, for the fleet's other Cloud Monitoring alerts.
     """
     budgets = fleet.budgets
     assert budgets is not None
     FleetBudget("budget", budgets)
+    channels: dict[str, list[pulumi.Output[str]]] = {}
     if budgets.gcp is not None:
-        _gcp(fleet, budgets, project=project, labels=labels, credentials=credentials or {})
+        channels = _gcp(fleet, budgets, project=project, labels=labels, credentials=credentials or {})
     if budgets.aws is not None:
         _aws(fleet, budgets, labels=labels)
+    return channels
 
 
 def _gcp(fleet: Fleet, budgets: Budgets, *, project: str, labels: dict[str, str],
-         credentials: Mapping[str, pulumi.Output[str]]) -> None:
+         credentials: Mapping[str, pulumi.Output[str]]) -> dict[str, list[pulumi.Output[str]]]:
     assert budgets.gcp is not None
     share, thresholds = budgets.share("gcp"), budgets.cloud_thresholds("gcp")
     guard: list[GuardRule] = []
@@ -46,11 +49,11 @@ def _gcp(fleet: Fleet, budgets: Budgets, *, project: str, labels: dict[str, str]
     on_gke = gke_namespaces(fleet)  # validated: a team's namespace is on GKE or on one other cluster
     for team in (t for t in budgets.teams if t.name in on_gke):
         guard += team_guard(team.name, team.daily_usd, team.thresholds)
-    GcpBudget("budget-gcp", GcpBudgetArgs(
+    return GcpBudget("budget-gcp", GcpBudgetArgs(
         project=project, billing_account=budgets.gcp.billing_account,
         monthly_usd=share * budgets.monthly_ceiling(), thresholds=thresholds,
         emails=list(budgets.emails), guard=guard, environment=fleet.environment, labels=labels,
-        oncall=_oncall(fleet, budgets.gcp.receivers, credentials)))
+        oncall=_oncall(fleet, budgets.gcp.receivers, credentials))).oncall_channels
 
 
 def _oncall(fleet: Fleet, names: list[str], credentials: Mapping[str, pulumi.Output[str]]) -> list[OnCallChannel]:

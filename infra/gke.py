@@ -12,12 +12,15 @@ from components.config.addons import DcgmSource, GpuStack
 from components.config.fabric import gpu_vpcs, pool_fabric, pool_nics
 from components.config.gke import CapacityModel, Gke, GkeCluster
 from components.config.model import PriceOverride
-from components.config.observability import Observability
+from components.config.observability import Observability, Receiver, ReceiverType, Severity
+from components.gcp.budget import OnCallChannel
+from components.gcp.capacity_signals import AlertChannel, GkeCapacitySignals, GkeCapacitySignalsArgs, GpuPoolTarget
 from components.gcp.cluster import GkeClusterArgs, GkeClusterComponent
 from components.gcp.gpu_fabric import GkeGpuFabric, GkeGpuFabricArgs
 from components.gcp.gpu_network import GpuNetworks, GpuNetworksArgs
 from components.gcp.network import ClusterRanges, Network, NetworkArgs, RegionSubnet
 from components.gcp.node_pool import GpuNodePool, GpuNodePoolArgs
+from components.gcp.oncall_channels import GcpOnCallChannels, GcpOnCallChannelsArgs
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
 from components.kubernetes.monitoring.gmp import GmpMonitoring, GmpMonitoringArgs
 from components.kubernetes.monitoring.rules import (
@@ -42,9 +45,16 @@ class GkeFleet:
 
 def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Observability | None = None,
             credentials: Mapping[str, pulumi.Output[str]] | None = None,
-            prices: list[PriceOverride] | None = None) -> GkeFleet:
-    """Declare the whole `gke:` section; logical names come from region, cluster and pool names only."""
+            prices: list[PriceOverride] | None = None,
+            budget_channels: Mapping[str, list[pulumi.Output[str]]] | None = None) -> GkeFleet:
+    """Declare the whole `gke:` section; logical names come from region, cluster and pool names only.
+
+    `budget_channels` are the budget's Cloud Monitoring channels per on-call receiver: GKE's capacity alerts notify
+    the same ones, and get channels of their own only for receivers the budget does not notify.
+    """
     obs = observability or Observability()
+    signals = obs.alerts.enabled and any(_watches_capacity(c) for r in gke.regions for c in r.clusters)
+    channels = _alert_channels(obs, project, labels, credentials or {}, budget_channels or {}) if signals else []
     book = price_book(prices or [])
     network = Network(
         gke.network.name,
@@ -135,6 +145,9 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Ob
                                   provider=cluster.provider, deadmans_switch=obs.deadmans_switch),
                 opts=pulumi.ResourceOptions(parent=cluster),
             )
+            if signals:
+                _capacity_signals(key, region.name, spec, obs, project=project, labels=labels, channels=channels,
+                                  cluster=cluster)
             cluster_names[key] = cluster.cluster_name
             kubeconfigs[key] = cluster.kubeconfig
     return GkeFleet(network.network_id, cluster_names, kubeconfigs)
@@ -156,3 +169,63 @@ def _rule_groups(obs: Observability, region: str, spec: GkeCluster, book: PriceB
                                                    gpu_prices(pools, book), nic_bandwidths(machines),
                                                    network_source=NetworkSource.KUBELET_CADVISOR,
                                                    inventory=NodeInventory.GKE_KUBELET, heartbeat=True))
+
+
+def _watches_capacity(spec: GkeCluster) -> bool:
+    """A cluster gets capacity signals when it has GPU pools or auto-provisions GPUs."""
+    return bool(spec.gpu_pools) or (spec.auto_provisioning.enabled and bool(spec.auto_provisioning.gpu_limits))
+
+
+def _capacity_signals(key: str, region: str, spec: GkeCluster, obs: Observability, *, project: str,
+                      labels: dict[str, str], channels: list[AlertChannel], cluster: GkeClusterComponent) -> None:
+    """The cluster's GPU stockout, scale-up error and spot preemption alerts in Cloud Monitoring."""
+    if not _watches_capacity(spec):
+        return
+    GkeCapacitySignals(
+        f"{key}-capacity",
+        GkeCapacitySignalsArgs(
+            project=project, cluster=key, cluster_name=spec.name, region=region,
+            pools=[GpuPoolTarget(p.name, tuple(p.zones), p.capacity is CapacityModel.SPOT) for p in spec.gpu_pools],
+            auto_provisioning_gpus=spec.auto_provisioning.enabled and bool(spec.auto_provisioning.gpu_limits),
+            channels=channels, unreached=_unreached(obs), runbook_base_url=obs.alerts.runbook_base_url,
+            labels=labels),
+        opts=pulumi.ResourceOptions(parent=cluster),
+    )
+
+
+_PAGED = frozenset({Severity.CRITICAL, Severity.WARNING})
+"""The severities of GKE's capacity alerts: a receiver that takes neither gets no channel for them."""
+
+
+def _capacity_receivers(obs: Observability) -> dict[str, Receiver]:
+    """Receivers that take capacity alerts: every namespace's (they are about nodes), at a severity the alerts have."""
+    return {n: r for n, r in sorted(obs.receivers.items()) if not r.namespaces and _PAGED & set(r.severities)}
+
+
+def _unreached(obs: Observability) -> list[str]:
+    """Receivers Cloud Monitoring cannot notify: Slack incoming webhooks and plain webhooks.
+
+    A webhook's URL (its token) would be a channel label in clear, and Cloud Monitoring's Slack channel takes a Slack
+    app's token, not an incoming webhook.
+    """
+    return [n for n, r in _capacity_receivers(obs).items() if r.type in (ReceiverType.SLACK, ReceiverType.WEBHOOK)]
+
+
+def _alert_channels(obs: Observability, project: str, labels: dict[str, str],
+                    credentials: Mapping[str, pulumi.Output[str]],
+                    budget_channels: Mapping[str, list[pulumi.Output[str]]]) -> list[AlertChannel]:
+    """Each capacity receiver's Cloud Monitoring channels: the budget's where it has them, else the project's own."""
+    specs = []
+    for name, r in _capacity_receivers(obs).items():
+        if name in budget_channels:
+            continue
+        if r.type is ReceiverType.PAGERDUTY and r.secret is not None:
+            specs.append(OnCallChannel(name, pagerduty_key=pulumi.Output.secret(credentials[r.secret])))
+        elif r.type is ReceiverType.EMAIL and r.to:
+            specs.append(OnCallChannel(name, emails=tuple(r.to)))
+    own = GcpOnCallChannels("oncall-gcp", GcpOnCallChannelsArgs(
+        project=project, receivers=specs, environment=labels.get("environment", ""), labels=labels)).channels \
+        if specs else {}
+    found = {**own, **{n: list(c) for n, c in budget_channels.items()}}
+    return [AlertChannel(n, frozenset(r.severities), c) for n, r in _capacity_receivers(obs).items()
+            for c in found.get(n, [])]

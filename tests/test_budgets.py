@@ -169,7 +169,7 @@ def test_the_daily_guard_is_the_budget_in_promql(prod_plan: Plan) -> None:
     """GCP's share of the daily budget (40,000 USD) at 70% and 90%, and seed 003's 80%/100% per team."""
     guards = by_name(prod_plan, "gcp:monitoring/alertPolicy:AlertPolicy")
     queries = {name.removeprefix("budget-gcp-guard-"): p["conditions"][0]["conditionPrometheusQueryLanguage"]
-               for name, p in guards.items()}
+               for name, p in guards.items() if name.startswith("budget-gcp-guard-")}
     assert set(queries) == {"fleet-70", "fleet-90", "team-training-80", "team-training-100", "team-research-80",
                             "team-research-100"}
     spend = "sum (sum_over_time(cluster:gpufleet_gpu_cost_usd_per_hour:sum[24h:1m])) / 60"  # every GPU paid

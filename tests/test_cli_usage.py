@@ -41,7 +41,8 @@ BAD: list[tuple[list[str], int, str, str]] = [
     (["plann", "dev"], 2, "gpu-fleet: no such command (got 'plann')", "did you mean `gpu-fleet plan`?"),
     (["fabric_check", "dev"], 2, "no such command (got 'fabric_check')", "did you mean `gpu-fleet fabric-check`?"),
     (["discover"], 2, "no such command (got 'discover')", "did you mean `gpu-fleet openshift discover`?"),
-    (["deploy", "dev"], 2, "no such command (got 'deploy')", "the commands: plan, openshift, fabric-check, ci, preview"),
+    (["deploy", "dev"], 2, "no such command (got 'deploy')",
+     "the commands: plan, openshift, fabric-check, ci, preview"),
     # gpu-fleet plan
     (["plan"], 2, "gpu-fleet plan: the stack argument is missing", "pass STACK (stack name"),
     (["plan"], 2, "gpu-fleet plan: the stack argument is missing", "here: dev, prod"),

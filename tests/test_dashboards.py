@@ -36,6 +36,7 @@ OTHER_METRICS = {
     "ALERTS": "Prometheus' own series of pending and firing alerts",
     "kube_node_labels": "kube-state-metrics (kube-prometheus-stack ships it); node labels need its allow-list",
     "kube_node_status_allocatable": "kube-state-metrics: allocatable nvidia.com/gpu per node",
+    "kubelet_node_name": "the kubelet's own (kubernetes pkg/kubelet/metrics), GKE's GPU node inventory (gmp.py)",
 }
 TEMPLATE_VARIABLES = {"$node": ".*", "$team": ".*"}
 

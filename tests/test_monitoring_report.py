@@ -63,6 +63,6 @@ def test_a_base_plan_without_monitoring_shows_the_state_without_a_delta(dev_plan
     del base["monitoring"]
     md = report.markdown(dev_plan, base)
     assert "no monitoring section: no delta" in md
-    assert "| `us-central1-dev-1` | gke-managed-prometheus | 9 | 8 | **none** | `exporter-absent` |" in md
+    assert "| `us-central1-dev-1` | gke-managed-prometheus | 12 | 8 | **none** | `exporter-absent` |" in md
     # dev's GKE cluster keeps managed DCGM and no stack has a dead man's switch: the plan says both.
     assert "us-central1-dev-1: no GPU hardware-health alert" in md and "no dead man's switch on" in md

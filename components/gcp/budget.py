@@ -61,13 +61,15 @@ def units_and_nanos(amount: float) -> tuple[str, int]:
 class GcpBudget(pulumi.ComponentResource):
     budget_name: pulumi.Output[str]
     channels: list[pulumi.Output[str]]
+    oncall_channels: dict[str, list[pulumi.Output[str]]]
+    """Each on-call receiver's channels: other Cloud Monitoring alerts of the fleet notify these same channels."""
 
     def __init__(self, name: str, args: GcpBudgetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:gcp:Budget", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.channels = [
             gcp.monitoring.NotificationChannel(
-                f"{name}-email-{_slug(email)}",
+                f"{name}-email-{slug(email)}",
                 project=args.project,
                 type="email",
                 display_name=f"gpu-fleet {args.environment} budget: {email}",
@@ -77,7 +79,8 @@ class GcpBudget(pulumi.ComponentResource):
             ).name
             for email in args.emails
         ]
-        oncall = self._oncall_channels(name, args, child)
+        self.oncall_channels = self._oncall_channels(name, args, child)
+        oncall = [c for chs in self.oncall_channels.values() for c in chs]
         number = gcp.organizations.get_project_output(project_id=args.project).number
         units, nanos = units_and_nanos(args.monthly_usd)
         budget = gcp.billing.Budget(
@@ -124,27 +127,30 @@ class GcpBudget(pulumi.ComponentResource):
         self.register_outputs({"budget_name": self.budget_name, "channels": self.channels})
 
     @staticmethod
-    def _oncall_channels(name: str, args: GcpBudgetArgs, child: pulumi.ResourceOptions) -> list[pulumi.Output[str]]:
+    def _oncall_channels(name: str, args: GcpBudgetArgs,
+                         child: pulumi.ResourceOptions) -> dict[str, list[pulumi.Output[str]]]:
         """Cloud Monitoring channels for the on-call receivers: PagerDuty by its key, e-mail by each address.
 
         The billing budget keeps its e-mail channels (what Cloud Billing documents for budget alerts); the daily
         guard's alert policies, which are Cloud Monitoring's own, page these too.
         """
-        out: list[pulumi.Output[str]] = []
+        by_receiver: dict[str, list[pulumi.Output[str]]] = {}
         for ch in args.oncall:
+            out = by_receiver.setdefault(ch.receiver, [])
             if ch.pagerduty_key is not None:
                 out.append(gcp.monitoring.NotificationChannel(
                     f"{name}-oncall-{ch.receiver}", project=args.project, type="pagerduty",
                     display_name=f"gpu-fleet {args.environment} budget: {ch.receiver}",
                     sensitive_labels={"service_key": ch.pagerduty_key}, user_labels=args.labels, opts=child).name)
             out += [gcp.monitoring.NotificationChannel(
-                f"{name}-oncall-{ch.receiver}-{_slug(email)}", project=args.project, type="email",
+                f"{name}-oncall-{ch.receiver}-{slug(email)}", project=args.project, type="email",
                 display_name=f"gpu-fleet {args.environment} budget: {ch.receiver} {email}",
                 labels={"email_address": email}, user_labels=args.labels, opts=child).name for email in ch.emails]
-        return out
+        return by_receiver
 
 
-def _slug(email: str) -> str:
+def slug(email: str) -> str:
+    """An e-mail address as a piece of a logical name."""
     return "".join(ch if ch.isalnum() else "-" for ch in email.lower()).strip("-")
 
 

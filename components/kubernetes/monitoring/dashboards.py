@@ -40,8 +40,11 @@ class MetricLabels:
     """The workload's namespace: `namespace` on GKE managed DCGM, `exported_namespace` when a ServiceMonitor
     or PodMonitoring scrapes the exporter with honorLabels false (the exporter's own namespace wins)."""
     capacity: str | None
-    """kube-state-metrics' `kube_node_labels` label for spot vs on-demand; None where no kube-state-metrics
-    reports nodes (GKE: its managed package covers pods and workloads only), so the panel is left out."""
+    """The label for spot vs on-demand: kube-state-metrics' `kube_node_labels` one, or on GKE (whose managed
+    kube-state-metrics covers pods and workloads, not nodes) the one gpu-fleet's kubelet inventory stamps; None:
+    no panel."""
+    kubelet_inventory: bool = False
+    """The capacity label is on gpu-fleet's GKE node inventory (`kubelet_node_name`), not on kube-state-metrics."""
 
 
 NODE = "node"
@@ -62,8 +65,10 @@ OPENSHIFT = MetricLabels(node=NODE, namespace="namespace", capacity="label_gpu_f
 """The GPU Operator's dcgm-exporter on OpenShift. Platform kube-state-metrics exports every node label
 (`--metric-labels-allowlist=...nodes=[*]`, openshift/cluster-monitoring-operator `assets/kube-state-metrics/
 deployment.yaml`), and gpu-fleet's MachineSets label GPU nodes `gpu-fleet/capacity` (openshift/machines.py)."""
-GKE_MANAGED = MetricLabels(node=NODE, namespace="namespace", capacity=None)
-"""GKE (managed DCGM or the exporter path): no node kube-state-metrics, so no spot / on-demand panel."""
+GKE_MANAGED = MetricLabels(node=NODE, namespace="namespace", capacity="gpu_fleet_capacity", kubelet_inventory=True)
+"""GKE (managed DCGM or the exporter path): no node kube-state-metrics; the spot / on-demand split reads the kubelet
+inventory gpu-fleet scrapes from GPU nodes, one ClusterNodeMonitoring for nodes with `cloud.google.com/gke-spot`
+and one for those without, each stamping `gpu_fleet_capacity` (gmp.gpu_node_inventory_monitoring)."""
 
 
 GPU_SERIES = "DCGM_FI_DEV_GPU_UTIL or DCGM_FI_DEV_FB_USED"
@@ -200,10 +205,17 @@ def _capacity_panels(labels: MetricLabels) -> tuple[Panel, ...]:
     if labels.capacity is None:
         return ()
     cap = labels.capacity
-    gpus = (f'sum by ({cap}) (kube_node_status_allocatable{{resource="nvidia_com_gpu"}} '
-            f"* on (node) group_left ({cap}) kube_node_labels)")
+    if labels.kubelet_inventory:
+        # Each GPU once (by node and index), joined to its node's stamped capacity type.
+        gpus = (f"count by ({cap}) (count by ({GPU}) ({GPU_SERIES}) * on ({NODE}) group_left ({cap}) "
+                f'max by ({NODE}, {cap}) (kubelet_node_name{{gpu_fleet_inventory="gpu"}}))')
+        what = "GPUs reporting DCGM, by their node's `cloud.google.com/gke-spot` label (gpu-fleet's node inventory)."
+    else:
+        gpus = (f'sum by ({cap}) (kube_node_status_allocatable{{resource="nvidia_com_gpu"}} '
+                f"* on (node) group_left ({cap}) kube_node_labels)")
+        what = "Allocatable GPUs by the node's capacity-type label (kube-state-metrics)."
     return (Panel("GPUs on spot and on-demand nodes", (Query(gpus, f"{{{{{cap}}}}}"),), width=24,
-                  description="Allocatable GPUs by the node's capacity-type label (kube-state-metrics)."),)
+                  description=what),)
 
 
 def queries(parts: list[Section]) -> list[str]:

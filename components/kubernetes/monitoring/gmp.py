@@ -52,22 +52,33 @@ INSTANCE_TYPE_NODE_LABEL = "node.kubernetes.io/instance-type"
 GPU_NODE_INVENTORY = "gpufleet-gpu-nodes"
 GKE_ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
 """The node label GKE sets on every GPU node (its value is the accelerator type)."""
+GKE_SPOT_LABEL = "cloud.google.com/gke-spot"
+"""The node label of GKE Spot VM nodes, `"true"`, absent on others (Google's xpk selects spot capacity by it:
+AI-Hypercomputer/xpk@0009c09 `src/xpk/core/capacity.py` `get_capacity_node_selectors_from_capacity_type`)."""
+CAPACITY_LABEL = "gpu_fleet_capacity"
+"""What the inventory stamps on each GPU node's series: `spot` or `on-demand` (the dashboard's split)."""
 
 
-def gpu_node_inventory_monitoring() -> dict[str, Any]:
+def gpu_node_inventory_monitoring(*, spot: bool = False) -> dict[str, Any]:
     """A ClusterNodeMonitoring listing GPU nodes: the kubelet's `kubelet_node_name` of every node with GPUs.
 
     GKE has no node kube-state-metrics, so this is how the rules know a GPU node exists when its DCGM exporter
-    sends nothing. One series per GPU node (the kubelet's `kubelet_node_name{node=...} 1`, pkg/kubelet/metrics),
-    stamped `gpu_fleet_inventory="gpu"` so no other kubelet scrape is mistaken for it.
+    sends nothing, and how the dashboard splits GPUs into spot and on-demand. One series per GPU node (the
+    kubelet's `kubelet_node_name{node=...} 1`, pkg/kubelet/metrics), stamped `gpu_fleet_inventory="gpu"` so no
+    other kubelet scrape is mistaken for it. A node-level scrape sees no node labels (GMP relabels only what its
+    selector chose), so spot and on-demand nodes are two objects, each stamping its `gpu_fleet_capacity`.
     """
     keep = {"action": "keep", "sourceLabels": ["__name__"], "regex": "kubelet_node_name"}
     stamp = {"action": "replace", "targetLabel": "gpu_fleet_inventory", "replacement": "gpu"}
+    capacity = {"action": "replace", "targetLabel": CAPACITY_LABEL, "replacement": "spot" if spot else "on-demand"}
+    which = ({"key": GKE_SPOT_LABEL, "operator": "In", "values": ["true"]} if spot
+             else {"key": GKE_SPOT_LABEL, "operator": "DoesNotExist"})
     return {"apiVersion": "monitoring.googleapis.com/v1", "kind": "ClusterNodeMonitoring",
-            "metadata": {"name": GPU_NODE_INVENTORY, "labels": {"app.kubernetes.io/managed-by": "gpu-fleet"}},
-            "spec": {"selector": {"matchExpressions": [{"key": GKE_ACCELERATOR_LABEL, "operator": "Exists"}]},
+            "metadata": {"name": GPU_NODE_INVENTORY + ("-spot" if spot else ""),
+                         "labels": {"app.kubernetes.io/managed-by": "gpu-fleet"}},
+            "spec": {"selector": {"matchExpressions": [{"key": GKE_ACCELERATOR_LABEL, "operator": "Exists"}, which]},
                      "endpoints": [{"path": "/metrics", "scheme": "https", "interval": "60s",
-                                    "metricRelabeling": [keep, stamp]}]}}
+                                    "metricRelabeling": [keep, stamp, capacity]}]}}
 
 
 def node_network_monitoring(machine_type: str) -> dict[str, Any]:
@@ -115,10 +126,11 @@ class GmpMonitoring(pulumi.ComponentResource):
                 f"{name}-rules", api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],
                 spec=obj["spec"], opts=k8s_opts)
         if reads_gpu_node_inventory(args.groups):
-            obj = gpu_node_inventory_monitoring()
-            k8s.apiextensions.CustomResource(
-                f"{name}-gpu-nodes", api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],
-                spec=obj["spec"], opts=k8s_opts)
+            for role, obj in (("gpu-nodes", gpu_node_inventory_monitoring()),
+                              ("gpu-nodes-spot", gpu_node_inventory_monitoring(spot=True))):
+                k8s.apiextensions.CustomResource(
+                    f"{name}-{role}", api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],
+                    spec=obj["spec"], opts=k8s_opts)
         for machine_type in network_machine_types(args.groups):
             obj = node_network_monitoring(machine_type)
             k8s.apiextensions.CustomResource(
