@@ -132,7 +132,9 @@ def delta_usd(new: float, old: float, *, cents: bool = True) -> str:
 
 
 def inline(delta: str) -> str:
-    """A delta for running text: `+4, +100.0%` rather than `+4 (+100.0%)`."""
+    """A delta for running text: `+4, +100.0%` rather than `+4 (+100.0%)`; `no change` rather than `0`."""
+    if delta in ("0", "$0", "$0.00"):
+        return "no change"
     return delta.replace(" (", ", ").rstrip(")") if delta.endswith(")") else delta
 
 
