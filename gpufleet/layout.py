@@ -226,19 +226,19 @@ def markdown(header: Header, sections: list[Section], *, links: Links | None = N
         s = current[n]
         if not _is_open(s) and not s.mandatory and (s.rows or s.notes):
             current[n] = replace(s, rows=[], notes=[], headline=(s.headline or "") + " (table cut)")
-            if (done := attempt(f"the {s.title.lower()} table")) is not None:
+            if (done := attempt(f"the {s.title} table")) is not None:
                 return done
     for n, s in enumerate(current):  # advisories one row per policy
         grouped = _grouped(s)
         if grouped.rows != s.rows:
             current[n] = grouped
-            if (done := attempt(f"{s.title.lower()}: advisories grouped by policy")) is not None:
+            if (done := attempt(f"{s.title}: advisories grouped by policy")) is not None:
                 return done
     for n in reversed(range(len(current))):  # open tables that hold nothing mandatory
         s = current[n]
         if _is_open(s) and not s.mandatory and s.rows:
             current[n] = replace(s, rows=[], notes=[])
-            if (done := attempt(f"the {s.title.lower()} table (its summary line stays)")) is not None:
+            if (done := attempt(f"the {s.title} table (its summary line stays)")) is not None:
                 return done
     current = [_short_messages(s) for s in current]
     done = attempt(f"violation messages shortened to {SHORT_MESSAGE} characters")

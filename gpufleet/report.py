@@ -178,8 +178,8 @@ def resource_counts(plan: Plan, base: dict[str, Any]) -> tuple[int, int, int]:
 # --- the verdict ---------------------------------------------------------------------------------------------------
 
 
-def _level_counts(found: violations.Classified) -> str:
-    """`1 mandatory (gpu-quota; 1 new) · 2 advisory (0 new)`."""
+def _level_counts(found: violations.Classified, *, has_base: bool) -> str:
+    """`1 mandatory (gpu-quota; 1 new) · 2 advisory (0 new)`; without a base, no "new" at all."""
     current = [*found.new, *found.existing]
     new = violations.counts(found.new)
     parts = []
@@ -187,8 +187,9 @@ def _level_counts(found: violations.Classified) -> str:
         of_level = [v for v in current if v.get("level") == level]
         policies = sorted({str(v.get("policy")) for v in of_level})
         detail = [", ".join(policies)] if policies and level == "mandatory" else []
-        detail.append("new unknown" if found.unknown else f"{new[level]} new")
-        parts.append(f"{len(of_level)} {level} ({'; '.join(detail)})")
+        if has_base:
+            detail.append("new unknown" if found.unknown else f"{new[level]} new")
+        parts.append(f"{len(of_level)} {level}" + (f" ({'; '.join(detail)})" if detail else ""))
     if found.fixed:
         parts.append(f"{len(found.fixed)} fixed")
     return " · ".join(parts)
@@ -211,7 +212,8 @@ def header(plan: Plan, base: dict[str, Any] | None, sections: list[Section]) -> 
         failed, mark, verdict, why = False, "⚪", "no policy verdict", "policy pack not run (--no-policy)"
     else:
         failed = any(v.get("level") == "mandatory" for v in [*found.new, *found.existing])
-        mark, verdict, why = ("❌", "fails", _level_counts(found)) if failed else ("✅", "passes", _level_counts(found))
+        why = _level_counts(found, has_base=base is not None)
+        mark, verdict = ("❌", "fails") if failed else ("✅", "passes")
     summary = []
     if found is not None and found.unknown and base is not None:
         summary.append(found.unknown)
