@@ -26,7 +26,7 @@ from rich.console import Console
 
 from components.capacity import capacity_rows, cost
 from components.config import ConfigError, Issue
-from gpufleet import fabric_check, offline, policy_gate, report, usage
+from gpufleet import fabric_check, layout, offline, policy_gate, report, usage
 from infra import config as infra_config
 
 EXIT_OK, EXIT_POLICY, EXIT_CONFIG, EXIT_PACK = 0, 1, 2, 3
@@ -107,7 +107,12 @@ def _parser(root: Path | None = None) -> argparse.ArgumentParser:
     plan.add_argument("--json", type=Path, dest="json_out", metavar="FILE", help="write the plan as JSON to this file")
     plan.add_argument("--markdown", type=Path, metavar="FILE", help="write a review comment (markdown) to this file")
     plan.add_argument("--base", type=_existing_file, metavar="FILE",
-                      help="a plan JSON of the target branch, for the comment's delta")
+                      help="a plan JSON of the target branch: the terminal and the comment show the change against it")
+    plan.add_argument("--resources", action="store_true",
+                      help="also print the registered resources per type (the terminal view)")
+    plan.add_argument("--markdown-limit", type=_at_least_zero, default=layout.COMMENT_BUDGET, metavar="CHARS",
+                      help="fit the comment in CHARS characters, cutting whole tables, never a mandatory violation "
+                           "(default: %(default)s, room under GitHub's 65,536; 0: no limit)")
     plan.add_argument("--policy-config", type=_existing_file, metavar="FILE",
                       help="policy pack config (default: policies/config/STACK.json when it exists)")
     plan.add_argument("--no-policy", action="store_true", help="skip the policy pack")
@@ -221,6 +226,16 @@ def _positive(kind: type[float] | type[int]) -> Any:
     return parse
 
 
+def _at_least_zero(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
 def _stderr() -> Console:
     # Config keys and values are printed as they are: no markup, no emoji codes (`gpufleet:x:` is not an emoji),
     # and never wrapped: rich wraps at 80 columns when stderr is not a terminal, and CI reads one error a line.
@@ -270,7 +285,8 @@ def _main(argv: list[str] | None) -> int:
     args = usage.parse(_parser(root), argv)
     err = _stderr()
     out = Console(highlight=False, emoji=False)
-    out.width = max(out.width, 150)  # tables stay readable when piped (rich assumes 80 columns)
+    if not out.is_terminal:
+        out.width = max(out.width, 150)  # tables stay readable when piped (rich assumes 80 columns)
 
     if args.command == "openshift":
         from gpufleet import openshift_discover  # the Kubernetes client is only needed here
@@ -342,11 +358,12 @@ def _main(argv: list[str] | None) -> int:
                       "./dev test), or plan with --no-policy", markup=False)
             return EXIT_PACK
 
-    report.render(plan, out)
+    report.render(plan, out, base, resources=args.resources)
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=False) + "\n")
     if args.markdown is not None:
-        args.markdown.write_text(report.markdown(plan, base))
+        args.markdown.write_text(report.markdown(plan, base, links=layout.Links.from_env(),
+                                                 limit=args.markdown_limit or None))
     if result is not None and result.mandatory_failed:
         return EXIT_POLICY
     return EXIT_OK

@@ -228,6 +228,12 @@ def run_pack(pack_dir: Path, config_file: Path | None, recorded: list[Recorded],
                 response = stub.Analyze(analyzer_pb2.AnalyzeRequest(
                     type=r.type, properties=r.properties, urn=r.urn, name=r.name, options=r.options,
                     provider=r.provider))
+                # The engine attributes a resource policy's diagnostic to the resource it analyzed (the SDK sends
+                # an empty URN: pulumi_policy/policy.py `report_violation`); so does the plan, so that the review
+                # comment can match a violation with the target branch's by resource, not by message.
+                for d in response.diagnostics:
+                    if not d.urn:
+                        d.urn = r.urn
                 diagnostics.extend(response.diagnostics)
             diagnostics.extend(stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources)).diagnostics)
     except grpc.RpcError as exc:

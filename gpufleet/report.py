@@ -1,9 +1,18 @@
-"""The offline plan as data (`Plan`, its JSON document) and as text: rich tables and a markdown comment."""
+"""The offline plan as data (`Plan`, its JSON document) and its report: one function per section, two layouts.
+
+Each report section is a function of the plan and the target branch's plan JSON (`base`, or None) that returns a
+`Section` (gpufleet/sections.py); `SECTIONS` lists them in the order both layouts show them, so a new section plugs
+in by appending its function there. `markdown` (the pull-request comment) and `render` (the terminal) put the
+verdict first and lay the sections out with gpufleet/layout.py; neither computes anything a section does not.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -12,8 +21,15 @@ from rich.table import Table
 from components import catalog, versions
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from components.kubernetes.monitoring.rules import CAPACITY_SIGNALS_TYPE, MONITORING_TYPES
-from gpufleet import waivers_section, watches
+from gpufleet import layout, violations, waivers_section, watches
+from gpufleet.layout import Header, Links
 from gpufleet.offline import Recorded
+from gpufleet.sections import Section
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository: paths in the report are relative to it."""
+Row = tuple[str, ...]
+"""A section's table row, as display strings."""
 
 
 @dataclass
@@ -40,6 +56,10 @@ class Plan:
         doc["eks_versions"] = eks_versions(self.resources)
         if self.policy is not None:
             doc["policy"] = self.policy
+        for make in SECTIONS:  # a section's machine-readable form, where it has one of its own
+            section = make(self, None)
+            if section is not None and section.data is not None and section.key not in doc:
+                doc[section.key] = section.data
         return doc
 
 
@@ -81,6 +101,9 @@ def by_region(rows: list[CapacityRow]) -> dict[tuple[str, str], RegionGpu]:
     return dict(sorted(totals.items()))
 
 
+# --- formatting: `$` and % on every delta, "new" instead of a % from zero -------------------------------------------
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -89,107 +112,201 @@ def _usd(value: float | None) -> str:
     return "n/a" if value is None else f"${value:,.2f}"
 
 
-def subscription_note(rows: list[CapacityRow]) -> str | None:
-    """The cost's scope on OpenShift: EC2 GPU machines only, never the OpenShift subscription."""
-    clusters = sorted({r.cluster for r in rows if r.platform == "openshift"})
-    if not clusters:
+def _usd0(value: float) -> str:
+    return f"-${-value:,.0f}" if value < 0 else f"${value:,.0f}"
+
+
+def _pct(new: float, old: float) -> str:
+    if old == 0:
+        return "new" if new else "no change"
+    return f"{(new - old) / abs(old) * 100:+.1f}%"
+
+
+def delta_usd(new: float, old: float, *, cents: bool = True) -> str:
+    """`+$67,846.20 (+5.0%)`, `+$12.00 (new)`, `$0.00`: a change of a cost, with its share of the old one."""
+    d = new - old
+    if abs(d) < 0.005:
+        return "$0.00" if cents else "$0"
+    money = f"{abs(d):,.2f}" if cents else f"{abs(d):,.0f}"
+    return f"{'+' if d > 0 else '-'}${money} ({_pct(new, old)})"
+
+
+def inline(delta: str) -> str:
+    """A delta for running text: `+4, +100.0%` rather than `+4 (+100.0%)`; `no change` rather than `0`."""
+    if delta in ("0", "$0", "$0.00"):
+        return "no change"
+    return delta.replace(" (", ", ").rstrip(")") if delta.endswith(")") else delta
+
+
+def delta_count(new: int, old: int) -> str:
+    """`+16 (+25.0%)`, `+8 (new)`, `0`: a change of a count, with its share of the old one."""
+    if new == old:
+        return "0"
+    return f"{new - old:+d} ({_pct(new, old)})"
+
+
+# --- the target branch's plan ---------------------------------------------------------------------------------------
+
+
+def base_rows(base: dict[str, Any] | None) -> list[CapacityRow] | None:
+    """The base plan's capacity rows, or None when there is no base or it cannot be read."""
+    if base is None:
         return None
-    return (f"OpenShift ({', '.join(clusters)}): the cost is the GPU machines' EC2 price only; the OpenShift "
-            "subscription for their cores (Red Hat bills it per core pair) is left out.")
+    try:
+        known = set(CapacityRow.__dataclass_fields__)
+        return [CapacityRow(**{k: v for k, v in r.items() if k in known}) for r in base["capacity"]]
+    except (KeyError, TypeError, AttributeError):
+        return None
 
 
-def render(plan: Plan, console: Console) -> None:
-    console.print(f"[bold]gpu-fleet plan[/bold] for stack [cyan]{plan.stack}[/cyan] (offline, no cloud calls)")
-
-    table = Table(title="GPUs and monthly cost by region and type, at minimum and maximum scale")
-    for col in ("region", "gpu", "GPUs min", "GPUs max", "$/month min", "$/month max"):
-        table.add_column(col, justify="left" if col in ("region", "gpu") else "right")
-    for (region, gpu), t in by_region(plan.capacity).items():
-        table.add_row(region, gpu, str(t.min_gpus), str(t.max_gpus), t.usd(t.monthly_usd_min),
-                      t.usd(t.monthly_usd_max))
-    console.print(table)
-
-    pools = Table(title="GPU pools")
-    for col in ("cluster", "region", "pool", "machine", "capacity", "zones", "nodes", "gpus", "$/node-hour", "fabric"):
-        pools.add_column(col)
-    for row in plan.capacity:
-        pools.add_row(row.cluster, row.region, row.pool, row.machine_type or "(any)", row.capacity,
-                      str(len(row.zones)), f"{row.min_nodes}-{row.max_nodes} nodes",
-                      f"{row.min_gpus}-{row.max_gpus} GPUs", _usd(row.hourly_usd_per_node), row.fabric)
-    console.print(pools)
-
-    c = plan.cost
-    console.print(f"Cost of GPU capacity: monthly {_usd(c.monthly_usd_min)} at the floor, "
-                  f"{_usd(c.monthly_usd_max)} at the ceiling ({_usd(c.hourly_usd_max)}/hour at maximum scale)")
-    note = subscription_note(plan.capacity)
-    if note is not None:
-        console.print(note, markup=False, highlight=False)
-    if c.unpriced_pools:
-        n = len(c.unpriced_pools)
-        console.print(f"[yellow]{_count(n, 'pool')} {'has' if n == 1 else 'have'} no price in the catalog or "
-                      f"config and {'is' if n == 1 else 'are'} left out of the cost[/yellow]")
-
-    watched = sorted(watches.watches(_resource_dicts(plan)).values(), key=lambda w: (w.scope, w.kind, w.what))
-    if watched:
-        table_w = Table(title="Dashboards and budgets")
-        for col in ("cluster or account", "kind", "what"):
-            table_w.add_column(col)
-        for w in watched:
-            table_w.add_row(w.scope, w.kind, w.what)
-        console.print(table_w)
-
-    if plan.policy is not None:
-        violations = plan.policy["violations"]
-        console.print(f"Policy pack [bold]{plan.policy['pack']}[/bold]: {len(plan.policy['policies'])} policies, "
-                      f"{_count(len(violations), 'violation')}")
-        config = plan.policy.get("config")
-        console.print(f"policy config: {config}" if config else
-                      "policy config: [bold yellow]none[/bold yellow] (schema defaults: no GPU quota granted)")
-        for v in violations:
-            style = "red" if v["level"] == "mandatory" else "yellow"
-            console.print(f"[{style}]{v['level']}[/{style}] [bold]{v['policy']}[/bold]: ", end="")
-            console.print(v["message"], markup=False, highlight=False)
-        waived = waivers_section.section(plan.policy)
-        if waived is not None:
-            console.print(f"[bold]{waived.headline}[/bold]")
-            for state, what in waived.rows:
-                console.print(f"[cyan]{state}[/cyan] ", end="")
-                console.print(what, markup=False, highlight=False)
-
-    stacks = monitoring(plan.resources)
-    if stacks:
-        mon = Table(title="Monitoring per cluster")
-        for col in ("cluster", "stack", "alerts", "recording rules", "receivers", "GPU health signals"):
-            mon.add_column(col)
-        for m in stacks:
-            mon.add_row(m["cluster"], m["stack"], str(len(m["alerts"])), str(len(m["records"])),
-                        ", ".join(m["receivers"]) or "[yellow]none[/yellow]",
-                        ", ".join(m["health"]) or "[yellow]none[/yellow]")
-        console.print(mon)
-        for line in monitoring_warnings(stacks):
-            console.print(f"[yellow]warning[/yellow] {line}", markup=True, highlight=False)
-
-    pinned = eks_versions(plan.resources)
-    if pinned:
-        ver = Table(title="EKS versions per cluster (pinned; a Kubernetes bump moves them all)")
-        for col in ("cluster", "component", "version"):
-            ver.add_column(col)
-        for eks in pinned:
-            for component, version in eks["versions"].items():
-                ver.add_row(eks["cluster"], component, version)
-        console.print(ver)
-
-    counts = Counter(r.type for r in plan.resources)
-    kinds = Table(title=f"Resources ({len(plan.resources)})")
-    kinds.add_column("type")
-    kinds.add_column("count", justify="right")
-    for typ, n in sorted(counts.items()):
-        kinds.add_row(typ, str(n))
-    console.print(kinds)
+def _usable(base: dict[str, Any] | None) -> dict[str, Any] | None:
+    return base if base_rows(base) is not None else None
 
 
-def _resource_dicts(plan: Plan) -> list[dict[str, Any]]:
-    return [{"urn": r.urn, "type": r.type, "name": r.name, "inputs": r.inputs} for r in plan.resources]
+def _inputs(r: Any) -> str:
+    return json.dumps(r.get("inputs") if isinstance(r, dict) else r.inputs, sort_keys=True, default=str)
+
+
+def resource_counts(plan: Plan, base: dict[str, Any]) -> tuple[int, int, int]:
+    """(created, updated, deleted) resources against the base, by URN and registered inputs."""
+    now = {r.urn: _inputs(r) for r in plan.resources}
+    before = {str(r.get("urn")): _inputs(r) for r in base.get("resources") or [] if isinstance(r, dict)}
+    return (len(set(now) - set(before)), sum(1 for u in set(now) & set(before) if now[u] != before[u]),
+            len(set(before) - set(now)))
+
+
+# --- the verdict ---------------------------------------------------------------------------------------------------
+
+
+def _level_counts(found: violations.Classified, *, has_base: bool) -> str:
+    """`1 mandatory (gpu-quota; 1 new) · 2 advisory (0 new)`; without a base, no "new" at all."""
+    current = [*found.new, *found.existing]
+    new = violations.counts(found.new)
+    parts = []
+    for level in ("mandatory", "advisory"):
+        of_level = [v for v in current if v.get("level") == level]
+        policies = sorted({str(v.get("policy")) for v in of_level})
+        detail = [", ".join(policies)] if policies and level == "mandatory" else []
+        if has_base:
+            detail.append("new unknown" if found.unknown else f"{new[level]} new")
+        parts.append(f"{len(of_level)} {level}" + (f" ({'; '.join(detail)})" if detail else ""))
+    if found.fixed:
+        parts.append(f"{len(found.fixed)} fixed")
+    return " · ".join(parts)
+
+
+def header(plan: Plan, base: dict[str, Any] | None, sections: list[Section]) -> Header:
+    """The verdict line (pass or fail, and why) with the GPUs at maximum scale and the ceiling cost."""
+    found = violations.classify(plan.policy, base)
+    gpus = sum(r.max_gpus for r in plan.capacity)
+    ceiling = plan.cost.monthly_usd_max
+    old_rows = base_rows(base)
+    if old_rows is not None and base is not None:
+        old_gpus = sum(r.max_gpus for r in old_rows)
+        old_ceiling = float((base.get("cost") or {}).get("monthly_usd_max") or 0)
+        numbers = (f"GPUs at max {gpus:,} ({inline(delta_count(gpus, old_gpus))}) · ceiling {_usd0(ceiling)}/month "
+                   f"({inline(delta_usd(ceiling, old_ceiling, cents=False))})")
+    else:
+        numbers = f"GPUs at max {gpus:,} · ceiling {_usd0(ceiling)}/month"
+    if found is None:
+        failed, mark, verdict, why = False, "⚪", "no policy verdict", "policy pack not run (--no-policy)"
+    else:
+        failed = any(v.get("level") == "mandatory" for v in [*found.new, *found.existing])
+        why = _level_counts(found, has_base=base is not None)
+        mark, verdict = ("❌", "fails") if failed else ("✅", "passes")
+    summary = []
+    if found is not None and found.unknown and base is not None:
+        summary.append(found.unknown)
+    if old_rows is not None and base is not None and not any(s.changed for s in sections):
+        created, updated, deleted = resource_counts(plan, base)
+        summary.insert(0, "Nothing changes against the target branch: the same resources, GPUs, cost and violations."
+                       if not (created or updated or deleted) else
+                       f"No GPU, cost or violation change; {created + updated + deleted} resources differ from the "
+                       f"target branch's plan ({created} created, {updated} updated, {deleted} deleted).")
+    failing = f" — exit {1 if failed else 0}" if found is not None else ""
+    return Header(markdown=f"### {mark} gpu-fleet plan `{plan.stack}` {verdict}: {why} · {numbers}",
+                  text=f"{'FAIL' if failed else 'PASS' if found else 'NO VERDICT'} gpu-fleet plan {plan.stack} "
+                       f"{verdict}: {why} · {numbers}{failing}",
+                  failed=failed, summary=summary,
+                  footer=[f"Reproduce: `./dev plan {plan.stack}" + (" --base base.json" if base else "")
+                          + " --markdown plan.md` (offline, no cloud calls)."])
+
+
+# --- the sections, in the order both layouts show them -------------------------------------------------------------
+
+
+def violations_section(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """New and fixed violations (all of them without a base): open; mandatory first."""
+    found = violations.classify(plan.policy, base)
+    if found is None:
+        return None
+    rank = {"mandatory": 0, "advisory": 1}
+    status = "" if found.unknown else "new"
+    rows: list[Row] = [(status, str(v["level"]), str(v["policy"]), str(v["message"]))
+            for v in sorted(found.new, key=lambda v: rank.get(str(v.get("level")), 2))]
+    rows += [("fixed", str(v["level"]), str(v["policy"]), str(v["message"])) for v in found.fixed]
+    current = [*found.new, *found.existing]
+    return Section(key="violations", title="Violations" if found.unknown else "New and fixed violations",
+                   headline=None, changed=bool(rows), columns=("", "level", "policy", "message"), rows=rows,
+                   mandatory=any(v.get("level") == "mandatory" for v in current),
+                   notes=[found.unknown] if found.unknown and base is not None else [])
+
+
+def existing_violations_section(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Violations the target branch already has: collapsed, but never cut when mandatory."""
+    found = violations.classify(plan.policy, base)
+    if found is None or not found.existing:
+        return None
+    n = violations.counts(found.existing)
+    return Section(key="violations-existing", title="Existing violations (unchanged by this pull request)",
+                   headline=", ".join(f"{n[k]} {k}" for k in ("mandatory", "advisory") if n[k]),
+                   mandatory=bool(n["mandatory"]), columns=("level", "policy", "message"),
+                   rows=[(str(v["level"]), str(v["policy"]), str(v["message"])) for v in found.existing])
+
+
+_REGION_COLUMNS = ("region", "GPU", "GPUs min", "GPUs max", "$/month min", "$/month max")
+
+
+def _region_rows(plan: Plan, base: dict[str, Any] | None, *, only_changed: bool) -> list[tuple[str, ...]]:
+    current = by_region(plan.capacity)
+    old_rows = base_rows(base)
+    old = by_region(old_rows) if old_rows is not None else {}
+    rows = []
+    for key in sorted(set(current) | set(old)):
+        t, o = current.get(key, RegionGpu()), old.get(key, RegionGpu())
+        row: tuple[str, ...] = (key[0], key[1], str(t.min_gpus), str(t.max_gpus), t.usd(t.monthly_usd_min),
+                                t.usd(t.monthly_usd_max))
+        if old_rows is not None:
+            moved = (t.min_gpus, t.max_gpus, round(t.monthly_usd_max, 2)) != \
+                (o.min_gpus, o.max_gpus, round(o.monthly_usd_max, 2))
+            if only_changed and not moved:
+                continue
+            row += (delta_count(t.max_gpus, o.max_gpus), delta_usd(t.monthly_usd_max, o.monthly_usd_max))
+        rows.append(row)
+    return rows
+
+
+def region_changes_section(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Only the region and GPU rows this change moves (with a base)."""
+    if base_rows(base) is None:
+        return None
+    rows = _region_rows(plan, base, only_changed=True)
+    total = len(_region_rows(plan, base, only_changed=False))
+    if not rows:
+        return None
+    return Section(key="regions-changed", title="GPU changes by region and type",
+                   headline=f"{len(rows)} of {_count(total, 'region and GPU row')}; {total - len(rows)} unchanged",
+                   changed=True, columns=(*_REGION_COLUMNS, "change: GPUs max", "change: $/month max"), rows=rows)
+
+
+def regions_section(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Every region and GPU model at minimum and maximum scale: open without a base, else collapsed."""
+    with_base = base_rows(base) is not None
+    columns = (*_REGION_COLUMNS, "change: GPUs max", "change: $/month max") if with_base else _REGION_COLUMNS
+    rows = _region_rows(plan, base, only_changed=False)
+    return Section(key="regions", title="GPUs and monthly cost by region and type, at minimum and maximum scale",
+                   headline=f"{_count(len(rows), 'region and GPU row')}", changed=not with_base, columns=columns,
+                   rows=rows)
 
 
 def _monthly_max(row: CapacityRow) -> float:
@@ -200,11 +317,11 @@ def _shape(row: CapacityRow) -> str:
     return f"{row.machine_type or row.gpu}, {row.capacity}"
 
 
-def pool_changes(current: list[CapacityRow], base: list[CapacityRow]) -> list[str]:
-    """Markdown rows for every GPU pool added, removed or changed against `base`, keyed by its config key."""
+def pool_changes(current: list[CapacityRow], base: list[CapacityRow]) -> list[tuple[str, ...]]:
+    """A row for every GPU pool added, removed or changed against `base`, keyed by its stack-config key."""
     now = {pool_path(r): r for r in current}
     before = {pool_path(r): r for r in base}
-    lines = []
+    out: list[Row] = []
     for key in sorted(set(now) | set(before)):
         new, old = now.get(key), before.get(key)
         if new is not None and old is not None:
@@ -220,10 +337,66 @@ def pool_changes(current: list[CapacityRow], base: list[CapacityRow]) -> list[st
             change, gpus_min, gpus_max = "removed", f"{old.min_gpus} → 0", f"{old.max_gpus} → 0"
         row = new or old
         assert row is not None
-        delta = (_monthly_max(new) if new else 0.0) - (_monthly_max(old) if old else 0.0)
-        lines.append(f"| `{key}` | {change} | {_shape(row)} | {row.gpu} | {gpus_min} | {gpus_max} | "
-                     f"{delta:+,.2f} |")
-    return lines
+        cost = delta_usd(_monthly_max(new) if new else 0.0, _monthly_max(old) if old else 0.0)
+        out.append((f"`{key}`", change, _shape(row), row.gpu, gpus_min, gpus_max, cost))
+    return out
+
+
+def pool_changes_section(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Every GPU pool the change adds, removes or resizes, by the stack-config key to look at."""
+    old = base_rows(base)
+    if old is None:
+        return None
+    rows = pool_changes(plan.capacity, old)
+    kinds = Counter(r[1].split(" ")[0] for r in rows)
+    return Section(key="pools-changed", title="GPU pools changed",
+                   headline=f"{_count(len(rows), 'pool') if rows else 'none'}"
+                            + (f" ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})" if rows else ""),
+                   changed=bool(rows), rows=rows,
+                   columns=("pool (stack-config key)", "change", "machine, capacity", "GPU", "GPUs min", "GPUs max",
+                            "change: $/month max"))
+
+
+def subscription_note(rows: list[CapacityRow]) -> str | None:
+    """The cost's scope on OpenShift: EC2 GPU machines only, never the OpenShift subscription."""
+    clusters = sorted({r.cluster for r in rows if r.platform == "openshift"})
+    if not clusters:
+        return None
+    return (f"OpenShift ({', '.join(clusters)}): the cost is the GPU machines' EC2 price only; the OpenShift "
+            "subscription for their cores (Red Hat bills it per core pair) is left out.")
+
+
+def cost_section(plan: Plan, base: dict[str, Any] | None) -> Section:
+    """The monthly cost at the floor and the ceiling, and its change against the base."""
+    c = plan.cost
+    old = (base or {}).get("cost") if base_rows(base) is not None else None
+    figures = [("floor (minimum scale), per month", c.monthly_usd_min, "monthly_usd_min"),
+               ("ceiling (maximum scale), per month", c.monthly_usd_max, "monthly_usd_max"),
+               ("ceiling, per hour", c.hourly_usd_max, "hourly_usd_max")]
+    rows = [(what, _usd(now), *((delta_usd(now, float(old.get(key) or 0)),) if isinstance(old, dict) else ()))
+            for what, now, key in figures]
+    notes = [n for n in (subscription_note(plan.capacity),) if n]
+    if c.unpriced_pools:
+        n = len(c.unpriced_pools)
+        notes.append(f"{_count(n, 'pool')} {'has' if n == 1 else 'have'} no price in the catalog or config and "
+                     f"{'is' if n == 1 else 'are'} left out of the cost")
+    moved = isinstance(old, dict) and any(r[2] != "$0.00" for r in rows)
+    headline = f"ceiling {_usd0(c.monthly_usd_max)}/month, floor {_usd0(c.monthly_usd_min)}/month"
+    if isinstance(old, dict):
+        headline = (f"ceiling {_usd0(c.monthly_usd_max)}/month ({inline(rows[1][2])}), floor "
+                    f"{_usd0(c.monthly_usd_min)}/month ({inline(rows[0][2])})")
+    return Section(key="cost-summary", title="Monthly GPU cost", headline=headline, changed=moved or old is None,
+                   columns=("cost", "USD", *(("change",) if isinstance(old, dict) else ())), rows=rows, notes=notes)
+
+
+def pools_section(plan: Plan, base: dict[str, Any] | None) -> Section:
+    """Every GPU pool: machine, capacity, zones, nodes and GPUs at the floor and ceiling, price, fabric."""
+    rows: list[Row] = [(r.cluster, r.region, r.pool, r.machine_type or "(any)", r.capacity, str(len(r.zones)),
+             f"{r.min_nodes}-{r.max_nodes} nodes", f"{r.min_gpus}-{r.max_gpus} GPUs", _usd(r.hourly_usd_per_node),
+             r.fabric) for r in plan.capacity]
+    return Section(key="pools", title="GPU pools", headline=_count(len(rows), "GPU pool"), rows=rows,
+                   columns=("cluster", "region", "pool", "machine", "capacity", "zones", "nodes", "gpus",
+                            "$/node-hour", "fabric"))
 
 
 def _fabric_available(row: CapacityRow) -> str | None:
@@ -237,90 +410,48 @@ def _fabric_available(row: CapacityRow) -> str | None:
     return None
 
 
-def fabric_lines(rows: list[CapacityRow]) -> list[str]:
-    """Markdown: each GPU pool's fabric; pools left on TCP although their machine has a fabric come first, in bold."""
-    pools = [r for r in rows if r.pool != "auto-provisioning"]
+def fabric_section(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Each GPU pool's fabric; pools left on TCP although their machine has a fabric come first."""
+    pools = [r for r in plan.capacity if r.pool != "auto-provisioning"]
     if not pools:
-        return []
+        return None
 
     def missing(r: CapacityRow) -> bool:
         return r.fabric == "TCP" and _fabric_available(r) is not None
 
-    lines = ["", "**GPU fabric per pool** (TCP: GPUs reach other nodes over the primary NIC only; TCPX, TCPXO, RDMA: "
-             "GPUDirect over the pool's GPU NICs; EFA xN: N EFA interfaces per node):", "",
-             "| pool (stack-config key) | machine | GPUs per node | GPUs max | fabric |", "|---|---|---:|---:|---|"]
-    for r in sorted(pools, key=lambda r: (not missing(r), pool_path(r))):
-        cell = f"**TCP** ({r.machine_type} has {_fabric_available(r)}: turned off)" if missing(r) else r.fabric
-        lines.append(f"| `{pool_path(r)}` | {r.machine_type} | {r.gpus_per_node} | {r.max_gpus} | {cell} |")
-    return lines
+    rows: list[Row] = [(f"`{pool_path(r)}`", str(r.machine_type), str(r.gpus_per_node), str(r.max_gpus),
+             f"TCP ({r.machine_type} has {_fabric_available(r)}: turned off)" if missing(r) else r.fabric)
+            for r in sorted(pools, key=lambda r: (not missing(r), pool_path(r)))]
+    off = sum(1 for r in pools if missing(r))
+    return Section(key="fabric", title="GPU fabric per pool",
+                   headline=(f"{_count(off, 'pool')} on TCP although its machine has a GPU fabric" if off else
+                             f"{_count(len(pools), 'pool')}, each on the fabric its machine has"),
+                   columns=("pool (stack-config key)", "machine", "GPUs per node", "GPUs max", "fabric"), rows=rows,
+                   notes=["TCP: GPUs reach other nodes over the primary NIC only; TCPX, TCPXO, RDMA: GPUDirect over "
+                          "the pool's GPU NICs; EFA xN: N EFA interfaces per node."])
 
 
-def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
-    """A pull-request comment: GPUs and cost by region and type, the delta against `base`, violations."""
-    lines = [f"### gpu-fleet plan: `{plan.stack}`", ""]
-    old: dict[tuple[str, str], RegionGpu] = {}
-    base_rows: list[CapacityRow] = []
-    if base is not None:
-        try:
-            known = set(CapacityRow.__dataclass_fields__)
-            base_rows = [CapacityRow(**{k: v for k, v in r.items() if k in known}) for r in base["capacity"]]
-            old = by_region(base_rows)
-        except (KeyError, TypeError):
-            lines += ["_The target branch's plan could not be read; no delta is shown._", ""]
-            base = None
-    current = by_region(plan.capacity)
-    header = "| region | GPU | GPUs min | GPUs max | $/month min | $/month max |"
-    if base is not None:
-        header += " change: GPUs max | change: $/month max |"
-    lines += [header, "|---|---|" + "---:|" * (header.count("|") - 3)]
-    for key in sorted(set(current) | set(old)):
-        t, o = current.get(key, RegionGpu()), old.get(key, RegionGpu())
-        line = (f"| {key[0]} | {key[1]} | {t.min_gpus} | {t.max_gpus} | {t.usd(t.monthly_usd_min)} | "
-                f"{t.usd(t.monthly_usd_max)} |")
-        if base is not None:
-            line += f" {t.max_gpus - o.max_gpus:+d} | {t.monthly_usd_max - o.monthly_usd_max:+,.2f} |"
-        lines.append(line)
-    c = plan.cost
-    lines += ["", f"**Monthly GPU cost:** {_usd(c.monthly_usd_min)} at the floor, {_usd(c.monthly_usd_max)} "
-              "at the ceiling."]
-    note = subscription_note(plan.capacity)
-    if note is not None:
-        lines.append(f"_{note}_")
-    if base is not None:
-        old_cost = base.get("cost", {})
-        d_max = c.monthly_usd_max - float(old_cost.get("monthly_usd_max", 0))
-        d_min = c.monthly_usd_min - float(old_cost.get("monthly_usd_min", 0))
-        lines.append(f"**Change against the target branch:** {d_min:+,.2f} USD/month at the floor, "
-                     f"{d_max:+,.2f} USD/month at the ceiling.")
-    lines += fabric_lines(plan.capacity)
-    if base is not None:
-        changed = pool_changes(plan.capacity, base_rows)
-        lines += ["", f"**GPU pools changed:** {_count(len(changed), 'pool') if changed else 'none'}."]
-        if changed:
-            lines += ["", "| pool (stack-config key) | change | machine, capacity | GPU | GPUs min | GPUs max | "
-                          "change: $/month max |", "|---|---|---|---|---:|---:|---:|", *changed]
-    lines += monitoring_section(plan, base)
-    lines += eks_versions_section(plan)
-    base_watches = watches.watches(base.get("resources") or []) if base is not None else None
-    lines += watches.markdown_lines(watches.watches(_resource_dicts(plan)), base_watches)
-    if plan.policy is not None:
-        violations = plan.policy.get("violations", [])
-        config = plan.policy.get("config")
-        lines += ["", f"**Policy pack `{plan.policy.get('pack')}`:** "
-                  + ("no violations." if not violations else f"{_count(len(violations), 'violation')}.")
-                  + (f" Policy config: `{config}`." if config else
-                     " **No policy config for this stack: no GPU quota is granted.**")]
-        if violations:
-            lines += ["", "| policy | level | message |", "|---|---|---|"]
-            for v in violations:
-                msg = str(v["message"]).replace("\n", " ").replace("|", "\\|")
-                lines.append(f"| `{v['policy']}` | {v['level']} | {msg} |")
-        waived = waivers_section.section(plan.policy, (base or {}).get("policy"))
-        if waived is not None:
-            lines += ["", f"**{waived.headline}**", "", "| state | what |", "|---|---|"]
-            lines += [f"| {state} | {what.replace('|', chr(92) + '|')} |" for state, what in waived.rows]
-    lines.append("")
-    return "\n".join(lines)
+def _resource_dicts(plan: Plan) -> list[dict[str, Any]]:
+    return [{"urn": r.urn, "type": r.type, "name": r.name, "inputs": r.inputs} for r in plan.resources]
+
+
+def watches_section(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Dashboards and budgets: with a base, those the change adds, removes or changes; else all of them."""
+    current = watches.watches(_resource_dicts(plan))
+    ordered = sorted(current.values(), key=lambda w: (w.scope, w.kind, w.what))
+    every: list[Row] = [(w.scope, w.kind, w.what) for w in ordered]
+    if base is None or base_rows(base) is None:
+        return Section(key="watches", title="Dashboards and budgets", headline=f"{len(every)} in place",
+                       columns=("cluster or account", "kind", "what"), rows=every) if every else None
+    changed = watches.changes(current, watches.watches(base.get("resources") or []))
+    if not changed:
+        return Section(key="watches", title="Dashboards and budgets",
+                       headline=f"none changed ({len(every)} in place)",
+                       columns=("cluster or account", "kind", "what"), rows=every)
+    return Section(key="watches", title="Dashboards and budgets changed",
+                   headline=f"{len(changed)} added, removed or changed", changed=True,
+                   columns=("cluster or account", "kind", "what", "change"),
+                   rows=[Row((w.scope, w.kind, w.what, change)) for w, change in changed])
 
 
 def monitoring(resources: list[Recorded]) -> list[dict[str, Any]]:
@@ -403,24 +534,23 @@ def _monitoring_change(new: dict[str, Any] | None, old: dict[str, Any] | None) -
     return "; ".join(parts)
 
 
-def monitoring_section(plan: Plan, base: dict[str, Any] | None) -> list[str]:
-    """Markdown: each cluster's monitoring, or with `base` what the change adds to or removes from it."""
+def monitoring_section(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Each cluster's monitoring, or with a base what the change adds to or removes from it."""
     now = {m["cluster"]: m for m in monitoring(plan.resources)}
+    warnings = [f"warning: {w}" for w in monitoring_warnings(list(now.values()))]
     before_list = base.get("monitoring") if base is not None else None
     if base is None or not isinstance(before_list, list):
         if not now:
-            return []
-        lines = ["", "**Monitoring:**" + (" (the target branch's plan has no monitoring section: no delta)"
-                                          if base is not None else ""), "",
-                 "| cluster | stack | alerts | recording rules | receivers | GPU health signals |",
-                 "|---|---|---:|---:|---|---|"]
-        for cluster, m in now.items():
-            lines.append(f"| `{cluster}` | {m['stack']} | {len(m['alerts'])} | {len(m['records'])} | "
-                         f"{_names(m['receivers']) or '**none**'} | {_names(m['health']) or '**none**'} |")
-        lines += [f"- **warning:** {w}" for w in monitoring_warnings(list(now.values()))]
-        return lines
+            return None
+        rows: list[Row] = [(f"`{cluster}`", m["stack"], str(len(m["alerts"])), str(len(m["records"])),
+                 _names(m["receivers"]) or "none", _names(m["health"]) or "none") for cluster, m in now.items()]
+        notes = (["the target branch's plan has no monitoring section: no delta"] if base is not None else [])
+        return Section(key="monitoring-summary", title="Monitoring per cluster",
+                       headline=f"{_count(len(rows), 'cluster')}, {_count(len(warnings), 'warning')}",
+                       columns=("cluster", "stack", "alerts", "recording rules", "receivers", "GPU health signals"),
+                       rows=rows, notes=notes + warnings)
     before = {str(m.get("cluster")): m for m in before_list if isinstance(m, dict)}
-    changes = []
+    changes: list[Row] = []
     for cluster in sorted(set(now) | set(before)):
         old = before.get(cluster)
         if old is not None:
@@ -428,12 +558,10 @@ def monitoring_section(plan: Plan, base: dict[str, Any] | None) -> list[str]:
                    for k in ("stack", "alerts", "records", "receivers")}
         text = _monitoring_change(now.get(cluster), old)
         if text:
-            changes.append(f"| `{cluster}` | {text} |")
-    lines = ["", f"**Monitoring changed:** {_count(len(changes), 'cluster') if changes else 'none'}."]
-    if changes:
-        lines += ["", "| cluster | change |", "|---|---|", *changes]
-    lines += [f"- **warning:** {w}" for w in monitoring_warnings(list(now.values()))]
-    return lines
+            changes.append((f"`{cluster}`", text))
+    return Section(key="monitoring-summary", title="Monitoring changed",
+                   headline=_count(len(changes), "cluster") if changes else "none",
+                   changed=bool(changes), columns=("cluster", "change"), rows=changes, notes=warnings)
 
 
 EKS_VERSIONED = ("aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup", "aws:eks/addon:Addon")
@@ -465,12 +593,107 @@ def eks_versions(resources: list[Recorded]) -> list[dict[str, Any]]:
                    for parent, v in owned.items()), key=lambda c: c["cluster"])
 
 
-def eks_versions_section(plan: Plan) -> list[str]:
-    """Markdown: each EKS cluster's Kubernetes version and the add-on versions pinned for it."""
+def eks_versions_section(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Each EKS cluster's Kubernetes version and the add-on versions pinned for it; open when the change moves one."""
     pinned = eks_versions(plan.resources)
     if not pinned:
-        return []
-    lines = ["", "**EKS versions (pinned):**", "", "| cluster | component | version |", "|---|---|---|"]
-    for c in pinned:
-        lines += [f"| `{c['cluster']}` | {component} | `{version}` |" for component, version in c["versions"].items()]
-    return lines
+        return None
+    before = base.get("eks_versions") if base is not None else None
+    moved = isinstance(before, list) and before != pinned
+    rows: list[Row] = [(f"`{c['cluster']}`", component, f"`{version}`") for c in pinned
+            for component, version in c["versions"].items()]
+    kubernetes = sorted({c["versions"].get("kubernetes", "?") for c in pinned})
+    return Section(key="eks-versions-summary",
+                   title="EKS versions per cluster (pinned; a Kubernetes bump moves them all)",
+                   headline=f"{_count(len(pinned), 'cluster')} on Kubernetes {', '.join(kubernetes)}"
+                            + ("; this change moves a pin" if moved else ""),
+                   changed=moved, columns=("cluster", "component", "version"), rows=rows)
+
+
+def relative(path: str | None) -> str | None:
+    """A path as the repository names it; a file outside the repository by its name alone."""
+    if not path:
+        return None
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(ROOT))
+    except ValueError:
+        return f"{p.name} (outside the repository)"
+
+
+def policy_section(plan: Plan, base: dict[str, Any] | None) -> Section:
+    """The pack that gave the verdict, its config file (repository-relative) and each policy's level."""
+    if plan.policy is None:
+        return Section(key="policy-pack", title="Policy pack",
+                       headline="not run (--no-policy): this plan has no verdict")
+    config = relative(plan.policy.get("config"))
+    policies = plan.policy.get("policies") or []
+    headline = (f"`{plan.policy.get('pack')}`, {_count(len(policies), 'policy').replace('policys', 'policies')}, "
+                + (f"config {config}" if config else "no policy config for this stack: no GPU quota is granted"))
+    return Section(key="policy-pack", title="Policy pack", headline=headline, columns=("policy", "level"),
+                   rows=[(str(p.get("name")), str(p.get("enforcement"))) for p in policies],
+                   mandatory=not config)
+
+
+def waivers_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Violations waived until their expiry, and waivers that match nothing (gpufleet/waivers_section.py)."""
+    return waivers_section.section(plan.policy, (base or {}).get("policy") if base is not None else None)
+
+
+SectionFn = Callable[[Plan, dict[str, Any] | None], Section | None]
+"""A report section: the plan and the target branch's plan JSON (or None) -> what it says, or None for nothing."""
+
+SECTIONS: list[SectionFn] = [
+    violations_section,
+    waivers_of,
+    region_changes_section,
+    pool_changes_section,
+    cost_section,
+    regions_section,
+    pools_section,
+    fabric_section,
+    watches_section,
+    monitoring_section,
+    eks_versions_section,
+    existing_violations_section,
+    policy_section,
+]
+"""Every section, in the order the comment and the terminal show them (the comment opens the changed ones first).
+A new section plugs in by appending its function here."""
+
+
+def sections(plan: Plan, base: dict[str, Any] | None = None) -> list[Section]:
+    """Every section that has something to say, against `base` when it can be read."""
+    base = _usable(base)
+    return [s for s in (make(plan, base) for make in SECTIONS) if s is not None]
+
+
+def markdown(plan: Plan, base: dict[str, Any] | None = None, *, links: Links | None = None,
+             limit: int | None = layout.COMMENT_BUDGET) -> str:
+    """The pull-request comment: verdict first, what this change moves open, the rest collapsed, under `limit`."""
+    usable = _usable(base)
+    found = sections(plan, usable)
+    head = header(plan, usable, found)
+    if base is not None and usable is None:
+        head.summary.insert(0, "The target branch's plan could not be read; no delta is shown.")
+    return layout.markdown(head, found, links=links, limit=limit)
+
+
+def resources_table(plan: Plan) -> Table:
+    """Registered resources per type (the terminal's `--resources`)."""
+    counts = Counter(r.type for r in plan.resources)
+    kinds = Table(title=f"Resources ({len(plan.resources)})")
+    kinds.add_column("type")
+    kinds.add_column("count", justify="right")
+    for typ, n in sorted(counts.items()):
+        kinds.add_row(typ, str(n))
+    return kinds
+
+
+def render(plan: Plan, console: Console, base: dict[str, Any] | None = None, *, resources: bool = False) -> None:
+    """The terminal view: the same sections as the comment, verdict first and last; `resources` adds the counts."""
+    usable = _usable(base)
+    found = sections(plan, usable)
+    console.print(f"gpu-fleet plan for stack {plan.stack} (offline, no cloud calls)", markup=False, highlight=False)
+    layout.terminal(header(plan, usable, found), found, console,
+                    extra=[resources_table(plan)] if resources else None)

@@ -107,7 +107,7 @@ def test_markdown_delta_against_base(tmp_path: Path) -> None:
     assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--base", str(base),
                      "--markdown", str(md)]) == 0
     text = md.read_text()
-    assert "Change against the target branch" in text
+    assert "**GPU changes by region and type**" in text and "Monthly GPU cost: ceiling" in text
     assert "change: GPUs max" in text and "| +" in text
 
 
@@ -136,20 +136,21 @@ def test_markdown_lists_each_pool_added_removed_or_resized(dev_doc: dict[str, An
     pools.append({"name": "l4-big", "machine_type": "g2-standard-48", "zones": ["us-central1-a"],
                   "autoscaling": {"per": "total", "min_nodes": 0, "max_nodes": 1}})
     text = report.markdown(plan_doc(dev_doc, "dev"), dev_plan.to_json())
-    assert "**GPU pools changed:** 3 pools." in text
-    rows = {line.split("|")[1].strip(" `"): line for line in text.splitlines() if "gpu_pools[" in line}
+    assert "- GPU pools changed: 3 pools (1 added, 1 changed, 1 removed)" in text
+    changes = text.split("**GPU pools changed**", 1)[1].split("\n\n**", 1)[0]
+    rows = {line.split("|")[1].strip(" `"): line for line in changes.splitlines() if "gpu_pools[" in line}
     key = "gke.regions[us-central1].clusters[dev-1].gpu_pools[{}]"
     big = catalog.machine_type("g2-standard-48")
     big_monthly = catalog.price(big.name, "us-central1").on_demand_hourly_usd * 730  # type: ignore[union-attr]
     added = rows[key.format("l4-big")]
-    assert f"| added | g2-standard-48, on-demand | l4 | 0 | {big.gpus} | +{big_monthly:,.2f} |" in added
+    assert f"| added | g2-standard-48, on-demand | l4 | 0 | {big.gpus} | +${big_monthly:,.2f} (new) |" in added
     l4_hourly = catalog.price(l4["machine_type"], "us-central1").on_demand_hourly_usd  # type: ignore[union-attr]
     old_max = l4["autoscaling"]["max_nodes"] - 2
     assert f"| changed | {l4['machine_type']}, on-demand | l4 | 0 → 0 | {old_max} → {old_max + 2} | " \
-           f"+{2 * l4_hourly * 730:,.2f} |" in rows[key.format("l4")]
+           f"+${2 * l4_hourly * 730:,.2f} (+" in rows[key.format("l4")]
     assert "| removed | a3-highgpu-1g, spot | h100-80gb | 0 → 0 |" in rows[key.format("h100-spot")]
     unchanged = report.markdown(dev_plan, dev_plan.to_json())
-    assert "**GPU pools changed:** none." in unchanged
+    assert "GPU pools changed" not in unchanged and "Nothing changes against the target branch" in unchanged
 
 
 def test_secret_and_look_alike_keys_in_a_stack_file(tmp_path: Path) -> None:

@@ -235,7 +235,7 @@ def test_the_review_comment_lists_dashboards_and_budgets_a_change_adds_removes_o
     budgets_of(prod_doc)["teams"].append({"name": "inference", "daily_usd": 5_000})
     plan = plan_doc(prod_doc, "prod")
     md = report.markdown(plan, prod_plan.to_json())
-    section = md.split("**Dashboards and budgets changed:**", 1)[1].split("**Policy pack", 1)[0]
+    section = md.split("**Dashboards and budgets changed**", 1)[1].split("\n\n**", 1)[0].split("<details>", 1)[0]
     rows = [ln for ln in section.splitlines() if ln.startswith("| ") and not ln.startswith("| cluster")]
     assert "| us-east-1-ml-aws | dashboard | Grafana dashboard `gpu-fleet-gpus` (gpu-monitoring) | removed |" in rows
     assert ("| AWS account | budget | DAILY AWS budget 12,000.00 USD, alerts at 80%, 100% (actual) | changed (was: "
@@ -249,4 +249,4 @@ def test_the_review_comment_lists_dashboards_and_budgets_a_change_adds_removes_o
     # Without a base the comment lists what there is; an unchanged plan lists no change.
     assert "| us-east-1-ml-aws | dashboard | Grafana dashboard `gpu-fleet-gpus` (gpu-monitoring) |" in \
         report.markdown(prod_plan)
-    assert "**Dashboards and budgets changed:** none." in report.markdown(prod_plan, prod_plan.to_json())
+    assert "<summary>Dashboards and budgets: none changed" in report.markdown(prod_plan, prod_plan.to_json())

@@ -35,7 +35,7 @@ def test_the_comment_shows_what_a_change_adds_and_never_a_secret(dev_plan: Plan,
     base = dev_plan.to_json()
     plan = plan_doc(_with_receivers(dev_doc), "dev")
     md = report.markdown(plan, json.loads(json.dumps(base)))
-    assert "**Monitoring changed:** 2 clusters." in md
+    assert "- Monitoring changed: 2 clusters" in md  # the summary under the verdict
     line = next(ln for ln in md.splitlines() if ln.startswith("| `us-west-2-dev-aws` |"))
     assert "receivers added: `gpu-oncall`, `gpu-team`" in line
     assert SECURE["secure"] not in md and "hooks.slack.com" not in md
@@ -54,8 +54,8 @@ def test_rules_and_stacks_added_or_removed_are_named(dev_plan: Plan, dev_doc: di
     base["monitoring"] = [m for m in base["monitoring"] if m["cluster"] != "us-west-2-dev-aws"]
     md = report.markdown(dev_plan, base)
     assert "| `us-west-2-dev-aws` | kube-prometheus-stack added: alerts `GpuUtilizationHigh`" in md
-    assert "**Monitoring changed:** 1 cluster." in md
-    assert "**Monitoring changed:** none." in report.markdown(dev_plan, dev_plan.to_json())
+    assert "- Monitoring changed: 1 cluster" in md
+    assert "<summary>Monitoring changed: none</summary>" in report.markdown(dev_plan, dev_plan.to_json())
 
 
 def test_a_base_plan_without_monitoring_shows_the_state_without_a_delta(dev_plan: Plan) -> None:
@@ -63,6 +63,6 @@ def test_a_base_plan_without_monitoring_shows_the_state_without_a_delta(dev_plan
     del base["monitoring"]
     md = report.markdown(dev_plan, base)
     assert "no monitoring section: no delta" in md
-    assert "| `us-central1-dev-1` | gke-managed-prometheus | 12 | 8 | **none** | `exporter-absent` |" in md
+    assert "| `us-central1-dev-1` | gke-managed-prometheus | 12 | 8 | none | `exporter-absent` |" in md
     # dev's GKE cluster keeps managed DCGM and no stack has a dead man's switch: the plan says both.
     assert "us-central1-dev-1: no GPU hardware-health alert" in md and "no dead man's switch on" in md

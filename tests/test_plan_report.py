@@ -54,5 +54,5 @@ def test_counts_read_as_counts(dev_plan: Plan, tmp_path: Path) -> None:
     doc["capacity"] = doc["capacity"][:-1]  # the base lacks one of dev's pools
     base.write_text(json.dumps(doc))
     md = report.markdown(dev_plan, json.loads(base.read_text()))
-    assert "**GPU pools changed:** 1 pool." in md
+    assert "- GPU pools changed: 1 pool (1 added)" in md  # the summary under the verdict
     assert cli.EXIT_OK == 0

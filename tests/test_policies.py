@@ -528,7 +528,7 @@ def test_cli_exit_1_on_mandatory_violation(prod_doc: dict[str, Any], tmp_path: P
     doc = json.loads(out.read_text())
     assert doc["policy"]["pack"] == "gpu-fleet"
     assert any(v["policy"] == "gpu-quota" and v["level"] == "mandatory" for v in doc["policy"]["violations"])
-    assert "`gpu-quota` | mandatory" in md.read_text()
+    assert "| mandatory | [`gpu-quota`](" in md.read_text() and "docs/policies.md#gpu-quota)" in md.read_text()
 
 
 @pytest.mark.parametrize(("config", "expected"), [
