@@ -24,7 +24,7 @@ def section(policy: dict[str, Any] | None, base_policy: dict[str, Any] | None = 
         parts.append(f"{len(unused)} waiver{'s' if len(unused) != 1 else ''} matching nothing")
     return Section(
         key="waivers", title="Waivers",
-        headline="Waivers: " + ", ".join(parts) + ".",
+        headline=", ".join(parts),
         changed=any(r["message"] not in old for r in records) or base_policy is None,
         columns=("state", "what"),
         rows=[(r["state"], r["message"]) for r in waived + unused],
