@@ -8,12 +8,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from components import catalog, versions
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from components.kubernetes.monitoring.rules import MONITORING_TYPES
-from gpufleet import watches
+from gpufleet import price_provenance, watches
 from gpufleet.offline import Recorded
+from gpufleet.sections import Section
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Plan:
             "capacity": [row.to_dict() for row in self.capacity],
             "cost": self.cost.to_dict(),
         }
+        prices = price_provenance.section(self.capacity, self.extra)
+        doc[price_provenance.KEY] = prices.data if prices is not None else []
         doc["monitoring"] = monitoring(self.resources)
         doc["eks_versions"] = eks_versions(self.resources)
         if self.policy is not None:
@@ -129,6 +133,8 @@ def render(plan: Plan, console: Console) -> None:
         console.print(f"[yellow]{_count(n, 'pool')} {'has' if n == 1 else 'have'} no price in the catalog or "
                       f"config and {'is' if n == 1 else 'are'} left out of the cost[/yellow]")
 
+    _print_section(console, price_provenance.section(plan.capacity, plan.extra))
+
     watched = sorted(watches.watches(_resource_dicts(plan)).values(), key=lambda w: (w.scope, w.kind, w.what))
     if watched:
         table_w = Table(title="Dashboards and budgets")
@@ -180,6 +186,20 @@ def render(plan: Plan, console: Console) -> None:
     for typ, n in sorted(counts.items()):
         kinds.add_row(typ, str(n))
     console.print(kinds)
+
+
+def _print_section(console: Console, section: Section | None) -> None:
+    """A report section as a terminal table with its notes (the layout every section will share)."""
+    if section is None:
+        return
+    table = Table(title=section.title)
+    for col in section.columns:
+        table.add_column(col)
+    for row in section.rows:
+        table.add_row(*(Text(cell) for cell in row))  # config keys hold [..]: never read as rich markup
+    console.print(table)
+    for note in section.notes:
+        console.print(note, markup=False, highlight=False)
 
 
 def _resource_dicts(plan: Plan) -> list[dict[str, Any]]:
@@ -287,6 +307,8 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
         lines.append(f"**Change against the target branch:** {d_min:+,.2f} USD/month at the floor, "
                      f"{d_max:+,.2f} USD/month at the ceiling.")
     lines += fabric_lines(plan.capacity)
+    prices = price_provenance.section(plan.capacity, plan.extra)
+    lines += price_provenance.markdown_lines(prices) if prices is not None else []
     if base is not None:
         changed = pool_changes(plan.capacity, base_rows)
         lines += ["", f"**GPU pools changed:** {_count(len(changed), 'pool') if changed else 'none'}."]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -13,6 +13,7 @@ from components.config.fabric import gpu_vpcs, pool_fabric, pool_nics
 from components.config.gke import CapacityModel, Gke, GkeCluster
 from components.config.model import PriceOverride
 from components.config.observability import Observability
+from components.config.prices import Discount
 from components.gcp.cluster import GkeClusterArgs, GkeClusterComponent
 from components.gcp.gpu_fabric import GkeGpuFabric, GkeGpuFabricArgs
 from components.gcp.gpu_network import GpuNetworks, GpuNetworksArgs
@@ -42,10 +43,11 @@ class GkeFleet:
 
 def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Observability | None = None,
             credentials: Mapping[str, pulumi.Output[str]] | None = None,
-            prices: list[PriceOverride] | None = None) -> GkeFleet:
+            prices: list[PriceOverride] | None = None,
+            discounts: Sequence[Discount] = ()) -> GkeFleet:
     """Declare the whole `gke:` section; logical names come from region, cluster and pool names only."""
     obs = observability or Observability()
-    book = price_book(prices or [])
+    book = price_book(prices or [], discounts)
     network = Network(
         gke.network.name,
         NetworkArgs(

@@ -7,6 +7,7 @@ Nothing here touches Pulumi, so it runs before any resource is registered.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -64,6 +65,7 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
         if p.spot_hourly_usd is not None and p.spot_hourly_usd > p.on_demand_hourly_usd:
             yield Issue(f"prices[{i}].spot_hourly_usd", "spot price above on-demand", p.spot_hourly_usd,
                         f"Spot is a discount on on_demand_hourly_usd ({p.on_demand_hourly_usd}); check the two")
+    yield from _check_discounts(fleet)
     if fleet.gke is not None:
         yield from check_gke(fleet)
         yield from check_gke_limits(fleet)
@@ -74,3 +76,17 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
         yield from check_openshift(fleet)
     yield from check_budgets(fleet)
     yield from check_observability(fleet)
+
+
+def _check_discounts(fleet: Fleet) -> Iterator[Issue]:
+    """Each discount's patterns name machines the catalog has, and names are unique (the plan shows them)."""
+    names = [m.name for m in catalog.MACHINE_TYPES]
+    seen: set[str] = set()
+    for d in fleet.discounts:
+        if d.name in seen:
+            yield Issue(f"discounts[{d.name}]", "a second discount of this name", d.name, "give each one its own name")
+        seen.add(d.name)
+        for pattern in d.machine_types:
+            if not fnmatch.filter(names, pattern):
+                yield Issue(f"discounts[{d.name}].machine_types", "matches no machine type in the catalog", pattern,
+                            catalog.machine_hint(pattern, catalog.Cloud.AWS if "." in pattern else catalog.Cloud.GCP))
