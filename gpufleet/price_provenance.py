@@ -89,8 +89,9 @@ def section(rows: list[CapacityRow], extra: dict[str, Any]) -> Section | None:
     line = footer(rows, on)
     if line:
         notes.append(line)
-    table = [(pool_path(r), r.machine_type or "(any)", r.region, _source(r), r.price_as_of or "-",
-              f"{a} days" if (a := age_days(r, on)) is not None else "-", _usd(r)) for r in rows]
+    table: list[tuple[str, ...]] = [
+        (pool_path(r), r.machine_type or "(any)", r.region, _source(r), r.price_as_of or "-",
+         f"{a} days" if (a := age_days(r, on)) is not None else "-", _usd(r)) for r in rows]
     return Section(key=KEY, title="Price provenance", headline=headline,
                    columns=("pool", "machine", "region", "price source", "data of", "age", "$/node-hour"),
                    rows=table, notes=notes, data=[_record(r, on) for r in rows])

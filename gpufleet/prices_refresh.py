@@ -299,7 +299,11 @@ def _age_days(as_of: str, today: dt.date) -> int:
 
 def drift(current: Mapping[Key, Price], fresh: Mapping[Key, Price], used: Iterable[Used], *, today: dt.date,
           max_age_days: int, max_change_percent: float) -> list[str]:
-    """One line per used price older than `max_age_days`, or moved by more than `max_change_percent` since."""
+    """One line per used price older than `max_age_days`, or moved by more than `max_change_percent` since.
+
+    The age is the snapshot row's: a price the catalog still confirms is stale until the snapshot is refreshed,
+    because the plan and the policies read the snapshot, not the catalog.
+    """
     problems: list[str] = []
     for u in used:
         key = Key(u.machine_type, u.region)
@@ -320,7 +324,6 @@ def drift(current: Mapping[Key, Price], fresh: Mapping[Key, Price], used: Iterab
                                     f"{max_change_percent:g}% allowed; run `gpu-fleet prices refresh` and review "
                                     "the snapshot diff")
                     continue
-            age = _age_days(new.as_of, today) if new.as_of >= old.as_of else age
         if age > max_age_days:
             problems.append(f"{u.pool}: the price of {u.machine_type} in {u.region} is from {old.as_of}, {age} "
                             f"days old, over the {max_age_days} days allowed; run `gpu-fleet prices refresh`, or "
