@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components import catalog
 from components.catalog import prices as catalog_prices
@@ -157,3 +158,13 @@ def test_price_age_advisory_through_the_pack(dev_plan: Plan, tmp_path: Path) -> 
         r.pool for r in dev_plan.capacity}
     assert not result.mandatory_failed or any(v["policy"] != "gpu-price-age" for v in result.to_json()["violations"]
                                               if v["level"] == "mandatory")
+
+
+def test_the_readme_discounts_recipe_is_valid_config() -> None:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- recipe: discounts -->", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    discounts = yaml.safe_load(block)["gpu-fleet:discounts"]
+    doc = stack_doc("dev")["config"]
+    raw = {k.partition(":")[2]: v for k, v in doc.items() if k.startswith("gpu-fleet:")}
+    fleet = load_fleet({**raw, "discounts": discounts})
+    assert [d.name for d in fleet.discounts] == ["cud-a3-3y", "compute-sp"]
