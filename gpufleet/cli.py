@@ -16,6 +16,7 @@ Exit codes: 0 the plan holds; 1 a mandatory policy fails; 2 the configuration (o
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -26,7 +27,7 @@ from rich.console import Console
 
 from components.capacity import capacity_rows, cost
 from components.config import ConfigError, Issue
-from gpufleet import fabric_check, layout, offline, policy_gate, report, usage
+from gpufleet import fabric_check, layout, offline, policy_gate, prices_cli, report, usage
 from infra import config as infra_config
 
 EXIT_OK, EXIT_POLICY, EXIT_CONFIG, EXIT_PACK = 0, 1, 2, 3
@@ -49,7 +50,8 @@ def build_plan(stack: str, stack_file: Path) -> report.Plan:
     recorded = offline.run_program(stack, sf.config, sf.secret_keys)
     rows = capacity_rows(r.view() for r in recorded)
     return report.Plan(stack=stack, resources=recorded, capacity=rows, cost=cost(rows),
-                       extra={"unset_secrets": unset, "unused_secrets": list(parsed.unused_secrets)})
+                       extra={"unset_secrets": unset, "unused_secrets": list(parsed.unused_secrets),
+                              "today": dt.datetime.now(dt.UTC).date().isoformat()})
 
 
 def pack_dir(root: Path | None) -> Path:
@@ -117,6 +119,7 @@ def _parser(root: Path | None = None) -> argparse.ArgumentParser:
                       help="policy pack config (default: policies/config/STACK.json when it exists)")
     plan.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     _discover_parser(sub)
+    prices_cli.add_parser(sub)
     check = sub.add_parser("fabric-check", help="print a 2-node NCCL test of a GPU pool's fabric (GPUDirect, EFA)",
                            epilog="exit codes: 0 printed; 2 invalid input (the stack, or a --pool that names no GPU "
                                   "pool with a fabric); 3 a gpu-fleet bug")
@@ -305,6 +308,11 @@ def _main(argv: list[str] | None) -> int:
         return _ci_runners(args, root, err)
     if args.command == "preview":
         return _live_preview(args, root, err)
+    if args.command == "prices":
+        if root is None:
+            err.print("error: no Pulumi.yaml here or above; run from the gpu-fleet checkout", markup=False)
+            return EXIT_CONFIG
+        return prices_cli.run(args, root, err, build_plan)
     found = _stack_file(args, root, err)
     if found is None:
         return EXIT_CONFIG

@@ -21,7 +21,7 @@ from rich.table import Table
 from components import catalog, versions
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from components.kubernetes.monitoring.rules import CAPACITY_SIGNALS_TYPE, MONITORING_TYPES
-from gpufleet import layout, violations, waivers_section, watches
+from gpufleet import layout, price_provenance, violations, waivers_section, watches
 from gpufleet.layout import Header, Links
 from gpufleet.offline import Recorded
 from gpufleet.sections import Section
@@ -229,7 +229,8 @@ def header(plan: Plan, base: dict[str, Any] | None, sections: list[Section]) -> 
                        f"{verdict}: {why} · {numbers}{failing}",
                   failed=failed, summary=summary,
                   footer=[f"Reproduce: `./dev plan {plan.stack}" + (" --base base.json" if base else "")
-                          + " --markdown plan.md` (offline, no cloud calls)."])
+                          + " --markdown plan.md` (offline, no cloud calls).",
+                          *filter(None, [price_provenance.footer(plan.capacity, price_provenance.today(plan.extra))])])
 
 
 # --- the sections, in the order both layouts show them -------------------------------------------------------------
@@ -635,6 +636,11 @@ def policy_section(plan: Plan, base: dict[str, Any] | None) -> Section:
                    mandatory=not config)
 
 
+def prices_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Each pool's price source and age (gpufleet/price_provenance.py)."""
+    return price_provenance.section(plan.capacity, plan.extra)
+
+
 def waivers_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """Violations waived until their expiry, and waivers that match nothing (gpufleet/waivers_section.py)."""
     return waivers_section.section(plan.policy, (base or {}).get("policy") if base is not None else None)
@@ -652,6 +658,7 @@ SECTIONS: list[SectionFn] = [
     regions_section,
     pools_section,
     fabric_section,
+    prices_of,
     watches_section,
     monitoring_section,
     eks_versions_section,

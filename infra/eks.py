@@ -30,6 +30,7 @@ from components.config.eks import (
 )
 from components.config.model import PriceOverride
 from components.config.observability import Observability
+from components.config.prices import Discount
 from components.kubernetes.gpu_addons import GpuAddons, GpuAddonsArgs
 from components.kubernetes.monitoring.budget_guard import with_team_guard
 from components.kubernetes.monitoring.dashboard_configmap import (
@@ -58,13 +59,14 @@ class EksFleet:
 
 def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None = None,
             observability: Observability | None = None, credentials: Mapping[str, pulumi.Output[str]] | None = None,
-            prices: list[PriceOverride] | None = None, teams: Sequence[TeamBudget] = ()) -> EksFleet:
+            prices: list[PriceOverride] | None = None,
+            discounts: Sequence[Discount] = (), teams: Sequence[TeamBudget] = ()) -> EksFleet:
     """Declare the whole `eks:` section; logical names come from region, cluster and pool names only.
 
     `teams`: the stack's team budgets; each cluster's Prometheus guards those whose namespace it runs.
     """
     obs = observability or Observability()
-    book = price_book(prices or [])
+    book = price_book(prices or [], discounts)
     partition = partition_of(eks.admin_principal_arn)
     cluster_names: dict[str, pulumi.Output[str]] = {}
     kubeconfigs: dict[str, pulumi.Output[str]] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -13,6 +13,7 @@ from components.config.fabric import gpu_vpcs, pool_fabric, pool_nics
 from components.config.gke import CapacityModel, Gke, GkeCluster
 from components.config.model import PriceOverride
 from components.config.observability import Observability, Receiver, ReceiverType, Severity
+from components.config.prices import Discount
 from components.gcp.budget import OnCallChannel
 from components.gcp.capacity_signals import AlertChannel, GkeCapacitySignals, GkeCapacitySignalsArgs, GpuPoolTarget
 from components.gcp.cluster import GkeClusterArgs, GkeClusterComponent
@@ -46,7 +47,8 @@ class GkeFleet:
 def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Observability | None = None,
             credentials: Mapping[str, pulumi.Output[str]] | None = None,
             prices: list[PriceOverride] | None = None,
-            budget_channels: Mapping[str, list[pulumi.Output[str]]] | None = None) -> GkeFleet:
+            budget_channels: Mapping[str, list[pulumi.Output[str]]] | None = None,
+            discounts: Sequence[Discount] = ()) -> GkeFleet:
     """Declare the whole `gke:` section; logical names come from region, cluster and pool names only.
 
     `budget_channels` are the budget's Cloud Monitoring channels per on-call receiver: GKE's capacity alerts notify
@@ -55,7 +57,7 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Ob
     obs = observability or Observability()
     signals = obs.alerts.enabled and any(_watches_capacity(c) for r in gke.regions for c in r.clusters)
     channels = _alert_channels(obs, project, labels, credentials or {}, budget_channels or {}) if signals else []
-    book = price_book(prices or [])
+    book = price_book(prices or [], discounts)
     network = Network(
         gke.network.name,
         NetworkArgs(

@@ -11,15 +11,18 @@ from components.config.budgets import TeamBudget
 from components.config.model import PriceOverride
 from components.config.observability import Observability
 from components.config.openshift import OpenShift
+from components.config.prices import Discount
 from components.kubernetes.monitoring.targets import price_book
 from components.openshift.platform import OpenShiftGpuPlatform, OpenShiftGpuPlatformArgs
 
 
 def compose(section: OpenShift, *, credentials: Mapping[str, pulumi.Output[str]], labels: dict[str, str],
             console_dashboard: bool = False, observability: Observability | None = None,
-            prices: list[PriceOverride] | None = None, teams: Sequence[TeamBudget] = ()) -> dict[str, list[str]]:
+            prices: list[PriceOverride] | None = None,
+            discounts: Sequence[Discount] = (), teams: Sequence[TeamBudget] = ()) -> dict[str, list[str]]:
     """Declare the `openshift:` section; returns cluster name -> its GPU MachineSets."""
     out: dict[str, list[str]] = {}
+    book = price_book(prices or [], discounts)
     for spec in section.clusters:
         kube = spec.kubeconfig
         kubeconfig: pulumi.Input[str] = credentials[kube.secret] if kube.secret is not None else \
@@ -30,6 +33,6 @@ def compose(section: OpenShift, *, credentials: Mapping[str, pulumi.Output[str]]
                                                                  console_dashboard=console_dashboard,
                                                                  observability=observability or Observability(),
                                                                  credentials=credentials,
-                                                                 prices=price_book(prices or []), teams=teams))
+                                                                 prices=book, teams=teams))
         out[spec.name] = platform.machine_sets
     return out

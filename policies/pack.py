@@ -8,6 +8,7 @@ from policies import eks_security, gke_security, openshift
 from policies.budget import gpu_budget, gpu_budget_warning
 from policies.caps import gpu_pool_max_nodes, nap_gpu_limits
 from policies.observability import alerts_have_receivers
+from policies.price_age import gpu_price_age
 from policies.quota import gpu_quota
 from policies.reservations import gpu_critical_capacity_reserved
 from policies.spot import gpu_critical_not_spot, gpu_spot_share
@@ -28,6 +29,7 @@ _WAIVABLE: list[Policy] = [
     *eks_security.POLICIES,
     *openshift.POLICIES,
     alerts_have_receivers,
+    gpu_price_age,
 ]
 
 # Every policy takes `waivers` (policies/waivers.py); `policy-waivers` reports them and runs last, after the others

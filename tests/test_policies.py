@@ -479,8 +479,9 @@ def test_policies_called_here_see_what_the_analyzer_hands_them(stack: str, reque
         over_grpc.setdefault(v["policy"], []).append(v["message"])
     assert violated(plan, stack) == over_grpc
     # Both shipped stacks sit past 70% of a budget; prod's A100 production pools have no reservation; dev's
-    # alerts reach no receiver (prod's do).
-    advisories = {"gpu-budget-warning"} | ({"gpu-critical-capacity-reserved"} if stack == "prod" else
+    # alerts reach no receiver (prod's do); both price GCP pools from catalog data of 2025-03-06, past the
+    # 180 days gpu-price-age allows.
+    advisories = {"gpu-budget-warning", "gpu-price-age"} | ({"gpu-critical-capacity-reserved"} if stack == "prod" else
                                            {"alerts-have-receivers"})
     assert set(over_grpc) == advisories
 

@@ -15,6 +15,7 @@ from components.capacity.rows import (
     HOURS_PER_MONTH,
     CapacityRow,
     Cost,
+    DiscountTerm,
     Extractor,
     PriceBook,
     ResourceView,
@@ -39,21 +40,25 @@ def pool_path(row: CapacityRow) -> str:
 
 
 def stack_prices(resources: Iterable[ResourceView]) -> PriceBook:
-    """The price overrides the stack itself published (`gpu-fleet:prices`, via the pricing component)."""
+    """The price overrides and discounts the stack published (`gpu-fleet:prices`, `gpu-fleet:discounts`)."""
     overrides: dict[tuple[str, str], tuple[float, float | None]] = {}
+    discounts: list[DiscountTerm] = []
     for r in resources:
         if r.type == PRICING_TYPE:
             for p in r.inputs.get("prices") or []:
                 spot = p.get("spot_hourly_usd")
                 overrides[(p["machine_type"], p["region"])] = (
                     float(p["on_demand_hourly_usd"]), float(spot) if spot is not None else None)
-    return PriceBook(overrides)
+            discounts += [DiscountTerm.from_dict(d) for d in r.inputs.get("discounts") or []]
+    return PriceBook(overrides, tuple(discounts))
 
 
 def capacity_rows(resources: Iterable[ResourceView], prices: PriceBook | None = None) -> list[CapacityRow]:
     """GPU capacity rows of `resources`, priced by the catalog, then the stack's overrides, then `prices`."""
     resources = list(resources)
-    book = PriceBook({**stack_prices(resources).overrides, **(prices.overrides if prices else {})})
+    published = stack_prices(resources)
+    book = PriceBook({**published.overrides, **(prices.overrides if prices else {})},
+                     (prices.discounts if prices else ()) + published.discounts)
     rows: list[CapacityRow] = []
     for r in resources:
         extractor = EXTRACTORS.get(r.type)

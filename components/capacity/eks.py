@@ -72,7 +72,6 @@ def _node_pool(r: ResourceView, prices: PriceBook) -> Iterator[CapacityRow]:
         return hourly / m.gpus if hourly is not None else -1.0
 
     dearest = max(machines, key=per_gpu)
-    hourly = prices.hourly(dearest.name, region, spot=spot_only)
     max_nodes = math.ceil(limit / dearest.gpus)
     yield CapacityRow(
         platform="eks",
@@ -89,7 +88,7 @@ def _node_pool(r: ResourceView, prices: PriceBook) -> Iterator[CapacityRow]:
         min_gpus=0,
         max_gpus=limit,
         spot="spot" in capacity_types,
-        hourly_usd_per_node=hourly,
+        **prices.row_price(dearest.name, region, spot=spot_only),
         source_urn=r.urn,
         capacity="+".join(capacity_types),
         production_critical=labels.get(LABEL_CRITICAL) == "true",

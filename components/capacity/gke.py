@@ -64,7 +64,7 @@ def _gke_node_pool(r: ResourceView, prices: PriceBook) -> Iterator[CapacityRow]:
         min_gpus=min_nodes * gpus_per_node,
         max_gpus=max_nodes * gpus_per_node,
         spot=spot,
-        hourly_usd_per_node=prices.hourly(machine_name, region, spot=spot),
+        **prices.row_price(machine_name, region, spot=spot),
         source_urn=r.urn,
         capacity=capacity,
         production_critical=labels.get(LABEL_CRITICAL) == "true",
@@ -87,10 +87,11 @@ def _gke_auto_provisioning(r: ResourceView, prices: PriceBook) -> Iterator[Capac
         min_gpus = int(limit.get("minimum") or 0)
         # Priced at the dearest per-GPU machine of that GPU in the region: a ceiling, never an understatement.
         per_gpu = [
-            (h / m.gpus)
+            (h / m.gpus, m)
             for m in catalog.machine_types(catalog.Cloud.GCP)
             if m.gpu == gpu_id and (h := prices.hourly(m.name, region, spot=False)) is not None
         ]
+        dearest = max(per_gpu, key=lambda hm: hm[0])[1] if per_gpu else None
         yield CapacityRow(
             platform="gke",
             cluster=str(r.inputs.get("name") or r.name),
@@ -106,7 +107,8 @@ def _gke_auto_provisioning(r: ResourceView, prices: PriceBook) -> Iterator[Capac
             min_gpus=min_gpus,
             max_gpus=max_gpus,
             spot=False,
-            hourly_usd_per_node=max(per_gpu) if per_gpu else None,
+            **(prices.row_price(dearest.name, region, spot=False, per=dearest.gpus) if dearest else
+               {"hourly_usd_per_node": None}),
             source_urn=r.urn,
         )
 

@@ -83,7 +83,7 @@ def collect(resources: Iterable[ResourceView], prices: PriceBook) -> Iterator[Ca
             min_gpus=low * machine.gpus,
             max_gpus=high * machine.gpus,
             spot=spot,
-            hourly_usd_per_node=prices.hourly(machine.name, region, spot=spot),
+            **prices.row_price(machine.name, region, spot=spot),
             source_urn=r.urn,
             capacity="spot" if spot else "reserved" if reserved else "on-demand",
             production_critical=labels.get(LABEL_CRITICAL) == "true",

@@ -10,14 +10,19 @@ from __future__ import annotations
 import pulumi
 
 from components.config.model import PriceOverride
+from components.config.prices import Discount
 
 TYPE = "gpufleet:pricing:PriceOverrides"
 
 
 class PriceOverrides(pulumi.ComponentResource):
     prices: list[dict[str, object]]
+    discounts: list[dict[str, object]]
+    """gpu-fleet:discounts, applied by every reader of the capacity view (plan, budget and price policies)."""
 
-    def __init__(self, name: str, prices: list[PriceOverride], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, prices: list[PriceOverride], opts: pulumi.ResourceOptions | None = None,
+                 discounts: list[Discount] | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         self.prices = [p.model_dump() for p in prices]
-        self.register_outputs({"prices": self.prices})
+        self.discounts = [d.model_dump(mode="json") for d in discounts or []]
+        self.register_outputs({"prices": self.prices, "discounts": self.discounts})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from components.catalog import prices as _prices
 from components.catalog.types import CHECKED as _CHECKED
 from components.catalog.types import AwsQuota, Cloud, MachineType, Price, Provisioning, Refusal, Source
 
@@ -12,11 +13,6 @@ _AWS_SPECS = Source(
 _AWS_QUOTA_PAGE = Source("https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-quotas.html",
                          _CHECKED)
 """AWS "Amazon EC2 instance type quotas": On-Demand and Spot vCPU quota names with their console codes."""
-_SKYPILOT_AWS = Source(
-    "https://github.com/skypilot-org/skypilot-catalog/blob/00148f2af3672e2229b4f7bf8157d5a3f36e3c35"
-    "/catalogs/v8/aws/vms.csv", _CHECKED)
-"""SkyPilot's AWS catalog: Linux on-demand prices, already after the mid-2025 P4/P5 price cuts."""
-
 _AWS_EFA = Source(
     "https://github.com/aws/karpenter-provider-aws/blob/1d927085dd81a9df9301e613f371dac5b4d16bfe"
     "/website/content/en/docs/reference/instance-types.md", "2026-11-24")
@@ -130,41 +126,9 @@ REFUSED: tuple[Refusal, ...] = (
 )
 """EC2 instance types gpu-fleet refuses, each with what it does not yet provision (config validation and README)."""
 
-# AWS: Linux on-demand USD per hour (_SKYPILOT_AWS). Spot is market-priced, so no Spot figure is kept.
-# p5e.48xlarge has no on-demand price (see _P5E); p4de.24xlarge is not offered in us-east-2.
-_AWS_US = ("us-east-1", "us-east-2", "us-west-2")
-_AWS_ON_DEMAND: dict[str, tuple[float, tuple[str, ...]]] = {
-    "p5.48xlarge": (55.04, _AWS_US),
-    "p5en.48xlarge": (63.296, _AWS_US),
-    "p4d.24xlarge": (21.957642, ("us-east-1",)),
-    "p4de.24xlarge": (27.44705, ("us-east-1", "us-west-2")),
-    "g6.xlarge": (0.8048, _AWS_US),
-    "g6.2xlarge": (0.9776, _AWS_US),
-    "g6.4xlarge": (1.3232, _AWS_US),
-    "g6.8xlarge": (2.0144, _AWS_US),
-    "g6.12xlarge": (4.6016, _AWS_US),
-    "g6.16xlarge": (3.3968, _AWS_US),
-    "g6.24xlarge": (6.6752, _AWS_US),
-    "g6.48xlarge": (13.3504, _AWS_US),
-    "g6e.xlarge": (1.861, _AWS_US),
-    "g6e.2xlarge": (2.24208, _AWS_US),
-    "g6e.4xlarge": (3.00424, _AWS_US),
-    "g6e.8xlarge": (4.52856, _AWS_US),
-    "g6e.12xlarge": (10.49264, _AWS_US),
-    "g6e.16xlarge": (7.57719, _AWS_US),
-    "g6e.24xlarge": (15.06559, _AWS_US),
-    "g6e.48xlarge": (30.13118, _AWS_US),
-}
-# The catalog rounds p4d.24xlarge to 21.95764 in us-east-2 and us-west-2 (21.957642 in us-east-1).
-_AWS_EXTRA: tuple[tuple[str, str, float], ...] = (
-    ("p4d.24xlarge", "us-east-2", 21.95764),
-    ("p4d.24xlarge", "us-west-2", 21.95764),
-)
-
-PRICES: tuple[Price, ...] = (
-    tuple(Price(m, r, od, None, _SKYPILOT_AWS) for m, (od, regions) in _AWS_ON_DEMAND.items() for r in regions)
-    + tuple(Price(m, r, od, None, _SKYPILOT_AWS) for m, r, od in _AWS_EXTRA)
-)
+# AWS on-demand list prices live in the reviewed snapshot (components/catalog/price_snapshot.py), each row with its
+# source, date and SKU; Spot is market-priced, so no Spot figure is kept. p5e.48xlarge has no on-demand price (_P5E).
+PRICES: tuple[Price, ...] = tuple(p for p in _prices.PRICES if p.machine_type in {m.name for m in MACHINE_TYPES})
 
 # Keyed by (MachineType.aws_quota, spot). On-demand, every P instance shares one quota; Spot splits P5
 # (p5, p5e, p5en) from P4/P3/P2 - the old single "All P Spot Instance Requests" quota is now L-7212CCBC's

@@ -7,6 +7,7 @@ None and callers treat the fact as unknown.
 
 from __future__ import annotations
 
+from components.catalog import prices as _prices
 from components.catalog.types import CHECKED as _CHECKED
 from components.catalog.types import Cloud, MachineType, Price, Provisioning, Refusal, Source
 
@@ -30,11 +31,6 @@ _GCP_QUOTA_REGIONS = Source("https://docs.cloud.google.com/compute/docs/instance
 """NVIDIA_H100_GPUS, NVIDIA_H100_MEGA_GPUS, NVIDIA_H200_GPUS and their PREEMPTIBLE_ twins: the names
 `gcloud compute regions describe` reports (the metric names gpu-fleet's issue tracker specifies, matched by
 published quota listings); this Spot page says preemptible quota keeps Spot VMs off standard GPU quota."""
-_CYCLENERD = Source(
-    "https://github.com/Cyclenerd/google-cloud-pricing-cost-calculator/blob"
-    "/0166a59ebba7c36f2cc8c931d9f258dcebc44776/pricing.yml", "2025-03-06")
-"""GCP list prices per machine type and region, generated from the Cloud Billing SKU API on 2025-03-06."""
-
 GPU_ZONES_SOURCE = Source(
     "https://github.com/skypilot-org/skypilot-catalog/blob/2c3d7ea7d76bf84cf80d382e946c1609571485fd"
     "/catalogs/v9/gcp/vms.csv", _CHECKED)
@@ -211,79 +207,9 @@ GPU_ZONES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-# GCP: (machine, region, on-demand, Spot) in USD per hour for the whole machine, GPUs included (_CYCLENERD).
-# Spot prices move; these are the SKU prices of 2025-03-06. a3-highgpu-1g/2g/4g cannot run on-demand, but
-# their on-demand SKU price is listed and kept as the ceiling. Not in the price file: a3-megagpu-8g in
-# us-central1 and a3-ultragpu-8g anywhere.
-_GCP_PRICE_ROWS: tuple[tuple[str, str, float, float], ...] = (
-    ("a2-highgpu-1g", "us-central1", 3.673385, 1.293355),
-    ("a2-highgpu-1g", "us-east4", 3.934354926, 1.2132324),
-    ("a2-highgpu-1g", "europe-west4", 3.747972, 1.44587),
-    ("a2-highgpu-2g", "us-central1", 7.34677, 2.58671),
-    ("a2-highgpu-2g", "us-east4", 7.868709852, 2.4264648),
-    ("a2-highgpu-2g", "europe-west4", 7.495944, 2.89174),
-    ("a2-highgpu-4g", "us-central1", 14.69354, 5.17342),
-    ("a2-highgpu-4g", "us-east4", 15.737419704, 4.8529296),
-    ("a2-highgpu-4g", "europe-west4", 14.991888, 5.78348),
-    ("a2-highgpu-8g", "us-central1", 29.38708, 10.34684),
-    ("a2-highgpu-8g", "us-east4", 31.474839408, 9.7058592),
-    ("a2-highgpu-8g", "europe-west4", 29.983776, 11.56696),
-    ("a2-megagpu-16g", "us-central1", 55.739504, 19.48024),
-    ("a2-megagpu-16g", "us-east4", 59.531598816, 18.0446784),
-    ("a2-megagpu-16g", "europe-west4", 56.62656, 21.99824),
-    ("a2-ultragpu-1g", "us-central1", 5.06879789041096, 2.02746835616438),
-    ("a2-ultragpu-1g", "us-east4", 5.70773247945206, 2.29658383561644),
-    ("a2-ultragpu-1g", "europe-west4", 5.58091847945206, 1.81105531506849),
-    ("a2-ultragpu-2g", "us-central1", 10.1375957808219, 4.05493671232877),
-    ("a2-ultragpu-2g", "us-east4", 11.4154649589041, 4.59316767123288),
-    ("a2-ultragpu-2g", "europe-west4", 11.1618369589041, 3.62211063013699),
-    ("a2-ultragpu-4g", "us-central1", 20.2751915616438, 8.10987342465753),
-    ("a2-ultragpu-4g", "us-east4", 22.8309299178082, 9.18633534246576),
-    ("a2-ultragpu-4g", "europe-west4", 22.3236739178082, 7.24422126027397),
-    ("a2-ultragpu-8g", "us-central1", 40.5503831232877, 16.2197468493151),
-    ("a2-ultragpu-8g", "us-east4", 45.6618598356164, 18.3726706849315),
-    ("a2-ultragpu-8g", "europe-west4", 44.6473478356164, 14.4884425205479),
-    ("a3-highgpu-1g", "us-central1", 11.0612499878219, 4.42446871232877),
-    ("a3-highgpu-1g", "us-east4", 11.0694695189041, 4.45487967123288),
-    ("a3-highgpu-1g", "europe-west4", 14.0675598969041, 3.96990063013699),
-    ("a3-highgpu-2g", "us-central1", 22.1224999756438, 8.84893742465754),
-    ("a3-highgpu-2g", "us-east4", 22.1389390378082, 8.90975934246575),
-    ("a3-highgpu-2g", "europe-west4", 28.1351197938082, 7.93980126027397),
-    ("a3-highgpu-4g", "us-central1", 44.2449999512877, 17.6978748493151),
-    ("a3-highgpu-4g", "us-east4", 44.2778780756164, 17.8195186849315),
-    ("a3-highgpu-4g", "europe-west4", 56.2702395876164, 15.8796025205479),
-    ("a3-highgpu-8g", "us-central1", 88.4899999025753, 35.3957496986301),
-    ("a3-highgpu-8g", "us-east4", 88.5557561512329, 35.639037369863),
-    ("a3-highgpu-8g", "europe-west4", 112.540479175233, 31.7592050410959),
-    ("a3-megagpu-8g", "us-east4", 92.9375881512329, 37.391837369863),
-    ("a3-megagpu-8g", "europe-west4", 118.236831175233, 46.2640050410959),
-    ("g2-standard-4", "us-central1", 0.706832255, 0.279932),
-    ("g2-standard-4", "us-east4", 0.704517808, 0.281812),
-    ("g2-standard-4", "europe-west4", 0.742916046, 0.253236),
-    ("g2-standard-8", "us-central1", 0.853624271, 0.336764),
-    ("g2-standard-8", "us-east4", 0.850829156, 0.340324),
-    ("g2-standard-8", "europe-west4", 0.897201806, 0.314972),
-    ("g2-standard-12", "us-central1", 1.000416287, 0.393596),
-    ("g2-standard-12", "us-east4", 0.997140504, 0.398836),
-    ("g2-standard-12", "europe-west4", 1.051487566, 0.376708),
-    ("g2-standard-16", "us-central1", 1.147208303, 0.450428),
-    ("g2-standard-16", "us-east4", 1.143451852, 0.457348),
-    ("g2-standard-16", "europe-west4", 1.205773326, 0.438444),
-    ("g2-standard-24", "us-central1", 2.000832574, 0.787192),
-    ("g2-standard-24", "us-east4", 1.994281008, 0.797672),
-    ("g2-standard-24", "europe-west4", 2.102975132, 0.753416),
-    ("g2-standard-32", "us-central1", 1.734376367, 0.677756),
-    ("g2-standard-32", "us-east4", 1.728697244, 0.691396),
-    ("g2-standard-32", "europe-west4", 1.822916366, 0.685388),
-    ("g2-standard-48", "us-central1", 4.001665148, 1.574384),
-    ("g2-standard-48", "us-east4", 3.988562016, 1.595344),
-    ("g2-standard-48", "europe-west4", 4.205950264, 1.506832),
-    ("g2-standard-96", "us-central1", 8.003330296, 3.148768),
-    ("g2-standard-96", "us-east4", 7.977124032, 3.190688),
-    ("g2-standard-96", "europe-west4", 8.411900528, 3.013664),
-)
-
-PRICES: tuple[Price, ...] = tuple(Price(m, r, od, spot, _CYCLENERD) for m, r, od, spot in _GCP_PRICE_ROWS)
+# GCP list prices live in the reviewed snapshot (components/catalog/price_snapshot.py, read by prices.py), each
+# row with its source, date and SKUs; `gpu-fleet prices refresh` rewrites it from the Cloud Billing Catalog.
+PRICES: tuple[Price, ...] = tuple(p for p in _prices.PRICES if p.machine_type in {m.name for m in MACHINE_TYPES})
 
 # Machine types users write that do not exist, and what they meant (the hint after "X does not exist").
 KNOWN_MISTAKES: dict[str, str] = {

@@ -96,12 +96,38 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class PriceSku:
+    """One billing SKU a machine's price is composed of, and how much of it one machine-hour uses."""
+
+    sku_id: str | None
+    """The cloud's SKU id (GCP Cloud Billing `skuId`, AWS Price List `SKU`); None where the source names none."""
+    description: str
+    """The SKU's description as the cloud's catalog has it (or the pattern the source matched it with)."""
+    quantity: float
+    """Units of the SKU per machine-hour: vCPUs, GiB of memory, GPUs, GiB of Local SSD, or 1 instance-hour."""
+    unit: str
+    """The SKU's usage unit: `h`, `GiBy.h`, `GiBy.mo` (GCP), `Hrs` (AWS)."""
+    spot: bool = False
+    """True for the Spot / preemptible SKU that prices the spot figure."""
+
+
+@dataclass(frozen=True)
 class Price:
     machine_type: str
     region: str
     on_demand_hourly_usd: float
     spot_hourly_usd: float | None
     source: Source
+    """Where the figures were read; `source.checked` is the date of the price data itself (see `as_of`)."""
+    skus: tuple[PriceSku, ...] = ()
+    """The SKUs the price is composed of (GCP: core, RAM, GPU and bundled Local SSD; AWS: one instance SKU)."""
+    how: str = ""
+    """How the row was obtained, in one sentence (composed from Cloud Billing SKUs, read from a vendored file)."""
+
+    @property
+    def as_of(self) -> str:
+        """ISO date of the price data: the day the source published or generated it, never the day it was read."""
+        return self.source.checked
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from components.config.eks import AWS_REGION_PATTERN, Eks
 from components.config.gke import Gke
 from components.config.observability import Observability
 from components.config.openshift import OpenShift
+from components.config.prices import Discount
 
 PRICE_REGION_PATTERN = f"{REGION_PATTERN}|{AWS_REGION_PATTERN}"
 """A GCP region (us-central1) or an AWS region (us-east-1); which one must match the machine's cloud."""
@@ -37,6 +38,8 @@ class Fleet(Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     prices: list[PriceOverride] = Field(default_factory=list)
     """Negotiated or newer prices that replace the catalog's list prices for the plan and the policies."""
+    discounts: list[Discount] = Field(default_factory=list)
+    """Committed-use, savings-plan or negotiated discounts off on-demand prices; the first covering a pool applies."""
     gke: Gke | None = None
     eks: Eks | None = None
     openshift: OpenShift | None = None

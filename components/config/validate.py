@@ -7,11 +7,13 @@ Nothing here touches Pulumi, so it runs before any resource is registered.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
+from components import catalog
 from components.config.budgets_rules import check_budgets
 from components.config.checks import GCP_LABEL_KEY, GCP_LABEL_VALUE
 from components.config.eks_rules import check_eks
@@ -49,6 +51,7 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
             yield Issue(f"labels.{key}", "not a valid GCP label value", value,
                         "lower-case letters, digits, '_' and '-', at most 63")
     yield from check_prices(fleet)
+    yield from _check_discounts(fleet)
     if fleet.gke is not None:
         yield from check_gke(fleet)
         yield from check_gke_limits(fleet)
@@ -59,3 +62,17 @@ def check_fleet(fleet: Fleet) -> Iterator[Issue]:
         yield from check_openshift(fleet)
     yield from check_budgets(fleet)
     yield from check_observability(fleet)
+
+
+def _check_discounts(fleet: Fleet) -> Iterator[Issue]:
+    """Each discount's patterns name machines the catalog has, and names are unique (the plan shows them)."""
+    names = [m.name for m in catalog.MACHINE_TYPES]
+    seen: set[str] = set()
+    for d in fleet.discounts:
+        if d.name in seen:
+            yield Issue(f"discounts[{d.name}]", "a second discount of this name", d.name, "give each one its own name")
+        seen.add(d.name)
+        for pattern in d.machine_types:
+            if not fnmatch.filter(names, pattern):
+                yield Issue(f"discounts[{d.name}].machine_types", "matches no machine type in the catalog", pattern,
+                            catalog.machine_hint(pattern, catalog.Cloud.AWS if "." in pattern else catalog.Cloud.GCP))

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from components import catalog
-from components.capacity.rows import PriceBook
+from components.capacity.rows import DiscountTerm, PriceBook
 from components.config.model import PriceOverride
+from components.config.prices import Discount
 from components.kubernetes.monitoring.rules import GpuPrice, NicBandwidth
 
 
@@ -25,9 +26,10 @@ class PoolPricing:
     spot: bool
 
 
-def price_book(overrides: Sequence[PriceOverride]) -> PriceBook:
-    """The stack's price book: its `prices` overrides over the catalog's list prices."""
-    return PriceBook({(p.machine_type, p.region): (p.on_demand_hourly_usd, p.spot_hourly_usd) for p in overrides})
+def price_book(overrides: Sequence[PriceOverride], discounts: Sequence[Discount] = ()) -> PriceBook:
+    """The stack's price book: its `prices` overrides over the catalog's list prices, less its `discounts`."""
+    return PriceBook({(p.machine_type, p.region): (p.on_demand_hourly_usd, p.spot_hourly_usd) for p in overrides},
+                     tuple(DiscountTerm.from_dict(d.model_dump(mode="json")) for d in discounts))
 
 
 def gpu_prices(pools: Iterable[PoolPricing], book: PriceBook) -> tuple[GpuPrice, ...]:
