@@ -37,13 +37,17 @@ class PolicyResult:
     pack: str
     policies: list[dict[str, str]]
     violations: list[dict[str, str]] = field(default_factory=list)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Policy name -> its reconciled properties (schema defaults, then the file): the quota grants the review
+    reads, and what a pull request changed in the policy config."""
 
     @property
     def mandatory_failed(self) -> bool:
         return any(v["level"] == "mandatory" for v in self.violations)
 
     def to_json(self) -> dict[str, Any]:
-        return {"pack": self.pack, "policies": self.policies, "violations": self.violations}
+        return {"pack": self.pack, "policies": self.policies, "violations": self.violations,
+                "settings": self.settings}
 
 
 def reconcile_config(info: analyzer_pb2.AnalyzerInfo, file_config: Mapping[str, Any],
@@ -214,7 +218,8 @@ def run_pack(pack_dir: Path, config_file: Path | None, recorded: list[Recorded],
     policies = [{"name": p.name, "enforcement": LEVEL_NAMES[config[p.name][0]]} for p in info.policies]
     violations = [{"policy": d.policyName, "level": LEVEL_NAMES.get(d.enforcementLevel, "advisory"),
                    "urn": d.urn, "message": d.message.removeprefix(d.description + "\n")} for d in diagnostics]
-    return PolicyResult(pack=info.name, policies=policies, violations=violations)
+    return PolicyResult(pack=info.name, policies=policies, violations=violations,
+                        settings={name: props for name, (_, props) in config.items()})
 
 
 def _resource(r: Recorded) -> analyzer_pb2.AnalyzerResource:

@@ -12,7 +12,7 @@ from rich.table import Table
 from components import catalog, versions
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from components.kubernetes.monitoring.rules import MONITORING_TYPES
-from gpufleet import watches
+from gpufleet import review, watches
 from gpufleet.offline import Recorded
 
 
@@ -40,6 +40,7 @@ class Plan:
         doc["eks_versions"] = eks_versions(self.resources)
         if self.policy is not None:
             doc["policy"] = self.policy
+        doc.update(review.json_data(self))  # quota, budget, where_else: what a later plan compares against
         return doc
 
 
@@ -98,7 +99,7 @@ def subscription_note(rows: list[CapacityRow]) -> str | None:
             "subscription for their cores (Red Hat bills it per core pair) is left out.")
 
 
-def render(plan: Plan, console: Console) -> None:
+def render(plan: Plan, console: Console, base: dict[str, Any] | None = None, **extra: Any) -> None:
     console.print(f"[bold]gpu-fleet plan[/bold] for stack [cyan]{plan.stack}[/cyan] (offline, no cloud calls)")
 
     table = Table(title="GPUs and monthly cost by region and type, at minimum and maximum scale")
@@ -180,6 +181,7 @@ def render(plan: Plan, console: Console) -> None:
     for typ, n in sorted(counts.items()):
         kinds.add_row(typ, str(n))
     console.print(kinds)
+    review.render(review.sections(plan, base, **extra), console)  # the review's data, until the layout lands
 
 
 def _resource_dicts(plan: Plan) -> list[dict[str, Any]]:
@@ -249,7 +251,7 @@ def fabric_lines(rows: list[CapacityRow]) -> list[str]:
     return lines
 
 
-def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
+def markdown(plan: Plan, base: dict[str, Any] | None = None, **extra: Any) -> str:
     """A pull-request comment: GPUs and cost by region and type, the delta against `base`, violations."""
     lines = [f"### gpu-fleet plan: `{plan.stack}`", ""]
     old: dict[tuple[str, str], RegionGpu] = {}
@@ -309,6 +311,7 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
             for v in violations:
                 msg = str(v["message"]).replace("\n", " ").replace("|", "\\|")
                 lines.append(f"| `{v['policy']}` | {v['level']} | {msg} |")
+    lines += review.markdown_lines(review.sections(plan, base, **extra))  # until the layout lands
     lines.append("")
     return "\n".join(lines)
 

@@ -25,20 +25,34 @@ class StackBudget:
 
     amounts: dict[str, float]
     thresholds: list[float]
+    teams: tuple[TeamAmount, ...] = ()
+    """Each team's daily budget and thresholds (`budgets.teams`), for the review's burn per team."""
+
+
+@dataclass(frozen=True)
+class TeamAmount:
+    """One team's (namespace's) daily budget as the stack published it."""
+
+    name: str
+    daily_usd: float
+    thresholds: tuple[float, ...]
 
 
 class FleetBudget(pulumi.ComponentResource):
     daily_usd: float | None
     monthly_usd: float | None
     thresholds: list[float]
+    teams: list[dict[str, object]]
 
     def __init__(self, name: str, budgets: Budgets, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         self.daily_usd = budgets.daily_usd
         self.monthly_usd = budgets.monthly_usd
         self.thresholds = list(budgets.thresholds)
+        self.teams = [{"name": t.name, "daily_usd": t.daily_usd, "thresholds": list(t.thresholds)}
+                      for t in budgets.teams]
         self.register_outputs({"daily_usd": self.daily_usd, "monthly_usd": self.monthly_usd,
-                               "thresholds": self.thresholds})
+                               "thresholds": self.thresholds, "teams": self.teams})
 
 
 def stack_budget(resources: Iterable[ResourceView]) -> StackBudget | None:
@@ -53,4 +67,8 @@ def _read(outputs: Mapping[str, Any]) -> StackBudget:
     # Numbers may arrive as text (the offline plan records non-integral floats as strings).
     amounts = {period: float(outputs[f"{period}_usd"]) for period in ("daily", "monthly")
                if outputs.get(f"{period}_usd") is not None}
-    return StackBudget(amounts=amounts, thresholds=sorted(float(t) for t in outputs.get("thresholds") or []))
+    teams = tuple(TeamAmount(name=str(t["name"]), daily_usd=float(t["daily_usd"]),
+                             thresholds=tuple(sorted(float(x) for x in t.get("thresholds") or [])))
+                  for t in outputs.get("teams") or [])
+    return StackBudget(amounts=amounts, thresholds=sorted(float(t) for t in outputs.get("thresholds") or []),
+                       teams=teams)
