@@ -122,11 +122,14 @@ def _rules(resources: list[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
 
 
 def signature(rule: Mapping[str, Any]) -> str:
-    """An alert's thresholds and window as a reviewer reads them: `85/5m` (`for:` when set, else the range)."""
+    """An alert's threshold and window as a reviewer reads them: `85/5m` (`for:` when set, else the range).
+
+    The threshold is the expression's first comparison (later ones guard it, e.g. `> 0` GPUs requested).
+    """
     expr = str(rule.get("expr", ""))
-    numbers = _THRESHOLD.findall(expr)
+    numbers = _THRESHOLD.findall(expr)[:1]
     windows = [str(rule["for"])] if rule.get("for") else _WINDOW.findall(expr)[:1]
-    return "/".join([*numbers[:2], *windows]) or expr
+    return "/".join([*numbers, *windows]) or expr
 
 
 def alert_changes(now: list[Mapping[str, Any]], before: list[Mapping[str, Any]]) -> list[tuple[str, ...]]:
