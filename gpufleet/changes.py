@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gpufleet.sections import Section
@@ -74,6 +74,7 @@ def changed_paths(old: Any, new: Any, path: tuple[str, ...] = ()) -> Iterator[tu
 def action(typ: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     """`update`, `replace` or `update (may replace)` for a resource whose inputs differ."""
     paths = {".".join(_norm(s) for s in p) for p in changed_paths(old, new)}
+    force: tuple[str, ...]
     if typ.startswith("kubernetes:"):
         force = _K8S_FORCE_NEW
     elif typ in FORCE_NEW:
@@ -89,7 +90,7 @@ def _short(typ: str) -> str:
     return typ.rsplit(":", 1)[-1]
 
 
-def resource_changes(now: list[Mapping[str, Any]], before: list[Mapping[str, Any]]) -> dict[str, Counter[str]]:
+def resource_changes(now: Sequence[Mapping[str, Any]], before: Sequence[Mapping[str, Any]]) -> dict[str, Counter[str]]:
     """Action -> count per resource type (short name), for custom resources and for components created or deleted."""
     new = {str(r["urn"]): r for r in now}
     old = {str(r["urn"]): r for r in before if isinstance(r, Mapping) and "urn" in r}
@@ -108,7 +109,7 @@ def resource_changes(now: list[Mapping[str, Any]], before: list[Mapping[str, Any
     return out
 
 
-def _rules(resources: list[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+def _rules(resources: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
     """Alert name -> {rule object URN -> its threshold signature}."""
     out: dict[str, dict[str, str]] = {}
     for r in resources:
@@ -132,10 +133,10 @@ def signature(rule: Mapping[str, Any]) -> str:
     return "/".join([*numbers, *windows]) or expr
 
 
-def alert_changes(now: list[Mapping[str, Any]], before: list[Mapping[str, Any]]) -> list[tuple[str, ...]]:
+def alert_changes(now: Sequence[Mapping[str, Any]], before: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
     """(alert, `old → new`, rule objects) for each alert whose thresholds changed."""
     new, old = _rules(now), _rules(before)
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for alert in sorted(set(new) | set(old)):
         pairs = Counter((old.get(alert, {}).get(urn, "absent"), new.get(alert, {}).get(urn, "absent"))
                         for urn in set(new.get(alert, {})) | set(old.get(alert, {})))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -475,13 +475,13 @@ def where_else_section(plan: Plan, base: Mapping[str, Any] | None) -> Section | 
                    rows=rows, notes=notes, data={"moves": [m.to_dict() for m in found], "nowhere": stuck})
 
 
-def shared_quotas(plan: Plan, others: list[Mapping[str, Any]]) -> list[tuple[Quota, list[tuple[str, Quota]]]]:
+def shared_quotas(plan: Plan, others: Sequence[Mapping[str, Any]]) -> list[tuple[Quota, list[tuple[str, Quota]]]]:
     """Each of this stack's quotas whose project or account other stacks share, with their use of it."""
     return _shared(stack_quotas(plan), plan.stack, others)
 
 
 def _shared(mine: list[Quota], stack: str,
-            others: list[Mapping[str, Any]]) -> list[tuple[Quota, list[tuple[str, Quota]]]]:
+            others: Sequence[Mapping[str, Any]]) -> list[tuple[Quota, list[tuple[str, Quota]]]]:
     theirs: list[tuple[str, Quota]] = []
     for doc in others:
         found = base_quotas(doc)
@@ -497,7 +497,7 @@ def _shared(mine: list[Quota], stack: str,
     return out
 
 
-def shared_section(plan: Plan, others: list[Mapping[str, Any]]) -> Section | None:
+def shared_section(plan: Plan, others: Sequence[Mapping[str, Any]]) -> Section | None:
     """Quotas of a GCP project or AWS account several stacks use, summed over all of them against this grant."""
     found = shared_quotas(plan, others)
     if not found:
@@ -523,7 +523,7 @@ def shared_section(plan: Plan, others: list[Mapping[str, Any]]) -> Section | Non
                                      "planning into it counts."], data=data)
 
 
-def shared_over(plan: Plan, others: list[Mapping[str, Any]]) -> bool:
+def shared_over(plan: Plan, others: Sequence[Mapping[str, Any]]) -> bool:
     """True when some quota shared with other stacks is exceeded by all of them together."""
     return bool(_over(shared_quotas(plan, others)))
 
@@ -533,7 +533,7 @@ def _over(found: list[tuple[Quota, list[tuple[str, Quota]]]]) -> list[str]:
             f"granted {_grant(q)}" for q, same in found if q.used + sum(o.used for _, o in same) > int(q.granted or 0)]
 
 
-def shared_findings(docs: list[Mapping[str, Any]]) -> list[str]:
+def shared_findings(docs: Sequence[Mapping[str, Any]]) -> list[str]:
     """Over plan JSONs of several stacks: each shared quota they exceed together, judged against each stack's grant."""
     out = []
     for doc in docs:

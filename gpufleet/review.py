@@ -6,7 +6,7 @@ plain renderers below, and the plan JSON stores each section's `data` under its 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from gpufleet.report import Plan
 
 
-def sections(plan: Plan, base: Mapping[str, Any] | None = None, *, others: list[Mapping[str, Any]] | None = None,
+def sections(plan: Plan, base: Mapping[str, Any] | None = None, *, others: Sequence[Mapping[str, Any]] | None = None,
              stack_file: Path | None = None, link_base: str | None = None, root: Path | None = None) -> list[Section]:
     """Every data section that has something to say, in reading order.
 
