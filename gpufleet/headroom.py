@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from components import catalog
 from components.capacity import CapacityRow, PriceBook, ResourceView, capacity_rows, pool_path, stack_prices
-from components.capacity.budget import StackBudget, stack_budget
+from components.capacity.budget import StackBudget, stack_budget, stack_teams
 from gpufleet.sections import Section
 from policies.budget import ceiling_spend
 from policies.quota import GCP_NETWORK, NETWORKS, quota_usage
@@ -288,7 +288,7 @@ def burns(plan: Plan) -> list[Burn]:
     out = [Burn("fleet", period, spend[period], amount, tuple(budget.thresholds))
            for period, amount in sorted(budget.amounts.items())]
     out += [Burn(t.name, "daily", team_ceiling(t.name, views, rows), t.daily_usd, t.thresholds)
-            for t in budget.teams]
+            for t in stack_teams(views)]
     return out
 
 
@@ -458,7 +458,12 @@ def moves(plan: Plan) -> tuple[list[Move], list[str]]:
 
 
 def where_else_section(plan: Plan, base: Mapping[str, Any] | None) -> Section | None:
-    """Where else a pool that fails or nearly fails a quota or the budget could go, with the price difference."""
+    """Where else a pool that fails or nearly fails a quota or the budget could go, with the price difference.
+
+    None without the pack: with no grants known, every pool would read as failing and nowhere as having room.
+    """
+    if plan.policy is None:
+        return None
     found, stuck = moves(plan)
     if not found and not stuck:
         return None

@@ -106,6 +106,14 @@ def test_e_budget_cut_reads_in_its_own_period_with_the_old_amount(lower_budget: 
     assert budget.headline == ("fleet: ceiling 44,296 USD/day = 105% of 42,000 USD/day, was 89% of 50,000 USD/day, "
                                "budget exceeded")
     assert _violations(plan, "gpu-budget")  # the pack fails it too
+    training = _row(budget, "training")
+    assert training[1] == "budgets.teams[training]" and "of 30,000 USD/day, unchanged" in training[2]
+
+
+def test_without_the_pack_no_grant_is_known_and_nowhere_is_suggested(prod_plan: Plan) -> None:
+    quota = headroom.section(prod_plan, None)
+    assert any("without the policy pack" in n for n in quota.notes)
+    assert headroom.where_else_section(prod_plan, None) is None
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,6 @@ class StackBudget:
 
     amounts: dict[str, float]
     thresholds: list[float]
-    teams: tuple[TeamAmount, ...] = ()
-    """Each team's daily budget and thresholds (`budgets.teams`), for the review's burn per team."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +65,14 @@ def _read(outputs: Mapping[str, Any]) -> StackBudget:
     # Numbers may arrive as text (the offline plan records non-integral floats as strings).
     amounts = {period: float(outputs[f"{period}_usd"]) for period in ("daily", "monthly")
                if outputs.get(f"{period}_usd") is not None}
-    teams = tuple(TeamAmount(name=str(t["name"]), daily_usd=float(t["daily_usd"]),
-                             thresholds=tuple(sorted(float(x) for x in t.get("thresholds") or [])))
-                  for t in outputs.get("teams") or [])
-    return StackBudget(amounts=amounts, thresholds=sorted(float(t) for t in outputs.get("thresholds") or []),
-                       teams=teams)
+    return StackBudget(amounts=amounts, thresholds=sorted(float(t) for t in outputs.get("thresholds") or []))
+
+
+def stack_teams(resources: Iterable[ResourceView]) -> list[TeamAmount]:
+    """The team budgets the stack published through `FleetBudget` (`budgets.teams`), for the review's burn."""
+    for r in resources:
+        if r.type == TYPE:
+            return [TeamAmount(name=str(t["name"]), daily_usd=float(t["daily_usd"]),
+                               thresholds=tuple(sorted(float(x) for x in t.get("thresholds") or [])))
+                    for t in r.inputs.get("teams") or []]
+    return []
