@@ -27,7 +27,7 @@ from rich.console import Console
 
 from components.capacity import capacity_rows, cost
 from components.config import ConfigError, Issue
-from gpufleet import fabric_check, layout, offline, policy_gate, prices_cli, report, usage
+from gpufleet import fabric_check, headroom, layout, offline, policy_gate, prices_cli, report, usage
 from infra import config as infra_config
 
 EXIT_OK, EXIT_POLICY, EXIT_CONFIG, EXIT_PACK = 0, 1, 2, 3
@@ -103,7 +103,7 @@ def _parser(root: Path | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     plan = sub.add_parser("plan", help="plan a stack offline: resources, GPUs, cost", epilog=EXIT_CODES,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    plan.add_argument("stack", metavar="STACK", help=_stack_help(root))
+    plan.add_argument("stack", nargs="?", metavar="STACK", help=_stack_help(root))
     plan.add_argument("--config", type=_existing_file, metavar="FILE",
                       help="plan this stack file instead of Pulumi.STACK.yaml")
     plan.add_argument("--json", type=Path, dest="json_out", metavar="FILE", help="write the plan as JSON to this file")
@@ -115,6 +115,14 @@ def _parser(root: Path | None = None) -> argparse.ArgumentParser:
     plan.add_argument("--markdown-limit", type=_at_least_zero, default=layout.COMMENT_BUDGET, metavar="CHARS",
                       help="fit the comment in CHARS characters, cutting whole tables, never a mandatory violation "
                            "(default: %(default)s, room under GitHub's 65,536; 0: no limit)")
+    plan.add_argument("--with", type=_existing_file, action="append", default=[], dest="with_plans", metavar="FILE",
+                      help="another stack's plan JSON: quotas of a GCP project or AWS account both use are summed")
+    plan.add_argument("--all", action="store_true",
+                      help="plan every Pulumi.*.yaml of the project, each with the others' shared quotas summed")
+    plan.add_argument("--link-base", default=os.environ.get("GPU_FLEET_LINK_BASE"), metavar="URL",
+                      help="URL prefix of the comment's links to stack-file lines, e.g. "
+                           "https://github.com/OWNER/REPO/blob/SHA (default: $GPU_FLEET_LINK_BASE; unset: "
+                           "paths relative to the repository)")
     plan.add_argument("--policy-config", type=_existing_file, metavar="FILE",
                       help="policy pack config (default: policies/config/STACK.json when it exists)")
     plan.add_argument("--no-policy", action="store_true", help="skip the policy pack")
@@ -285,7 +293,10 @@ def _read_base(path: Path, stack: str, *, flag: str = "--base") -> dict[str, Any
 
 def _main(argv: list[str] | None) -> int:
     root = project_root(Path.cwd())
-    args = usage.parse(_parser(root), argv)
+    parser = _parser(root)
+    args = usage.parse(parser, argv)
+    if args.command == "plan" and args.stack is None and not args.all:  # optional only for --all
+        usage.leaf(parser, args).error("the following arguments are required: STACK")
     err = _stderr()
     out = Console(highlight=False, emoji=False)
     if not out.is_terminal:
@@ -313,6 +324,8 @@ def _main(argv: list[str] | None) -> int:
             err.print("error: no Pulumi.yaml here or above; run from the gpu-fleet checkout", markup=False)
             return EXIT_CONFIG
         return prices_cli.run(args, root, err, build_plan)
+    if args.command == "plan" and args.all:
+        return _plan_all(args, root, err)
     found = _stack_file(args, root, err)
     if found is None:
         return EXIT_CONFIG
@@ -320,6 +333,9 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "fabric-check":
         return _fabric_check(args.stack, stack_file, args.pool, err)
     base = None
+    others, status = _read_others(args, err)
+    if status:
+        return status
     if args.base is not None:
         try:
             base = _read_base(args.base, args.stack)
@@ -366,6 +382,7 @@ def _main(argv: list[str] | None) -> int:
                       "./dev test), or plan with --no-policy", markup=False)
             return EXIT_PACK
 
+    plan.extra.update({"others": others, "stack_file": stack_file, "link_base": args.link_base, "root": root})
     report.render(plan, out, base, resources=args.resources)
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=False) + "\n")
@@ -374,7 +391,53 @@ def _main(argv: list[str] | None) -> int:
                                                  limit=args.markdown_limit or None))
     if result is not None and result.mandatory_failed:
         return EXIT_POLICY
+    if others and headroom.shared_over(plan, others):
+        return EXIT_POLICY  # a project-wide quota the stacks exceed together is a finding, as one stack's would be
     return EXIT_OK
+
+
+def _usage(err: Console, message: str) -> int:
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    return EXIT_CONFIG
+
+
+def _read_others(args: argparse.Namespace, err: Console) -> tuple[list[dict[str, Any]], int]:
+    """The `--with` plan JSONs (other stacks'), or an exit code for one that is not a plan."""
+    others = []
+    for path in args.with_plans:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return [], _usage(err, f"--with {path}: not a readable plan JSON; hint: {_one_line(str(exc))}")
+        if not isinstance(doc, dict) or not isinstance(doc.get("capacity"), list) or "stack" not in doc:
+            return [], _usage(err, f"--with {path}: not a gpu-fleet plan; hint: pass the file `gpu-fleet plan "
+                                   "STACK --json FILE` wrote for the other stack")
+        others.append(doc)
+    return others, EXIT_OK
+
+
+def _plan_all(args: argparse.Namespace, root: Path | None, err: Console) -> int:
+    """Plan every stack file once, then judge the quotas their projects and accounts share: the worst code wins."""
+    import tempfile
+
+    if root is None:
+        return _usage(err, "plan --all: no Pulumi.yaml here or above; hint: run from the gpu-fleet checkout")
+    if args.config is not None or args.json_out is not None or args.markdown is not None or args.base is not None:
+        return _usage(err, "plan --all: --config, --json, --markdown and --base name one stack; hint: plan that "
+                           "stack alone with --with the others' plan JSONs")
+    stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+    worst = EXIT_OK
+    with tempfile.TemporaryDirectory() as tmp:
+        for stack in stacks:
+            flags = ["--json", str(Path(tmp) / f"{stack}.json"), *(["--no-policy"] if args.no_policy else [])]
+            worst = max(worst, _main(["plan", stack, *flags]))
+        if worst >= EXIT_CONFIG:
+            return worst
+        docs = [json.loads((Path(tmp) / f"{s}.json").read_text(encoding="utf-8")) for s in stacks]
+    findings = headroom.shared_findings(docs)
+    for line in findings:
+        err.print(f"shared quota exceeded: {line}", style="bold red", markup=False, soft_wrap=True)
+    return max(worst, EXIT_POLICY if findings else EXIT_OK)
 
 
 def _stack_file(args: argparse.Namespace, root: Path | None, err: Console) -> Path | None:

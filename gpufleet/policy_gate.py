@@ -41,6 +41,9 @@ class PolicyResult:
     violations: list[dict[str, str]] = field(default_factory=list)
     waivers: list[dict[str, str]] = field(default_factory=list)
     """What `policy-waivers` reported: `waived` violations (they no longer fail) and `unused` waivers."""
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Policy name -> its reconciled properties (schema defaults, then the file): the quota grants the review
+    reads, and what a pull request changed in the policy config."""
 
     @property
     def mandatory_failed(self) -> bool:
@@ -48,7 +51,7 @@ class PolicyResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"pack": self.pack, "policies": self.policies, "violations": self.violations,
-                "waivers": self.waivers}
+                "waivers": self.waivers, "settings": self.settings}
 
 
 def reconcile_config(info: analyzer_pb2.AnalyzerInfo, file_config: Mapping[str, Any],
@@ -251,7 +254,8 @@ def run_pack(pack_dir: Path, config_file: Path | None, recorded: list[Recorded],
     return PolicyResult(pack=info.name, policies=policies,
                         violations=[v for v in violations if v["policy"] != waiver_rules.NAME],
                         waivers=[{"state": "unused" if v["message"].startswith(waiver_rules.UNUSED_PREFIX)
-                                  else "waived", "message": v["message"]} for v in waived])
+                                  else "waived", "message": v["message"]} for v in waived],
+                        settings={name: props for name, (_, props) in config.items()})
 
 
 def _resource(r: Recorded) -> analyzer_pb2.AnalyzerResource:

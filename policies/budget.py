@@ -26,7 +26,8 @@ from policies.view import PRICES_SCHEMA, rows, views
 HOURS_PER_DAY = 24
 
 
-def _spend(capacity: list[CapacityRow]) -> dict[str, float]:
+def ceiling_spend(capacity: list[CapacityRow]) -> dict[str, float]:
+    """The ceiling per budget period: every pool at its maximum, spot priced as spot (the review reads it too)."""
     c = cost(capacity)
     return {"daily": c.hourly_usd_max * HOURS_PER_DAY, "monthly": c.monthly_usd_max}
 
@@ -45,7 +46,7 @@ def _budgets(budget: StackBudget | None) -> list[tuple[str, float]]:
 
 
 def over_budget(capacity: list[CapacityRow], budget: StackBudget | None) -> list[str]:
-    spend = _spend(capacity)
+    spend = ceiling_spend(capacity)
     if capacity and not _budgets(budget):
         return [f"This stack has GPU capacity (${spend['daily']:,.2f} per day at maximum scale) but no budget. "
                 "Set budgets.daily_usd or budgets.monthly_usd in the stack config (gpu-fleet:budgets)."]
@@ -69,7 +70,7 @@ def over_budget(capacity: list[CapacityRow], budget: StackBudget | None) -> list
 
 
 def past_thresholds(capacity: list[CapacityRow], budget: StackBudget | None) -> list[str]:
-    spend = _spend(capacity)
+    spend = ceiling_spend(capacity)
     thresholds = budget.thresholds if budget is not None else []
     messages = []
     for period, amount in _budgets(budget):
