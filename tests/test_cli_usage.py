@@ -32,6 +32,11 @@ MISSING = "/nonexistent/gpu-fleet-usage"
 
 # (argv, exit code, fragment of the error line before the hint, fragment of the hint)
 BAD: list[tuple[list[str], int, str, str]] = [
+    # gpu-fleet prices refresh
+    (["prices"], 2, "gpu-fleet prices: a command is missing", "one of `gpu-fleet prices refresh`"),
+    (["prices", "refresh", "--chek"], 2, "no such option (got '--chek')", "did you mean --check?"),
+    (["prices", "refresh", "--max-age-days", "soon"], 2, "--max-age-days: invalid int value: 'soon'",
+     "gpu-price-age.max_age_days"),
     # gpu-fleet preview
     (["preview"], 2, "gpu-fleet preview: the stack argument is missing", "pass STACK"),
     (["preview", "dev", "--plan", "no-such-plan.json"], 2, "no such file (got 'no-such-plan.json')",
@@ -42,7 +47,7 @@ BAD: list[tuple[list[str], int, str, str]] = [
     (["fabric_check", "dev"], 2, "no such command (got 'fabric_check')", "did you mean `gpu-fleet fabric-check`?"),
     (["discover"], 2, "no such command (got 'discover')", "did you mean `gpu-fleet openshift discover`?"),
     (["deploy", "dev"], 2, "no such command (got 'deploy')",
-     "the commands: plan, openshift, fabric-check, ci, preview"),
+     "the commands: plan, openshift, prices, fabric-check, ci, preview"),
     # gpu-fleet plan
     (["plan"], 2, "gpu-fleet plan: the stack argument is missing", "pass STACK (stack name"),
     (["plan"], 2, "gpu-fleet plan: the stack argument is missing", "here: dev, prod"),
@@ -135,10 +140,10 @@ def test_a_bad_command_line_is_one_line_with_a_hint(argv: list[str], code: int, 
 def test_every_command_has_a_bad_row_and_a_control() -> None:
     """`gpu-fleet --help` lists the commands; each has rows above and a control below."""
     names = [path for path, _ in usage.commands(cli._parser(ROOT))]
-    assert names == ["plan", "openshift discover", "fabric-check", "ci runners", "preview"]
+    assert names == ["plan", "openshift discover", "prices refresh", "fabric-check", "ci runners", "preview"]
     for name in names:
         assert any(" ".join(argv).startswith(name) for argv, *_ in BAD), name
-        assert any(" ".join(argv).startswith(name) for argv in CONTROLS), name
+        assert name in CONTROLLED_ELSEWHERE or any(" ".join(argv).startswith(name) for argv in CONTROLS), name
 
 
 def test_usage_errors_come_from_every_subparser() -> None:
@@ -217,6 +222,9 @@ def _refused_port() -> int:
 
 # --- valid controls: the same commands, spelt right, run ------------------------------------------------------
 
+CONTROLLED_ELSEWHERE = {
+    "prices refresh": "tests/test_prices_refresh.py runs it through cli.main against recorded catalogs on loopback",
+}
 CONTROLS: list[list[str]] = [
     ["plan", "dev", "--no-policy"],
     ["openshift", "discover", "--kubeconfig", "<fake API server>"],

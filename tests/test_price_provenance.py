@@ -73,7 +73,7 @@ def test_the_section_gives_each_pools_source_and_age_and_the_oldest_in_its_foote
     extra = {**dev_plan.extra, "today": "2026-12-01"}
     s = price_provenance.section(dev_plan.capacity, extra)
     assert s is not None and s.key == "prices" and s.title == "Price provenance"
-    assert s.headline == f"Prices: {len(dev_plan.capacity)} pools from the catalog, 0 from stack overrides, 0 unpriced."
+    assert s.headline == f"{len(dev_plan.capacity)} pools from the catalog, 0 from stack overrides, 0 unpriced."
     oldest = min(dt.date.fromisoformat(str(r.price_as_of)) for r in dev_plan.capacity)
     assert s.notes[-1].endswith(f"catalog data of {oldest} ({(dt.date(2026, 12, 1) - oldest).days} days old).")
     row = next(r for r in s.rows if r[1] == "g6.2xlarge")
