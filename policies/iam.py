@@ -7,12 +7,17 @@ from __future__ import annotations
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
 
 from policies.view import plain
+
+EXEMPT = PolicyConfigSchema(properties={"exempt": {
+    "type": "array", "items": {"type": "string"}, "default": [],
+    "description": "Logical resource names this policy skips; say why in the pack config's VCS"}})
 
 KEY_TYPES = {"gcp:serviceaccount/key:Key": "a GCP service-account key",
              "aws:iam/accessKey:AccessKey": "an IAM access key"}
@@ -27,14 +32,14 @@ GCP_IAM_TYPES = {"gcp:projects/iAMMember:IAMMember", "gcp:projects/iAMBinding:IA
 
 def _no_keys(args: ResourceValidationArgs, report: ReportViolation) -> None:
     what = KEY_TYPES.get(args.resource_type)
-    if what:
+    if what and args.name not in (args.get_config().get("exempt") or []):
         report(f"{args.name} would create {what}: a long-lived credential that ends up in state and in someone's "
                "hands. gpu-fleet's identities need none (metadata server, Workload Identity, instance roles, Pod "
                "Identity); remove it.", None)
 
 
 def _no_primitive_roles(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in GCP_IAM_TYPES:
+    if args.resource_type not in GCP_IAM_TYPES or args.name in (args.get_config().get("exempt") or []):
         return
     role = plain(args.props).get("role")
     if role in PRIMITIVE_ROLES:
@@ -48,11 +53,13 @@ no_service_account_keys = ResourceValidationPolicy(
     description="No GCP service-account keys or AWS IAM access keys.",
     validate=_no_keys,
     enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=EXEMPT,
 )
 gcp_no_primitive_roles = ResourceValidationPolicy(
     name="gcp-no-primitive-roles",
     description="No GCP IAM grant of roles/owner, roles/editor or roles/viewer.",
     validate=_no_primitive_roles,
     enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=EXEMPT,
 )
 POLICIES = [no_service_account_keys, gcp_no_primitive_roles]
