@@ -14,6 +14,12 @@ from components.config.gke import CapacityModel, Gke, GkeCluster
 from components.config.model import PriceOverride
 from components.config.observability import Observability, Receiver, ReceiverType, Severity
 from components.config.prices import Discount
+from components.gcp.binary_authorization import (
+    BinaryAuthorization,
+    BinaryAuthorizationArgs,
+    allow_patterns,
+    fleet_images,
+)
 from components.gcp.budget import OnCallChannel
 from components.gcp.capacity_signals import AlertChannel, GkeCapacitySignals, GkeCapacitySignalsArgs, GpuPoolTarget
 from components.gcp.cluster import GkeClusterArgs, GkeClusterComponent
@@ -77,6 +83,10 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Ob
         ),
     )
 
+    # One Binary Authorization policy per project (a singleton), evaluated by every cluster.
+    BinaryAuthorization(f"{gke.network.name}-binauthz", BinaryAuthorizationArgs(
+        project=project, mode=gke.binary_authorization.mode, patterns=allow_patterns(fleet_images())))
+
     # GPU fabric: the extra VPCs of every family in use, shared by its pools in all regions.
     vpcs = gpu_vpcs(gke)
     gpu_net = GpuNetworks(f"{gke.network.name}-gpu", GpuNetworksArgs(project=project, vpcs=vpcs)) if vpcs else None
@@ -101,6 +111,7 @@ def compose(gke: Gke, *, project: str, labels: dict[str, str], observability: Ob
                     labels=cluster_labels,
                     multi_networking=any(nics.values()),
                     min_master_version=gke.min_master_version,
+                    security_group=gke.security_group,
                 ),
             )
             pools = [

@@ -23,6 +23,7 @@ from components.config.gke_rules import MIN_AUTHORIZED_PREFIX
 from policies.view import config_path, plain, prefix_length
 
 CIS = "CIS GKE Benchmark"
+BINAUTHZ_POLICY = "gcp:binaryauthorization/policy:Policy"
 Check = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
 _CLUSTER_CODE = "components/gcp/cluster.py"
 _NODE_CODE = "hardened_node_settings in components/gcp/cluster.py"
@@ -159,16 +160,84 @@ def gpu_tainted(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
     return None
 
 
+def binary_authorization(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    mode = (p.get("binaryAuthorization") or {}).get("evaluationMode")
+    if mode != "PROJECT_SINGLETON_POLICY_ENFORCE":
+        return (f"{config_path(p)} does not evaluate the project's Binary Authorization policy (evaluation mode "
+                f"{mode or 'unset'}), so any image could run. gpu-fleet sets binary_authorization.evaluation_mode: "
+                f"PROJECT_SINGLETON_POLICY_ENFORCE ({_CLUSTER_CODE}); restore it.")
+    return None
+
+
+def _wide(pattern: str) -> bool:
+    """A pattern admitting a whole registry (or everything): `*`, `host/**`, `host/*`."""
+    head, _, rest = pattern.partition("/")
+    return pattern.startswith("*") or not rest or rest.startswith("*") or "." not in head
+
+
+def binauthz_policy(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> str | None:
+    rule = p.get("defaultAdmissionRule") or {}
+    problems = []
+    if rule.get("evaluationMode") == "ALWAYS_ALLOW":
+        problems.append("its default rule admits every image (ALWAYS_ALLOW), so the allow-list means nothing")
+    if cfg.get("enforced") and rule.get("enforcementMode") != "ENFORCED_BLOCK_AND_AUDIT_LOG":
+        problems.append(f"it only audit-logs ({rule.get('enforcementMode')}) where this stack requires enforcement")
+    wide = [str(x.get("namePattern")) for x in p.get("admissionWhitelistPatterns") or []
+            if isinstance(x.get("namePattern"), str) and _wide(x["namePattern"])]
+    if wide:
+        problems.append(f"its allow-list admits whole registries ({', '.join(wide)})")
+    if problems:
+        return (f"The Binary Authorization policy of project {p.get('project')}: {'; '.join(problems)}. Set "
+                "gke.binary_authorization.mode: enforced in the stack config; the allow-list is the fleet's own "
+                "images (components/gcp/binary_authorization.py).")
+    return None
+
+
+def intranode_visibility(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    if not p.get("enableIntranodeVisibility"):
+        return (f"{config_path(p)} hides pod-to-pod traffic within a node from VPC flow logs and firewall rules. "
+                f"gpu-fleet sets enable_intranode_visibility ({_CLUSTER_CODE}); restore it.")
+    return None
+
+
+def google_groups_rbac(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> str | None:
+    group = (p.get("authenticatorGroupsConfig") or {}).get("securityGroup")
+    if cfg.get("required") and not group:
+        return (f"{config_path(p)} does not use Google Groups for RBAC, which this stack requires, so RoleBindings "
+                "can only name individual users. Set gke.security_group: gke-security-groups@<your domain>.")
+    if isinstance(group, str) and not group.startswith("gke-security-groups@"):
+        return (f"{config_path(p)} names {group} as its security group; GKE only reads a group named "
+                "gke-security-groups@<domain>. Fix gke.security_group.")
+    return None
+
+
+def integrity_monitoring(p: Mapping[str, Any], _: Mapping[str, Any]) -> str | None:
+    if "cluster" in p:  # a node pool
+        shielded = _node_config(p).get("shieldedInstanceConfig") or {}
+    else:  # a cluster: the defaults of the node pools auto-provisioning creates
+        nap = p.get("clusterAutoscaling") or {}
+        if not nap.get("enabled"):
+            return None
+        shielded = (nap.get("autoProvisioningDefaults") or {}).get("shieldedInstanceConfig") or {}
+    if not shielded.get("enableIntegrityMonitoring"):
+        return (f"{config_path(p)} runs nodes without Shielded VM integrity monitoring, so a tampered boot goes "
+                "unreported. gpu-fleet sets shielded_instance_config.enable_integrity_monitoring "
+                f"({_NODE_CODE} and the auto-provisioning defaults); restore it.")
+    return None
+
+
 EXEMPT = {
     "type": "array", "items": {"type": "string"}, "default": [],
     "description": "Names (GKE cluster or node pool `name`) this policy skips; say why in the pack config's VCS",
 }
 
 
-def _policy(name: str, description: str, resource_type: str, check: Check, cis: str | None,
+def _policy(name: str, description: str, resource_type: str | tuple[str, ...], check: Check, cis: str | None,
             settings: dict[str, dict[str, Any]] | None = None) -> ResourceValidationPolicy:
+    types = (resource_type,) if isinstance(resource_type, str) else resource_type
+
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if args.resource_type != resource_type:
+        if args.resource_type not in types:
             return
         props = plain(args.props)
         if props.get("name") in (args.get_config().get("exempt") or []):
@@ -211,6 +280,24 @@ POLICIES = [
             auto_repair_upgrade, "5.5.2, 5.5.3"),
     _policy("gke-kubelet-read-only-port", "The kubelet's unauthenticated read-only port is off.", GKE_NODE_POOL,
             kubelet_read_only_port, "3.2.4"),
+    # Item numbers as CIS GKE Benchmark 1.6.0 words them: aquasecurity/kube-bench cfg/gke-1.6.0/managedservices.yaml
+    # (at a73ce37): 5.10.4 "Ensure use of Binary Authorization", 5.6.1 "Enable VPC Flow Logs and Intranode
+    # Visibility", 5.8.2 "Manage Kubernetes RBAC users with Google Groups for GKE", 5.5.6 "Ensure Integrity
+    # Monitoring for Shielded GKE Nodes is Enabled".
+    _policy("gke-binary-authorization", "Clusters evaluate the project's Binary Authorization policy.", GKE_CLUSTER,
+            binary_authorization, "5.10.4"),
+    _policy("gke-binary-authorization-policy", "The project's Binary Authorization policy denies images outside "
+            "the fleet's allow-list, and blocks them where the stack requires it.", BINAUTHZ_POLICY,
+            binauthz_policy, "5.10.4, 5.1.4",
+            {"enforced": {"type": "boolean", "default": False,
+                          "description": "Whether the policy must block (not only audit-log) other images"}}),
+    _policy("gke-intranode-visibility", "Intranode visibility is on.", GKE_CLUSTER, intranode_visibility, "5.6.1"),
+    _policy("gke-google-groups-rbac", "RBAC subjects come from Google Groups where the stack requires it.",
+            GKE_CLUSTER, google_groups_rbac, "5.8.2",
+            {"required": {"type": "boolean", "default": False,
+                          "description": "Whether clusters must set a gke-security-groups@ group"}}),
+    _policy("gke-integrity-monitoring", "Shielded nodes run with integrity monitoring.", (GKE_NODE_POOL, GKE_CLUSTER),
+            integrity_monitoring, "5.5.6"),
     _policy("gke-gpu-pool-tainted", "GPU node pools are tainted nvidia.com/gpu:NoSchedule.", GKE_NODE_POOL,
             gpu_tainted, None),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from policies import eks_security, gke_security, openshift
+from policies import eks_security, gke_security, iam, openshift
 from policies.budget import gpu_budget, gpu_budget_warning
 from policies.caps import gpu_pool_max_nodes, nap_gpu_limits
 from policies.observability import alerts_have_receivers
@@ -28,6 +28,7 @@ _WAIVABLE: list[Policy] = [
     *gke_security.POLICIES,
     *eks_security.POLICIES,
     *openshift.POLICIES,
+    *iam.POLICIES,
     alerts_have_receivers,
     gpu_price_age,
 ]

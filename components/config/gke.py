@@ -318,6 +318,19 @@ class Network(Strict):
     nat: Nat = Field(default_factory=Nat)
 
 
+class BinaryAuthorizationMode(str, Enum):
+    ENFORCED = "enforced"
+    """Images outside the allow-list are refused (and audit-logged)."""
+    DRY_RUN = "dry-run"
+    """Every image is admitted; what would have been refused is audit-logged."""
+
+
+class BinaryAuthorization(Strict):
+    """The project's Binary Authorization policy, which every gpu-fleet cluster evaluates (CIS GKE 5.10)."""
+
+    mode: BinaryAuthorizationMode = BinaryAuthorizationMode.DRY_RUN
+
+
 class Gke(Strict):
     project: str | None = None
     """GCP project id; defaults to the stack's `gcp:project`."""
@@ -325,6 +338,10 @@ class Gke(Strict):
     release_channel: ReleaseChannel = ReleaseChannel.REGULAR
     deletion_protection: bool = True
     regions: list[GkeRegion] = Field(min_length=1)
+    security_group: str | None = None
+    """Google Groups for RBAC: the `gke-security-groups@<domain>` group whose member groups RoleBindings may
+    name; unset: RBAC subjects are users and service accounts only."""
+    binary_authorization: BinaryAuthorization = Field(default_factory=BinaryAuthorization)
     min_master_version: str | None = None
     """Lowest GKE version for the clusters (e.g. 1.33 or 1.32.11-gke.1174000); unset: the release channel's
     default. GPU fabric pools need at least their family's version (checked)."""

@@ -36,6 +36,11 @@ MIN_AUTHORIZED_PREFIX = 8
 internet. Also the default of gke-control-plane-access's min_prefix_length, which checks what is deployed."""
 
 
+SECURITY_GROUP = re.compile(r"gke-security-groups@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}")
+"""Google Groups for RBAC needs this exact group name in the domain's Google Workspace / Cloud Identity
+(cloud.google.com/kubernetes-engine/docs/how-to/google-groups-rbac, "Set up Google Groups")."""
+
+
 def check_gke(fleet: Fleet) -> Iterator[Issue]:
     gke = fleet.gke
     assert gke is not None
@@ -51,6 +56,10 @@ def check_gke(fleet: Fleet) -> Iterator[Issue]:
     if not MTU_MIN <= gke.network.mtu <= MTU_MAX:
         yield Issue("gke.network.mtu", f"MTU must be between {MTU_MIN} and {MTU_MAX}", gke.network.mtu,
                     "1460 is GCP's default; 8896 suits GPU-to-GPU traffic")
+    if gke.security_group is not None and not SECURITY_GROUP.fullmatch(gke.security_group):
+        yield Issue("gke.security_group", "GKE only reads a group named gke-security-groups@<your domain>",
+                    gke.security_group, "e.g. gke-security-groups@example.com (the groups RoleBindings name are "
+                    "its members)")
     ranges: list[tuple[str, ipaddress.IPv4Network]] = []
     yield from unique_names("gke.regions", [r.name for r in gke.regions])
     for region in gke.regions:
