@@ -110,7 +110,8 @@ def quotas(capacity: list[CapacityRow], networks: int, quota_config: Mapping[str
     global_: Mapping[str, int] = (quota_config or {}).get("global_quotas") or {}
     usage = quota_usage(capacity, regional)
     keys = set(usage) | {(r, m) for r, ms in regional.items() for m in ms} | {("global", m) for m in global_}
-    if networks or NETWORKS in global_:
+    # The pack checks NETWORKS only where it is granted (policies/quota.py check_networks): so does the review.
+    if NETWORKS in global_:
         keys.add(("global", NETWORKS))
     out = []
     for region, metric in sorted(keys):
