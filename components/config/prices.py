@@ -10,7 +10,7 @@ from enum import Enum
 
 from pydantic import Field
 
-from components.config.base import Name, Strict
+from components.config.base import Name, Number, Strict
 
 
 class DiscountKind(str, Enum):
@@ -26,7 +26,7 @@ class Discount(Strict):
     name: Name
     """What the discount is called in the plan (`cud-h100-3y`)."""
     kind: DiscountKind
-    percent: float = Field(gt=0, lt=100)
+    percent: Number = Field(gt=0, lt=100)
     """Percent off the on-demand price (37 for a 37% discount)."""
     machine_types: list[str] = Field(default_factory=list)
     """Machine types it covers, exact names or fnmatch patterns (`a3-*`, `p5*.48xlarge`); empty: every machine."""

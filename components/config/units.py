@@ -32,6 +32,8 @@ _THRESHOLD = Unit("share of the budget (0.8 means 80%, 1.2 means 120%)",
 
 UNITS: dict[str, Unit] = {
     "prices[].on_demand_hourly_usd": Unit("USD an hour, per node (machine)"),
+    "discounts[].percent": Unit("percent off the on-demand list price (20 means 20%)",
+                                "a fraction such as 0.2 would read as a 0.2% discount"),
     "prices[].spot_hourly_usd": Unit("USD an hour, per node (machine)", "at most on_demand_hourly_usd"),
     "gke.network.mtu": Unit("bytes", "GCP takes 1300 to 8896"),
     "gke.network.nat.min_ports_per_vm": Unit("ports per VM", "a power of two"),
