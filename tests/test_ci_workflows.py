@@ -7,6 +7,7 @@ script runs under bash as the runner runs it. actionlint and zizmor run in tests
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -116,19 +117,44 @@ def test_the_target_branch_is_planned_with_the_pack() -> None:
 
 def test_prod_is_previewed_before_its_gate_and_deployed_only_while_its_commit_is_head() -> None:
     doc = workflow("deploy.yml")
-    assert doc["concurrency"] == {"group": "gpu-fleet-deploy", "cancel-in-progress": False}
+    # No workflow-level group: a run waiting for approval is in progress and would hold it, queueing every newer push
+    # (dev deploy and its own supersede job included) behind itself. Each stack's deploys are serialised per job.
+    assert "concurrency" not in doc
     jobs = doc["jobs"]
+    for job_id, stack in (("up-dev", "dev"), ("up-prod", "prod")):
+        assert jobs[job_id]["concurrency"] == {"group": f"gpu-fleet-deploy-{stack}", "cancel-in-progress": False}
     preview, up = jobs["preview-prod"], jobs["up-prod"]
     assert "environment" not in preview and up["environment"].startswith("prod")
     assert "preview-prod" in up["needs"] and "up-dev" in preview["needs"]
     run = step(preview, "pulumi preview")["run"]
     assert "gpu-fleet preview" in run and "GITHUB_STEP_SUMMARY" in run
     assert not any(re.search(r"\bpulumi up\b", s.get("run", "")) for s in steps(preview))
-    names = [s["name"] for s in steps(up)]
-    gate = names.index(next(n for n in names if n.startswith("Deploy only while")))
-    assert "commits/main" in steps(up)[gate]["run"]
-    for s in steps(up)[gate + 1:]:
-        assert s.get("if") == "env.superseded != 'true'", s["name"]
+    for job_id in ("up-dev", "up-prod"):
+        names = [s["name"] for s in steps(jobs[job_id])]
+        gate = names.index(next(n for n in names if n.startswith("Deploy only while")))
+        assert "commits/main" in steps(jobs[job_id])[gate]["run"]
+        for s in steps(jobs[job_id])[gate + 1:]:
+            assert s.get("if") == "env.superseded != 'true'", (job_id, s["name"])
+
+
+def test_a_newer_commit_supersedes_an_older_run_waiting_for_approval() -> None:
+    """`supersede` runs between the prod preview and the gate, with `actions: write` there and nowhere else."""
+    jobs = workflow("deploy.yml")["jobs"]
+    sup, up = jobs["supersede"], jobs["up-prod"]
+    assert sup["needs"] == "preview-prod" and "!cancelled()" in sup["if"] and "environment" not in sup
+    assert sup["permissions"] == {"actions": "write", "contents": "read"}
+    assert "supersede" in up["needs"] and "needs.supersede.outputs.superseded == 'false'" in up["if"]
+    assert sup["outputs"]["superseded"] == "${{ steps.supersede.outputs.superseded }}"
+    run = step(sup, "Cancel older runs")["run"]
+    assert ".ci/supersede" in run and "--workflow deploy.yml --branch main" in run
+    for flag, var in (("--sha", "SHA"), ("--run-id", "RUN_ID"), ("--run-number", "RUN_NUMBER")):
+        assert f'{flag} "${var}"' in run
+    env = step(sup, "Cancel older runs")["env"]
+    assert env["SHA"] == "${{ github.sha }}" and env["RUN_NUMBER"] == "${{ github.run_number }}"
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for job_id, job in yaml.safe_load(path.read_text())["jobs"].items():
+            if (path.name, job_id) != ("deploy.yml", "supersede"):
+                assert "actions" not in job.get("permissions", {}), (path.name, job_id)
 
 
 @pytest.mark.parametrize(("where", "script"), scripts(), ids=[w for w, _ in scripts()])
@@ -172,8 +198,8 @@ def comment(cid: int, body: str, login: str = "github-actions[bot]") -> dict[str
     return {"id": cid, "user": {"login": login}, "body": body}
 
 
-def sticky(tmp_path: Path, state: dict[str, Any], body: str) -> tuple[subprocess.CompletedProcess[str],
-                                                                       dict[str, Any], list[dict[str, Any]]]:
+def sticky(tmp_path: Path, state: dict[str, Any], body: str, *extra: str) -> tuple[
+        subprocess.CompletedProcess[str], dict[str, Any], list[dict[str, Any]]]:
     state_file, log = tmp_path / "state.json", tmp_path / "gh.jsonl"
     state_file.write_text(json.dumps(state))
     body_file = tmp_path / "comment.md"
@@ -181,7 +207,8 @@ def sticky(tmp_path: Path, state: dict[str, Any], body: str) -> tuple[subprocess
     env = {**os.environ, "PATH": os.pathsep.join([str(FAKE_GH), str(Path(sys.executable).parent), os.environ["PATH"]]),
            "FAKE_GH_STATE": str(state_file), "FAKE_GH_LOG": str(log)}
     proc = subprocess.run([sys.executable, str(STICKY), "--repo", "acme/gpu-fleet", "--pr", "7", "--marker", MARKER,
-                           "--body", str(body_file)], env=env, capture_output=True, text=True, timeout=60, check=False)
+                           "--body", str(body_file), *extra], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return proc, json.loads(state_file.read_text()), calls
 
@@ -222,6 +249,57 @@ def test_sticky_comment_retries_rate_limits(tmp_path: Path, failure: dict[str, A
     proc, _state, calls = sticky(tmp_path, {"comments": [], "fail": [failure]}, MARKER + "\nplan")
     assert proc.returncode == 0, proc.stderr
     assert methods(calls) == ["GET", "GET", "POST"] and "rate limited" in proc.stderr
+
+
+def test_sticky_comment_retries_a_secondary_rate_limit_that_only_says_so(tmp_path: Path) -> None:
+    """GitHub: a secondary limit is a 403 or 429 "and an error message that indicates" it; no header need come."""
+    failure = {"status": 403, "headers": {}, "message": "You have exceeded a secondary rate limit. Please wait a few "
+               "minutes before you try again."}
+    proc, state, calls = sticky(tmp_path, {"comments": [], "fail": [failure]}, MARKER + "\nplan", "--max-wait", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert methods(calls) == ["GET", "GET", "POST"] and "rate limited (HTTP 403); retrying in 1s" in proc.stderr
+    assert state["comments"][-1]["body"] == MARKER + "\nplan"
+
+
+def test_rate_limit_waits_follow_githubs_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retry-After first; else X-RateLimit-Reset when none remain; else one minute, doubling ("Exceeding the rate
+    limit", GitHub REST docs)."""
+    spec = importlib.util.spec_from_file_location("ci_ghapi", ROOT / ".ci" / "ghapi.py")
+    assert spec and spec.loader
+    ghapi = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "ci_ghapi", ghapi)  # dataclasses resolve annotations through it
+    spec.loader.exec_module(ghapi)
+    now = 1_700_000_000.0
+
+    def wait(status: int, headers: dict[str, str], message: str = "", attempt: int = 0) -> float | None:
+        body = json.dumps({"message": message})
+        return ghapi.rate_limit_wait(ghapi.Response(status, headers, body), attempt, now)
+
+    assert wait(429, {"retry-after": "7", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(now) + 90)}) == 7
+    assert wait(403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(now) + 30)}) == 31
+    assert wait(403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(now) - 5)}) == 1
+    assert wait(403, {}, "You have exceeded a secondary rate limit") == 60
+    assert wait(429, {}, attempt=2) == 240
+    assert wait(403, {}, "Resource not accessible by integration") is None
+    assert wait(404, {"retry-after": "1"}) is None
+    assert ghapi.parse("HTTP/2.0 403 Forbidden\r\nRetry-After: 3\r\n\r\n{}").headers == {"retry-after": "3"}
+
+
+def test_a_failed_update_names_the_api_path_never_a_local_one(tmp_path: Path) -> None:
+    failure = {"on": "/issues/comments/5", "status": 422, "headers": {}, "message": "Validation Failed"}
+    proc, _state, _calls = sticky(tmp_path, {"comments": [comment(5, MARKER + "\nold")], "fail": [failure]},
+                                  MARKER + "\nnew")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("error: gh api repos/acme/gpu-fleet/issues/comments/5: gh: Validation Failed "
+                                   "(HTTP 422)")
+    assert str(tmp_path) not in proc.stdout + proc.stderr and str(ROOT) not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("where", "script"), scripts(), ids=[w for w, _ in scripts()])
+def test_no_script_prints_the_runners_folders(where: str, script: str) -> None:
+    """Logs, summaries and comments are read by people outside the runner: no workspace or temp path in them."""
+    assert not re.search(r"\$\{?(GITHUB_WORKSPACE|RUNNER_TEMP|RUNNER_TOOL_CACHE|HOME|PWD)\b|\$\(pwd\)|\bpwd\b|"
+                         r"realpath|readlink -f|github\.workspace|runner\.temp", script), where
 
 
 def test_sticky_comment_does_not_retry_a_plain_403(tmp_path: Path) -> None:
