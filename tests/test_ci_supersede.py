@@ -14,8 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 SUPERSEDE = ROOT / ".ci" / "supersede"
+DEPLOY = ROOT / ".github" / "workflows" / "deploy.yml"
 FAKE_GH = ROOT / "tests" / "support" / "fake_gh"
 HEAD = "a" * 40
 OLD = "b" * 40
@@ -118,3 +122,22 @@ def test_a_token_without_actions_write_fails_the_job(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip() == (f"error: gh api repos/{REPO}/actions/runs/9010/cancel: "
                                    "gh: Resource not accessible by integration (HTTP 403)")
+
+
+@pytest.mark.parametrize("job_id", ["up-dev", "up-prod"])
+@pytest.mark.parametrize(("sha", "superseded"), [(HEAD, False), (OLD, True)], ids=["head", "superseded"])
+def test_an_up_job_deploys_only_while_its_commit_is_mains_head(tmp_path: Path, job_id: str, sha: str,
+                                                               superseded: bool) -> None:
+    """The step as the runner runs it (bash -e -o pipefail), its `gh api ... --jq .sha` answered by the stand-in."""
+    job = yaml.safe_load(DEPLOY.read_text())["jobs"][job_id]
+    check = next(s for s in job["steps"] if s["name"].startswith("Deploy only while"))
+    state_file, github_env = tmp_path / "state.json", tmp_path / "github_env"
+    state_file.write_text(json.dumps({"commits": {"main": HEAD}}))
+    env = {**os.environ, "PATH": os.pathsep.join([str(FAKE_GH), str(Path(sys.executable).parent), os.environ["PATH"]]),
+           "FAKE_GH_STATE": str(state_file), "FAKE_GH_LOG": str(tmp_path / "gh.jsonl"), "GITHUB_ENV": str(github_env),
+           "GITHUB_REPOSITORY": REPO, "SHA": sha, "GH_TOKEN": "token"}
+    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", check["run"]], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (github_env.read_text() if github_env.exists() else "") == ("superseded=true\n" if superseded else "")
+    assert ("::notice::superseded: main is at " + HEAD in proc.stdout) is superseded
