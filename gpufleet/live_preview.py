@@ -10,6 +10,7 @@ is a `Section` for the review comment and a JSON document for CI.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -131,7 +132,7 @@ def _cli_failure(exc: auto.CommandError) -> str:
     """The CLI's last `error:` line from its stderr (CommandResult's text: code, stdout, then ` stderr: ...`)."""
     stderr = str(exc).partition("\n stderr: ")[2]
     lines = [line[line.index("error:"):].strip() for line in stderr.splitlines() if "error:" in line]
-    return lines[-1] if lines else "pulumi preview failed"
+    return _relative(lines[-1]) if lines else "pulumi preview failed"
 
 
 def summarise(stack: str, events: Iterable[EngineEvent], failure: str | None, plan: Mapping[str, Any] | None,
@@ -216,7 +217,18 @@ def _errors(events: list[EngineEvent]) -> list[str]:
 
 
 def _plain(message: str) -> str:
-    return " ".join(_COLOR_TAG.sub("", message).split())
+    return _relative(" ".join(_COLOR_TAG.sub("", message).split()))
+
+
+def _relative(message: str) -> str:
+    """Paths under the checkout (the folder the preview runs from) relative, the home folder as `~`.
+
+    The errors are quoted into the job summary and the PR comment, whose readers need not see the runner's folders
+    (a program's traceback names `/home/runner/work/<repo>/<repo>/infra/...`, the CLI its plugin folder).
+    """
+    for folder, shown in ((Path.cwd(), ""), (Path.home(), "~/")):
+        message = message.replace(f"{folder}{os.sep}", shown)
+    return message
 
 
 def _offline_verdict(plan: Mapping[str, Any] | None) -> int | None:
