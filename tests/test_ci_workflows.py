@@ -327,3 +327,24 @@ def test_stacks_use_a_cloud_kms_secrets_provider_that_the_offline_plan_reads(sta
     assert "encryptionsalt" not in doc  # a passphrase stack's marker
     sf = offline.read_stack_file(path, stack)
     assert all(sf.config[key] == offline.SECRET for key in sf.secret_keys)
+
+
+def test_every_job_running_a_ci_script_checks_out_all_of_ci() -> None:
+    """The scripts import `.ci/ghapi.py`: a sparse checkout of one script alone would fail on its import."""
+    for script in (STICKY, ROOT / ".ci" / "supersede"):
+        assert "from ghapi import gh" in script.read_text(), script.name
+    found = 0
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for job_id, job in yaml.safe_load(path.read_text())["jobs"].items():
+            if not any(re.search(r"(^|\s)\.ci/(sticky-comment|supersede)\b", s.get("run", "")) for s in steps(job)):
+                continue
+            found += 1
+            checkouts = [s.get("with", {}) for s in steps(job) if s.get("uses", "").startswith("actions/checkout@")]
+            assert any(c.get("sparse-checkout", ".ci").split() in ([".ci"], [".ci/"]) for c in checkouts), job_id
+    assert found == 2
+
+
+def test_the_readme_states_the_retry_budget() -> None:
+    source = (ROOT / ".ci" / "ghapi.py").read_text()
+    assert re.search(r"^ATTEMPTS = 5$", source, re.M)
+    assert "five attempts in all (`.ci/ghapi.py`" in (ROOT / "README.md").read_text()
