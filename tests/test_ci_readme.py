@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.config import eks
 from gpufleet import offline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,3 +133,13 @@ def test_the_oidc_subjects_are_the_ones_the_jobs_get() -> None:
     assert "environment" not in jobs["preview-prod"] and jobs["up-prod"]["environment"] == "prod"
     assert workflow("deploy.yml")["on"]["push"]["branches"] == ["main"]
     assert "roles/iam.workloadIdentityUser" in identities and "token.actions.githubusercontent.com:aud" in identities
+
+
+def test_the_recipes_cross_references_exist() -> None:
+    """Each `see "<section>"` or `under "<section>"` names a README heading; each `eks.` key is a config field."""
+    headings = {re.sub(r"^#+ ", "", line).strip() for line in README.splitlines() if line.startswith("#")}
+    cited = {" ".join(c.split()) for c in re.findall(r'(?:see|under) "([^"]+)"', RECIPE, flags=re.I)}
+    assert cited and cited <= headings, cited - headings
+    fields = set(eks.Eks.model_fields)
+    for key in re.findall(r"`eks\.(\w+)`", RECIPE):
+        assert key in fields, key
