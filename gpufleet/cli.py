@@ -70,8 +70,16 @@ def check_policies(plan: report.Plan, pack: Path, config_file: Path | None) -> p
     return result
 
 
+def _shown(path: Path) -> str:
+    """A path under the working folder relative to it, so a CI log never shows the runner's folders."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _config_errors(err: Console, source: Path, exc: ConfigError) -> int:
-    err.print(f"error: invalid configuration in {source} ({exc.count}):", markup=False, soft_wrap=True)
+    err.print(f"error: invalid configuration in {_shown(source)} ({exc.count}):", markup=False, soft_wrap=True)
     for issue in exc.issues:
         err.print(f"  {issue}", markup=False, soft_wrap=True)
     return EXIT_CONFIG
@@ -369,7 +377,8 @@ def _main(argv: list[str] | None) -> int:
     result = None
     if not args.no_policy:
         if policy_config is None:
-            err.print(f"warning: stack {args.stack!r} has no policy config ({pack / 'config' / args.stack}.json "
+            missing = _shown(pack / "config" / f"{args.stack}.json")
+            err.print(f"warning: stack {args.stack!r} has no policy config ({missing} "
                       "does not exist): the pack runs on its schema defaults, with no GPU quota granted and "
                       "default budgets; hint: create that file (policies/config/dev.json shows the shape), or pass "
                       "--policy-config FILE", style="bold yellow", markup=False)
