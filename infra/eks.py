@@ -17,7 +17,7 @@ from components.aws.iam import partition_of
 from components.aws.karpenter import Karpenter, KarpenterArgs
 from components.aws.network import Vpc, VpcArgs
 from components.capacity.rows import PriceBook
-from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
+from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE
 from components.config.budgets import TeamBudget
 from components.config.dashboards import Dashboards
 from components.config.eks import (
@@ -98,7 +98,7 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                                                                         teams, spec.addons.namespaces),
                                     receivers=dict(obs.receivers), credentials=dict(credentials or {}),
                                     storage_class=STORAGE_CLASS, provider=cluster.provider,
-                                    depends_on=[cluster.system_nodes], deadmans_switch=obs.deadmans_switch),
+                                    system_nodes=cluster.system_nodes, deadmans_switch=obs.deadmans_switch),
                 opts=within,
             )
             karpenter = Karpenter(
@@ -111,7 +111,7 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
             efa_pools = {p.name: n for p in spec.gpu_pools if (n := efa_interfaces(p))}
             grouped = [p.name for p in spec.gpu_pools if creates_placement_group(p)]
             efa = Efa(f"{key}-efa", EfaArgs(cluster_name=spec.name, vpc_id=vpc.vpc_id, pools=grouped,
-                                            provider=cluster.provider, depends_on=[cluster.system_nodes], tags=tags),
+                                            provider=cluster.provider, system_nodes=cluster.system_nodes, tags=tags),
                       opts=within) if efa_pools else None
             for pool in spec.gpu_pools:
                 KarpenterGpuPool(
@@ -119,7 +119,7 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                     KarpenterGpuPoolArgs(cluster_name=spec.name, region=region.name, spec=pool,
                                          zones=list(spec.zones), ami_alias=f"al2023@{spec.ami_version}",
                                          node_role_name=karpenter.node_role_name, provider=cluster.provider,
-                                         depends_on=[karpenter.chart], tags=tags,
+                                         controller=karpenter.chart, tags=tags,
                                          efa_interfaces=efa_pools.get(pool.name, 0),
                                          placement_group=efa.placement_groups.get(pool.name) if efa else None,
                                          maintenance=spec.maintenance.window),
@@ -133,7 +133,7 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
             nvidia = NvidiaSoftware(
                 f"{key}-nvidia",
                 NvidiaSoftwareArgs(software=spec.addons.gpu_software, dcgm_exporter=spec.addons.dcgm_exporter,
-                                   provider=cluster.provider, depends_on=[cluster.system_nodes],
+                                   provider=cluster.provider, system_nodes=cluster.system_nodes,
                                    prometheus_operator=monitoring.release),
                 opts=within,
             )
@@ -143,15 +143,12 @@ def compose(eks: Eks, *, labels: dict[str, str], dashboards: Dashboards | None =
                 operator = spec.addons.gpu_software is GpuSoftware.OPERATOR
                 DashboardConfigMap(f"{key}-dashboard", DashboardConfigMapArgs(
                     form=DashboardForm.GRAFANA, cluster=key, labels=DCGM_EXPORTER, provider=cluster.provider,
-                    namespace=OPERATOR_NAMESPACE if operator else DCGM_NAMESPACE, depends_on=[nvidia]), opts=within)
+                    namespace=OPERATOR_NAMESPACE if operator else DCGM_NAMESPACE, gpu_software=nvidia), opts=within)
             # The add-ons every platform shares: priority classes and team namespaces with GPU quotas. The
-            # GPU software is NvidiaSoftware's (GpuAddons' GKE stack installs nothing on its own), and the
-            # cluster component owns the gp3 storage class.
-            shared = Addons(gpu_stack=GpuStack.GKE, dcgm=DcgmSource.MANAGED,
-                            priority_classes=spec.addons.priority_classes, namespaces=list(spec.addons.namespaces),
-                            storage_class=None)
-            GpuAddons(f"{key}-addons", GpuAddonsArgs(spec=shared, provider=cluster.provider, depends_on=[],
-                                                     system_nodes=[cluster.system_nodes]), opts=within)
+            # GPU software is NvidiaSoftware's, and the cluster component owns the gp3 storage class.
+            GpuAddons(f"{key}-addons", GpuAddonsArgs(provider=cluster.provider,
+                                                     priority_classes=spec.addons.priority_classes,
+                                                     namespaces=list(spec.addons.namespaces)), opts=within)
             cluster_names[key] = cluster.cluster_name
             kubeconfigs[key] = cluster.kubeconfig
     return EksFleet(cluster_names, kubeconfigs)

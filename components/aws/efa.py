@@ -45,13 +45,17 @@ def device_plugin_values() -> dict[str, Any]:
 @dataclass(frozen=True)
 class EfaArgs:
     cluster_name: str
+    """The EKS cluster's name: the security group's tag value and the placement groups' prefix."""
     vpc_id: pulumi.Input[str]
+    """The cluster's VPC, where the EFA security group goes."""
     pools: list[str]
     """Names of the EFA pools gpu-fleet creates a placement group for (`creates_placement_group`)."""
     provider: k8s.Provider
-    depends_on: list[pulumi.Resource]
-    """What the device plugin needs first (the system node group)."""
+    """The cluster's Kubernetes provider (the device plugin's chart)."""
+    system_nodes: pulumi.Resource
+    """The system node group: the device plugin's chart waits for nodes."""
     tags: dict[str, str]
+    """Tags for every AWS resource of the cluster."""
 
 
 class Efa(pulumi.ComponentResource):
@@ -85,6 +89,6 @@ class Efa(pulumi.ComponentResource):
             f"{name}-device-plugin", name=pin.chart, chart=pin.chart, version=pin.version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repository), namespace=DEVICE_PLUGIN_NAMESPACE,
             values=device_plugin_values(), atomic=True,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on))
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[args.system_nodes]))
         self.register_outputs({"security_group_id": self.security_group_id,
                                "placement_groups": self.placement_groups})

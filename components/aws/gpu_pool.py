@@ -62,6 +62,7 @@ class KarpenterGpuPoolArgs:
     cluster_name: str
     """The EKS cluster's name (discovery tags carry it)."""
     region: str
+    """AWS region of the cluster (a node label the capacity view reads back)."""
     spec: EksGpuPool
     """The pool's validated config."""
     zones: list[str]
@@ -69,9 +70,11 @@ class KarpenterGpuPoolArgs:
     ami_alias: str
     """`al2023@vYYYYMMDD`: pinned, so a new AMI release does not replace every GPU node at once."""
     node_role_name: pulumi.Input[str]
+    """The IAM role Karpenter's nodes get (Karpenter.node_role_name)."""
     provider: k8s.Provider
-    depends_on: list[pulumi.Resource]
-    """The Karpenter release (which installs the CRDs first)."""
+    """The cluster's Kubernetes provider."""
+    controller: pulumi.Resource
+    """The Karpenter controller's release (which installs the CRDs first): NodePools and EC2NodeClasses wait for it."""
     tags: dict[str, str]
     """EC2 tags of the pool's instances and volumes (cost allocation)."""
     efa_interfaces: int = 0
@@ -201,7 +204,7 @@ class KarpenterGpuPool(pulumi.ComponentResource):
     def __init__(self, name: str, args: KarpenterGpuPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:aws:KarpenterGpuPool", name, None, opts)
         spec = args.spec
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[args.controller])
         node_class = k8s.apiextensions.CustomResource(
             f"{name}-nodeclass", api_version=NODECLASS_API, kind="EC2NodeClass",
             metadata={"name": spec.name},
@@ -216,6 +219,6 @@ class KarpenterGpuPool(pulumi.ComponentResource):
             metadata={"name": spec.name, "labels": metadata_labels},
             spec=node_pool_spec(args),
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                        depends_on=[*args.depends_on, node_class]))
+                                        depends_on=[args.controller, node_class]))
         self.node_pool_name = spec.name
         self.register_outputs({"node_pool_name": self.node_pool_name})

@@ -44,8 +44,11 @@ and delete network interfaces (review M5)."""
 @dataclass(frozen=True)
 class KarpenterArgs:
     cluster_name: pulumi.Input[str]
+    """The EKS cluster's name (the controller's settings and its policies' conditions name it)."""
     cluster_arn: pulumi.Input[str]
+    """The EKS cluster's ARN (eks:DescribeCluster and zonal-shift statements)."""
     region: str
+    """AWS region of the cluster; the controller's EC2 and SSM statements are scoped to it."""
     partition: str
     """`aws` (or `aws-cn`, `aws-us-gov`): ARNs in the controller's policies name it."""
     provider: k8s.Provider
@@ -53,7 +56,9 @@ class KarpenterArgs:
     system_nodes: pulumi.Resource
     """The node group the controller runs on; the charts wait for it."""
     zonal_shift: bool
+    """Let the controller honour EKS zonal shifts (`eks.zonal_shift`)."""
     tags: dict[str, str]
+    """Tags for every AWS resource of the cluster."""
     prometheus_operator: pulumi.Resource | None = None
     """The release that installs the monitoring.coreos.com CRDs; set, the chart's ServiceMonitor is on and the
     chart waits for it."""
