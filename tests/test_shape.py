@@ -106,3 +106,79 @@ def test_the_gpu_addons_of_each_platform_install_only_their_part(platform: str, 
         assert "kubernetes:helm.sh/v3:Release" in mine
     else:
         assert mine == shared
+
+
+def _imported_names(path: str) -> dict[str, set[str]]:
+    """Module -> the names a file imports from it."""
+    found: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse((ROOT / path).read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.setdefault(node.module, set()).update(a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                found.setdefault(a.name, set())
+    return found
+
+
+DERIVED = {
+    "components.kubernetes.monitoring.rules": {"gpu_rule_groups", "RuleTargets", "MetricSource"},
+    "components.kubernetes.monitoring.karpenter_rules": {"karpenter_rule_groups", "ReservedPool"},
+    "components.kubernetes.monitoring.targets": {"PoolPricing", "gpu_prices", "nic_bandwidths"},
+    "components.config.fabric": {"pool_nics", "pool_fabric"},
+    "components.config.eks": {"efa_interfaces", "creates_placement_group", "CapacityType"},
+    "components.config.gke": {"CapacityModel"},
+    "components.config.addons": {"GpuStack", "DcgmSource", "OPERATOR_NAMESPACE", "DCGM_NAMESPACE"},
+    "components.gcp.network": {"ClusterRanges", "RegionSubnet"},
+}
+"""What a composer would need to derive values itself: rule inputs, NIC and EFA maps, subnet ranges, namespaces."""
+
+
+@pytest.mark.parametrize("path", ["infra/gke.py", "infra/eks.py"])
+def test_infra_only_composes(path: str) -> None:
+    """STYLE.md: `infra/` loads, composes and exports; the values a component needs are derived in its wing."""
+    imported = _imported_names(path)
+    derived = {f"{m}.{n}" for m, names in DERIVED.items() for n in imported.get(m, set()) & names}
+    assert derived == set()
+    functions = [n.name for n in ast.parse((ROOT / path).read_text()).body if isinstance(n, ast.FunctionDef)]
+    assert set(functions) <= {"compose", "_cluster", "_pools"}, functions
+
+
+@pytest.mark.parametrize("path", [*RESHAPED, "components/aws/karpenter_aws.py", "components/gcp/network.py",
+                                  "components/gcp/rules.py", "components/aws/rules.py", "infra/gke.py",
+                                  "infra/eks.py"])
+def test_no_function_over_a_screen(path: str) -> None:
+    """STYLE.md: a constructor reads as a table of contents; no function grows past ~50 lines."""
+    long = {n.name: n.end_lineno - n.lineno + 1 for n in ast.walk(ast.parse((ROOT / path).read_text()))
+            if isinstance(n, ast.FunctionDef) and n.end_lineno is not None and n.end_lineno - n.lineno + 1 > 50}
+    assert long == {}
+
+
+def test_karpenters_aws_side_installs_no_chart_and_its_install_makes_no_aws_resource() -> None:
+    """terraform-aws-eks: `modules/karpenter` makes IAM, the queue and the rules; the Helm release takes its outputs."""
+    assert "pulumi_kubernetes" not in _imported_names("components/aws/karpenter_aws.py")
+    assert "pulumi_aws" not in _imported_names("components/aws/karpenter.py")
+
+
+def test_karpenters_policy_keys_are_one_list(prod_plan: Plan) -> None:
+    """Each entry of CONTROLLER_POLICIES is one IAM policy and one attachment of every cluster's Karpenter, and the
+    documents have the same keys: no second list of the keys to drift from the first."""
+    from components.aws.karpenter_aws import CONTROLLER_POLICIES, PolicyScope, controller_policies
+
+    scope = PolicyScope(cluster="c", cluster_arn="arn:aws:eks:us-east-1:0:cluster/c", region="us-east-1",
+                        partition="aws", account="0", node_role_arn="arn:aws:iam::0:role/n",
+                        queue_arn="arn:aws:sqs:us-east-1:0:q")
+    assert list(controller_policies(scope)) == list(CONTROLLER_POLICIES)
+    karpenters = {r.name for r in prod_plan.resources if r.type == "gpufleet:aws:Karpenter"}
+    assert karpenters
+    for karpenter in karpenters:
+        for kind in ("aws:iam/policy:Policy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+            named = {r.name.removeprefix(f"{karpenter}-") for r in prod_plan.resources
+                     if r.type == kind and r.parent and r.parent.endswith(f"::{karpenter}")}
+            policies = named - {p.lower() for p in _node_policies()} - {f"node-{p.lower()}" for p in _node_policies()}
+            assert policies == set(CONTROLLER_POLICIES), kind
+
+
+def _node_policies() -> tuple[str, ...]:
+    from components.aws.karpenter_aws import NODE_POLICIES
+
+    return NODE_POLICIES

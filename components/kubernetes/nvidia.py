@@ -80,8 +80,13 @@ def dcgm_exporter_values(*, service_monitor: bool = False) -> dict[str, Any]:
 
 
 class NvidiaSoftware(pulumi.ComponentResource):
+    exporter_namespace: str
+    """Where dcgm-exporter runs (the GPU Operator's namespace, or the standalone chart's): its dashboard goes there."""
+
     def __init__(self, name: str, args: NvidiaSoftwareArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:addons:NvidiaSoftware", name, None, opts)
+        operator = args.software is GpuSoftware.OPERATOR
+        self.exporter_namespace = OPERATOR_NAMESPACE if operator else DCGM_NAMESPACE
         after = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[args.system_nodes])
         monitored = args.prometheus_operator is not None
         crds = [args.prometheus_operator] if args.prometheus_operator is not None else []
