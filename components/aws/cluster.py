@@ -128,9 +128,7 @@ class EksClusterComponent(pulumi.ComponentResource):
         versions = args.addon_versions
         before = self._addons_before_compute(name, cluster, partition, versions, tags)
         self.system_nodes = self._system_pool(name, args, cluster, partition, before, tags)
-        for addon in ADDONS_AFTER_COMPUTE:
-            self._addon(name, cluster, addon, versions, tags, depends_on=[self.system_nodes])
-        ebs = self._ebs_csi(name, cluster, partition, versions, tags)
+        ebs = self._addons_after_compute(name, cluster, partition, versions, tags)
         self._kubeconfig_and_provider(name, args.region, cluster)
         self._storage_class(name, ebs)
         self.register_outputs({"cluster_name": self.cluster_name, "cluster_arn": self.cluster_arn,
@@ -144,8 +142,18 @@ class EksClusterComponent(pulumi.ComponentResource):
         cni = aws.eks.AddonPodIdentityAssociationArgs(role_arn=cni_role.arn, service_account=VPC_CNI_SERVICE_ACCOUNT)
         return [self._addon(name, cluster, addon, versions, tags,
                             pod_identity=[cni] if addon == VPC_CNI else None,
-                            depends_on=[cni_policy] if addon == VPC_CNI else [])
+                            after=[cni_policy] if addon == VPC_CNI else [])
                 for addon in ADDONS_BEFORE_COMPUTE]
+
+    def _addons_after_compute(self, name: str, cluster: aws.eks.Cluster, partition: str, versions: dict[str, str],
+                              tags: dict[str, str]) -> aws.eks.Addon:
+        """kube-proxy, CoreDNS and the node monitoring agent on the system nodes, then the EBS CSI driver.
+
+        Returns the EBS CSI driver's add-on: the gp3 StorageClass waits for it.
+        """
+        for addon in ADDONS_AFTER_COMPUTE:
+            self._addon(name, cluster, addon, versions, tags, after=[self.system_nodes])
+        return self._ebs_csi(name, cluster, partition, versions, tags)
 
     def _control_plane_identity(self, name: str, spec: EksCluster, partition: str, account: pulumi.Output[str],
                                 tags: dict[str, str]) -> tuple[aws.iam.Role, aws.iam.RolePolicy, aws.kms.Key]:
@@ -327,7 +335,7 @@ class EksClusterComponent(pulumi.ComponentResource):
                  tags: dict[str, str]) -> aws.eks.Addon:
         role, policy = self._pod_identity_role(name, "ebs-csi", managed(partition,
                                                                         "service-role/AmazonEBSCSIDriverPolicy"), tags)
-        return self._addon(name, cluster, EBS_CSI_ADDON, versions, tags, depends_on=[self.system_nodes, policy],
+        return self._addon(name, cluster, EBS_CSI_ADDON, versions, tags, after=[self.system_nodes, policy],
                            pod_identity=[aws.eks.AddonPodIdentityAssociationArgs(
                                role_arn=role.arn, service_account=EBS_CSI_SERVICE_ACCOUNT)])
 
@@ -353,15 +361,16 @@ class EksClusterComponent(pulumi.ComponentResource):
         )
 
     def _addon(self, name: str, cluster: aws.eks.Cluster, addon: str, versions: dict[str, str],
-               tags: dict[str, str], *, depends_on: list[pulumi.Resource] | None = None,
+               tags: dict[str, str], *, after: list[pulumi.Resource] | None = None,
                pod_identity: list[aws.eks.AddonPodIdentityAssociationArgs] | None = None) -> aws.eks.Addon:
+        """One managed add-on at its pinned version, created after `after` (its role, the nodes it runs on)."""
         configuration = NODE_MONITORING_CONFIGURATION if addon == NODE_MONITORING_AGENT else None
         return aws.eks.Addon(
             f"{name}-{addon}", cluster_name=cluster.name, addon_name=addon, addon_version=versions[addon],
             configuration_values=json.dumps(configuration) if configuration else None,
             resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
             pod_identity_associations=pod_identity, tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after or []))
 
 
 def _caller_issuer(parent: pulumi.Resource) -> pulumi.Output[str]:

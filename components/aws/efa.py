@@ -19,6 +19,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import versions
+from components.config.eks import EksGpuPool, creates_placement_group, efa_interfaces
 from components.kubernetes.conventions import GPU_TAINT, LABEL_EFA, POOL_TOLERATION
 
 EFA_SECURITY_GROUP_TAG = "gpu-fleet/efa"
@@ -42,16 +43,26 @@ def device_plugin_values() -> dict[str, Any]:
     }
 
 
+def uses_efa(pools: list[EksGpuPool]) -> bool:
+    """Whether any pool's nodes get EFA interfaces (the cluster then needs the Efa component)."""
+    return any(efa_interfaces(p) for p in pools)
+
+
 @dataclass(frozen=True)
 class EfaArgs:
     cluster_name: str
+    """The EKS cluster's name: the security group's tag value and the placement groups' prefix."""
     vpc_id: pulumi.Input[str]
-    pools: list[str]
-    """Names of the EFA pools gpu-fleet creates a placement group for (`creates_placement_group`)."""
+    """The cluster's VPC, where the EFA security group goes."""
+    pools: list[EksGpuPool]
+    """The cluster's GPU pools: EFA pools get a placement group where gpu-fleet creates one
+    (components.config.eks.creates_placement_group)."""
     provider: k8s.Provider
-    depends_on: list[pulumi.Resource]
-    """What the device plugin needs first (the system node group)."""
+    """The cluster's Kubernetes provider (the device plugin's chart)."""
+    system_nodes: pulumi.Resource
+    """The system node group: the device plugin's chart waits for nodes."""
     tags: dict[str, str]
+    """Tags for every AWS resource of the cluster."""
 
 
 class Efa(pulumi.ComponentResource):
@@ -75,7 +86,7 @@ class Efa(pulumi.ComponentResource):
             description="EFA: all traffic to EFA nodes", tags=args.tags, opts=child)
         self.security_group_id = sg.id
         self.placement_groups = {}
-        for pool in args.pools:
+        for pool in (p.name for p in args.pools if creates_placement_group(p)):
             group = aws.ec2.PlacementGroup(
                 f"{name}-{pool}", name=placement_group_name(args.cluster_name, pool), strategy="cluster",
                 tags=args.tags, opts=child)
@@ -85,6 +96,6 @@ class Efa(pulumi.ComponentResource):
             f"{name}-device-plugin", name=pin.chart, chart=pin.chart, version=pin.version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repository), namespace=DEVICE_PLUGIN_NAMESPACE,
             values=device_plugin_values(), atomic=True,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on))
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[args.system_nodes]))
         self.register_outputs({"security_group_id": self.security_group_id,
                                "placement_groups": self.placement_groups})

@@ -23,11 +23,12 @@ import pulumi_kubernetes as k8s
 
 from components import catalog
 from components.aws.disruption import training_budgets
-from components.aws.efa import EFA_SECURITY_GROUP_TAG
+from components.aws.efa import EFA_SECURITY_GROUP_TAG, Efa
 from components.aws.network import DISCOVERY_TAG
 from components.config.eks import (
     CapacityType,
     EksGpuPool,
+    efa_interfaces,
     expire_after,
     is_dedicated,
     is_training,
@@ -62,6 +63,7 @@ class KarpenterGpuPoolArgs:
     cluster_name: str
     """The EKS cluster's name (discovery tags carry it)."""
     region: str
+    """AWS region of the cluster (a node label the capacity view reads back)."""
     spec: EksGpuPool
     """The pool's validated config."""
     zones: list[str]
@@ -69,15 +71,16 @@ class KarpenterGpuPoolArgs:
     ami_alias: str
     """`al2023@vYYYYMMDD`: pinned, so a new AMI release does not replace every GPU node at once."""
     node_role_name: pulumi.Input[str]
+    """The IAM role Karpenter's nodes get (Karpenter.node_role_name)."""
     provider: k8s.Provider
-    depends_on: list[pulumi.Resource]
-    """The Karpenter release (which installs the CRDs first)."""
+    """The cluster's Kubernetes provider."""
+    controller: pulumi.Resource
+    """The Karpenter controller's release (which installs the CRDs first): NodePools and EC2NodeClasses wait for it."""
     tags: dict[str, str]
     """EC2 tags of the pool's instances and volumes (cost allocation)."""
-    efa_interfaces: int = 0
-    """EFA interfaces per node (components.config.eks.efa_interfaces); 0: no EFA."""
-    placement_group: pulumi.Input[str] | None = None
-    """The cluster placement group gpu-fleet created for the pool (components.aws.efa), if any."""
+    efa: Efa | None = None
+    """The cluster's EFA security group and placement groups (components.aws.efa); None: the cluster has no EFA
+    pool. The pool's own EFA interfaces come from its config (components.config.eks.efa_interfaces)."""
     maintenance: MaintenanceWindow = field(default_factory=MaintenanceWindow)
     """The cluster's maintenance window: the only time a training pool's nodes may drift or be consolidated."""
 
@@ -113,7 +116,8 @@ def node_class_spec(args: KarpenterGpuPoolArgs, role: str, placement_group: str 
     spec = args.spec
     machines = [catalog.machine_type(t) for t in spec.instance_types]
     selector = [{"tags": {DISCOVERY_TAG: args.cluster_name}}]
-    efa = [{"tags": {EFA_SECURITY_GROUP_TAG: args.cluster_name}}] if args.efa_interfaces else []
+    interfaces = efa_interfaces(spec)
+    efa = [{"tags": {EFA_SECURITY_GROUP_TAG: args.cluster_name}}] if interfaces else []
     out: dict[str, Any] = {
         "role": role,
         "amiSelectorTerms": [{"alias": args.ami_alias}],
@@ -130,12 +134,17 @@ def node_class_spec(args: KarpenterGpuPoolArgs, role: str, placement_group: str 
     if CapacityType.RESERVED in spec.capacity_types:
         out["capacityReservationSelectorTerms"] = [
             {"id": t.id} if t.id else {"tags": dict(t.tags or {})} for t in spec.capacity_reservations]
-    if args.efa_interfaces:
-        out["networkInterfaces"] = efa_network_interfaces(args.efa_interfaces)
+    if interfaces:
+        out["networkInterfaces"] = efa_network_interfaces(interfaces)
     group = placement_group_selector(spec, placement_group)
     if group:
         out["placementGroupSelector"] = group
     return out
+
+
+def placement_group(args: KarpenterGpuPoolArgs) -> pulumi.Output[str] | None:
+    """The name of the cluster placement group gpu-fleet created for the pool (components.aws.efa), if any."""
+    return args.efa.placement_groups.get(args.spec.name) if args.efa is not None else None
 
 
 def placement_group_selector(spec: EksGpuPool, created: str | None) -> dict[str, str] | None:
@@ -173,7 +182,7 @@ def node_pool_spec(args: KarpenterGpuPoolArgs) -> dict[str, Any]:
     spec = args.spec
     gpu = catalog.machine_type(spec.instance_types[0]).gpu
     labels = {GPU_PRESENT: "true", LABEL_POOL: spec.name, LABEL_ACCELERATOR: gpu, **spec.labels,
-              **({LABEL_EFA: "true"} if args.efa_interfaces else {})}
+              **({LABEL_EFA: "true"} if efa_interfaces(args.spec) else {})}
     out: dict[str, Any] = {
         "limits": {GPU_RESOURCE: spec.gpu_limit},
         "disruption": disruption(args),
@@ -201,21 +210,22 @@ class KarpenterGpuPool(pulumi.ComponentResource):
     def __init__(self, name: str, args: KarpenterGpuPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:aws:KarpenterGpuPool", name, None, opts)
         spec = args.spec
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[args.controller])
         node_class = k8s.apiextensions.CustomResource(
             f"{name}-nodeclass", api_version=NODECLASS_API, kind="EC2NodeClass",
             metadata={"name": spec.name},
-            spec=pulumi.Output.all(args.node_role_name, args.placement_group).apply(
+            spec=pulumi.Output.all(args.node_role_name, placement_group(args)).apply(
                 lambda v: node_class_spec(args, v[0], v[1])),
             opts=k8s_opts)
+        efa = efa_interfaces(spec)
         metadata_labels = {LABEL_CLUSTER: args.cluster_name, LABEL_REGION: args.region, LABEL_POOL: spec.name,
                            **({LABEL_CRITICAL: "true"} if spec.production_critical else {}),
-                           **({LABEL_EFA_INTERFACES: str(args.efa_interfaces)} if args.efa_interfaces else {})}
+                           **({LABEL_EFA_INTERFACES: str(efa)} if efa else {})}
         k8s.apiextensions.CustomResource(
             f"{name}-nodepool", api_version=NODEPOOL_API, kind="NodePool",
             metadata={"name": spec.name, "labels": metadata_labels},
             spec=node_pool_spec(args),
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                        depends_on=[*args.depends_on, node_class]))
+                                        depends_on=[args.controller, node_class]))
         self.node_pool_name = spec.name
         self.register_outputs({"node_pool_name": self.node_pool_name})

@@ -29,6 +29,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
+from components.config.gke import CapacityModel, GkeCluster
 from components.config.observability import Severity
 from components.kubernetes.monitoring.rules import CAPACITY_SIGNALS_TYPE
 
@@ -126,6 +127,16 @@ class GkeCapacitySignalsArgs:
     runbook_base_url: str = "docs/runbooks"
     labels: dict[str, str] = field(default_factory=dict)
     """GCP user labels of the policies."""
+
+
+def watches_capacity(spec: GkeCluster) -> bool:
+    """A cluster gets capacity signals when it has GPU pools or auto-provisions GPUs."""
+    return bool(spec.gpu_pools) or (spec.auto_provisioning.enabled and bool(spec.auto_provisioning.gpu_limits))
+
+
+def pool_targets(spec: GkeCluster) -> list[GpuPoolTarget]:
+    """The cluster's GPU pools as their events name them."""
+    return [GpuPoolTarget(p.name, tuple(p.zones), p.capacity is CapacityModel.SPOT) for p in spec.gpu_pools]
 
 
 def node_prefix(cluster_name: str, pool: str) -> str:

@@ -42,13 +42,19 @@ _DAY_ORDER = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 @dataclass(frozen=True)
 class GkeClusterArgs:
     project: str
+    """The GCP project the cluster, its service account and its KMS key live in."""
     region: str
+    """The cluster's region (a regional cluster)."""
     network_id: pulumi.Input[str]
+    """The fleet VPC (components.gcp.network)."""
     subnet_id: pulumi.Input[str]
+    """The region's subnet, holding the cluster's pods and services ranges."""
     spec: GkeCluster
     """The cluster's validated config."""
     release_channel: ReleaseChannel
+    """GKE release channel (`gke.release_channel`)."""
     deletion_protection: bool
+    """GKE deletion protection on the cluster (`gke.deletion_protection`)."""
     labels: dict[str, str]
     """GCP resource labels (environment, cluster class, ...)."""
     multi_networking: bool = False
@@ -124,13 +130,31 @@ class GkeClusterComponent(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:cluster:GkeCluster", name, None, opts)
-        spec = args.spec
-        child = pulumi.ResourceOptions(parent=self)
+        self.node_service_account, self.iam_ready = self._node_identity(name, args)
+        encryption, key_grants = self._secrets_key(name, args)
+        topic = self._upgrade_topic(name, args)
+        cluster = self._control_plane(name, args, encryption=encryption, key_grants=key_grants, topic=topic)
+        self.system_pool = self._system_pool(name, args, cluster)
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self._kubeconfig_and_provider(name, args, cluster)
+        self.register_outputs({
+            "cluster_name": self.cluster_name,
+            "endpoint": self.endpoint,
+            "node_service_account": self.node_service_account,
+            "kubeconfig": self.kubeconfig,
+        })
 
+    def _node_identity(self, name: str, args: GkeClusterArgs) -> tuple[pulumi.Output[str], time.Sleep]:
+        """The cluster's own node service account, its roles, and the wait for them to propagate.
+
+        Returns the account's e-mail and the wait: everything that runs as the account waits for its roles.
+        """
+        child = pulumi.ResourceOptions(parent=self)
         sa = gcp.serviceaccount.Account(
             f"{name}-nodes",
-            account_id=node_service_account_id(args.region, spec.name),
-            display_name=f"GKE nodes of {spec.name} ({args.region})",
+            account_id=node_service_account_id(args.region, args.spec.name),
+            display_name=f"GKE nodes of {args.spec.name} ({args.region})",
             project=args.project,
             opts=child,
         )
@@ -144,30 +168,32 @@ class GkeClusterComponent(pulumi.ComponentResource):
             )
             for role in NODE_ROLES
         ]
-        # Everything that runs as the node service account waits for its roles to propagate.
-        self.iam_ready = time.Sleep(
+        ready = time.Sleep(
             f"{name}-iam-propagation",
             create_duration=IAM_PROPAGATION,
             triggers={"service_account": sa.email},
             opts=pulumi.ResourceOptions(parent=self, depends_on=bindings),
         )
-        after_iam = pulumi.ResourceOptions(parent=self, depends_on=[self.iam_ready])
-        encryption, key_grants = self._secrets_key(name, args)
-        topic = gcp.pubsub.Topic(
+        return sa.email, ready
+
+    def _upgrade_topic(self, name: str, args: GkeClusterArgs) -> gcp.pubsub.Topic | None:
+        """The Pub/Sub topic GKE's upgrade notifications go to (`maintenance.notifications`), or none."""
+        if not args.spec.maintenance.notifications:
+            return None
+        return gcp.pubsub.Topic(
             f"{name}-upgrades",
-            name=f"gke-{args.region}-{spec.name}-upgrades",
+            name=f"gke-{args.region}-{args.spec.name}-upgrades",
             project=args.project,
             labels=args.labels,
-            opts=child,
-        ) if spec.maintenance.notifications else None
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
-        managed_dcgm = spec.addons.gpu_stack is GpuStack.GKE and spec.addons.dcgm is DcgmSource.MANAGED
-        components = ["SYSTEM_COMPONENTS", "APISERVER", "SCHEDULER", "CONTROLLER_MANAGER", "STORAGE", "POD",
-                      "DAEMONSET", "DEPLOYMENT", "STATEFULSET", "KUBELET", "CADVISOR"]
-        if managed_dcgm:
-            components.append("DCGM")
-
-        cluster = gcp.container.Cluster(
+    def _control_plane(self, name: str, args: GkeClusterArgs, *,
+                       encryption: gcp.container.ClusterDatabaseEncryptionArgs, key_grants: list[pulumi.Resource],
+                       topic: gcp.pubsub.Topic | None) -> gcp.container.Cluster:
+        """The cluster itself, its default pool removed at creation; it waits for the node IAM and the key grant."""
+        spec = args.spec
+        return gcp.container.Cluster(
             name,
             name=spec.name,
             project=args.project,
@@ -177,91 +203,25 @@ class GkeClusterComponent(pulumi.ComponentResource):
             remove_default_node_pool=True,
             initial_node_count=1,
             # The throwaway default pool must not run as the default compute service account either.
-            node_config=gcp.container.ClusterNodeConfigArgs(**hardened_node_settings(sa.email)),
+            node_config=gcp.container.ClusterNodeConfigArgs(**hardened_node_settings(self.node_service_account)),
             networking_mode="VPC_NATIVE",
             ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(
                 cluster_secondary_range_name=pods_range_name(spec.name),
                 services_secondary_range_name=services_range_name(spec.name),
             ),
-            control_plane_endpoints_config=gcp.container.ClusterControlPlaneEndpointsConfigArgs(
-                dns_endpoint_config=gcp.container.ClusterControlPlaneEndpointsConfigDnsEndpointConfigArgs(
-                    allow_external_traffic=spec.dns_endpoint
-                ),
-                ip_endpoints_config=gcp.container.ClusterControlPlaneEndpointsConfigIpEndpointsConfigArgs(
-                    enabled=spec.ip_endpoint
-                ),
-            ),
-            private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
-                enable_private_nodes=True,
-                enable_private_endpoint=not spec.public_endpoint,
-                master_ipv4_cidr_block=spec.master_cidr,
-                master_global_access_config=gcp.container.ClusterPrivateClusterConfigMasterGlobalAccessConfigArgs(
-                    enabled=spec.master_global_access
-                ),
-            ),
-            master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
-                cidr_blocks=[
-                    gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
-                        cidr_block=n.cidr, display_name=n.name
-                    )
-                    for n in spec.authorized_networks
-                ],
-                gcp_public_cidrs_access_enabled=False,
-            ),
-            master_auth=gcp.container.ClusterMasterAuthArgs(
-                client_certificate_config=gcp.container.ClusterMasterAuthClientCertificateConfigArgs(
-                    issue_client_certificate=False
-                )
-            ),
-            enable_legacy_abac=False,
-            workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
-                workload_pool=f"{args.project}.svc.id.goog"
-            ),
-            enable_shielded_nodes=True,
-            # CIS GKE 5.10 / 5.6.1 / 5.8: the project's Binary Authorization policy, pod-to-pod traffic on a node
-            # through the VPC (flow logs, firewall rules), RBAC subjects from Google Groups. All three are
-            # updated in place on an existing cluster (see README, "CIS items and waivers").
-            binary_authorization=gcp.container.ClusterBinaryAuthorizationArgs(
-                evaluation_mode="PROJECT_SINGLETON_POLICY_ENFORCE"
-            ),
-            enable_intranode_visibility=True,
-            authenticator_groups_config=gcp.container.ClusterAuthenticatorGroupsConfigArgs(
-                security_group=args.security_group
-            ) if args.security_group else None,
-            node_pool_defaults=gcp.container.ClusterNodePoolDefaultsArgs(
-                node_config_defaults=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsArgs(
-                    gcfs_config=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsGcfsConfigArgs(enabled=True),
-                    insecure_kubelet_readonly_port_enabled="FALSE",
-                )
-            ),
-            vertical_pod_autoscaling=gcp.container.ClusterVerticalPodAutoscalingArgs(enabled=True),
+            **_endpoints(spec),
+            **_security(args),
+            **_node_pool_defaults(),
             datapath_provider="ADVANCED_DATAPATH",
             # Set only where a pool has GPU NICs: GKE switches it on in place (the provider allows the update).
             enable_multi_networking=True if args.multi_networking else None,
             min_master_version=args.min_master_version,
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=args.release_channel.value),
-            monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
-                enable_components=components,
-                managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True),
-            ),
-            logging_config=gcp.container.ClusterLoggingConfigArgs(
-                enable_components=["SYSTEM_COMPONENTS", "WORKLOADS"]
-            ),
-            addons_config=gcp.container.ClusterAddonsConfigArgs(
-                gce_persistent_disk_csi_driver_config=gcp.container.ClusterAddonsConfigGcePersistentDiskCsiDriverConfigArgs(
-                    enabled=True
-                ),
-                gcs_fuse_csi_driver_config=gcp.container.ClusterAddonsConfigGcsFuseCsiDriverConfigArgs(enabled=True),
-            ),
-            cluster_autoscaling=self._auto_provisioning(spec, sa.email),
+            **_telemetry(spec),
+            addons_config=_addons_config(),
+            cluster_autoscaling=self._auto_provisioning(spec, self.node_service_account),
             maintenance_policy=maintenance_policy(spec.maintenance),
-            notification_config=gcp.container.ClusterNotificationConfigArgs(
-                pubsub=gcp.container.ClusterNotificationConfigPubsubArgs(
-                    enabled=True,
-                    topic=topic.id,
-                    filter=gcp.container.ClusterNotificationConfigPubsubFilterArgs(event_types=UPGRADE_EVENTS),
-                )
-            ) if topic is not None else None,
+            notification_config=_upgrade_notifications(topic),
             database_encryption=encryption,
             # GKE cost allocation: per-namespace and per-label GPU cost in the billing export.
             cost_management_config=gcp.container.ClusterCostManagementConfigArgs(enabled=True),
@@ -273,8 +233,10 @@ class GkeClusterComponent(pulumi.ComponentResource):
                                         depends_on=[self.iam_ready, *key_grants]),
         )
 
-        sp = spec.system_pool
-        self.system_pool = gcp.container.NodePool(
+    def _system_pool(self, name: str, args: GkeClusterArgs, cluster: gcp.container.Cluster) -> gcp.container.NodePool:
+        """The autoscaled pool system pods run on, as the cluster's node service account once its roles exist."""
+        sp = args.spec.system_pool
+        return gcp.container.NodePool(
             f"{name}-system",
             name=SYSTEM_POOL_NAME,
             project=args.project,
@@ -291,19 +253,18 @@ class GkeClusterComponent(pulumi.ComponentResource):
                 image_type="COS_CONTAINERD",
                 labels={"gpu-fleet/role": "system"},
                 resource_labels=args.labels,
-                **hardened_node_settings(sa.email),
+                **hardened_node_settings(self.node_service_account),
             ),
             # The autoscaler owns the node count; a changed count is not drift, and initial_node_count
             # only matters at creation (changing it would replace the pool).
-            opts=pulumi.ResourceOptions.merge(after_iam, pulumi.ResourceOptions(
-                ignore_changes=["nodeCount", "initialNodeCount"])),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.iam_ready],
+                                        ignore_changes=["nodeCount", "initialNodeCount"]),
         )
 
-        self.cluster_name = cluster.name
-        self.endpoint = cluster.endpoint
-        self.node_service_account = sa.email
-        context = f"gke_{args.project}_{args.region}_{spec.name}"
-        if spec.dns_endpoint:
+    def _kubeconfig_and_provider(self, name: str, args: GkeClusterArgs, cluster: gcp.container.Cluster) -> None:
+        """The kubeconfig (a secret) through the DNS endpoint or the IP one, and the provider built from it."""
+        context = f"gke_{args.project}_{args.region}_{args.spec.name}"
+        if args.spec.dns_endpoint:
             # The DNS endpoint serves a publicly trusted certificate: no CA data, as gcloud writes it.
             server = cluster.control_plane_endpoints_config.apply(_dns_endpoint)
             self.kubeconfig = pulumi.Output.secret(server.apply(lambda host: kubeconfig(context, host, None)))
@@ -314,14 +275,9 @@ class GkeClusterComponent(pulumi.ComponentResource):
                 )
             )
         self.provider = k8s.Provider(
-            f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True, opts=child
+            f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self)
         )
-        self.register_outputs({
-            "cluster_name": self.cluster_name,
-            "endpoint": self.endpoint,
-            "node_service_account": self.node_service_account,
-            "kubeconfig": self.kubeconfig,
-        })
 
     def _secrets_key(self, name: str, args: GkeClusterArgs
                      ) -> tuple[gcp.container.ClusterDatabaseEncryptionArgs, list[pulumi.Resource]]:
@@ -395,6 +351,118 @@ class GkeClusterComponent(pulumi.ComponentResource):
                 ),
             ),
         )
+
+
+def _endpoints(spec: GkeCluster) -> dict[str, Any]:
+    """How the control plane is reached: DNS and IP endpoints, private nodes, authorized networks, no client certs."""
+    return {
+        "control_plane_endpoints_config": gcp.container.ClusterControlPlaneEndpointsConfigArgs(
+            dns_endpoint_config=gcp.container.ClusterControlPlaneEndpointsConfigDnsEndpointConfigArgs(
+                allow_external_traffic=spec.dns_endpoint
+            ),
+            ip_endpoints_config=gcp.container.ClusterControlPlaneEndpointsConfigIpEndpointsConfigArgs(
+                enabled=spec.ip_endpoint
+            ),
+        ),
+        "private_cluster_config": gcp.container.ClusterPrivateClusterConfigArgs(
+            enable_private_nodes=True,
+            enable_private_endpoint=not spec.public_endpoint,
+            master_ipv4_cidr_block=spec.master_cidr,
+            master_global_access_config=gcp.container.ClusterPrivateClusterConfigMasterGlobalAccessConfigArgs(
+                enabled=spec.master_global_access
+            ),
+        ),
+        "master_authorized_networks_config": gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
+            cidr_blocks=[
+                gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
+                    cidr_block=n.cidr, display_name=n.name
+                )
+                for n in spec.authorized_networks
+            ],
+            gcp_public_cidrs_access_enabled=False,
+        ),
+        "master_auth": gcp.container.ClusterMasterAuthArgs(
+            client_certificate_config=gcp.container.ClusterMasterAuthClientCertificateConfigArgs(
+                issue_client_certificate=False
+            )
+        ),
+    }
+
+
+def _security(args: GkeClusterArgs) -> dict[str, Any]:
+    """No legacy ABAC, Workload Identity, shielded nodes, and the CIS items below."""
+    return {
+        "enable_legacy_abac": False,
+        "workload_identity_config": gcp.container.ClusterWorkloadIdentityConfigArgs(
+            workload_pool=f"{args.project}.svc.id.goog"
+        ),
+        "enable_shielded_nodes": True,
+        # CIS GKE 5.10 / 5.6.1 / 5.8: the project's Binary Authorization policy, pod-to-pod traffic on a node
+        # through the VPC (flow logs, firewall rules), RBAC subjects from Google Groups. All three are
+        # updated in place on an existing cluster (see README, "CIS items and waivers").
+        "binary_authorization": gcp.container.ClusterBinaryAuthorizationArgs(
+            evaluation_mode="PROJECT_SINGLETON_POLICY_ENFORCE"
+        ),
+        "enable_intranode_visibility": True,
+        "authenticator_groups_config": gcp.container.ClusterAuthenticatorGroupsConfigArgs(
+            security_group=args.security_group
+        ) if args.security_group else None,
+    }
+
+
+def _node_pool_defaults() -> dict[str, Any]:
+    """Image streaming and no kubelet read-only port on every pool, and vertical pod autoscaling."""
+    return {
+        "node_pool_defaults": gcp.container.ClusterNodePoolDefaultsArgs(
+            node_config_defaults=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsArgs(
+                gcfs_config=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsGcfsConfigArgs(enabled=True),
+                insecure_kubelet_readonly_port_enabled="FALSE",
+            )
+        ),
+        "vertical_pod_autoscaling": gcp.container.ClusterVerticalPodAutoscalingArgs(enabled=True),
+    }
+
+
+MONITORED_COMPONENTS = ["SYSTEM_COMPONENTS", "APISERVER", "SCHEDULER", "CONTROLLER_MANAGER", "STORAGE", "POD",
+                        "DAEMONSET", "DEPLOYMENT", "STATEFULSET", "KUBELET", "CADVISOR"]
+"""Cloud Monitoring components every cluster exports; `DCGM` joins them over GKE managed DCGM."""
+
+
+def _telemetry(spec: GkeCluster) -> dict[str, Any]:
+    """Managed Prometheus and the monitored components (GKE managed DCGM's among them), system and workload logs."""
+    managed_dcgm = spec.addons.gpu_stack is GpuStack.GKE and spec.addons.dcgm is DcgmSource.MANAGED
+    return {
+        "monitoring_config": gcp.container.ClusterMonitoringConfigArgs(
+            enable_components=[*MONITORED_COMPONENTS, *(["DCGM"] if managed_dcgm else [])],
+            managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True),
+        ),
+        "logging_config": gcp.container.ClusterLoggingConfigArgs(
+            enable_components=["SYSTEM_COMPONENTS", "WORKLOADS"]
+        ),
+    }
+
+
+def _addons_config() -> gcp.container.ClusterAddonsConfigArgs:
+    """The Persistent Disk and Cloud Storage FUSE CSI drivers."""
+    return gcp.container.ClusterAddonsConfigArgs(
+        gce_persistent_disk_csi_driver_config=gcp.container.ClusterAddonsConfigGcePersistentDiskCsiDriverConfigArgs(
+            enabled=True
+        ),
+        gcs_fuse_csi_driver_config=gcp.container.ClusterAddonsConfigGcsFuseCsiDriverConfigArgs(enabled=True),
+    )
+
+
+def _upgrade_notifications(topic: gcp.pubsub.Topic | None) -> gcp.container.ClusterNotificationConfigArgs | None:
+    """Upgrade and security-bulletin events to the cluster's topic, when it has one."""
+    if topic is None:
+        return None
+    return gcp.container.ClusterNotificationConfigArgs(
+        pubsub=gcp.container.ClusterNotificationConfigPubsubArgs(
+            enabled=True,
+            topic=topic.id,
+            filter=gcp.container.ClusterNotificationConfigPubsubFilterArgs(event_types=UPGRADE_EVENTS),
+        )
+    )
 
 
 def _dns_endpoint(config: Any) -> str:

@@ -15,7 +15,9 @@ import pulumi_kubernetes as k8s
 
 from components import versions
 from components.catalog.fabric import Transport
-from components.config.fabric import GpuNic
+from components.config.fabric import GpuNic, pool_fabric, pool_nics
+from components.config.gke import GpuPool
+from components.gcp.gpu_network import GpuNetworks
 
 API_VERSION = "networking.gke.io/v1"
 INSTALLERS: dict[Transport, tuple[tuple[str, str], ...]] = {
@@ -37,18 +39,25 @@ def network_spec(name: str) -> dict[str, object]:
                                                 "name": name}}
 
 
+def cluster_nics(fleet_network: str, region: str, pools: list[GpuPool]) -> list[GpuNic]:
+    """The GPU NICs of a cluster's fabric pools, one per Network object name (validated: names do not clash)."""
+    return list({n.object_name: n for p in pools for n in pool_nics(fleet_network, region, p)}.values())
+
+
 @dataclass(frozen=True)
 class GkeGpuFabricArgs:
-    nics: list[GpuNic]
-    """The GPU NICs of the cluster's fabric pools, one per Network object name (validated: names do not clash)."""
-    transports: list[Transport]
-    """The transports of the cluster's fabric pools: which installers to apply."""
-    network_names: dict[str, pulumi.Output[str]]
-    """GCP network name -> created network name (GpuNetworks)."""
-    subnet_names: dict[str, pulumi.Output[str]]
+    pools: list[GpuPool]
+    """The cluster's GPU pools: its fabric pools' NICs and transports (which installers to apply) come from them."""
+    fleet_network: str
+    """The fleet VPC's name (`gke.network.name`): the GPU networks' names derive from it."""
+    region: str
+    """The cluster's region: a gVNIC NIC's subnet is its region's."""
+    networks: GpuNetworks
+    """The fleet's GPU VPCs and subnets: the parameter sets name them, and wait for them to exist."""
     provider: k8s.Provider
-    depends_on: list[pulumi.Resource]
-    """What the objects need first: the cluster's system pool (a Helm-free apply still needs the API) and networks."""
+    """The cluster's Kubernetes provider."""
+    system_pool: pulumi.Resource
+    """The cluster's system node pool: a Helm-free apply still needs nodes for the installers' DaemonSets."""
 
 
 class GkeGpuFabric(pulumi.ComponentResource):
@@ -57,31 +66,40 @@ class GkeGpuFabric(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GkeGpuFabricArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:gke:GpuFabric", name, None, opts)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
-        self.network_objects = []
-        for nic in args.nics:
-            params = k8s.apiextensions.CustomResource(
-                f"{name}-{nic.object_name}-params",
-                api_version=API_VERSION,
-                kind="GKENetworkParamSet",
-                metadata={"name": nic.object_name},
-                spec=pulumi.Output.all(args.network_names[nic.network], args.subnet_names[nic.subnet]).apply(
-                    lambda v, rdma=nic.rdma: param_set_spec(v[0], v[1], rdma=rdma)),  # type: ignore[misc]
-                opts=k8s_opts,
-            )
-            k8s.apiextensions.CustomResource(
-                f"{name}-{nic.object_name}",
-                api_version=API_VERSION,
-                kind="Network",
-                metadata={"name": nic.object_name},
-                spec=network_spec(nic.object_name),
-                opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[params]),
-            )
-            self.network_objects.append(nic.object_name)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                          depends_on=[args.system_pool, *args.networks.ready])
+        nics = cluster_nics(args.fleet_network, args.region, args.pools)
+        self.network_objects = [self._nic_network(name, nic, args, k8s_opts) for nic in nics]
+        self._installers(name, [f.transport for p in args.pools if (f := pool_fabric(p))], k8s_opts)
+        self.register_outputs({"network_objects": self.network_objects})
+
+    def _nic_network(self, name: str, nic: GpuNic, args: GkeGpuFabricArgs, k8s_opts: pulumi.ResourceOptions) -> str:
+        """The NIC's GKENetworkParamSet and the Network pods name it by; returns the Network's name."""
+        params = k8s.apiextensions.CustomResource(
+            f"{name}-{nic.object_name}-params",
+            api_version=API_VERSION,
+            kind="GKENetworkParamSet",
+            metadata={"name": nic.object_name},
+            spec=pulumi.Output.all(args.networks.network_names[nic.network],
+                                   args.networks.subnet_names[nic.subnet]).apply(
+                lambda v, rdma=nic.rdma: param_set_spec(v[0], v[1], rdma=rdma)),  # type: ignore[misc]
+            opts=k8s_opts,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-{nic.object_name}",
+            api_version=API_VERSION,
+            kind="Network",
+            metadata={"name": nic.object_name},
+            spec=network_spec(nic.object_name),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[params]),
+        )
+        return nic.object_name
+
+    def _installers(self, name: str, transports: list[Transport], k8s_opts: pulumi.ResourceOptions) -> None:
+        """Each installer DaemonSet the transports need, once (TCPX and TCPXO share the NRI injector)."""
         applied: set[str] = set()
-        for transport in sorted(set(args.transports), key=lambda t: t.value):
+        for transport in sorted(set(transports), key=lambda t: t.value):
             for key, manifest in INSTALLERS[transport]:
                 if key not in applied:
                     applied.add(key)
                     k8s.yaml.v2.ConfigFile(f"{name}-{key}", file=manifest, opts=k8s_opts)
-        self.register_outputs({"network_objects": self.network_objects})

@@ -7,13 +7,14 @@ not drift.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 
 from components import catalog
 from components.config.addons import GpuStack
+from components.config.fabric import pool_nics
 from components.config.gke import (
     CapacityModel,
     GpuPool,
@@ -24,6 +25,7 @@ from components.config.gke import (
     UpgradeStrategy,
 )
 from components.gcp.cluster import hardened_node_settings
+from components.gcp.gpu_network import GpuNetworks
 from components.kubernetes.conventions import GPU_TAINT, LABEL_CAPACITY, LABEL_CLUSTER, LABEL_CRITICAL, LABEL_POOL
 
 NO_GKE_DEVICE_PLUGIN = "gke-no-default-nvidia-gpu-device-plugin"
@@ -40,20 +42,29 @@ _SHARING = {"time-sharing": "TIME_SHARING", "mps": "MPS"}
 @dataclass(frozen=True)
 class GpuNodePoolArgs:
     project: str
+    """The cluster's GCP project."""
     region: str
+    """The cluster's region."""
     cluster_name: pulumi.Input[str]
+    """The GKE cluster's name (GkeClusterComponent.cluster_name)."""
     cluster_key: str
     """The cluster's config name, recorded as a node label for capacity and policy reports."""
     spec: GpuPool
+    """The pool's validated config."""
     gpu_stack: GpuStack
+    """The cluster's GPU stack: with the GPU Operator, GKE's device plugin is turned off on the pool's nodes."""
     service_account: pulumi.Input[str]
+    """The cluster's node service account (GkeClusterComponent.node_service_account)."""
     labels: dict[str, str]
     """GCP resource labels."""
-    depends_on: list[pulumi.Resource]
-    """What the pool's nodes need first: the node service account's propagated IAM bindings."""
-    gpu_nics: list[tuple[pulumi.Input[str], pulumi.Input[str]]] = field(default_factory=list)
-    """(network, subnet) of each extra GPU NIC in NIC order (components.config.fabric.pool_nics); empty: none. A
-    pool's NICs are fixed at creation: changing them replaces the pool."""
+    iam_ready: pulumi.Resource
+    """Done once the node service account's IAM bindings have propagated (GkeClusterComponent.iam_ready): the pool's
+    nodes run as that account."""
+    gpu_networks: GpuNetworks | None = None
+    """The fleet's GPU VPCs and subnets, which a fabric pool's extra NICs sit on; None: the fleet has none. A pool's
+    NICs are fixed at creation: changing them replaces the pool."""
+    fleet_network: str = ""
+    """The fleet VPC's name (`gke.network.name`): the GPU networks' names derive from it."""
 
 
 class GpuNodePool(pulumi.ComponentResource):
@@ -62,28 +73,8 @@ class GpuNodePool(pulumi.ComponentResource):
     def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:gpu:GkeGpuNodePool", name, None, opts)
         spec = args.spec
-        machine = catalog.machine_type(spec.machine_type)
-        gpu = catalog.gpu(machine.gpu)
-        if gpu.gke_accelerator is None:
-            raise ValueError(f"{machine.name}: {gpu.model} has no GKE accelerator type")  # validated upstream
         queued = spec.capacity is CapacityModel.QUEUED
-        # Queued provisioning runs on flex-start VMs too: GKE's command for it passes both flags.
-        dws = queued or spec.capacity is CapacityModel.FLEX_START
-        reservation = spec.reservation.mode if spec.reservation else ReservationMode.ANY
-        if spec.capacity is not CapacityModel.ON_DEMAND:
-            reservation = ReservationMode.NONE
-
-        node_labels = {
-            LABEL_CLUSTER: args.cluster_key,
-            LABEL_POOL: spec.name,
-            LABEL_CAPACITY: spec.capacity.value,
-            **({LABEL_CRITICAL: "true"} if spec.production_critical else {}),
-            **({NO_GKE_DEVICE_PLUGIN: "true"} if args.gpu_stack is GpuStack.OPERATOR else {}),
-            **spec.labels,
-        }
-        driver = "INSTALLATION_DISABLED" if args.gpu_stack is GpuStack.OPERATOR else spec.driver_version.value
-        ssds = local_ssds(spec)
-
+        dws = _dynamic_workload_scheduler(spec)
         pool = gcp.container.NodePool(
             name,
             name=spec.name,
@@ -104,60 +95,121 @@ class GpuNodePool(pulumi.ComponentResource):
             placement_policy=gcp.container.NodePoolPlacementPolicyArgs(type="COMPACT")
             if spec.compact_placement else None,
             queued_provisioning=gcp.container.NodePoolQueuedProvisioningArgs(enabled=True) if queued else None,
-            network_config=gcp.container.NodePoolNetworkConfigArgs(
-                additional_node_network_configs=[
-                    gcp.container.NodePoolNetworkConfigAdditionalNodeNetworkConfigArgs(network=net, subnetwork=sub)
-                    for net, sub in args.gpu_nics
-                ],
-            ) if args.gpu_nics else None,
-            node_config=gcp.container.NodePoolNodeConfigArgs(
-                machine_type=machine.name,
-                image_type="COS_CONTAINERD",
-                disk_type=spec.disk_type.value if spec.disk_type else catalog.gcp_limits.boot_disk(machine.name),
-                disk_size_gb=spec.disk_size_gb,
-                guest_accelerators=[gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
-                    type=gpu.gke_accelerator,
-                    count=machine.gpus,
-                    gpu_driver_installation_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
-                        gpu_driver_version=driver
-                    ),
-                    gpu_partition_size=spec.mig_partition,
-                    gpu_sharing_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
-                        gpu_sharing_strategy=_SHARING[spec.sharing.strategy.value],
-                        max_shared_clients_per_gpu=spec.sharing.max_clients_per_gpu,
-                    ) if spec.sharing else None,
-                )],
-                spot=spec.capacity is CapacityModel.SPOT,
-                flex_start=True if dws else None,
-                # A queued node's lifetime comes from its ProvisioningRequest (maxRunDurationSeconds).
-                max_run_duration="604800s" if dws and not queued else None,
-                reservation_affinity=gcp.container.NodePoolNodeConfigReservationAffinityArgs(
-                    consume_reservation_type=_RESERVATION[reservation],
-                    key="compute.googleapis.com/reservation-name" if reservation is ReservationMode.SPECIFIC
-                    else None,
-                    values=[spec.reservation.name] if spec.reservation and spec.reservation.name
-                    and reservation is ReservationMode.SPECIFIC else None,
-                ),
-                gvnic=gcp.container.NodePoolNodeConfigGvnicArgs(enabled=spec.gvnic),
-                gcfs_config=gcp.container.NodePoolNodeConfigGcfsConfigArgs(enabled=True),
-                ephemeral_storage_local_ssd_config=gcp.container.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs(
-                    local_ssd_count=ssds
-                ) if ssds and spec.local_ssd_mode is LocalSsdMode.EPHEMERAL else None,
-                local_nvme_ssd_block_config=gcp.container.NodePoolNodeConfigLocalNvmeSsdBlockConfigArgs(
-                    local_ssd_count=ssds
-                ) if ssds and spec.local_ssd_mode is LocalSsdMode.RAW_BLOCK else None,
-                taints=[gcp.container.NodePoolNodeConfigTaintArgs(
-                    key=GPU_TAINT[0], value=GPU_TAINT[1], effect=GPU_TAINT[2]
-                )],
-                labels=node_labels,
-                resource_labels=args.labels,
-                **hardened_node_settings(args.service_account),
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on,
+            network_config=_network_config(gpu_nics(args)),
+            node_config=_node_config(args),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.iam_ready],
                                         ignore_changes=["nodeCount", "initialNodeCount"]),
         )
         self.pool_name = pool.name
         self.register_outputs({"pool_name": self.pool_name})
+
+
+def gpu_nics(args: GpuNodePoolArgs) -> list[tuple[pulumi.Input[str], pulumi.Input[str]]]:
+    """(network, subnet) of each extra GPU NIC in NIC order (components.config.fabric.pool_nics); empty: none."""
+    if args.gpu_networks is None:
+        return []
+    nets = args.gpu_networks
+    return [(nets.network_names[n.network], nets.subnet_names[n.subnet])
+            for n in pool_nics(args.fleet_network, args.region, args.spec)]
+
+
+def _dynamic_workload_scheduler(spec: GpuPool) -> bool:
+    """Flex-start VMs: queued provisioning runs on them too (GKE's command for it passes both flags)."""
+    return spec.capacity in (CapacityModel.QUEUED, CapacityModel.FLEX_START)
+
+
+def _network_config(nics: list[tuple[pulumi.Input[str], pulumi.Input[str]]]
+                    ) -> gcp.container.NodePoolNetworkConfigArgs | None:
+    if not nics:
+        return None
+    return gcp.container.NodePoolNetworkConfigArgs(
+        additional_node_network_configs=[
+            gcp.container.NodePoolNetworkConfigAdditionalNodeNetworkConfigArgs(network=net, subnetwork=sub)
+            for net, sub in nics
+        ],
+    )
+
+
+def _node_labels(args: GpuNodePoolArgs) -> dict[str, str]:
+    """The pool's fleet identity (read back by the capacity view and policies), then the config's own labels."""
+    spec = args.spec
+    return {
+        LABEL_CLUSTER: args.cluster_key,
+        LABEL_POOL: spec.name,
+        LABEL_CAPACITY: spec.capacity.value,
+        **({LABEL_CRITICAL: "true"} if spec.production_critical else {}),
+        **({NO_GKE_DEVICE_PLUGIN: "true"} if args.gpu_stack is GpuStack.OPERATOR else {}),
+        **spec.labels,
+    }
+
+
+def _node_config(args: GpuNodePoolArgs) -> gcp.container.NodePoolNodeConfigArgs:
+    """The machine, its GPUs from the catalog, capacity model, disks, GPU taint, labels and hardening."""
+    spec = args.spec
+    machine = catalog.machine_type(spec.machine_type)
+    dws = _dynamic_workload_scheduler(spec)
+    ssds = local_ssds(spec)
+    return gcp.container.NodePoolNodeConfigArgs(
+        machine_type=machine.name,
+        image_type="COS_CONTAINERD",
+        disk_type=spec.disk_type.value if spec.disk_type else catalog.gcp_limits.boot_disk(machine.name),
+        disk_size_gb=spec.disk_size_gb,
+        guest_accelerators=[_guest_accelerator(spec, args.gpu_stack)],
+        spot=spec.capacity is CapacityModel.SPOT,
+        flex_start=True if dws else None,
+        # A queued node's lifetime comes from its ProvisioningRequest (maxRunDurationSeconds).
+        max_run_duration="604800s" if dws and spec.capacity is not CapacityModel.QUEUED else None,
+        reservation_affinity=_reservation_affinity(spec),
+        gvnic=gcp.container.NodePoolNodeConfigGvnicArgs(enabled=spec.gvnic),
+        gcfs_config=gcp.container.NodePoolNodeConfigGcfsConfigArgs(enabled=True),
+        ephemeral_storage_local_ssd_config=gcp.container.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs(
+            local_ssd_count=ssds
+        ) if ssds and spec.local_ssd_mode is LocalSsdMode.EPHEMERAL else None,
+        local_nvme_ssd_block_config=gcp.container.NodePoolNodeConfigLocalNvmeSsdBlockConfigArgs(
+            local_ssd_count=ssds
+        ) if ssds and spec.local_ssd_mode is LocalSsdMode.RAW_BLOCK else None,
+        taints=[gcp.container.NodePoolNodeConfigTaintArgs(
+            key=GPU_TAINT[0], value=GPU_TAINT[1], effect=GPU_TAINT[2]
+        )],
+        labels=_node_labels(args),
+        resource_labels=args.labels,
+        **hardened_node_settings(args.service_account),
+    )
+
+
+def _guest_accelerator(spec: GpuPool, stack: GpuStack) -> gcp.container.NodePoolNodeConfigGuestAcceleratorArgs:
+    """The machine's GPUs as the catalog has them, their driver (none with the GPU Operator), MIG and sharing."""
+    machine = catalog.machine_type(spec.machine_type)
+    gpu = catalog.gpu(machine.gpu)
+    if gpu.gke_accelerator is None:
+        raise ValueError(f"{machine.name}: {gpu.model} has no GKE accelerator type")  # validated upstream
+    driver = "INSTALLATION_DISABLED" if stack is GpuStack.OPERATOR else spec.driver_version.value
+    return gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
+        type=gpu.gke_accelerator,
+        count=machine.gpus,
+        gpu_driver_installation_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
+            gpu_driver_version=driver
+        ),
+        gpu_partition_size=spec.mig_partition,
+        gpu_sharing_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(
+            gpu_sharing_strategy=_SHARING[spec.sharing.strategy.value],
+            max_shared_clients_per_gpu=spec.sharing.max_clients_per_gpu,
+        ) if spec.sharing else None,
+    )
+
+
+def _reservation_affinity(spec: GpuPool) -> gcp.container.NodePoolNodeConfigReservationAffinityArgs:
+    """The configured reservation for on-demand pools (ANY by default); spot and DWS capacity consume none."""
+    reservation = spec.reservation.mode if spec.reservation else ReservationMode.ANY
+    if spec.capacity is not CapacityModel.ON_DEMAND:
+        reservation = ReservationMode.NONE
+    return gcp.container.NodePoolNodeConfigReservationAffinityArgs(
+        consume_reservation_type=_RESERVATION[reservation],
+        key="compute.googleapis.com/reservation-name" if reservation is ReservationMode.SPECIFIC
+        else None,
+        values=[spec.reservation.name] if spec.reservation and spec.reservation.name
+        and reservation is ReservationMode.SPECIFIC else None,
+    )
 
 
 def location_policy(spec: GpuPool) -> LocationPolicy:

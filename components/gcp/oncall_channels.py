@@ -10,12 +10,15 @@ e-mail.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
 
+from components.config.observability import Observability, Receiver, ReceiverType, Severity
 from components.gcp.budget import OnCallChannel, slug
+from components.gcp.capacity_signals import AlertChannel
 
 
 @dataclass(frozen=True)
@@ -49,3 +52,44 @@ class GcpOnCallChannels(pulumi.ComponentResource):
             display_name=f"gpu-fleet {args.environment} on-call: {r.receiver} {email}",
             labels={"email_address": email}, user_labels=args.labels, opts=child).name for email in r.emails]
         return out
+
+
+PAGED = frozenset({Severity.CRITICAL, Severity.WARNING})
+"""The severities of GKE's capacity alerts: a receiver that takes neither gets no channel for them."""
+
+
+def capacity_receivers(obs: Observability) -> dict[str, Receiver]:
+    """Receivers that take capacity alerts: every namespace's (they are about nodes), at a severity the alerts have."""
+    return {n: r for n, r in sorted(obs.receivers.items()) if not r.namespaces and PAGED & set(r.severities)}
+
+
+def unreached_receivers(obs: Observability) -> list[str]:
+    """Receivers Cloud Monitoring cannot notify: Slack incoming webhooks and plain webhooks.
+
+    A webhook's URL (its token) would be a channel label in clear, and Cloud Monitoring's Slack channel takes a Slack
+    app's token, not an incoming webhook.
+    """
+    return [n for n, r in capacity_receivers(obs).items() if r.type in (ReceiverType.SLACK, ReceiverType.WEBHOOK)]
+
+
+def capacity_alert_channels(obs: Observability, *, project: str, labels: dict[str, str],
+                            credentials: Mapping[str, pulumi.Output[str]],
+                            budget_channels: Mapping[str, list[pulumi.Output[str]]]) -> list[AlertChannel]:
+    """Each capacity receiver's Cloud Monitoring channels: the budget's where it has them, else the project's own.
+
+    The project's own are one GcpOnCallChannels (`oncall-gcp`), made only when some receiver needs one.
+    """
+    specs = []
+    for name, r in capacity_receivers(obs).items():
+        if name in budget_channels:
+            continue
+        if r.type is ReceiverType.PAGERDUTY and r.secret is not None:
+            specs.append(OnCallChannel(name, pagerduty_key=pulumi.Output.secret(credentials[r.secret])))
+        elif r.type is ReceiverType.EMAIL and r.to:
+            specs.append(OnCallChannel(name, emails=tuple(r.to)))
+    own = GcpOnCallChannels("oncall-gcp", GcpOnCallChannelsArgs(
+        project=project, receivers=specs, environment=labels.get("environment", ""), labels=labels)).channels \
+        if specs else {}
+    found = {**own, **{n: list(c) for n, c in budget_channels.items()}}
+    return [AlertChannel(n, frozenset(r.severities), c) for n, r in capacity_receivers(obs).items()
+            for c in found.get(n, [])]

@@ -16,7 +16,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import versions
-from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
+from components.config.addons import (
+    DCGM_NAMESPACE,
+    OPERATOR_NAMESPACE,
+    DcgmSource,
+    GpuStack,
+    StorageClassSpec,
+    TeamNamespace,
+)
 from components.kubernetes.conventions import GPU_TAINT
 from components.kubernetes.dcgm_counters import counters_csv, operator_counters
 
@@ -39,16 +46,33 @@ _ON_GPU_NODES = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecutio
 
 
 @dataclass(frozen=True)
-class GpuAddonsArgs:
-    spec: Addons
-    provider: k8s.Provider
-    """The cluster's Kubernetes provider."""
-    depends_on: list[pulumi.Resource]
-    """GPU node pools the add-ons need to schedule onto."""
-    system_nodes: list[pulumi.Resource]
+class GkeGpuStack:
+    """The GPU software GKE's nodes need in-cluster; images that ship their own (EKS, OpenShift) take none."""
+
+    stack: GpuStack
+    """GKE's own stack (dcgm-exporter beside it, unless DCGM is GKE's managed one) or the NVIDIA GPU Operator."""
+    dcgm: DcgmSource
+    """Where DCGM metrics come from: GKE managed DCGM installs nothing, dcgm-exporter its chart."""
+    system_pool: pulumi.Resource
     """The system node pool: the operator's controllers and NFD master run there, and Helm waits for them."""
+    gpu_pools: list[pulumi.Resource]
+    """The GPU node pools the stack's node agents schedule onto."""
     gpus: bool = True
     """The cluster may have GPU nodes (pools or auto-provisioned GPUs); without, no dcgm-exporter is installed."""
+
+
+@dataclass(frozen=True)
+class GpuAddonsArgs:
+    provider: k8s.Provider
+    """The cluster's Kubernetes provider."""
+    priority_classes: bool
+    """Create gpu-fleet's four GPU PriorityClasses (`addons.priority_classes`)."""
+    namespaces: list[TeamNamespace]
+    """Team namespaces, each with its GPU quota (`addons.namespaces`)."""
+    storage_class: StorageClassSpec | None = None
+    """The ML StorageClass on GKE's Persistent Disk CSI driver; None: the platform's own (EKS' gp3) or none."""
+    gpu_stack: GkeGpuStack | None = None
+    """GKE's in-cluster GPU software; None: the node image or another component brings it (EKS, OpenShift)."""
 
 
 def gpu_operator_values() -> dict[str, Any]:
@@ -102,26 +126,34 @@ class GpuAddons(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GpuAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:addons:GpuAddons", name, None, opts)
-        spec = args.spec
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        if args.priority_classes:
+            self._priority_classes(name, k8s_opts)
+        self.namespaces = self._team_namespaces(name, args.namespaces, args.provider)
+        if args.storage_class is not None:
+            self._storage_class(name, args.storage_class, k8s_opts)
+        if args.gpu_stack is not None:
+            self._gke_gpu_stack(name, args.gpu_stack, args.provider)
+        self.register_outputs({"namespaces": self.namespaces})
 
-        if spec.priority_classes:
-            for pc, (value, description) in PRIORITY_CLASSES.items():
-                k8s.scheduling.v1.PriorityClass(
-                    f"{name}-{pc}",
-                    metadata={"name": pc},
-                    value=value,
-                    global_default=False,
-                    description=description,
-                    opts=k8s_opts,
-                )
+    def _priority_classes(self, name: str, opts: pulumi.ResourceOptions) -> None:
+        for pc, (value, description) in PRIORITY_CLASSES.items():
+            k8s.scheduling.v1.PriorityClass(
+                f"{name}-{pc}",
+                metadata={"name": pc},
+                value=value,
+                global_default=False,
+                description=description,
+                opts=opts,
+            )
 
-        self.namespaces = []
-        for team in spec.namespaces:
+    def _team_namespaces(self, name: str, teams: list[TeamNamespace], provider: k8s.Provider) -> list[str]:
+        """Each team's namespace and its GPU quota; returns the namespaces' names."""
+        for team in teams:
             ns = k8s.core.v1.Namespace(
                 f"{name}-ns-{team.name}",
                 metadata={"name": team.name, "labels": {"gpu-fleet/team": team.name}},
-                opts=k8s_opts,
+                opts=pulumi.ResourceOptions(parent=self, provider=provider),
             )
             # Extended resources take only `requests.` quota items: they cannot be overcommitted, so a
             # `limits.nvidia.com/gpu` item (as seed 000 wrote) is meaningless.
@@ -129,33 +161,33 @@ class GpuAddons(pulumi.ComponentResource):
                 f"{name}-quota-{team.name}",
                 metadata={"name": "gpu-quota", "namespace": team.name},
                 spec={"hard": {"requests.nvidia.com/gpu": str(team.gpus)}},
-                opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ns]),
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ns]),
             )
-            self.namespaces.append(team.name)
+        return [team.name for team in teams]
 
-        if spec.storage_class is not None:
-            sc = spec.storage_class
-            k8s.storage.v1.StorageClass(
-                f"{name}-sc-{sc.name}",
-                metadata={"name": sc.name},
-                provisioner="pd.csi.storage.gke.io",
-                parameters={"type": sc.disk_type,
-                            "replication-type": "regional-pd" if sc.regional else "none"},
-                volume_binding_mode="WaitForFirstConsumer",
-                allow_volume_expansion=True,
-                reclaim_policy="Delete",
-                opts=k8s_opts,
-            )
+    def _storage_class(self, name: str, sc: StorageClassSpec, opts: pulumi.ResourceOptions) -> None:
+        k8s.storage.v1.StorageClass(
+            f"{name}-sc-{sc.name}",
+            metadata={"name": sc.name},
+            provisioner="pd.csi.storage.gke.io",
+            parameters={"type": sc.disk_type,
+                        "replication-type": "regional-pd" if sc.regional else "none"},
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            reclaim_policy="Delete",
+            opts=opts,
+        )
 
+    def _gke_gpu_stack(self, name: str, stack: GkeGpuStack, provider: k8s.Provider) -> None:
+        """The GPU Operator, or dcgm-exporter beside GKE's own stack (nothing over GKE managed DCGM)."""
         # A GPU pool with min 0 is ready in seconds; without the system pool in the list Helm's wait would race
         # the first system nodes (and an atomic release rolls back when it loses).
-        after_nodes = pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                             depends_on=[*args.system_nodes, *args.depends_on])
-        if spec.gpu_stack is GpuStack.OPERATOR:
-            self._gpu_operator(name, args.provider, after_nodes)
-        elif spec.dcgm is DcgmSource.EXPORTER and args.gpus:
-            self._dcgm_exporter(name, args.provider, after_nodes)
-        self.register_outputs({"namespaces": self.namespaces})
+        after_nodes = pulumi.ResourceOptions(parent=self, provider=provider,
+                                             depends_on=[stack.system_pool, *stack.gpu_pools])
+        if stack.stack is GpuStack.OPERATOR:
+            self._gpu_operator(name, provider, after_nodes)
+        elif stack.dcgm is DcgmSource.EXPORTER and stack.gpus:
+            self._dcgm_exporter(name, provider, after_nodes)
 
     def _gpu_operator(self, name: str, provider: k8s.Provider, opts: pulumi.ResourceOptions) -> None:
         ns_opts = self._privileged_namespace(f"{name}-gpu-operator-ns", OPERATOR_NAMESPACE, provider, opts)

@@ -37,11 +37,13 @@ def device_plugin_values() -> dict[str, Any]:
 @dataclass(frozen=True)
 class NvidiaSoftwareArgs:
     software: GpuSoftware
+    """NVIDIA's device plugin (plus dcgm-exporter) or the GPU Operator (`addons.gpu_software`)."""
     dcgm_exporter: bool
     """Run dcgm-exporter (the standalone chart, or the operator's own)."""
     provider: k8s.Provider
-    depends_on: list[pulumi.Resource]
-    """What must exist first (the node capacity the charts' pods run on)."""
+    """The cluster's Kubernetes provider."""
+    system_nodes: pulumi.Resource
+    """The system node group: the charts' controllers run there, and Helm waits for them."""
     prometheus_operator: pulumi.Resource | None = None
     """The release that installs the Prometheus Operator and its CRDs; set, dcgm-exporter is scraped through a
     ServiceMonitor, whose chart waits for it."""
@@ -78,9 +80,14 @@ def dcgm_exporter_values(*, service_monitor: bool = False) -> dict[str, Any]:
 
 
 class NvidiaSoftware(pulumi.ComponentResource):
+    exporter_namespace: str
+    """Where dcgm-exporter runs (the GPU Operator's namespace, or the standalone chart's): its dashboard goes there."""
+
     def __init__(self, name: str, args: NvidiaSoftwareArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:addons:NvidiaSoftware", name, None, opts)
-        after = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        operator = args.software is GpuSoftware.OPERATOR
+        self.exporter_namespace = OPERATOR_NAMESPACE if operator else DCGM_NAMESPACE
+        after = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[args.system_nodes])
         monitored = args.prometheus_operator is not None
         crds = [args.prometheus_operator] if args.prometheus_operator is not None else []
         if args.software is GpuSoftware.OPERATOR:

@@ -62,8 +62,8 @@ class OpenShiftMonitoringArgs:
     """Each receiver's `secret` config key -> its (secret) value."""
     provider: k8s.Provider
     """The cluster's Kubernetes provider."""
-    depends_on: Sequence[pulumi.Resource]
-    """The GPU Operator's namespace (when gpu-fleet manages it)."""
+    gpu_namespace: Sequence[pulumi.Resource]
+    """What makes the GPU Operator's namespace, where the rules go (empty: gpu-fleet does not manage it)."""
     deadmans_switch: Receiver | None = None
     """Where gpu-fleet's Watchdog goes (`observability.deadmans_switch`); None: dropped."""
 
@@ -205,7 +205,7 @@ class OpenShiftMonitoring(pulumi.ComponentResource):
         k8s.apiextensions.CustomResource(
             f"{name}-rules", api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],
             spec=obj["spec"], opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                                          depends_on=list(args.depends_on)))
+                                                          depends_on=list(args.gpu_namespace)))
 
     def _routing(self, name: str, args: OpenShiftMonitoringArgs) -> None:
         """gpu-fleet's namespace, the receivers' Secret and the AlertmanagerConfig that routes to them."""

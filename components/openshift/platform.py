@@ -18,7 +18,6 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.capacity.rows import PriceBook
-from components.config.addons import Addons, DcgmSource, GpuStack
 from components.config.budgets import TeamBudget
 from components.config.observability import Observability
 from components.config.openshift import AutoscalerMode, Capacity, OpenShiftCluster
@@ -94,13 +93,13 @@ class OpenShiftGpuPlatform(pulumi.ComponentResource):
             cluster=spec.name, groups=with_team_guard(rule_groups(spec, args.observability, args.prices), args.teams,
                                                      spec.addons.namespaces),
             receivers=dict(args.observability.receivers), credentials=args.credentials, provider=self.provider,
-            depends_on=gpu_namespace, deadmans_switch=args.observability.deadmans_switch),
+            gpu_namespace=gpu_namespace, deadmans_switch=args.observability.deadmans_switch),
             opts=pulumi.ResourceOptions(parent=self))
-        shared = Addons(gpu_stack=GpuStack.GKE, dcgm=DcgmSource.MANAGED,
-                        priority_classes=spec.addons.priority_classes, namespaces=list(spec.addons.namespaces),
-                        storage_class=None)
-        GpuAddons(f"{name}-addons", GpuAddonsArgs(spec=shared, provider=self.provider, depends_on=[],
-                                                  system_nodes=[]), opts=pulumi.ResourceOptions(parent=self))
+        # The shared add-ons only: the GPU software is the GPU Operator's (from OLM), storage the cluster's own.
+        GpuAddons(f"{name}-addons", GpuAddonsArgs(provider=self.provider,
+                                                  priority_classes=spec.addons.priority_classes,
+                                                  namespaces=list(spec.addons.namespaces)),
+                  opts=pulumi.ResourceOptions(parent=self))
         if args.console_dashboard:
             openshift_console_dashboard(f"{name}-dashboard", cluster=spec.name, provider=self.provider,
                                         opts=pulumi.ResourceOptions(parent=self))

@@ -9,7 +9,7 @@ Dashboards. Both take the dashboard JSON as a data key.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 import pulumi
@@ -40,17 +40,21 @@ class DashboardForm(str, Enum):
 @dataclass(frozen=True)
 class DashboardConfigMapArgs:
     form: DashboardForm
+    """Grafana's sidecar form or the OpenShift console's."""
     cluster: str
     """The cluster's key in the fleet (`<region>-<cluster>`)."""
     labels: MetricLabels
     """How this cluster's GPU metrics name node, namespace and capacity type."""
     provider: k8s.Provider
+    """The cluster's Kubernetes provider."""
     namespace: str = CONSOLE_NAMESPACE
     """Where the ConfigMap goes (Grafana's sidecar searches every namespace; the console reads only its own)."""
-    depends_on: list[pulumi.Resource] = field(default_factory=list)
-    """What creates the namespace (the GPU software, whose exporter the dashboard shows)."""
+    gpu_software: pulumi.Resource | None = None
+    """What creates the namespace (the GPU software, whose exporter the dashboard shows); None: it exists."""
     daily_budget_usd: float | None = None
+    """The daily GPU budget the cost stat is read against; None: no budget thresholds."""
     thresholds: tuple[float, ...] = ()
+    """Shares of the daily budget where the cost stat turns orange, then red."""
 
 
 class DashboardConfigMap(pulumi.ComponentResource):
@@ -69,7 +73,8 @@ class DashboardConfigMap(pulumi.ComponentResource):
             metadata={"name": UID, "namespace": args.namespace,
                       "labels": {key: value, LABEL_CLUSTER: args.cluster, "app.kubernetes.io/managed-by": "gpu-fleet"}},
             data={f"{UID}.json": json.dumps(body, sort_keys=True)},
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                        depends_on=[args.gpu_software] if args.gpu_software is not None else []),
         )
         self.config_map_name = config_map.metadata.name
         self.register_outputs({"config_map_name": self.config_map_name})

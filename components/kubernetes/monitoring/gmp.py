@@ -19,7 +19,7 @@ only the root cgroup's byte counters of the physical interfaces, a few series pe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -101,10 +101,11 @@ class GmpMonitoringArgs:
     groups: list[RuleGroup]
     """The rule groups to evaluate (empty: alerts are off)."""
     receivers: dict[str, Receiver]
+    """The stack's receivers, by name (`observability.receivers`)."""
     credentials: dict[str, pulumi.Output[str]]
     """Each receiver's `secret` key -> its value, a Pulumi secret."""
     provider: k8s.Provider
-    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """The cluster's Kubernetes provider."""
     deadmans_switch: Receiver | None = None
     """Where gpu-fleet's Watchdog heartbeat goes (`observability.deadmans_switch`); None: dropped."""
 
@@ -116,7 +117,7 @@ class GmpMonitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GmpMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:monitoring:GmpMonitoring", name, None, opts)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
         self.stack = STACK
         self.rules = rule_names(args.groups)
         self.receivers = sorted(args.receivers)

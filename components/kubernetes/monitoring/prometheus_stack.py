@@ -12,7 +12,7 @@ ConfigMaps labelled `grafana_dashboard: "1"` from every namespace.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -97,14 +97,17 @@ class PrometheusStackArgs:
     cluster: str
     """The cluster's key (`<region>-<name>`): the `cluster` external label, and the plan's name for it."""
     groups: list[RuleGroup]
+    """The rule groups to evaluate (empty: alerts are off)."""
     receivers: dict[str, Receiver]
+    """The stack's receivers, by name (`observability.receivers`)."""
     credentials: dict[str, pulumi.Output[str]]
     """Each receiver's `secret` key -> its value, a Pulumi secret."""
     storage_class: str
     """The StorageClass Prometheus' volume is provisioned from."""
     provider: k8s.Provider
-    depends_on: list[pulumi.Resource] = field(default_factory=list)
-    """The nodes the stack's pods run on."""
+    """The cluster's Kubernetes provider."""
+    system_nodes: pulumi.Resource
+    """The system node group the stack's pods run on; the chart waits for it."""
     deadmans_switch: Receiver | None = None
     """Where the chart's Watchdog heartbeat goes (`observability.deadmans_switch`); None: dropped."""
 
@@ -124,7 +127,7 @@ class PrometheusStack(pulumi.ComponentResource):
         ns = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": MONITORING_NAMESPACE},
                                    opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
         in_ns = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[ns])
-        before: list[pulumi.Resource] = [ns, *args.depends_on]
+        before: list[pulumi.Resource] = [ns, args.system_nodes]
         if args.receivers or args.deadmans_switch is not None:
             before.append(k8s.core.v1.Secret(
                 f"{name}-alertmanager",
