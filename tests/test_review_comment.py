@@ -7,7 +7,6 @@ Each scenario is a real offline plan with the real policy pack, against a real b
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import os
@@ -22,20 +21,12 @@ from markdown_it import MarkdownIt
 from rich.console import Console
 
 from benchmarks.plan_bench import synthetic
-from gpufleet import cli, layout, report, violations
+from gpufleet import layout, report, violations
 from gpufleet.report import Plan
-from tests.conftest import ROOT, gke_of, shared_plan, stack_doc
+from tests.support.plans import PACK, ROOT, checked_plan, gke_of, shared_file, stack_doc
 
 GOLDEN = ROOT / "tests" / "golden" / "comments"
-PACK = ROOT / "policies"
 LINKS = layout.Links()  # repository-relative: the goldens do not depend on the CI environment
-
-
-def _checked(plan: Plan, config: Path) -> Plan:
-    """A copy of `plan` with the pack's verdict (the shared plans are never mutated)."""
-    plan = copy.copy(plan)
-    cli.check_policies(plan, PACK, config)
-    return plan
 
 
 def _l4(doc: dict[str, Any]) -> dict[str, Any]:
@@ -45,30 +36,27 @@ def _l4(doc: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Plan]:
-    """Every scenario's plan, built once for the module (each takes seconds)."""
+    """Every scenario's plan with the pack's verdict, each built once per run (tests/support/plans.py)."""
     dev_config = PACK / "config" / "dev.json"
 
-    def planned(name: str, edit: Callable[[dict[str, Any]], None]) -> Plan:
+    def planned(edit: Callable[[dict[str, Any]], None], config: Path = dev_config) -> Plan:
         doc = stack_doc("dev")
         edit(doc)
-        return shared_plan(tmp_path_factory, "dev", yaml.safe_dump(doc))
+        return checked_plan(tmp_path_factory, "dev", yaml.safe_dump(doc), config)
 
-    out = {"base": _checked(shared_plan(tmp_path_factory, "dev", (ROOT / "Pulumi.dev.yaml").read_text()),
-                            dev_config)}
-    out["pass"] = _checked(planned("pass", lambda d: _l4(d)["autoscaling"].update(max_nodes=6)), dev_config)
-    fail = planned("fail", lambda d: _l4(d)["autoscaling"].update(max_nodes=10))
-    out["fail"] = _checked(fail, dev_config)
+    def fail(d: dict[str, Any]) -> None:
+        _l4(d)["autoscaling"].update(max_nodes=10)
+
+    out = {"base": checked_plan(tmp_path_factory, "dev", (ROOT / "Pulumi.dev.yaml").read_text(), dev_config)}
+    out["pass"] = planned(lambda d: _l4(d)["autoscaling"].update(max_nodes=6))
+    out["fail"] = planned(fail)
     raised = json.loads(dev_config.read_text())
     raised["gpu-quota"]["quotas"]["us-central1"]["NVIDIA_L4_GPUS"] = 12
     raised["gpu-quota"]["global_quotas"]["GPUS_ALL_REGIONS"] = 20
-    quota_file = tmp_path_factory.mktemp("quota") / "dev.json"
-    quota_file.write_text(json.dumps(raised))
-    out["quota"] = _checked(fail, quota_file)
-    out["labels"] = _checked(planned("labels", lambda d: d["config"]["gpu-fleet:labels"].update(
-        {"data-classification": "internal"})), dev_config)
-    out["removal"] = _checked(planned("removal", lambda d: gke_of(d)["regions"][0]["clusters"][0]["gpu_pools"].remove(
-        next(p for p in gke_of(d)["regions"][0]["clusters"][0]["gpu_pools"] if p["name"] == "h100-spot"))),
-        dev_config)
+    out["quota"] = planned(fail, shared_file(tmp_path_factory, "dev.json", json.dumps(raised)))
+    out["labels"] = planned(lambda d: d["config"]["gpu-fleet:labels"].update({"data-classification": "internal"}))
+    out["removal"] = planned(lambda d: gke_of(d)["regions"][0]["clusters"][0]["gpu_pools"].remove(
+        next(p for p in gke_of(d)["regions"][0]["clusters"][0]["gpu_pools"] if p["name"] == "h100-spot")))
     return out
 
 
@@ -153,8 +141,8 @@ def test_a_base_planned_without_the_pack_says_new_is_unknown(plans: dict[str, Pl
 
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Plan:
-    plan = shared_plan(tmp_path_factory, "prod", (ROOT / "Pulumi.prod.yaml").read_text())
-    return _checked(plan, PACK / "config" / "prod.json")
+    prod_text = (ROOT / "Pulumi.prod.yaml").read_text()
+    return checked_plan(tmp_path_factory, "prod", prod_text, PACK / "config" / "prod.json")
 
 
 def _gfm() -> MarkdownIt:
@@ -189,13 +177,19 @@ def test_terminal_puts_the_verdict_first_and_last_and_resources_behind_a_flag(pl
     assert any(ln.lstrip().startswith("Resources (") for ln in text(resources=True))
 
 
-def test_a_10x_fleet_fits_githubs_limit_and_keeps_every_mandatory_violation(
+# Three times prod's clusters is the smallest fleet whose whole comment (about 75,000 characters) is over the budget:
+# it proves the cut as a 10x fleet would, at a third of the plan (the benchmark still plans 10x and 100x).
+LARGE_FLEET_SCALE = 3
+
+
+@pytest.mark.first  # one long plan: started first so it is not the run's tail
+def test_a_fleet_too_big_for_one_comment_fits_githubs_limit_and_keeps_every_mandatory_violation(
         tmp_path_factory: pytest.TempPathFactory) -> None:
-    plan = _checked(shared_plan(tmp_path_factory, "prod", yaml.safe_dump(synthetic(10))),
-                    PACK / "config" / "prod.json")
+    plan = checked_plan(tmp_path_factory, "prod", yaml.safe_dump(synthetic(LARGE_FLEET_SCALE)),
+                        PACK / "config" / "prod.json")
     assert plan.policy is not None
     mandatory = [v for v in plan.policy["violations"] if v["level"] == "mandatory"]
-    assert mandatory, "the 10x fleet should fail its quota and budget"
+    assert mandatory, "the large fleet should fail its quota and budget"
     whole = report.markdown(plan, None, links=LINKS, limit=None)
     assert len(whole) > layout.COMMENT_BUDGET  # the case the limit is for
     md = report.markdown(plan, None, links=LINKS)

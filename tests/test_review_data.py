@@ -23,8 +23,8 @@ Pair = tuple[Plan, Path]
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory, prod_plan: Plan) -> dict[str, Any]:
-    plan, _ = scenario(tmp_path_factory, "prod", plain=prod_plan)
+def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    plan, _ = scenario(tmp_path_factory, "prod")
     return json.loads(json.dumps(plan.to_json()))
 
 
@@ -161,11 +161,11 @@ def test_g_h_labels_and_alert_thresholds_are_visible(relabel_and_alerts: Pair, b
 
 
 def test_q_quota_only_change_shows_the_grant_and_the_policy_config(tmp_path_factory: pytest.TempPathFactory,
-                                                                   prod_plan: Plan, base: dict[str, Any]) -> None:
+                                                                   base: dict[str, Any]) -> None:
     def grant(policy: dict[str, Any]) -> None:
         policy["gpu-quota"]["quotas"]["us-central1"]["NVIDIA_L4_GPUS"] = 32
 
-    plan, _ = scenario(tmp_path_factory, "prod", None, grant, plain=prod_plan)
+    plan, _ = scenario(tmp_path_factory, "prod", None, grant)
     quota = headroom.section(plan, base)
     assert quota.changed
     assert _row(quota, "us-central1", "NVIDIA_L4_GPUS")[3:5] == ("24 → 32 (changed in this PR)", "14")
@@ -175,22 +175,21 @@ def test_q_quota_only_change_shows_the_grant_and_the_policy_config(tmp_path_fact
     assert found.headline == "1 policy-config change"
 
 
-def test_an_unchanged_branch_says_so_in_one_line(base: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
-                                                 prod_plan: Plan) -> None:
-    plan, _ = scenario(tmp_path_factory, "prod", plain=prod_plan)
+def test_an_unchanged_branch_says_so_in_one_line(base: dict[str, Any],
+                                                 tmp_path_factory: pytest.TempPathFactory) -> None:
+    plan, _ = scenario(tmp_path_factory, "prod")
     found = changes.section(plan, base)
     assert found is not None and not found.changed
     assert found.headline == "no resource, alert or policy-config change"
 
 
-def test_where_else_finds_a_region_with_headroom_and_prices_it(tmp_path_factory: pytest.TempPathFactory,
-                                                               prod_plan: Plan) -> None:
+def test_where_else_finds_a_region_with_headroom_and_prices_it(tmp_path_factory: pytest.TempPathFactory) -> None:
     # us-east4's spot L4 pool fills PREEMPTIBLE_NVIDIA_L4_GPUS (16 of 16); us-central1 grants no preemptible L4,
     # so there spot counts against NVIDIA_L4_GPUS, raised here to 48 (18 used): room for its 16 GPUs.
     def grant(policy: dict[str, Any]) -> None:
         policy["gpu-quota"]["quotas"]["us-central1"]["NVIDIA_L4_GPUS"] = 48
 
-    plan, _ = scenario(tmp_path_factory, "prod", None, grant, plain=prod_plan)
+    plan, _ = scenario(tmp_path_factory, "prod", None, grant)
     where = headroom.where_else_section(plan, None)
     assert where is not None and isinstance(where.data, dict)
     moves = [m for m in where.data["moves"] if m["pool"].startswith("gke.regions[us-east4]")
@@ -209,10 +208,10 @@ def dev_in_prod_project(tmp_path_factory: pytest.TempPathFactory) -> Pair:
 
 
 def test_stacks_sharing_a_project_sum_their_quota(dev_in_prod_project: Pair, base: dict[str, Any],
-                                                  tmp_path_factory: pytest.TempPathFactory, prod_plan: Plan) -> None:
+                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
     dev, _ = dev_in_prod_project
     dev_doc = json.loads(json.dumps(dev.to_json()))
-    prod, _ = scenario(tmp_path_factory, "prod", plain=prod_plan)
+    prod, _ = scenario(tmp_path_factory, "prod")
     shared = headroom.shared_section(prod, [dev_doc])
     assert shared is not None and shared.mandatory and shared.headline is not None
     assert "gcp:acme-ml-prod us-central1 NVIDIA_L4_GPUS: 26 GPUs across stacks (prod 18, dev 8), granted 24" \
