@@ -470,8 +470,8 @@ def test_every_rule_has_a_promtool_case() -> None:
 
 @pytest.mark.parametrize("source", list(MetricSource))
 def test_rendered_objects_validate_against_the_reference_crds(source: MetricSource) -> None:
-    from tests.cel_rules import violations, with_defaults
-    from tests.test_kubernetes_objects import crd_schemas, validate
+    from tests.support.cel_rules import violations, with_defaults
+    from tests.support.k8s_schemas import crd_schemas, validate
 
     groups = gpu_rule_groups(Alerts(), RuleTargets(source, TARGETS.prices, TARGETS.network))
     for obj in (prometheus_rule("gpufleet-gpu", "monitoring", groups), gmp_cluster_rules("gpufleet-gpu", groups)):
@@ -484,8 +484,8 @@ def test_rendered_objects_validate_against_the_reference_crds(source: MetricSour
 
 
 def test_a_rule_with_both_record_and_alert_fails_the_crd() -> None:
-    from tests.cel_rules import violations, with_defaults
-    from tests.test_kubernetes_objects import crd_schemas
+    from tests.support.cel_rules import violations, with_defaults
+    from tests.support.k8s_schemas import crd_schemas
 
     obj = gmp_cluster_rules("x", gpu_rule_groups(Alerts(), TARGETS))
     obj["spec"]["groups"][0]["rules"][0]["record"] = "gpu:x:sum"

@@ -16,8 +16,8 @@ from components.kubernetes.monitoring.rules import rule_file
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from tests.conftest import budgets_of
-from tests.test_config import errors, values
-from tests.test_policies import engine_config, run_stack_policy
+from tests.support.config_builders import errors, values
+from tests.support.engine import engine_config, run_stack_policy
 
 
 def of_type(plan: Plan, typ: str) -> list[Recorded]:
@@ -89,7 +89,7 @@ def test_eks_and_openshift_teams_are_guarded_by_their_clusters_prometheus(prod_d
                                                                           plan_doc: Any) -> None:
     """A team on one EKS or OpenShift cluster gets its daily guard in that cluster's rules, the same rules the
     promtool case above runs; GKE teams stay Cloud Monitoring alert policies."""
-    from tests.test_monitoring_stacks import _check_crd
+    from tests.support.monitoring import _check_crd
 
     budgets_of(prod_doc)["teams"] += [{"name": "ml-research", "daily_usd": 2000},
                                       {"name": "private-ai-demo", "daily_usd": 300, "thresholds": [1.0]}]

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.plans import ROOT
+
 WORKFLOWS = ROOT / ".github" / "workflows"
 STICKY = ROOT / ".ci" / "sticky-comment"
 FAKE_GH = ROOT / "tests" / "support" / "fake_gh"

@@ -11,24 +11,7 @@ from components.config import ConfigError
 from gpufleet.offline import read_stack_file
 from infra.config import parse
 from tests.conftest import ROOT, stack_doc
-
-
-def values(stack: str = "dev") -> dict[str, Any]:
-    cfg = stack_doc(stack)["config"]
-    return copy.deepcopy({k.split(":", 1)[1]: v for k, v in cfg.items() if k.startswith("gpu-fleet:")})
-
-
-def errors(raw: dict[str, Any]) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse(raw, gcp_project="acme-test")
-    return [str(i) for i in info.value.issues]
-
-
-def first_pool(raw: dict[str, Any]) -> dict[str, Any]:
-    return raw["gke"]["regions"][0]["clusters"][0]["gpu_pools"][0]
-
-
-POOL = "gke.regions[us-central1].clusters[dev-1].gpu_pools[l4]"
+from tests.support.config_builders import POOL, errors, first_pool, values
 
 
 def test_shipped_stacks_are_valid() -> None:

@@ -37,9 +37,9 @@ from components.kubernetes.monitoring.targets import PoolPricing, gpu_prices, pr
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from tests.conftest import budgets_of
-from tests.test_config import errors, values
+from tests.support.config_builders import errors, values
+from tests.support.plans import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian: prometheus)")
 

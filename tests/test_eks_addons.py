@@ -25,9 +25,10 @@ from gpufleet import cli, report
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from tests.support.eks_config import eks_of, errors, raw_eks
+from tests.support.plans import ROOT
 
 CLUSTER = "us-east-1-ml-aws"
-SCHEMA = Path(__file__).parent / "support" / "eks_node_monitoring_agent.schema.json"
+SCHEMA = ROOT / "tests" / "support" / "eks_node_monitoring_agent.schema.json"
 """aws/eks-node-monitoring-agent at 51af5494fde6d2ed4629df2ed9f847ae800957fd (2026-08-18, after release v1.7.0),
 charts/configuration.schema.json byte for byte (`git show <commit>:charts/configuration.schema.json`): the schema
 of the add-on's configuration values."""

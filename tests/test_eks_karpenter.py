@@ -16,11 +16,11 @@ from components.aws.disruption import training_budgets
 from components.config import load_fleet
 from components.config.gke import MaintenanceWindow
 from gpufleet.report import Plan
-from tests.cel_rules import violations, with_defaults
+from tests.support.cel_rules import violations, with_defaults
 from tests.support.eks_config import CPATH, PATH, eks_of, errors, pool_of, raw_eks
+from tests.support.k8s_schemas import crd_schemas, manifests, validate
 from tests.support.karpenter_budgets import allowed
 from tests.support.promtool import needs_promtool
-from tests.test_kubernetes_objects import crd_schemas, manifests, validate
 
 
 def objects(plan: Plan, kind: str) -> dict[str, dict[str, Any]]:
@@ -313,7 +313,7 @@ def _karpenter_values(plan: Plan) -> dict[str, Any]:
 
 
 def test_node_repair_and_the_service_monitor_are_on_with_keys_the_chart_has(prod_plan: Plan) -> None:
-    from tests.test_kubernetes_objects import unknown_helm_keys
+    from tests.support.k8s_schemas import unknown_helm_keys
 
     values = _karpenter_values(prod_plan)
     assert not unknown_helm_keys("karpenter", values)

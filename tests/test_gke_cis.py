@@ -18,8 +18,8 @@ from gpufleet import cli, policy_gate
 from gpufleet.report import Plan
 from infra.config import parse
 from tests.conftest import ROOT, gke_of
-from tests.test_config import values
-from tests.test_policies import PACK, engine_config, run_resource_policy, with_inputs
+from tests.support.config_builders import values
+from tests.support.engine import PACK, engine_config, run_resource_policy, with_inputs
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from gpufleet.report import Plan
+from tests.support.plans import ROOT
 
-GOLDEN = Path(__file__).parent / "golden" / "plans"
+GOLDEN = ROOT / "tests" / "golden" / "plans"
 DATED = {"age_days"}  # grows by one every day
 UNDATED_SECTIONS_SKIPPED = {"policy"}  # verdicts that read today's date (price age, waiver expiry)
 

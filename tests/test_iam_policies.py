@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from gpufleet.report import Plan
-from tests.test_policies import engine_config, run_resource_policy, violated
+from tests.support.engine import engine_config, run_resource_policy, violated
 
 IAM_MEMBER = "gcp:projects/iAMMember:IAMMember"
 

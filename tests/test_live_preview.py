@@ -18,8 +18,8 @@ import pytest
 from gpufleet import cli, live_preview
 from gpufleet.report import Plan
 from tests.support.fake_cli import EVENTS, fake_pulumi_on_path
+from tests.support.plans import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "policies"
 KARPENTER_L4 = ("urn:pulumi:dev::gpu-fleet::gpufleet:aws:KarpenterGpuPool$kubernetes:karpenter.sh/v1:NodePool::"
                 "us-west-2-dev-aws-l4-spot-nodepool")

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from gpufleet import report
 from gpufleet.report import Plan
-from tests.test_monitoring_stacks import SECURE, _with_receivers
+from tests.support.monitoring import SECURE, _with_receivers
 
 
 def test_the_plan_json_lists_each_clusters_monitoring(dev_plan: Plan) -> None:

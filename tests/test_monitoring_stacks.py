@@ -24,33 +24,14 @@ from components.kubernetes.monitoring.prometheus_stack import (
 from components.kubernetes.monitoring.rules import MONITORING_TYPES
 from components.kubernetes.nvidia import dcgm_exporter_values, operator_values
 from gpufleet.report import Plan
-from tests.cel_rules import violations, with_defaults
 from tests.conftest import REFERENCE
-from tests.test_kubernetes_objects import K8S_VERSION, crd_schemas, manifests, unknown_helm_keys, validate
-
-RECEIVERS = {"receivers": {"gpu-team": {"type": "slack", "channel": "#gpu-alerts", "secret": "slack-webhook"},
-                           "gpu-oncall": {"type": "pagerduty", "secret": "pagerduty-key",
-                                          "severities": ["critical"]}}}
-SECURE = {"secure": "v1:Zm9vYmFyYmF6:cXV4cXV1eHF1dXhxdXV4cXV1eA=="}
-
-
-def _with_receivers(doc: dict[str, Any]) -> dict[str, Any]:
-    doc = copy.deepcopy(doc)
-    doc["config"]["gpu-fleet:observability"] = RECEIVERS
-    doc["config"]["gpu-fleet:slack-webhook"] = SECURE
-    doc["config"]["gpu-fleet:pagerduty-key"] = SECURE
-    return doc
+from tests.support.cel_rules import violations, with_defaults
+from tests.support.k8s_schemas import K8S_VERSION, crd_schemas, manifests, unknown_helm_keys, validate
+from tests.support.monitoring import SECURE, _check_crd, _with_receivers
 
 
 def _of(plan: Plan, typ: str) -> list[Any]:
     return [r for r in plan.resources if r.type == typ]
-
-
-def _check_crd(obj: dict[str, Any]) -> None:
-    validate(obj)
-    schema = crd_schemas()[(obj["apiVersion"], obj["kind"])]
-    broken = list(violations(schema, with_defaults(schema, obj)))
-    assert not broken, f"{obj['kind']} {obj['metadata'].get('name')}: {broken}"
 
 
 def test_kube_prometheus_stack_is_the_pinned_reference_chart(dev_plan: Plan) -> None:
@@ -156,7 +137,7 @@ def test_gke_cost_rules_use_the_plans_prices(dev_plan: Plan) -> None:
 
 
 def test_gke_exporters_are_scraped_keeping_the_workload_namespace(dev_doc: dict[str, Any], plan_doc: Any) -> None:
-    from tests.test_kubernetes_objects import _with_all_addons
+    from tests.support.k8s_schemas import _with_all_addons
 
     scrapes = [m for m in manifests(plan_doc(_with_all_addons(dev_doc))) if m["kind"] == "ClusterPodMonitoring"]
     assert len(scrapes) == 2  # the operator's exporter and the standalone one; managed DCGM brings its own

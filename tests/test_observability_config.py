@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import ConfigError
 from components.config.observability import Alerts
 from gpufleet import cli
 from infra.config import parse
 from tests.conftest import ROOT, gke_of
-from tests.test_config import values
+from tests.support.config_builders import values
+from tests.support.observability_config import issues, one
 
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX"
 # A `secure:` value as `pulumi config set --secret` writes it; no key here can decrypt it.
@@ -29,22 +29,6 @@ SECURE = {"secure": "v1:Zm9vYmFyYmF6:cXV4cXV1eHF1dXhxdXV4cXV1eA=="}
 def receivers(**extra: Any) -> dict[str, Any]:
     return {"receivers": {"gpu-team": {"type": "slack", "channel": "#gpu-alerts", "secret": "slack-webhook",
                                        **extra}}}
-
-
-def issues(raw: dict[str, Any], *, keys: dict[str, bool] | None = None) -> list[str]:
-    """Config problems of `raw` plus stack keys (full key -> stored encrypted)."""
-    keys = keys or {}
-    all_keys = [f"gpu-fleet:{k}" for k in raw] + list(keys)
-    with pytest.raises(ConfigError) as info:
-        parse(raw, gcp_project="acme-test", keys=all_keys, secret_keys=[k for k, enc in keys.items() if enc])
-    return [str(i) for i in info.value.issues]
-
-
-def one(raw: dict[str, Any], start: str, **kw: Any) -> str:
-    found = issues(raw, **kw)
-    assert len(found) == 1 and found[0].startswith(start), found
-    assert "hint:" in found[0]
-    return found[0]
 
 
 def test_absent_section_means_the_seed_thresholds_and_no_receiver() -> None:

@@ -13,7 +13,7 @@ from gpufleet import cli, policy_gate
 from gpufleet.report import Plan
 from policies.observability import unrouted
 from tests.conftest import ROOT
-from tests.test_policies import PACK, engine_config, run_stack_policy
+from tests.support.engine import PACK, engine_config, run_stack_policy
 
 
 def test_clusters_with_alerts_and_no_receiver_are_named() -> None:

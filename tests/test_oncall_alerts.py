@@ -29,6 +29,7 @@ from components.kubernetes.monitoring.rules import (
     prometheus_rule,
     rule_file,
 )
+from tests.support.plans import ROOT
 from tests.support.promtool import (
     alert,
     dcgm,
@@ -42,7 +43,6 @@ from tests.support.promtool import (
     xid_count,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"
 PRICES = (GpuPrice("h100-80gb", "NVIDIA H100.*", 10.0),)
 EKS = RuleTargets(MetricSource.DCGM_EXPORTER, PRICES, (NicBandwidth("g6.xlarge", 2.5),))

@@ -19,9 +19,9 @@ from components.kubernetes.conventions import FLEET_ALERT_LABEL
 from components.kubernetes.monitoring.alertmanager import alertmanager_config, routing
 from components.kubernetes.monitoring.prometheus_stack import prometheus_stack_values
 from components.kubernetes.monitoring.rules import MetricSource, RuleTargets, gpu_rule_groups, rule_file
+from tests.support.plans import ROOT
 from tests.support.promtool import AMTOOL, needs_amtool, routes_test
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 PROD_RECEIVERS = {
     "gpu-oncall": {"type": "pagerduty", "secret": "pagerduty-routing-key", "severities": ["critical"]},
     "ml-platform": {"type": "slack", "channel": "#ml-platform-alerts", "secret": "slack-alerts-webhook"},
@@ -123,7 +123,7 @@ def test_routing_model_has_no_credentials() -> None:
 
 
 def test_eks_turns_off_what_a_managed_control_plane_cannot_serve() -> None:
-    from tests.test_kubernetes_objects import unknown_helm_keys
+    from tests.support.k8s_schemas import unknown_helm_keys
 
     values = prometheus_stack_values(cluster="c", storage_class="gp3", existing_alertmanager_secret=True)
     for job in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
@@ -157,7 +157,7 @@ def test_deadmans_switch_is_a_secret_backed_receiver() -> None:
 # --- through the real program (offline plan) ------------------------------------------------------------------------
 
 def _with_deadmans_switch(doc: dict[str, Any]) -> dict[str, Any]:
-    from tests.test_monitoring_stacks import SECURE, _with_receivers
+    from tests.support.monitoring import SECURE, _with_receivers
 
     doc = _with_receivers(doc)
     doc["config"]["gpu-fleet:observability"] = {**doc["config"]["gpu-fleet:observability"],
@@ -192,7 +192,7 @@ def test_eks_plans_the_chart_without_control_plane_jobs(prod_plan: Any) -> None:
 def test_every_alert_the_plans_emit_has_a_runbook(dev_plan: Any, prod_plan: Any) -> None:
     from gpufleet import report
 
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     alerts = {a for plan in (dev_plan, prod_plan) for m in report.monitoring(plan.resources) for a in m["alerts"]}
     assert {"GpuXidError", "GpuMetricsMissing", "Watchdog", "GpuPodsPending", "GpuScaleUpFailed"} <= alerts
     missing = sorted(a for a in alerts if not (root / "docs" / "runbooks" / f"{a}.md").is_file())
@@ -200,8 +200,8 @@ def test_every_alert_the_plans_emit_has_a_runbook(dev_plan: Any, prod_plan: Any)
 
 
 def test_bad_oncall_keys_are_one_line_with_path_and_hint() -> None:
-    from tests.test_config import values
-    from tests.test_observability_config import one
+    from tests.support.config_builders import values
+    from tests.support.observability_config import one
 
     raw = {**values(), "observability": {"alerts": {"runbook_base_url": "http://wiki example/runbooks"}}}
     assert "http://wiki example/runbooks" in one(raw, "observability.alerts.runbook_base_url")

@@ -15,28 +15,18 @@ import yaml
 from components.config import ConfigError, load_fleet
 from gpufleet import offline
 from gpufleet.report import Plan, markdown
-from tests.cel_rules import violations, with_defaults
 from tests.support.alertmanager_config import merge
+from tests.support.engine import run_resource_policy_over, with_inputs
+from tests.support.k8s_schemas import crd_schemas, validate
+from tests.support.openshift_docs import KEY, _main_config, checked, kind, openshift_only
+from tests.support.plans import REFERENCE, ROOT
 from tests.support.ssa import Conflict, LiveObject
-from tests.test_kubernetes_objects import REFERENCE, crd_schemas, manifests, validate
-from tests.test_policies import run_resource_policy_over, with_inputs
 
-KEY = "gpu-fleet:openshift"
-SECRET_KEY = "gpu-fleet:openshift-ocp-ai-kubeconfig"
-HERE = Path(__file__).parent
 AMTOOL = shutil.which("amtool")
 
 
 def cluster_of(doc: dict[str, Any]) -> dict[str, Any]:
     return doc["config"][KEY]["clusters"][0]
-
-
-def openshift_only(doc: dict[str, Any]) -> dict[str, Any]:
-    doc = copy.deepcopy(doc)
-    keep = (KEY, SECRET_KEY, "gpu-fleet:environment", "gpu-fleet:labels", "gpu-fleet:observability",
-            "gpu-fleet:pagerduty-routing-key", "gpu-fleet:slack-alerts-webhook")
-    doc["config"] = {k: v for k, v in doc["config"].items() if k in keep}
-    return doc
 
 
 def errors(values: dict[str, Any]) -> list[str]:
@@ -45,19 +35,6 @@ def errors(values: dict[str, Any]) -> list[str]:
     except ConfigError as err:
         return [str(i) for i in err.issues]
     return []
-
-
-def kind(plan: Plan, k: str) -> list[dict[str, Any]]:
-    return [m for m in manifests(plan) if m["kind"] == k]
-
-
-def checked(obj: dict[str, Any]) -> dict[str, Any]:
-    """The object passes its CRD's schema and CEL rules (../shared/reference or tests/reference)."""
-    validate(obj)
-    schema = crd_schemas()[(obj["apiVersion"], obj["kind"])]
-    broken = list(violations(schema, with_defaults(schema, obj)))
-    assert not broken, f"{obj['kind']} {obj['metadata']['name']}: {broken}"
-    return obj
 
 
 def recorded(plan: Plan, name: str) -> Any:
@@ -215,13 +192,6 @@ def test_patch_mode_objects_pass_the_crd(plan_doc: Any, prod_doc: dict[str, Any]
 
 
 # --- 2. Alertmanager ------------------------------------------------------------------------------------------
-
-def _main_config() -> dict[str, Any]:
-    secret = yaml.safe_load((HERE / "reference/openshift/alertmanager-main.secret.yaml").read_text())
-    config = yaml.safe_load(secret["stringData"]["alertmanager.yaml"])
-    # Debian's amtool (0.25) predates `http_config.proxy_from_environment` (Alertmanager 0.26); routing is unaffected.
-    config["global"]["http_config"].pop("proxy_from_environment")
-    return config
 
 
 def _effective(plan: Plan) -> dict[str, Any]:
@@ -520,7 +490,7 @@ def test_the_plan_says_the_openshift_subscription_is_left_out(prod_plan: Plan, p
 
 def test_reference_copies_are_the_upstream_files() -> None:
     """The CRDs copied under tests/reference name a kind the shared set lacks (README there says which commit)."""
-    local = {p.name for p in (HERE / "reference/crds").glob("*.yaml")}
+    local = {p.name for p in (ROOT / "tests" / "reference/crds").glob("*.yaml")}
     shared = {p.name for p in (REFERENCE / "crds").glob("*.yaml")}
     assert {"tuned.openshift.io_tuneds.yaml", "machine.openshift.io_machinehealthchecks.yaml",
             "monitoring.coreos.com_alertmanagerconfigs.yaml"} <= local

@@ -29,13 +29,13 @@ from gpufleet.openshift_discover import client
 from infra import config as infra_config
 from tests.conftest import ROOT
 from tests.support.fake_apiserver import FakeApiServer
+from tests.support.k8s_schemas import crd_schemas, validate
 from tests.support.openshift_cluster import (
     Naming,
     cluster_autoscaler,
     installer_cluster,
     package_manifest,
 )
-from tests.test_kubernetes_objects import crd_schemas, validate
 
 MACHINESET = ("machine.openshift.io/v1beta1", "MachineSet")
 PACKAGE = ("packages.operators.coreos.com/v1", "PackageManifest")

@@ -21,7 +21,7 @@ from components.kubernetes.monitoring.alertmanager import routing
 from components.openshift.monitoring import alertmanager_config
 from gpufleet.report import Plan
 from tests.support.alertmanager_config import merge
-from tests.test_openshift_coexist import _main_config, checked, kind, openshift_only
+from tests.support.openshift_docs import _main_config, checked, kind, openshift_only
 
 AMTOOL = shutil.which("amtool")
 KEY = "gpu-fleet-alerting/gpu-fleet"

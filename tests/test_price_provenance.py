@@ -20,8 +20,8 @@ from gpufleet import policy_gate, price_provenance, report
 from gpufleet.report import Plan
 from policies.price_age import stale
 from tests.conftest import stack_doc
+from tests.support.plans import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "policies"
 
 

@@ -18,9 +18,9 @@ from components import catalog
 from components.catalog.prices import UNPRICED
 from gpufleet import cli
 from gpufleet import prices_refresh as refresh
+from tests.support.plans import ROOT
 from tests.support.price_catalogs import API_KEY, Catalogs, ec2_row, offer_csv, serve, sku
 
-ROOT = Path(__file__).resolve().parents[1]
 US = ["us-central1", "us-east4", "us-west1"]
 
 # GCP's published us-central1 A2 rates: 12 x 0.031611 + 85 x 0.004237 + 2.933908 = 3.673385, the on-demand price

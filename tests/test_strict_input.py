@@ -9,7 +9,7 @@ import pytest
 
 from components.config import ConfigError
 from infra.config import parse
-from tests.test_config import POOL, errors, first_pool, values
+from tests.support.config_builders import POOL, errors, first_pool, values
 
 
 def one(raw: dict[str, Any], start: str) -> str:

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.plans import ROOT
+
 GITHUB = ROOT / ".github"
 WORKFLOWS = GITHUB / "workflows"
 
