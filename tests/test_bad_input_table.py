@@ -22,7 +22,7 @@ import yaml
 
 from components.config import ConfigError
 from gpufleet import cli
-from tests.conftest import ROOT
+from tests.support.plans import ROOT
 
 Doc = dict[str, Any]
 SECRET_TEXT = "https://hooks.slack.com/services/T0ACME/B0ACME/TOPSECRETVALUE"

@@ -15,9 +15,9 @@ from components.kubernetes.monitoring import budget_guard
 from components.kubernetes.monitoring.rules import rule_file
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
-from tests.conftest import budgets_of
 from tests.support.config_builders import errors, values
 from tests.support.engine import engine_config, run_stack_policy
+from tests.support.plans import budgets_of
 
 
 def of_type(plan: Plan, typ: str) -> list[Recorded]:

@@ -13,7 +13,7 @@ from components import catalog
 from components.catalog import Cloud, Provisioning
 from components.config import ConfigError
 from infra.config import parse
-from tests.conftest import stack_doc
+from tests.support.plans import stack_doc
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -23,8 +23,8 @@ from gpufleet import cli, docs
 from gpufleet.report import Plan
 from infra.config import parse
 from policies.quota import quota_usage
-from tests.conftest import stack_doc
 from tests.support.karpenter_reference import gpu_instance_types
+from tests.support.plans import stack_doc
 
 NODE_POOL = "gcp:container/nodePool:NodePool"
 GKE_REGION, GKE_CLUSTER = "us-central1", "dev-1"

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from gpufleet import cli
-from tests.conftest import ROOT, gke_of
+from tests.support.plans import ROOT, gke_of
 
 RESOURCE_KEYS = {"urn", "type", "name", "parent", "custom", "provider", "inputs"}
 CAPACITY_KEYS = {"platform", "cluster", "region", "pool", "machine_type", "gpu", "accelerator", "gpus_per_node",

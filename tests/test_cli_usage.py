@@ -22,10 +22,10 @@ import urllib3
 import yaml
 
 from gpufleet import cli, fabric_check, openshift_discover, runners, usage
-from tests.conftest import ROOT
 from tests.support.fake_apiserver import FakeApiServer
 from tests.support.fake_cli import fake_pulumi_on_path
 from tests.support.openshift_cluster import installer_cluster
+from tests.support.plans import ROOT
 
 H100 = "gke.regions[us-central1].clusters[ml-1].gpu_pools[h100-prod]"
 MISSING = "/nonexistent/gpu-fleet-usage"

@@ -10,8 +10,8 @@ import pytest
 from components.config import ConfigError
 from gpufleet.offline import read_stack_file
 from infra.config import parse
-from tests.conftest import ROOT, stack_doc
 from tests.support.config_builders import POOL, errors, first_pool, values
+from tests.support.plans import ROOT, stack_doc
 
 
 def test_shipped_stacks_are_valid() -> None:

@@ -36,9 +36,8 @@ from components.kubernetes.monitoring.rules import (
 from components.kubernetes.monitoring.targets import PoolPricing, gpu_prices, price_book
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
-from tests.conftest import budgets_of
 from tests.support.config_builders import errors, values
-from tests.support.plans import ROOT
+from tests.support.plans import ROOT, budgets_of
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian: prometheus)")

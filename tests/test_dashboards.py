@@ -27,7 +27,7 @@ from components.kubernetes.monitoring.dashboard_configmap import (
 from components.kubernetes.monitoring.dashboards import DCGM_EXPORTER, GKE_MANAGED, GPU_RULE, MetricLabels
 from components.kubernetes.monitoring.rules import CLUSTER_COST_RULE
 from gpufleet.report import Plan
-from tests.conftest import REFERENCE, ROOT, budgets_of
+from tests.support.plans import REFERENCE, ROOT, budgets_of
 
 PROMTOOL = shutil.which("promtool")
 RECORDING_RULES = {COST_RULE, GPU_RULE, CLUSTER_COST_RULE}

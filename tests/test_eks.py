@@ -19,10 +19,10 @@ from components.config.eks import zone_subnets
 from components.kubernetes.nvidia import dcgm_exporter_values, operator_values
 from gpufleet.report import Plan
 from policies import eks_security
-from tests.conftest import ROOT
 from tests.support.cel_rules import violations, with_defaults
 from tests.support.eks_config import eks_of, errors, pool_of, raw_eks
 from tests.support.k8s_schemas import crd_schemas, manifests, unknown_helm_keys, validate
+from tests.support.plans import ROOT
 
 KARPENTER_KINDS = {("karpenter.sh/v1", "NodePool"), ("karpenter.k8s.aws/v1", "EC2NodeClass")}
 

@@ -23,7 +23,7 @@ from gpufleet import cli, offline, policy_gate
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from policies import eks_security
-from tests.conftest import ROOT, stack_doc
+from tests.support.plans import ROOT, stack_doc
 
 CLUSTER = "eks.regions[us-east-1].clusters[ml-aws]"
 PACK = ROOT / "policies"

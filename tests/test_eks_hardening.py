@@ -23,11 +23,11 @@ import yaml
 from components.catalog import aws_instance_types, aws_limits
 from components.config import ConfigError, load_fleet
 from gpufleet.report import Plan
-from tests.conftest import REFERENCE, ROOT, stack_doc
 from tests.support.cel_rules import violations, with_defaults
 from tests.support.eks_config import pool_of as shared_pool_of
 from tests.support.eks_config import raw_eks as shared_raw_eks
 from tests.support.k8s_schemas import crd_schemas, manifests, validate
+from tests.support.plans import REFERENCE, ROOT, stack_doc
 
 CLUSTER = "eks.regions[us-east-1].clusters[ml-aws]"
 POOL = f"{CLUSTER}.gpu_pools[pool]"

@@ -487,7 +487,7 @@ def test_reserved_with_a_created_group_exits_2_with_one_line(prod_doc: dict[str,
 
     import yaml
 
-    from tests.conftest import ROOT
+    from tests.support.plans import ROOT
 
     eks_of(prod_doc)["regions"][0]["clusters"][0]["gpu_pools"][0]["placement_group"] = {"create": True}
     path = tmp_path / "Pulumi.prod.yaml"

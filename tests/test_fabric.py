@@ -34,12 +34,12 @@ from gpufleet.offline import OFFLINE_SECURITY_GROUP, Recorded
 from gpufleet.report import Plan
 from infra.config import parse
 from policies import quota
-from tests.conftest import REFERENCE, ROOT, gke_of, gke_only, stack_doc
 from tests.support.cel_rules import violations as cel_violations
 from tests.support.cel_rules import with_defaults
 from tests.support.config_builders import errors, values
 from tests.support.engine import run_stack_policy
 from tests.support.k8s_schemas import crd_schemas, manifests, unknown_helm_keys, validate
+from tests.support.plans import REFERENCE, ROOT, gke_of, gke_only, stack_doc
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _GITHUB_AT_COMMIT = re.compile(r"^https://github\.com/[^/]+/[^/]+/blob/[0-9a-f]{7,40}/")

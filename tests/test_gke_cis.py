@@ -17,9 +17,9 @@ from components.gcp.binary_authorization import CHART_REGISTRIES, allow_patterns
 from gpufleet import cli, policy_gate
 from gpufleet.report import Plan
 from infra.config import parse
-from tests.conftest import ROOT, gke_of
 from tests.support.config_builders import values
 from tests.support.engine import PACK, engine_config, run_resource_policy, with_inputs
+from tests.support.plans import ROOT, gke_of
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"

@@ -14,8 +14,8 @@ from components.config import ConfigError
 from gpufleet import offline
 from gpufleet.report import Plan
 from policies.pack import POLICIES
-from tests.conftest import eks_provider_names, gke_of
 from tests.support.engine import engine_config, gpu_pool, run_resource_policy, run_resource_policy_over
+from tests.support.plans import eks_provider_names, gke_of
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"

@@ -19,7 +19,6 @@ from components import versions
 from components.kubernetes.gpu_addons import GKE_DRIVER_DIR, dcgm_exporter_values, gpu_operator_values
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
-from tests.conftest import REFERENCE, gke_of
 from tests.support.k8s_schemas import (
     COMMENTED_KEYS,
     K8S_VERSION,
@@ -29,6 +28,7 @@ from tests.support.k8s_schemas import (
     unknown_helm_keys,
     validate,
 )
+from tests.support.plans import REFERENCE, gke_of
 
 
 def test_core_kinds_and_custom_resources_validate(dev_plan: Plan, dev_doc: dict[str, Any], plan_doc: Any) -> None:

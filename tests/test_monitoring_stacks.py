@@ -24,10 +24,10 @@ from components.kubernetes.monitoring.prometheus_stack import (
 from components.kubernetes.monitoring.rules import MONITORING_TYPES
 from components.kubernetes.nvidia import dcgm_exporter_values, operator_values
 from gpufleet.report import Plan
-from tests.conftest import REFERENCE
 from tests.support.cel_rules import violations, with_defaults
 from tests.support.k8s_schemas import K8S_VERSION, crd_schemas, manifests, unknown_helm_keys, validate
 from tests.support.monitoring import SECURE, _check_crd, _with_receivers
+from tests.support.plans import REFERENCE
 
 
 def _of(plan: Plan, typ: str) -> list[Any]:

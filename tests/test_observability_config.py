@@ -17,9 +17,9 @@ import yaml
 from components.config.observability import Alerts
 from gpufleet import cli
 from infra.config import parse
-from tests.conftest import ROOT, gke_of
 from tests.support.config_builders import values
 from tests.support.observability_config import issues, one
+from tests.support.plans import ROOT, gke_of
 
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX"
 # A `secure:` value as `pulumi config set --secret` writes it; no key here can decrypt it.

@@ -12,8 +12,8 @@ from components.kubernetes.monitoring.rules import MONITORING_TYPES
 from gpufleet import cli, policy_gate
 from gpufleet.report import Plan
 from policies.observability import unrouted
-from tests.conftest import ROOT
 from tests.support.engine import PACK, engine_config, run_stack_policy
+from tests.support.plans import ROOT
 
 
 def test_clusters_with_alerts_and_no_receiver_are_named() -> None:

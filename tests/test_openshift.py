@@ -17,10 +17,10 @@ from components.openshift.machine_config import IGNITION_VERSION
 from gpufleet.report import Plan
 from infra import config as infra_config
 from policies.quota import quota_usage
-from tests.conftest import ROOT
 from tests.support.cel_rules import violations, with_defaults
 from tests.support.engine import engine_config, run_resource_policy_over, run_stack_policy, with_inputs
 from tests.support.k8s_schemas import crd_schemas, manifests, validate
+from tests.support.plans import ROOT
 
 KEY = "gpu-fleet:openshift"
 SECRET_KEY = "gpu-fleet:openshift-ocp-ai-kubeconfig"

@@ -27,7 +27,6 @@ from components.openshift.machines import machine_set
 from gpufleet import cli, offline
 from gpufleet.openshift_discover import client
 from infra import config as infra_config
-from tests.conftest import ROOT
 from tests.support.fake_apiserver import FakeApiServer
 from tests.support.k8s_schemas import crd_schemas, validate
 from tests.support.openshift_cluster import (
@@ -36,6 +35,7 @@ from tests.support.openshift_cluster import (
     installer_cluster,
     package_manifest,
 )
+from tests.support.plans import ROOT
 
 MACHINESET = ("machine.openshift.io/v1beta1", "MachineSet")
 PACKAGE = ("packages.operators.coreos.com/v1", "PackageManifest")

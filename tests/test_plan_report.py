@@ -11,7 +11,7 @@ from rich.console import Console
 
 from gpufleet import cli, report
 from gpufleet.report import Plan
-from tests.conftest import gke_of
+from tests.support.plans import gke_of
 
 
 def test_every_resource_records_its_dependencies(dev_plan: Plan) -> None:

@@ -20,7 +20,6 @@ from gpufleet import cli, policy_gate
 from gpufleet.report import Plan
 from policies import budget, caps, gke_security, quota, spot
 from policies.pack import POLICIES
-from tests.conftest import ROOT, budgets_of, gke_of, gke_only
 from tests.support.engine import (
     PACK,
     UNKNOWN,
@@ -35,6 +34,7 @@ from tests.support.engine import (
     violated,
     with_inputs,
 )
+from tests.support.plans import ROOT, budgets_of, gke_of, gke_only
 
 # --- policies as functions -------------------------------------------------------------------------
 

@@ -19,8 +19,7 @@ from components.config import ConfigError, load_fleet
 from gpufleet import policy_gate, price_provenance, report
 from gpufleet.report import Plan
 from policies.price_age import stale
-from tests.conftest import stack_doc
-from tests.support.plans import ROOT
+from tests.support.plans import ROOT, stack_doc
 
 PACK = ROOT / "policies"
 

@@ -14,7 +14,7 @@ from components import catalog
 from components.capacity import HOURS_PER_MONTH, ResourceView, capacity_rows
 from gpufleet.offline import SECRET, Recorded
 from gpufleet.report import Plan
-from tests.conftest import ROOT, eks_provider_names, gke_of
+from tests.support.plans import ROOT, eks_provider_names, gke_of
 
 
 def of_type(plan: Plan, typ: str) -> list[Recorded]:

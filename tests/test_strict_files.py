@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gpufleet import cli
-from tests.conftest import ROOT
+from tests.support.plans import ROOT
 
 DEV = (ROOT / "Pulumi.dev.yaml").read_text()
 

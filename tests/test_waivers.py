@@ -19,7 +19,7 @@ from gpufleet import policy_gate
 from gpufleet.report import Plan, markdown
 from gpufleet.waivers_section import section
 from policies import waivers
-from tests.conftest import ROOT
+from tests.support.plans import ROOT
 
 PACK = ROOT / "policies"
 TODAY = waivers.today()
