@@ -151,7 +151,7 @@ def test_gpu_nodepools_are_capped_tainted_and_pinned(prod_plan: Plan) -> None:
     pools = {o["metadata"]["name"]: o for o in karpenter_objects(prod_plan) if o["kind"] == "NodePool"}
     classes = {o["metadata"]["name"]: o for o in karpenter_objects(prod_plan) if o["kind"] == "EC2NodeClass"}
     assert set(pools) == {"h100", "a100", "l40s", "cpu"}
-    del pools["cpu"]  # the untainted CPU pool (tests/test_eks_karpenter.py)
+    del pools["cpu"]  # the untainted CPU pool (tests/aws/test_eks_karpenter.py)
     assert sum(p["spec"]["limits"]["nvidia.com/gpu"] for p in pools.values()) == 64  # seed 003's cap
     for name, pool in pools.items():
         tmpl = pool["spec"]["template"]

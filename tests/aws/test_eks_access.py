@@ -314,7 +314,7 @@ def test_node_group_and_every_addon_follow_the_kubernetes_version(prod_doc: dict
     eks_of(prod_doc)["kubernetes_version"] = "1.36"
     after = versions(plan_doc(prod_doc, "prod"))
     assert after.keys() == before.keys()
-    # The cluster and node group take the minor; each add-on that minor's pin (tests/test_eks_addons.py).
+    # The cluster and node group take the minor; each add-on that minor's pin (tests/aws/test_eks_addons.py).
     for minor, found in (("1.35", before), ("1.36", after)):
         pinned = {f"us-east-1-ml-aws-{a}": p.version for a, p in pinned_addons.EKS_ADDON_VERSIONS[minor].items()}
         assert found == {**pinned, "us-east-1-ml-aws": minor, "us-east-1-ml-aws-system": minor}, found

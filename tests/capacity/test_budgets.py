@@ -248,7 +248,7 @@ def test_guard_fires_when_the_money_is_spent_not_on_a_burst(tmp_path: Path) -> N
     series = 'namespace:gpufleet_gpu_cost_usd_per_hour:sum{namespace="%s"}'
     described = {r.key: r.description for r in rules}
 
-    # Every gpu-fleet alert carries the fleet label (routing) and its runbook (tests/test_oncall_alerts.py).
+    # Every gpu-fleet alert carries the fleet label (routing) and its runbook (tests/kubernetes/test_oncall_alerts.py).
     def fleet(threshold: str) -> dict[str, Any]:
         return {"exp_labels": {"gpu_fleet": "true", "severity": "warning", "threshold": threshold, "scope": "gke"}}
 

@@ -424,7 +424,7 @@ def test_openshift_splits_by_the_machine_sets_capacity_label() -> None:
 
 def test_gke_has_no_panel_without_a_source() -> None:
     # GKE has no node-level kube-state-metrics: its spot panel reads the inventory's own `gpu_fleet_capacity` label
-    # (tests/test_gke_spot_panel.py), never kube_node_*.
+    # (tests/gcp/test_gke_spot_panel.py), never kube_node_*.
     assert all("kube_node" not in q for q in dashboards.queries(dashboards.sections(dashboards.GKE_MANAGED)))
 
 

@@ -2,7 +2,7 @@
 
 Workflow structure is read from the YAML (what GitHub runs); the comment poster `.ci/sticky-comment` runs against a
 stand-in `gh` (tests/support/fake_gh/gh) that answers `gh api --include` as cli/cli prints it; the comment step's own
-script runs under bash as the runner runs it. actionlint and zizmor run in tests/test_workflows.py over every file.
+script runs under bash as the runner runs it. actionlint and zizmor run in tests/ci/test_workflows.py over every file.
 """
 
 from __future__ import annotations

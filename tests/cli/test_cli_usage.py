@@ -223,7 +223,7 @@ def _refused_port() -> int:
 # --- valid controls: the same commands, spelt right, run ------------------------------------------------------
 
 CONTROLLED_ELSEWHERE = {
-    "prices refresh": "tests/test_prices_refresh.py runs it through cli.main against recorded catalogs on loopback",
+    "prices refresh": "tests/cli/test_prices_refresh.py runs it through cli.main against recorded catalogs on loopback",
 }
 CONTROLS: list[list[str]] = [
     ["plan", "dev", "--no-policy"],

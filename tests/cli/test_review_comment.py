@@ -2,7 +2,7 @@
 
 Each scenario is a real offline plan with the real policy pack, against a real base plan JSON (the target branch's
 `--json` with the pack, as CI should plan it). Goldens live in tests/golden/comments/; regenerate them with
-`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_review_comment.py` and read the diff.
+`UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/cli/test_review_comment.py` and read the diff.
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def test_only_critical_on_demand_scarce_gpus_need_a_reservation(dev_plan: Plan) 
 
 
 def test_nothing_uses_the_node_service_account_before_its_roles_propagate(dev_plan: Plan) -> None:
-    # GKE's IAM wait (EKS clusters have their own access-propagation wait: tests/test_eks_access.py).
+    # GKE's IAM wait (EKS clusters have their own access-propagation wait: tests/aws/test_eks_access.py).
     (sleep,) = [r for r in of_type(dev_plan, "time:index/sleep:Sleep") if r.name.endswith("-iam-propagation")]
     bindings = {r.urn for r in of_type(dev_plan, "gcp:projects/iAMMember:IAMMember")}
     assert len(bindings) == 2 and bindings <= set(sleep.dependencies)

@@ -3,7 +3,7 @@ as it was.
 
 The golden files are the plan JSON (`gpu-fleet plan STACK --json`) without what depends on the day it is read (the
 price data's age, and the policy verdicts that read it or a waiver's expiry). A change that means to alter the plan
-regenerates them with `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden_plans.py` and says why in its
+regenerates them with `UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/infra/test_golden_plans.py` and says why in its
 commit; the diff is the review.
 """
 

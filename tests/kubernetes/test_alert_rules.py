@@ -445,7 +445,7 @@ def test_rules_use_only_metrics_their_source_exports() -> None:
     from components.kubernetes.monitoring.rules import GKE_MANAGED_DCGM_METRICS
 
     # dcgm-exporter runs with gpu-fleet's counters file, itself checked against the reference lists
-    # (tests/test_oncall_alerts.py).
+    # (tests/kubernetes/test_oncall_alerts.py).
     exporter = set(enabled_metrics())
     for source, exported in ((MetricSource.DCGM_EXPORTER, exporter), (MetricSource.GKE_MANAGED,
                                                                        GKE_MANAGED_DCGM_METRICS)):

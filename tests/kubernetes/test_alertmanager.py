@@ -29,7 +29,7 @@ def test_every_receiver_gets_the_severities_it_lists() -> None:
     config = alertmanager_config(OBS.receivers, CREDENTIALS)
     assert config["route"]["receiver"] == NULL_RECEIVER
     routes = {r["receiver"]: r for r in config["route"]["routes"] if r["receiver"] != NULL_RECEIVER}
-    fleet = 'gpu_fleet="true"'  # only gpu-fleet's own alerts (tests/test_oncall_routing.py)
+    fleet = 'gpu_fleet="true"'  # only gpu-fleet's own alerts (tests/kubernetes/test_oncall_routing.py)
     assert routes["gpu-oncall"]["matchers"] == [fleet, 'severity=~"critical"']
     assert routes["platform-mail"]["matchers"] == [fleet, 'severity=~"warning"']
     assert routes["gpu-team"]["matchers"] == [fleet, 'severity=~"critical|warning|info"']

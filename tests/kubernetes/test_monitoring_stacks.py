@@ -159,7 +159,7 @@ def test_gke_scrapes_node_traffic_of_each_pool_machine_type_the_catalog_can_judg
         if kind == "ClusterNodeMonitoring":
             _check_crd({k: v for k, v in r.inputs.items() if not k.startswith("__")})
             if not r.inputs["metadata"]["name"].startswith(NODE_NETWORK_PREFIX):
-                continue  # the GPU node inventory (tests/test_oncall_alerts.py)
+                continue  # the GPU node inventory (tests/kubernetes/test_oncall_alerts.py)
             machine = r.inputs["metadata"]["name"].removeprefix(NODE_NETWORK_PREFIX)
             assert r.inputs["spec"]["selector"]["matchLabels"] == {"node.kubernetes.io/instance-type": machine}
             by_cluster.setdefault(cluster, (set(), set()))[0].add(machine)

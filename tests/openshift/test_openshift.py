@@ -142,7 +142,7 @@ def test_a_missing_kubeconfig_secret_is_named(tmp_path: Any, prod_doc: dict[str,
     del doc["config"][SECRET_KEY]
     run = _cli_plan(tmp_path, doc)
     # The offline plan plans an unset secret as a masked placeholder and names it (the onboarding path, see
-    # tests/test_openshift_discover.py); `pulumi preview` and `up` (infra.config.parse) refuse it.
+    # tests/openshift/test_openshift_discover.py); `pulumi preview` and `up` (infra.config.parse) refuse it.
     assert run.returncode == 0, run.stderr
     assert "warning: gpu-fleet:openshift-ocp-ai-kubeconfig is not set" in run.stderr
     with pytest.raises(ConfigError, match="gpu-fleet:openshift-ocp-ai-kubeconfig: is not set"):
@@ -412,7 +412,7 @@ def test_the_console_gets_the_fleet_dashboard(prod_plan: Plan, plan_doc: Any, pr
 
 
 def test_alerts_go_to_platform_monitoring_and_its_alertmanager(prod_plan: Plan) -> None:
-    """Rules are platform rules; routing is an AlertmanagerConfig (tests/test_openshift_coexist.py routes it)."""
+    """Rules are platform rules; routing is an AlertmanagerConfig (test_openshift_coexist.py routes it)."""
     (rule,) = [m for m in manifests(prod_plan) if m["kind"] == "PrometheusRule"
                and m["metadata"]["namespace"] == "nvidia-gpu-operator"]
     validate(rule)
