@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from gpufleet import cli
 from gpufleet.report import Plan
 from tests.support.plans import (  # noqa: F401  (re-exported: test modules on other branches import them from here)
     REFERENCE,
@@ -48,6 +50,18 @@ def plan_doc(tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict[str, An
 
     def run(doc: dict[str, Any], stack: str = "test") -> Plan:
         return shared_plan(tmp_path_factory, stack, yaml.safe_dump(doc))
+
+    return run
+
+
+@pytest.fixture
+def fresh_plan_doc(tmp_path: Path) -> Callable[[dict[str, Any]], Plan]:
+    """Plan a stack document here and now, never shared: for tests that watch the program run (a spy on the mocks)."""
+
+    def run(doc: dict[str, Any], stack: str = "test") -> Plan:
+        path = tmp_path / f"Pulumi.{stack}.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        return cli.build_plan(stack, path)
 
     return run
 

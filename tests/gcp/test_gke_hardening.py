@@ -55,8 +55,9 @@ def kubeconfigs(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
 
 
 def test_kubeconfig_uses_the_dns_endpoint_with_gcloud_context_names(kubeconfigs: dict[str, Any],
-                                                                     prod_doc: dict[str, Any], plan_doc: Any) -> None:
-    plan = plan_doc(prod_doc, "prod")
+                                                                     prod_doc: dict[str, Any],
+                                                                     fresh_plan_doc: Any) -> None:
+    plan = fresh_plan_doc(prod_doc, "prod")  # planned here: the kubeconfigs fixture watches this run
     for cluster in of_type(plan, CLUSTER):
         endpoints = cluster.inputs["controlPlaneEndpointsConfig"]
         assert endpoints["dnsEndpointConfig"]["allowExternalTraffic"] is True
@@ -78,9 +79,10 @@ def test_kubeconfig_uses_the_dns_endpoint_with_gcloud_context_names(kubeconfigs:
 
 
 def test_without_the_dns_endpoint_the_ip_endpoint_and_its_ca_are_used(kubeconfigs: dict[str, Any],
-                                                                      dev_doc: dict[str, Any], plan_doc: Any) -> None:
+                                                                      dev_doc: dict[str, Any],
+                                                                      fresh_plan_doc: Any) -> None:
     dev_cluster(dev_doc)["dns_endpoint"] = False
-    plan = plan_doc(dev_doc)
+    plan = fresh_plan_doc(dev_doc)
     (cluster,) = of_type(plan, CLUSTER)
     assert cluster.inputs["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]["allowExternalTraffic"] is False
     (kc,) = [kc for p, kc in kubeconfigs.items() if p not in eks_provider_names(dev_doc)]

@@ -160,7 +160,7 @@ def test_the_old_full_spec_patch_conflicts_even_forced_it_would_take_scale_down(
 
 
 def test_destroy_would_drop_the_whole_gpus_list_so_the_patch_is_retained(
-        plan_doc: Any, prod_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+        fresh_plan_doc: Any, prod_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     retained: dict[str, bool] = {}
     register = offline._RecordingMonitor.RegisterResource
 
@@ -170,7 +170,7 @@ def test_destroy_would_drop_the_whole_gpus_list_so_the_patch_is_retained(
 
     monkeypatch.setattr(offline._RecordingMonitor, "RegisterResource", spy)
     live, _ = _live_autoscaler()
-    plan = plan_doc(_patch_doc(prod_doc), "prod")
+    plan = fresh_plan_doc(_patch_doc(prod_doc), "prod")  # planned here, so the spy sees the registrations
     (patch,) = [r for r in plan.resources if r.type.endswith("ClusterAutoscalerPatch")]
     _apply(live, patch)
     # Deleting a Patch relinquishes its fields; gpu-fleet owns the atomic list whole after the forced apply.
@@ -178,7 +178,7 @@ def test_destroy_would_drop_the_whole_gpus_list_so_the_patch_is_retained(
     deleted.relinquish("pulumi-kubernetes-7c1f0e")
     assert "gpus" not in deleted.obj["spec"]["resourceLimits"]  # the other teams' limits would go too
     assert retained[patch.name] is True
-    create = plan_doc(openshift_only(prod_doc), "prod")
+    create = fresh_plan_doc(openshift_only(prod_doc), "prod")
     (created,) = [r for r in create.resources if r.type.endswith(":ClusterAutoscaler")]
     assert retained[created.name] is False  # create mode: destroy deletes `default` (README)
 
