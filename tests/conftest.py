@@ -1,11 +1,8 @@
-"""Shared fixtures: the project root, the shared reference data, and offline plans of stack configs."""
+"""Shared fixtures: offline plans of the stacks and of edited stack documents (built by tests/support/plans.py)."""
 
 from __future__ import annotations
 
 import copy
-import fcntl
-import hashlib
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,60 +12,17 @@ import yaml
 
 from gpufleet import cli
 from gpufleet.report import Plan
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-REFERENCE = SHARED / "reference"
-
-
-def stack_doc(stack: str) -> dict[str, Any]:
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-
-
-def gke_of(doc: dict[str, Any]) -> dict[str, Any]:
-    return doc["config"]["gpu-fleet:gke"]
-
-
-def gke_only(doc: dict[str, Any]) -> dict[str, Any]:
-    """The stack without its `eks:` section (nor its AWS budget): for tests whose figures are the GKE side's alone."""
-    doc = copy.deepcopy(doc)
-    doc["config"].pop("gpu-fleet:eks", None)
-    budgets = doc["config"].get("gpu-fleet:budgets")
-    if budgets is not None and budgets.pop("aws", None) is not None and budgets.get("gcp"):
-        budgets["gcp"].pop("share", None)  # GCP alone holds the whole budget
-    return doc
-
-
-def budgets_of(doc: dict[str, Any]) -> dict[str, Any]:
-    return doc["config"]["gpu-fleet:budgets"]
-
-
-def eks_provider_names(doc: dict[str, Any]) -> set[str]:
-    """Logical names of the EKS clusters' Kubernetes providers in a stack document."""
-    eks = doc["config"].get("gpu-fleet:eks") or {"regions": []}
-    return {f"{r['name']}-{c['name']}-k8s" for r in eks["regions"] for c in r["clusters"]}
-
-
-def shared_plan(factory: pytest.TempPathFactory, stack: str, text: str) -> Plan:
-    """The offline plan of a stack document, built once per test run and shared by every xdist worker.
-
-    The first worker to ask plans it and pickles the result into the run's shared temporary folder (the parent
-    of each worker's own); the others wait on the same lock and load it. Without xdist it is simply built once.
-    """
-    base = factory.getbasetemp()
-    shared = base.parent if base.name.startswith("popen-gw") else base
-    key = hashlib.sha256(f"{stack}\0{text}".encode()).hexdigest()[:16]
-    cache, lock = shared / f"plan-{stack}-{key}.pickle", shared / f"plan-{stack}-{key}.lock"
-    with lock.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        if cache.is_file():
-            plan: Plan = pickle.loads(cache.read_bytes())
-            return plan
-        path = factory.mktemp(f"plan-{stack}") / f"Pulumi.{stack}.yaml"
-        path.write_text(text)
-        plan = cli.build_plan(stack, path)
-        cache.write_bytes(pickle.dumps(plan))
-        return plan
+from tests.support.plans import (  # noqa: F401  (re-exported: test modules on other branches import them from here)
+    REFERENCE,
+    ROOT,
+    SHARED,
+    budgets_of,
+    eks_provider_names,
+    gke_of,
+    gke_only,
+    shared_plan,
+    stack_doc,
+)
 
 
 @pytest.fixture(scope="session")
@@ -88,8 +42,21 @@ def prod_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
 
 
 @pytest.fixture
-def plan_doc(tmp_path: Path) -> Callable[[dict[str, Any]], Plan]:
-    """Plan an arbitrary stack document (a `Pulumi.<stack>.yaml` as a dict)."""
+def plan_doc(tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict[str, Any]], Plan]:
+    """Plan an arbitrary stack document (a `Pulumi.<stack>.yaml` as a dict), through `shared_plan`.
+
+    Tests that make the same edit (or none) share one plan per run; each caller gets its own copy to mutate.
+    """
+
+    def run(doc: dict[str, Any], stack: str = "test") -> Plan:
+        return shared_plan(tmp_path_factory, stack, yaml.safe_dump(doc))
+
+    return run
+
+
+@pytest.fixture
+def fresh_plan_doc(tmp_path: Path) -> Callable[[dict[str, Any]], Plan]:
+    """Plan a stack document here and now, never shared: for tests that watch the program run (a spy on the mocks)."""
 
     def run(doc: dict[str, Any], stack: str = "test") -> Plan:
         path = tmp_path / f"Pulumi.{stack}.yaml"
@@ -107,3 +74,8 @@ def dev_doc() -> dict[str, Any]:
 @pytest.fixture
 def prod_doc() -> dict[str, Any]:
     return copy.deepcopy(stack_doc("prod"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `first` run before the rest (stable otherwise): with xdist they start while others queue."""
+    items.sort(key=lambda item: item.get_closest_marker("first") is None)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from gpufleet import cli, docs
-from tests.conftest import ROOT, gke_of
+from tests.support.plans import ROOT, gke_of
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

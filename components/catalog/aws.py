@@ -41,8 +41,8 @@ _AWS_2026 = Source(
     "https://github.com/aws/karpenter-provider-aws/blob/1d927085dd81a9df9301e613f371dac5b4d16bfe"
     "/website/content/en/docs/reference/instance-types.md", "2026-12-01")
 """Karpenter's generated reference at 1d92708 (= ../shared/reference/aws/karpenter-instance-types.md): the rows of
-p5.4xlarge, p6-b200, p6-b300, g7e and g7 (GPU count and name, vCPU, memory, NVMe, EFA); tests/test_catalog_2026.py
-holds every AWS row against it."""
+p5.4xlarge, p6-b200, p6-b300, g7e and g7 (GPU count and name, vCPU, memory, NVMe, EFA);
+tests/catalog/test_catalog_2026.py holds every AWS row against it."""
 _P6_ON_DEMAND_ONLY = frozenset({Provisioning.ON_DEMAND, Provisioning.RESERVATION})
 """p6-b200/p6-b300: EC2 sells them as Spot too, but no source read names the Spot quota P6 counts against (the
 quota page read lists P5's and P4/P3/P2's only), so gpu-fleet refuses Spot rather than count it against a guess."""

@@ -1,7 +1,7 @@
 """Every EC2 instance type Karpenter knows, by family, vendored so config validation can refuse a typo offline.
 
 Generated from Karpenter's instance-type reference (INSTANCE_TYPES_SOURCE), which Karpenter builds from EC2
-DescribeInstanceTypes; tests/test_eks_hardening.py holds this table against ../shared/reference/aws, so a refreshed
+DescribeInstanceTypes; tests/aws/test_eks_hardening.py holds this table against ../shared/reference/aws, so a refreshed
 reference fails the test until this module is regenerated from it. Sizes are in the reference's order.
 """
 

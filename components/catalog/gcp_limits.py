@@ -15,7 +15,8 @@ from components.catalog.types import Source
 GCP_REGIONS_SOURCE = Source("https://docs.cloud.google.com/compute/docs/regions-zones", _CHECKED)
 """GCP "Regions and zones". Read from a public copy of `gcloud compute regions list` (42 regions, africa-south1
 to us-west4, with their zones); the page itself could not be retrieved. Every region and zone of GPU_ZONES,
-and every GCP region of SkyPilot's v9 catalog that was read, is in it (tests/test_catalog.py checks the first)."""
+and every GCP region of SkyPilot's v9 catalog that was read, is in it (tests/catalog/test_catalog.py checks the
+first)."""
 
 
 def _zones(region: str, letters: str = "abc") -> tuple[str, ...]:

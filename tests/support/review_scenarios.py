@@ -2,12 +2,11 @@
 
 Each scenario of ../shared/research/pr-review.md §2.1 is a (stack edit, policy-config edit) pair; a plan is built by
 the CLI's own `build_plan` and `check_policies` (the real program under mocks, the real pack over gRPC), once per
-distinct input, and cached in the test run's temporary folder like tests/conftest.py's `shared_plan`.
+distinct input in the whole run (tests/support/plans.py `checked_plan`).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gpufleet import cli
 from gpufleet.report import Plan
+from tests.support.plans import checked_plan, shared_file
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "policies"
@@ -48,24 +47,19 @@ def eks_pool(doc: dict[str, Any], region: str, cluster: str, pool: str) -> dict[
     return named(named(named(eks["regions"], region)["clusters"], cluster)["gpu_pools"], pool)
 
 
-def plan_with_pack(tmp: Path, stack: str, doc: dict[str, Any], policy: dict[str, Any], *,
-                   plain: Plan | None = None) -> tuple[Plan, Path]:
-    """The plan of `doc` judged by the pack under `policy`; `plain` reuses an already built plan of the same doc."""
-    stack_file = tmp / f"Pulumi.{stack}.yaml"
-    stack_file.write_text(yaml.safe_dump(doc, sort_keys=False))
-    policy_file = tmp / f"{stack}.json"
-    policy_file.write_text(json.dumps(policy))
-    plan = copy.copy(plain) if plain is not None else cli.build_plan(stack, stack_file)
-    cli.check_policies(plan, PACK, policy_file)
-    return plan, stack_file
-
-
 def scenario(factory: pytest.TempPathFactory, stack: str, edit: Edit | None = None,
-             policy_edit: Edit | None = None, *, plain: Plan | None = None) -> tuple[Plan, Path]:
-    """A scenario's plan: the stack's file and policy config with the edits applied."""
+             policy_edit: Edit | None = None) -> tuple[Plan, Path]:
+    """A scenario's plan with the pack's verdict, and its stack file: the stack's file and policy config, edited.
+
+    An unedited stack or policy config is planned from the committed file itself, so it shares the run's one plan
+    (and verdict) of it with every other test (tests/support/plans.py); an edited one is shared by identical edits.
+    """
     doc, policy = stack_doc(stack), policy_doc(stack)
     if edit is not None:
         edit(doc)
+    text = yaml.safe_dump(doc, sort_keys=False) if edit is not None else (ROOT / f"Pulumi.{stack}.yaml").read_text()
+    config = PACK / "config" / f"{stack}.json"
     if policy_edit is not None:
         policy_edit(policy)
-    return plan_with_pack(factory.mktemp(f"review-{stack}"), stack, doc, policy, plain=plain)
+        config = shared_file(factory, f"{stack}.json", json.dumps(policy))
+    return checked_plan(factory, stack, text, config), shared_file(factory, f"Pulumi.{stack}.yaml", text)

@@ -1,0 +1,1 @@
+"""Tests of components/aws (EKS, Karpenter, EFA)."""

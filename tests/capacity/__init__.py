@@ -1,0 +1,1 @@
+"""Tests of components/capacity (GPUs, cost and budgets)."""

@@ -1,0 +1,1 @@
+"""Tests of components/catalog (the GPU catalog and its prices)."""

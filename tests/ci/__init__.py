@@ -1,0 +1,1 @@
+"""Tests of .github/workflows and .ci (the CI a team adopts)."""

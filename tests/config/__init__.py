@@ -1,0 +1,1 @@
+"""Tests of components/config (the stack model and its validation)."""

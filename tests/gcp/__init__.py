@@ -1,0 +1,1 @@
+"""Tests of components/gcp (GKE, its networks and GPU fabric)."""

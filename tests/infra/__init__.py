@@ -1,0 +1,1 @@
+"""Tests of infra/ (the program under mocks, the golden plans)."""

@@ -1,0 +1,1 @@
+"""Tests of components/kubernetes (in-cluster software, monitoring and alerting)."""

@@ -1,0 +1,1 @@
+"""Tests of components/openshift and `gpu-fleet openshift discover`."""
