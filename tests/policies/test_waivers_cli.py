@@ -89,7 +89,7 @@ def test_the_comment_has_a_waivers_section(planned: dict[str, Any]) -> None:
     assert f"waived until {SOON} by ml-platform: OPS-4711" in md and "unused waiver: gpu-quota on" in md
 
 
-# One plan each, so the two the issue names: a past year typed for this one, and no owner (tests/policies/test_waivers.py
+# One plan each, so the two the issue names: a past year typed for this one, and no owner (test_waivers.py
 # has every rule against the pack directly).
 @pytest.mark.parametrize(("waiver", "key", "fragment"), [
     ({**WAIVED, "expires": str(TODAY.replace(year=TODAY.year - 10))}, "gpu-quota.waivers.0.expires",
