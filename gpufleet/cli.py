@@ -387,8 +387,8 @@ def _main(argv: list[str] | None) -> int:
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=False) + "\n")
     if args.markdown is not None:
-        args.markdown.write_text(report.markdown(plan, base, links=layout.Links.from_env(),
-                                                 limit=args.markdown_limit or None))
+        comment_links = layout.Links.from_env().for_stack(stack_file, root=root, link_base=args.link_base)
+        args.markdown.write_text(report.markdown(plan, base, links=comment_links, limit=args.markdown_limit or None))
     if result is not None and result.mandatory_failed:
         return EXIT_POLICY
     if others and headroom.shared_over(plan, others):

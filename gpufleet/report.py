@@ -21,7 +21,7 @@ from rich.table import Table
 from components import catalog, versions
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from components.kubernetes.monitoring.rules import CAPACITY_SIGNALS_TYPE, MONITORING_TYPES
-from gpufleet import changes, headroom, layout, links, price_provenance, violations, waivers_section, watches
+from gpufleet import changes, headroom, layout, price_provenance, violations, waivers_section, watches
 from gpufleet.layout import Header, Links
 from gpufleet.offline import Recorded
 from gpufleet.sections import Section
@@ -636,38 +636,30 @@ def policy_section(plan: Plan, base: dict[str, Any] | None) -> Section:
                    mandatory=not config)
 
 
-def _linked(plan: Plan, section: Section | None) -> Section | None:
-    """`section` with its stack-config keys linked to their lines in the stack file the plan read, if it is known."""
-    stack_file = plan.extra.get("stack_file")
-    if section is None or stack_file is None:
-        return section
-    return links.linked(section, stack_file, base=plan.extra.get("link_base"), root=plan.extra.get("root"))
-
-
 def budget_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """The budget in its own period, for the fleet and each team (gpufleet/headroom.py)."""
-    return _linked(plan, headroom.budget_section(plan, base))
+    return headroom.budget_section(plan, base)
 
 
 def quota_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """Quota headroom per region and quota metric (gpufleet/headroom.py)."""
-    return _linked(plan, headroom.section(plan, base))
+    return headroom.section(plan, base)
 
 
 def where_else_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """Other regions and clouds of the stack with headroom for a pool that (nearly) fails a quota or the budget."""
-    return _linked(plan, headroom.where_else_section(plan, base))
+    return headroom.where_else_section(plan, base)
 
 
 def shared_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """Quotas this stack shares with the stacks given by --with, summed."""
     others = plan.extra.get("others")
-    return _linked(plan, headroom.shared_section(plan, others)) if others else None
+    return headroom.shared_section(plan, others) if others else None
 
 
 def changes_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """What is not capacity: resources per type, alert thresholds, policy config (gpufleet/changes.py)."""
-    return _linked(plan, changes.section(plan, base)) if base is not None else None
+    return changes.section(plan, base) if base is not None else None
 
 
 def prices_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:

@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 from rich.console import Console
 
 from benchmarks.plan_bench import synthetic
-from gpufleet import cli, layout, report, violations
+from gpufleet import cli, layout, links, report, violations
 from gpufleet.report import Plan
 from tests.conftest import ROOT, gke_of, shared_plan, stack_doc
 
@@ -43,18 +43,34 @@ def _l4(doc: dict[str, Any]) -> dict[str, Any]:
     return next(p for p in pools if p["name"] == "l4")
 
 
+class Plans(dict[str, Plan]):
+    """Scenario name -> its plan; `stack_files` holds the stack file each was planned from (its links' target)."""
+
+    stack_files: dict[str, Path]
+
+    def links(self, name: str) -> layout.Links:
+        """The comment's links for scenario `name`: repository-relative, to the lines of the file it planned."""
+        stack_file = self.stack_files[name]
+        return LINKS.for_stack(stack_file, root=stack_file.parent)
+
+
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Plan]:
-    """Every scenario's plan, built once for the module (each takes seconds)."""
+def plans(tmp_path_factory: pytest.TempPathFactory) -> Plans:
+    """Every scenario's plan, built once for the module (each takes seconds), and the stack file it read."""
     dev_config = PACK / "config" / "dev.json"
+    out = Plans()
+    out.stack_files = {"base": ROOT / "Pulumi.dev.yaml"}
 
     def planned(name: str, edit: Callable[[dict[str, Any]], None]) -> Plan:
         doc = stack_doc("dev")
         edit(doc)
-        return shared_plan(tmp_path_factory, "dev", yaml.safe_dump(doc))
+        text = yaml.safe_dump(doc)
+        # The file as the pull request would hold it, at the repository root: its lines are the links' targets.
+        out.stack_files[name] = tmp_path_factory.mktemp(f"repo-{name}") / "Pulumi.dev.yaml"
+        out.stack_files[name].write_text(text)
+        return shared_plan(tmp_path_factory, "dev", text)
 
-    out = {"base": _checked(shared_plan(tmp_path_factory, "dev", (ROOT / "Pulumi.dev.yaml").read_text()),
-                            dev_config)}
+    out["base"] = _checked(shared_plan(tmp_path_factory, "dev", (ROOT / "Pulumi.dev.yaml").read_text()), dev_config)
     out["pass"] = _checked(planned("pass", lambda d: _l4(d)["autoscaling"].update(max_nodes=6)), dev_config)
     fail = planned("fail", lambda d: _l4(d)["autoscaling"].update(max_nodes=10))
     out["fail"] = _checked(fail, dev_config)
@@ -64,6 +80,7 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Plan]:
     quota_file = tmp_path_factory.mktemp("quota") / "dev.json"
     quota_file.write_text(json.dumps(raised))
     out["quota"] = _checked(fail, quota_file)
+    out.stack_files["quota"] = out.stack_files["fail"]
     out["labels"] = _checked(planned("labels", lambda d: d["config"]["gpu-fleet:labels"].update(
         {"data-classification": "internal"})), dev_config)
     out["removal"] = _checked(planned("removal", lambda d: gke_of(d)["regions"][0]["clusters"][0]["gpu_pools"].remove(
@@ -96,12 +113,12 @@ def _golden(name: str, text: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_comment_matches_its_golden(name: str, plans: dict[str, Plan]) -> None:
+def test_comment_matches_its_golden(name: str, plans: Plans) -> None:
     head, base = SCENARIOS[name]
-    _golden(name, report.markdown(plans[head], _json(plans[base]), links=LINKS))
+    _golden(name, report.markdown(plans[head], _json(plans[base]), links=plans.links(head)))
 
 
-def test_the_first_line_is_the_verdict_with_counts_gpus_and_ceiling(plans: dict[str, Plan]) -> None:
+def test_the_first_line_is_the_verdict_with_counts_gpus_and_ceiling(plans: Plans) -> None:
     fail = report.markdown(plans["fail"], _json(plans["base"]), links=LINKS).splitlines()[0]
     assert re.match(r"### ❌ gpu-fleet plan `dev` fails: (\d) mandatory \(([\w-]+, )*gpu-quota(, [\w-]+)*; \1 new\)",
                     fail), fail
@@ -114,13 +131,13 @@ def test_the_first_line_is_the_verdict_with_counts_gpus_and_ceiling(plans: dict[
     assert passed.startswith("### ✅ gpu-fleet plan `dev` passes: 0 mandatory (0 new)"), passed
 
 
-def test_a_quota_raise_fixes_the_violation_and_says_so(plans: dict[str, Plan]) -> None:
+def test_a_quota_raise_fixes_the_violation_and_says_so(plans: Plans) -> None:
     md = report.markdown(plans["quota"], _json(plans["fail"]), links=LINKS)
     assert "· 1 fixed ·" in md.splitlines()[0]
     assert "| fixed | mandatory | [`gpu-quota`](docs/policies.md#gpu-quota) | us-central1 NVIDIA_L4_GPUS:" in md
 
 
-def test_a_label_change_is_not_nothing(plans: dict[str, Plan]) -> None:
+def test_a_label_change_is_not_nothing(plans: Plans) -> None:
     md = report.markdown(plans["labels"], _json(plans["base"]), links=LINKS)
     # The changes section (gpufleet/changes.py) counts what the label touches, per type: never "nothing changed".
     assert "Nothing changes" not in md
@@ -143,7 +160,7 @@ def test_violations_match_on_subject_not_message() -> None:
     assert unknown is not None and unknown.unknown == "base planned without the pack: new/existing unknown"
 
 
-def test_a_base_planned_without_the_pack_says_new_is_unknown(plans: dict[str, Plan]) -> None:
+def test_a_base_planned_without_the_pack_says_new_is_unknown(plans: Plans) -> None:
     base = _json(plans["base"])
     base.pop("policy")
     md = report.markdown(plans["fail"], base, links=LINKS)
@@ -163,7 +180,7 @@ def _gfm() -> MarkdownIt:
 
 
 def test_rendered_as_gfm_the_first_line_is_the_verdict_and_placeholders_survive(prod: Plan) -> None:
-    md = report.markdown(prod, _json(prod), links=LINKS)
+    md = report.markdown(prod, _json(prod), links=LINKS.for_stack(ROOT / "Pulumi.prod.yaml", root=ROOT))
     tokens = _gfm().parse(md)
     assert tokens[0].type == "heading_open" and tokens[0].tag == "h3"
     assert tokens[1].content.startswith("✅ gpu-fleet plan `prod` passes:"), tokens[1].content
@@ -172,9 +189,10 @@ def test_rendered_as_gfm_the_first_line_is_the_verdict_and_placeholders_survive(
     assert "name: &lt;reservation&gt;}" in html and "<reservation>" not in html
     assert '<a href="docs/policies.md#gpu-critical-capacity-reserved">' in html
     assert "/work/" not in md and str(ROOT) not in md  # paths are repository-relative
+    assert _targets(html, "Pulumi.prod.yaml"), "prod's keys link to Pulumi.prod.yaml"
 
 
-def test_terminal_puts_the_verdict_first_and_last_and_resources_behind_a_flag(plans: dict[str, Plan]) -> None:
+def test_terminal_puts_the_verdict_first_and_last_and_resources_behind_a_flag(plans: Plans) -> None:
     def text(**kwargs: Any) -> list[str]:
         console = Console(file=io.StringIO(), width=100, record=True)
         report.render(plans["fail"], console, _json(plans["base"]), **kwargs)
@@ -205,3 +223,64 @@ def test_a_10x_fleet_fits_githubs_limit_and_keeps_every_mandatory_violation(
     for v in mandatory:
         assert layout.escape(v["message"]) in md, v["message"][:80]
     _golden("large-fleet", md)
+
+
+def _targets(html: str, href: str) -> dict[str, int]:
+    """Key -> line of every rendered link into the stack file `href`."""
+    return {key: int(line) for line, key in
+            re.findall(rf'<a href="{re.escape(href)}#L(\d+)"><code>([^<]+)</code></a>', html)}
+
+
+def _at(lines: list[str], line: int) -> str:
+    """What the stack file sets at 1-based `line`: `key` of a mapping key, `[name]` of a list item (its first line)."""
+    text = lines[line - 1]
+    if not text.lstrip().startswith("- "):
+        return text.strip().split(":")[0]
+    indent = len(text) - len(text.lstrip()) + 2  # the item's own keys, whichever comes first
+    for ln in [text[:indent - 2] + "  " + text.lstrip()[2:], *lines[line:]]:
+        if ln.strip().startswith("- ") and len(ln) - len(ln.lstrip()) < indent:
+            break
+        if len(ln) - len(ln.lstrip()) == indent and ln.strip().startswith("name:"):
+            return f"[{ln.split(':', 1)[1].strip()}]"
+    return "?"
+
+
+def test_rendered_as_gfm_every_stack_config_key_links_to_its_line(plans: Plans) -> None:
+    lines = plans.stack_files["fail"].read_text().splitlines()
+    md = report.markdown(plans["fail"], _json(plans["base"]), links=plans.links("fail"))
+    tokens = _gfm().parse(md)
+    assert tokens[0].tag == "h3" and tokens[1].content.startswith("❌ gpu-fleet plan `dev` fails:"), tokens[1].content
+    html = _gfm().render(md)
+    targets = _targets(html, "Pulumi.dev.yaml")
+    pool = "gke.regions[us-central1].clusters[dev-1].gpu_pools[l4]"
+    # In table cells, and inside the violation messages and their hints.
+    assert _at(lines, targets[pool]) == "[l4]"
+    max_nodes = targets[f"{pool}.autoscaling.max_nodes"]
+    assert _at(lines, max_nodes) == "max_nodes" and lines[max_nodes - 1].strip() == "max_nodes: 10"
+    assert _at(lines, targets["budgets.daily_usd"]) == "daily_usd"
+    for key, line in targets.items():  # each link lands on its own key's line (dev sets every key it names)
+        last = re.split(r"\.|(?=\[)", key.removeprefix("gpu-fleet:"))[-1]
+        assert _at(lines, line) == last, (key, line, lines[line - 1])
+    assert r"gke.regions\[" not in md  # no key left as escaped plain text
+    # A key of a top-level block dev does not have (no observability:) stays plain: there is no line to link.
+    assert "observability.deadmans_switch" in html and "<code>observability.deadmans_switch</code></a>" not in html
+
+
+def test_a_default_or_removed_key_links_to_its_nearest_ancestor_in_the_file(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text("config:\n  gpu-fleet:gke:\n    regions:\n      - name: r1\n        clusters:\n"
+                     "          - name: c1\n            gpu_pools:\n              - name: p1\n"
+                     "                machine_type: g2-standard-8\n")
+    found = links.StackLinks.read(stack, root=tmp_path, base="https://github.com/acme/gpu-fleet/blob/abc/")
+    assert found is not None
+    pools = "gke.regions[r1].clusters[c1].gpu_pools"
+    assert found.target(f"{pools}[p1].autoscaling.max_nodes") == "https://github.com/acme/gpu-fleet/blob/abc/" \
+        "Pulumi.dev.yaml#L8"  # left at its default: the pool, where it would be set
+    assert found.target(f"{pools}[p2]") == "https://github.com/acme/gpu-fleet/blob/abc/Pulumi.dev.yaml#L7"
+    assert found.target("eks.regions[us-west-2]") is None
+    cell = layout.escape(f"set gpu-fleet:gke, not gke or my-gke.regions; `{pools}[p1]` <reservation> eks.regions[x]",
+                         layout.Links(config=found))
+    assert cell.startswith("set [`gpu-fleet:gke`](https://github.com/acme/gpu-fleet/blob/abc/Pulumi.dev.yaml#L2), "
+                           "not gke or my-gke.regions; [`gke.regions[r1]")
+    assert cell.endswith("Pulumi.dev.yaml#L8) &lt;reservation&gt; eks.regions\\[x\\]")
+    assert links.StackLinks.read(stack, root=tmp_path / "elsewhere") is None  # outside the repository: plain
