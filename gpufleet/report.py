@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -641,9 +641,48 @@ def budget_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     return headroom.budget_section(plan, base)
 
 
+def _quota_rows_that_matter(section: Section, *, has_base: bool) -> list[Row]:
+    """The quota rows a reviewer must see: over the grant, moved by this PR, or (without a base) at 90% or more.
+
+    prod sits at 100% of twelve grants on purpose: repeating those
+    unchanged rows open on every pull request buried the one that moved (pr-review.md §2.3, "Unchanged rows hidden").
+    """
+    granted, status, change = (section.columns.index(c) for c in ("granted", "status", "change"))
+
+    def matters(row: Row) -> bool:
+        if row[status] == "over":
+            return True
+        if has_base:
+            return row[change] not in ("", "+0") or "changed in this PR" in row[granted]
+        return row[status] == "near"
+
+    return [r for r in section.rows if matters(r)]
+
+
 def quota_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
-    """Quota headroom per region and quota metric (gpufleet/headroom.py)."""
-    return headroom.section(plan, base)
+    """Quota headroom per region and quota metric (gpufleet/headroom.py), open with the rows that matter.
+
+    Every row is in `quota_table_of` (collapsed); with none that matters, the whole table is collapsed here.
+    """
+    found = headroom.section(plan, base)
+    rows = _quota_rows_that_matter(found, has_base=base is not None)
+    if not rows:
+        return replace(found, changed=False)
+    hidden = len(found.rows) - len(rows)
+    why = "unchanged by this PR and not over the grant" if base is not None else "under 90% of the grant"
+    return replace(found, rows=rows, changed=True,
+                   notes=[*found.notes, *([f"{_count(hidden, 'other quota')} {why}: every quota is in the collapsed "
+                                           "table below"] if hidden else [])])
+
+
+def quota_table_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Every quota's row, collapsed, when `quota_of` shows only some of them open."""
+    found = headroom.section(plan, base)
+    shown = _quota_rows_that_matter(found, has_base=base is not None)
+    if not shown or len(shown) == len(found.rows):
+        return None
+    return Section(key="quota-all", title="Quota headroom, every region and metric",
+                   headline=_count(len(found.rows), "quota"), columns=found.columns, rows=found.rows)
 
 
 def where_else_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
@@ -687,6 +726,7 @@ SECTIONS: list[SectionFn] = [
     cost_section,
     changes_of,
     regions_section,
+    quota_table_of,
     pools_section,
     fabric_section,
     prices_of,

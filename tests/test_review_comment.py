@@ -284,3 +284,24 @@ def test_a_default_or_removed_key_links_to_its_nearest_ancestor_in_the_file(tmp_
                            "not gke or my-gke.regions; [`gke.regions[r1]")
     assert cell.endswith("Pulumi.dev.yaml#L8) &lt;reservation&gt; eks.regions\\[x\\]")
     assert links.StackLinks.read(stack, root=tmp_path / "elsewhere") is None  # outside the repository: plain
+
+
+def _open_rows(md: str, title: str) -> list[str]:
+    """The table rows of the open section `title` (before any <details>)."""
+    head = md.split("<details>", 1)[0]
+    if f"**{title}**" not in head:
+        return []
+    block = head.split(f"**{title}**", 1)[1].split("\n\n**", 1)[0]
+    return [ln for ln in block.splitlines() if ln.startswith("| ") and not ln.startswith("| region")]
+
+
+def test_quota_headroom_shows_only_what_moved_or_is_over_open_and_every_row_collapsed(
+        plans: Plans, prod: Plan) -> None:
+    md = report.markdown(plans["fail"], _json(plans["base"]), links=LINKS)
+    shown = _open_rows(md, "Quota headroom")
+    assert [r.split(" | ")[1] for r in shown] == ["GPUS_ALL_REGIONS", "NVIDIA_L4_GPUS"]  # +6 each; L4 over
+    assert "| us-west-2 | L-3819A6DF | 16 vCPUs (2 GPUs) | 16 | 0 | near | +0 |" in md.split("<details>", 1)[1]
+    # prod holds twelve grants at 100% on purpose: a PR that moves none of them opens no quota row at all.
+    same = report.markdown(prod, _json(prod), links=LINKS)
+    assert _open_rows(same, "Quota headroom") == [] and "- Quota headroom:" not in same
+    assert same.count("| near | +0 |") == 12  # all of them, once, collapsed
