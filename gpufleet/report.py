@@ -236,6 +236,23 @@ def header(plan: Plan, base: dict[str, Any] | None, sections: list[Section]) -> 
 # --- the sections, in the order both layouts show them -------------------------------------------------------------
 
 
+def live_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """The live preview (`gpu-fleet preview --json`, given to the plan by `--live`), open right after the verdict.
+
+    Its agreement with the offline verdict, steps per type, drained GPU pools and live violations come from
+    gpufleet/live_preview.py's own section; without a preview (`--live-skipped WHY`: a fork, no credentials) one
+    line says why, so a reviewer never reads a missing live preview as a clean one.
+    """
+    from gpufleet import live_preview  # the Automation API loads only for a comment that has a live preview
+
+    doc, skipped = plan.extra.get("live"), plan.extra.get("live_skipped")
+    if isinstance(doc, dict):
+        return replace(live_preview.section(live_preview.load(doc)), changed=True)
+    if skipped:
+        return Section(key="live-skipped", title="Live preview skipped", headline=str(skipped), changed=True)
+    return None
+
+
 def violations_section(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """New and fixed violations (all of them without a base): open; mandatory first."""
     found = violations.classify(plan.policy, base)
@@ -715,6 +732,7 @@ SectionFn = Callable[[Plan, dict[str, Any] | None], Section | None]
 """A report section: the plan and the target branch's plan JSON (or None) -> what it says, or None for nothing."""
 
 SECTIONS: list[SectionFn] = [
+    live_of,
     violations_section,
     waivers_of,
     budget_of,

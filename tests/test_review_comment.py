@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 from rich.console import Console
 
 from benchmarks.plan_bench import synthetic
-from gpufleet import cli, layout, links, report, violations
+from gpufleet import cli, layout, links, live_preview, report, violations
 from gpufleet.report import Plan
 from tests.conftest import ROOT, gke_of, shared_plan, stack_doc
 
@@ -305,3 +305,48 @@ def test_quota_headroom_shows_only_what_moved_or_is_over_open_and_every_row_coll
     same = report.markdown(prod, _json(prod), links=LINKS)
     assert _open_rows(same, "Quota headroom") == [] and "- Quota headroom:" not in same
     assert same.count("| near | +0 |") == 12  # all of them, once, collapsed
+
+
+def _live_doc(plan: Plan) -> dict[str, Any]:
+    """A live preview's JSON as `gpu-fleet preview --json` writes it (`LivePreview.to_json`; the recorded engine
+    events behind such a document are replayed in tests/test_live_preview.py)."""
+    pool = next(r for r in plan.capacity if r.pool == "h100-spot")
+    preview = live_preview.LivePreview(
+        stack="dev", offline_verdict=1, changes={"gcp:container/nodePool:NodePool": {"replace": 1, "update": 1}},
+        drained=[live_preview.DrainedPool(op="replace", urn="urn:pulumi:dev::gpu-fleet::x", pool=pool.pool,
+                                          cluster=pool.cluster, region=pool.region, platform=pool.platform,
+                                          gpu=pool.gpu,
+                                          min_gpus=pool.min_gpus, max_gpus=pool.max_gpus)],
+        violations=[{"policy": "gpu-quota", "level": "mandatory", "urn": "", "message": "us-central1 NVIDIA_L4_GPUS"}])
+    return json.loads(json.dumps(preview.to_json()))
+
+
+def test_the_live_preview_is_merged_right_after_the_verdict(plans: Plans) -> None:
+    head = copy.copy(plans["fail"])
+    head.extra = {**head.extra, "live": _live_doc(head)}
+    md = report.markdown(head, _json(plans["base"]), links=LINKS)
+    lines = md.splitlines()
+    assert lines[0].startswith("### ❌ gpu-fleet plan `dev` fails:")
+    assert lines[2].startswith("- Live preview (pulumi preview): Live preview fails (mandatory policy): 0 to create, "
+                               "1 to update, 1 to replace, 0 to delete; 1 GPU pool(s) replaced or deleted, up to 2 "
+                               "GPUs drained; agrees with the offline plan."), lines[2]
+    first_open = next(ln for ln in lines if ln.startswith("**"))
+    assert first_open.startswith("**Live preview (pulumi preview)**")
+    assert md.index("| gcp:container/nodePool:NodePool |") < md.index("**New and fixed violations**")
+    assert "mandatory gpu-quota: us-central1 NVIDIA\\_L4\\_GPUS" in md or "mandatory gpu-quota: us-central1" in md
+    skipped = copy.copy(plans["fail"])
+    skipped.extra = {**skipped.extra, "live_skipped": "pull requests from forks get no cloud credentials"}
+    md = report.markdown(skipped, _json(plans["base"]), links=LINKS)
+    assert md.splitlines()[2] == "- Live preview skipped: pull requests from forks get no cloud credentials"
+    assert md.count("forks get no cloud credentials") == 1
+    assert "Live preview" not in report.markdown(plans["fail"], _json(plans["base"]), links=LINKS)
+
+
+def test_plan_refuses_a_live_file_that_is_not_a_preview(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    bogus = tmp_path / "live.json"
+    bogus.write_text('{"verdict": 0}')
+    monkeypatch.chdir(ROOT)
+    assert cli.main(["plan", "dev", "--no-policy", "--live", str(bogus)]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert f"--live {bogus}: not a live preview JSON" in err and "Traceback" not in err
