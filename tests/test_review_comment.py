@@ -350,3 +350,12 @@ def test_plan_refuses_a_live_file_that_is_not_a_preview(tmp_path: Path, capsys: 
     assert cli.main(["plan", "dev", "--no-policy", "--live", str(bogus)]) == cli.EXIT_CONFIG
     err = capsys.readouterr().err
     assert f"--live {bogus}: not a live preview JSON" in err and "Traceback" not in err
+
+
+def test_the_readme_example_is_the_start_of_the_fail_golden() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"```markdown\n(### ❌ gpu-fleet plan .*?)```", readme, re.S)
+    assert found, "README.md has no example comment"
+    assert (GOLDEN / "fail.md").read_text(encoding="utf-8").startswith(found.group(1)), \
+        "README's example comment is stale: copy the start of tests/golden/comments/fail.md"
+    assert "](Pulumi.dev.yaml#L" in found.group(1)  # it shows the links
