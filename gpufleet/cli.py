@@ -131,6 +131,11 @@ def _parser(root: Path | None = None) -> argparse.ArgumentParser:
                       help="URL prefix of the comment's links to stack-file lines, e.g. "
                            "https://github.com/OWNER/REPO/blob/SHA (default: $GPU_FLEET_LINK_BASE; unset: "
                            "paths relative to the repository)")
+    plan.add_argument("--live", type=_existing_file, metavar="FILE",
+                      help="the live preview's JSON (`gpu-fleet preview STACK --json FILE`): the comment shows it "
+                           "right after the verdict")
+    plan.add_argument("--live-skipped", metavar="WHY",
+                      help="no live preview ran (a fork, no credentials): the comment says so in one line")
     plan.add_argument("--policy-config", type=_existing_file, metavar="FILE",
                       help="policy pack config (default: policies/config/STACK.json when it exists)")
     plan.add_argument("--no-policy", action="store_true", help="skip the policy pack")
@@ -350,6 +355,10 @@ def _main(argv: list[str] | None) -> int:
         except ConfigError as exc:
             return _config_errors(err, args.base, exc)
 
+    live, status = _read_live(args.live, err) if args.live is not None else (None, EXIT_OK)
+    if status:
+        return status
+
     for flag, path in (("--json", args.json_out), ("--markdown", args.markdown)):
         if path is not None and not path.parent.is_dir():
             err.print(f"error: {flag} {path}: the folder {path.parent} does not exist; hint: create it first, "
@@ -392,17 +401,31 @@ def _main(argv: list[str] | None) -> int:
             return EXIT_PACK
 
     plan.extra.update({"others": others, "stack_file": stack_file, "link_base": args.link_base, "root": root})
+    plan.extra.update({"live": live, "live_skipped": args.live_skipped})
     report.render(plan, out, base, resources=args.resources)
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=False) + "\n")
     if args.markdown is not None:
-        args.markdown.write_text(report.markdown(plan, base, links=layout.Links.from_env(),
-                                                 limit=args.markdown_limit or None))
+        comment_links = layout.Links.from_env().for_stack(stack_file, root=root, link_base=args.link_base)
+        args.markdown.write_text(report.markdown(plan, base, links=comment_links, limit=args.markdown_limit or None))
     if result is not None and result.mandatory_failed:
         return EXIT_POLICY
     if others and headroom.shared_over(plan, others):
         return EXIT_POLICY  # a project-wide quota the stacks exceed together is a finding, as one stack's would be
     return EXIT_OK
+
+
+def _read_live(path: Path, err: Console) -> tuple[dict[str, Any] | None, int]:
+    """The `--live` preview JSON, or an exit code (2) for a file `gpu-fleet preview --json` did not write."""
+    from gpufleet import live_preview
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        live_preview.load(doc)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        return None, _usage(err, f"--live {path}: not a live preview JSON ({_one_line(str(exc)) or type(exc).__name__})"
+                                 "; hint: pass the file `gpu-fleet preview STACK --json FILE` wrote")
+    return doc, EXIT_OK
 
 
 def _usage(err: Console, message: str) -> int:

@@ -12,11 +12,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from gpufleet.links import StackLinks
 from gpufleet.sections import Section
 
 COMMENT_LIMIT = 65_536
@@ -36,6 +38,8 @@ class Links:
     """Prefix of repository paths: "" (relative), or `https://github.com/OWNER/REPO/blob/SHA/`."""
     full_report: str | None = None
     """Where the whole report is when the comment is cut (the workflow run), or None."""
+    config: StackLinks | None = None
+    """The pull request's stack file, whose lines each stack-config key in the comment links to, or None (plain)."""
 
     def path(self, path: str, anchor: str | None = None) -> str:
         return f"{self.base}{path}" + (f"#{anchor}" if anchor else "")
@@ -58,6 +62,11 @@ class Links:
         run = env.get("GITHUB_RUN_ID")
         return cls(base=f"{server}/{repo}/blob/{sha}/",
                    full_report=f"{server}/{repo}/actions/runs/{run}" if run else None)
+
+    def for_stack(self, stack_file: Path, *, root: Path | None, link_base: str | None = None) -> Links:
+        """These links, under `link_base` when one is given (`--link-base`), with `stack_file`'s keys linked."""
+        base = f"{link_base.rstrip('/')}/" if link_base else self.base
+        return replace(self, base=base, config=StackLinks.read(stack_file, root=root, base=base))
 
 
 @dataclass(frozen=True)
@@ -83,22 +92,39 @@ _SPECIAL = re.compile(r"([\\*\[\]~|])")
 _UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
-def escape(text: str) -> str:
-    """Text for a GFM table cell or paragraph: HTML and markdown inert, code spans kept as code.
+def escape(text: str, links: Links | None = None) -> str:
+    """Text for a GFM table cell or paragraph: HTML and markdown inert, code spans kept as code, config keys linked.
 
     `<reservation>` would otherwise be read as an HTML tag and vanish (GFM passes raw HTML through, and GitHub's
     sanitizer drops unknown tags); `|` would end the table cell; `*`, `[`, `~` would start emphasis, links or
-    strikethrough. Underscores inside words (`gpu_pools`) cannot start emphasis in GFM and stay as they are.
+    strikethrough. Underscores inside words (`gpu_pools`) cannot start emphasis in GFM and stay as they are. With
+    `links.config`, each stack-config key (bare or as a code span) becomes `[`key`](Pulumi.dev.yaml#L12)`: the
+    code span keeps its brackets literal, so the link text needs no escaping.
     """
+    config = links.config if links is not None else None
     parts = []
     for n, part in enumerate(_CODE.split(" ".join(str(text).split()))):
         if n % 2:
-            parts.append(part.replace("|", "\\|"))
+            href = config.whole(part[1:-1]) if config is not None else None
+            parts.append(f"[{part}]({href})" if href else part.replace("|", "\\|"))
             continue
-        part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        part = _UNDERSCORE.sub(r"\\_", _SPECIAL.sub(r"\\\1", part))
-        parts.append(part)
+        for piece, href in (config.split(part) if config is not None else [(part, None)]):
+            parts.append(f"[`{piece}`]({href})" if href else _inert(piece))
     return "".join(parts)
+
+
+def _inert(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _UNDERSCORE.sub(r"\\_", _SPECIAL.sub(r"\\\1", text))
+
+
+def _html(text: str) -> str:
+    """Text inside raw HTML (`<summary>`), where GFM reads no markdown: entities, and code spans as `<code>`."""
+    out = []
+    for n, part in enumerate(_CODE.split(" ".join(str(text).split()))):
+        part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        out.append(f"<code>{part[1:-1]}</code>" if n % 2 else part)
+    return "".join(out)
 
 
 _NUMERIC = re.compile(r"^(?:[+\-]?\$?[\d,.]+(?: \+ n/a)?(?: \([^)]*\))?(?: nodes| GPUs)?|n/a|new|\d+ → \d+"
@@ -109,7 +135,7 @@ _NUMERIC = re.compile(r"^(?:[+\-]?\$?[\d,.]+(?: \+ n/a)?(?: \([^)]*\))?(?: nodes
 def _cell(column: str, value: str, links: Links) -> str:
     if column == "policy" and value and not value.startswith("`"):
         return f"[`{value}`]({links.policy(value)})"
-    return escape(value)
+    return escape(value, links)
 
 
 def _table(section: Section, links: Links) -> list[str]:
@@ -126,7 +152,7 @@ def _table(section: Section, links: Links) -> list[str]:
 
 def _body(section: Section, links: Links) -> list[str]:
     lines = _table(section, links)
-    notes = [f"- {escape(n)}" for n in section.notes]
+    notes = [f"- {escape(n, links)}" for n in section.notes]
     return lines + ([""] if lines and notes else []) + notes
 
 
@@ -138,13 +164,13 @@ def _open(section: Section, links: Links) -> list[str]:
     body = _body(section, links)
     if not body:
         return []
-    title = f"**{escape(section.title)}**" + (f" — {escape(section.headline)}" if section.headline else "")
+    title = f"**{escape(section.title)}**" + (f" — {escape(section.headline, links)}" if section.headline else "")
     return [title, "", *body, ""]
 
 
 def _collapsed(section: Section, links: Links) -> list[str]:
     body = _body(section, links)
-    summary = escape(section.title) + (f": {escape(section.headline)}" if section.headline else "")
+    summary = _html(section.title) + (f": {_html(section.headline)}" if section.headline else "")
     if not body:  # "none" sections say nothing worth a click; the terminal still prints their headline
         return []
     return [f"<details><summary>{summary}</summary>", "", *body, "", "</details>", ""]
@@ -187,7 +213,7 @@ def _compose(header: Header, sections: list[Section], notice: str | None, links:
     summary = [*header.summary,
                *(f"{s.title}: {s.headline}" for s in sections
                  if s.headline and (s.changed or s.mandatory) and s.key != "violations")]
-    lines += [f"- {escape(s)}" for s in summary] + ([""] if summary else [])
+    lines += [f"- {escape(s, links)}" for s in summary] + ([""] if summary else [])
     if notice:
         lines += [f"> [!WARNING]\n> {notice}", ""]
     for s in sections:
@@ -196,7 +222,7 @@ def _compose(header: Header, sections: list[Section], notice: str | None, links:
     for s in sections:
         if not _is_open(s):
             lines += _collapsed(s, links)
-    lines += [escape(f) for f in header.footer]
+    lines += [escape(f, links) for f in header.footer]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -2,26 +2,25 @@
 
 Line numbers come from `yaml.compose`'s nodes (their `start_mark`), so a key found is the key the program read;
 a link is a path relative to the repository (`Pulumi.prod.yaml#L123`), or under `--link-base` (GitHub's
-`https://github.com/OWNER/REPO/blob/SHA`) when one is given.
+`https://github.com/OWNER/REPO/blob/SHA`) when one is given. `StackLinks` finds the keys in any text of the comment
+(table cells, violation messages, hints) for gpufleet/layout.py, which turns them into links while escaping the rest.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from gpufleet.sections import Section
-
 PROJECT = "gpu-fleet"
 LINK_BASE_ENV = "GPU_FLEET_LINK_BASE"
-_SEGMENT = re.compile(r"^([A-Za-z0-9_-]+)(?:\[([^\]]+)\])?$")
-_KEY = re.compile(r"^(gke|eks|openshift|budgets|observability|prices|labels|dashboards|addons)(\.|\[|$)")
-_LINK = re.compile(r"^\[`(?P<key>[^`]+)`\]\((?P<href>[^)]+)\)$")
+_LAST = re.compile(r"(?:\.[^.\[\]]+|\[[^\]]+\])$")
+"""The last segment of a key path (`.max_nodes` or `[l4]`): removing it gives the parent."""
 
 
 @functools.lru_cache(maxsize=16)
@@ -32,94 +31,137 @@ def _root(path: str, mtime: float) -> yaml.Node | None:
         return None
 
 
-def _child(node: yaml.Node, name: str) -> yaml.Node | None:
-    if not isinstance(node, yaml.MappingNode):
-        return None
-    for key, value in node.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == name:
-            return value
-    return None
+def _walk(node: yaml.Node, path: str) -> Iterator[tuple[str, int]]:
+    """(key path, 1-based line) of everything under `node`: mapping keys by name, list items by their `name`.
+
+    An item without a `name` has no stable key (config lists are keyed by name, never by position): not linked.
+    """
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                child = f"{path}.{key.value}"
+                yield child, key.start_mark.line + 1
+                yield from _walk(value, child)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            name = next((v for k, v in item.value if isinstance(k, yaml.ScalarNode) and k.value == "name"), None) \
+                if isinstance(item, yaml.MappingNode) else None
+            if isinstance(name, yaml.ScalarNode):
+                child = f"{path}[{name.value}]"
+                yield child, item.start_mark.line + 1
+                yield from _walk(item, child)
 
 
-def _item(node: yaml.Node | None, name: str) -> yaml.Node | None:
-    """The list item whose `name` is `name` (config lists are keyed by name, never by position)."""
-    if not isinstance(node, yaml.SequenceNode):
-        return None
-    for item in node.value:
-        found = _child(item, "name")
-        if isinstance(found, yaml.ScalarNode) and found.value == name:
-            return item
-    return None
+def config_lines(stack_file: Path) -> dict[str, int]:
+    """Every stack-config key path of a stack file (`gke.regions[us-central1].clusters[ml-1]`) -> its line.
 
-
-def config_line(stack_file: Path, key_path: str) -> int | None:
-    """The 1-based line of `key_path` (e.g. `gke.regions[us-central1].clusters[ml-1]`) in a stack file, or None.
-
-    The first segment is the project's config key (`gpu-fleet:gke`) under `config:`; `[x]` selects the list item
-    named x. A line is the key's own line (a list item: its first line).
+    The first segment is the project's config key (`gpu-fleet:gke`) under `config:`; `[x]` is the list item named
+    x, and its line is the item's first line. An unreadable file has no keys.
     """
     try:
         root = _root(str(stack_file), stack_file.stat().st_mtime)
     except OSError:
-        return None
-    node = _child(root, "config") if root is not None else None
-    line = None
-    for i, segment in enumerate(key_path.split(".")):
-        m = _SEGMENT.match(segment)
-        if node is None or m is None:
+        return {}
+    config = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "config"), None) \
+        if isinstance(root, yaml.MappingNode) else None
+    if not isinstance(config, yaml.MappingNode):
+        return {}
+    found: dict[str, int] = {}
+    for key, value in config.value:
+        if isinstance(key, yaml.ScalarNode) and str(key.value).startswith(f"{PROJECT}:"):
+            top = str(key.value)[len(PROJECT) + 1:]
+            found[top] = key.start_mark.line + 1
+            found.update(_walk(value, top))
+    return found
+
+
+def config_line(stack_file: Path, key_path: str) -> int | None:
+    """The 1-based line of `key_path` (e.g. `gke.regions[us-central1].clusters[ml-1]`) in a stack file, or None."""
+    return config_lines(stack_file).get(key_path)
+
+
+@dataclass(frozen=True)
+class StackLinks:
+    """The stack file a comment links its config keys to: where it is and the line of each key in it."""
+
+    href: str
+    """The file as a link target: repository-relative (`Pulumi.prod.yaml`) or under the link base."""
+    lines: Mapping[str, int] = field(default_factory=dict)
+    """Key path (without the `gpu-fleet:` prefix) -> its 1-based line, from `config_lines`."""
+
+    @classmethod
+    def read(cls, stack_file: Path, *, root: Path | None, base: str = "") -> StackLinks | None:
+        """The links of `stack_file`, or None when it is outside the repository `root` (a link would point nowhere)."""
+        if root is None:
             return None
-        name = f"{PROJECT}:{m.group(1)}" if i == 0 else m.group(1)
-        key_node = _key_node(node, name)
-        node = _child(node, name)
-        line = key_node.start_mark.line + 1 if key_node is not None else None
-        if m.group(2) is not None:
-            node = _item(node, m.group(2))
-            line = node.start_mark.line + 1 if node is not None else None
-    return line if node is not None else None
-
-
-def _key_node(node: yaml.Node, name: str) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for key, _ in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == name:
-                return key
-    return None
-
-
-def link(stack_file: Path, key_path: str, *, base: str | None = None, root: Path | None = None) -> str | None:
-    """`[`key`](Pulumi.prod.yaml#L123)` (under `base` when given); None when the key is not in the file."""
-    line = config_line(stack_file, key_path)
-    if line is None:
-        return None
-    rel = stack_file.name
-    if root is not None:
         try:
             rel = stack_file.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:
-            rel = stack_file.name
-    base = base if base is not None else os.environ.get(LINK_BASE_ENV) or None
-    href = f"{base.rstrip('/')}/{rel}#L{line}" if base else f"{rel}#L{line}"
-    return f"[`{key_path}`]({href})"
+            return None
+        return cls(href=f"{base}{rel}", lines=config_lines(stack_file))
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern[str] | None:
+        """A key of this file in running text, never inside a longer word, path or URL.
+
+        A top-level key of the file with at least one segment after it (`budgets.daily_usd`), or any with the
+        `gpu-fleet:` prefix (`gpu-fleet:prices`): a bare word such as "labels" is prose.
+        """
+        tops = sorted({k for k in self.lines if "." not in k and "[" not in k}, key=len, reverse=True)
+        if not tops:
+            return None
+        names = "|".join(re.escape(t) for t in tops)
+        segments = r"(?:\.[A-Za-z0-9_-]*[A-Za-z0-9_]|\[[^\]\s]+\])"
+        return re.compile(rf"(?<![\w.:/\[-])(?:{PROJECT}:(?:{names}){segments}*|(?:{names}){segments}+)(?![\w\[-])")
+
+    def target(self, key: str) -> str | None:
+        """The link target of `key`: its own line, else its nearest ancestor's, else None.
+
+        A key the file leaves at its default (or a list item this change removed) links to the line of its nearest
+        ancestor present in the file, where it would be set; when not even its top-level key is in the file there
+        is no line to point at, and the key stays plain text.
+        """
+        path = key[len(PROJECT) + 1:] if key.startswith(f"{PROJECT}:") else key
+        while path:
+            if path in self.lines:
+                return f"{self.href}#L{self.lines[path]}"
+            parent = _LAST.sub("", path)
+            if parent == path:
+                return None
+            path = parent
+        return None
+
+    def split(self, text: str) -> Iterator[tuple[str, str | None]]:
+        """`text` as (piece, link target or None): each key this file has a line for, and the text around it."""
+        if self.pattern is None:
+            yield text, None
+            return
+        at = 0
+        for m in self.pattern.finditer(text):
+            href = self.target(m.group(0))
+            if href is None:
+                continue
+            if m.start() > at:
+                yield text[at:m.start()], None
+            yield m.group(0), href
+            at = m.end()
+        if at < len(text):
+            yield text[at:], None
+
+    def whole(self, text: str) -> str | None:
+        """The link target when all of `text` is one key (a table cell, a code span), else None."""
+        if self.pattern is None or not self.pattern.fullmatch(text):
+            return None
+        return self.target(text)
 
 
-def linked(section: Section, stack_file: str | Path, *, base: str | None = None, root: Path | None = None) -> Section:
-    """The section with each cell that is a stack-config key turned into a link to its line."""
-    path = Path(stack_file)
+def link(stack_file: Path, key_path: str, *, base: str | None = None, root: Path | None = None) -> str | None:
+    """`[`key`](Pulumi.prod.yaml#L123)`, under `base` (else $GPU_FLEET_LINK_BASE) when given.
 
-    def cell(text: str) -> str:
-        if not _KEY.match(text):
-            return text
-        return link(path, text, base=base, root=root) or text
-
-    rows = [tuple(cell(c) for c in row) for row in section.rows]
-    return dataclasses.replace(section, rows=rows)
-
-
-def is_link(text: str) -> bool:
-    return _LINK.match(text) is not None
-
-
-def plain(text: str) -> str:
-    """A link as the terminal shows it: `key (Pulumi.prod.yaml#L123)`."""
-    m = _LINK.match(text)
-    return f"{m.group('key')} ({m.group('href')})" if m else text
+    None when the key itself is not in the file.
+    """
+    base = base if base is not None else os.environ.get(LINK_BASE_ENV) or ""
+    found = StackLinks.read(stack_file, root=root or stack_file.parent, base=f"{base.rstrip('/')}/" if base else "")
+    if found is None or key_path not in found.lines:
+        return None
+    return f"[`{key_path}`]({found.target(key_path)})"

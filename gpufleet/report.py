@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from rich.table import Table
 from components import catalog, versions
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from components.kubernetes.monitoring.rules import CAPACITY_SIGNALS_TYPE, MONITORING_TYPES
-from gpufleet import changes, headroom, layout, links, price_provenance, violations, waivers_section, watches
+from gpufleet import changes, headroom, layout, price_provenance, violations, waivers_section, watches
 from gpufleet.layout import Header, Links
 from gpufleet.offline import Recorded
 from gpufleet.sections import Section
@@ -234,6 +234,23 @@ def header(plan: Plan, base: dict[str, Any] | None, sections: list[Section]) -> 
 
 
 # --- the sections, in the order both layouts show them -------------------------------------------------------------
+
+
+def live_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """The live preview (`gpu-fleet preview --json`, given to the plan by `--live`), open right after the verdict.
+
+    Its agreement with the offline verdict, steps per type, drained GPU pools and live violations come from
+    gpufleet/live_preview.py's own section; without a preview (`--live-skipped WHY`: a fork, no credentials) one
+    line says why, so a reviewer never reads a missing live preview as a clean one.
+    """
+    from gpufleet import live_preview  # the Automation API loads only for a comment that has a live preview
+
+    doc, skipped = plan.extra.get("live"), plan.extra.get("live_skipped")
+    if isinstance(doc, dict):
+        return replace(live_preview.section(live_preview.load(doc)), changed=True)
+    if skipped:
+        return Section(key="live-skipped", title="Live preview skipped", headline=str(skipped), changed=True)
+    return None
 
 
 def violations_section(plan: Plan, base: dict[str, Any] | None) -> Section | None:
@@ -636,38 +653,69 @@ def policy_section(plan: Plan, base: dict[str, Any] | None) -> Section:
                    mandatory=not config)
 
 
-def _linked(plan: Plan, section: Section | None) -> Section | None:
-    """`section` with its stack-config keys linked to their lines in the stack file the plan read, if it is known."""
-    stack_file = plan.extra.get("stack_file")
-    if section is None or stack_file is None:
-        return section
-    return links.linked(section, stack_file, base=plan.extra.get("link_base"), root=plan.extra.get("root"))
-
-
 def budget_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """The budget in its own period, for the fleet and each team (gpufleet/headroom.py)."""
-    return _linked(plan, headroom.budget_section(plan, base))
+    return headroom.budget_section(plan, base)
+
+
+def _quota_rows_that_matter(section: Section, *, has_base: bool) -> list[Row]:
+    """The quota rows a reviewer must see: over the grant, moved by this PR, or (without a base) at 90% or more.
+
+    prod sits at 100% of twelve grants on purpose: repeating those
+    unchanged rows open on every pull request buried the one that moved (pr-review.md §2.3, "Unchanged rows hidden").
+    """
+    granted, status, change = (section.columns.index(c) for c in ("granted", "status", "change"))
+
+    def matters(row: Row) -> bool:
+        if row[status] == "over":
+            return True
+        if has_base:
+            return row[change] not in ("", "+0") or "changed in this PR" in row[granted]
+        return row[status] == "near"
+
+    return [r for r in section.rows if matters(r)]
 
 
 def quota_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
-    """Quota headroom per region and quota metric (gpufleet/headroom.py)."""
-    return _linked(plan, headroom.section(plan, base))
+    """Quota headroom per region and quota metric (gpufleet/headroom.py), open with the rows that matter.
+
+    Every row is in `quota_table_of` (collapsed); with none that matters, the whole table is collapsed here.
+    """
+    found = headroom.section(plan, base)
+    rows = _quota_rows_that_matter(found, has_base=base is not None)
+    if not rows:
+        return replace(found, changed=False)
+    hidden = len(found.rows) - len(rows)
+    why = "unchanged by this PR and not over the grant" if base is not None else "under 90% of the grant"
+    return replace(found, rows=rows, changed=True,
+                   notes=[*found.notes, *([f"{_count(hidden, 'other quota')} {why}: every quota is in the collapsed "
+                                           "table below"] if hidden else [])])
+
+
+def quota_table_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """Every quota's row, collapsed, when `quota_of` shows only some of them open."""
+    found = headroom.section(plan, base)
+    shown = _quota_rows_that_matter(found, has_base=base is not None)
+    if not shown or len(shown) == len(found.rows):
+        return None
+    return Section(key="quota-all", title="Quota headroom, every region and metric",
+                   headline=_count(len(found.rows), "quota"), columns=found.columns, rows=found.rows)
 
 
 def where_else_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """Other regions and clouds of the stack with headroom for a pool that (nearly) fails a quota or the budget."""
-    return _linked(plan, headroom.where_else_section(plan, base))
+    return headroom.where_else_section(plan, base)
 
 
 def shared_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """Quotas this stack shares with the stacks given by --with, summed."""
     others = plan.extra.get("others")
-    return _linked(plan, headroom.shared_section(plan, others)) if others else None
+    return headroom.shared_section(plan, others) if others else None
 
 
 def changes_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """What is not capacity: resources per type, alert thresholds, policy config (gpufleet/changes.py)."""
-    return _linked(plan, changes.section(plan, base)) if base is not None else None
+    return changes.section(plan, base) if base is not None else None
 
 
 def prices_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
@@ -684,6 +732,7 @@ SectionFn = Callable[[Plan, dict[str, Any] | None], Section | None]
 """A report section: the plan and the target branch's plan JSON (or None) -> what it says, or None for nothing."""
 
 SECTIONS: list[SectionFn] = [
+    live_of,
     violations_section,
     waivers_of,
     budget_of,
@@ -695,6 +744,7 @@ SECTIONS: list[SectionFn] = [
     cost_section,
     changes_of,
     regions_section,
+    quota_table_of,
     pools_section,
     fabric_section,
     prices_of,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gpufleet import changes, cli, headroom, links, review
+from gpufleet import changes, cli, headroom, layout, links, report
 from gpufleet.report import Plan
 from gpufleet.sections import Section
 from tests.support.review_scenarios import ROOT, eks_pool, gke_pool, scenario
@@ -260,11 +260,11 @@ def test_links_are_relative_or_under_the_link_base(monkeypatch: pytest.MonkeyPat
 
 
 def test_the_comment_carries_the_sections_and_links(break_quota: Pair, base: dict[str, Any]) -> None:
-    plan, _ = break_quota
-    found = review.sections(plan, base, stack_file=ROOT / "Pulumi.prod.yaml", root=ROOT)
-    text = "\n".join(review.markdown_lines(found))
-    assert "**Quota headroom:** europe-west4 NVIDIA_H100_MEGA_GPUS 48 of 32 granted (16 over)" in text
-    assert "[`budgets.daily_usd`](Pulumi.prod.yaml#L" in text
+    plan, stack_file = break_quota
+    md = report.markdown(plan, base, links=layout.Links().for_stack(stack_file, root=stack_file.parent))
+    assert "- Quota headroom: europe-west4 NVIDIA_H100_MEGA_GPUS 48 of 32 granted (16 over)" in md
+    daily = links.config_line(stack_file, "budgets.daily_usd")
+    assert f"| [`budgets.daily_usd`](Pulumi.prod.yaml#L{daily}) |" in md
     assert {"quota", "budget", "where_else"} <= set(plan.to_json())
 
 
