@@ -1,6 +1,6 @@
-"""Identity guardrails on both clouds: no long-lived service-account or IAM-user keys, no primitive GCP roles.
+"""Identity guardrails on both clouds (issue 24 §3): no long-lived keys and no primitive GCP roles.
 
-Partial answer to issue 24 §3: wildcard actions/resources and node-role scope are not yet checked here.
+Wildcard grants and node-identity scope live in `policies/iam_aws.py` and `policies/iam_gcp.py`; `POLICIES` lists all.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from policies.iam_aws import aws_iam_no_wildcards, eks_node_role_policies
+from policies.iam_gcp import gcp_iam_no_wildcards, gke_node_service_account_roles
 from policies.view import plain
 
 EXEMPT = PolicyConfigSchema(properties={"exempt": {
@@ -62,4 +64,5 @@ gcp_no_primitive_roles = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=EXEMPT,
 )
-POLICIES = [no_service_account_keys, gcp_no_primitive_roles]
+POLICIES = [no_service_account_keys, gcp_no_primitive_roles, aws_iam_no_wildcards, gcp_iam_no_wildcards,
+            eks_node_role_policies, gke_node_service_account_roles]
