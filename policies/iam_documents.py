@@ -29,7 +29,7 @@ actions to what it launched (`aws:RequestTag/kubernetes.io/cluster/<name>: owned
 @dataclass(frozen=True)
 class Statement:
     label: str
-    """The statement's Sid, or its position (`statement 2`) when it has none."""
+    """The statement's Sid, or its 0-based position (`Statement[2]`) when it has none."""
     body: Mapping[str, Any]
 
     @property
@@ -64,9 +64,18 @@ def statements(document: Any) -> list[Statement] | None:
     if isinstance(raw, Unknown):
         return None
     items = raw if isinstance(raw, list) else [raw] if raw is not None else []
-    if any(isinstance(s, Unknown) for s in items):
+    if _has_unknown(items):
         return None
-    return [Statement(str(s.get("Sid") or f"statement {i}"), s) for i, s in enumerate(items) if isinstance(s, Mapping)]
+    return [Statement(str(s.get("Sid") or f"Statement[{i}]"), s) for i, s in enumerate(items) if isinstance(s, Mapping)]
+
+
+def _has_unknown(value: Any) -> bool:
+    """Anywhere in a document given as an object (a string document is known or unknown as a whole)."""
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, Mapping):
+        return any(_has_unknown(v) for v in value.values())
+    return isinstance(value, list) and any(_has_unknown(v) for v in value)
 
 
 def is_read_only(action: str) -> bool:

@@ -52,6 +52,10 @@ class Grant:
     member: str
 
 
+def _name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -105,19 +109,22 @@ def wildcard_findings(resources: list[tuple[str, Mapping[str, Any], str]]) -> It
         if typ in CUSTOM_ROLES:
             wild = [str(x) for x in _list(p.get("permissions")) if "*" in str(x)]
             if wild:
-                yield urn, (f"custom role {p.get('roleId')!r} lists the wildcard permission(s) {', '.join(wild)}: list "
-                            "the permissions it needs (IAM lists them per role in its predefined roles reference)")
+                yield urn, (f"custom role {p.get('roleId')!r} ({_name(urn)}) lists the wildcard permission(s) "
+                            f"{', '.join(wild)}: list the permissions it needs (IAM's predefined roles reference "
+                            "lists them per role)")
     for g, who in _node_grants(resources):
         if g.level == "project" and _ADMIN.search(g.role):
-            yield g.urn, (f"{who} is granted {g.role} on the whole project: an admin role on every resource of "
-                          "its service, to every pod that reaches the metadata server. Grant the workload that "
-                          "needs it its own service account through Workload Identity")
+            yield g.urn, (f"{who} is granted {g.role} on the whole project by {_name(g.urn)}: an admin role on "
+                          "every resource of "
+                          "its service, to every pod that reaches the metadata server. Grant the workload that needs "
+                          "it its own service account through Workload Identity")
 
 
 def scope_findings(resources: list[tuple[str, Mapping[str, Any], str]]) -> Iterator[tuple[str, str]]:
     for g, who in _node_grants(resources):
         if g.role not in NODE_ROLES:
-            yield g.urn, (f"{who} is granted {g.role} ({g.level} level), beyond what nodes need. Node service "
+            yield g.urn, (f"{who} is granted {g.role} ({g.level} level, by {_name(g.urn)}), beyond what nodes "
+                          "need. Node service "
                           f"accounts hold only {', '.join(NODE_ROLES)}; give pods their own service account through "
                           f"Workload Identity ({GKE_CIS} 5.2.1, 5.1.3, 5.2.2)")
 

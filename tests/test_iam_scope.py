@@ -88,7 +88,7 @@ def test_karpenters_read_only_wildcards_pass_and_its_documents_are_read(dev_plan
 @pytest.mark.parametrize(("statement", "expected"), [
     ({"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}, "Everything allows *"),
     ({"Effect": "Allow", "Action": ["ec2:DescribeImages", "ec2:*"], "Resource": "arn:aws:ec2:us-west-2:1:instance/*"},
-     "statement 5 allows ec2:*"),
+     "Statement[5] allows ec2:*"),
     ({"Sid": "Terminate", "Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*"},
      "Terminate allows ec2:TerminateInstances on *"),
     ({"Sid": "AllButIam", "Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b"}, "NotAction"),
@@ -122,6 +122,12 @@ def test_unknown_documents_pass_until_known() -> None:
     assert _wildcards("aws:iam/rolePolicy:RolePolicy", {"policy": UNKNOWN, "role": "r"}) == []
     (msg,) = _wildcards(POLICY, {"policy": "Allow everything"})
     assert "is not JSON" in msg
+    # A document given as an object (pulumi_aws accepts one), with a part unknown: passes; known: judged.
+    statement: dict[str, Any] = {"Effect": "Allow", "Action": UNKNOWN, "Resource": "*"}
+    assert _wildcards(POLICY, {"policy": {"Version": "2012-10-17", "Statement": [statement]}}) == []
+    statement["Action"] = "iam:*"
+    (msg,) = _wildcards(POLICY, {"policy": {"Version": "2012-10-17", "Statement": [statement]}})
+    assert "Statement[0] allows iam:*" in msg
 
 
 def test_trust_and_inline_documents_of_roles_are_read(dev_plan: Plan) -> None:
@@ -135,7 +141,7 @@ def test_trust_and_inline_documents_of_roles_are_read(dev_plan: Plan) -> None:
         {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})}]
     trust_msg, inline_msg = _wildcards(ROLE, role)
     assert "its trust policy: Anyone lets any AWS principal assume the role" in trust_msg
-    assert "inline policy 'debug': statement 0 allows s3:*" in inline_msg
+    assert "inline policy 'debug': Statement[0] allows s3:*" in inline_msg
 
 
 def test_the_flow_log_and_chat_roles_pass(prod_plan: Plan) -> None:
@@ -214,7 +220,7 @@ def test_node_service_accounts_hold_only_node_roles(dev_plan: Plan) -> None:
     storage = with_inputs(dev_plan, NODE_GRANT, lambda i: i.update(role="roles/storage.objectCreator"))
     (msg,) = _gcp_reports("gke-node-service-account-roles", storage)
     assert msg.startswith("gke.regions[us-central1].clusters[dev-1]: the node service account gf-dev-1-")
-    assert "roles/storage.objectCreator (project level)" in msg and "CIS GKE Benchmark 5.2.1" in msg
+    assert f"roles/storage.objectCreator (project level, by {NODE_GRANT})" in msg and "CIS GKE Benchmark 5.2.1" in msg
     assert _gcp_reports("gcp-iam-no-wildcards", storage) == []  # not an admin role
 
 
@@ -231,7 +237,7 @@ def test_admin_roles_to_node_service_accounts_and_wildcard_custom_roles_are_refu
                     {"roleId": "gpuOperator", "title": "GPU operator", "project": "acme-ml-dev",
                      "permissions": ["container.pods.get", "compute.*"]})
     (msg,) = _gcp_reports("gcp-iam-no-wildcards", custom)
-    assert msg.startswith("custom role 'gpuOperator' lists the wildcard permission(s) compute.*")
+    assert msg.startswith("custom role 'gpuOperator' (gpu-operator) lists the wildcard permission(s) compute.*")
 
 
 # --- the shipped stacks, and prod's pack config ---------------------------------------------------------------
