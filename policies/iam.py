@@ -52,14 +52,15 @@ def _no_primitive_roles(args: ResourceValidationArgs, report: ReportViolation) -
 
 no_service_account_keys = ResourceValidationPolicy(
     name="iam-no-service-account-keys",
-    description="No GCP service-account keys or AWS IAM access keys.",
+    description="No GCP service-account keys or AWS IAM access keys. (No CIS item; CIS GKE 5.2.2 prefers Workload "
+                "Identity.)",
     validate=_no_keys,
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=EXEMPT,
 )
 gcp_no_primitive_roles = ResourceValidationPolicy(
     name="gcp-no-primitive-roles",
-    description="No GCP IAM grant of roles/owner, roles/editor or roles/viewer.",
+    description="No GCP IAM grant of roles/owner, roles/editor or roles/viewer. (No CIS GKE item.)",
     validate=_no_primitive_roles,
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=EXEMPT,

@@ -17,6 +17,8 @@ import pytest
 from gpufleet import policy_gate
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
+from policies.pack import POLICIES
+from tests.conftest import ROOT
 from tests.test_policies import (
     PACK,
     UNKNOWN,
@@ -259,3 +261,16 @@ def test_prod_fails_on_an_injected_grant_through_the_pack_process(prod_plan: Pla
     assert "Oops allows ec2:*" in found["message"] and found["urn"].endswith(f"::{name}")
     prod = json.loads((PACK / "config" / "prod.json").read_text())
     assert all(prod[p]["enforcementLevel"] == "mandatory" for p in NEW)
+
+
+def test_the_readme_lists_each_identity_policy_with_its_cis_item() -> None:
+    rows = {line.split("|")[1].strip(" `"): line for line in (ROOT / "README.md").read_text().splitlines()
+            if line.startswith("| `")}
+    for policy in (p for p in POLICIES if p.name in NEW | {"iam-no-service-account-keys", "gcp-no-primitive-roles"}):
+        row = rows[policy.name]
+        framework = policy.framework  # type: ignore[attr-defined]
+        if framework is None:
+            assert "no cis" in row.lower() and "no cis" in policy.description.lower(), policy.name
+        else:
+            short = "CIS EKS" if "EKS" in framework.name else "CIS GKE"
+            assert f"({short} {framework.reference})" in row, policy.name
