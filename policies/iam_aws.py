@@ -7,6 +7,7 @@ EC2NodeClass naming it) are separate resources joined by the role's name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,7 +109,9 @@ class NodeRole:
         if not isinstance(ref, str):
             return False  # unknown in a preview: the attachment is judged once its role's name is known
         ref = ref.rsplit("/", 1)[-1]
-        return ref == self.name or (self.auto and ref.startswith(f"{self.name}-"))
+        # Pulumi's auto-name: the logical name, a dash and seven random hex digits.
+        auto_named = re.fullmatch(rf"{re.escape(self.name)}-[0-9a-f]{{7}}", ref) is not None
+        return ref == self.name or (self.auto and auto_named)
 
 
 def _role_name(arn: Any) -> str | None:
