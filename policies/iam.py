@@ -1,6 +1,6 @@
-"""Identity guardrails on both clouds: no long-lived service-account or IAM-user keys, no primitive GCP roles.
+"""Identity guardrails on both clouds (issue 24 §3): no long-lived keys and no primitive GCP roles.
 
-Partial answer to issue 24 §3: wildcard actions/resources and node-role scope are not yet checked here.
+Wildcard grants and node-identity scope live in `policies/iam_aws.py` and `policies/iam_gcp.py`; `POLICIES` lists all.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from policies.iam_aws import aws_iam_no_wildcards, eks_node_role_policies
+from policies.iam_gcp import gcp_iam_no_wildcards, gke_node_service_account_roles
 from policies.view import plain
 
 EXEMPT = PolicyConfigSchema(properties={"exempt": {
@@ -50,16 +52,18 @@ def _no_primitive_roles(args: ResourceValidationArgs, report: ReportViolation) -
 
 no_service_account_keys = ResourceValidationPolicy(
     name="iam-no-service-account-keys",
-    description="No GCP service-account keys or AWS IAM access keys.",
+    description="No GCP service-account keys or AWS IAM access keys. (No CIS item; CIS GKE 5.2.2 prefers Workload "
+                "Identity.)",
     validate=_no_keys,
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=EXEMPT,
 )
 gcp_no_primitive_roles = ResourceValidationPolicy(
     name="gcp-no-primitive-roles",
-    description="No GCP IAM grant of roles/owner, roles/editor or roles/viewer.",
+    description="No GCP IAM grant of roles/owner, roles/editor or roles/viewer. (No CIS GKE item.)",
     validate=_no_primitive_roles,
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=EXEMPT,
 )
-POLICIES = [no_service_account_keys, gcp_no_primitive_roles]
+POLICIES = [no_service_account_keys, gcp_no_primitive_roles, aws_iam_no_wildcards, gcp_iam_no_wildcards,
+            eks_node_role_policies, gke_node_service_account_roles]
