@@ -65,9 +65,16 @@ def _gcp_gpu(gpu_id: str, model: str, memory_gb: int, accelerator: str, metric: 
 
     ``aws_name`` is the same GPU's Karpenter ``instance-gpu-name`` where EC2 offers it (AWS_SPECS_SOURCE).
     """
-    return Gpu(gpu_id, model, memory_gb, accelerator, metric, "PREEMPTIBLE_" + metric, mig, source, aws_name,
-               quota_verified)
+    return Gpu(id=gpu_id, model=model, memory_gb=memory_gb, gke_accelerator=accelerator, gcp_quota_metric=metric,
+               gcp_preemptible_quota_metric="PREEMPTIBLE_" + metric, mig_partitions=mig, source=source,
+               aws_gpu_name=aws_name, quota_verified=quota_verified)
 
+
+
+def _aws_gpu(gpu_id: str, model: str, memory_gb: int, mig: tuple[str, ...] = (), *, source: Source) -> Gpu:
+    """A GPU only EC2 sells here: no GKE accelerator or GCP quota; Karpenter's ``instance-gpu-name`` is its id."""
+    return Gpu(id=gpu_id, model=model, memory_gb=memory_gb, gke_accelerator=None, gcp_quota_metric=None,
+               gcp_preemptible_quota_metric=None, mig_partitions=mig, source=source, aws_gpu_name=gpu_id)
 
 GPUS: tuple[Gpu, ...] = (
     # A2 Standard carries nvidia-tesla-a100 (GPU machine types + GKE pages); the GPU page's summary list
@@ -82,7 +89,7 @@ GPUS: tuple[Gpu, ...] = (
     # "You can't create Multi-Instance GPUs on G2" (accelerator-optimized page): no MIG for L4.
     _gcp_gpu("l4", "NVIDIA L4", 24, "nvidia-l4", "NVIDIA_L4_GPUS", aws_name="l4"),
     # AWS only (g6e); DescribeInstanceTypes reports 45776 MiB per GPU, NVIDIA sells it as 48 GB.
-    Gpu("l40s", "NVIDIA L40S", 48, None, None, None, (), AWS_SPECS_SOURCE, "l40s"),
+    _aws_gpu("l40s", "NVIDIA L40S", 48, source=AWS_SPECS_SOURCE),
     # The 2026 GPUs (GPU_2026_SOURCES). Memory is NVIDIA's per-GPU figure (_NVIDIA_MIG_GPUS); EC2 reports 183,359
     # MiB per B200 and 98,304 MiB per RTX PRO 6000 (Karpenter's reference). Their GCP quota metrics follow GCP's
     # NVIDIA_<MODEL>_GPUS naming and are listed by public quota scripts (B200: NVIDIA_B200_GPUS and
@@ -98,8 +105,7 @@ GPUS: tuple[Gpu, ...] = (
              quota_verified=False),
     # AWS only here (p6-b300): 275,040 MiB per GPU in EC2's figures, NVIDIA sells it as 288 GB. GCP's B300 machine
     # (a4x-maxgpu-4g-metal, bare metal) is not in the catalog.
-    Gpu("b300", "NVIDIA B300", 288, None, None, None, _MIG_B300, _HYPERPOD_MIG, "b300"),
+    _aws_gpu("b300", "NVIDIA B300", 288, _MIG_B300, source=_HYPERPOD_MIG),
     # AWS only (g7). NVIDIA lists MIG with up to 2 instances, but no source read names its profiles: none offered.
-    Gpu("rtx-pro-4500", "NVIDIA RTX PRO 4500 Blackwell Server Edition", 32, None, None, None, (), _NVIDIA_MIG_GPUS,
-        "rtx-pro-4500"),
+    _aws_gpu("rtx-pro-4500", "NVIDIA RTX PRO 4500 Blackwell Server Edition", 32, source=_NVIDIA_MIG_GPUS),
 )
