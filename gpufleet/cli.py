@@ -21,14 +21,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from components.capacity import capacity_rows, cost
 from components.config import ConfigError, Issue
-from gpufleet import fabric_check, headroom, layout, offline, policy_gate, prices_cli, report, usage
+from gpufleet import fabric_check, headroom, layout, offline, prices_cli, report, usage
 from infra import config as infra_config
+
+if TYPE_CHECKING:
+    from gpufleet import policy_gate
 
 EXIT_OK, EXIT_POLICY, EXIT_CONFIG, EXIT_PACK = 0, 1, 2, 3
 
@@ -64,6 +67,8 @@ def pack_dir(root: Path | None) -> Path:
 
 
 def check_policies(plan: report.Plan, pack: Path, config_file: Path | None) -> policy_gate.PolicyResult:
+    from gpufleet import policy_gate  # jsonschema and the analyzer client load only when the pack runs
+
     result = policy_gate.run_pack(pack, config_file, plan.resources, stack=plan.stack,
                                   project=infra_config.PROJECT)
     plan.policy = {**result.to_json(), "config": str(config_file) if config_file is not None else None}
@@ -385,6 +390,8 @@ def _main(argv: list[str] | None) -> int:
         err.print(f"warning: {infra_config.unused_secret_warning(key)}", style="bold yellow", markup=False)
     result = None
     if not args.no_policy:
+        from gpufleet import policy_gate  # not for --no-policy: its imports cost a third of a second
+
         if policy_config is None:
             missing = _shown(pack / "config" / f"{args.stack}.json")
             err.print(f"warning: stack {args.stack!r} has no policy config ({missing} "

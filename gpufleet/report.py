@@ -243,10 +243,10 @@ def live_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     gpufleet/live_preview.py's own section; without a preview (`--live-skipped WHY`: a fork, no credentials) one
     line says why, so a reviewer never reads a missing live preview as a clean one.
     """
-    from gpufleet import live_preview  # the Automation API loads only for a comment that has a live preview
-
     doc, skipped = plan.extra.get("live"), plan.extra.get("live_skipped")
     if isinstance(doc, dict):
+        from gpufleet import live_preview  # the Automation API loads only for a comment that has a live preview
+
         return replace(live_preview.section(live_preview.load(doc)), changed=True)
     if skipped:
         return Section(key="live-skipped", title="Live preview skipped", headline=str(skipped), changed=True)

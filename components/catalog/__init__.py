@@ -31,14 +31,25 @@ from components.catalog.gpus import (
     GPUS,
     MIG_PARTITIONS_SOURCES,
 )
+from components.catalog.telemetry import (
+    DCGM_MODEL_PATTERNS,
+    NIC_BANDWIDTH_SOURCES,
+    NIC_GBPS,
+    dcgm_model_pattern,
+    host_nic_gbps,
+    nic_gbps,
+)
 from components.catalog.types import AwsQuota, Cloud, Gpu, MachineType, Price, Provisioning, Refusal, Source
 
 __all__ = [
+    # Rows and their sources (GPUs and machines per cloud, zones, quotas, refusals, NIC bandwidth, DCGM names)
     "AWS_QUOTAS",
     "CAPACITY_CONSTRAINED_SERIES",
+    "DCGM_MODEL_PATTERNS",
     "GCP_ALL_REGIONS_METRIC",
     "GCP_PROVISIONING_SOURCES",
     "GCP_QUOTA_METRICS_SOURCES",
+    "GCP_REGIONS",
     "GKE_ACCELERATOR_SOURCES",
     "GPUS",
     "GPU_ZONES",
@@ -46,34 +57,47 @@ __all__ = [
     "GPU_ZONES_SOURCE",
     "KNOWN_MISTAKES",
     "LOCAL_SSD_GB",
+    "MACHINE_SERIES",
     "MACHINE_TYPES",
     "MIG_PARTITIONS_SOURCES",
+    "NIC_BANDWIDTH_SOURCES",
+    "NIC_GBPS",
     "PRICES",
+    "REFUSED",
+    # Row types
     "AwsQuota",
     "Cloud",
     "Gpu",
+    "MachineSeries",
     "MachineType",
     "Price",
     "Provisioning",
+    "Refusal",
     "Source",
+    # Look-ups over the rows, and two submodules with their own: `fabric` (GPU-to-GPU fabric per machine family)
+    # and `gcp_limits` (GCP regions, machine series, disk and naming limits)
     "aws_quota",
+    "dcgm_model_pattern",
+    "fabric",
     "find_machine_type",
+    "gcp_limits",
     "gcp_quota_metric",
+    "gcp_region_hint",
     "gpu",
+    "gpu_regions",
+    "gpu_zone_regions",
     "gpu_zones",
+    "host_nic_gbps",
     "machine_for_accelerator",
     "machine_hint",
     "machine_type",
     "machine_types",
+    "nic_gbps",
     "price",
+    "quota_metrics",
+    "quota_regions",
+    "refusal",
 ]
-
-__all__ += [  # GCP limits and the look-ups over regions and quota names
-    "GCP_REGIONS", "MACHINE_SERIES", "MachineSeries", "gcp_limits", "gcp_region_hint", "gpu_regions",
-    "gpu_zone_regions", "quota_metrics", "quota_regions",
-]
-__all__ += ["REFUSED", "Refusal", "refusal"]  # machines the clouds sell that gpu-fleet refuses, with the reason
-__all__ += ["fabric"]  # GPU-to-GPU fabric per machine family (NICs, MTUs, EFA, NCCL bars): components.catalog.fabric
 
 MACHINE_TYPES: tuple[MachineType, ...] = _gcp.MACHINE_TYPES + _aws.MACHINE_TYPES
 PRICES: tuple[Price, ...] = _gcp.PRICES + _aws.PRICES
@@ -184,16 +208,3 @@ def quota_metrics() -> frozenset[str]:
     """Regional quota names a policy config may grant: GCP GPU metrics (and their preemptible twins), AWS codes."""
     gcp = {m for g in GPUS for m in (g.gcp_quota_metric, g.gcp_preemptible_quota_metric) if m}
     return frozenset(gcp) | frozenset(q.code for q in AWS_QUOTAS.values())
-
-# Monitoring facts: NIC bandwidth per machine type, DCGM's model names (components/catalog/telemetry.py).
-from components.catalog.telemetry import (  # noqa: E402
-    DCGM_MODEL_PATTERNS,
-    NIC_BANDWIDTH_SOURCES,
-    NIC_GBPS,
-    dcgm_model_pattern,
-    host_nic_gbps,
-    nic_gbps,
-)
-
-__all__ += ["DCGM_MODEL_PATTERNS", "NIC_BANDWIDTH_SOURCES", "NIC_GBPS", "dcgm_model_pattern", "host_nic_gbps",
-            "nic_gbps"]

@@ -6,7 +6,7 @@ from components.catalog import prices as _prices
 from components.catalog.types import CHECKED as _CHECKED
 from components.catalog.types import AwsQuota, Cloud, MachineType, Price, Provisioning, Refusal, Source
 
-_AWS_SPECS = Source(
+AWS_SPECS_SOURCE = Source(
     "https://github.com/aws/karpenter-provider-aws/blob/0c5e7d8112409aff07b0f17a0f51c87bdba52ed1"
     "/website/content/en/docs/reference/instance-types.md", _CHECKED)
 """Karpenter's instance-type reference, generated from EC2 DescribeInstanceTypes (vCPU, GiB, GPUs, NVMe)."""
@@ -49,7 +49,7 @@ quota page read lists P5's and P4/P3/P2's only), so gpu-fleet refuses Spot rathe
 
 
 def _aws(name: str, gpu: str, gpus: int, vcpus: int, memory_gib: float, nvme_gb: int, quota: str,
-         provisioning: frozenset[Provisioning] = _ALL_AWS, *, source: Source = _AWS_SPECS) -> MachineType:
+         provisioning: frozenset[Provisioning] = _ALL_AWS, *, source: Source = AWS_SPECS_SOURCE) -> MachineType:
     """An EC2 instance type; memory in GiB, instance-store NVMe in GB, as DescribeInstanceTypes has them."""
     return MachineType(name, Cloud.AWS, gpu, gpus, vcpus, memory_gib, nvme_gb, quota, provisioning,
                        source, _EFA.get(name, 0))

@@ -206,40 +206,46 @@ class GkeFabric:
 
 
 _A3_HIGH_NCCL = NcclBar(
-    "all_gather_perf", ("1M", "512M"), None, None, 25.0,
-    "the toolkit's daily 2-node A3 High test passes at an average bus bandwidth of 25 GB/s (raised from 18 in "
+    collective="all_gather_perf", sizes=("1M", "512M"), measured_gbs=None, floor_gbs=None, avg_floor_gbs=25.0,
+    basis="the toolkit's daily 2-node A3 High test passes at an average bus bandwidth of 25 GB/s (raised from 18 in "
     "cluster-toolkit PR 5167); no anchor publishes a largest-size figure (PR 3644's partial log: 41 GB/s at 64 MB)",
-    (CT_CI_A3_HIGH,))
+    sources=(CT_CI_A3_HIGH,))
 _A3_MEGA_NCCL = NcclBar(
-    "all_gather_perf", ("1K", "8G"), 188.73, None, 30.0,
-    "2 x a3-megagpu-8g with TCPXO reached 188.73 GB/s at 8 GiB (94% of the 200 GB/s fabric) in the toolkit's "
-    "README run; its daily test passes at an average of 30 GB/s", (CT_A3_MEGA_RESULT, CT_CI_A3_MEGA))
+    collective="all_gather_perf", sizes=("1K", "8G"), measured_gbs=188.73, floor_gbs=None, avg_floor_gbs=30.0,
+    basis="2 x a3-megagpu-8g with TCPXO reached 188.73 GB/s at 8 GiB (94% of the 200 GB/s fabric) in the toolkit's "
+    "README run; its daily test passes at an average of 30 GB/s", sources=(CT_A3_MEGA_RESULT, CT_CI_A3_MEGA))
 _RDMA_NCCL = NcclBar(
-    "all_gather_perf", ("1K", "8G"), None, None, 100.0,
-    "the toolkit's daily 2-node test passes at an average bus bandwidth of 100 GB/s; no anchor publishes a "
-    "largest-size figure", (CT_CI_A3_ULTRA, CT_CI_A4))
+    collective="all_gather_perf", sizes=("1K", "8G"), measured_gbs=None, floor_gbs=None, avg_floor_gbs=100.0,
+    basis="the toolkit's daily 2-node test passes at an average bus bandwidth of 100 GB/s; no anchor publishes a "
+    "largest-size figure", sources=(CT_CI_A3_ULTRA, CT_CI_A4))
 
 GKE_FABRICS: tuple[GkeFabric, ...] = (
-    GkeFabric("a3-high", ("a3-highgpu-8g",), Transport.TCPX, 4, 0, 8244, None, 800,
-              tuple(f"vpc{i}" for i in range(1, 5)),
-              {"1.27": "1.27.16-gke.2874000", "1.28": "1.28.15-gke.3163000", "1.29": "1.29.15-gke.2467000"}, "1.28",
-              (_A3_HIGH_NCCL,), (GKE_GPUDIRECT, CT_A3_HIGH, CT_GPU_DIRECT, VERTEX_MTU, GKE_MULTI_NETWORK)),
-    GkeFabric("a3-mega", ("a3-megagpu-8g",), Transport.TCPXO, 8, 0, 8244, None, 1600,
-              tuple(f"vpc{i}" for i in range(1, 9)),
-              {"1.28": "1.28.15-gke.3163000", "1.29": "1.29.15-gke.2467000", "1.30": "1.30.14-gke.1922000",
-               "1.31": "1.31.14-gke.1243000", "1.32": "1.32.11-gke.1174000"}, "1.28",
-              (_A3_MEGA_NCCL,), (GKE_GPUDIRECT, CT_A3_MEGA, CT_GPU_DIRECT, VERTEX_MTU, GKE_MULTI_NETWORK)),
+    GkeFabric(family="a3-high", machine_types=("a3-highgpu-8g",), transport=Transport.TCPX, gvnic_networks=4,
+              rdma_subnets=0, gvnic_mtu=8244, rdma_mtu=None, line_rate_gbps=800,
+              network_names=tuple(f"vpc{i}" for i in range(1, 5)),
+              min_gke={"1.27": "1.27.16-gke.2874000", "1.28": "1.28.15-gke.3163000", "1.29": "1.29.15-gke.2467000"},
+              min_gke_minor="1.28",
+              nccl=(_A3_HIGH_NCCL,), sources=(GKE_GPUDIRECT, CT_A3_HIGH, CT_GPU_DIRECT, VERTEX_MTU, GKE_MULTI_NETWORK)),
+    GkeFabric(family="a3-mega", machine_types=("a3-megagpu-8g",), transport=Transport.TCPXO, gvnic_networks=8,
+              rdma_subnets=0, gvnic_mtu=8244, rdma_mtu=None, line_rate_gbps=1600,
+              network_names=tuple(f"vpc{i}" for i in range(1, 9)),
+              min_gke={"1.28": "1.28.15-gke.3163000", "1.29": "1.29.15-gke.2467000", "1.30": "1.30.14-gke.1922000",
+                       "1.31": "1.31.14-gke.1243000", "1.32": "1.32.11-gke.1174000"}, min_gke_minor="1.28",
+              nccl=(_A3_MEGA_NCCL,), sources=(GKE_GPUDIRECT, CT_A3_MEGA, CT_GPU_DIRECT, VERTEX_MTU, GKE_MULTI_NETWORK)),
     # A3 Ultra and A4: the oldest minor an anchor blueprint ran each on (CT_A3_ULTRA_FIRST, CT_A4_FIRST); today's
     # blueprints pin 1.35, which is a choice of theirs, not a floor. No per-patch minimum was read.
-    GkeFabric("a3-ultra", ("a3-ultragpu-8g",), Transport.RDMA, 1, 8, 8896, 8896, 3200,
-              ("gvnic-1", *(f"rdma-{i}" for i in range(8))), {}, "1.31",
-              (_RDMA_NCCL,), (GCE_GPU_NETWORKING, CT_A3_ULTRA, CT_A3_ULTRA_FIRST, RDMA_NETWORK_PROFILES, VERTEX_MTU,
-                              CT_ROCE_NO_FIREWALL, GKE_MULTI_NETWORK)),
+    GkeFabric(family="a3-ultra", machine_types=("a3-ultragpu-8g",), transport=Transport.RDMA, gvnic_networks=1,
+              rdma_subnets=8, gvnic_mtu=8896, rdma_mtu=8896, line_rate_gbps=3200,
+              network_names=("gvnic-1", *(f"rdma-{i}" for i in range(8))), min_gke={}, min_gke_minor="1.31",
+              nccl=(_RDMA_NCCL,),
+              sources=(GCE_GPU_NETWORKING, CT_A3_ULTRA, CT_A3_ULTRA_FIRST, RDMA_NETWORK_PROFILES, VERTEX_MTU,
+                       CT_ROCE_NO_FIREWALL, GKE_MULTI_NETWORK)),
     # A4 (B200): the RoCE layout of A3 Ultra (CT_A4), so A4 pools get the same RDMA fabric.
-    GkeFabric("a4", ("a4-highgpu-8g",), Transport.RDMA, 1, 8, 8896, 8896, 3200,
-              ("gvnic-1", *(f"rdma-{i}" for i in range(8))), {}, "1.32",
-              (_RDMA_NCCL,), (GCE_GPU_NETWORKING, CT_A4, CT_A4_FIRST, RDMA_NETWORK_PROFILES, VERTEX_MTU,
-                              CT_ROCE_NO_FIREWALL, GKE_MULTI_NETWORK)),
+    GkeFabric(family="a4", machine_types=("a4-highgpu-8g",), transport=Transport.RDMA, gvnic_networks=1, rdma_subnets=8,
+              gvnic_mtu=8896, rdma_mtu=8896, line_rate_gbps=3200,
+              network_names=("gvnic-1", *(f"rdma-{i}" for i in range(8))), min_gke={}, min_gke_minor="1.32",
+              nccl=(_RDMA_NCCL,), sources=(GCE_GPU_NETWORKING, CT_A4, CT_A4_FIRST, RDMA_NETWORK_PROFILES, VERTEX_MTU,
+                                           CT_ROCE_NO_FIREWALL, GKE_MULTI_NETWORK)),
 )
 """GKE families with a GPU fabric; every other GKE GPU machine (A2, G2, the smaller A3 High shapes) has none."""
 
@@ -273,30 +279,32 @@ class EfaFabric:
 
 
 _P5_NCCL = (
-    NcclBar("all_reduce_perf", ("8", "16G"), 487.09, 300.0, None,
-            "NVIDIA AICR's EKS H100 training recipe requires 300 GB/s at the largest size; awsome-distributed-"
-            "training measured 487.09 GB/s at 16 GiB on 2 x p5.48xlarge", (AICR_P5_FLOOR, ADT_NCCL)),
+    NcclBar(collective="all_reduce_perf", sizes=("8", "16G"), measured_gbs=487.09, floor_gbs=300.0, avg_floor_gbs=None,
+            basis="NVIDIA AICR's EKS H100 training recipe requires 300 GB/s at the largest size; awsome-distributed-"
+            "training measured 487.09 GB/s at 16 GiB on 2 x p5.48xlarge", sources=(AICR_P5_FLOOR, ADT_NCCL)),
 )
 _P4_NCCL = (
-    NcclBar("all_reduce_perf", ("8", "2G"), 78.33, None, None,
-            "awsome-distributed-training measured 78.33 GB/s at 2 GiB on 2 x p4de.24xlarge (the same 4 x 100 Gbps "
-            "EFA as p4d); it is a reference, no anchor sets a pass bar", (ADT_NCCL,)),
+    NcclBar(collective="all_reduce_perf", sizes=("8", "2G"), measured_gbs=78.33, floor_gbs=None, avg_floor_gbs=None,
+            basis="awsome-distributed-training measured 78.33 GB/s at 2 GiB on 2 x p4de.24xlarge (the same 4 x 100 "
+            "Gbps EFA as p4d); it is a reference, no anchor sets a pass bar", sources=(ADT_NCCL,)),
 )
 _NO_PUBLISHED = (
-    NcclBar("all_reduce_perf", ("8", "16G"), None, None, None,
-            "no anchor publishes a result or a pass bar for this instance type", (KP_INSTANCE_TYPES,)),
+    NcclBar(collective="all_reduce_perf", sizes=("8", "16G"), measured_gbs=None, floor_gbs=None, avg_floor_gbs=None,
+            basis="no anchor publishes a result or a pass bar for this instance type", sources=(KP_INSTANCE_TYPES,)),
 )
 
 EFA_FABRICS: tuple[EfaFabric, ...] = (
-    EfaFabric("p5.48xlarge", 3200, _P5_NCCL, (KP_INSTANCE_TYPES, ADT_NCCL, AICR_P5_FLOOR)),
+    EfaFabric(instance_type="p5.48xlarge", line_rate_gbps=3200, nccl=_P5_NCCL,
+              sources=(KP_INSTANCE_TYPES, ADT_NCCL, AICR_P5_FLOOR)),
     # p6-b200: 8 EFA interfaces on 8 network cards (Karpenter's zz_generated.vpclimits.go, KP_NETWORK_CARDS), which
     # is the layout gpu-fleet's EC2NodeClass writes (ENA and EFA on card 0, EFA on every other card).
-    EfaFabric("p6-b200.48xlarge", 3200, _NO_PUBLISHED, (KP_INSTANCE_TYPES, KP_NETWORK_CARDS)),
+    EfaFabric(instance_type="p6-b200.48xlarge", line_rate_gbps=3200, nccl=_NO_PUBLISHED,
+              sources=(KP_INSTANCE_TYPES, KP_NETWORK_CARDS)),
     # p5e carries the same 32 x 100 Gbps EFA as p5; the anchors' runs are p5 runs, hence only a reference.
-    EfaFabric("p5e.48xlarge", 3200, _NO_PUBLISHED, (KP_INSTANCE_TYPES,)),
-    EfaFabric("p5en.48xlarge", 3200, _NO_PUBLISHED, (KP_INSTANCE_TYPES,)),
-    EfaFabric("p4d.24xlarge", 400, _P4_NCCL, (KP_INSTANCE_TYPES, ADT_NCCL)),
-    EfaFabric("p4de.24xlarge", 400, _P4_NCCL, (KP_INSTANCE_TYPES, ADT_NCCL)),
+    EfaFabric(instance_type="p5e.48xlarge", line_rate_gbps=3200, nccl=_NO_PUBLISHED, sources=(KP_INSTANCE_TYPES,)),
+    EfaFabric(instance_type="p5en.48xlarge", line_rate_gbps=3200, nccl=_NO_PUBLISHED, sources=(KP_INSTANCE_TYPES,)),
+    EfaFabric(instance_type="p4d.24xlarge", line_rate_gbps=400, nccl=_P4_NCCL, sources=(KP_INSTANCE_TYPES, ADT_NCCL)),
+    EfaFabric(instance_type="p4de.24xlarge", line_rate_gbps=400, nccl=_P4_NCCL, sources=(KP_INSTANCE_TYPES, ADT_NCCL)),
 )
 """The EC2 instance types gpu-fleet gives EFA by default (multi-node training machines)."""
 

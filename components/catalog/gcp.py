@@ -11,23 +11,23 @@ from components.catalog import prices as _prices
 from components.catalog.types import CHECKED as _CHECKED
 from components.catalog.types import Cloud, MachineType, Price, Provisioning, Refusal, Source
 
-_GCP_GPUS = Source("https://docs.cloud.google.com/compute/docs/gpus", "2026-04-14")
+GCP_GPUS_SOURCE = Source("https://docs.cloud.google.com/compute/docs/gpus", "2026-04-14")
 """GCP "GPU machine types": GPU model, GPU memory and accelerator string of every machine series."""
 _GCP_ACCEL = Source("https://docs.cloud.google.com/compute/docs/accelerator-optimized-machines", "2026-04-13")
 """GCP "Accelerator-optimized machine family": vCPUs, memory, bundled Local SSD, GPUs, consumption limits."""
 _GCP_CONSUMPTION = Source("https://docs.cloud.google.com/ai-hypercomputer/docs/consumption-models",
                           "2026-04-06")
 """AI Hypercomputer consumption options: Spot and flex-start work for every GPU machine except A4X/A4X Max."""
-_GKE_GPUS = Source("https://docs.cloud.google.com/kubernetes-engine/docs/how-to/gpus", _CHECKED)
+GKE_GPUS_SOURCE = Source("https://docs.cloud.google.com/kubernetes-engine/docs/how-to/gpus", _CHECKED)
 """GKE "Run GPUs in GKE Standard node pools": the accelerator string GKE expects for each machine series."""
-_GCP_QUOTA_ENUM = Source(
+GCP_QUOTA_ENUM_SOURCE = Source(
     "https://github.com/googleapis/googleapis/blob/a59c7af804b5966d65c01088f54ffdcaa3f73f2f"
     "/google/cloud/compute/v1/compute.proto",
     _CHECKED)
 """Compute Engine API Quota.Metric enum: NVIDIA_A100_GPUS, NVIDIA_A100_80GB_GPUS, NVIDIA_L4_GPUS, their
 PREEMPTIBLE_ twins and GPUS_ALL_REGIONS. Of the H100 generation it holds only COMMITTED_NVIDIA_H100_GPUS:
 the regional H100, H100 Mega and H200 metrics are not in it."""
-_GCP_QUOTA_REGIONS = Source("https://docs.cloud.google.com/compute/docs/instances/create-use-spot", _CHECKED)
+GCP_QUOTA_REGIONS_SOURCE = Source("https://docs.cloud.google.com/compute/docs/instances/create-use-spot", _CHECKED)
 """NVIDIA_H100_GPUS, NVIDIA_H100_MEGA_GPUS, NVIDIA_H200_GPUS and their PREEMPTIBLE_ twins: the names
 `gcloud compute regions describe` reports (the metric names gpu-fleet's issue tracker specifies, matched by
 published quota listings); this Spot page says preemptible quota keeps Spot VMs off standard GPU quota."""

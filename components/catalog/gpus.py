@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.catalog.aws import _AWS_SPECS
-from components.catalog.gcp import _GCP_GPUS, _GCP_QUOTA_ENUM, _GCP_QUOTA_REGIONS, _GKE_GPUS
+from components.catalog.aws import AWS_SPECS_SOURCE
+from components.catalog.gcp import GCP_GPUS_SOURCE, GCP_QUOTA_ENUM_SOURCE, GCP_QUOTA_REGIONS_SOURCE, GKE_GPUS_SOURCE
 from components.catalog.types import CHECKED as _CHECKED
 from components.catalog.types import Gpu, Source
 
@@ -38,11 +38,11 @@ _HYPERPOD_MIG = Source("https://github.com/aws/sagemaker-hyperpod-cli/pull/403/f
 NVIDIA GPU Operator v25.3.0". Third-party and not NVIDIA's own page: B300 MIG sizes are marked unverified."""
 GPU_2026_SOURCES: tuple[Source, ...] = (_GKE_PARTITIONER_2026, _NVIDIA_MIG_GPUS, _CT_ACCELERATORS, _HYPERPOD_MIG)
 """Where the B200, GB200, B300, RTX PRO 6000 and RTX PRO 4500 rows come from (memory, MIG, accelerator strings)."""
-GCP_QUOTA_METRICS_SOURCES: tuple[Source, ...] = (_GCP_QUOTA_ENUM, _GCP_QUOTA_REGIONS)
+GCP_QUOTA_METRICS_SOURCES: tuple[Source, ...] = (GCP_QUOTA_ENUM_SOURCE, GCP_QUOTA_REGIONS_SOURCE)
 """Where Gpu.gcp_quota_metric and Gpu.gcp_preemptible_quota_metric come from (see each source's note)."""
 MIG_PARTITIONS_SOURCES: tuple[Source, ...] = (_GKE_PARTITIONER, _GKE_MIG, _NVIDIA_MIG)
 """Where Gpu.mig_partitions come from (a Gpu row has room for one source only)."""
-GKE_ACCELERATOR_SOURCES: tuple[Source, ...] = (_GCP_GPUS, _GKE_GPUS)
+GKE_ACCELERATOR_SOURCES: tuple[Source, ...] = (GCP_GPUS_SOURCE, GKE_GPUS_SOURCE)
 """Where Gpu.gke_accelerator comes from: the Compute Engine GPU page, checked against GKE's."""
 
 # MIG: the partition sizes GKE's partitioner accepts for each GPU (_GKE_PARTITIONER), which are NVIDIA's
@@ -59,15 +59,22 @@ _MIG_B300 = ("1g.34gb", "1g.67gb", "2g.67gb", "3g.135gb", "4g.135gb", "7g.269gb"
 
 
 def _gcp_gpu(gpu_id: str, model: str, memory_gb: int, accelerator: str, metric: str,
-             mig: tuple[str, ...] = (), aws_name: str | None = None, *, source: Source = _GCP_GPUS,
+             mig: tuple[str, ...] = (), aws_name: str | None = None, *, source: Source = GCP_GPUS_SOURCE,
              quota_verified: bool = True) -> Gpu:
     """A GCP GPU; Spot (and flex-start) capacity counts against the PREEMPTIBLE_ twin of its metric.
 
-    ``aws_name`` is the same GPU's Karpenter ``instance-gpu-name`` where EC2 offers it (_AWS_SPECS).
+    ``aws_name`` is the same GPU's Karpenter ``instance-gpu-name`` where EC2 offers it (AWS_SPECS_SOURCE).
     """
-    return Gpu(gpu_id, model, memory_gb, accelerator, metric, "PREEMPTIBLE_" + metric, mig, source, aws_name,
-               quota_verified)
+    return Gpu(id=gpu_id, model=model, memory_gb=memory_gb, gke_accelerator=accelerator, gcp_quota_metric=metric,
+               gcp_preemptible_quota_metric="PREEMPTIBLE_" + metric, mig_partitions=mig, source=source,
+               aws_gpu_name=aws_name, quota_verified=quota_verified)
 
+
+
+def _aws_gpu(gpu_id: str, model: str, memory_gb: int, mig: tuple[str, ...] = (), *, source: Source) -> Gpu:
+    """A GPU only EC2 sells here: no GKE accelerator or GCP quota; Karpenter's ``instance-gpu-name`` is its id."""
+    return Gpu(id=gpu_id, model=model, memory_gb=memory_gb, gke_accelerator=None, gcp_quota_metric=None,
+               gcp_preemptible_quota_metric=None, mig_partitions=mig, source=source, aws_gpu_name=gpu_id)
 
 GPUS: tuple[Gpu, ...] = (
     # A2 Standard carries nvidia-tesla-a100 (GPU machine types + GKE pages); the GPU page's summary list
@@ -82,7 +89,7 @@ GPUS: tuple[Gpu, ...] = (
     # "You can't create Multi-Instance GPUs on G2" (accelerator-optimized page): no MIG for L4.
     _gcp_gpu("l4", "NVIDIA L4", 24, "nvidia-l4", "NVIDIA_L4_GPUS", aws_name="l4"),
     # AWS only (g6e); DescribeInstanceTypes reports 45776 MiB per GPU, NVIDIA sells it as 48 GB.
-    Gpu("l40s", "NVIDIA L40S", 48, None, None, None, (), _AWS_SPECS, "l40s"),
+    _aws_gpu("l40s", "NVIDIA L40S", 48, source=AWS_SPECS_SOURCE),
     # The 2026 GPUs (GPU_2026_SOURCES). Memory is NVIDIA's per-GPU figure (_NVIDIA_MIG_GPUS); EC2 reports 183,359
     # MiB per B200 and 98,304 MiB per RTX PRO 6000 (Karpenter's reference). Their GCP quota metrics follow GCP's
     # NVIDIA_<MODEL>_GPUS naming and are listed by public quota scripts (B200: NVIDIA_B200_GPUS and
@@ -98,8 +105,7 @@ GPUS: tuple[Gpu, ...] = (
              quota_verified=False),
     # AWS only here (p6-b300): 275,040 MiB per GPU in EC2's figures, NVIDIA sells it as 288 GB. GCP's B300 machine
     # (a4x-maxgpu-4g-metal, bare metal) is not in the catalog.
-    Gpu("b300", "NVIDIA B300", 288, None, None, None, _MIG_B300, _HYPERPOD_MIG, "b300"),
+    _aws_gpu("b300", "NVIDIA B300", 288, _MIG_B300, source=_HYPERPOD_MIG),
     # AWS only (g7). NVIDIA lists MIG with up to 2 instances, but no source read names its profiles: none offered.
-    Gpu("rtx-pro-4500", "NVIDIA RTX PRO 4500 Blackwell Server Edition", 32, None, None, None, (), _NVIDIA_MIG_GPUS,
-        "rtx-pro-4500"),
+    _aws_gpu("rtx-pro-4500", "NVIDIA RTX PRO 4500 Blackwell Server Edition", 32, source=_NVIDIA_MIG_GPUS),
 )

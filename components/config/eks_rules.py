@@ -9,7 +9,8 @@ import datetime
 import difflib
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 
 from components import catalog, versions
 from components.catalog import aws_instance_types, aws_limits
@@ -285,7 +286,28 @@ def _check_log_retention(cpath: str, cluster: EksCluster) -> Iterator[Issue]:
                     cluster.log_retention_days, f"one of {shown}")
 
 
+@dataclass(frozen=True)
+class _Pool:
+    """One Karpenter GPU pool as its rules read it: where it sits, and the catalog machines it lists."""
+
+    path: str
+    """The pool's key path, eks.regions[R].clusters[C].gpu_pools[P]."""
+    region: str
+    cluster: EksCluster
+    pool: EksGpuPool
+    machines: list[catalog.MachineType]
+    """The listed instance types the catalog knows (refused and unknown ones are reported, not here)."""
+
+
 def _check_pool(ppath: str, region: str, cluster: EksCluster, pool: EksGpuPool) -> Iterator[Issue]:
+    machines = yield from _machines(ppath, pool)
+    p = _Pool(ppath, region, cluster, pool, machines)
+    for rule in _POOL_RULES:
+        yield from rule(p)
+
+
+def _machines(ppath: str, pool: EksGpuPool) -> Generator[Issue, None, list[catalog.MachineType]]:
+    """The pool's instance types the catalog knows; an Issue for each one refused or unknown, or listed twice."""
     yield from unique_names(f"{ppath}.instance_types", pool.instance_types)
     machines: list[catalog.MachineType] = []
     for name in pool.instance_types:
@@ -298,32 +320,47 @@ def _check_pool(ppath: str, region: str, cluster: EksCluster, pool: EksGpuPool) 
                         catalog.machine_hint(name, catalog.Cloud.AWS))
         else:
             machines.append(machine)
-    gpus = sorted({m.gpu for m in machines})
+    return machines
+
+
+def _one_gpu(p: _Pool) -> Iterator[Issue]:
+    """A pool holds one GPU model, and the one its `gpu` names where it names one."""
+    gpus = sorted({m.gpu for m in p.machines})
     if len(gpus) > 1:
-        carried = "; ".join(f"{m.name} carries {catalog.gpu(m.gpu).model}" for m in machines)
-        yield Issue(f"{ppath}.instance_types", "a pool holds one GPU model", pool.instance_types,
+        carried = "; ".join(f"{m.name} carries {catalog.gpu(m.gpu).model}" for m in p.machines)
+        yield Issue(f"{p.path}.instance_types", "a pool holds one GPU model", p.pool.instance_types,
                     f"{carried}; split them into one pool per GPU")
-    if pool.gpu is not None:
-        try:
-            wanted = catalog.gpu(pool.gpu)
-        except KeyError:
-            wanted = None
-            yield Issue(f"{ppath}.gpu", "unknown GPU id", pool.gpu,
-                        "a catalog GPU id: " + ", ".join(g.id for g in catalog.GPUS if g.aws_gpu_name))
-        for m in machines:
-            if wanted is not None and m.gpu != wanted.id:
-                right = [t.name for t in catalog.machine_types(catalog.Cloud.AWS) if t.gpu == wanted.id]
-                yield Issue(f"{ppath}.instance_types", f"{m.name} carries {m.gpus} x {catalog.gpu(m.gpu).model}, "
-                            f"not {wanted.model}", m.name,
-                            f"{wanted.model} instance types: {', '.join(right)}" if right
-                            else f"EC2 offers no {wanted.model} in the catalog")
-    yield from unique_names(f"{ppath}.capacity_types", [c.value for c in pool.capacity_types])
-    for capacity in pool.capacity_types:
-        for m in machines:
+    if p.pool.gpu is None:
+        return
+    try:
+        wanted = catalog.gpu(p.pool.gpu)
+    except KeyError:
+        yield Issue(f"{p.path}.gpu", "unknown GPU id", p.pool.gpu,
+                    "a catalog GPU id: " + ", ".join(g.id for g in catalog.GPUS if g.aws_gpu_name))
+        return
+    for m in p.machines:
+        if m.gpu != wanted.id:
+            right = [t.name for t in catalog.machine_types(catalog.Cloud.AWS) if t.gpu == wanted.id]
+            yield Issue(f"{p.path}.instance_types", f"{m.name} carries {m.gpus} x {catalog.gpu(m.gpu).model}, "
+                        f"not {wanted.model}", m.name,
+                        f"{wanted.model} instance types: {', '.join(right)}" if right
+                        else f"EC2 offers no {wanted.model} in the catalog")
+
+
+def _capacity_types(p: _Pool) -> Iterator[Issue]:
+    """Each capacity type once, and one every listed instance type is sold as."""
+    yield from unique_names(f"{p.path}.capacity_types", [c.value for c in p.pool.capacity_types])
+    for capacity in p.pool.capacity_types:
+        for m in p.machines:
             if _PROVISIONING[capacity] not in m.provisioning:
-                allowed = ", ".join(sorted(p.value for p in m.provisioning))
-                yield Issue(f"{ppath}.capacity_types", f"{m.name} cannot be obtained as {capacity.value}",
+                allowed = ", ".join(sorted(v.value for v in m.provisioning))
+                yield Issue(f"{p.path}.capacity_types", f"{m.name} cannot be obtained as {capacity.value}",
                             capacity.value, f"{m.name} is available as: {allowed}")
+
+
+def _reservations(p: _Pool) -> Iterator[Issue]:
+    """`reserved` and capacity_reservations come together; each reservation by id or by tags."""
+    pool, ppath = p.pool, p.path
     reserved = CapacityType.RESERVED in pool.capacity_types
     if reserved and not pool.capacity_reservations:
         yield Issue(f"{ppath}.capacity_reservations", "capacity type `reserved` needs the reservations to use", None,
@@ -337,34 +374,63 @@ def _check_pool(ppath: str, region: str, cluster: EksCluster, pool: EksGpuPool) 
                         "id: cr-0123456789abcdef0, or tags: {purpose: training}")
         elif term.tags is not None:
             yield from _check_reservation_tags(f"{ppath}.capacity_reservations[{term.id or i}].tags", term)
-    if CapacityType.SPOT in pool.capacity_types and pool.production_critical:
-        yield Issue(f"{ppath}.capacity_types", "a production-critical pool cannot run on spot", "spot",
+
+
+def _critical_on_spot(p: _Pool) -> Iterator[Issue]:
+    if CapacityType.SPOT in p.pool.capacity_types and p.pool.production_critical:
+        yield Issue(f"{p.path}.capacity_types", "a production-critical pool cannot run on spot", "spot",
                     "remove spot from capacity_types, or set production_critical: false")
-    if machines:
-        smallest = min(m.gpus for m in machines)
-        if pool.gpu_limit < smallest:
-            yield Issue(f"{ppath}.gpu_limit", f"below the {smallest} GPUs of the smallest instance type, so the pool "
-                        "could never launch a node", pool.gpu_limit, f"raise gpu_limit to at least {smallest}")
-    if pool.zones is not None:
-        yield from unique_names(f"{ppath}.zones", pool.zones)
-        for zone in pool.zones:
-            if zone not in cluster.zones:
-                yield Issue(f"{ppath}.zones", "not one of the cluster's zones", zone,
-                            f"the cluster's zones: {', '.join(cluster.zones)}")
-    if machines and len(machines) == len(pool.instance_types):
-        yield from _check_efa(ppath, cluster, pool, machines)
-        yield from _check_placement_group(ppath, pool)
-    yield from _check_training_disruption(ppath, pool)
-    for key, value in pool.labels.items():
+
+
+def _gpu_limit(p: _Pool) -> Iterator[Issue]:
+    if not p.machines:
+        return
+    smallest = min(m.gpus for m in p.machines)
+    if p.pool.gpu_limit < smallest:
+        yield Issue(f"{p.path}.gpu_limit", f"below the {smallest} GPUs of the smallest instance type, so the pool "
+                    "could never launch a node", p.pool.gpu_limit, f"raise gpu_limit to at least {smallest}")
+
+
+def _zones(p: _Pool) -> Iterator[Issue]:
+    if p.pool.zones is None:
+        return
+    yield from unique_names(f"{p.path}.zones", p.pool.zones)
+    for zone in p.pool.zones:
+        if zone not in p.cluster.zones:
+            yield Issue(f"{p.path}.zones", "not one of the cluster's zones", zone,
+                        f"the cluster's zones: {', '.join(p.cluster.zones)}")
+
+
+def _placement(p: _Pool) -> Iterator[Issue]:
+    """EFA and the placement group, judged only where every instance type is known."""
+    if p.machines and len(p.machines) == len(p.pool.instance_types):
+        yield from _check_efa(p.path, p.cluster, p.pool, p.machines)
+        yield from _check_placement_group(p.path, p.pool)
+
+
+def _disruption(p: _Pool) -> Iterator[Issue]:
+    yield from _check_training_disruption(p.path, p.pool)
+
+
+def _labels(p: _Pool) -> Iterator[Issue]:
+    """Kubernetes label syntax, outside the domains Karpenter, Kubernetes, NVIDIA and gpu-fleet own."""
+    for key, value in p.pool.labels.items():
         if not K8S_LABEL_KEY.match(key):
-            yield Issue(f"{ppath}.labels", "not a Kubernetes label key", key,
+            yield Issue(f"{p.path}.labels", "not a Kubernetes label key", key,
                         "letters, digits, '-', '_' and '.', at most 63, optionally after a DNS prefix and '/'")
         elif key.startswith(RESERVED_LABEL_DOMAINS) or "kubernetes.io/" in key:
-            yield Issue(f"{ppath}.labels", "a label domain Karpenter, Kubernetes, NVIDIA or gpu-fleet owns", key,
+            yield Issue(f"{p.path}.labels", "a label domain Karpenter, Kubernetes, NVIDIA or gpu-fleet owns", key,
                         "use your own prefix, e.g. team.example.com/purpose")
         elif not K8S_LABEL_VALUE.match(value):
-            yield Issue(f"{ppath}.labels.{key}", "not a Kubernetes label value", value,
+            yield Issue(f"{p.path}.labels.{key}", "not a Kubernetes label value", value,
                         "letters, digits, '-', '_' and '.', at most 63, starting and ending with a letter or digit")
+
+
+_POOL_RULES: tuple[Callable[[_Pool], Iterator[Issue]], ...] = (
+    _one_gpu, _capacity_types, _reservations, _critical_on_spot, _gpu_limit, _zones, _placement, _disruption,
+    _labels,
+)
+"""An EKS GPU pool's rules, one concern each, in the order their Issues are reported."""
 
 
 def _refused(ppath: str, pool: EksGpuPool, refused: catalog.Refusal) -> Issue:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from components import catalog
 from components.catalog import gcp_limits
@@ -26,7 +26,7 @@ from components.config.fabric import (
     subnet_capacity,
     zone_index,
 )
-from components.config.gke import FabricTransport, Gke, GkeCluster, GpuPool
+from components.config.gke import FabricTransport, Gke, GkeCluster, GkeRegion, GpuPool
 from components.config.model import Fleet
 
 GKE_VERSION = re.compile(r"^1\.(?P<minor>[0-9]{2})(\.(?P<patch>[0-9]+)-gke\.(?P<build>[0-9]+))?$")
@@ -41,56 +41,88 @@ _CANDIDATE_BLOCKS = ("192.168.0.0/16", *(f"172.{n}.0.0/16" for n in range(17, 32
 def check_gke_fabric(fleet: Fleet) -> Iterator[Issue]:
     gke = fleet.gke
     assert gke is not None
-    version = None
-    if gke.min_master_version is not None:
-        version = GKE_VERSION.match(gke.min_master_version)
-        if version is None:
-            yield Issue("gke.min_master_version", "not a GKE version", gke.min_master_version,
-                        "a minor such as \"1.33\" or a full version such as 1.32.11-gke.1174000")
-    else:  # the cluster takes its channel's default, at least the channel's oldest minor
-        version = GKE_VERSION.match(catalog.fabric.GKE_OLDEST_MINOR[gke.release_channel.value])
+    version = yield from _fleet_version(gke)
     blocks: dict[str, ipaddress.IPv4Network] = {}
     suggested: list[str] = []
     version_checked: set[str] = set()
     for region in gke.regions:
         rpath = f"gke.regions[{region.name}]"
-        if region.gpu_cidr is not None:
-            block = yield from parse_cidr(f"{rpath}.gpu_cidr", region.gpu_cidr)
-            if block is not None:
-                low, high = GPU_CIDR_PREFIXES
-                if not low <= block.prefixlen <= high:
-                    yield Issue(f"{rpath}.gpu_cidr", f"the GPU block must be a /{low} to /{high}", region.gpu_cidr,
-                                "e.g. 192.168.0.0/16: each family takes an eighth, each GPU NIC's subnet 1/64 of it")
-                else:
-                    blocks[region.name] = block
-        fabric_pools: list[tuple[str, GpuPool, GkeFabric]] = []
-        for cluster in region.clusters:
-            cpath = f"{rpath}.clusters[{cluster.name}]"
-            for pool in cluster.gpu_pools:
-                ppath = f"{cpath}.gpu_pools[{pool.name}]"
-                yield from _check_restated(ppath, pool)
-                fabric = pool_fabric(pool)
-                if fabric is None:
-                    continue
-                fabric_pools.append((ppath, pool, fabric))
-                yield from _check_pool(ppath, pool, fabric)
-                if version is not None and fabric.family not in version_checked:
-                    version_checked.add(fabric.family)  # one line per family, naming its first pool
-                    channel = None if gke.min_master_version is not None else gke.release_channel.value
-                    yield from _check_version(ppath, pool, fabric, version, channel)
-            yield from _check_cluster_names(cpath, cluster)
-        if fabric_pools and region.gpu_cidr is None:
-            ppath, pool, fabric = fabric_pools[0]
-            suggested.append(_free_block(gke, suggested))
-            yield Issue(f"{rpath}.gpu_cidr", f"required: {ppath} ({pool.machine_type}) gets {fabric.extra_nics} GPU "
-                        "NICs, whose subnets are carved from it", None,
-                        f"add gpu_cidr: {suggested[-1]} (a free /16), or set fabric: {{enabled: false}} on the "
-                        "pool to leave its GPUs on TCP")
+        block = yield from _gpu_block(rpath, region)
+        if block is not None:
+            blocks[region.name] = block
+        fabric_pools = yield from _region_pools(rpath, gke, region, version, version_checked)
+        yield from _required_block(rpath, gke, region, fabric_pools, suggested)
         if region.name in blocks:
             yield from _check_capacity(rpath, region.gpu_cidr or "", fabric_pools)
     yield from _check_overlaps(gke, blocks)
     if any(r.gpu_cidr is not None and r.name not in blocks for r in gke.regions):
         return  # a gpu_cidr was refused above: its subnets (and so the GPU networks' names) cannot be carved
+    yield from _gpu_network_names(gke)
+
+
+def _fleet_version(gke: Gke) -> Generator[Issue, None, re.Match[str] | None]:
+    """The GKE version the fabric pools run: min_master_version, else the channel's oldest minor."""
+    if gke.min_master_version is None:  # the cluster takes its channel's default, at least the channel's oldest
+        return GKE_VERSION.match(catalog.fabric.GKE_OLDEST_MINOR[gke.release_channel.value])
+    version = GKE_VERSION.match(gke.min_master_version)
+    if version is None:
+        yield Issue("gke.min_master_version", "not a GKE version", gke.min_master_version,
+                    "a minor such as \"1.33\" or a full version such as 1.32.11-gke.1174000")
+    return version
+
+
+def _gpu_block(rpath: str, region: GkeRegion) -> Generator[Issue, None, ipaddress.IPv4Network | None]:
+    """The region's gpu_cidr where it is a usable block (a /GPU_CIDR_PREFIXES range)."""
+    if region.gpu_cidr is None:
+        return None
+    block = yield from parse_cidr(f"{rpath}.gpu_cidr", region.gpu_cidr)
+    if block is None:
+        return None
+    low, high = GPU_CIDR_PREFIXES
+    if not low <= block.prefixlen <= high:
+        yield Issue(f"{rpath}.gpu_cidr", f"the GPU block must be a /{low} to /{high}", region.gpu_cidr,
+                    "e.g. 192.168.0.0/16: each family takes an eighth, each GPU NIC's subnet 1/64 of it")
+        return None
+    return block
+
+
+def _region_pools(rpath: str, gke: Gke, region: GkeRegion, version: re.Match[str] | None,
+                  version_checked: set[str]) -> Generator[Issue, None, list[tuple[str, GpuPool, GkeFabric]]]:
+    """Each pool's fabric rules; returns the region's fabric pools (key path, pool, fabric)."""
+    fabric_pools: list[tuple[str, GpuPool, GkeFabric]] = []
+    for cluster in region.clusters:
+        cpath = f"{rpath}.clusters[{cluster.name}]"
+        for pool in cluster.gpu_pools:
+            ppath = f"{cpath}.gpu_pools[{pool.name}]"
+            yield from _check_restated(ppath, pool)
+            fabric = pool_fabric(pool)
+            if fabric is None:
+                continue
+            fabric_pools.append((ppath, pool, fabric))
+            yield from _check_pool(ppath, pool, fabric)
+            if version is not None and fabric.family not in version_checked:
+                version_checked.add(fabric.family)  # one line per family, naming its first pool
+                channel = None if gke.min_master_version is not None else gke.release_channel.value
+                yield from _check_version(ppath, pool, fabric, version, channel)
+        yield from _check_cluster_names(cpath, cluster)
+    return fabric_pools
+
+
+def _required_block(rpath: str, gke: Gke, region: GkeRegion, fabric_pools: list[tuple[str, GpuPool, GkeFabric]],
+                    suggested: list[str]) -> Iterator[Issue]:
+    """A region with fabric pools needs a gpu_cidr: suggest a free /16 (one per region, never the same twice)."""
+    if not fabric_pools or region.gpu_cidr is not None:
+        return
+    ppath, pool, fabric = fabric_pools[0]
+    suggested.append(_free_block(gke, suggested))
+    yield Issue(f"{rpath}.gpu_cidr", f"required: {ppath} ({pool.machine_type}) gets {fabric.extra_nics} GPU "
+                "NICs, whose subnets are carved from it", None,
+                f"add gpu_cidr: {suggested[-1]} (a free /16), or set fabric: {{enabled: false}} on the "
+                "pool to leave its GPUs on TCP")
+
+
+def _gpu_network_names(gke: Gke) -> Iterator[Issue]:
+    """The GPU networks' resource names (from the network name) fit GCP's limit; one line for the first too long."""
     for vpc in gpu_vpcs(gke):
         firewall = [] if vpc.rdma_zone else [f"{vpc.name}-allow-internal"]  # components.gcp.gpu_network names it so
         for name in (vpc.name, *firewall, *(s.name for s in vpc.subnets)):

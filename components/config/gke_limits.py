@@ -8,7 +8,7 @@ with its source; each problem is one `Issue` naming the key, the value and what 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from components import catalog
 from components.catalog import gcp_limits as limits
@@ -72,8 +72,22 @@ def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Iss
 
 
 def _check_pool(ppath: str, region: str, pool: GpuPool) -> Iterator[Issue]:
+    for rule in _POOL_RULES:
+        yield from rule(ppath, region, pool)
+    machine = catalog.find_machine_type(pool.machine_type)
+    if machine is None or machine.cloud is not catalog.Cloud.GCP:
+        return  # reported by gke_rules
+    for machine_rule in _MACHINE_RULES:
+        yield from machine_rule(ppath, region, pool, machine)
+
+
+def _pool_zones(ppath: str, region: str, pool: GpuPool) -> Iterator[Issue]:
     for zone in pool.zones:
         yield from _zone(f"{ppath}.zones", region, zone)
+
+
+def _pool_size(ppath: str, region: str, pool: GpuPool) -> Iterator[Issue]:
+    """GKE's nodes per node pool and zone, per zone or over the pool's zones (`autoscaling.per`)."""
     a = pool.autoscaling
     per_zone_max = limits.GKE_MAX_NODES_PER_POOL_ZONE
     ceiling = per_zone_max if a.per is ScalingScope.ZONE else per_zone_max * len(pool.zones)
@@ -82,32 +96,53 @@ def _check_pool(ppath: str, region: str, pool: GpuPool) -> Iterator[Issue]:
         yield Issue(f"{ppath}.autoscaling.max_nodes", f"above GKE's limit of {per_zone_max} nodes per node pool "
                     f"and zone ({ceiling} {where})", a.max_nodes,
                     f"at most {ceiling}, or list more zones")
+
+
+def _compact_queued(ppath: str, region: str, pool: GpuPool) -> Iterator[Issue]:
     if pool.compact_placement and pool.capacity is CapacityModel.QUEUED:
         yield Issue(f"{ppath}.compact_placement", "GKE does not combine compact placement with queued "
                     "provisioning", True, _compact_queued_hint(pool.machine_type))
+
+
+def _boot_disk_size(ppath: str, region: str, pool: GpuPool) -> Iterator[Issue]:
     if pool.disk_size_gb > limits.MAX_BOOT_DISK_GB:
         yield Issue(f"{ppath}.disk_size_gb", "larger than a Persistent Disk or Hyperdisk boot disk can be",
                     pool.disk_size_gb, f"at most {limits.MAX_BOOT_DISK_GB} (64 TiB); 200 is plenty for images")
-    machine = catalog.find_machine_type(pool.machine_type)
-    if machine is None or machine.cloud is not catalog.Cloud.GCP:
-        return  # reported by gke_rules
+
+
+def _gpu_in_region(ppath: str, region: str, pool: GpuPool, machine: catalog.MachineType) -> Iterator[Issue]:
     gpu = catalog.gpu(machine.gpu)
     read = gpu.id in catalog.GPU_ZONES  # a GPU whose zones were never read is unknown everywhere, not refused
     if read and region in catalog.gpu_zone_regions() and catalog.gpu_zones(gpu.id, region) is None:
         yield Issue(f"{ppath}.machine_type", f"{machine.name} carries {gpu.model}, which {region} does not offer",
                     machine.name, f"regions with {gpu.model}: {', '.join(catalog.gpu_regions(gpu.id))}; or "
                     "another machine type")
+
+
+def _boot_disk_type(ppath: str, region: str, pool: GpuPool, machine: catalog.MachineType) -> Iterator[Issue]:
     series = limits.series(machine.name)
-    if series is None:
+    if series is None or pool.disk_type is None:
         return
     disks = series.boot_disk_types
-    if pool.disk_type is not None and pool.disk_type.value not in disks:
+    if pool.disk_type.value not in disks:
         yield Issue(f"{ppath}.disk_type", f"{series.name} ({machine.name}) does not boot from "
                     f"{pool.disk_type.value}", pool.disk_type.value, f"use one of: {', '.join(disks)}")
-    most = series.attachable_local_ssd.get(machine.name)
+
+
+def _local_ssd(ppath: str, region: str, pool: GpuPool, machine: catalog.MachineType) -> Iterator[Issue]:
+    series = limits.series(machine.name)
+    most = series.attachable_local_ssd.get(machine.name) if series is not None else None
     if most is not None and (pool.local_ssd_count or 0) > most:
         yield Issue(f"{ppath}.local_ssd_count", f"{machine.name} takes at most {most} Local SSD "
                     f"{'disk' if most == 1 else 'disks'}", pool.local_ssd_count, f"use 0 to {most}")
+
+
+_POOL_RULES: tuple[Callable[[str, str, GpuPool], Iterator[Issue]], ...] = (
+    _pool_zones, _pool_size, _compact_queued, _boot_disk_size)
+"""GKE's and GCP's limits on any GPU pool, in the order their Issues are reported."""
+_MACHINE_RULES: tuple[Callable[[str, str, GpuPool, catalog.MachineType], Iterator[Issue]], ...] = (
+    _gpu_in_region, _boot_disk_type, _local_ssd)
+"""The limits that depend on a machine type the catalog knows (an unknown one is gke_rules' to report)."""
 
 
 def _compact_queued_hint(machine_type: str) -> str:

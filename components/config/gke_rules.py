@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from components import catalog
@@ -133,100 +134,184 @@ def _check_cluster(cpath: str, region: str, cluster: GkeCluster) -> Iterator[Iss
         yield from _check_pool(f"{cpath}.gpu_pools[{pool.name}]", region, cluster, pool)
 
 
+@dataclass(frozen=True)
+class _Pool:
+    """One GPU pool as its rules read it: where it sits, and the catalog machine and GPU it names."""
+
+    path: str
+    """The pool's key path, gke.regions[R].clusters[C].gpu_pools[P]."""
+    region: str
+    cluster: GkeCluster
+    pool: GpuPool
+    machine: catalog.MachineType
+    gpu: catalog.Gpu
+
+
 def _check_pool(ppath: str, region: str, cluster: GkeCluster, pool: GpuPool) -> Iterator[Issue]:
+    machine = yield from _machine(ppath, pool)
+    if machine is None:
+        return  # every other rule reads the machine: one line for the machine type, not a cascade
+    p = _Pool(ppath, region, cluster, pool, machine, catalog.gpu(machine.gpu))
+    for rule in _POOL_RULES:
+        yield from rule(p)
+
+
+def _machine(ppath: str, pool: GpuPool) -> Generator[Issue, None, catalog.MachineType | None]:
+    """The pool's GCP machine type; an Issue and None for one gpu-fleet refuses or GCP does not have."""
     refused = catalog.refusal(pool.machine_type)
     if refused is not None and refused.cloud is catalog.Cloud.GCP:
         yield Issue(f"{ppath}.machine_type", f"{pool.machine_type} ({refused.carries}): {refused.reason}",
                     pool.machine_type, refused.hint)
-        return
+        return None
     machine = catalog.find_machine_type(pool.machine_type)
     if machine is None or machine.cloud is not catalog.Cloud.GCP:
         yield Issue(f"{ppath}.machine_type", f"{pool.machine_type} does not exist",
                     hint=catalog.machine_hint(pool.machine_type, catalog.Cloud.GCP))
+        return None
+    return machine
+
+
+def _accelerator(p: _Pool) -> Iterator[Issue]:
+    """A restated `accelerator` must be the machine's own (the catalog derives it)."""
+    acc = p.pool.accelerator
+    if acc is None:
         return
-    gpu = catalog.gpu(machine.gpu)
-    if pool.accelerator is not None:
-        acc = pool.accelerator
-        if acc.type != gpu.gke_accelerator:
-            yield Issue(f"{ppath}.accelerator.type", f"{machine.name} carries {gpu.gke_accelerator}", acc.type,
-                        "remove `accelerator`: gpu-fleet derives it from the machine type")
-        if acc.count != machine.gpus:
-            yield Issue(f"{ppath}.accelerator.count", f"{machine.name} has {machine.gpus} GPUs", acc.count,
-                        "remove `accelerator`: gpu-fleet derives it from the machine type")
-    yield from zones_in_region(f"{ppath}.zones", region, pool.zones)
-    yield from unique_names(f"{ppath}.zones", pool.zones)
-    for zone in pool.zones:
-        offered = catalog.gpu_zones(gpu.id, region)
-        if offered is not None and zone in catalog.GCP_REGIONS.get(region, ()) and zone not in offered:
-            yield Issue(f"{ppath}.zones", f"{gpu.model} is not offered in {zone}", zone,
-                        f"{region} offers it in {', '.join(offered) or 'no zone'}")
-    a = pool.autoscaling
+    if acc.type != p.gpu.gke_accelerator:
+        yield Issue(f"{p.path}.accelerator.type", f"{p.machine.name} carries {p.gpu.gke_accelerator}", acc.type,
+                    "remove `accelerator`: gpu-fleet derives it from the machine type")
+    if acc.count != p.machine.gpus:
+        yield Issue(f"{p.path}.accelerator.count", f"{p.machine.name} has {p.machine.gpus} GPUs", acc.count,
+                    "remove `accelerator`: gpu-fleet derives it from the machine type")
+
+
+def _zones(p: _Pool) -> Iterator[Issue]:
+    """Zones of the pool's region, each once, each offering its GPU."""
+    yield from zones_in_region(f"{p.path}.zones", p.region, p.pool.zones)
+    yield from unique_names(f"{p.path}.zones", p.pool.zones)
+    for zone in p.pool.zones:
+        offered = catalog.gpu_zones(p.gpu.id, p.region)
+        if offered is not None and zone in catalog.GCP_REGIONS.get(p.region, ()) and zone not in offered:
+            yield Issue(f"{p.path}.zones", f"{p.gpu.model} is not offered in {zone}", zone,
+                        f"{p.region} offers it in {', '.join(offered) or 'no zone'}")
+
+
+def _scaling(p: _Pool) -> Iterator[Issue]:
+    a = p.pool.autoscaling
     if a.min_nodes > a.max_nodes:
-        yield Issue(f"{ppath}.autoscaling.min_nodes", "min_nodes is above max_nodes", a.min_nodes,
+        yield Issue(f"{p.path}.autoscaling.min_nodes", "min_nodes is above max_nodes", a.min_nodes,
                     f"max_nodes is {a.max_nodes}")
     if a.max_nodes == 0:
-        yield Issue(f"{ppath}.autoscaling.max_nodes", "a GPU pool that can never have a node", 0,
+        yield Issue(f"{p.path}.autoscaling.max_nodes", "a GPU pool that can never have a node", 0,
                     "raise max_nodes or remove the pool")
+
+
+def _capacity(p: _Pool) -> Iterator[Issue]:
+    """The capacity model must be one the machine is sold as; DWS (flex-start, queued) pools scale from zero."""
+    pool, machine = p.pool, p.machine
     reserved = pool.reservation is not None and pool.reservation.mode is ReservationMode.SPECIFIC
     model = catalog.Provisioning.RESERVATION if reserved and pool.capacity is CapacityModel.ON_DEMAND \
         else _provisioning(pool.capacity)
     if model not in machine.provisioning:
-        allowed = ", ".join(sorted(p.value for p in machine.provisioning))
-        yield Issue(f"{ppath}.capacity", f"{machine.name} cannot be obtained as {pool.capacity.value}",
+        allowed = ", ".join(sorted(m.value for m in machine.provisioning))
+        yield Issue(f"{p.path}.capacity", f"{machine.name} cannot be obtained as {pool.capacity.value}",
                     pool.capacity.value, f"{machine.name} is available as: {allowed}")
-    if pool.capacity in (CapacityModel.FLEX_START, CapacityModel.QUEUED) and a.min_nodes != 0:
-        yield Issue(f"{ppath}.autoscaling.min_nodes", f"{pool.capacity.value} pools must scale from zero",
-                    a.min_nodes, "set min_nodes: 0")
-    if pool.capacity is not CapacityModel.ON_DEMAND and pool.reservation is not None \
-            and pool.reservation.mode is not ReservationMode.NONE:
-        yield Issue(f"{ppath}.reservation", f"{pool.capacity.value} capacity cannot consume a reservation",
-                    pool.reservation.mode.value, "set reservation.mode: none or capacity: on-demand")
-    if pool.reservation is not None:
-        r = pool.reservation
-        if (r.mode is ReservationMode.SPECIFIC) != (r.name is not None):
-            yield Issue(f"{ppath}.reservation.name", "a name is required with mode specific, and only then",
-                        r.name, "mode: specific with name: <reservation>, or mode any/none without a name")
-    if pool.capacity is CapacityModel.SPOT and pool.production_critical:
-        yield Issue(f"{ppath}.capacity", "a production-critical pool cannot run on spot", "spot",
+    if pool.capacity in (CapacityModel.FLEX_START, CapacityModel.QUEUED) and pool.autoscaling.min_nodes != 0:
+        yield Issue(f"{p.path}.autoscaling.min_nodes", f"{pool.capacity.value} pools must scale from zero",
+                    pool.autoscaling.min_nodes, "set min_nodes: 0")
+
+
+def _reservation(p: _Pool) -> Iterator[Issue]:
+    """Only on-demand capacity consumes a reservation, and only mode specific names one."""
+    pool, r = p.pool, p.pool.reservation
+    if r is None:
+        return
+    if pool.capacity is not CapacityModel.ON_DEMAND and r.mode is not ReservationMode.NONE:
+        yield Issue(f"{p.path}.reservation", f"{pool.capacity.value} capacity cannot consume a reservation",
+                    r.mode.value, "set reservation.mode: none or capacity: on-demand")
+    if (r.mode is ReservationMode.SPECIFIC) != (r.name is not None):
+        yield Issue(f"{p.path}.reservation.name", "a name is required with mode specific, and only then",
+                    r.name, "mode: specific with name: <reservation>, or mode any/none without a name")
+
+
+def _critical_on_spot(p: _Pool) -> Iterator[Issue]:
+    if p.pool.capacity is CapacityModel.SPOT and p.pool.production_critical:
+        yield Issue(f"{p.path}.capacity", "a production-critical pool cannot run on spot", "spot",
                     "set capacity: on-demand, or production_critical: false")
+
+
+def _sharing(p: _Pool) -> Iterator[Issue]:
+    """MIG sizes the GPU has; MPS never on MIG partitions."""
+    pool, gpu = p.pool, p.gpu
     if pool.mig_partition is not None and pool.mig_partition not in gpu.mig_partitions:
         valid = ", ".join(gpu.mig_partitions) or "none (this GPU has no MIG)"
-        yield Issue(f"{ppath}.mig_partition", f"not a MIG partition size of {gpu.model}", pool.mig_partition,
+        yield Issue(f"{p.path}.mig_partition", f"not a MIG partition size of {gpu.model}", pool.mig_partition,
                     f"valid: {valid}")
     if pool.sharing is not None and pool.sharing.strategy is SharingStrategy.MPS and pool.mig_partition:
-        yield Issue(f"{ppath}.sharing.strategy", "MPS cannot be combined with MIG partitions", "mps",
+        yield Issue(f"{p.path}.sharing.strategy", "MPS cannot be combined with MIG partitions", "mps",
                     "use time-sharing with MIG, or drop mig_partition")
-    for key, value in pool.labels.items():
+
+
+def _labels(p: _Pool) -> Iterator[Issue]:
+    for key, value in p.pool.labels.items():
         if not K8S_LABEL_KEY.match(key):
-            yield Issue(f"{ppath}.labels", "not a Kubernetes label key", key,
+            yield Issue(f"{p.path}.labels", "not a Kubernetes label key", key,
                         "letters, digits, '-', '_' and '.', at most 63, optionally after a DNS prefix and '/'")
         elif not K8S_LABEL_VALUE.match(value):
-            yield Issue(f"{ppath}.labels.{key}", "not a Kubernetes label value", value,
+            yield Issue(f"{p.path}.labels.{key}", "not a Kubernetes label value", value,
                         "letters, digits, '-', '_' and '.', at most 63, starting and ending with a letter or digit")
+
+
+def _placement(p: _Pool) -> Iterator[Issue]:
+    """Compact placement: one zone, at most 150 nodes, and what GKE refuses to combine with it."""
+    pool = p.pool
     if pool.compact_placement and len(pool.zones) != 1:
-        yield Issue(f"{ppath}.compact_placement", "compact placement needs a single-zone pool", pool.zones,
+        yield Issue(f"{p.path}.compact_placement", "compact placement needs a single-zone pool", pool.zones,
                     "list exactly one zone, or set compact_placement: false")
-    if pool.compact_placement and a.max_nodes > 150:  # a compact pool has one zone: per-zone max is the total
-        yield Issue(f"{ppath}.autoscaling.max_nodes", "compact placement allows at most 150 nodes", a.max_nodes,
-                    "lower max_nodes to 150, or set compact_placement: false")
-    yield from _check_compact(ppath, pool)
-    bundled = machine.local_ssd_gb // catalog.LOCAL_SSD_GB
-    if bundled and pool.local_ssd_count not in (None, 0, bundled):
-        yield Issue(f"{ppath}.local_ssd_count", f"{machine.name} comes with exactly {bundled} local SSDs",
-                    pool.local_ssd_count, f"leave it unset to use all {bundled} (billed with the machine), "
+    if pool.compact_placement and pool.autoscaling.max_nodes > 150:  # one zone: the per-zone max is the total
+        yield Issue(f"{p.path}.autoscaling.max_nodes", "compact placement allows at most 150 nodes",
+                    pool.autoscaling.max_nodes, "lower max_nodes to 150, or set compact_placement: false")
+    yield from _check_compact(p.path, pool)
+
+
+def _local_ssd(p: _Pool) -> Iterator[Issue]:
+    """A machine with bundled Local SSDs takes all of them or none."""
+    bundled = p.machine.local_ssd_gb // catalog.LOCAL_SSD_GB
+    if bundled and p.pool.local_ssd_count not in (None, 0, bundled):
+        yield Issue(f"{p.path}.local_ssd_count", f"{p.machine.name} comes with exactly {bundled} local SSDs",
+                    p.pool.local_ssd_count, f"leave it unset to use all {bundled} (billed with the machine), "
                     "or 0 to attach none")
-    dws = pool.capacity in (CapacityModel.FLEX_START, CapacityModel.QUEUED)
-    if dws and pool.location_policy is LocationPolicy.BALANCED:
-        yield Issue(f"{ppath}.location_policy", f"{pool.capacity.value} pools take nodes wherever DWS finds "
+
+
+def _location_policy(p: _Pool) -> Iterator[Issue]:
+    dws = p.pool.capacity in (CapacityModel.FLEX_START, CapacityModel.QUEUED)
+    if dws and p.pool.location_policy is LocationPolicy.BALANCED:
+        yield Issue(f"{p.path}.location_policy", f"{p.pool.capacity.value} pools take nodes wherever DWS finds "
                     "capacity", "BALANCED", "remove location_policy (ANY is used), or set ANY")
-    yield from _check_upgrade(f"{ppath}.upgrade", pool)
-    if cluster.addons.gpu_stack is GpuStack.OPERATOR and (pool.sharing or pool.mig_partition):
-        yield Issue(f"{ppath}.{'sharing' if pool.sharing else 'mig_partition'}",
+
+
+def _upgrade(p: _Pool) -> Iterator[Issue]:
+    yield from _check_upgrade(f"{p.path}.upgrade", p.pool)
+
+
+def _stack(p: _Pool) -> Iterator[Issue]:
+    """With the GPU operator, GKE's sharing, MIG and driver versions are not in play."""
+    pool = p.pool
+    if p.cluster.addons.gpu_stack is not GpuStack.OPERATOR:
+        return
+    if pool.sharing or pool.mig_partition:
+        yield Issue(f"{p.path}.{'sharing' if pool.sharing else 'mig_partition'}",
                     "GKE's GPU sharing and MIG need GKE's own GPU stack", None,
                     "set addons.gpu_stack: gke for this cluster, or drop sharing/mig_partition")
-    if cluster.addons.gpu_stack is GpuStack.OPERATOR and pool.driver_version.value != "DEFAULT":
-        yield Issue(f"{ppath}.driver_version", "with gpu_stack operator, the driver comes from Google's "
+    if pool.driver_version.value != "DEFAULT":
+        yield Issue(f"{p.path}.driver_version", "with gpu_stack operator, the driver comes from Google's "
                     "installer DaemonSet, not GKE", pool.driver_version.value, "remove driver_version")
+
+
+_POOL_RULES: tuple[Callable[[_Pool], Iterator[Issue]], ...] = (
+    _accelerator, _zones, _scaling, _capacity, _reservation, _critical_on_spot, _sharing, _labels, _placement,
+    _local_ssd, _location_policy, _upgrade, _stack,
+)
+"""A GKE GPU pool's rules, one concern each, in the order their Issues are reported."""
 
 
 def _check_compact(ppath: str, pool: GpuPool) -> Iterator[Issue]:

@@ -31,7 +31,7 @@ import pulumi_kubernetes as k8s
 
 from components.config.observability import DEADMANS_SWITCH, NULL_RECEIVER, Receiver, ReceiverType
 from components.kubernetes.conventions import FLEET_ALERT_LABEL, LABEL_CLUSTER
-from components.kubernetes.monitoring.alertmanager import GROUP_BY, routing
+from components.kubernetes.monitoring.alertmanager import GROUP_BY, require_credentials, routing
 from components.kubernetes.monitoring.rules import RuleGroup, monitoring_outputs, prometheus_rule, rule_names
 from components.openshift.operators import GPU_NAMESPACE, MANAGED_BY
 
@@ -214,11 +214,7 @@ class OpenShiftMonitoring(pulumi.ComponentResource):
             "name": ALERTING_NAMESPACE, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY,
                                                    LABEL_CLUSTER: args.cluster}}, opts=in_cluster)
         within = pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[ns]))
-        every = [*args.receivers.values(), *([args.deadmans_switch] if args.deadmans_switch else [])]
-        keys = sorted({r.secret for r in every if r.secret})
-        missing = [k for k in keys if k not in args.credentials]
-        if missing:
-            raise ValueError(f"no credential passed for {missing}")
+        keys = require_credentials(args.receivers, args.deadmans_switch, args.credentials)
         # A Secret's data is a secret output in pulumi-kubernetes whatever its inputs; wrapping says so here too.
         secret = k8s.core.v1.Secret(
             f"{name}-receivers", metadata={"name": RECEIVER_SECRET, "namespace": ALERTING_NAMESPACE},

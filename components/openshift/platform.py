@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.capacity.rows import PriceBook
+from components.catalog.price_book import PriceBook
 from components.config.budgets import TeamBudget
 from components.config.observability import Observability
 from components.config.openshift import AutoscalerMode, Capacity, OpenShiftCluster

@@ -21,6 +21,7 @@ from typing import Any
 import pulumi
 import yaml
 
+from components.config.errors import ConfigError, Issue
 from components.config.observability import DEADMANS_SWITCH, NULL_RECEIVER, Receiver, ReceiverType
 from components.kubernetes.conventions import FLEET_ALERT_LABEL
 
@@ -116,6 +117,24 @@ def _all_receivers(receivers: Mapping[str, Receiver], deadmans_switch: Receiver 
     return {**receivers, **({DEADMANS_SWITCH: deadmans_switch} if deadmans_switch is not None else {})}
 
 
+def require_credentials(receivers: Mapping[str, Receiver], deadmans_switch: Receiver | None,
+                        credentials: Mapping[str, Any]) -> list[str]:
+    """The receivers' secret keys, sorted; a ConfigError naming each receiver whose credential was not passed.
+
+    Named as the validator names it (`observability.receivers.NAME.secret`), so a composer that forgot to hand a
+    credential over reads as the key it concerns, not as a traceback.
+    """
+    every = _all_receivers(receivers, deadmans_switch)
+    issues = [Issue("observability.deadmans_switch.secret" if name == DEADMANS_SWITCH
+                    else f"observability.receivers.{name}.secret", "no credential passed for it", r.secret,
+                    f"pulumi config set --secret gpu-fleet:{r.secret} < <file>; the composer hands every receiver's "
+                    "credential to the component")
+              for name, r in every.items() if r.secret and r.secret not in credentials]
+    if issues:
+        raise ConfigError(issues)
+    return sorted({r.secret for r in every.values() if r.secret})
+
+
 def alertmanager_config(receivers: Mapping[str, Receiver], credentials: Mapping[str, str],
                         deadmans_switch: Receiver | None = None) -> dict[str, Any]:
     """The configuration as data; `credentials` maps each receiver's `secret` key to its value."""
@@ -135,11 +154,7 @@ def alertmanager_config(receivers: Mapping[str, Receiver], credentials: Mapping[
 def config_yaml(receivers: Mapping[str, Receiver], credentials: Mapping[str, pulumi.Input[str]],
                 deadmans_switch: Receiver | None = None) -> pulumi.Output[str]:
     """`alertmanager.yaml` with the receivers' credentials filled in: a secret, whatever the inputs."""
-    every = _all_receivers(receivers, deadmans_switch)
-    needed = sorted({r.secret for r in every.values() if r.secret})
-    missing = [k for k in needed if k not in credentials]
-    if missing:
-        raise ValueError(f"no credential passed for {missing}")
+    needed = require_credentials(receivers, deadmans_switch, credentials)
     values = pulumi.Output.all(*[credentials[k] for k in needed])
     text = values.apply(lambda vals: yaml.safe_dump(
         alertmanager_config(receivers, dict(zip(needed, vals, strict=True)), deadmans_switch), sort_keys=False))

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from components import catalog
-from components.capacity.rows import DiscountTerm, PriceBook
+from components.catalog.price_book import DiscountTerm, PriceBook
 from components.config.model import PriceOverride
 from components.config.prices import Discount
 from components.kubernetes.monitoring.rules import GpuPrice, NicBandwidth
