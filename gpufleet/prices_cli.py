@@ -83,6 +83,10 @@ def _used(stack: str, stack_file: Path, build_plan: Callable[[str, Path], Any]) 
 
 
 def run(args: argparse.Namespace, root: Path, err: Console, build_plan: Callable[[str, Path], Any]) -> int:
+    problem = _file_args_problem(args)
+    if problem:
+        err.print(f"error: prices refresh: {problem}", markup=False, soft_wrap=True)
+        return EXIT_INPUT
     stacks = args.stacks or sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
     used: dict[str, list[refresh.Used]] = {}
     for stack in stacks:
@@ -102,10 +106,6 @@ def run(args: argparse.Namespace, root: Path, err: Console, build_plan: Callable
     keys = sorted({refresh.Key(u.machine_type, u.region) for u in all_used}, key=lambda k: (k.machine_type, k.region)) \
         if args.check else refresh.keys_of(catalog_prices.PRICES, all_used)
     today = dt.datetime.now(dt.UTC).date()
-    problem = _file_args_problem(args)
-    if problem:
-        err.print(f"error: prices refresh: {problem}", markup=False, soft_wrap=True)
-        return EXIT_INPUT
     try:
         fresh = _fetch(args, keys, today, err)
     except FileNotFoundError as exc:
@@ -141,8 +141,8 @@ def _file_args_problem(args: argparse.Namespace) -> str | None:
               ("--aws-vms-csv", args.aws_vms_csv, "--aws-source-url", args.aws_source_url)]
     for flag, given, url_flag, url in checks:
         if given and not (url and _PINNED.match(url)):
-            return (f"{flag} needs {url_flag} {url or ''}pinned to a commit; hint: "
-                    "https://github.com/OWNER/REPO/blob/<40-hex commit>/PATH").replace("  ", " ")
+            got = f"a URL pinned to a commit, got {url!r}" if url else "the file's URL pinned to a commit"
+            return f"{flag} needs {url_flag}: {got}; hint: https://github.com/OWNER/REPO/blob/<40-hex commit>/PATH"
     if args.aws_vms_csv:
         try:
             dt.date.fromisoformat(args.aws_as_of or "")
