@@ -4,6 +4,9 @@ Without `--check` it fetches every snapshot row and every price the stacks use, 
 (`components/catalog/price_snapshot.py`) for review in a pull request; a row no catalog answers for keeps its true
 date. With `--check` it writes nothing and exits 1 when a price a stack's plan uses is older than that stack's
 `gpu-price-age.max_age_days`, or moved by more than its `max_change_percent` (policies/config/STACK.json).
+
+`--gcp-pricing-yml` / `--aws-vms-csv` read a cloud from a published price file instead of its API
+(`gpufleet/prices_files.py`): the documented one-off path when the API is out of reach.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ EXIT_OK, EXIT_DRIFT, EXIT_INPUT, EXIT_NO_VERDICT = 0, 1, 2, 3
 EXIT_CODES = """exit codes:
   0  the snapshot is written (or, with --check, every used price is fresh and unmoved)
   1  --check: a price a stack uses is too old or moved too far (one line each)
-  2  invalid input: a stack, its configuration, or GPU_FLEET_BILLING_API_KEY unset while GCP prices are needed
+  2  invalid input: a stack, its configuration, a price-file option or a missing price file, or
+     GPU_FLEET_BILLING_API_KEY unset while GCP prices are needed from the API
   3  no verdict: a price catalog could not be read (HTTP error, unreachable, not the documented format)"""
 
 
