@@ -4,6 +4,9 @@ Without `--check` it fetches every snapshot row and every price the stacks use, 
 (`components/catalog/price_snapshot.py`) for review in a pull request; a row no catalog answers for keeps its true
 date. With `--check` it writes nothing and exits 1 when a price a stack's plan uses is older than that stack's
 `gpu-price-age.max_age_days`, or moved by more than its `max_change_percent` (policies/config/STACK.json).
+
+`--gcp-pricing-yml` / `--aws-vms-csv` read a cloud from a published price file instead of its API
+(`gpufleet/prices_files.py`): the documented one-off path when the API is out of reach.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,8 @@ EXIT_OK, EXIT_DRIFT, EXIT_INPUT, EXIT_NO_VERDICT = 0, 1, 2, 3
 EXIT_CODES = """exit codes:
   0  the snapshot is written (or, with --check, every used price is fresh and unmoved)
   1  --check: a price a stack uses is too old or moved too far (one line each)
-  2  invalid input: a stack, its configuration, or GPU_FLEET_BILLING_API_KEY unset while GCP prices are needed
+  2  invalid input: a stack, its configuration, a price-file option or a missing price file, or
+     GPU_FLEET_BILLING_API_KEY unset while GCP prices are needed from the API
   3  no verdict: a price catalog could not be read (HTTP error, unreachable, not the documented format)"""
 
 
@@ -48,6 +53,18 @@ def add_parser(sub: Any) -> None:
                            help="Cloud Billing API root, for a mirror or a test server (default: %(default)s)")
     refresh_p.add_argument("--aws-base-url", default=refresh.AWS_BASE_URL,
                            help="AWS Price List root, for a mirror or a test server (default: %(default)s)")
+    files = refresh_p.add_argument_group(
+        "price files", "read a cloud's prices from a published file instead of its API (the one-off path when the "
+        "API is out of reach; each row records the URL, pinned to the file's commit)")
+    files.add_argument("--gcp-pricing-yml", type=Path, metavar="FILE",
+                       help="Cyclenerd's pricing.yml (generated from the Cloud Billing Catalog API)")
+    files.add_argument("--gcp-mapping-csv", type=Path, metavar="FILE",
+                       help="the same commit's build/mapping.csv (the SKU patterns each machine is composed of)")
+    files.add_argument("--gcp-source-url", metavar="URL", help="pricing.yml's URL at its commit")
+    files.add_argument("--aws-vms-csv", type=Path, metavar="FILE", help="SkyPilot's catalogs/v8/aws/vms.csv")
+    files.add_argument("--aws-source-url", metavar="URL", help="vms.csv's URL at its commit")
+    files.add_argument("--aws-as-of", metavar="YYYY-MM-DD",
+                       help="the day vms.csv was read (the file records no date of its own)")
 
 
 def _thresholds(root: Path, stack: str, args: argparse.Namespace) -> tuple[int, float]:
@@ -70,6 +87,10 @@ def _used(stack: str, stack_file: Path, build_plan: Callable[[str, Path], Any]) 
 
 
 def run(args: argparse.Namespace, root: Path, err: Console, build_plan: Callable[[str, Path], Any]) -> int:
+    problem = _file_args_problem(args)
+    if problem:
+        err.print(f"error: prices refresh: {problem}", markup=False, soft_wrap=True)
+        return EXIT_INPUT
     stacks = args.stacks or sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
     used: dict[str, list[refresh.Used]] = {}
     for stack in stacks:
@@ -90,8 +111,11 @@ def run(args: argparse.Namespace, root: Path, err: Console, build_plan: Callable
         if args.check else refresh.keys_of(catalog_prices.PRICES, all_used)
     today = dt.datetime.now(dt.UTC).date()
     try:
-        fresh = refresh.fetch(keys, api_key=os.environ.get(refresh.API_KEY_ENV), gcp_base_url=args.gcp_base_url,
-                              aws_base_url=args.aws_base_url, today=today.isoformat())
+        fresh = _fetch(args, keys, today, err)
+    except FileNotFoundError as exc:
+        err.print(f"error: prices refresh: {exc.filename}: no such file; hint: pass the price file's path",
+                  markup=False, soft_wrap=True)
+        return EXIT_INPUT
     except refresh.RefreshError as exc:
         missing_key = refresh.API_KEY_ENV in str(exc)
         hint = (f"set {refresh.API_KEY_ENV} in the environment from a secret store (in CI, a repository secret)"
@@ -101,11 +125,64 @@ def run(args: argparse.Namespace, root: Path, err: Console, build_plan: Callable
     if args.check:
         return _check(current, fresh, used, root, args, err, today)
     merged = refresh.merge(catalog_prices.PRICES, fresh)
-    changed = refresh.write(args.out, merged, catalog_prices.UNPRICED, taken=today.isoformat())
+    unpriced = refresh.unpriced(merged, keys, catalog_prices.UNPRICED, fresh)
+    changed = refresh.write(args.out, merged, unpriced, taken=today.isoformat())
     err.print(f"prices refresh: {len(fresh)} of {len(keys)} prices fetched, {len(merged) - len(fresh)} rows kept "
               f"with their own dates; {args.out} {'rewritten: review the diff' if changed else 'unchanged'}",
               markup=False, soft_wrap=True)
     return EXIT_OK
+
+
+_PINNED = re.compile(r"^https://\S+/[0-9a-f]{40}/\S+$")
+"""A price file's URL names the commit it was read at, so the row's provenance can be opened as it was."""
+
+
+def _file_args_problem(args: argparse.Namespace) -> str | None:
+    """What is missing or wrong among the price-file options, in one line with a hint; None when they hold."""
+    if args.gcp_pricing_yml and not args.gcp_mapping_csv:
+        return "--gcp-pricing-yml needs --gcp-mapping-csv; hint: pass the same commit's build/mapping.csv"
+    checks = [("--gcp-pricing-yml", args.gcp_pricing_yml, "--gcp-source-url", args.gcp_source_url),
+              ("--aws-vms-csv", args.aws_vms_csv, "--aws-source-url", args.aws_source_url)]
+    for flag, given, url_flag, url in checks:
+        if given and not (url and _PINNED.match(url)):
+            got = f"a URL pinned to a commit, got {url!r}" if url else "the file's URL pinned to a commit"
+            return f"{flag} needs {url_flag}: {got}; hint: https://github.com/OWNER/REPO/blob/<40-hex commit>/PATH"
+    if args.aws_vms_csv:
+        try:
+            dt.date.fromisoformat(args.aws_as_of or "")
+        except ValueError:
+            return (f"--aws-vms-csv needs --aws-as-of YYYY-MM-DD, got {args.aws_as_of!r}; hint: the day the file "
+                    "was read, since vms.csv records no date")
+    return None
+
+
+def _fetch(args: argparse.Namespace, keys: list[refresh.Key], today: dt.date, err: Console) -> dict[refresh.Key, Any]:
+    """Fresh prices: from the price files given, and from the APIs for the clouds without one."""
+    from components import catalog
+    from components.catalog.types import Cloud
+    from gpufleet import prices_files
+
+    found: dict[refresh.Key, Any] = {}
+    api_keys = list(keys)
+    reads = []
+    if args.gcp_pricing_yml:
+        reads.append(prices_files.cyclenerd_prices(
+            args.gcp_pricing_yml.read_text(encoding="utf-8"), args.gcp_mapping_csv.read_text(encoding="utf-8"),
+            keys, url=args.gcp_source_url))
+        api_keys = [k for k in api_keys if catalog.machine_type(k.machine_type).cloud is not Cloud.GCP]
+    if args.aws_vms_csv:
+        reads.append(prices_files.skypilot_aws(args.aws_vms_csv.read_text(encoding="utf-8"), keys,
+                                               url=args.aws_source_url, as_of=args.aws_as_of))
+        api_keys = [k for k in api_keys if catalog.machine_type(k.machine_type).cloud is not Cloud.AWS]
+    for read in reads:
+        found.update(read.prices)
+        for line in read.skipped:
+            err.print(f"prices refresh: not priced from the file: {line}", markup=False, soft_wrap=True)
+    if api_keys:
+        found.update(refresh.fetch(api_keys, api_key=os.environ.get(refresh.API_KEY_ENV),
+                                   gcp_base_url=args.gcp_base_url, aws_base_url=args.aws_base_url,
+                                   today=today.isoformat()))
+    return found
 
 
 def _check(current: dict[refresh.Key, Any], fresh: dict[refresh.Key, Any], used: dict[str, list[refresh.Used]],

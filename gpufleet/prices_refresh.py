@@ -359,6 +359,36 @@ def keys_of(prices: Iterable[Price], used: Iterable[Used]) -> list[Key]:
     return sorted(keys, key=lambda k: (k.machine_type, k.region))
 
 
+def unpriced(prices: Iterable[Price], keys: Iterable[Key], curated: Mapping[str, str],
+             fresh: Mapping[Key, Price]) -> dict[str, str]:
+    """Each machine of `keys` without a price in some of its regions, and why.
+
+    A machine with no price anywhere keeps its curated reason (the snapshot's `UNPRICED`, which says what no source
+    has); otherwise the reason names the regions missing and the price data this refresh read for its cloud.
+    """
+    priced = {(p.machine_type, p.region) for p in prices}
+    regions: dict[str, set[str]] = {}
+    for k in keys:
+        regions.setdefault(k.machine_type, set()).add(k.region)
+    read: dict[Cloud, set[str]] = {}
+    for p in fresh.values():
+        read.setdefault(catalog.machine_type(p.machine_type).cloud, set()).add(_source_id(p))
+    out: dict[str, str] = {}
+    for machine, where in sorted(regions.items()):
+        missing = sorted(r for r in where if (machine, r) not in priced)
+        if not missing:
+            continue
+        if machine in curated and len(missing) == len(where):
+            out[machine] = curated[machine]
+            continue
+        sources = ", ".join(sorted(read.get(catalog.machine_type(machine).cloud, ()))) or "none read this time"
+        scope = "" if len(missing) == len(where) else \
+            f" in {', '.join(missing)} (priced in {', '.join(sorted(set(where) - set(missing)))})"
+        out[machine] = (f"no list price{scope} in the price data read ({sources}); price it with the stack's "
+                        "gpu-fleet:prices")
+    return out
+
+
 def write(path: Path, prices: Sequence[Price], unpriced: Mapping[str, str], *, taken: str) -> bool:
     """Write the snapshot; True when its rows changed (the date alone does not count)."""
     text = render(prices, unpriced, taken=taken)

@@ -20,7 +20,7 @@ GCP_COMPUTE_SERVICE = "6F81-5844-456A"
 _SKU_DESCRIPTIONS = Source(
     "https://github.com/Cyclenerd/google-cloud-pricing-cost-calculator/blob"
     "/dac31281f2a4575f0a8bff20ac04fc71a5ff2190/build/mapping.csv", "2026-08-20")
-"""Cyclenerd's SKU mapping: the description patterns of the A2/A3/G2 core and RAM SKUs, of each GPU SKU and of
+"""Cyclenerd's SKU mapping: the description patterns of the A2/A3/G2/G4 core and RAM SKUs, of each GPU SKU and of
 Local SSD, with their resource groups (CPU, RAM, GPU, LocalSSD); the same repository's `build/pricing.pl` adds the
 bundled Local SSD (`local-ssd` GB in `build/gcp.yml`) at the monthly Local SSD SKU over 730 hours."""
 _GPUHUNT = Source("https://github.com/dstackai/gpuhunt/blob/3584151/src/gpuhunt/providers/gcp.py", "2026-08-19")
@@ -36,6 +36,7 @@ GCP_SERIES_SKUS: dict[str, tuple[str, ...]] = {
     "a3-highgpu": ("A3 Instance",),
     "a3-megagpu": ("A3Plus Instance", "A3 Instance"),
     "g2-standard": ("G2 Instance",),
+    "g4-standard": ("G4 Instance",),
 }
 """Machine-name prefix -> description prefixes of its core and RAM SKUs (`<prefix> Core running in ...`, `<prefix>
 Ram running in ...`; the Spot SKUs start with `Spot Preemptible `), first match wins. A3 Ultra is absent: no
@@ -47,6 +48,7 @@ GCP_GPU_SKUS: dict[str, tuple[str, ...]] = {
     "h100-80gb": ("Nvidia H100 80GB GPU",),
     "h100-mega-80gb": ("Nvidia H100 80GB Mega GPU", "Nvidia H100 80GB Plus GPU"),
     "l4": ("Nvidia L4 GPU",),
+    "rtx-pro-6000": ("RTX 6000 96GB",),
 }
 """Catalog GPU id -> description prefixes of its GPU SKU (`... running in <geo>`; Spot: `... attached to Spot
 Preemptible VMs running in <geo>`)."""

@@ -179,10 +179,10 @@ def test_the_daily_guard_is_the_budget_in_promql(prod_plan: Plan) -> None:
         'sum by (namespace) (sum_over_time(namespace:gpufleet_gpu_cost_usd_per_hour:sum{namespace="research"}'
         '[24h:1m])) / 60 > 6000')
     assert all(q["disableMetricValidation"] and q["evaluationInterval"] == "300s" for q in queries.values())
-    # The policies and the pack config never repeat it: prod's warning is 89% of the stack's own 50,000 USD.
+    # The policies and the pack config never repeat it: prod's warning is 90% of the stack's own 50,000 USD.
     (warning,) = run_stack_policy("gpu-budget-warning", prod_plan, engine_config("gpu-budget-warning", "prod"))
-    assert warning.startswith("GPU capacity at maximum scale would use 89% of the daily budget "
-                              "($44,295.84 of $50,000.00), past the 70% warning threshold.")
+    assert warning.startswith("GPU capacity at maximum scale would use 90% of the daily budget "
+                              "($45,137.52 of $50,000.00), past the 90% warning threshold.")
 
 
 def test_one_number_moves_every_budget(prod_doc: dict[str, Any], plan_doc: Any) -> None:
@@ -196,7 +196,7 @@ def test_one_number_moves_every_budget(prod_doc: dict[str, Any], plan_doc: Any) 
     guard = by_name(plan, "gcp:monitoring/alertPolicy:AlertPolicy")["budget-gcp-guard-fleet-70"]
     assert guard["conditions"][0]["conditionPrometheusQueryLanguage"]["query"].endswith("> 33600")
     (warning,) = run_stack_policy("gpu-budget-warning", plan, engine_config("gpu-budget-warning", "prod"))
-    assert "would use 74% of the daily budget ($44,295.84 of $60,000.00)" in warning
+    assert "would use 75% of the daily budget ($45,137.52 of $60,000.00)" in warning
 
 
 def test_the_cost_spike_factor_is_the_aws_anomaly_threshold(prod_doc: dict[str, Any], plan_doc: Any) -> None:

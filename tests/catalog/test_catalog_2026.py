@@ -16,10 +16,12 @@ import pytest
 import yaml
 
 from components import catalog
+from components.capacity import pool_path
 from components.catalog import Cloud, Provisioning
 from components.catalog import fabric as fabric_catalog
+from components.catalog.prices import UNPRICED
 from components.config import ConfigError
-from gpufleet import cli, docs
+from gpufleet import cli, docs, price_provenance
 from gpufleet.report import Plan
 from infra.config import parse
 from policies.quota import quota_usage
@@ -114,12 +116,28 @@ def test_new_gcp_pools_count_against_their_gpus_quota_metrics(plan: Plan) -> Non
         assert catalog.gpu(gpu_id).quota_verified is False  # named by pattern and public scripts, not by Google
 
 
-def test_new_machines_without_a_sourced_price_are_unpriced_in_the_plan(plan: Plan) -> None:
-    for platform, pool in [("gke", "b200"), ("gke", "g4-48"), ("eks", "b200"), ("eks", "h100-one")]:
+def test_new_machines_are_priced_where_the_data_has_them_and_say_why_where_not(plan: Plan) -> None:
+    # G4 from Cyclenerd's pricing.yml of 2026-07-30; p5.4xlarge, p6-b200, p6-b300 (us-west-2) from SkyPilot's vms.csv.
+    priced = [("gke", "g4-48", "g4-standard-48", 1.79982), ("gke", "g4-384", "g4-standard-384", 14.39856),
+              ("eks", "h100-one", "p5.4xlarge", 6.88), ("eks", "b200", "p6-b200.48xlarge", 113.9328),
+              ("eks", "b300", "p6-b300.48xlarge", 142.416)]
+    section = price_provenance.section(plan.capacity, plan.extra)
+    assert section is not None
+    shown = {r["pool"]: r for r in section.data}
+    for platform, pool, machine, usd in priced:
         row = _row(plan, platform, pool)
-        assert row.hourly_usd_per_node is None
-        assert row.source_urn in plan.cost.unpriced_pools
-    assert not any(p.machine_type in ("a4-highgpu-8g", *G4, "p6-b200.48xlarge") for p in catalog.PRICES)
+        assert (row.machine_type, row.hourly_usd_per_node, row.price_source) == (machine, usd, "catalog")
+        record = shown[pool_path(row)]  # the plan shows each pool's price source and the age of its data
+        assert record["as_of"] == catalog.price(machine, row.region).as_of and record["age_days"] is not None
+        assert "/blob/" in record["ref"] and record["ref"].startswith("https://github.com/")
+    # A4 is in no price file read; g7e is priced in us-east-1/2 but not in us-west-2, g7 nowhere: each says why.
+    for platform, pool, machine in [("gke", "b200", "a4-highgpu-8g"), ("eks", "rtx6000", "g7e.2xlarge"),
+                                    ("eks", "rtx4500", "g7.2xlarge")]:
+        row = _row(plan, platform, pool)
+        assert row.hourly_usd_per_node is None and row.source_urn in plan.cost.unpriced_pools
+        assert shown[pool_path(row)]["unpriced_reason"] == UNPRICED[machine]
+    assert UNPRICED["g7e.2xlarge"].startswith("no list price in us-west-2 (priced in us-east-1, us-east-2)")
+    assert catalog.price("g7e.2xlarge", "us-east-1") is not None
 
 
 # --- AWS: p5.4xlarge, p6-b200, p6-b300, g7e, g7 planned ----------------------------------------------------------

@@ -181,6 +181,7 @@ def test_refresh_writes_a_snapshot_that_keeps_rows_nothing_replaced(
                           "--aws-base-url", c.base_url], monkeypatch, capsys)
         assert code == 0, err
         check_code, check_err = _run(["prices", "refresh", "dev", "--check", "--max-change-percent", "50",
+                                      "--max-age-days", "100",
                                       "--gcp-base-url", c.base_url, "--aws-base-url", c.base_url],
                                      monkeypatch, capsys)
     assert "rewritten: review the diff" in err
@@ -197,6 +198,9 @@ def test_refresh_writes_a_snapshot_that_keeps_rows_nothing_replaced(
     assert a2.as_of == dt.datetime.now(dt.UTC).date().isoformat() and a2.skus[0].sku_id == "A2C1-0001-0001"
     kept = by_key[("a2-highgpu-1g", "europe-west4")]  # no SKU lists europe-west4: the old row, with its own date
     assert kept == catalog.price("a2-highgpu-1g", "europe-west4")
-    assert module.UNPRICED == UNPRICED
-    # The committed snapshot is still the old one, so --check finds dev's GCP prices old: exit 1, one per pool.
+    # A machine no source prices anywhere keeps its curated reason; a gap in some regions names them and the data read.
+    assert module.UNPRICED["a3-ultragpu-8g"] == UNPRICED["a3-ultragpu-8g"]
+    assert module.UNPRICED["p4de.24xlarge"].startswith("no list price in us-east-2 (priced in us-east-1, us-west-2)")
+    # The committed snapshot is still the old one (GCP data of 2026-07-30), so --check finds dev's GCP prices
+    # over 100 days old: exit 1, one per pool.
     assert check_code == 1 and check_err.count("days allowed") == 2, check_err

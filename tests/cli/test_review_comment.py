@@ -325,7 +325,7 @@ def test_the_live_preview_is_merged_right_after_the_verdict(plans: Plans) -> Non
     lines = md.splitlines()
     assert lines[0].startswith("### ❌ gpu-fleet plan `dev` fails:")
     assert lines[2].startswith("- Live preview (pulumi preview): Live preview fails (mandatory policy): 0 to create, "
-                               "1 to update, 1 to replace, 0 to delete; 1 GPU pool(s) replaced or deleted, up to 2 "
+                               "1 to update, 1 to replace, 0 to delete; 1 GPU pool(s) replaced or deleted, up to 1 "
                                "GPUs drained; agrees with the offline plan."), lines[2]
     first_open = next(ln for ln in lines if ln.startswith("**"))
     assert first_open.startswith("**Live preview (pulumi preview)**")

@@ -75,7 +75,7 @@ def test_gpu_budget_over_the_daily_and_monthly_budget(dev_gke_plan: Plan, dev_do
                               "monthly budget of $12,000.00."), monthly
     assert "raise budgets.monthly_usd in the stack config" in monthly
     # The same change under a budget it fits: raised where the budget lives, the stack's gpu-fleet:budgets.
-    budgets_of(dev_doc).update(daily_usd=600, monthly_usd=20_000)
+    budgets_of(dev_doc).update(daily_usd=800, monthly_usd=25_000)
     raised = plan_doc(gke_only(dev_doc), "dev")
     assert run_stack_policy("gpu-budget", raised, engine_config("gpu-budget", "dev")) == []
     assert run_stack_policy("gpu-budget", dev_plan, engine_config("gpu-budget", "dev")) == []
@@ -91,13 +91,14 @@ def test_gpu_budget_prices_from_the_policy_config_override_the_catalog(dev_plan:
 
 def test_gpu_budget_warning_names_the_threshold_crossed(dev_doc: dict[str, Any],
                                                         plan_doc: Any) -> None:
-    """dev's l4 at 8 nodes: within budget, but past 90% of the monthly and 70% of the daily budget."""
-    gpu_pool(dev_doc, "us-central1", "dev-1", "l4")["autoscaling"]["max_nodes"] = 8
+    """dev's h100-spot back at 2 nodes (the price refresh cut it to 1): within budget, but past 90% of the monthly
+    and 70% of the daily budget."""
+    gpu_pool(dev_doc, "us-central1", "dev-1", "h100-spot")["autoscaling"]["max_nodes"] = 2
     plan = plan_doc(gke_only(dev_doc), "dev")
     assert "gpu-budget" not in violated(plan, "dev")
     h100, l4 = catalog.price("a3-highgpu-1g", "us-central1"), catalog.price("g2-standard-8", "us-central1")
     assert h100 is not None and h100.spot_hourly_usd is not None and l4 is not None
-    hourly = 2 * h100.spot_hourly_usd + 8 * l4.on_demand_hourly_usd
+    hourly = 2 * h100.spot_hourly_usd + 4 * l4.on_demand_hourly_usd
     daily_share, monthly_share = hourly * 24 / 500, hourly * 730 / 12_000
     assert 0.7 <= daily_share < 0.9 <= monthly_share <= 1  # what the change is meant to produce
     daily, monthly = run_stack_policy("gpu-budget-warning", plan, engine_config("gpu-budget-warning", "dev"))
@@ -119,20 +120,20 @@ def test_gpu_budget_warning_names_the_threshold_crossed(dev_doc: dict[str, Any],
 
 def test_gpu_spot_share_counts_gpus_at_maximum_scale(dev_gke_plan: Plan, dev_doc: dict[str, Any],
                                                      plan_doc: Any) -> None:
-    """dev's l4 on spot: all 6 GPUs (4 L4 + 2 H100) are spot, above the 70% allowed."""
+    """dev's l4 on spot: all 5 GPUs (4 L4 + 1 H100) are spot, above the 70% allowed."""
     dev_plan = dev_gke_plan  # the figures below are dev's GKE side alone
     gpu_pool(dev_doc, "us-central1", "dev-1", "l4")["capacity"] = "spot"
     plan = plan_doc(gke_only(dev_doc), "dev")
     assert newly_violated(plan, dev_plan, "dev") == {"gpu-spot-share"}
     (msg,) = run_stack_policy("gpu-spot-share", plan, engine_config("gpu-spot-share", "dev"))
     key = "gke.regions[us-central1].clusters[dev-1].gpu_pools"
-    assert msg.startswith("6 of 6 GPUs at maximum scale are spot (100%), above the 70% allowed. "
+    assert msg.startswith("5 of 5 GPUs at maximum scale are spot (100%), above the 70% allowed. "
                           f"Spot pools: {key}[h100-spot]; {key}[l4]. "), msg
     assert "raise gpu-spot-share.max_spot_share" in msg
-    # The shipped dev stack: 2 of 6 GPUs on spot, within 70% but not within 30%.
+    # The shipped dev stack: 1 of 5 GPUs on spot, within 70% but not within 15%.
     assert run_stack_policy("gpu-spot-share", dev_plan, engine_config("gpu-spot-share", "dev")) == []
-    (msg,) = run_stack_policy("gpu-spot-share", dev_plan, engine_config("gpu-spot-share", "dev", max_spot_share=0.3))
-    assert msg.startswith(f"2 of 6 GPUs at maximum scale are spot (33%), above the 30% allowed. Spot pools: "
+    (msg,) = run_stack_policy("gpu-spot-share", dev_plan, engine_config("gpu-spot-share", "dev", max_spot_share=0.15))
+    assert msg.startswith(f"1 of 5 GPUs at maximum scale are spot (20%), above the 15% allowed. Spot pools: "
                           f"{key}[h100-spot]. "), msg
 
 
