@@ -12,7 +12,7 @@ from rich.table import Table
 from components import catalog, versions
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from components.kubernetes.monitoring.rules import MONITORING_TYPES
-from gpufleet import watches
+from gpufleet import image_list, watches
 from gpufleet.offline import Recorded
 
 
@@ -38,6 +38,7 @@ class Plan:
         }
         doc["monitoring"] = monitoring(self.resources)
         doc["eks_versions"] = eks_versions(self.resources)
+        doc["images"] = image_list.section(self.resources).data
         if self.policy is not None:
             doc["policy"] = self.policy
         return doc
@@ -295,6 +296,7 @@ def markdown(plan: Plan, base: dict[str, Any] | None = None) -> str:
                           "change: $/month max |", "|---|---|---|---|---:|---:|---:|", *changed]
     lines += monitoring_section(plan, base)
     lines += eks_versions_section(plan)
+    lines += image_list.markdown_lines(image_list.section(plan.resources))
     base_watches = watches.watches(base.get("resources") or []) if base is not None else None
     lines += watches.markdown_lines(watches.watches(_resource_dicts(plan)), base_watches)
     if plan.policy is not None:

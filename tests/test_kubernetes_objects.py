@@ -324,7 +324,7 @@ def test_helm_releases_wait_for_their_critical_pods_quota_and_every_node_pool(
 
 def test_cos_driver_installer_waits_for_every_node_pool(dev_doc: dict[str, Any], plan_doc: Any) -> None:
     plan = plan_doc(_with_all_addons(dev_doc))
-    (installer,) = _by_type(plan, "kubernetes:yaml/v2:ConfigFile")
+    (installer,) = _by_type(plan, "kubernetes:yaml/v2:ConfigGroup")
     cluster = installer.name.split("-addons-")[0]
     own_pools = [p for p in _by_type(plan, "gcp:container/nodePool:NodePool") if p.name.startswith(f"{cluster}-")]
     assert f"{cluster}-system" in {p.name for p in own_pools}

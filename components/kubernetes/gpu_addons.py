@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import versions
+from components import images, versions
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
 from components.kubernetes.conventions import GPU_TAINT
 from components.kubernetes.dcgm_counters import counters_csv, operator_counters
@@ -160,7 +160,8 @@ class GpuAddons(pulumi.ComponentResource):
     def _gpu_operator(self, name: str, provider: k8s.Provider, opts: pulumi.ResourceOptions) -> None:
         ns_opts = self._privileged_namespace(f"{name}-gpu-operator-ns", OPERATOR_NAMESPACE, provider, opts)
         quota = _critical_pods_quota(f"{name}-gpu-operator-quota", "gpu-operator-quota", OPERATOR_NAMESPACE, ns_opts)
-        k8s.yaml.v2.ConfigFile(f"{name}-cos-driver-installer", file=versions.COS_DRIVER_INSTALLER, opts=opts)
+        k8s.yaml.v2.ConfigGroup(f"{name}-cos-driver-installer",
+                                objs=images.load_manifest(versions.COS_DRIVER_INSTALLER), opts=opts)
         _release(f"{name}-gpu-operator", versions.GPU_OPERATOR, OPERATOR_NAMESPACE, gpu_operator_values(),
                  pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[quota])))
         self._pod_monitoring(name, {"app": "nvidia-dcgm-exporter"}, ns_opts)
