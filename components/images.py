@@ -57,6 +57,11 @@ dedicated pools add `gpu-fleet/pool`. Nothing else is needed: the DaemonSet cont
 hostNetwork, network-unavailable) to every DaemonSet pod (Kubernetes docs, DaemonSet "Taints and tolerations")."""
 
 
+WAS_CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
+"""The type these manifests were applied as before (from a GitHub URL): the ConfigGroups alias it, so that the
+installers' DaemonSets in kube-system keep their URNs instead of being created anew and the old ones deleted."""
+
+
 def is_digest_pinned(image: str) -> bool:
     return "@sha256:" in image
 

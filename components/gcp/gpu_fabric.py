@@ -84,5 +84,7 @@ class GkeGpuFabric(pulumi.ComponentResource):
             for key, manifest in INSTALLERS[transport]:
                 if key not in applied:
                     applied.add(key)
-                    k8s.yaml.v2.ConfigGroup(f"{name}-{key}", objs=images.load_manifest(manifest), opts=k8s_opts)
+                    was = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=images.WAS_CONFIG_FILE)])
+                    k8s.yaml.v2.ConfigGroup(f"{name}-{key}", objs=images.load_manifest(manifest),
+                                            opts=pulumi.ResourceOptions.merge(k8s_opts, was))
         self.register_outputs({"network_objects": self.network_objects})

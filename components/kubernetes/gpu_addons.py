@@ -161,7 +161,9 @@ class GpuAddons(pulumi.ComponentResource):
         ns_opts = self._privileged_namespace(f"{name}-gpu-operator-ns", OPERATOR_NAMESPACE, provider, opts)
         quota = _critical_pods_quota(f"{name}-gpu-operator-quota", "gpu-operator-quota", OPERATOR_NAMESPACE, ns_opts)
         k8s.yaml.v2.ConfigGroup(f"{name}-cos-driver-installer",
-                                objs=images.load_manifest(versions.COS_DRIVER_INSTALLER), opts=opts)
+                                objs=images.load_manifest(versions.COS_DRIVER_INSTALLER),
+                                opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                                    aliases=[pulumi.Alias(type_=images.WAS_CONFIG_FILE)])))
         _release(f"{name}-gpu-operator", versions.GPU_OPERATOR, OPERATOR_NAMESPACE, gpu_operator_values(),
                  pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[quota])))
         self._pod_monitoring(name, {"app": "nvidia-dcgm-exporter"}, ns_opts)
