@@ -248,3 +248,10 @@ def test_every_verified_digest_is_well_formed_and_every_reason_says_why() -> Non
         else:
             assert pin.source.startswith(("unverified:", "preloaded:")), image
         assert pin.source
+
+
+def test_gke_gpu_agents_tolerate_the_queued_provisioning_taint_too() -> None:
+    """A queued-provisioning node carries `cloud.google.com/gke-queued=true:NoSchedule` besides the GPU taint; the GKE
+    dcgm-exporter and the GPU Operator's operands tolerate both (and nothing wider), or they miss those nodes."""
+    assert gpu_addons.dcgm_exporter_values()["tolerations"] == images.GKE_NODE_AGENT_TOLERATIONS
+    assert gpu_addons.gpu_operator_values()["daemonsets"]["tolerations"] == images.GKE_NODE_AGENT_TOLERATIONS

@@ -17,7 +17,6 @@ import pulumi_kubernetes as k8s
 
 from components import images, versions
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE, Addons, DcgmSource, GpuStack
-from components.kubernetes.conventions import GPU_TAINT
 from components.kubernetes.dcgm_counters import counters_csv, operator_counters
 
 PRIORITY_CLASSES = {
@@ -33,7 +32,6 @@ DCGM_PORT = 9400
 CRITICAL_PRIORITY_CLASSES = ("system-node-critical", "system-cluster-critical")
 """Kubernetes' built-in classes that GKE admits only into namespaces with a quota scoped to them."""
 
-_GPU_TOLERATION = {"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}
 _ON_GPU_NODES = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
     {"matchExpressions": [{"key": "cloud.google.com/gke-accelerator", "operator": "Exists"}]}]}}}
 
@@ -60,6 +58,9 @@ def gpu_operator_values() -> dict[str, Any]:
         "cdi": {"enabled": True},
         # GKE's managed Prometheus scrapes through a PodMonitoring; there is no Prometheus Operator.
         "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": False}, "config": operator_counters()},
+        # Every operand DaemonSet; the chart's default is the GPU toleration alone (values.yaml
+        # `daemonsets.tolerations`), which keeps them off queued-provisioning nodes.
+        "daemonsets": {"tolerations": images.GKE_NODE_AGENT_TOLERATIONS},
     })
 
 
@@ -77,7 +78,8 @@ def dcgm_exporter_values() -> dict[str, Any]:
         # COS nodes have no NVIDIA container runtime to inject /dev/nvidia*, so NVML needs a privileged container.
         # Merged into the chart's default, whose allowPrivilegeEscalation=false the API server refuses with it.
         "securityContext": {"privileged": True, "allowPrivilegeEscalation": True},
-        "tolerations": [_GPU_TOLERATION],
+        # The GPU taint and, on queued-provisioning pools' nodes, GKE's `cloud.google.com/gke-queued` one.
+        "tolerations": images.GKE_NODE_AGENT_TOLERATIONS,
         "affinity": _ON_GPU_NODES,
         "extraHostVolumes": [{"name": "nvidia-install-dir-host", "hostPath": GKE_DRIVER_DIR}],
         "extraVolumeMounts": [
