@@ -21,7 +21,16 @@ from rich.table import Table
 from components import catalog, versions
 from components.capacity import HOURS_PER_MONTH, CapacityRow, Cost, pool_path
 from components.kubernetes.monitoring.rules import CAPACITY_SIGNALS_TYPE, MONITORING_TYPES
-from gpufleet import changes, headroom, layout, price_provenance, violations, waivers_section, watches
+from gpufleet import (
+    changes,
+    headroom,
+    image_list,
+    layout,
+    price_provenance,
+    violations,
+    waivers_section,
+    watches,
+)
 from gpufleet.layout import Header, Links
 from gpufleet.offline import Recorded
 from gpufleet.sections import Section
@@ -723,6 +732,11 @@ def prices_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     return price_provenance.section(plan.capacity, plan.extra)
 
 
+def images_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
+    """The images each cluster runs and how each is pinned (gpufleet/image_list.py)."""
+    return image_list.section(plan.resources)
+
+
 def waivers_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """Violations waived until their expiry, and waivers that match nothing (gpufleet/waivers_section.py)."""
     return waivers_section.section(plan.policy, (base or {}).get("policy") if base is not None else None)
@@ -751,6 +765,7 @@ SECTIONS: list[SectionFn] = [
     watches_section,
     monitoring_section,
     eks_versions_section,
+    images_of,
     existing_violations_section,
     policy_section,
 ]

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import versions
+from components import images, versions
 from components.config.eks import EksGpuPool, creates_placement_group, efa_interfaces
 from components.kubernetes.conventions import GPU_TAINT, LABEL_EFA, POOL_TOLERATION
 
@@ -37,10 +37,10 @@ def device_plugin_values() -> dict[str, Any]:
 
     They tolerate the GPU taint and the pool taint of dedicated pools (EFA pools are training pools).
     """
-    return {
+    return images.chart_image_values(versions.EFA_DEVICE_PLUGIN.chart, {
         "tolerations": [{"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}, dict(POOL_TOLERATION)],
         "nodeSelector": {LABEL_EFA: "true"},
-    }
+    })
 
 
 def uses_efa(pools: list[EksGpuPool]) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import versions
+from components import images, versions
 from components.aws.cluster import CONTROLLER_LABEL
 from components.aws.karpenter_aws import NAMESPACE, KarpenterAws, KarpenterAwsArgs, aws_side
 
@@ -52,7 +52,7 @@ def karpenter_values(*, cluster: pulumi.Input[str], queue: pulumi.Input[str], zo
                      service_monitor: bool = True) -> dict[str, Any]:
     """Chart values (every key exists in the 1.14.1 chart's values.yaml; tests check it)."""
     resources = {"cpu": "1", "memory": "1Gi"}
-    return {
+    return images.chart_image_values(versions.KARPENTER.chart, {
         "settings": {"clusterName": cluster, "interruptionQueue": queue, "enableZonalShift": zonal_shift,
                      "featureGates": {
                          "reservedCapacity": True,
@@ -70,7 +70,7 @@ def karpenter_values(*, cluster: pulumi.Input[str], queue: pulumi.Input[str], zo
         "replicas": 2,
         # The controller's metrics (NodeClaim launches, ICE, reservations) for the Karpenter alert rules.
         "serviceMonitor": {"enabled": service_monitor, "additionalLabels": SERVICE_MONITOR_LABELS},
-    }
+    })
 
 
 class Karpenter(pulumi.ComponentResource):

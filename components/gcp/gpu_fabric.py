@@ -2,7 +2,8 @@
 
 GKE hands a pod a node's extra NIC through a `networking.gke.io/v1` Network of type Device, whose parameter set names
 the VPC and subnet (`deviceMode` NetDevice for gVNIC, RDMA for ConnectX-7), as cluster-toolkit's templates write
-them. The NCCL plugins come from Google's DaemonSets, pinned to a commit in `components.versions`: TCPX or TCPXO
+them. The NCCL plugins come from Google's DaemonSets, pinned to a commit in `components.versions` and
+applied from their reviewed copies in `components/manifests/` (images by digest, narrowed tolerations): TCPX or TCPXO
 plus the NRI device injector on A3 High and Mega, the gIB installer on A3 Ultra.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import versions
+from components import images, versions
 from components.catalog.fabric import Transport
 from components.config.fabric import GpuNic, pool_fabric, pool_nics
 from components.config.gke import GpuPool
@@ -102,4 +103,6 @@ class GkeGpuFabric(pulumi.ComponentResource):
             for key, manifest in INSTALLERS[transport]:
                 if key not in applied:
                     applied.add(key)
-                    k8s.yaml.v2.ConfigFile(f"{name}-{key}", file=manifest, opts=k8s_opts)
+                    # The reviewed copy, by the same type and name as when `file` was the GitHub URL: the
+                    # DaemonSet children keep their URNs and update in place.
+                    k8s.yaml.v2.ConfigFile(f"{name}-{key}", file=images.manifest_file(manifest), opts=k8s_opts)

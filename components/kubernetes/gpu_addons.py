@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import versions
+from components import images, versions
 from components.config.addons import (
     DCGM_NAMESPACE,
     OPERATOR_NAMESPACE,
@@ -24,7 +24,6 @@ from components.config.addons import (
     StorageClassSpec,
     TeamNamespace,
 )
-from components.kubernetes.conventions import GPU_TAINT
 from components.kubernetes.dcgm_counters import counters_csv, operator_counters
 
 PRIORITY_CLASSES = {
@@ -40,7 +39,6 @@ DCGM_PORT = 9400
 CRITICAL_PRIORITY_CLASSES = ("system-node-critical", "system-cluster-critical")
 """Kubernetes' built-in classes that GKE admits only into namespaces with a quota scoped to them."""
 
-_GPU_TOLERATION = {"key": GPU_TAINT[0], "operator": "Exists", "effect": "NoSchedule"}
 _ON_GPU_NODES = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
     {"matchExpressions": [{"key": "cloud.google.com/gke-accelerator", "operator": "Exists"}]}]}}}
 
@@ -77,14 +75,17 @@ class GpuAddonsArgs:
 
 def gpu_operator_values() -> dict[str, Any]:
     """GPU Operator values for GKE COS nodes with Google's driver installer (NVIDIA's GKE guide)."""
-    return {
+    return images.chart_image_values(versions.GPU_OPERATOR.chart, {
         "driver": {"enabled": False},
         "hostPaths": {"driverInstallDir": GKE_DRIVER_DIR},
         "toolkit": {"installDir": GKE_DRIVER_DIR},
         "cdi": {"enabled": True},
         # GKE's managed Prometheus scrapes through a PodMonitoring; there is no Prometheus Operator.
         "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": False}, "config": operator_counters()},
-    }
+        # Every operand DaemonSet; the chart's default is the GPU toleration alone (values.yaml
+        # `daemonsets.tolerations`), which keeps them off queued-provisioning nodes.
+        "daemonsets": {"tolerations": images.GKE_NODE_AGENT_TOLERATIONS},
+    })
 
 
 def dcgm_exporter_values() -> dict[str, Any]:
@@ -94,14 +95,15 @@ def dcgm_exporter_values() -> dict[str, Any]:
     privileged, the driver directory mounted at /usr/local/nvidia with LD_LIBRARY_PATH pointing into it, and
     GPUs matched to pods by device name.
     """
-    return {
+    return images.chart_image_values(versions.DCGM_EXPORTER.chart, {
         "serviceMonitor": {"enabled": False},
         # The chart's default too; named here because the namespace's critical-pods quota must cover it.
         "priorityClassName": "system-node-critical",
         # COS nodes have no NVIDIA container runtime to inject /dev/nvidia*, so NVML needs a privileged container.
         # Merged into the chart's default, whose allowPrivilegeEscalation=false the API server refuses with it.
         "securityContext": {"privileged": True, "allowPrivilegeEscalation": True},
-        "tolerations": [_GPU_TOLERATION],
+        # The GPU taint and, on queued-provisioning pools' nodes, GKE's `cloud.google.com/gke-queued` one.
+        "tolerations": images.GKE_NODE_AGENT_TOLERATIONS,
         "affinity": _ON_GPU_NODES,
         "extraHostVolumes": [{"name": "nvidia-install-dir-host", "hostPath": GKE_DRIVER_DIR}],
         "extraVolumeMounts": [
@@ -118,7 +120,7 @@ def dcgm_exporter_values() -> dict[str, Any]:
         ],
         # gpu-fleet's counters file (XID counts, ECC, NVLink, throttling), into the ConfigMap mounted above.
         "customMetrics": counters_csv(),
-    }
+    })
 
 
 class GpuAddons(pulumi.ComponentResource):
@@ -192,7 +194,8 @@ class GpuAddons(pulumi.ComponentResource):
     def _gpu_operator(self, name: str, provider: k8s.Provider, opts: pulumi.ResourceOptions) -> None:
         ns_opts = self._privileged_namespace(f"{name}-gpu-operator-ns", OPERATOR_NAMESPACE, provider, opts)
         quota = _critical_pods_quota(f"{name}-gpu-operator-quota", "gpu-operator-quota", OPERATOR_NAMESPACE, ns_opts)
-        k8s.yaml.v2.ConfigFile(f"{name}-cos-driver-installer", file=versions.COS_DRIVER_INSTALLER, opts=opts)
+        k8s.yaml.v2.ConfigFile(f"{name}-cos-driver-installer", file=images.manifest_file(versions.COS_DRIVER_INSTALLER),
+                               opts=opts)
         _release(f"{name}-gpu-operator", versions.GPU_OPERATOR, OPERATOR_NAMESPACE, gpu_operator_values(),
                  pulumi.ResourceOptions.merge(ns_opts, pulumi.ResourceOptions(depends_on=[quota])))
         self._pod_monitoring(name, {"app": "nvidia-dcgm-exporter"}, ns_opts)

@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import versions
+from components import images, versions
 from components.config.addons import DCGM_NAMESPACE, OPERATOR_NAMESPACE
 from components.config.eks import GpuSoftware
 from components.kubernetes.conventions import GPU_PRESENT, GPU_TAINT, POOL_TOLERATION
@@ -31,7 +31,8 @@ def device_plugin_values() -> dict[str, Any]:
     v0.20.0 deployments/helm/nvidia-device-plugin/values.yaml:86-93; a list value replaces the default, so the
     defaults are restated.
     """
-    return {"tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}, *_NODE_AGENT_TOLERATIONS]}
+    return images.chart_image_values(versions.NVIDIA_DEVICE_PLUGIN.chart, {
+        "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}, *_NODE_AGENT_TOLERATIONS]})
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def _service_monitor(enabled: bool) -> dict[str, Any]:
 
 def operator_values(*, dcgm_exporter: bool, service_monitor: bool = False) -> dict[str, Any]:
     """GPU Operator values for images that ship the driver and toolkit (NVIDIA's EKS guidance)."""
-    return {
+    return images.chart_image_values(versions.GPU_OPERATOR.chart, {
         "driver": {"enabled": False},
         "toolkit": {"enabled": False},
         "dcgmExporter": {"enabled": dcgm_exporter, "serviceMonitor": _service_monitor(service_monitor),
@@ -65,18 +66,18 @@ def operator_values(*, dcgm_exporter: bool, service_monitor: bool = False) -> di
         # Every operand DaemonSet (device plugin, dcgm-exporter, feature discovery); the chart's default is the
         # GPU toleration alone (gpu-operator values.yaml `daemonsets.tolerations`).
         "daemonsets": {"tolerations": _NODE_AGENT_TOLERATIONS},
-    }
+    })
 
 
 def dcgm_exporter_values(*, service_monitor: bool = False) -> dict[str, Any]:
     """dcgm-exporter on GPU nodes only; its chart tolerates only the control-plane taint by default."""
-    return {
+    return images.chart_image_values(versions.DCGM_EXPORTER.chart, {
         "serviceMonitor": _service_monitor(service_monitor),
         "tolerations": _NODE_AGENT_TOLERATIONS,
         "nodeSelector": {GPU_PRESENT: "true"},
         # The chart renders this into the ConfigMap its default volumes mount as the exporter's counters file.
         "customMetrics": counters_csv(),
-    }
+    })
 
 
 class NvidiaSoftware(pulumi.ComponentResource):

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components import versions
+from components import images, versions
 from components.config import fabric as fabric_config
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
@@ -129,8 +129,10 @@ def test_network_object_schema_catches_what_gpu_fleet_never_emits() -> None:
 def test_tcpxo_installers_per_fabric_cluster_pinned(prod_plan: Plan) -> None:
     files = {r.name: r.inputs["file"] for r in _of(prod_plan, "kubernetes:yaml/v2:ConfigFile")}
     for region in ("us-central1", "us-east4", "europe-west4"):
-        assert files[f"{region}-ml-1-fabric-nccl-tcpxo-installer"] == versions.NCCL_TCPXO_INSTALLER
-        assert files[f"{region}-ml-1-fabric-nri-device-injector"] == versions.NRI_DEVICE_INJECTOR
+        assert files[f"{region}-ml-1-fabric-nccl-tcpxo-installer"] == images.manifest_file(
+            versions.NCCL_TCPXO_INSTALLER)
+        assert files[f"{region}-ml-1-fabric-nri-device-injector"] == images.manifest_file(
+            versions.NRI_DEVICE_INJECTOR)
     assert not any("rdma" in f or "tcpx-installer" in f for f in files.values())
 
 
@@ -152,7 +154,7 @@ def test_a3_ultra_gets_a_roce_network_per_zone_without_firewall(prod_doc: dict[s
     assert objects["gvnic-1"]["spec"]["deviceMode"] == "NetDevice"
     assert {objects[f"rdma-{i}"]["spec"]["deviceMode"] for i in range(8)} == {"RDMA"}
     files = {r.inputs["file"] for r in _of(plan, "kubernetes:yaml/v2:ConfigFile") if "us-central1-ml-1" in r.name}
-    assert files == {versions.NCCL_RDMA_INSTALLER}  # no NRI injector with RDMA
+    assert files == {images.manifest_file(versions.NCCL_RDMA_INSTALLER)}  # no NRI injector with RDMA
 
 
 def test_adding_a_region_moves_no_gpu_subnet(prod_doc: dict[str, Any], prod_plan: Plan, plan_doc: Any) -> None:

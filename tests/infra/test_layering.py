@@ -17,6 +17,7 @@ PACKAGES = ("components", "infra", "policies", "gpufleet")
 
 ROOMS: tuple[tuple[str, ...], ...] = (
     ("components.catalog", "components.versions", "components.kubernetes.conventions"),
+    ("components.images",),
     ("components.config",),
     ("components.capacity", "components.kubernetes"),
     ("components.gcp", "components.aws", "components.openshift"),
@@ -88,10 +89,10 @@ def test_the_walk_finds_an_upward_import_a_function_hides() -> None:
     known = set(project_modules())
     source = "def f():\n    from components.capacity.rows import PriceBook\n"
     assert upward("components.kubernetes.monitoring.targets", source, known) == [
-        "components.kubernetes.monitoring.targets:2 imports components.capacity.rows (components.capacity, level 2 "
-        ">= components.kubernetes, level 2)"]
+        "components.kubernetes.monitoring.targets:2 imports components.capacity.rows (components.capacity, level 3 "
+        ">= components.kubernetes, level 3)"]
     assert upward("components.capacity.gke", "from components import catalog\n", known) == []
     assert upward("components.catalog.gcp", "from components import config\n", known) == [
-        "components.catalog.gcp:1 imports components.config (components.config, level 1 >= components.catalog, "
+        "components.catalog.gcp:1 imports components.config (components.config, level 2 >= components.catalog, "
         "level 0)"]
     assert upward("components.aws.efa", "import components.gcp.network\n", known) != []

@@ -91,7 +91,7 @@ def test_a_misspelt_helm_key_would_be_caught() -> None:
     assert unknown_helm_keys(chart, misspelt) == ["driver.enabeld"]
     # A key NVIDIA's older GKE guide sets, which the pinned chart no longer has, and a misspelt section.
     misspelt = {**values, "cdi": {**values["cdi"], "default": True}, "toolkitt": values["toolkit"]}
-    assert unknown_helm_keys(chart, misspelt) == ["cdi.default", "toolkitt", "toolkitt.installDir"]
+    assert unknown_helm_keys(chart, misspelt) == ["cdi.default", "toolkitt", "toolkitt.installDir", "toolkitt.version"]
     # Below an open map (user content) any key is accepted.
     assert unknown_helm_keys(versions.DCGM_EXPORTER.chart, {**dcgm_exporter_values(), "podLabels": {"tema": "x"}}) == []
 

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import versions
+from components import images, versions
 from components.config.addons import MONITORING_NAMESPACE
 from components.config.observability import Receiver
 from components.kubernetes.conventions import LABEL_CLUSTER
@@ -66,7 +66,7 @@ def prometheus_stack_values(*, cluster: str, storage_class: str, existing_alertm
 
     And nothing a managed control plane cannot serve.
     """
-    return {
+    return images.chart_image_values(versions.KUBE_PROMETHEUS_STACK.chart, {
         **MANAGED_CONTROL_PLANE_OFF,
         "fullnameOverride": FULLNAME,
         "prometheus": {"prometheusSpec": {
@@ -89,7 +89,7 @@ def prometheus_stack_values(*, cluster: str, storage_class: str, existing_alertm
             "enabled": True, "label": DASHBOARD_LABEL[0], "labelValue": DASHBOARD_LABEL[1],
             "searchNamespace": "ALL"}}},
         "kube-state-metrics": {"metricLabelsAllowlist": [KSM_NODE_LABELS]},
-    }
+    })
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,318 @@
+"""The images gpu-fleet causes to run, each by digest where a readable source records one, and the reviewed manifests.
+
+A tag can be moved by whoever controls the registry; a digest names the bytes that were reviewed. Upstream manifests
+are applied from reviewed copies in `components/manifests/` (images by digest, tolerations narrowed, each changed line
+marked `gpu-fleet:`), and every chart gets its images' digests through its values (`chart_image_values`).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components import versions
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MANIFESTS = Path(__file__).parent / "manifests"
+"""Reviewed copies of upstream manifests; `VENDORED` names each one's upstream file, commit and sha256."""
+PROGRAM_DIR = "infra"
+"""`Pulumi.yaml` `main`. The engine runs the program and its provider plugins in that directory, not in the project
+root (pulumi/pulumi pkg/engine/project.go `getPwdMain`: "pwd = main" when main is a directory; the plugin context's
+Pwd becomes `cmd.Dir`, sdk/go/common/resource/plugin/plugin.go), and pulumi-kubernetes reads a ConfigFile's relative
+`file` with `os.ReadFile` from there (provider/pkg/provider/yaml/v2/yaml.go). tests/test_image_pins.py holds this
+against Pulumi.yaml."""
+
+
+@dataclass(frozen=True)
+class Vendored:
+    file: str
+    """Name of the reviewed copy in `components/manifests/`."""
+    upstream: str
+    """The upstream file at its pinned commit (the URL `components.versions` pins)."""
+    sha256: str
+    """sha256 of that upstream file, read from the fetched mirror of GoogleCloudPlatform/container-engine-accelerators
+    (`git show <commit>:<path> | sha256sum`, 2026-12-01): the copy minus its `gpu-fleet:` edits must hash to it."""
+
+
+VENDORED: dict[str, Vendored] = {v.upstream: v for v in (
+    Vendored("nccl-tcpx-installer.yaml", versions.NCCL_TCPX_INSTALLER,
+             "8bbaeb56fccc3e42abcb09a3e56086ff813ed57721dd4c09aa7ac9894922d7b5"),
+    Vendored("nccl-tcpxo-installer.yaml", versions.NCCL_TCPXO_INSTALLER,
+             "c5eee59c22b48e01cddabd7d2a51a4903baeb4cf93e6949bc72aa2135771653e"),
+    Vendored("nri-device-injector.yaml", versions.NRI_DEVICE_INJECTOR,
+             "44b410770b9528737172b61f5ad64f0c53e469e5066ac471863caa0ef2965d18"),
+    Vendored("nccl-rdma-installer.yaml", versions.NCCL_RDMA_INSTALLER,
+             "0c60c38129ff19bbe471252ab07dcda353192ff1bdbeb51c2138d3405de9db5a"),
+    Vendored("daemonset-preloaded.yaml", versions.COS_DRIVER_INSTALLER,
+             "41c303c5f1c1279eae47f5e183591b12e2cc4176523ad5764ab1081c1b9d27ee"),
+)}
+"""Pinned upstream manifest URL -> its reviewed copy."""
+
+GKE_NODE_AGENT_TOLERATIONS: list[dict[str, str]] = [
+    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "cloud.google.com/gke-queued", "operator": "Exists", "effect": "NoSchedule"},
+]
+"""What the reviewed GKE installers tolerate instead of upstream's `operator: Exists` (every taint): gpu-fleet's GKE
+GPU pools carry `nvidia.com/gpu=present:NoSchedule` (components/gcp/node_pool.py, as GKE itself taints GPU pools), and
+queued-provisioning pools' nodes `cloud.google.com/gke-queued=true:NoSchedule` (cluster-toolkit @1047080
+examples/gke-a3-ultragpu/nccl-jobset-example.yaml tolerates it for that reason). The DaemonSet controller adds the
+`node.kubernetes.io/*` tolerations (not-ready, unreachable, pressure, unschedulable, network-unavailable with
+hostNetwork) to every DaemonSet pod itself (Kubernetes docs, DaemonSet "Taints and tolerations")."""
+
+
+def manifest_file(upstream: str) -> str:
+    """The `file` a ConfigFile applies for a pinned upstream manifest: its reviewed copy, relative to PROGRAM_DIR.
+
+    Relative, so the plan (and the state) hold no machine's checkout path; posix, so it is the same everywhere.
+    """
+    copy = posixpath.join("components", "manifests", VENDORED[upstream].file)
+    return posixpath.relpath(copy, PROGRAM_DIR)
+
+
+def read_manifest(file: str) -> list[dict[str, Any]]:
+    """The objects of a ConfigFile's `file`, resolved as the provider resolves it (from PROGRAM_DIR)."""
+    text = (PROJECT_ROOT / PROGRAM_DIR / file).resolve().read_text()
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+@dataclass(frozen=True)
+class ImagePin:
+    digest: str | None
+    """`sha256:<hex>` of the image index (multi-arch) or manifest, or None: not verified offline (`unverified`)."""
+    source: str
+    """Where the digest was read; for an unverified entry, why it is not pinned yet."""
+
+
+_CSV = ("NVIDIA/gpu-operator tag v26.7.0 bundle/manifests/gpu-operator-certified.clusterserviceversion.yaml "
+        "relatedImages (the operator's own OLM bundle for this release)")
+_NO_SOURCE = ("unverified: no source readable offline records this tag's digest (searched stored repositories and "
+              "fetched mirrors, 2026-12-01); resolve with `crane digest <image>` and add it here")
+
+DIGESTS: dict[str, ImagePin] = {
+    # --- images the reviewed GKE manifests run (components/manifests) ---
+    "docker.io/library/ubuntu:24.04": ImagePin(
+        "sha256:561618e2c15bf2397621dd04f96926663a3b5616c189cf7e38db7e82f5c538ea",
+        "docker-library/repo-info @01470af repos/ubuntu/remote/noble.md (build of 2026-07-31, multi-arch index); "
+        "replaces the TCPXO installer's `image: \"ubuntu\"` init container, which only needs nsenter"),
+    "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/nccl-plugin-gpudirecttcpx-dev:v1.0.15": ImagePin(
+        "sha256:4c9f0de3f39455a2ea35e844e0fc92564ca5629f6b03250fde40e8160719dae4",
+        "NVIDIA/aicr docs/user/container-images.md (its generated image inventory, gke-nccl-tcpxo component)"),
+    "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/nccl-plugin-gpudirecttcpx-dev:v3.1.9": ImagePin(None, _NO_SOURCE),
+    "us-docker.pkg.dev/gce-ai-infra/gpudirect-gib/nccl-plugin-gib:v1.1.1": ImagePin(None, _NO_SOURCE),
+    "cos-nvidia-installer:fixed": ImagePin(
+        None, "preloaded: GKE's COS node image carries it and the manifest sets imagePullPolicy Never, so no "
+        "registry is asked and no digest applies (daemonset-preloaded.yaml @f2cf419)"),
+    # --- chart images ---
+    "nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless": ImagePin(
+        "sha256:613ab03c11d442fd960ff515f547e9921537454a712d08160bc8f677f89f1c35", _CSV),
+    "nvcr.io/nvidia/k8s-device-plugin:v0.20.0": ImagePin(
+        "sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312", _CSV),
+    "nvcr.io/nvidia/k8s/container-toolkit:v1.20.0": ImagePin(
+        "sha256:f8c647d581f7c8b178efdb7e6c94f5fb6eb12ebc05e2157fa314d327560fcb7a", _CSV),
+    "nvcr.io/nvidia/cloud-native/k8s-mig-manager:v0.15.0": ImagePin(
+        "sha256:cab2cf9deafc9602da69d0832a82958a7687f22f4a2f19674099dc9a5c4ea8e2", _CSV),
+    "nvcr.io/nvidia/cloud-native/k8s-driver-manager:v0.12.0": ImagePin(
+        "sha256:7d98d08a751cc528d1c8c8bdc2f9d9fcd59714b158a3985a5a0262f1620098e4", _CSV),
+    "nvcr.io/nvidia/gpu-operator:v26.7.0": ImagePin(
+        None, "unverified: the v26.7.0 OLM bundle names the operator and validator as ghcr.io/nvidia/gpu-operator:"
+        "main-latest (its tag's CSV is not the published one), so no source records v26.7.0's digest"),
+    "nvcr.io/nvidia/cloud-native/dcgm:4.6.0-1-ubuntu24.04": ImagePin(
+        None, "unverified: the v26.7.0 bundle records only the ubi10 build of DCGM 4.6.0-1; the chart's ubuntu24.04 "
+        "build has no recorded digest"),
+    "public.ecr.aws/karpenter/controller:1.14.1": ImagePin(
+        "sha256:723130949e4cab989461ff07d1be4cd781d63515432494641b33c235f300ae23",
+        "aws/karpenter-provider-aws @1d92708 charts/karpenter/values.yaml controller.image.digest (release "
+        "v1.14.1, as the packaged OCI chart carries it; ../shared/reference/charts/karpenter)"),
+    "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.20": ImagePin(None, _NO_SOURCE),
+    "quay.io/prometheus/prometheus:v3.14.0-distroless": ImagePin(None, _NO_SOURCE),
+    "quay.io/prometheus/alertmanager:v0.34.0": ImagePin(None, _NO_SOURCE),
+    "quay.io/prometheus-operator/prometheus-operator:v0.93.1": ImagePin(None, _NO_SOURCE),
+    "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1": ImagePin(None, _NO_SOURCE),
+    "ghcr.io/jkroepke/kube-webhook-certgen:1.8.7": ImagePin(None, _NO_SOURCE),
+}
+"""`repo:tag` as upstream writes it -> its digest and where it was read. Images upstream already writes by digest
+(pause, nri-device-injector, nvidia-partition-gpu) need no entry."""
+
+
+def is_digest_pinned(image: str) -> bool:
+    return "@sha256:" in image
+
+
+def _normal(image: str) -> str:
+    """`ubuntu` -> `docker.io/library/ubuntu:latest`, so an entry matches however upstream spells the reference."""
+    ref = image.split("@", 1)[0]
+    if ":" not in ref.rsplit("/", 1)[-1]:
+        ref += ":latest"
+    first = ref.split("/", 1)[0]
+    if "/" not in ref:
+        return f"docker.io/library/{ref}"
+    if "." not in first and ":" not in first and first != "localhost":
+        return f"docker.io/{ref}"
+    return ref
+
+
+def pinned(image: str) -> str:
+    """`repo:tag@sha256:...` for a tag the table pins; anything else unchanged."""
+    pin = DIGESTS.get(image) or DIGESTS.get(_normal(image))
+    if is_digest_pinned(image) or pin is None or pin.digest is None:
+        return image
+    return f"{image}@{pin.digest}"
+
+
+def exemption(image: str) -> str | None:
+    """Why a tag-only image may run (its table entry's reason), or None when the table does not list it."""
+    pin = DIGESTS.get(image) or DIGESTS.get(_normal(image))
+    return pin.source if pin is not None and pin.digest is None else None
+
+
+def digest_of(image: str) -> str:
+    """The verified digest of a `repo:tag` the table pins (KeyError/ValueError when it has none: a caller bug)."""
+    digest = DIGESTS[image].digest
+    if digest is None:
+        raise ValueError(f"{image} has no verified digest")
+    return digest
+
+
+def _pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    spec = obj.get("spec") or {}
+    return spec if obj.get("kind") == "Pod" else (spec.get("template") or {}).get("spec") or {}
+
+
+def pod_images(obj: dict[str, Any]) -> list[str]:
+    """Every image a workload object's pods run (init containers included)."""
+    pod = _pod_spec(obj)
+    return [c["image"] for c in [*pod.get("initContainers", []), *pod.get("containers", [])] if "image" in c]
+
+
+def pod_tolerations(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(_pod_spec(obj).get("tolerations") or [])
+
+
+class DigestKey(str, Enum):
+    """How a chart takes an image's digest in its values."""
+
+    DIGEST = "digest"
+    """A `digest` key beside `repository` and `tag` (dcgm-exporter, Karpenter): rendered `repository@digest`."""
+    TAG = "tag"
+    """Only `repository:tag` (NVIDIA device plugin, EFA device plugin): the tag becomes `tag@sha256:...`, which the
+    container runtime resolves by the digest."""
+    VERSION = "version"
+    """GPU Operator operands (`repository`, `image`, `version`): a `version` starting `sha256:` renders
+    `repository/image@version` (NVIDIA/gpu-operator v26.7.0 api/nvidia/v1/clusterpolicy_types.go `imagePath`)."""
+    SHA = "sha"
+    """kube-prometheus-stack (`registry`, `repository`, `tag`, `sha`): rendered `registry/repository:tag@sha256:sha`."""
+
+
+@dataclass(frozen=True)
+class ChartImage:
+    path: tuple[str, ...]
+    """Values path of the image block (`("controller", "image")`)."""
+    image: str
+    """`repo:tag` the chart runs there at its pinned version (its default values)."""
+    key: DigestKey
+    """How this block takes a digest."""
+
+    def overlay(self) -> dict[str, Any]:
+        """The values that pin this image by digest, or {} when no digest is verified."""
+        pin = DIGESTS.get(self.image)
+        if pin is None or pin.digest is None:
+            return {}
+        repo, tag = self.image.rsplit(":", 1)
+        block: dict[str, Any] = {
+            DigestKey.DIGEST: {"repository": repo, "tag": tag, "digest": pin.digest},
+            DigestKey.TAG: {"repository": repo, "tag": f"{tag}@{pin.digest}"},
+            DigestKey.VERSION: {"version": pin.digest},
+            DigestKey.SHA: {"sha": pin.digest.removeprefix("sha256:")},
+        }[self.key]
+        for key in reversed(self.path):
+            block = {key: block}
+        return block
+
+    def runs(self, values: dict[str, Any]) -> str:
+        """The reference the chart renders for this block with `values` over its defaults."""
+        block: Any = values
+        for key in self.path:
+            block = block.get(key, {}) if isinstance(block, dict) else {}
+        repo, tag = self.image.rsplit(":", 1)
+        if self.key is DigestKey.VERSION:
+            version = str(block.get("version") or tag)
+            return f"{repo}@{version}" if version.startswith("sha256:") else f"{repo}:{version}"
+        digest = block.get("digest") if self.key is DigestKey.DIGEST else block.get("sha")
+        if digest:
+            return f"{self.image}@{digest if str(digest).startswith('sha256:') else 'sha256:' + str(digest)}"
+        shown = str(block.get("tag") or tag)
+        return f"{repo}:{shown}"
+
+
+_KPS = versions.KUBE_PROMETHEUS_STACK.chart
+CHART_IMAGES: dict[str, tuple[ChartImage, ...]] = {
+    # ../shared/reference/charts/dcgm-exporter/values.yaml `image` (chart 4.8.3).
+    versions.DCGM_EXPORTER.chart: (
+        ChartImage(("image",), "nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless", DigestKey.DIGEST),),
+    # NVIDIA/k8s-device-plugin v0.20.0 deployments/helm/nvidia-device-plugin values.yaml `image` (tag "" ->
+    # v<appVersion>) and templates/_helpers.tpl `fullimage` (`repository:tag`); gfd and NFD are off by default.
+    versions.NVIDIA_DEVICE_PLUGIN.chart: (
+        ChartImage(("image",), "nvcr.io/nvidia/k8s-device-plugin:v0.20.0", DigestKey.TAG),),
+    # ../shared/reference/charts/karpenter/values.yaml `controller.image` (1.14.1).
+    versions.KARPENTER.chart: (
+        ChartImage(("controller", "image"), "public.ecr.aws/karpenter/controller:1.14.1", DigestKey.DIGEST),),
+    versions.KARPENTER_CRD.chart: (),
+    # ../shared/reference/charts/aws-efa-k8s-device-plugin/values.yaml `image` (v0.5.30).
+    versions.EFA_DEVICE_PLUGIN.chart: (ChartImage(
+        ("image",), "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.20",
+        DigestKey.TAG),),
+    # ../shared/reference/charts/gpu-operator/values.yaml (v26.7.0): the operator and the operands gpu-fleet's
+    # values leave on (the driver is off everywhere: GKE's installer or the node image ship it).
+    versions.GPU_OPERATOR.chart: (
+        ChartImage(("operator",), "nvcr.io/nvidia/gpu-operator:v26.7.0", DigestKey.VERSION),
+        ChartImage(("validator",), "nvcr.io/nvidia/gpu-operator:v26.7.0", DigestKey.VERSION),
+        ChartImage(("toolkit",), "nvcr.io/nvidia/k8s/container-toolkit:v1.20.0", DigestKey.VERSION),
+        ChartImage(("devicePlugin",), "nvcr.io/nvidia/k8s-device-plugin:v0.20.0", DigestKey.VERSION),
+        ChartImage(("gfd",), "nvcr.io/nvidia/k8s-device-plugin:v0.20.0", DigestKey.VERSION),
+        ChartImage(("dcgmExporter",), "nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless", DigestKey.VERSION),
+        ChartImage(("migManager",), "nvcr.io/nvidia/cloud-native/k8s-mig-manager:v0.15.0", DigestKey.VERSION),
+    ),
+    # ../shared/reference/charts/kube-prometheus-stack/values.yaml (88.5.3; empty tags are the appVersion
+    # v0.93.1). Its grafana, kube-state-metrics and prometheus-node-exporter subcharts' values are not in
+    # ../shared/reference: their images are not listed here yet (README, Images by digest).
+    _KPS: (
+        ChartImage(("prometheusOperator", "image"), "quay.io/prometheus-operator/prometheus-operator:v0.93.1",
+                   DigestKey.SHA),
+        ChartImage(("prometheusOperator", "prometheusConfigReloader", "image"),
+                   "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1", DigestKey.SHA),
+        ChartImage(("prometheusOperator", "admissionWebhooks", "patch", "image"),
+                   "ghcr.io/jkroepke/kube-webhook-certgen:1.8.7", DigestKey.SHA),
+        ChartImage(("prometheus", "prometheusSpec", "image"), "quay.io/prometheus/prometheus:v3.14.0-distroless",
+                   DigestKey.SHA),
+        ChartImage(("alertmanager", "alertmanagerSpec", "image"), "quay.io/prometheus/alertmanager:v0.34.0",
+                   DigestKey.SHA),
+    ),
+}
+"""Chart name (`ChartPin.chart`) -> the images it runs at the pinned version and how each takes a digest."""
+
+
+def _merged(base: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """`more` over `base`, copying only the dicts on `more`'s paths (values may hold Outputs, which do not copy)."""
+    out = dict(base)
+    for key, value in more.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both else value
+    return out
+
+
+def chart_image_values(chart: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`values` (a chart's values, not modified) plus the digest of every image of `chart` the table verifies."""
+    out = dict(values or {})
+    for image in CHART_IMAGES[chart]:
+        out = _merged(out, image.overlay())
+    return out
+
+
+def release_images(chart: str, values: dict[str, Any]) -> list[str]:
+    """What a release of `chart` with `values` runs, one reference per image block."""
+    return [image.runs(values) for image in CHART_IMAGES.get(chart, ())]
