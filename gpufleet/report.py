@@ -667,15 +667,18 @@ def budget_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     return headroom.budget_section(plan, base)
 
 
-def _quota_rows_that_matter(section: Section, *, has_base: bool) -> list[Row]:
+def _quota_rows_that_matter(section: Section, *, has_base: bool, grants_known: bool = True) -> list[Row]:
     """The quota rows a reviewer must see: over the grant, moved by this PR, or (without a base) at 90% or more.
 
     prod sits at 100% of twelve grants on purpose: repeating those
     unchanged rows open on every pull request buried the one that moved (pr-review.md §2.3, "Unchanged rows hidden").
+    Planned without the pack no grant is known, so "over" and "near" mean nothing: only what moved is shown.
     """
     granted, status, change = (section.columns.index(c) for c in ("granted", "status", "change"))
 
     def matters(row: Row) -> bool:
+        if not grants_known:
+            return has_base and row[change] not in ("", "+0")
         if row[status] == "over":
             return True
         if has_base:
@@ -691,7 +694,7 @@ def quota_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     Every row is in `quota_table_of` (collapsed); with none that matters, the whole table is collapsed here.
     """
     found = headroom.section(plan, base)
-    rows = _quota_rows_that_matter(found, has_base=base is not None)
+    rows = _quota_rows_that_matter(found, has_base=base is not None, grants_known=plan.policy is not None)
     if not rows:
         return replace(found, changed=False)
     hidden = len(found.rows) - len(rows)
@@ -704,7 +707,7 @@ def quota_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
 def quota_table_of(plan: Plan, base: dict[str, Any] | None) -> Section | None:
     """Every quota's row, collapsed, when `quota_of` shows only some of them open."""
     found = headroom.section(plan, base)
-    shown = _quota_rows_that_matter(found, has_base=base is not None)
+    shown = _quota_rows_that_matter(found, has_base=base is not None, grants_known=plan.policy is not None)
     if not shown or len(shown) == len(found.rows):
         return None
     return Section(key="quota-all", title="Quota headroom, every region and metric",

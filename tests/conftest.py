@@ -25,18 +25,20 @@ from tests.support.plans import (  # noqa: F401  (re-exported: test modules on o
 )
 
 
-@pytest.fixture(scope="session")
+# Function-scoped on purpose: each test gets its own copy of the run's one plan (a 30 ms unpickle), so a test that
+# changes a plan's rows cannot change what a later test on the same worker reads.
+@pytest.fixture
 def dev_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
     return shared_plan(tmp_path_factory, "dev", (ROOT / "Pulumi.dev.yaml").read_text())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def dev_gke_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
     """dev's GKE side alone (the baseline of policy tests calibrated on GKE's figures)."""
     return shared_plan(tmp_path_factory, "dev", yaml.safe_dump(gke_only(stack_doc("dev"))))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def prod_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
     return shared_plan(tmp_path_factory, "prod", (ROOT / "Pulumi.prod.yaml").read_text())
 

@@ -174,22 +174,54 @@ def test_plans_name_their_policy_config_by_a_relative_path(where: str, script: s
             assert '--policy-config "policies/config/${STACK}.json"' in full, where
 
 
+STUB_DEV = """#!/bin/sh
+# The step's `./dev plan STACK ARGS`: records its arguments; writes --markdown unless STUB_DEV_FAIL is set.
+printf '%s\\n' "$@" > dev-args
+[ -n "$STUB_DEV_FAIL" ] && exit 3
+out=""; prev=""
+for a in "$@"; do [ "$prev" = --markdown ] && out=$a; prev=$a; done
+printf '### merged\\n\\n- Live preview (pulumi preview): merged\\n' > "$out"
+"""
+
+
 def test_the_comment_step_merges_plan_and_live_preview(tmp_path: Path) -> None:
+    """The comment is the plan re-rendered with `--live` (or `--live-skipped`), and the old two blocks if that fails.
+
+    `./dev plan --live` itself is tested through the CLI (tests/cli/test_review_comment.py); here a stand-in `./dev`
+    records what the step asks of it.
+    """
     script = step(workflow("pull-request.yml")["jobs"]["comment"], "Write the comment")["run"]
+    (tmp_path / "dev").write_text(STUB_DEV)
+    (tmp_path / "dev").chmod(0o755)
     (tmp_path / "plan.md").write_text("### plan\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     (tmp_path / "plan-exit").write_text("1\n")
+    (tmp_path / "live.json").write_text("{}")
     (tmp_path / "live.md").write_text("#### Live preview (pulumi preview)\n")
+    (tmp_path / "base.json").write_text("{}")
     summary = tmp_path / "summary.md"
     env = {**os.environ, "STACK": "dev", "PREVIEW_RESULT": "failure", "GITHUB_STEP_SUMMARY": str(summary)}
-    subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=tmp_path, env=env, check=True)
-    body = (tmp_path / "comment.md").read_text()
+
+    def run(**extra: str) -> tuple[str, list[str]]:
+        subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=tmp_path, env={**env, **extra}, check=True)
+        return (tmp_path / "comment.md").read_text(), (tmp_path / "dev-args").read_text().splitlines()
+
+    body, args = run()
+    assert args[:2] == ["plan", "dev"] and "--live" in args and args[args.index("--live") + 1] == "live.json"
+    assert args[args.index("--base") + 1] == "base.json" and "--live-skipped" not in args
+    assert body.startswith(MARKER + "\n### merged\n\n- Live preview (pulumi preview): merged\n")
+    assert "#### Live preview" not in body  # merged, not appended
+    assert body.endswith("\n\n**`./dev plan dev` exited 1** (1: mandatory policy violation, 2: invalid "
+                         "configuration).\n")
+    (tmp_path / "live.json").unlink()
+    body, args = run()
+    assert args[args.index("--live-skipped") + 1] == "preview job: failure; see the run's log" and "--live" not in args
+    # The re-render failing: the offline job's markdown, then the live preview's own section, each after a blank line.
+    body, _ = run(STUB_DEV_FAIL="1")
     assert body.startswith(MARKER + "\n### plan")
-    # A blank line ends the table before the exit note, and before the live section.
-    assert "| 1 | 2 |\n\n**`./dev plan dev` exited 1**" in body
-    assert body.endswith("\n\n#### Live preview (pulumi preview)\n")
+    assert "| 1 | 2 |\n\n#### Live preview (pulumi preview)\n" in body
     (tmp_path / "live.md").unlink()
-    subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=tmp_path, env=env, check=True)
-    assert "**Live preview not available** (preview job: failure)" in (tmp_path / "comment.md").read_text()
+    body, _ = run(STUB_DEV_FAIL="1")
+    assert "**Live preview not available** (preview job: failure)" in body
 
 
 # --- .ci/sticky-comment against the stand-in gh ---

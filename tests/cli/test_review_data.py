@@ -65,13 +65,17 @@ def test_a_quota_raised_with_the_pool_shows_the_grant_change_and_the_budget_cros
     assert budget is not None and budget.headline is not None
     # The pack's own advisory says the same share: one arithmetic.
     share = _violations(plan, "gpu-budget-warning")[0].split("would use ")[1].split(" of")[0]
-    assert f"= {share} of 50,000 USD/day, was 89%, warning at 90% crossed" in budget.headline
+    # prod's base already sits at 90% (GCP's prices of 2026-07-30), so the warning is not newly crossed.
+    assert budget.headline.endswith(f"= {share} of 50,000 USD/day, was 90%")
 
 
 @pytest.fixture(scope="module")
 def break_quota(tmp_path_factory: pytest.TempPathFactory) -> Pair:
     def edit(doc: dict[str, Any]) -> None:
         gke_pool(doc, "europe-west4", "ml-1", "h100-prod")["autoscaling"]["max_nodes"] = 6
+        # The fleet's ceiling is then 50,812.80 USD/day: a budget a hair above it puts the share at 99.95%, which
+        # must read 99.9%, never a rounded 100% that would look like the limit.
+        doc["config"]["gpu-fleet:budgets"]["daily_usd"] = 50840
 
     return scenario(tmp_path_factory, "prod", edit)
 
@@ -86,7 +90,7 @@ def test_d_quota_over_is_the_headline_and_the_share_never_rounds_to_100(break_qu
     assert _quota(quota, "europe-west4", "NVIDIA_H100_MEGA_GPUS")["change"] == 16
     assert _quota(quota, "global", "GPUS_ALL_REGIONS")["used"] == 270
     budget = headroom.budget_section(plan, base)
-    assert budget is not None and budget.headline is not None and "= 99.9% of 50,000 USD/day" in budget.headline
+    assert budget is not None and budget.headline is not None and "= 99.9% of 50,840 USD/day" in budget.headline
     where = headroom.where_else_section(plan, base)
     assert where is not None and isinstance(where.data, dict)
     assert "gke.regions[europe-west4].clusters[ml-1].gpu_pools[h100-prod]" in where.data["nowhere"]
@@ -104,7 +108,7 @@ def test_e_budget_cut_reads_in_its_own_period_with_the_old_amount(lower_budget: 
     plan, _ = lower_budget
     budget = headroom.budget_section(plan, base)
     assert budget is not None and budget.mandatory and budget.changed
-    assert budget.headline == ("fleet: ceiling 44,296 USD/day = 105% of 42,000 USD/day, was 89% of 50,000 USD/day, "
+    assert budget.headline == ("fleet: ceiling 45,138 USD/day = 107% of 42,000 USD/day, was 90% of 50,000 USD/day, "
                                "budget exceeded")
     assert _violations(plan, "gpu-budget")  # the pack fails it too
     training = _row(budget, "training")

@@ -224,10 +224,12 @@ def test_policies_called_here_see_what_the_analyzer_hands_them(stack: str, reque
         over_grpc.setdefault(v["policy"], []).append(v["message"])
     assert violated(plan, stack) == over_grpc
     # Both shipped stacks sit past 70% of a budget; prod's A100 production pools have no reservation; dev's
-    # alerts reach no receiver (prod's do); both price GCP pools from catalog data of 2025-03-06, past the
-    # 180 days gpu-price-age allows.
-    advisories = {"gpu-budget-warning", "gpu-price-age"} | ({"gpu-critical-capacity-reserved"} if stack == "prod" else
-                                           {"alerts-have-receivers"})
+    # alerts reach no receiver (prod's do). gpu-price-age joins them once the price data (GCP's of 2026-07-30)
+    # is older than the days the stack's pack config allows: a fact of today's date, read from the plan.
+    limit = json.loads((PACK / "config" / f"{stack}.json").read_text())["gpu-price-age"]["max_age_days"]
+    stale = any((p["age_days"] or 0) > limit for p in plan.to_json()["prices"])
+    advisories = ({"gpu-budget-warning"} | ({"gpu-price-age"} if stale else set())
+                  | ({"gpu-critical-capacity-reserved"} if stack == "prod" else {"alerts-have-receivers"}))
     assert set(over_grpc) == advisories
 
 
