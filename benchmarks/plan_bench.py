@@ -185,6 +185,10 @@ def process_floor(dump: Path) -> dict[str, Any]:
             else:
                 pulumi.ComponentResource(r["type"], r["name"])
 
+    # As the offline plan does (gpufleet/offline.py _no_source_positions), without importing it: no stack walk.
+    from pulumi.runtime import resource as runtime_resource
+    from pulumi.runtime.proto import source_pb2
+    setattr(runtime_resource, "_get_stack_trace", source_pb2.StackTrace)  # noqa: B010
     _sync_await(run_pulumi_func(program))
     own = [m for m in sys.modules if m.split(".")[0] in ("components", "infra", "gpufleet", "policies")]
     if own:
@@ -239,7 +243,8 @@ def measure(stack_file: Path, mode: str, dump: Path) -> dict[str, Any]:
                 else:
                     pulumi.CustomResource(r["type"], r["name"], dict(r["inputs"]))
 
-        _sync_await(run_pulumi_func(program))
+        with offline._no_source_positions():  # the floors skip the SDK's stack walk as the plan does
+            _sync_await(run_pulumi_func(program))
         count = len(monitor.recorded)
         if mode == "floor":
             want = {(r["type"], r["name"]): r["inputs"] for r in resources if r["custom"]}

@@ -23,6 +23,7 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -305,6 +306,29 @@ def _cwd(path: Path) -> Iterator[None]:
         os.chdir(old)
 
 
+@contextlib.contextmanager
+def _no_source_positions() -> Iterator[None]:
+    """The offline plan sends the mock monitor no source positions.
+
+    The SDK's `_get_stack_trace` walks and formats the whole call stack for every resource
+    (`traceback.extract_stack`, reading each frame's source line): about a fifth of a plan's time, for a field only
+    the real engine reads (RegisterResourceRequest.sourcePosition) and the mocks drop (pulumi/runtime/mocks.py
+    MockMonitor.RegisterResource). Under `pulumi preview` or `up` nothing here runs and the SDK reports positions as
+    usual. Should a newer SDK rename the function, the plan is only as slow as before, and
+    tests/cli/test_offline_speed.py says so.
+    """
+    runtime_resource = importlib.import_module("pulumi.runtime.resource")
+    original = getattr(runtime_resource, "_get_stack_trace", None)
+    if original is None:
+        yield
+        return
+    setattr(runtime_resource, "_get_stack_trace", source_pb2.StackTrace)  # noqa: B010 (an empty trace; mypy)
+    try:
+        yield
+    finally:
+        setattr(runtime_resource, "_get_stack_trace", original)  # noqa: B010
+
+
 def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str] | None = None,
                 *, project: str = infra_config.PROJECT) -> list[Recorded]:
     """Run the program as `pulumi preview` would (from its own directory) and return what it registered."""
@@ -320,7 +344,7 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str] | 
     def program() -> None:
         runpy.run_path(str(entry), run_name="__main__")
 
-    with _cwd(entry.parent):
+    with _cwd(entry.parent), _no_source_positions():
         _sync_await(run_pulumi_func(program))
     # Registration runs on a thread pool; order by URN so plans of the same config are identical.
     recorded = [dataclasses.replace(r, outputs=monitor.outputs.get(r.urn, {})) if not r.custom else r
