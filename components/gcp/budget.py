@@ -136,17 +136,27 @@ class GcpBudget(pulumi.ComponentResource):
         """
         by_receiver: dict[str, list[pulumi.Output[str]]] = {}
         for ch in args.oncall:
-            out = by_receiver.setdefault(ch.receiver, [])
-            if ch.pagerduty_key is not None:
-                out.append(gcp.monitoring.NotificationChannel(
-                    f"{name}-oncall-{ch.receiver}", project=args.project, type="pagerduty",
-                    display_name=f"gpu-fleet {args.environment} budget: {ch.receiver}",
-                    sensitive_labels={"service_key": ch.pagerduty_key}, user_labels=args.labels, opts=child).name)
-            out += [gcp.monitoring.NotificationChannel(
-                f"{name}-oncall-{ch.receiver}-{slug(email)}", project=args.project, type="email",
-                display_name=f"gpu-fleet {args.environment} budget: {ch.receiver} {email}",
-                labels={"email_address": email}, user_labels=args.labels, opts=child).name for email in ch.emails]
+            by_receiver.setdefault(ch.receiver, []).extend(notification_channels(
+                f"{name}-oncall-{ch.receiver}", ch, project=args.project, labels=args.labels, opts=child,
+                display=f"gpu-fleet {args.environment} budget: {ch.receiver}"))
         return by_receiver
+
+
+def notification_channels(logical: str, channel: OnCallChannel, *, project: str, display: str,
+                          labels: dict[str, str], opts: pulumi.ResourceOptions) -> list[pulumi.Output[str]]:
+    """A receiver's Cloud Monitoring channels, for the budget and the capacity alerts alike.
+
+    PagerDuty by its key (logical name `logical`), e-mail by each address (`logical-<address>`).
+    """
+    out = []
+    if channel.pagerduty_key is not None:
+        out.append(gcp.monitoring.NotificationChannel(
+            logical, project=project, type="pagerduty", display_name=display,
+            sensitive_labels={"service_key": channel.pagerduty_key}, user_labels=labels, opts=opts).name)
+    out += [gcp.monitoring.NotificationChannel(
+        f"{logical}-{slug(email)}", project=project, type="email", display_name=f"{display} {email}",
+        labels={"email_address": email}, user_labels=labels, opts=opts).name for email in channel.emails]
+    return out
 
 
 def slug(email: str) -> str:

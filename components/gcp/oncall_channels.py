@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
-import pulumi_gcp as gcp
 
 from components.config.observability import Observability, Receiver, ReceiverType, Severity
-from components.gcp.budget import OnCallChannel, slug
+from components.gcp.budget import OnCallChannel, notification_channels
 from components.gcp.capacity_signals import AlertChannel
 
 
@@ -40,18 +39,9 @@ class GcpOnCallChannels(pulumi.ComponentResource):
         self.register_outputs({"receivers": sorted(self.channels)})
 
     def _channels(self, name: str, args: GcpOnCallChannelsArgs, r: OnCallChannel) -> list[pulumi.Output[str]]:
-        child = pulumi.ResourceOptions(parent=self)
-        out = []
-        if r.pagerduty_key is not None:
-            out.append(gcp.monitoring.NotificationChannel(
-                f"{name}-{r.receiver}", project=args.project, type="pagerduty",
-                display_name=f"gpu-fleet {args.environment} on-call: {r.receiver}",
-                sensitive_labels={"service_key": r.pagerduty_key}, user_labels=args.labels, opts=child).name)
-        out += [gcp.monitoring.NotificationChannel(
-            f"{name}-{r.receiver}-{slug(email)}", project=args.project, type="email",
-            display_name=f"gpu-fleet {args.environment} on-call: {r.receiver} {email}",
-            labels={"email_address": email}, user_labels=args.labels, opts=child).name for email in r.emails]
-        return out
+        return notification_channels(f"{name}-{r.receiver}", r, project=args.project, labels=args.labels,
+                                     opts=pulumi.ResourceOptions(parent=self),
+                                     display=f"gpu-fleet {args.environment} on-call: {r.receiver}")
 
 
 PAGED = frozenset({Severity.CRITICAL, Severity.WARNING})
