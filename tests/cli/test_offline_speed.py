@@ -17,7 +17,6 @@ def test_the_sdk_still_walks_the_stack_where_the_offline_plan_skips_it() -> None
         "pulumi.runtime.resource._get_stack_trace is gone: gpufleet/offline.py's _no_source_positions no longer "
         "saves anything; find where this SDK version captures source positions")
     original = runtime_resource._get_stack_trace
-    assert len(original().frames) >= 0  # the real one still answers outside a plan
     with offline._no_source_positions():
         assert runtime_resource._get_stack_trace is not original
         assert list(runtime_resource._get_stack_trace().frames) == []
