@@ -134,6 +134,22 @@ DIGESTS: dict[str, ImagePin] = {
     "quay.io/prometheus-operator/prometheus-operator:v0.93.1": ImagePin(None, _NO_SOURCE),
     "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1": ImagePin(None, _NO_SOURCE),
     "ghcr.io/jkroepke/kube-webhook-certgen:1.8.7": ImagePin(None, _NO_SOURCE),
+    # --- subchart images ---
+    "docker.io/grafana/grafana:13.2.0": ImagePin(
+        None, "unverified: Grafana publishes no digest list; third-party repositories quote one, but no publisher's "
+        "record of 13.2.0's index was found offline (2026-12-01); resolve with `crane digest`"),
+    "quay.io/kiwigrid/k8s-sidecar:2.10.1": ImagePin(None, _NO_SOURCE),
+    "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0": ImagePin(
+        "sha256:42cfe3723a5f058171c627537fb57a3ea0f26e4380fa18555a95cb1a1b4cfc5b",
+        "Stuhlmuller/homelab @c56ac31 docs/knowledge-base/operations/monitoring-upgrade-candidates.md (the multi-arch "
+        "index a Trivy scan of 2026-08-30 pulled, its linux/amd64 child sha256:01171220...); the same index in "
+        "another repository's kubepkg PackageSource"),
+    "quay.io/prometheus/node-exporter:v1.12.1-distroless": ImagePin(
+        None, "unverified: one third-party test fixture quotes a digest for this tag, without saying whether it is "
+        "the multi-arch index; no publisher's record found offline (2026-12-01)"),
+    "registry.k8s.io/nfd/node-feature-discovery:v0.19.0": ImagePin(
+        None, "unverified: neither the NFD release nor the GPU Operator v26.7.0 bundle records this tag's digest "
+        "(fetched mirrors, 2026-12-01)"),
 }
 """`repo:tag` as upstream writes it -> its digest and where it was read. Images upstream already writes by digest
 (pause, nri-device-injector, nvidia-partition-gpu) need no entry."""
@@ -205,7 +221,16 @@ class DigestKey(str, Enum):
     """GPU Operator operands (`repository`, `image`, `version`): a `version` starting `sha256:` renders
     `repository/image@version` (NVIDIA/gpu-operator v26.7.0 api/nvidia/v1/clusterpolicy_types.go `imagePath`)."""
     SHA = "sha"
-    """kube-prometheus-stack (`registry`, `repository`, `tag`, `sha`): rendered `registry/repository:tag@sha256:sha`."""
+    """kube-prometheus-stack and its grafana subchart (`registry`, `repository`, `tag`, `sha`): rendered
+    `registry/repository:tag@sha256:sha`, so `sha` is the bare hex."""
+    SHA_DIGEST = "sha-digest"
+    """kube-state-metrics (`registry`, `repository`, `tag`, `sha`), whose helper prints `%s/%s:%s@%s` with `sha`
+    as given (prometheus-community/helm-charts kube-state-metrics-8.4.0 templates/_helpers.tpl
+    `kube-state-metrics.image`): `sha` holds the whole `sha256:<hex>`."""
+    DIGEST_ONLY = "digest-only"
+    """prometheus-node-exporter (`registry`, `repository`, `tag`, `distroless`, `digest`): only `digest` is set, the
+    registry and the tag (with the `-distroless` suffix the chart appends) stay the chart's
+    (prometheus-node-exporter-4.56.1 templates/_helpers.tpl `prometheus-node-exporter.image`, `%s/%s:%s%s@%s`)."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +241,10 @@ class ChartImage:
     """`repo:tag` the chart runs there at its pinned version (its default values)."""
     key: DigestKey
     """How this block takes a digest."""
+    subchart: str | None = None
+    """The dependency whose values hold the block (`path[0]`), or None for the chart's own values."""
+    condition: tuple[str, ...] = ()
+    """Values path of the Chart.yaml `condition` that installs the subchart (true by default); () : always runs."""
 
     def overlay(self) -> dict[str, Any]:
         """The values that pin this image by digest, or {} when no digest is verified."""
@@ -228,10 +257,19 @@ class ChartImage:
             DigestKey.TAG: {"repository": repo, "tag": f"{tag}@{pin.digest}"},
             DigestKey.VERSION: {"version": pin.digest},
             DigestKey.SHA: {"sha": pin.digest.removeprefix("sha256:")},
+            DigestKey.SHA_DIGEST: {"sha": pin.digest},
+            DigestKey.DIGEST_ONLY: {"digest": pin.digest},
         }[self.key]
         for key in reversed(self.path):
             block = {key: block}
         return block
+
+    def enabled(self, values: dict[str, Any]) -> bool:
+        """Whether a release with `values` installs this block's subchart (its condition is true by default)."""
+        node: Any = values
+        for key in self.condition:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        return node is not False
 
     def runs(self, values: dict[str, Any]) -> str:
         """The reference the chart renders for this block with `values` over its defaults."""
@@ -242,7 +280,7 @@ class ChartImage:
         if self.key is DigestKey.VERSION:
             version = str(block.get("version") or tag)
             return f"{repo}@{version}" if version.startswith("sha256:") else f"{repo}:{version}"
-        digest = block.get("digest") if self.key is DigestKey.DIGEST else block.get("sha")
+        digest = block.get("digest") if self.key in (DigestKey.DIGEST, DigestKey.DIGEST_ONLY) else block.get("sha")
         if digest:
             return f"{self.image}@{digest if str(digest).startswith('sha256:') else 'sha256:' + str(digest)}"
         shown = str(block.get("tag") or tag)
@@ -276,10 +314,18 @@ CHART_IMAGES: dict[str, tuple[ChartImage, ...]] = {
         ChartImage(("gfd",), "nvcr.io/nvidia/k8s-device-plugin:v0.20.0", DigestKey.VERSION),
         ChartImage(("dcgmExporter",), "nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless", DigestKey.VERSION),
         ChartImage(("migManager",), "nvcr.io/nvidia/cloud-native/k8s-mig-manager:v0.15.0", DigestKey.VERSION),
+        # Its node-feature-discovery 0.19.0 subchart (NVIDIA/gpu-operator v26.7.0 deployments/gpu-operator/Chart.yaml,
+        # condition `nfd.enabled`, on by default): master, worker and gc all run `image.repository:image.tag`, the
+        # tag defaulting to the appVersion (kubernetes-sigs/node-feature-discovery v0.19.0 @45d276e
+        # deployment/helm/node-feature-discovery values.yaml `image`, templates/worker.yaml). With the sandbox
+        # workloads, the driver, DCGM and the node status exporter off, these are every operand the operator deploys
+        # (v26.7.0 controllers/state_manager.go `isStateEnabled`).
+        ChartImage(("node-feature-discovery", "image"), "registry.k8s.io/nfd/node-feature-discovery:v0.19.0",
+                   DigestKey.TAG, subchart="node-feature-discovery", condition=("nfd", "enabled")),
     ),
     # ../shared/reference/charts/kube-prometheus-stack/values.yaml (88.5.3; empty tags are the appVersion
-    # v0.93.1). Its grafana, kube-state-metrics and prometheus-node-exporter subcharts' values are not in
-    # ../shared/reference: their images are not listed here yet (README, Images by digest).
+    # v0.93.1), then its subcharts at the versions its Chart.yaml pins (prometheus-community/helm-charts tag
+    # kube-prometheus-stack-88.5.3 = ea930ba): values as tests/support/subchart_values vendors them.
     _KPS: (
         ChartImage(("prometheusOperator", "image"), "quay.io/prometheus-operator/prometheus-operator:v0.93.1",
                    DigestKey.SHA),
@@ -291,6 +337,21 @@ CHART_IMAGES: dict[str, tuple[ChartImage, ...]] = {
                    DigestKey.SHA),
         ChartImage(("alertmanager", "alertmanagerSpec", "image"), "quay.io/prometheus/alertmanager:v0.34.0",
                    DigestKey.SHA),
+        # grafana 12.11.1 (grafana-community/helm-charts @864f779 charts/grafana): `image` (tag "" -> appVersion
+        # 13.2.0) and `sidecar.image`, which every sidecar container runs; the parent turns the dashboards and
+        # datasources sidecars on (and gpu-fleet the dashboards one). initChownData runs only with persistence,
+        # downloadDashboardsImage only with `dashboards`, the image renderer only when enabled: all off.
+        ChartImage(("grafana", "image"), "docker.io/grafana/grafana:13.2.0", DigestKey.SHA,
+                   subchart="grafana", condition=("grafana", "enabled")),
+        ChartImage(("grafana", "sidecar", "image"), "quay.io/kiwigrid/k8s-sidecar:2.10.1", DigestKey.SHA,
+                   subchart="grafana", condition=("grafana", "enabled")),
+        # kube-state-metrics 8.4.0 (@1982f1c): `image` (tag "" -> v<appVersion 2.20.0>); kube-rbac-proxy is off.
+        ChartImage(("kube-state-metrics", "image"), "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0",
+                   DigestKey.SHA_DIGEST, subchart="kube-state-metrics", condition=("kubeStateMetrics", "enabled")),
+        # prometheus-node-exporter 4.56.1 (@8b8e639): `image` (tag "" -> v<appVersion 1.12.1>, plus `-distroless`,
+        # which the parent's values set); kube-rbac-proxy and the permission-fix init container are off.
+        ChartImage(("prometheus-node-exporter", "image"), "quay.io/prometheus/node-exporter:v1.12.1-distroless",
+                   DigestKey.DIGEST_ONLY, subchart="prometheus-node-exporter", condition=("nodeExporter", "enabled")),
     ),
 }
 """Chart name (`ChartPin.chart`) -> the images it runs at the pinned version and how each takes a digest."""
@@ -315,4 +376,4 @@ def chart_image_values(chart: str, values: dict[str, Any] | None = None) -> dict
 
 def release_images(chart: str, values: dict[str, Any]) -> list[str]:
     """What a release of `chart` with `values` runs, one reference per image block."""
-    return [image.runs(values) for image in CHART_IMAGES.get(chart, ())]
+    return [image.runs(values) for image in CHART_IMAGES.get(chart, ()) if image.enabled(values)]
