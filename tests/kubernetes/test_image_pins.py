@@ -124,8 +124,10 @@ def test_no_tag_only_image_in_the_plan(stack: str, dev_plan: Plan, prod_plan: Pl
     tag_only = [(r["cluster"], r["image"]) for r in rows if r["pin"] == image_list.TAG_ONLY]
     assert not tag_only, f"tag-only images (pin them in components/images.py DIGESTS): {tag_only}"
     assert plan.to_json()["images"] == rows
-    unverified = {r["image"]: r["pin"] for r in rows if r["pin"] != "digest"}
+    unverified = {r["image"]: r["pin"] for r in rows if r["pin"] != "digest" and r["kind"] == "image"}
     assert all(reason.startswith(("unverified:", "preloaded:")) for reason in unverified.values()), unverified
+    chosen = {r["image"]: r["pin"] for r in rows if r["kind"] != "image"}
+    assert all(reason.startswith(("managed:", "olm:")) for reason in chosen.values()), chosen
 
 
 def test_the_list_flags_a_tag_only_image() -> None:
