@@ -2,8 +2,10 @@
 
 Binary Authorization has one policy per project (a singleton), which every cluster created with
 `evaluation_mode = PROJECT_SINGLETON_POLICY_ENFORCE` evaluates. Its default rule denies every image; the
-allow-list names the repositories of the images gpu-fleet causes to run, and Google's global policy admits
-GKE's own system images. `enforced` blocks (and audit-logs) the rest; `dry-run` only audit-logs them.
+allow-list names the repository of each image gpu-fleet causes to run on GKE, read from the same sources the plan
+applies (the reviewed manifests, the GKE charts' image table, the fabric check's images), so it cannot go stale.
+Google's global policy admits GKE's own system images. `enforced` blocks (and audit-logs) the rest; `dry-run` only
+audit-logs them.
 """
 
 from __future__ import annotations
@@ -14,32 +16,39 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components import images, versions
 from components.config.gke import BinaryAuthorizationMode
 from components.versions import GIB_DIAGNOSTIC_IMAGE, TCPX_IMAGES, TCPXO_IMAGES
 
-CHART_REGISTRIES = ("nvcr.io/nvidia",)
-"""Where the GKE add-on charts pull from: every `repository:` of the gpu-operator and dcgm-exporter charts'
-values (../shared/reference/charts/*/values.yaml at the pinned versions) is nvcr.io/nvidia or below it."""
-MANIFEST_IMAGES = (
-    # GoogleCloudPlatform/container-engine-accelerators at GPUDIRECT_COMMIT (992db81) and
-    # COS_DRIVER_INSTALLER_COMMIT: the images of the installer manifests gpu-fleet applies.
-    "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/nccl-plugin-gpudirecttcpx-dev:v3.1.9",
-    "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/nccl-plugin-gpudirecttcpx-dev:v1.0.15",
-    "us-docker.pkg.dev/gce-ai-infra/gpudirect-gib/nccl-plugin-gib:v1.1.1",
-    "docker.io/library/ubuntu",  # gpudirect-tcpxo/nccl-tcpxo-installer.yaml's init container, `image: "ubuntu"`
-    "gke.gcr.io/pause:3.8@sha256:880e63f94b145e46f1b1082bb71b85e21f16b99b180b9996407d61240ceb9830",
-    "gcr.io/gke-release/nri-device-injector@sha256:6e79483d52abdc28454bf186320b10a56b0f117a10e8d65d5c74dbb821a76970",
-    "gcr.io/gke-release/nvidia-partition-gpu@sha256:de12f85ebfb4fb6c1893cd30c23aab662a72fa0448f97ef74fccb82d7522ef17",
-)
+GKE_CHARTS = (versions.GPU_OPERATOR.chart, versions.DCGM_EXPORTER.chart)
+"""The charts gpu-fleet installs on GKE (components/kubernetes/gpu_addons.py: the GPU Operator, or dcgm-exporter
+beside GKE's own stack). Their images are `components.images.CHART_IMAGES`, held against the charts' real values
+(and the GPU Operator's NFD subchart's) by tests/kubernetes; with the sandbox workloads, the driver, DCGM and the node
+status exporter off, the operator deploys no other operand (NVIDIA/gpu-operator v26.7.0 controllers/state_manager.go
+`isStateEnabled`)."""
+FABRIC_CHECK_IMAGES = (*TCPX_IMAGES.values(), *TCPXO_IMAGES.values(), GIB_DIAGNOSTIC_IMAGE)
+"""What `gpu-fleet fabric-check` runs on GKE's GPU fabric pools (gpufleet/fabric_check.py builds its pods from
+these)."""
 ENFORCEMENT = {
     BinaryAuthorizationMode.ENFORCED: "ENFORCED_BLOCK_AND_AUDIT_LOG",
     BinaryAuthorizationMode.DRY_RUN: "DRYRUN_AUDIT_LOG_ONLY",
 }
 
 
+def manifest_images() -> list[str]:
+    """Every image the reviewed GKE manifests run, as their ConfigFiles apply them (by digest where pinned)."""
+    return [image for upstream in images.VENDORED for obj in images.read_manifest(images.manifest_file(upstream))
+            for image in images.pod_images(obj)]
+
+
+def chart_images() -> list[str]:
+    """Every image the GKE charts run at their pinned versions, subcharts included."""
+    return [entry.image for chart in GKE_CHARTS for entry in images.CHART_IMAGES[chart]]
+
+
 def fleet_images() -> list[str]:
-    """Every image reference gpu-fleet's own code and the manifests it applies name on GKE."""
-    return sorted({*MANIFEST_IMAGES, *TCPX_IMAGES.values(), *TCPXO_IMAGES.values(), GIB_DIAGNOSTIC_IMAGE})
+    """Every image reference gpu-fleet may run on GKE: reviewed manifests, chart images, fabric check."""
+    return sorted({*manifest_images(), *chart_images(), *FABRIC_CHECK_IMAGES})
 
 
 def repository(image: str) -> str:
@@ -49,15 +58,24 @@ def repository(image: str) -> str:
     return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
 
 
-def allow_patterns(images: Iterable[str], registries: Iterable[str] = CHART_REGISTRIES) -> list[str]:
-    """Binary Authorization name patterns admitting `images` and everything under `registries`.
+def has_registry(image: str) -> bool:
+    """Whether a reference names its registry (`gke.gcr.io/pause`), which an allow-list pattern must start with."""
+    first, slash, _ = image.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
 
-    Each image's repository is admitted with any tag or digest; `registries` with `**` (the policy YAML
-    reference: `*` matches within one directory, `**` across directories).
+
+def allow_patterns(images: Iterable[str]) -> list[str]:
+    """Binary Authorization name patterns admitting exactly the repositories of `images`, any tag or digest.
+
+    `<repository>*`: a trailing `*` is the only wildcard a pattern may end in below the registry, and it matches
+    within the last path segment only (the AdmissionWhitelistPattern reference: `gcr.io/nginx*` matches
+    `gcr.io/nginx@latest` but not `gcr.io/nginx/image`), so no other directory is admitted; `**` is never used. A
+    reference without a registry (the COS installer's preloaded `cos-nvidia-installer:fixed`, never pulled, applied
+    with the GPU Operator stack only) cannot be named by a pattern, which must read `registry/path/to/image`: no
+    pattern is made for it, and README "Images by digest" says so (whether Google's global policy admits it is not
+    documented).
     """
-    under = [f"{r}/**" for r in registries]
-    own = {f"{repository(i)}*" for i in images if not any(repository(i).startswith(f"{r}/") for r in registries)}
-    return sorted({*under, *own})
+    return sorted({f"{repository(i)}*" for i in images if has_registry(i)})
 
 
 @dataclass(frozen=True)
