@@ -67,3 +67,21 @@ def test_the_section_counts_images_apart_from_what_platforms_choose(prod_plan: P
     assert section.headline.endswith(f"; {chosen} add-on(s) or Subscription(s) whose images EKS or OLM choose")
     assert section.columns == ("cluster", "kind", "image", "pin")
     assert {row[1] for row in section.rows} == {"image", "eks-addon", "olm-subscription"}
+
+
+def _image_keys(node: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(node, dict):
+        found = [(*path, k) for k in node if k in ("image", "repository", "version", "digest")]
+        return found + [p for k, v in node.items() for p in _image_keys(v, (*path, str(k)))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _image_keys(v, (*path, str(i)))]
+    return []
+
+
+def test_the_operators_instances_name_no_image(prod_plan: Plan) -> None:
+    """The ClusterPolicy and NodeFeatureDiscovery gpu-fleet writes leave every operand image to the operator's CSV,
+    so the Subscription rows are the whole of what OLM-installed software runs (no image to list beside them)."""
+    kinds = ("kubernetes:nvidia.com/v1:ClusterPolicy", "kubernetes:nfd.openshift.io/v1:NodeFeatureDiscovery")
+    instances = [r for r in prod_plan.resources if r.type in kinds]
+    assert len(instances) == 2
+    assert {r.name: _image_keys(r.inputs) for r in instances} == {r.name: [] for r in instances}
