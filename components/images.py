@@ -142,8 +142,8 @@ DIGESTS: dict[str, ImagePin] = {
     "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0": ImagePin(
         "sha256:42cfe3723a5f058171c627537fb57a3ea0f26e4380fa18555a95cb1a1b4cfc5b",
         "Stuhlmuller/homelab @c56ac31 docs/knowledge-base/operations/monitoring-upgrade-candidates.md (the multi-arch "
-        "index a Trivy scan of 2026-08-30 pulled, its linux/amd64 child sha256:01171220...); the same index in "
-        "another repository's kubepkg PackageSource"),
+        "index a Trivy scan of 2026-08-30 pulled, its linux/amd64 child sha256:01171220...); the same index is in a "
+        "kubepkg PackageSource of another stored repository, which the search index does not name"),
     "quay.io/prometheus/node-exporter:v1.12.1-distroless": ImagePin(
         None, "unverified: one third-party test fixture quotes a digest for this tag, without saying whether it is "
         "the multi-arch index; no publisher's record found offline (2026-12-01)"),

@@ -67,13 +67,12 @@ def has_registry(image: str) -> bool:
 def allow_patterns(images: Iterable[str]) -> list[str]:
     """Binary Authorization name patterns admitting exactly the repositories of `images`, any tag or digest.
 
-    `<repository>*`: a trailing `*` is the only wildcard a pattern may end in below the registry, and it matches
-    within the last path segment only (the AdmissionWhitelistPattern reference: `gcr.io/nginx*` matches
-    `gcr.io/nginx@latest` but not `gcr.io/nginx/image`), so no other directory is admitted; `**` is never used. A
-    reference without a registry (the COS installer's preloaded `cos-nvidia-installer:fixed`, never pulled, applied
-    with the GPU Operator stack only) cannot be named by a pattern, which must read `registry/path/to/image`: no
-    pattern is made for it, and README "Images by digest" says so (whether Google's global policy admits it is not
-    documented).
+    `<repository>*`: the trailing `*` matches within the last path segment only (the AdmissionWhitelistPattern
+    reference: `gcr.io/nginx*` matches `gcr.io/nginx@latest` but not `gcr.io/nginx/image`), so the repository's tags
+    and digests are admitted and no other directory; `**` (subdirectories too) is never used. A reference without a
+    registry (the COS installer's preloaded `cos-nvidia-installer:fixed`, never pulled, applied with the GPU
+    Operator stack only) cannot be named by a pattern, which must read `registry/path/to/image`: none is made for
+    it (README, "CIS items and waivers": read dry-run's audit log for it before enforcing).
     """
     return sorted({f"{repository(i)}*" for i in images if has_registry(i)})
 
