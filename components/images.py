@@ -24,8 +24,8 @@ PROGRAM_DIR = "infra"
 """`Pulumi.yaml` `main`. The engine runs the program and its provider plugins in that directory, not in the project
 root (pulumi/pulumi pkg/engine/project.go `getPwdMain`: "pwd = main" when main is a directory; the plugin context's
 Pwd becomes `cmd.Dir`, sdk/go/common/resource/plugin/plugin.go), and pulumi-kubernetes reads a ConfigFile's relative
-`file` with `os.ReadFile` from there (provider/pkg/provider/yaml/v2/yaml.go). tests/test_image_pins.py holds this
-against Pulumi.yaml."""
+`file` with `os.ReadFile` from there (provider/pkg/provider/yaml/v2/yaml.go). tests/kubernetes/test_image_pins.py
+holds this against Pulumi.yaml."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,29 @@ class ImagePin:
 
 
 _CSV = ("NVIDIA/gpu-operator tag v26.7.0 bundle/manifests/gpu-operator-certified.clusterserviceversion.yaml "
-        "relatedImages (the operator's own OLM bundle for this release)")
-_NO_SOURCE = ("unverified: no source readable offline records this tag's digest (searched stored repositories and "
-              "fetched mirrors, 2026-12-01); resolve with `crane digest <image>` and add it here")
+        "relatedImages (the operator's own OLM bundle for this release); the published bundle "
+        "(redhat-openshift-ecosystem/certified-operators @fd679ff operators/gpu-operator-certified/26.7.0) agrees")
+_OPERATOR_CSV = (
+    "redhat-openshift-ecosystem/certified-operators @fd679ff operators/gpu-operator-certified/26.7.0/manifests/"
+    "gpu-operator-certified.clusterserviceversion.yaml relatedImages gpu-operator-image and "
+    "gpu-operator-validator-image (one image: the validator is the operator's), the v26.7.0 bundle OperatorHub "
+    "publishes, declaring amd64 and arm64; NVIDIA's maintainer suggests the same digest in that repository's PR #9419, "
+    "where the bundle in NVIDIA/gpu-operator's own tree still names ghcr.io/nvidia/gpu-operator:main-latest")
+_KPS_SCANS = ("Stuhlmuller/homelab @c56ac31 docs/knowledge-base/operations/monitoring-upgrade-candidates.md (resolved "
+              "from quay.io 2026-08-30: the multi-platform index, its linux/amd64 child listed apart); max-vie/shell "
+              "@7bbe5fb tar/manifests/watch-supply.json (kube-prometheus-stack 88.5.2's images) agrees")
+_NOT_FOUND = ("exact-string searches of the stored repositories for `<image>:<tag>@sha256` and `<image>@sha256` and "
+              "of the issues and pages corpora found no digest for this tag (2026-12-01); resolve it with "
+              "`crane digest <image>` and add it here")
+
+
+def _unverified(searched: str) -> str:
+    """The reason a tag runs without its digest: where it was looked for, and how to resolve it."""
+    return f"unverified: {searched}; {_NOT_FOUND}"
+
+
+_GCE_AI_INFRA = ("GoogleCloudPlatform/container-engine-accelerators @992db81 (its manifests and release notes) and "
+                 "cluster-toolkit @1047080 name Google's gce-ai-infra images by tag only")
 
 DIGESTS: dict[str, ImagePin] = {
     # --- images the reviewed GKE manifests run (components/manifests) ---
@@ -101,12 +121,30 @@ DIGESTS: dict[str, ImagePin] = {
         "replaces the TCPXO installer's `image: \"ubuntu\"` init container, which only needs nsenter"),
     "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/nccl-plugin-gpudirecttcpx-dev:v1.0.15": ImagePin(
         "sha256:4c9f0de3f39455a2ea35e844e0fc92564ca5629f6b03250fde40e8160719dae4",
-        "NVIDIA/aicr docs/user/container-images.md (its generated image inventory, gke-nccl-tcpxo component)"),
-    "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/nccl-plugin-gpudirecttcpx-dev:v3.1.9": ImagePin(None, _NO_SOURCE),
-    "us-docker.pkg.dev/gce-ai-infra/gpudirect-gib/nccl-plugin-gib:v1.1.1": ImagePin(None, _NO_SOURCE),
+        "NVIDIA/aicr @005da13 docs/user/container-images.md (its generated image inventory, gke-nccl-tcpxo "
+        "component)"),
+    "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/nccl-plugin-gpudirecttcpx-dev:v3.1.9": ImagePin(None, _unverified(
+        f"{_GCE_AI_INFRA}; NVIDIA/aicr's image inventory has no A3 High (TCPX) component")),
+    "us-docker.pkg.dev/gce-ai-infra/gpudirect-gib/nccl-plugin-gib:v1.1.1": ImagePin(None, _unverified(
+        f"{_GCE_AI_INFRA}; NVIDIA/aicr @005da13's inventory records only the arm64 build "
+        "nccl-plugin-gib-arm64:v1.1.2 (GB200), not this amd64 v1.1.1 one")),
     "cos-nvidia-installer:fixed": ImagePin(
         None, "preloaded: GKE's COS node image carries it and the manifest sets imagePullPolicy Never, so no "
         "registry is asked and no digest applies (daemonset-preloaded.yaml @f2cf419)"),
+    # --- images `gpu-fleet fabric-check` prints (versions.FABRIC_CHECK_IMAGES; TCPX's and TCPXO's NCCL images are
+    # the installers' above) ---
+    "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/tcpgpudmarxd-dev:v1.0.21": ImagePin(
+        "sha256:8d9e10fd589a34ab8a0aa64f7e70ad075c8f1c69bea176350f8d211367697e3d",
+        "NVIDIA/aicr @005da13 docs/user/container-images.md (its generated image inventory, kubeflow-trainer "
+        "component: the A3 Mega receive-datapath daemon its TCPXO training runtime runs beside the workers)"),
+    "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/tcpgpudmarxd-dev:v2.0.12": ImagePin(None, _unverified(
+        f"{_GCE_AI_INFRA} (gpudirect-tcpx/nccl-test-latest.yaml, README release notes); NVIDIA/aicr has no TCPX "
+        "component")),
+    "us-docker.pkg.dev/gce-ai-infra/gpudirect-gib/nccl-plugin-gib-diagnostic:v1.1.1": ImagePin(None, _unverified(
+        f"{_GCE_AI_INFRA} (gpudirect-rdma/nccl-test.yaml names v1.1.1, cluster-toolkit v1.1.0)")),
+    versions.NCCL_TESTS_EFA_IMAGE: ImagePin(None, _unverified(
+        "the stored sources that pin public.ecr.aws/hpc-cloud/nccl-tests by digest pin another build, "
+        "cuda13.0.2-efa1.48.0-ofiv1.19.0-ncclv2.30.4-1-testsv2.18.3 (sha256:a5390d3f...), not this CUDA 12.8 tag")),
     # --- chart images ---
     "nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless": ImagePin(
         "sha256:613ab03c11d442fd960ff515f547e9921537454a712d08160bc8f677f89f1c35", _CSV),
@@ -119,26 +157,36 @@ DIGESTS: dict[str, ImagePin] = {
     "nvcr.io/nvidia/cloud-native/k8s-driver-manager:v0.12.0": ImagePin(
         "sha256:7d98d08a751cc528d1c8c8bdc2f9d9fcd59714b158a3985a5a0262f1620098e4", _CSV),
     "nvcr.io/nvidia/gpu-operator:v26.7.0": ImagePin(
-        None, "unverified: the v26.7.0 OLM bundle names the operator and validator as ghcr.io/nvidia/gpu-operator:"
-        "main-latest (its tag's CSV is not the published one), so no source records v26.7.0's digest"),
-    "nvcr.io/nvidia/cloud-native/dcgm:4.6.0-1-ubuntu24.04": ImagePin(
-        None, "unverified: the v26.7.0 bundle records only the ubi10 build of DCGM 4.6.0-1; the chart's ubuntu24.04 "
-        "build has no recorded digest"),
+        "sha256:ddba086bb593713ad6f3b207fd0f9b16eb8910134bb656cb1a2e2ae1b5092400", _OPERATOR_CSV),
+    "nvcr.io/nvidia/cloud-native/dcgm:4.6.0-1-ubuntu24.04": ImagePin(None, _unverified(
+        "both v26.7.0 bundles (NVIDIA's tree and certified-operators @fd679ff) record only the ubi10 build "
+        "dcgm:4.6.0-1-ubi10 (sha256:92080d86...), and NVIDIA/aicr @005da13 lists the chart's ubuntu24.04 build by "
+        "tag only")),
     "public.ecr.aws/karpenter/controller:1.14.1": ImagePin(
         "sha256:723130949e4cab989461ff07d1be4cd781d63515432494641b33c235f300ae23",
         "aws/karpenter-provider-aws @1d92708 charts/karpenter/values.yaml controller.image.digest (release "
         "v1.14.1, as the packaged OCI chart carries it; ../shared/reference/charts/karpenter)"),
-    "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.20": ImagePin(None, _NO_SOURCE),
-    "quay.io/prometheus/prometheus:v3.14.0-distroless": ImagePin(None, _NO_SOURCE),
-    "quay.io/prometheus/alertmanager:v0.34.0": ImagePin(None, _NO_SOURCE),
-    "quay.io/prometheus-operator/prometheus-operator:v0.93.1": ImagePin(None, _NO_SOURCE),
-    "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1": ImagePin(None, _NO_SOURCE),
-    "ghcr.io/jkroepke/kube-webhook-certgen:1.8.7": ImagePin(None, _NO_SOURCE),
+    "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.20": ImagePin(None, _unverified(
+        "aws/eks-charts (stable/aws-efa-k8s-device-plugin values.yaml, chart v0.5.30) and NVIDIA/aicr @005da13's "
+        "inventory name it by tag; its ECR registry answers only with AWS credentials; the one recorded digest of "
+        "this repository is v0.3.3's")),
+    "quay.io/prometheus/prometheus:v3.14.0-distroless": ImagePin(
+        "sha256:50c707e96da5ade383cb1707790576480485e93de06aa60ad8802cb5f744bd0a", _KPS_SCANS),
+    "quay.io/prometheus/alertmanager:v0.34.0": ImagePin(
+        "sha256:690c7b525f4367aa91f73e2f91c632206d32e97c6384bdbf2fb7a861b420340d", _KPS_SCANS),
+    "quay.io/prometheus-operator/prometheus-operator:v0.93.1": ImagePin(
+        "sha256:e52bb28fd41c98dd407c7a8cba8bdcfe7eabd7447e250afaf1fe7bb816dedbff", _KPS_SCANS),
+    "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1": ImagePin(
+        "sha256:428f088fe6fe07ab138bda92113664b04848a1dc408e4d3680a60ecdb55d1a65", _KPS_SCANS),
+    "ghcr.io/jkroepke/kube-webhook-certgen:1.8.7": ImagePin(None, _unverified(
+        "the stored sources pin its neighbours 1.8.2, 1.8.5 and 1.8.8 by digest (Stuhlmuller/homelab, "
+        "max-vie/shell), never 1.8.7")),
     # --- subchart images ---
     "docker.io/grafana/grafana:13.2.0": ImagePin(
         None, "unverified: Grafana publishes no digest list; third-party repositories quote one, but no publisher's "
         "record of 13.2.0's index was found offline (2026-12-01); resolve with `crane digest`"),
-    "quay.io/kiwigrid/k8s-sidecar:2.10.1": ImagePin(None, _NO_SOURCE),
+    "quay.io/kiwigrid/k8s-sidecar:2.10.1": ImagePin(None, _unverified(
+        "no stored repository, chart or page records k8s-sidecar 2.10.1 by digest (find_string and the code corpus)")),
     "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0": ImagePin(
         "sha256:42cfe3723a5f058171c627537fb57a3ea0f26e4380fa18555a95cb1a1b4cfc5b",
         "Stuhlmuller/homelab @c56ac31 docs/knowledge-base/operations/monitoring-upgrade-candidates.md (the multi-arch "
@@ -220,6 +268,12 @@ class DigestKey(str, Enum):
     VERSION = "version"
     """GPU Operator operands (`repository`, `image`, `version`): a `version` starting `sha256:` renders
     `repository/image@version` (NVIDIA/gpu-operator v26.7.0 api/nvidia/v1/clusterpolicy_types.go `imagePath`)."""
+    VERSION_TAG = "version-tag"
+    """The GPU Operator's own image and its validator: the chart joins `repository/image:version` itself
+    (v26.7.0 deployments/gpu-operator/templates/_helpers.tpl `gpu-operator.fullimage`, `validator.fullimage`, the
+    operator Deployment's image and VALIDATOR_IMAGE env), so a bare `sha256:` version would render
+    `image:sha256:...`; `version: v26.7.0@sha256:...` renders `repository/image:v26.7.0@sha256:...` there and in
+    the ClusterPolicy (`imagePath` joins a non-digest version with `:`)."""
     SHA = "sha"
     """kube-prometheus-stack and its grafana subchart (`registry`, `repository`, `tag`, `sha`): rendered
     `registry/repository:tag@sha256:sha`, so `sha` is the bare hex."""
@@ -256,6 +310,7 @@ class ChartImage:
             DigestKey.DIGEST: {"repository": repo, "tag": tag, "digest": pin.digest},
             DigestKey.TAG: {"repository": repo, "tag": f"{tag}@{pin.digest}"},
             DigestKey.VERSION: {"version": pin.digest},
+            DigestKey.VERSION_TAG: {"version": f"{tag}@{pin.digest}"},
             DigestKey.SHA: {"sha": pin.digest.removeprefix("sha256:")},
             DigestKey.SHA_DIGEST: {"sha": pin.digest},
             DigestKey.DIGEST_ONLY: {"digest": pin.digest},
@@ -277,7 +332,7 @@ class ChartImage:
         for key in self.path:
             block = block.get(key, {}) if isinstance(block, dict) else {}
         repo, tag = self.image.rsplit(":", 1)
-        if self.key is DigestKey.VERSION:
+        if self.key in (DigestKey.VERSION, DigestKey.VERSION_TAG):
             version = str(block.get("version") or tag)
             return f"{repo}@{version}" if version.startswith("sha256:") else f"{repo}:{version}"
         digest = block.get("digest") if self.key in (DigestKey.DIGEST, DigestKey.DIGEST_ONLY) else block.get("sha")
@@ -307,8 +362,8 @@ CHART_IMAGES: dict[str, tuple[ChartImage, ...]] = {
     # ../shared/reference/charts/gpu-operator/values.yaml (v26.7.0): the operator and the operands gpu-fleet's
     # values leave on (the driver is off everywhere: GKE's installer or the node image ship it).
     versions.GPU_OPERATOR.chart: (
-        ChartImage(("operator",), "nvcr.io/nvidia/gpu-operator:v26.7.0", DigestKey.VERSION),
-        ChartImage(("validator",), "nvcr.io/nvidia/gpu-operator:v26.7.0", DigestKey.VERSION),
+        ChartImage(("operator",), "nvcr.io/nvidia/gpu-operator:v26.7.0", DigestKey.VERSION_TAG),
+        ChartImage(("validator",), "nvcr.io/nvidia/gpu-operator:v26.7.0", DigestKey.VERSION_TAG),
         ChartImage(("toolkit",), "nvcr.io/nvidia/k8s/container-toolkit:v1.20.0", DigestKey.VERSION),
         ChartImage(("devicePlugin",), "nvcr.io/nvidia/k8s-device-plugin:v0.20.0", DigestKey.VERSION),
         ChartImage(("gfd",), "nvcr.io/nvidia/k8s-device-plugin:v0.20.0", DigestKey.VERSION),

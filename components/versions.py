@@ -101,6 +101,10 @@ NCCL_TESTS_EFA_IMAGE = ("public.ecr.aws/hpc-cloud/nccl-tests:"
                         "cuda12.8.1-efa1.43.2-ofiv1.16.3-ncclv2.27.7-1-testsv2.16.9")
 """AWS's EFA + NCCL test image (EFA installer, aws-ofi-nccl, NCCL, nccl-tests, Open MPI) that the EKS user guide's
 MPIJob runs as `:latest`; pinned to a release tag (CUDA 12.8, runs on the AL2023 NVIDIA AMI's driver)."""
+FABRIC_CHECK_IMAGES = (*TCPX_IMAGES.values(), *TCPXO_IMAGES.values(), GIB_DIAGNOSTIC_IMAGE, NCCL_TESTS_EFA_IMAGE)
+"""Every image `gpu-fleet fabric-check` prints, as upstream tags them: gpufleet/fabric_check.py runs each through
+`components.images.pinned`, so it runs by the digest `components.images.DIGESTS` verifies (or, listed there as
+`unverified` with the reason, by its tag)."""
 NCCL_TCPX_CONFIG = _GPUDIRECT + "gpudirect-tcpx/nccl-config.yaml"
 """A3 High's NCCL test scripts (ConfigMap `nccl-configmap`: allgather.sh, run-nccl.sh with the TCPX environment),
 which the fabric check's pods mount; last changed 0e5609b (2026-06-02, "Finalize NCCL config for GKE 1.34+")."""

@@ -7,7 +7,8 @@ headless services (Google's container-engine-accelerators tests: TCPX and TCPXO 
 `kubectl exec`; A3 Ultra's gIB pods run `all_gather_perf` themselves, as cluster-toolkit's job does); on EKS an
 `MPIJob` (kubeflow.org/v2beta1, the EKS user guide's) asking for the pool's EFA interfaces. Pods request all of a
 node's GPUs and select the pool by name, so they land on two of its nodes. Network names come from
-`components.config.fabric`, the same function that names the cluster's Network objects.
+`components.config.fabric`, the same function that names the cluster's Network objects; images run by the digest
+`components.images.DIGESTS` verifies (`images.pinned`, the table the plan's images use).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from components import catalog, versions
+from components import catalog, images, versions
 from components.catalog.fabric import NcclBar, Transport
 from components.config import ConfigError, Fleet, Issue
 from components.config.eks import EksCluster, EksGpuPool, efa_interfaces, is_dedicated
@@ -241,7 +242,8 @@ def _tcpxo_pod(i: int, pool: GpuPool, names: list[str], gpus: int) -> dict[str, 
     }
     return _pod(i, pool, annotations, {
         "containers": [
-            {"name": "tcpxo-daemon", "image": versions.TCPXO_IMAGES["daemon"], "imagePullPolicy": "Always",
+            {"name": "tcpxo-daemon", "image": images.pinned(versions.TCPXO_IMAGES["daemon"]),
+             "imagePullPolicy": "Always",
              "command": ["/bin/sh", "-c"],
              "args": ["set -ex\nchmod 755 /fts/entrypoint_rxdm_container.sh\n"
                       "/fts/entrypoint_rxdm_container.sh --num_hops=2\n"],
@@ -249,7 +251,8 @@ def _tcpxo_pod(i: int, pool: GpuPool, names: list[str], gpus: int) -> dict[str, 
              "volumeMounts": [lib, {"name": "sys", "mountPath": "/hostsysfs"},
                               {"name": "proc-sys", "mountPath": "/hostprocsysfs"}],
              "env": env},
-            {"name": "nccl-test", "image": versions.TCPXO_IMAGES["nccl"], "imagePullPolicy": "Always",
+            {"name": "nccl-test", "image": images.pinned(versions.TCPXO_IMAGES["nccl"]),
+             "imagePullPolicy": "Always",
              "command": ["/bin/sh", "-c", script],
              "env": [*env, {"name": "NCCL_FASTRAK_LLCM_DEVICE_DIRECTORY", "value": "/dev/aperture_devices"}],
              "volumeMounts": [lib, {"name": "shared-memory", "mountPath": "/dev/shm"},
@@ -274,7 +277,8 @@ def _tcpx_pod(i: int, pool: GpuPool, names: list[str], gpus: int) -> dict[str, A
     }
     return _pod(i, pool, annotations, {
         "containers": [
-            {"name": "tcpx-daemon", "image": versions.TCPX_IMAGES["daemon"], "imagePullPolicy": "Always",
+            {"name": "tcpx-daemon", "image": images.pinned(versions.TCPX_IMAGES["daemon"]),
+             "imagePullPolicy": "Always",
              "command": ["/tcpgpudmarxd/build/app/tcpgpudmarxd", "--gpu_nic_preset", "a3vm", "--gpu_shmem_type", "fd",
                          "--uds_path", "/run/tcpx", "--setup_param", '\\"--verbose 128 2 0 \\"'],
              "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}},
@@ -282,7 +286,8 @@ def _tcpx_pod(i: int, pool: GpuPool, names: list[str], gpus: int) -> dict[str, A
                               {"name": "sys", "mountPath": "/hostsysfs"},
                               {"name": "proc-sys", "mountPath": "/hostprocsysfs"}],
              "env": env},
-            {"name": "nccl-test", "image": versions.TCPX_IMAGES["nccl"], "imagePullPolicy": "Always",
+            {"name": "nccl-test", "image": images.pinned(versions.TCPX_IMAGES["nccl"]),
+             "imagePullPolicy": "Always",
              "command": ["/bin/sh", "-c", "service ssh restart;\nsleep infinity;\n"],
              "env": env,
              "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
@@ -323,7 +328,7 @@ def _gib_pod(i: int, pool: GpuPool, rdma_names: tuple[str, ...], gvnic: int, gpu
     }
     return _pod(i, pool, annotations, {
         "containers": [{
-            "name": "nccl", "image": versions.GIB_DIAGNOSTIC_IMAGE,
+            "name": "nccl", "image": images.pinned(versions.GIB_DIAGNOSTIC_IMAGE),
             "command": ["/bin/bash", "-c", run],
             "securityContext": {"privileged": True},
             "env": [{"name": "LD_LIBRARY_PATH", "value": "/usr/local/nvidia/lib64"},
@@ -383,7 +388,8 @@ def _eks(path: str, region: str, cluster: EksCluster, pool: EksGpuPool) -> Fabri
             "slotsPerWorker": gpus,
             "mpiReplicaSpecs": {
                 "Launcher": {"replicas": 1, "template": {"spec": {"restartPolicy": "OnFailure", "containers": [{
-                    "name": "launcher", "image": versions.NCCL_TESTS_EFA_IMAGE, "imagePullPolicy": "IfNotPresent",
+                    "name": "launcher", "image": images.pinned(versions.NCCL_TESTS_EFA_IMAGE),
+                    "imagePullPolicy": "IfNotPresent",
                     "command": ["/bin/bash", "-c", "set -e\nexport PATH=\"$PATH:/opt/amazon/efa/bin\"\n"
                                 + "\n".join(runs) + "\n"]}]}}},
                 "Worker": {"replicas": 2, "template": {"spec": {
@@ -391,7 +397,8 @@ def _eks(path: str, region: str, cluster: EksCluster, pool: EksGpuPool) -> Fabri
                     # EFA pools are dedicated: their nodes also carry gpu-fleet/pool=<name>:NoSchedule.
                     "tolerations": [_TOLERATION, *_pool_toleration(pool)],
                     "containers": [{
-                        "name": "worker", "image": versions.NCCL_TESTS_EFA_IMAGE, "imagePullPolicy": "IfNotPresent",
+                        "name": "worker", "image": images.pinned(versions.NCCL_TESTS_EFA_IMAGE),
+                        "imagePullPolicy": "IfNotPresent",
                         "volumeMounts": [{"name": "shmem", "mountPath": "/dev/shm"}],
                         "resources": {"limits": resources, "requests": resources}}],
                     "volumes": [{"name": "shmem", "hostPath": {"path": "/dev/shm"}}]}}},

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from components import catalog, versions
+from components import catalog, images, versions
 from components.catalog.fabric import (
     Transport,
 )
@@ -77,8 +77,7 @@ def test_gke_fabric_check_pods_use_the_clusters_networks(case: str, pool_key: st
         limits = [c.get("resources", {}).get("limits", {}) for c in pod["spec"]["containers"]]
         assert gpus in {lim.get("nvidia.com/gpu") for lim in limits}
         for container in pod["spec"]["containers"]:
-            assert container["image"] in {*versions.TCPX_IMAGES.values(), *versions.TCPXO_IMAGES.values(),
-                                          versions.GIB_DIAGNOSTIC_IMAGE}
+            assert container["image"] in {images.pinned(i) for i in versions.FABRIC_CHECK_IMAGES}
         daemons = [k.rsplit(".", 1)[1] for k in pod["metadata"]["annotations"] if k.startswith("devices.gke.io/")]
         assert daemons == [] if transport is Transport.RDMA else daemons == [f"{transport.value.lower()}-daemon"]
         assert set(daemons) <= {c["name"] for c in pod["spec"]["containers"]}

@@ -127,11 +127,13 @@ def _has(defaults: dict[str, Any], dotted: str) -> bool:
 COMMENTED_KEYS = {
     "dcgm-exporter": {"customMetrics"},
     "gpu-operator": {"dcgmExporter.config", "dcgmExporter.config.name", "dcgmExporter.config.create",
-                     "dcgmExporter.config.data"},
+                     "dcgmExporter.config.data", "operator.version", "validator.version"},
 }
 """Keys the reference values.yaml documents only as commented-out examples, which the chart's templates read
 (NVIDIA/dcgm-exporter `deployment/templates/metrics-configmap.yaml` `.Values.customMetrics`; NVIDIA/gpu-operator
-`templates/dcgm_exporter_config.yaml` and `clusterpolicy.yaml` `.Values.dcgmExporter.config.{name,create,data}`).
+`templates/dcgm_exporter_config.yaml` and `clusterpolicy.yaml` `.Values.dcgmExporter.config.{name,create,data}`;
+v26.7.0 `templates/_helpers.tpl` `gpu-operator.fullimage` and `validator.fullimage`, and `clusterpolicy.yaml`,
+`.Values.{operator,validator}.version`, the values' `#version: ""`).
 `test_commented_keys_are_documented_in_the_reference` checks each is there, commented."""
 
 
