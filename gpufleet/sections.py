@@ -1,7 +1,7 @@
 """One section of the plan report: the value the terminal view, the JSON document and the pull-request comment share.
 
 Each report section (quota headroom, budget burn, resource changes, waivers, ...) is a function of the plan and the
-base plan that returns a `Section`; the two renderers in `gpufleet/report.py` only lay sections out (the comment
+base plan that returns a `Section`; the two renderers in `gpufleet/report/` only lay sections out (the comment
 puts `headline`s in its summary and collapses unchanged sections in `<details>`; the terminal prints `rows` as a
 table sized to the terminal), and `Plan.to_json` stores `data` under `key`.
 """
