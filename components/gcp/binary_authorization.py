@@ -26,9 +26,10 @@ beside GKE's own stack). Their images are `components.images.CHART_IMAGES`, held
 (and the GPU Operator's NFD subchart's) by tests/kubernetes; with the sandbox workloads, the driver, DCGM and the node
 status exporter off, the operator deploys no other operand (NVIDIA/gpu-operator v26.7.0 controllers/state_manager.go
 `isStateEnabled`)."""
-FABRIC_CHECK_IMAGES = (*TCPX_IMAGES.values(), *TCPXO_IMAGES.values(), GIB_DIAGNOSTIC_IMAGE)
-"""What `gpu-fleet fabric-check` runs on GKE's GPU fabric pools (gpufleet/fabric_check.py builds its pods from
-these)."""
+FABRIC_CHECK_IMAGES = tuple(images.pinned(i) for i in (*TCPX_IMAGES.values(), *TCPXO_IMAGES.values(),
+                                                         GIB_DIAGNOSTIC_IMAGE))
+"""What `gpu-fleet fabric-check` runs on GKE's GPU fabric pools, as it runs them (gpufleet/fabric_check.py builds its
+pods from these through `components.images.pinned`: by digest where one is verified)."""
 ENFORCEMENT = {
     BinaryAuthorizationMode.ENFORCED: "ENFORCED_BLOCK_AND_AUDIT_LOG",
     BinaryAuthorizationMode.DRY_RUN: "DRYRUN_AUDIT_LOG_ONLY",
