@@ -352,12 +352,39 @@ def _pool_toleration(pool: EksGpuPool) -> list[dict[str, str]]:
         if is_dedicated(pool) else []
 
 
-def _eks(path: str, region: str, cluster: EksCluster, pool: EksGpuPool) -> FabricCheck:
+def _efa_or_refuse(path: str, pool: EksGpuPool) -> int:
+    """The pool's EFA interfaces per node; a pool without EFA has no fabric to check (exit 2)."""
     efa = efa_interfaces(pool)
     if not efa:
         raise ConfigError([Issue("--pool", "pool without EFA: its GPUs reach other nodes over TCP, there is no "
                                  "fabric to check", path, "fabric-check takes EFA pools (p4d, p4de, p5, p5e, p5en by "
                                  "default, or efa: true)")])
+    return efa
+
+
+def _efa_runs(*, gpus: int, bars: tuple[NcclBar, ...]) -> list[str]:
+    """The launcher's mpirun lines over two nodes of `gpus` GPUs: all_gather 8 B to 16 GiB, then each bar's test."""
+    env = ["-x", "PATH", "-x", "LD_LIBRARY_PATH", "-x", "FI_PROVIDER=efa", "-x", "FI_EFA_FORK_SAFE=1",
+           "-x", "NCCL_DEBUG=INFO", "-x", "NCCL_BUFFSIZE=8388608", "-x", "NCCL_P2P_NET_CHUNKSIZE=524288",
+           "-x", "NCCL_TUNER_PLUGIN=/opt/amazon/ofi-nccl/lib/x86_64-linux-gnu/libnccl-ofi-tuner.so"]
+    mpirun = ["/opt/amazon/openmpi/bin/mpirun", "--allow-run-as-root", "--tag-output", "-np", str(2 * gpus), "-N",
+              str(gpus), "--bind-to", "none", *env, "--mca", "pml", "^cm,ucx", "--mca", "btl", "tcp,self",
+              "--mca", "btl_tcp_if_exclude", "lo,docker0,veth_def_agent"]
+    tests = [("all_gather_perf", ("8", "16G")), *((b.collective, b.sizes) for b in bars)]
+    return [" ".join([*mpirun, f"/opt/nccl-tests/build/{c}", "-b", lo, "-e", hi, "-f", "2", "-g", "1", "-c", "1",
+                      "-n", "100"]) for c, (lo, hi) in dict(tests).items()]
+
+
+def _mpi_steps(*, kubectl: str, job: str) -> list[str]:
+    """What to run: the MPI operator once, the MPIJob, its launcher's log, and the clean-up."""
+    return [f"{kubectl} apply --server-side -f {versions.MPI_OPERATOR}   # once: the MPI operator",
+            f"{kubectl} apply -f fabric-check.yaml   # this output, saved",
+            f"{kubectl} logs -f job/{job}-launcher   # the MPI operator runs the launcher as this Job",
+            f"{kubectl} delete -f fabric-check.yaml"]
+
+
+def _eks(path: str, region: str, cluster: EksCluster, pool: EksGpuPool) -> FabricCheck:
+    efa = _efa_or_refuse(path, pool)
     instance = pool.instance_types[0]
     machine = catalog.machine_type(instance)
     fabric = catalog.fabric.efa_fabric(instance)
@@ -365,16 +392,8 @@ def _eks(path: str, region: str, cluster: EksCluster, pool: EksGpuPool) -> Fabri
     gpus = machine.gpus
     name = f"nccl-tests-{pool.name}"
     kubectl = f"kubectl --context {cluster.name}"
-    env = ["-x", "PATH", "-x", "LD_LIBRARY_PATH", "-x", "FI_PROVIDER=efa", "-x", "FI_EFA_FORK_SAFE=1",
-           "-x", "NCCL_DEBUG=INFO", "-x", "NCCL_BUFFSIZE=8388608", "-x", "NCCL_P2P_NET_CHUNKSIZE=524288",
-           "-x", "NCCL_TUNER_PLUGIN=/opt/amazon/ofi-nccl/lib/x86_64-linux-gnu/libnccl-ofi-tuner.so"]
-    mpirun = ["/opt/amazon/openmpi/bin/mpirun", "--allow-run-as-root", "--tag-output", "-np", str(2 * gpus), "-N",
-              str(gpus), "--bind-to", "none", *env, "--mca", "pml", "^cm,ucx", "--mca", "btl", "tcp,self",
-              "--mca", "btl_tcp_if_exclude", "lo,docker0,veth_def_agent"]
     bars = fabric.nccl if fabric else ()
-    tests = [("all_gather_perf", ("8", "16G")), *((b.collective, b.sizes) for b in bars)]
-    runs = [" ".join([*mpirun, f"/opt/nccl-tests/build/{c}", "-b", lo, "-e", hi, "-f", "2", "-g", "1", "-c", "1",
-                      "-n", "100"]) for c, (lo, hi) in dict(tests).items()]
+    runs = _efa_runs(gpus=gpus, bars=bars)
     # No huge pages: with FI_EFA_FORK_SAFE=1 (set above) libfabric's EFA provider does not use them ("By default,
     # EFA provider will use huge page unless FI_EFA_FORK_SAFE is set to 1/on/true", ofiwg/libfabric
     # man/fi_efa.7.md, FI_EFA_USE_HUGE_PAGE), and the AL2023 AMI reserves none (amazon-eks-ami v20260724 sets no
@@ -405,12 +424,10 @@ def _eks(path: str, region: str, cluster: EksCluster, pool: EksGpuPool) -> Fabri
             },
         },
     }
-    steps = [f"{kubectl} apply --server-side -f {versions.MPI_OPERATOR}   # once: the MPI operator",
-             f"{kubectl} apply -f fabric-check.yaml   # this output, saved",
-             f"{kubectl} logs -f job/{name}-launcher   # the MPI operator runs the launcher as this Job",
-             f"{kubectl} delete -f fabric-check.yaml"]
-    expect = expectations(catalog.fabric.NcclBar("all_gather_perf", ("8", "16G"), None, None, None, "", ()),
-                          line_rate) if line_rate else []
+    steps = _mpi_steps(kubectl=kubectl, job=name)
+    default = NcclBar(collective="all_gather_perf", sizes=("8", "16G"), measured_gbs=None, floor_gbs=None,
+                      avg_floor_gbs=None, basis="", sources=())
+    expect = expectations(default, line_rate) if line_rate else []
     expect += [e for bar in bars for e in expectations(bar, line_rate)]
     title = (f"{instance}: EFA, {efa} efa-only interfaces beside one ENA, {line_rate or 'unknown'} Gbps per node; "
              f"two nodes of NodePool {pool.name} in {', '.join(pool.zones or cluster.zones)} ({region})")

@@ -57,10 +57,18 @@ class PolicyResult:
 def reconcile_config(info: analyzer_pb2.AnalyzerInfo, file_config: Mapping[str, Any],
                      source: str) -> dict[str, tuple[Level, dict[str, Any]]]:
     """Policy name -> (enforcement level, properties): schema defaults, then the file, then JSON Schema."""
-    issues: list[Issue] = []
-    names = {p.name for p in info.policies}
+    issues: list[Issue] = _numbers(file_config, source)
+    all_level = _file_level(file_config, {p.name for p in info.policies}, source, issues)
+    result = {policy.name: _reconcile_policy(policy, file_config, source, all_level=all_level, issues=issues)
+              for policy in info.policies}
+    if issues:
+        raise ConfigError(issues)
+    return result
+
+
+def _file_level(file_config: Mapping[str, Any], names: set[str], source: str, issues: list[Issue]) -> Level | None:
+    """The file's `all` enforcement level, if it sets one; every other top-level key must name a policy."""
     all_level = None
-    issues += _numbers(file_config, source)
     for key, value in file_config.items():
         if key == "all":
             if isinstance(value, dict):
@@ -73,38 +81,47 @@ def reconcile_config(info: analyzer_pb2.AnalyzerInfo, file_config: Mapping[str, 
         elif key not in names:
             issues.append(Issue(f"{source}: {key}", "no such policy in the pack", None,
                                 "known policies: " + ", ".join(sorted(names))))
-    result: dict[str, tuple[Level, dict[str, Any]]] = {}
-    for policy in info.policies:
-        schema = json_format.MessageToDict(policy.configSchema)
-        properties = schema.get("properties", {})
-        props = {k: v["default"] for k, v in properties.items() if "default" in v}
-        level = policy.enforcementLevel if all_level is None else all_level
-        given = file_config.get(policy.name)
-        if isinstance(given, str):
-            level = _level(given, source, policy.name, issues)
-        elif isinstance(given, dict):
-            given = dict(given)
-            if "enforcementLevel" in given:
-                level = _level(given.pop("enforcementLevel"), source, policy.name, issues)
-            props.update(given)
-        elif given is not None:
-            issues.append(Issue(f"{source}: {policy.name}", "expected an enforcement level or an object", given))
-        full = {"type": "object", "properties": properties, "additionalProperties": False,
-                "required": schema.get("required", [])}
-        for err in sorted(jsonschema.Draft7Validator(full).iter_errors(props), key=lambda e: list(e.path)):
-            where = ".".join(str(p) for p in (policy.name, *err.path))
-            named = _enum_issue(err)
-            if named is not None:  # the offending key itself: a region, or a quota name under its region
-                issues.append(Issue(f"{source}: {where}.{err.instance}", named[0], None, named[1]))
-            else:
-                issues.append(Issue(f"{source}: {where}", err.message, None, _hint(properties, err)))
-        issues += [Issue(f"{source}: {where}", message, value, hint)
-                   for where, message, value, hint in waiver_rules.problems(policy.name, props.get("waivers"),
-                                                                            waiver_rules.today())]
-        result[policy.name] = (level, props)
-    if issues:
-        raise ConfigError(issues)
-    return result
+    return all_level
+
+
+def _reconcile_policy(policy: analyzer_pb2.PolicyInfo, file_config: Mapping[str, Any], source: str, *,
+                      all_level: Level | None, issues: list[Issue]) -> tuple[Level, dict[str, Any]]:
+    """One policy's level and properties: its schema's defaults, then `all`, then its own entry in the file."""
+    schema = json_format.MessageToDict(policy.configSchema)
+    properties = schema.get("properties", {})
+    props = {k: v["default"] for k, v in properties.items() if "default" in v}
+    level = policy.enforcementLevel if all_level is None else all_level
+    given = file_config.get(policy.name)
+    if isinstance(given, str):
+        level = _level(given, source, policy.name, issues)
+    elif isinstance(given, dict):
+        given = dict(given)
+        if "enforcementLevel" in given:
+            level = _level(given.pop("enforcementLevel"), source, policy.name, issues)
+        props.update(given)
+    elif given is not None:
+        issues.append(Issue(f"{source}: {policy.name}", "expected an enforcement level or an object", given))
+    issues += _schema_issues(policy.name, schema, props, source)
+    issues += [Issue(f"{source}: {where}", message, value, hint)
+               for where, message, value, hint in waiver_rules.problems(policy.name, props.get("waivers"),
+                                                                        waiver_rules.today())]
+    return level, props
+
+
+def _schema_issues(name: str, schema: Mapping[str, Any], props: Mapping[str, Any], source: str) -> list[Issue]:
+    """What the policy's JSON Schema refuses in `props` (no property beyond the schema's), each named by its path."""
+    properties = schema.get("properties", {})
+    full = {"type": "object", "properties": properties, "additionalProperties": False,
+            "required": schema.get("required", [])}
+    issues = []
+    for err in sorted(jsonschema.Draft7Validator(full).iter_errors(props), key=lambda e: list(e.path)):
+        where = ".".join(str(p) for p in (name, *err.path))
+        named = _enum_issue(err)
+        if named is not None:  # the offending key itself: a region, or a quota name under its region
+            issues.append(Issue(f"{source}: {where}.{err.instance}", named[0], None, named[1]))
+        else:
+            issues.append(Issue(f"{source}: {where}", err.message, None, _hint(properties, err)))
+    return issues
 
 
 _MAX_EXACT = 2**53

@@ -48,9 +48,24 @@ class Vpc(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VpcArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:aws:Vpc", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags, f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
+        vpc, igw, public_rt = self._vpc_and_internet_gateway(name, args, tags)
+        # A single NAT sits in the alphabetically first zone, so adding zones never moves it.
+        nat_zones = sorted(args.zones) if args.nat is NatMode.PER_ZONE else sorted(args.zones)[:1]
+        self.public_subnet_ids, nats = self._public_subnets(name, args, tags, vpc=vpc, igw=igw, route_table=public_rt,
+                                                            nat_zones=nat_zones)
+        self.private_subnet_ids = self._private_subnets(name, args, tags, vpc=vpc, nats=nats)
+        self._default_security_group(name, vpc, {**tags, "Name": f"{args.cluster_name}-default"})
+        if args.flow_logs.enabled:
+            self._flow_logs(name, args, vpc, tags)
+        self.vpc_id = vpc.id
+        self.register_outputs({"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids,
+                               "public_subnet_ids": self.public_subnet_ids})
 
+    def _vpc_and_internet_gateway(self, name: str, args: VpcArgs, tags: dict[str, str],
+                                  ) -> tuple[aws.ec2.Vpc, aws.ec2.InternetGateway, aws.ec2.RouteTable]:
+        """The VPC, its internet gateway and the public route table that sends 0.0.0.0/0 through it."""
+        child = pulumi.ResourceOptions(parent=self)
         vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.cidr, enable_dns_hostnames=True,
                           enable_dns_support=True, tags={**tags, "Name": args.cluster_name}, opts=child)
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags, opts=child)
@@ -58,26 +73,44 @@ class Vpc(pulumi.ComponentResource):
                                        tags={**tags, "Name": f"{args.cluster_name}-public"}, opts=child)
         aws.ec2.Route(f"{name}-public-default", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0",
                       gateway_id=igw.id, opts=child)
+        return vpc, igw, public_rt
 
-        self.private_subnet_ids, self.public_subnet_ids = {}, {}
+    def _public_subnets(self, name: str, args: VpcArgs, tags: dict[str, str], *, vpc: aws.ec2.Vpc,
+                        igw: aws.ec2.InternetGateway, route_table: aws.ec2.RouteTable, nat_zones: list[str],
+                        ) -> tuple[dict[str, pulumi.Output[str]], dict[str, aws.ec2.NatGateway]]:
+        """A public subnet per zone on the public route table, and a NAT gateway in each of `nat_zones`.
+
+        Returns zone -> public subnet id, and zone -> NAT gateway.
+        """
+        child = pulumi.ResourceOptions(parent=self)
+        subnet_ids: dict[str, pulumi.Output[str]] = {}
         nats: dict[str, aws.ec2.NatGateway] = {}
-        # A single NAT sits in the alphabetically first zone, so adding zones never moves it.
-        nat_zones = sorted(args.zones) if args.nat is NatMode.PER_ZONE else sorted(args.zones)[:1]
         for zone in args.zones:
-            private_cidr, public_cidr = zone_subnets(args.cidr, zone)
+            _, public_cidr = zone_subnets(args.cidr, zone)
             public = aws.ec2.Subnet(
                 f"{name}-public-{zone}", vpc_id=vpc.id, availability_zone=zone, cidr_block=public_cidr,
                 map_public_ip_on_launch=False,
                 tags={**tags, "Name": f"{args.cluster_name}-public-{zone}", "kubernetes.io/role/elb": "1"},
                 opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-public-{zone}", route_table_id=public_rt.id, subnet_id=public.id,
-                                          opts=child)
-            self.public_subnet_ids[zone] = public.id
+            aws.ec2.RouteTableAssociation(f"{name}-public-{zone}", route_table_id=route_table.id,
+                                          subnet_id=public.id, opts=child)
+            subnet_ids[zone] = public.id
             if zone in nat_zones:
                 eip = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", tags=tags, opts=child)
                 nats[zone] = aws.ec2.NatGateway(f"{name}-nat-{zone}", allocation_id=eip.id, subnet_id=public.id,
                                                 tags={**tags, "Name": f"{args.cluster_name}-{zone}"},
                                                 opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]))
+        return subnet_ids, nats
+
+    def _private_subnets(self, name: str, args: VpcArgs, tags: dict[str, str], *, vpc: aws.ec2.Vpc,
+                         nats: dict[str, aws.ec2.NatGateway]) -> dict[str, pulumi.Output[str]]:
+        """A private subnet per zone, tagged for Karpenter's discovery, each with a route table out through a NAT.
+
+        A zone's own NAT gateway where it has one, else the single shared one (in the first zone, the only key of
+        `nats`). Returns zone -> private subnet id.
+        """
+        child = pulumi.ResourceOptions(parent=self)
+        subnet_ids: dict[str, pulumi.Output[str]] = {}
         for zone in args.zones:
             private_cidr, _ = zone_subnets(args.cidr, zone)
             private = aws.ec2.Subnet(
@@ -88,19 +121,12 @@ class Vpc(pulumi.ComponentResource):
                 opts=child)
             rt = aws.ec2.RouteTable(f"{name}-private-{zone}", vpc_id=vpc.id,
                                     tags={**tags, "Name": f"{args.cluster_name}-private-{zone}"}, opts=child)
-            nat = nats.get(zone) or nats[nat_zones[0]]
             aws.ec2.Route(f"{name}-private-{zone}-default", route_table_id=rt.id, destination_cidr_block="0.0.0.0/0",
-                          nat_gateway_id=nat.id, opts=child)
+                          nat_gateway_id=(nats.get(zone) or nats[min(nats)]).id, opts=child)
             aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", route_table_id=rt.id, subnet_id=private.id,
                                           opts=child)
-            self.private_subnet_ids[zone] = private.id
-
-        self._default_security_group(name, vpc, {**tags, "Name": f"{args.cluster_name}-default"})
-        if args.flow_logs.enabled:
-            self._flow_logs(name, args, vpc, tags)
-        self.vpc_id = vpc.id
-        self.register_outputs({"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids,
-                               "public_subnet_ids": self.public_subnet_ids})
+            subnet_ids[zone] = private.id
+        return subnet_ids
 
     def _default_security_group(self, name: str, vpc: aws.ec2.Vpc, tags: dict[str, str]) -> None:
         """Adopt the VPC's default security group and strip its rules (CIS AWS 5.4, checkov CKV2_AWS_12).

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from components import catalog
 from components.capacity.rows import CapacityRow, Extractor, PriceBook, ResourceView
@@ -12,65 +14,97 @@ GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
 GKE_CLUSTER = "gcp:container/cluster:Cluster"
 
 
+@dataclass(frozen=True)
+class _PoolGpus:
+    """What GPUs one node of a pool carries."""
+
+    gpu: str
+    """Catalog GPU id ("" where the accelerator is unknown to the catalog)."""
+    accelerator: str
+    """GKE accelerator type string."""
+    per_node: int
+
+
 def _gke_node_pool(r: ResourceView, prices: PriceBook) -> Iterator[CapacityRow]:
+    """A GPU node pool's row: its GPUs, node bounds and capacity type, price and fabric; nothing for a CPU pool."""
     inputs = r.inputs
     node_config = inputs.get("nodeConfig") or {}
-    accelerators = node_config.get("guestAccelerators") or []
     machine_name = node_config.get("machineType") or ""
-    machine = catalog.find_machine_type(machine_name)
-    if not accelerators and machine is None:
+    gpus = _pool_gpus(node_config, machine_name)
+    if gpus is None:
         return
-    acc = accelerators[0] if accelerators else {}
-    gpus_per_node = int(acc.get("count") or (machine.gpus if machine else 0))
-    if gpus_per_node == 0:
-        return
-    accelerator = acc.get("type") or (catalog.gpu(machine.gpu).gke_accelerator if machine else "") or ""
-    gpu_id = machine.gpu if machine else _gpu_by_accelerator(accelerator)
     zones = list(inputs.get("nodeLocations") or [])
-    auto = inputs.get("autoscaling") or {}
-    # Inputs carry only the pair in use; the provider's outputs (what a real preview's stack policies see)
-    # carry both, the unused pair as 0 or null. A pool bounded by total has a non-zero total maximum.
-    if auto.get("totalMaxNodeCount") or auto.get("totalMinNodeCount"):
-        min_nodes = int(auto.get("totalMinNodeCount") or 0)
-        max_nodes = int(auto.get("totalMaxNodeCount") or 0)
-    elif auto:
-        per_zone = max(len(zones), 1)
-        min_nodes = int(auto.get("minNodeCount") or 0) * per_zone
-        max_nodes = int(auto.get("maxNodeCount") or 0) * per_zone
-    else:
-        fixed = int(inputs.get("nodeCount") or inputs.get("initialNodeCount") or 0) * max(len(zones), 1)
-        min_nodes = max_nodes = fixed
+    min_nodes, max_nodes = _node_bounds(inputs, zones=zones)
     labels = node_config.get("labels") or {}
-    capacity = labels.get(LABEL_CAPACITY)
     spot = bool(node_config.get("spot") or node_config.get("preemptible"))
-    if capacity is None:
-        capacity = "spot" if spot else "flex-start" if node_config.get("flexStart") else "on-demand"
     region = str(inputs.get("location") or "")
     cluster = inputs.get("cluster")
-    nics = len((inputs.get("networkConfig") or {}).get("additionalNodeNetworkConfigs") or [])
-    fabric = catalog.fabric.gke_fabric(machine_name)
     yield CapacityRow(
         platform="gke",
         cluster=labels.get(LABEL_CLUSTER) or (cluster if isinstance(cluster, str) else ""),
         region=region,
         pool=str(inputs.get("name") or r.name),
         machine_type=machine_name,
-        gpu=gpu_id,
-        accelerator=accelerator,
-        gpus_per_node=gpus_per_node,
+        gpu=gpus.gpu,
+        accelerator=gpus.accelerator,
+        gpus_per_node=gpus.per_node,
         zones=zones,
         min_nodes=min_nodes,
         max_nodes=max_nodes,
-        min_gpus=min_nodes * gpus_per_node,
-        max_gpus=max_nodes * gpus_per_node,
+        min_gpus=min_nodes * gpus.per_node,
+        max_gpus=max_nodes * gpus.per_node,
         spot=spot,
         **prices.row_price(machine_name, region, spot=spot),
         source_urn=r.urn,
-        capacity=capacity,
+        capacity=_capacity_type(node_config, labels=labels, spot=spot),
         production_critical=labels.get(LABEL_CRITICAL) == "true",
-        # The transport counts only with every GPU NIC the family needs: with fewer, NCCL falls back to TCP.
-        fabric=fabric.transport.value if fabric is not None and nics >= fabric.extra_nics else "TCP",
+        fabric=_fabric(inputs, machine_name=machine_name),
     )
+
+
+def _pool_gpus(node_config: Mapping[str, Any], machine_name: str) -> _PoolGpus | None:
+    """The pool's GPUs from its guest accelerators, else from its machine type; None for a pool without GPUs."""
+    accelerators = node_config.get("guestAccelerators") or []
+    machine = catalog.find_machine_type(machine_name)
+    if not accelerators and machine is None:
+        return None
+    acc = accelerators[0] if accelerators else {}
+    gpus_per_node = int(acc.get("count") or (machine.gpus if machine else 0))
+    if gpus_per_node == 0:
+        return None
+    accelerator = acc.get("type") or (catalog.gpu(machine.gpu).gke_accelerator if machine else "") or ""
+    gpu_id = machine.gpu if machine else _gpu_by_accelerator(accelerator)
+    return _PoolGpus(gpu=gpu_id, accelerator=accelerator, per_node=gpus_per_node)
+
+
+def _node_bounds(inputs: Mapping[str, Any], *, zones: list[str]) -> tuple[int, int]:
+    """The pool's (min, max) nodes over all its zones: total bounds, per-zone bounds times zones, or a fixed size."""
+    auto = inputs.get("autoscaling") or {}
+    # Inputs carry only the pair in use; the provider's outputs (what a real preview's stack policies see)
+    # carry both, the unused pair as 0 or null. A pool bounded by total has a non-zero total maximum.
+    if auto.get("totalMaxNodeCount") or auto.get("totalMinNodeCount"):
+        return int(auto.get("totalMinNodeCount") or 0), int(auto.get("totalMaxNodeCount") or 0)
+    per_zone = max(len(zones), 1)
+    if auto:
+        return int(auto.get("minNodeCount") or 0) * per_zone, int(auto.get("maxNodeCount") or 0) * per_zone
+    fixed = int(inputs.get("nodeCount") or inputs.get("initialNodeCount") or 0) * per_zone
+    return fixed, fixed
+
+
+def _capacity_type(node_config: Mapping[str, Any], *, labels: Mapping[str, str], spot: bool) -> str:
+    """The capacity label gpu-fleet stamps on the pool, else what its node config says: spot, flex-start, on-demand."""
+    capacity = labels.get(LABEL_CAPACITY)
+    if capacity is None:
+        capacity = "spot" if spot else "flex-start" if node_config.get("flexStart") else "on-demand"
+    return capacity
+
+
+def _fabric(inputs: Mapping[str, Any], *, machine_name: str) -> str:
+    """The pool's GPU transport (TCPX, TCPXO, RDMA), or TCP."""
+    nics = len((inputs.get("networkConfig") or {}).get("additionalNodeNetworkConfigs") or [])
+    fabric = catalog.fabric.gke_fabric(machine_name)
+    # The transport counts only with every GPU NIC the family needs: with fewer, NCCL falls back to TCP.
+    return fabric.transport.value if fabric is not None and nics >= fabric.extra_nics else "TCP"
 
 
 def _gke_auto_provisioning(r: ResourceView, prices: PriceBook) -> Iterator[CapacityRow]:

@@ -48,56 +48,66 @@ _P6_ON_DEMAND_ONLY = frozenset({Provisioning.ON_DEMAND, Provisioning.RESERVATION
 quota page read lists P5's and P4/P3/P2's only), so gpu-fleet refuses Spot rather than count it against a guess."""
 
 
-def _aws(name: str, gpu: str, gpus: int, vcpus: int, memory_gib: float, nvme_gb: int, quota: str,
-         provisioning: frozenset[Provisioning] = _ALL_AWS, *, source: Source = AWS_SPECS_SOURCE) -> MachineType:
+def _aws(name: str, *, gpu: str, gpus: int, vcpus: int, memory_gib: float, nvme_gb: int, quota: str,
+         provisioning: frozenset[Provisioning] = _ALL_AWS, source: Source = AWS_SPECS_SOURCE) -> MachineType:
     """An EC2 instance type; memory in GiB, instance-store NVMe in GB, as DescribeInstanceTypes has them."""
-    return MachineType(name, Cloud.AWS, gpu, gpus, vcpus, memory_gib, nvme_gb, quota, provisioning,
-                       source, _EFA.get(name, 0))
+    return MachineType(name, cloud=Cloud.AWS, gpu=gpu, gpus=gpus, vcpus=vcpus, memory_gb=memory_gib,
+                       local_ssd_gb=nvme_gb, aws_quota=quota, provisioning=provisioning, source=source,
+                       efa_interfaces=_EFA.get(name, 0))
 
 
-def _g7(family: str, gpu: str, memory: dict[str, int], nvme: dict[str, int]) -> tuple[MachineType, ...]:
-    """A g7/g7e family: 2xlarge, 4xlarge and 8xlarge carry 1 GPU, 12xlarge 2, 24xlarge 4, 48xlarge 8 (_AWS_2026)."""
-    sizes = {"2xlarge": (1, 8), "4xlarge": (1, 16), "8xlarge": (1, 32), "12xlarge": (2, 48), "24xlarge": (4, 96),
-             "48xlarge": (8, 192)}
-    return tuple(_aws(f"{family}.{size}", gpu, gpus, vcpus, memory[size], nvme[size], "G", source=_AWS_2026)
-                 for size, (gpus, vcpus) in sizes.items())
+def _g7(name: str, *, gpu: str, gpus: int, vcpus: int, memory_gib: float, nvme_gb: int) -> MachineType:
+    """A g7 or g7e size: counts against the G quota, its facts from _AWS_2026."""
+    return _aws(name, gpu=gpu, gpus=gpus, vcpus=vcpus, memory_gib=memory_gib, nvme_gb=nvme_gb, quota="G",
+                source=_AWS_2026)
 
 
 MACHINE_TYPES: tuple[MachineType, ...] = (
     # AWS P5 family counts against its own Spot quota (All P5 Spot Instance Requests), hence "P5".
-    _aws("p5.48xlarge", "h100-80gb", 8, 192, 2048, 30400, "P5"),
-    _aws("p5e.48xlarge", "h200-141gb", 8, 192, 2048, 30400, "P5", _P5E),
-    _aws("p5en.48xlarge", "h200-141gb", 8, 192, 2048, 30400, "P5"),
-    _aws("p4d.24xlarge", "a100-40gb", 8, 96, 1152, 8000, "P"),
-    _aws("p4de.24xlarge", "a100-80gb", 8, 96, 1152, 8000, "P"),
+    _aws("p5.48xlarge", gpu="h100-80gb", gpus=8, vcpus=192, memory_gib=2048, nvme_gb=30400, quota="P5"),
+    _aws("p5e.48xlarge", gpu="h200-141gb", gpus=8, vcpus=192, memory_gib=2048, nvme_gb=30400, quota="P5",
+         provisioning=_P5E),
+    _aws("p5en.48xlarge", gpu="h200-141gb", gpus=8, vcpus=192, memory_gib=2048, nvme_gb=30400, quota="P5"),
+    _aws("p4d.24xlarge", gpu="a100-40gb", gpus=8, vcpus=96, memory_gib=1152, nvme_gb=8000, quota="P"),
+    _aws("p4de.24xlarge", gpu="a100-80gb", gpus=8, vcpus=96, memory_gib=1152, nvme_gb=8000, quota="P"),
     # g6 (L4): 12xlarge and 24xlarge have 4 GPUs, 48xlarge 8, every other size 1.
-    _aws("g6.xlarge", "l4", 1, 4, 16, 250, "G"),
-    _aws("g6.2xlarge", "l4", 1, 8, 32, 450, "G"),
-    _aws("g6.4xlarge", "l4", 1, 16, 64, 600, "G"),
-    _aws("g6.8xlarge", "l4", 1, 32, 128, 900, "G"),
-    _aws("g6.12xlarge", "l4", 4, 48, 192, 3760, "G"),
-    _aws("g6.16xlarge", "l4", 1, 64, 256, 1880, "G"),
-    _aws("g6.24xlarge", "l4", 4, 96, 384, 3760, "G"),
-    _aws("g6.48xlarge", "l4", 8, 192, 768, 7520, "G"),
+    _aws("g6.xlarge", gpu="l4", gpus=1, vcpus=4, memory_gib=16, nvme_gb=250, quota="G"),
+    _aws("g6.2xlarge", gpu="l4", gpus=1, vcpus=8, memory_gib=32, nvme_gb=450, quota="G"),
+    _aws("g6.4xlarge", gpu="l4", gpus=1, vcpus=16, memory_gib=64, nvme_gb=600, quota="G"),
+    _aws("g6.8xlarge", gpu="l4", gpus=1, vcpus=32, memory_gib=128, nvme_gb=900, quota="G"),
+    _aws("g6.12xlarge", gpu="l4", gpus=4, vcpus=48, memory_gib=192, nvme_gb=3760, quota="G"),
+    _aws("g6.16xlarge", gpu="l4", gpus=1, vcpus=64, memory_gib=256, nvme_gb=1880, quota="G"),
+    _aws("g6.24xlarge", gpu="l4", gpus=4, vcpus=96, memory_gib=384, nvme_gb=3760, quota="G"),
+    _aws("g6.48xlarge", gpu="l4", gpus=8, vcpus=192, memory_gib=768, nvme_gb=7520, quota="G"),
     # g6e (L40S): same GPU counts per size as g6, twice the memory.
-    _aws("g6e.xlarge", "l40s", 1, 4, 32, 250, "G"),
-    _aws("g6e.2xlarge", "l40s", 1, 8, 64, 450, "G"),
-    _aws("g6e.4xlarge", "l40s", 1, 16, 128, 600, "G"),
-    _aws("g6e.8xlarge", "l40s", 1, 32, 256, 900, "G"),
-    _aws("g6e.12xlarge", "l40s", 4, 48, 384, 3800, "G"),
-    _aws("g6e.16xlarge", "l40s", 1, 64, 512, 1900, "G"),
-    _aws("g6e.24xlarge", "l40s", 4, 96, 768, 3800, "G"),
-    _aws("g6e.48xlarge", "l40s", 8, 192, 1536, 7600, "G"),
+    _aws("g6e.xlarge", gpu="l40s", gpus=1, vcpus=4, memory_gib=32, nvme_gb=250, quota="G"),
+    _aws("g6e.2xlarge", gpu="l40s", gpus=1, vcpus=8, memory_gib=64, nvme_gb=450, quota="G"),
+    _aws("g6e.4xlarge", gpu="l40s", gpus=1, vcpus=16, memory_gib=128, nvme_gb=600, quota="G"),
+    _aws("g6e.8xlarge", gpu="l40s", gpus=1, vcpus=32, memory_gib=256, nvme_gb=900, quota="G"),
+    _aws("g6e.12xlarge", gpu="l40s", gpus=4, vcpus=48, memory_gib=384, nvme_gb=3800, quota="G"),
+    _aws("g6e.16xlarge", gpu="l40s", gpus=1, vcpus=64, memory_gib=512, nvme_gb=1900, quota="G"),
+    _aws("g6e.24xlarge", gpu="l40s", gpus=4, vcpus=96, memory_gib=768, nvme_gb=3800, quota="G"),
+    _aws("g6e.48xlarge", gpu="l40s", gpus=8, vcpus=192, memory_gib=1536, nvme_gb=7600, quota="G"),
     # The 2026 types (_AWS_2026). p5.4xlarge is P5's single-H100 size (one EFA interface, not on by default).
-    _aws("p5.4xlarge", "h100-80gb", 1, 16, 256, 3800, "P5", source=_AWS_2026),
-    _aws("p6-b200.48xlarge", "b200", 8, 192, 2048, 30400, "P6", _P6_ON_DEMAND_ONLY, source=_AWS_2026),
-    _aws("p6-b300.48xlarge", "b300", 8, 192, 4096, 30400, "P6", _P6_ON_DEMAND_ONLY, source=_AWS_2026),
-    *_g7("g7e", "rtx-pro-6000",
-         {"2xlarge": 64, "4xlarge": 128, "8xlarge": 256, "12xlarge": 512, "24xlarge": 1024, "48xlarge": 2048},
-         {"2xlarge": 1900, "4xlarge": 1900, "8xlarge": 1900, "12xlarge": 3800, "24xlarge": 7600, "48xlarge": 15200}),
-    *_g7("g7", "rtx-pro-4500",
-         {"2xlarge": 32, "4xlarge": 64, "8xlarge": 128, "12xlarge": 192, "24xlarge": 384, "48xlarge": 768},
-         {"2xlarge": 440, "4xlarge": 875, "8xlarge": 930, "12xlarge": 1900, "24xlarge": 3800, "48xlarge": 7600}),
+    _aws("p5.4xlarge", gpu="h100-80gb", gpus=1, vcpus=16, memory_gib=256, nvme_gb=3800, quota="P5", source=_AWS_2026),
+    _aws("p6-b200.48xlarge", gpu="b200", gpus=8, vcpus=192, memory_gib=2048, nvme_gb=30400, quota="P6",
+         provisioning=_P6_ON_DEMAND_ONLY, source=_AWS_2026),
+    _aws("p6-b300.48xlarge", gpu="b300", gpus=8, vcpus=192, memory_gib=4096, nvme_gb=30400, quota="P6",
+         provisioning=_P6_ON_DEMAND_ONLY, source=_AWS_2026),
+    # g7e (RTX PRO 6000) and g7 (RTX PRO 4500): 2xlarge, 4xlarge and 8xlarge carry 1 GPU, 12xlarge 2, 24xlarge 4,
+    # 48xlarge 8 (_AWS_2026).
+    _g7("g7e.2xlarge", gpu="rtx-pro-6000", gpus=1, vcpus=8, memory_gib=64, nvme_gb=1900),
+    _g7("g7e.4xlarge", gpu="rtx-pro-6000", gpus=1, vcpus=16, memory_gib=128, nvme_gb=1900),
+    _g7("g7e.8xlarge", gpu="rtx-pro-6000", gpus=1, vcpus=32, memory_gib=256, nvme_gb=1900),
+    _g7("g7e.12xlarge", gpu="rtx-pro-6000", gpus=2, vcpus=48, memory_gib=512, nvme_gb=3800),
+    _g7("g7e.24xlarge", gpu="rtx-pro-6000", gpus=4, vcpus=96, memory_gib=1024, nvme_gb=7600),
+    _g7("g7e.48xlarge", gpu="rtx-pro-6000", gpus=8, vcpus=192, memory_gib=2048, nvme_gb=15200),
+    _g7("g7.2xlarge", gpu="rtx-pro-4500", gpus=1, vcpus=8, memory_gib=32, nvme_gb=440),
+    _g7("g7.4xlarge", gpu="rtx-pro-4500", gpus=1, vcpus=16, memory_gib=64, nvme_gb=875),
+    _g7("g7.8xlarge", gpu="rtx-pro-4500", gpus=1, vcpus=32, memory_gib=128, nvme_gb=930),
+    _g7("g7.12xlarge", gpu="rtx-pro-4500", gpus=2, vcpus=48, memory_gib=192, nvme_gb=1900),
+    _g7("g7.24xlarge", gpu="rtx-pro-4500", gpus=4, vcpus=96, memory_gib=384, nvme_gb=3800),
+    _g7("g7.48xlarge", gpu="rtx-pro-4500", gpus=8, vcpus=192, memory_gib=768, nvme_gb=7600),
 )
 
 _KP_FRACTIONAL = Source("https://github.com/aws/karpenter-provider-aws/issues/9395", "2026-12-01")
@@ -113,16 +123,17 @@ P6E_CAPACITY_BLOCKS_ONLY = ("p6e-gb200 is sold only as EC2 Capacity Blocks for U
 _FRACTIONAL = ("a fractional L4 type: Karpenter reports instance-gpu-count 0 and no nvidia.com/gpu for it, so a GPU "
                "NodePool can never select it, and gpu-fleet does not model GPU fractions (it emits no NodeOverlay)")
 REFUSED: tuple[Refusal, ...] = (
-    *(Refusal(f"g6f.{size}", Cloud.AWS, f"{share} of an NVIDIA L4", _FRACTIONAL,
-              "use g6.xlarge (one whole L4) or larger", (_AWS_2026, _KP_FRACTIONAL))
+    *(Refusal(f"g6f.{size}", cloud=Cloud.AWS, carries=f"{share} of an NVIDIA L4", reason=_FRACTIONAL,
+              hint="use g6.xlarge (one whole L4) or larger", sources=(_AWS_2026, _KP_FRACTIONAL))
       for size, share in (("large", "1/8"), ("xlarge", "1/8"), ("2xlarge", "1/4"), ("4xlarge", "1/2"))),
-    Refusal("gr6f.4xlarge", Cloud.AWS, "1/2 of an NVIDIA L4", _FRACTIONAL, "use gr6.4xlarge or g6.4xlarge",
-            (_AWS_2026, _KP_FRACTIONAL)),
-    Refusal("p6e-gb200.36xlarge", Cloud.AWS, "4 x NVIDIA GB200 (arm64, in 36- or 72-GPU UltraServers)",
-            "P6e-GB200 is not provisioned by gpu-fleet yet, even with Capacity Blocks: Karpenter v1.14.1 does not "
-            "list the type, and EKS runs it only with the NVIDIA DRA driver and ComputeDomains, which gpu-fleet does "
-            "not install", "use p6-b200.48xlarge (8 x B200, 8 EFA), or an EKS managed node group on the Capacity "
-            "Block outside gpu-fleet", (_EKS_ULTRASERVER, _AWS_2026)),
+    Refusal("gr6f.4xlarge", cloud=Cloud.AWS, carries="1/2 of an NVIDIA L4", reason=_FRACTIONAL,
+            hint="use gr6.4xlarge or g6.4xlarge", sources=(_AWS_2026, _KP_FRACTIONAL)),
+    Refusal("p6e-gb200.36xlarge", cloud=Cloud.AWS, carries="4 x NVIDIA GB200 (arm64, in 36- or 72-GPU UltraServers)",
+            reason="P6e-GB200 is not provisioned by gpu-fleet yet, even with Capacity Blocks: Karpenter v1.14.1 does "
+            "not list the type, and EKS runs it only with the NVIDIA DRA driver and ComputeDomains, which gpu-fleet "
+            "does not install",
+            hint="use p6-b200.48xlarge (8 x B200, 8 EFA), or an EKS managed node group on the Capacity Block outside "
+            "gpu-fleet", sources=(_EKS_ULTRASERVER, _AWS_2026)),
 )
 """EC2 instance types gpu-fleet refuses, each with what it does not yet provision (config validation and README)."""
 
@@ -133,16 +144,15 @@ PRICES: tuple[Price, ...] = tuple(p for p in _prices.PRICES if p.machine_type in
 # Keyed by (MachineType.aws_quota, spot). On-demand, every P instance shares one quota; Spot splits P5
 # (p5, p5e, p5en) from P4/P3/P2 - the old single "All P Spot Instance Requests" quota is now L-7212CCBC's
 # "All P4, P3 and P2 Spot Instance Requests".
-_P_ON_DEMAND = AwsQuota("L-417A185B", "Running On-Demand P instances", _AWS_QUOTA_PAGE)
+_P_ON_DEMAND = AwsQuota("L-417A185B", name="Running On-Demand P instances", source=_AWS_QUOTA_PAGE)
 AWS_QUOTAS: dict[tuple[str, bool], AwsQuota] = {
     ("P", False): _P_ON_DEMAND,
-    ("P", True): AwsQuota("L-7212CCBC", "All P4, P3 and P2 Spot Instance Requests", _AWS_QUOTA_PAGE),
+    ("P", True): AwsQuota("L-7212CCBC", name="All P4, P3 and P2 Spot Instance Requests", source=_AWS_QUOTA_PAGE),
     ("P5", False): _P_ON_DEMAND,
-    ("P5", True): AwsQuota("L-C4BD4855", "All P5 Spot Instance Requests", _AWS_QUOTA_PAGE),
+    ("P5", True): AwsQuota("L-C4BD4855", name="All P5 Spot Instance Requests", source=_AWS_QUOTA_PAGE),
     # P6 (p6-b200, p6-b300) on-demand: the page's "Running On-Demand P instances" covers every P type. Spot: no code
     # verified (_P6_ON_DEMAND_ONLY refuses it).
     ("P6", False): _P_ON_DEMAND,
-    ("G", False): AwsQuota("L-DB2E81BA", "Running On-Demand G and VT instances", _AWS_QUOTA_PAGE),
-    ("G", True): AwsQuota("L-3819A6DF", "All G and VT Spot Instance Requests", _AWS_QUOTA_PAGE),
+    ("G", False): AwsQuota("L-DB2E81BA", name="Running On-Demand G and VT instances", source=_AWS_QUOTA_PAGE),
+    ("G", True): AwsQuota("L-3819A6DF", name="All G and VT Spot Instance Requests", source=_AWS_QUOTA_PAGE),
 }
-

@@ -85,63 +85,70 @@ GCP_2026_SOURCES: tuple[Source, ...] = (_CT_A4, _CT_G4, _CT_A4X, _DSTACK_RESERVA
 """Where the A4, G4 and A4X facts come from."""
 
 
-def _gcp(name: str, gpu: str, gpus: int, vcpus: int, memory_gb: float, local_ssd_gb: int = 0,
-         provisioning: frozenset[Provisioning] = _ALL_GCP, *, source: Source = _GCP_ACCEL,
+def _gcp(name: str, *, gpu: str, gpus: int, vcpus: int, memory_gb: float, local_ssd_gb: int = 0,
+         provisioning: frozenset[Provisioning] = _ALL_GCP, source: Source = _GCP_ACCEL,
          verified: bool = True) -> MachineType:
-    return MachineType(name, Cloud.GCP, gpu, gpus, vcpus, memory_gb, local_ssd_gb, None, provisioning,
-                       source, verified=verified)
+    """A Compute Engine machine type; every fact by keyword, so a row cannot confuse vCPUs with memory."""
+    return MachineType(name, cloud=Cloud.GCP, gpu=gpu, gpus=gpus, vcpus=vcpus, memory_gb=memory_gb,
+                       local_ssd_gb=local_ssd_gb, aws_quota=None, provisioning=provisioning, source=source,
+                       verified=verified)
 
 
 MACHINE_TYPES: tuple[MachineType, ...] = (
     # A2 Standard (A100 40GB): Local SSD can be attached but none is bundled.
-    _gcp("a2-highgpu-1g", "a100-40gb", 1, 12, 85),
-    _gcp("a2-highgpu-2g", "a100-40gb", 2, 24, 170),
-    _gcp("a2-highgpu-4g", "a100-40gb", 4, 48, 340),
-    _gcp("a2-highgpu-8g", "a100-40gb", 8, 96, 680),
-    _gcp("a2-megagpu-16g", "a100-40gb", 16, 96, 1360),
+    _gcp("a2-highgpu-1g", gpu="a100-40gb", gpus=1, vcpus=12, memory_gb=85),
+    _gcp("a2-highgpu-2g", gpu="a100-40gb", gpus=2, vcpus=24, memory_gb=170),
+    _gcp("a2-highgpu-4g", gpu="a100-40gb", gpus=4, vcpus=48, memory_gb=340),
+    _gcp("a2-highgpu-8g", gpu="a100-40gb", gpus=8, vcpus=96, memory_gb=680),
+    _gcp("a2-megagpu-16g", gpu="a100-40gb", gpus=16, vcpus=96, memory_gb=1360),
     # A2 Ultra (A100 80GB): 375 GiB of Local SSD bundled per GPU.
-    _gcp("a2-ultragpu-1g", "a100-80gb", 1, 12, 170, 375),
-    _gcp("a2-ultragpu-2g", "a100-80gb", 2, 24, 340, 750),
-    _gcp("a2-ultragpu-4g", "a100-80gb", 4, 48, 680, 1500),
-    _gcp("a2-ultragpu-8g", "a100-80gb", 8, 96, 1360, 3000),
+    _gcp("a2-ultragpu-1g", gpu="a100-80gb", gpus=1, vcpus=12, memory_gb=170, local_ssd_gb=375),
+    _gcp("a2-ultragpu-2g", gpu="a100-80gb", gpus=2, vcpus=24, memory_gb=340, local_ssd_gb=750),
+    _gcp("a2-ultragpu-4g", gpu="a100-80gb", gpus=4, vcpus=48, memory_gb=680, local_ssd_gb=1500),
+    _gcp("a2-ultragpu-8g", gpu="a100-80gb", gpus=8, vcpus=96, memory_gb=1360, local_ssd_gb=3000),
     # A3 High (H100 80GB): the 1/2/4-GPU shapes only as Spot or flex-start.
-    _gcp("a3-highgpu-1g", "h100-80gb", 1, 26, 234, 750, _SPOT_OR_FLEX),
-    _gcp("a3-highgpu-2g", "h100-80gb", 2, 52, 468, 1500, _SPOT_OR_FLEX),
-    _gcp("a3-highgpu-4g", "h100-80gb", 4, 104, 936, 3000, _SPOT_OR_FLEX),
-    _gcp("a3-highgpu-8g", "h100-80gb", 8, 208, 1872, 6000),
-    _gcp("a3-megagpu-8g", "h100-mega-80gb", 8, 208, 1872, 6000),
-    _gcp("a3-ultragpu-8g", "h200-141gb", 8, 224, 2952, 12000, _NO_ON_DEMAND),
+    _gcp("a3-highgpu-1g", gpu="h100-80gb", gpus=1, vcpus=26, memory_gb=234, local_ssd_gb=750,
+         provisioning=_SPOT_OR_FLEX),
+    _gcp("a3-highgpu-2g", gpu="h100-80gb", gpus=2, vcpus=52, memory_gb=468, local_ssd_gb=1500,
+         provisioning=_SPOT_OR_FLEX),
+    _gcp("a3-highgpu-4g", gpu="h100-80gb", gpus=4, vcpus=104, memory_gb=936, local_ssd_gb=3000,
+         provisioning=_SPOT_OR_FLEX),
+    _gcp("a3-highgpu-8g", gpu="h100-80gb", gpus=8, vcpus=208, memory_gb=1872, local_ssd_gb=6000),
+    _gcp("a3-megagpu-8g", gpu="h100-mega-80gb", gpus=8, vcpus=208, memory_gb=1872, local_ssd_gb=6000),
+    _gcp("a3-ultragpu-8g", gpu="h200-141gb", gpus=8, vcpus=224, memory_gb=2952, local_ssd_gb=12000,
+         provisioning=_NO_ON_DEMAND),
     # G2 (L4), default memory; Local SSD optional, not bundled. g2-standard-32 has one GPU, not two.
-    _gcp("g2-standard-4", "l4", 1, 4, 16),
-    _gcp("g2-standard-8", "l4", 1, 8, 32),
-    _gcp("g2-standard-12", "l4", 1, 12, 48),
-    _gcp("g2-standard-16", "l4", 1, 16, 64),
-    _gcp("g2-standard-24", "l4", 2, 24, 96),
-    _gcp("g2-standard-32", "l4", 1, 32, 128),
-    _gcp("g2-standard-48", "l4", 4, 48, 192),
-    _gcp("g2-standard-96", "l4", 8, 96, 384),
+    _gcp("g2-standard-4", gpu="l4", gpus=1, vcpus=4, memory_gb=16),
+    _gcp("g2-standard-8", gpu="l4", gpus=1, vcpus=8, memory_gb=32),
+    _gcp("g2-standard-12", gpu="l4", gpus=1, vcpus=12, memory_gb=48),
+    _gcp("g2-standard-16", gpu="l4", gpus=1, vcpus=16, memory_gb=64),
+    _gcp("g2-standard-24", gpu="l4", gpus=2, vcpus=24, memory_gb=96),
+    _gcp("g2-standard-32", gpu="l4", gpus=1, vcpus=32, memory_gb=128),
+    _gcp("g2-standard-48", gpu="l4", gpus=4, vcpus=48, memory_gb=192),
+    _gcp("g2-standard-96", gpu="l4", gpus=8, vcpus=96, memory_gb=384),
     # A4 (B200): 32 bundled Local SSDs (12,000 GiB) as on A3 Ultra; no plain on-demand (_DSTACK_RESERVATIONS).
-    _gcp("a4-highgpu-8g", "b200", 8, 224, 3968, 12000, _NO_ON_DEMAND, source=_CT_A4, verified=False),
+    _gcp("a4-highgpu-8g", gpu="b200", gpus=8, vcpus=224, memory_gb=3968, local_ssd_gb=12000,
+         provisioning=_NO_ON_DEMAND, source=_CT_A4, verified=False),
     # G4 (RTX PRO 6000), the whole-GPU sizes; on-demand, Spot, flex-start and reservations (_GCP_CONSUMPTION).
     # No Local SSD is bundled as far as the sources read say (_CT_G4 attaches none).
-    _gcp("g4-standard-48", "rtx-pro-6000", 1, 48, 180, source=_CT_G4, verified=False),
-    _gcp("g4-standard-96", "rtx-pro-6000", 2, 96, 360, source=_CT_G4, verified=False),
-    _gcp("g4-standard-192", "rtx-pro-6000", 4, 192, 720, source=_CT_G4, verified=False),
-    _gcp("g4-standard-384", "rtx-pro-6000", 8, 384, 1440, source=_CT_G4, verified=False),
+    _gcp("g4-standard-48", gpu="rtx-pro-6000", gpus=1, vcpus=48, memory_gb=180, source=_CT_G4, verified=False),
+    _gcp("g4-standard-96", gpu="rtx-pro-6000", gpus=2, vcpus=96, memory_gb=360, source=_CT_G4, verified=False),
+    _gcp("g4-standard-192", gpu="rtx-pro-6000", gpus=4, vcpus=192, memory_gb=720, source=_CT_G4, verified=False),
+    _gcp("g4-standard-384", gpu="rtx-pro-6000", gpus=8, vcpus=384, memory_gb=1440, source=_CT_G4, verified=False),
 )
 
 REFUSED: tuple[Refusal, ...] = (
-    Refusal("a4x-highgpu-4g", Cloud.GCP, "4 x NVIDIA GB200 (arm64, a 1x72 NVLink domain)",
-            "A4X is not provisioned by gpu-fleet yet: it needs arm64 node pools (gpu-fleet's installers and "
+    Refusal("a4x-highgpu-4g", cloud=Cloud.GCP, carries="4 x NVIDIA GB200 (arm64, a 1x72 NVLink domain)",
+            reason="A4X is not provisioned by gpu-fleet yet: it needs arm64 node pools (gpu-fleet's installers and "
             "DaemonSets are amd64-only), a compact ResourcePolicy with accelerator_topology 1x72, GKE managed "
             "DRANET networking instead of gpu-fleet's RoCE VPCs, and the NVIDIA DRA driver with ComputeDomains "
             "(IMEX) for the NVLink domain; it is sold only through reservations",
-            "use a4-highgpu-8g (8 x B200, RDMA) or a3-ultragpu-8g, or provision A4X with cluster-toolkit's "
-            "gke-a4x blueprint", (_CT_A4X, _GCP_CONSUMPTION)),
-    *(Refusal(f"g4-standard-{n}", Cloud.GCP, f"{share} of an NVIDIA RTX PRO 6000",
-              "a fractional G4 shape: its GPU is a share of one RTX PRO 6000, which gpu-fleet's whole-GPU "
-              "capacity, quota and price rows cannot count", "use g4-standard-48 (one whole GPU) or larger",
-              (_CT_G4,))
+            hint="use a4-highgpu-8g (8 x B200, RDMA) or a3-ultragpu-8g, or provision A4X with cluster-toolkit's "
+            "gke-a4x blueprint", sources=(_CT_A4X, _GCP_CONSUMPTION)),
+    *(Refusal(f"g4-standard-{n}", cloud=Cloud.GCP, carries=f"{share} of an NVIDIA RTX PRO 6000",
+              reason="a fractional G4 shape: its GPU is a share of one RTX PRO 6000, which gpu-fleet's whole-GPU "
+              "capacity, quota and price rows cannot count", hint="use g4-standard-48 (one whole GPU) or larger",
+              sources=(_CT_G4,))
       for n, share in ((6, "1/8"), (12, "1/4"), (24, "1/2"))),
 )
 """GCP machine types gpu-fleet refuses, each with what it does not yet provision (config validation and README)."""

@@ -7,7 +7,7 @@ source, instead of half-way through `pulumi up`. Each fact cites the page it was
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from components.catalog.types import CHECKED as _CHECKED
 from components.catalog.types import Source
@@ -19,7 +19,7 @@ and every GCP region of SkyPilot's v9 catalog that was read, is in it (tests/cat
 first)."""
 
 
-def _zones(region: str, letters: str = "abc") -> tuple[str, ...]:
+def _zones(region: str, *, letters: str = "abc") -> tuple[str, ...]:
     return tuple(f"{region}-{letter}" for letter in letters)
 
 
@@ -34,9 +34,9 @@ GCP_REGIONS: dict[str, tuple[str, ...]] = {
         "us-east4", "us-east5", "us-south1", "us-west1", "us-west2", "us-west3", "us-west4",
     )},
     # The three regions whose zones are not -a, -b, -c.
-    "europe-west1": _zones("europe-west1", "bcd"),
-    "us-central1": _zones("us-central1", "abcf"),
-    "us-east1": _zones("us-east1", "bcd"),
+    "europe-west1": _zones("europe-west1", letters="bcd"),
+    "us-central1": _zones("us-central1", letters="abcf"),
+    "us-east1": _zones("us-east1", letters="bcd"),
 }
 """Every GCP region and its zones (GCP_REGIONS_SOURCE)."""
 
@@ -47,6 +47,8 @@ class MachineSeries:
 
     name: str
     """GCP's name of the series, e.g. ``A3 Mega``."""
+    _: KW_ONLY
+    """Every field after the name only by keyword: a row names each fact it states."""
     machines: tuple[str, ...]
     """Machine types of the series that the catalog knows."""
     boot_disk_types: tuple[str, ...]
@@ -79,25 +81,31 @@ and the fabric review lists "Hyperdisk boot" for A4; the Hyperdisk page's machin
 read. Unverified for G4: hyperdisk-balanced is asked for explicitly, which every Titanium series takes."""
 
 _PD = ("pd-balanced", "pd-ssd")
+_A2_STANDARD = ("a2-highgpu-1g", "a2-highgpu-2g", "a2-highgpu-4g", "a2-highgpu-8g", "a2-megagpu-16g")
+_G2 = ("g2-standard-4", "g2-standard-8", "g2-standard-12", "g2-standard-16", "g2-standard-24", "g2-standard-32",
+       "g2-standard-48", "g2-standard-96")
 MACHINE_SERIES: tuple[MachineSeries, ...] = (
-    MachineSeries("A2 Standard", ("a2-highgpu-1g", "a2-highgpu-2g", "a2-highgpu-4g", "a2-highgpu-8g",
-                                  "a2-megagpu-16g"), (*_PD, "pd-standard"),
-                  dict.fromkeys(("a2-highgpu-1g", "a2-highgpu-2g", "a2-highgpu-4g", "a2-highgpu-8g",
-                                 "a2-megagpu-16g"), 8), _ACCEL_DISKS),
-    MachineSeries("A2 Ultra", ("a2-ultragpu-1g", "a2-ultragpu-2g", "a2-ultragpu-4g", "a2-ultragpu-8g"),
-                  (*_PD, "pd-standard"), {}, _ACCEL_DISKS),
-    MachineSeries("A3 High", ("a3-highgpu-1g", "a3-highgpu-2g", "a3-highgpu-4g"), _PD, {}, _ACCEL_DISKS),
-    MachineSeries("A3 High", ("a3-highgpu-8g",), (*_PD, "hyperdisk-balanced"), {}, _ACCEL_DISKS),
-    MachineSeries("A3 Mega", ("a3-megagpu-8g",), (*_PD, "hyperdisk-balanced"), {}, _ACCEL_DISKS),
-    MachineSeries("A3 Ultra", ("a3-ultragpu-8g",), ("hyperdisk-balanced",), {}, _A3_ULTRA_DISKS),
-    MachineSeries("A4", ("a4-highgpu-8g",), ("hyperdisk-balanced",), {}, _HYPERDISK_ONLY_2026),
-    MachineSeries("G4", ("g4-standard-48", "g4-standard-96", "g4-standard-192", "g4-standard-384"),
-                  ("hyperdisk-balanced",), {}, _HYPERDISK_ONLY_2026),
-    MachineSeries("G2", ("g2-standard-4", "g2-standard-8", "g2-standard-12", "g2-standard-16", "g2-standard-24",
-                         "g2-standard-32", "g2-standard-48", "g2-standard-96"), _PD,
-                  {"g2-standard-4": 1, "g2-standard-8": 1, "g2-standard-12": 1, "g2-standard-16": 1,
-                   "g2-standard-24": 2, "g2-standard-32": 1, "g2-standard-48": 4, "g2-standard-96": 8},
-                  _ACCEL_DISKS),
+    MachineSeries("A2 Standard", machines=_A2_STANDARD, boot_disk_types=(*_PD, "pd-standard"),
+                  attachable_local_ssd=dict.fromkeys(_A2_STANDARD, 8), source=_ACCEL_DISKS),
+    MachineSeries("A2 Ultra", machines=("a2-ultragpu-1g", "a2-ultragpu-2g", "a2-ultragpu-4g", "a2-ultragpu-8g"),
+                  boot_disk_types=(*_PD, "pd-standard"), attachable_local_ssd={}, source=_ACCEL_DISKS),
+    MachineSeries("A3 High", machines=("a3-highgpu-1g", "a3-highgpu-2g", "a3-highgpu-4g"), boot_disk_types=_PD,
+                  attachable_local_ssd={}, source=_ACCEL_DISKS),
+    MachineSeries("A3 High", machines=("a3-highgpu-8g",), boot_disk_types=(*_PD, "hyperdisk-balanced"),
+                  attachable_local_ssd={}, source=_ACCEL_DISKS),
+    MachineSeries("A3 Mega", machines=("a3-megagpu-8g",), boot_disk_types=(*_PD, "hyperdisk-balanced"),
+                  attachable_local_ssd={}, source=_ACCEL_DISKS),
+    MachineSeries("A3 Ultra", machines=("a3-ultragpu-8g",), boot_disk_types=("hyperdisk-balanced",),
+                  attachable_local_ssd={}, source=_A3_ULTRA_DISKS),
+    MachineSeries("A4", machines=("a4-highgpu-8g",), boot_disk_types=("hyperdisk-balanced",),
+                  attachable_local_ssd={}, source=_HYPERDISK_ONLY_2026),
+    MachineSeries("G4", machines=("g4-standard-48", "g4-standard-96", "g4-standard-192", "g4-standard-384"),
+                  boot_disk_types=("hyperdisk-balanced",), attachable_local_ssd={}, source=_HYPERDISK_ONLY_2026),
+    MachineSeries("G2", machines=_G2, boot_disk_types=_PD,
+                  attachable_local_ssd={"g2-standard-4": 1, "g2-standard-8": 1, "g2-standard-12": 1,
+                                        "g2-standard-16": 1, "g2-standard-24": 2, "g2-standard-32": 1,
+                                        "g2-standard-48": 4, "g2-standard-96": 8},
+                  source=_ACCEL_DISKS),
 )
 BOOT_DISK_SOURCES: tuple[Source, ...] = (_ACCEL_DISKS, _HYPERDISK_BOOT, _A3_ULTRA_DISKS, _HYPERDISK_ONLY_2026)
 GKE_DEFAULT_BOOT_DISK = "pd-balanced"

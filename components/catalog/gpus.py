@@ -58,8 +58,8 @@ _MIG_RTX_PRO_6000 = ("1g.24gb", "2g.48gb", "4g.96gb")  # _GKE_PARTITIONER_2026; 
 _MIG_B300 = ("1g.34gb", "1g.67gb", "2g.67gb", "3g.135gb", "4g.135gb", "7g.269gb")  # _HYPERPOD_MIG, unverified
 
 
-def _gcp_gpu(gpu_id: str, model: str, memory_gb: int, accelerator: str, metric: str,
-             mig: tuple[str, ...] = (), aws_name: str | None = None, *, source: Source = GCP_GPUS_SOURCE,
+def _gcp_gpu(gpu_id: str, *, model: str, memory_gb: int, accelerator: str, metric: str,
+             mig: tuple[str, ...] = (), aws_name: str | None = None, source: Source = GCP_GPUS_SOURCE,
              quota_verified: bool = True) -> Gpu:
     """A GCP GPU; Spot (and flex-start) capacity counts against the PREEMPTIBLE_ twin of its metric.
 
@@ -70,42 +70,47 @@ def _gcp_gpu(gpu_id: str, model: str, memory_gb: int, accelerator: str, metric: 
                aws_gpu_name=aws_name, quota_verified=quota_verified)
 
 
-
-def _aws_gpu(gpu_id: str, model: str, memory_gb: int, mig: tuple[str, ...] = (), *, source: Source) -> Gpu:
+def _aws_gpu(gpu_id: str, *, model: str, memory_gb: int, mig: tuple[str, ...] = (), source: Source) -> Gpu:
     """A GPU only EC2 sells here: no GKE accelerator or GCP quota; Karpenter's ``instance-gpu-name`` is its id."""
     return Gpu(id=gpu_id, model=model, memory_gb=memory_gb, gke_accelerator=None, gcp_quota_metric=None,
                gcp_preemptible_quota_metric=None, mig_partitions=mig, source=source, aws_gpu_name=gpu_id)
 
+
 GPUS: tuple[Gpu, ...] = (
     # A2 Standard carries nvidia-tesla-a100 (GPU machine types + GKE pages); the GPU page's summary list
     # says nvidia-a100-40gb, but its A2 Standard section and GKE both use nvidia-tesla-a100.
-    _gcp_gpu("a100-40gb", "NVIDIA A100 40GB", 40, "nvidia-tesla-a100", "NVIDIA_A100_GPUS", _MIG_A100_40GB, "a100"),
-    _gcp_gpu("a100-80gb", "NVIDIA A100 80GB", 80, "nvidia-a100-80gb", "NVIDIA_A100_80GB_GPUS", _MIG_A100_80GB, "a100"),
-    _gcp_gpu("h100-80gb", "NVIDIA H100 80GB", 80, "nvidia-h100-80gb", "NVIDIA_H100_GPUS", _MIG_H100, "h100"),
+    _gcp_gpu("a100-40gb", model="NVIDIA A100 40GB", memory_gb=40, accelerator="nvidia-tesla-a100",
+             metric="NVIDIA_A100_GPUS", mig=_MIG_A100_40GB, aws_name="a100"),
+    _gcp_gpu("a100-80gb", model="NVIDIA A100 80GB", memory_gb=80, accelerator="nvidia-a100-80gb",
+             metric="NVIDIA_A100_80GB_GPUS", mig=_MIG_A100_80GB, aws_name="a100"),
+    _gcp_gpu("h100-80gb", model="NVIDIA H100 80GB", memory_gb=80, accelerator="nvidia-h100-80gb",
+             metric="NVIDIA_H100_GPUS", mig=_MIG_H100, aws_name="h100"),
     # A3 Mega: same H100 80GB GPU (so same MIG shapes), own accelerator string and own quota metric.
-    _gcp_gpu("h100-mega-80gb", "NVIDIA H100 80GB (A3 Mega)", 80, "nvidia-h100-mega-80gb",
-             "NVIDIA_H100_MEGA_GPUS", _MIG_H100),
-    _gcp_gpu("h200-141gb", "NVIDIA H200 141GB", 141, "nvidia-h200-141gb", "NVIDIA_H200_GPUS", _MIG_H200, "h200"),
+    _gcp_gpu("h100-mega-80gb", model="NVIDIA H100 80GB (A3 Mega)", memory_gb=80, accelerator="nvidia-h100-mega-80gb",
+             metric="NVIDIA_H100_MEGA_GPUS", mig=_MIG_H100),
+    _gcp_gpu("h200-141gb", model="NVIDIA H200 141GB", memory_gb=141, accelerator="nvidia-h200-141gb",
+             metric="NVIDIA_H200_GPUS", mig=_MIG_H200, aws_name="h200"),
     # "You can't create Multi-Instance GPUs on G2" (accelerator-optimized page): no MIG for L4.
-    _gcp_gpu("l4", "NVIDIA L4", 24, "nvidia-l4", "NVIDIA_L4_GPUS", aws_name="l4"),
+    _gcp_gpu("l4", model="NVIDIA L4", memory_gb=24, accelerator="nvidia-l4", metric="NVIDIA_L4_GPUS", aws_name="l4"),
     # AWS only (g6e); DescribeInstanceTypes reports 45776 MiB per GPU, NVIDIA sells it as 48 GB.
-    _aws_gpu("l40s", "NVIDIA L40S", 48, source=AWS_SPECS_SOURCE),
+    _aws_gpu("l40s", model="NVIDIA L40S", memory_gb=48, source=AWS_SPECS_SOURCE),
     # The 2026 GPUs (GPU_2026_SOURCES). Memory is NVIDIA's per-GPU figure (_NVIDIA_MIG_GPUS); EC2 reports 183,359
     # MiB per B200 and 98,304 MiB per RTX PRO 6000 (Karpenter's reference). Their GCP quota metrics follow GCP's
     # NVIDIA_<MODEL>_GPUS naming and are listed by public quota scripts (B200: NVIDIA_B200_GPUS and
     # PREEMPTIBLE_NVIDIA_B200_GPUS, ../shared/research/gpu-catalog-2026.md §2), not by a Google page read here:
     # quota_verified=False, and the plan and README say so.
-    _gcp_gpu("b200", "NVIDIA B200", 180, "nvidia-b200", "NVIDIA_B200_GPUS", _MIG_B200, "b200",
-             source=_CT_ACCELERATORS, quota_verified=False),
+    _gcp_gpu("b200", model="NVIDIA B200", memory_gb=180, accelerator="nvidia-b200", metric="NVIDIA_B200_GPUS",
+             mig=_MIG_B200, aws_name="b200", source=_CT_ACCELERATORS, quota_verified=False),
     # GB200 (A4X): 186 GB per GPU; GCP's a4x-highgpu-4g is refused (catalog.REFUSED), EC2's p6e-gb200 too.
-    _gcp_gpu("gb200", "NVIDIA GB200", 186, "nvidia-gb200", "NVIDIA_GB200_GPUS", _MIG_GB200,
-             source=_CT_ACCELERATORS, quota_verified=False),
-    _gcp_gpu("rtx-pro-6000", "NVIDIA RTX PRO 6000 Blackwell Server Edition", 96, "nvidia-rtx-pro-6000",
-             "NVIDIA_RTX_PRO_6000_GPUS", _MIG_RTX_PRO_6000, "rtx-pro-server-6000", source=_CT_ACCELERATORS,
-             quota_verified=False),
+    _gcp_gpu("gb200", model="NVIDIA GB200", memory_gb=186, accelerator="nvidia-gb200", metric="NVIDIA_GB200_GPUS",
+             mig=_MIG_GB200, source=_CT_ACCELERATORS, quota_verified=False),
+    _gcp_gpu("rtx-pro-6000", model="NVIDIA RTX PRO 6000 Blackwell Server Edition", memory_gb=96,
+             accelerator="nvidia-rtx-pro-6000", metric="NVIDIA_RTX_PRO_6000_GPUS", mig=_MIG_RTX_PRO_6000,
+             aws_name="rtx-pro-server-6000", source=_CT_ACCELERATORS, quota_verified=False),
     # AWS only here (p6-b300): 275,040 MiB per GPU in EC2's figures, NVIDIA sells it as 288 GB. GCP's B300 machine
     # (a4x-maxgpu-4g-metal, bare metal) is not in the catalog.
-    _aws_gpu("b300", "NVIDIA B300", 288, _MIG_B300, source=_HYPERPOD_MIG),
+    _aws_gpu("b300", model="NVIDIA B300", memory_gb=288, mig=_MIG_B300, source=_HYPERPOD_MIG),
     # AWS only (g7). NVIDIA lists MIG with up to 2 instances, but no source read names its profiles: none offered.
-    _aws_gpu("rtx-pro-4500", "NVIDIA RTX PRO 4500 Blackwell Server Edition", 32, source=_NVIDIA_MIG_GPUS),
+    _aws_gpu("rtx-pro-4500", model="NVIDIA RTX PRO 4500 Blackwell Server Edition", memory_gb=32,
+             source=_NVIDIA_MIG_GPUS),
 )

@@ -30,8 +30,8 @@ class DiscountTerm:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DiscountTerm:
-        return cls(str(d["name"]), str(d["kind"]), float(d["percent"]), tuple(d.get("machine_types") or ()),
-                   tuple(d.get("regions") or ()))
+        return cls(name=str(d["name"]), kind=str(d["kind"]), percent=float(d["percent"]),
+                   machine_types=tuple(d.get("machine_types") or ()), regions=tuple(d.get("regions") or ()))
 
     def covers(self, machine: str, region: str) -> bool:
         return ((not self.machine_types or any(fnmatch.fnmatchcase(machine, p) for p in self.machine_types))
@@ -85,10 +85,10 @@ class PriceBook:
             source, as_of, ref = "catalog", p.as_of, p.source.url
         # Without a spot price, spot capacity is priced at on-demand: a ceiling must never be understated.
         if spot and spot_price is not None:
-            return Quote(spot_price, spot_price, source, as_of, ref)
+            return Quote(hourly_usd=spot_price, list_hourly_usd=spot_price, source=source, as_of=as_of, ref=ref)
         discount = next((d for d in self.discounts if d.covers(machine, region)), None)
         net = on_demand * (1 - discount.percent / 100) if discount else on_demand
-        return Quote(net, on_demand, source, as_of, ref, discount)
+        return Quote(hourly_usd=net, list_hourly_usd=on_demand, source=source, as_of=as_of, ref=ref, discount=discount)
 
     def hourly(self, machine: str, region: str, *, spot: bool) -> float | None:
         q = self.quote(machine, region, spot=spot)

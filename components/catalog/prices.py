@@ -58,16 +58,17 @@ GCP_LOCAL_SSD_SKU = "SSD backed Local Storage"
 
 
 def _sku(raw: Any) -> PriceSku:
-    sku_id, description, quantity, unit, spot = raw
-    return PriceSku(sku_id or None, str(description), float(quantity), str(unit), bool(spot))
+    sku_id, description, quantity, unit, spot = raw  # the snapshot's SKU tuple, as price_snapshot.py writes it
+    return PriceSku(sku_id=sku_id or None, description=str(description), quantity=float(quantity), unit=str(unit),
+                    spot=bool(spot))
 
 
 def _price(row: Mapping[str, Any], sources: Mapping[str, Mapping[str, str]]) -> Price:
     source = sources[row["source"]]
-    return Price(row["machine_type"], row["region"], float(row["on_demand"]),
-                 None if row.get("spot") is None else float(row["spot"]),
-                 Source(source["url"], source["as_of"]), tuple(_sku(s) for s in row.get("skus") or ()),
-                 source["how"])
+    return Price(machine_type=row["machine_type"], region=row["region"], on_demand_hourly_usd=float(row["on_demand"]),
+                 spot_hourly_usd=None if row.get("spot") is None else float(row["spot"]),
+                 source=Source(source["url"], source["as_of"]), skus=tuple(_sku(s) for s in row.get("skus") or ()),
+                 how=source["how"])
 
 
 def load(rows: tuple[dict[str, Any], ...] = _snapshot.ROWS,

@@ -50,23 +50,27 @@ _MULTI_CARD_AWS = frozenset({"p6-b200.48xlarge", "p6-b300.48xlarge", "g7e.48xlar
                              "g7.48xlarge", "g7.24xlarge"})
 """AWS types whose bandwidth spans several network cards (Karpenter's zz_generated.vpclimits.go at 1d92708: p6-b200
 8, p6-b300 17, g7e/g7 24xlarge and 48xlarge 2-4): the host's primary NIC carries only part of it."""
-# (Gbps, physical NICs) per machine type (_GCE_GPU_MACHINES). The page gives a NIC count for A3 only; A2 and G2
-# machines have the one gVNIC a GKE node pool gives them.
-_GCE_NIC: dict[str, tuple[int, int]] = {
-    "a2-highgpu-1g": (24, 1), "a2-highgpu-2g": (32, 1), "a2-highgpu-4g": (50, 1), "a2-highgpu-8g": (100, 1),
-    "a2-megagpu-16g": (100, 1),
-    "a2-ultragpu-1g": (24, 1), "a2-ultragpu-2g": (32, 1), "a2-ultragpu-4g": (50, 1), "a2-ultragpu-8g": (100, 1),
-    "a3-highgpu-1g": (25, 1), "a3-highgpu-2g": (50, 1), "a3-highgpu-4g": (100, 1), "a3-highgpu-8g": (1_000, 5),
-    "a3-megagpu-8g": (1_800, 9), "a3-ultragpu-8g": (3_600, 10),
-    "g2-standard-4": (10, 1), "g2-standard-8": (16, 1), "g2-standard-12": (16, 1), "g2-standard-16": (32, 1),
-    "g2-standard-24": (32, 1), "g2-standard-32": (32, 1), "g2-standard-48": (50, 1), "g2-standard-96": (100, 1),
+# Gbps per machine type (_GCE_GPU_MACHINES).
+_GCE_GBPS: dict[str, int] = {
+    "a2-highgpu-1g": 24, "a2-highgpu-2g": 32, "a2-highgpu-4g": 50, "a2-highgpu-8g": 100, "a2-megagpu-16g": 100,
+    "a2-ultragpu-1g": 24, "a2-ultragpu-2g": 32, "a2-ultragpu-4g": 50, "a2-ultragpu-8g": 100,
+    "a3-highgpu-1g": 25, "a3-highgpu-2g": 50, "a3-highgpu-4g": 100, "a3-highgpu-8g": 1_000,
+    "a3-megagpu-8g": 1_800, "a3-ultragpu-8g": 3_600,
+    "g2-standard-4": 10, "g2-standard-8": 16, "g2-standard-12": 16, "g2-standard-16": 32,
+    "g2-standard-24": 32, "g2-standard-32": 32, "g2-standard-48": 50, "g2-standard-96": 100,
     # A4: 8 ConnectX-7 (3,200 Gbps) + 2 gVNIC (400 Gbps), as A3 Ultra (fabric.GCE_GPU_NETWORKING). G4: 50 Gbps per
-    # GPU and a second NIC on -384 only (research gpu-catalog-2026.md; the G4 table itself was not read: unverified).
-    "a4-highgpu-8g": (3_600, 10),
-    "g4-standard-48": (50, 1), "g4-standard-96": (100, 1), "g4-standard-192": (200, 1), "g4-standard-384": (400, 2),
+    # GPU (research gpu-catalog-2026.md; the G4 table itself was not read: unverified).
+    "a4-highgpu-8g": 3_600,
+    "g4-standard-48": 50, "g4-standard-96": 100, "g4-standard-192": 200, "g4-standard-384": 400,
+}
+# Physical NICs of the machines that have more than one (_GCE_GPU_MACHINES). The page gives a NIC count for A3 only;
+# A2 and G2 machines have the one gVNIC a GKE node pool gives them. A4 has A3 Ultra's 10; G4 a second NIC on -384
+# only (research gpu-catalog-2026.md, unverified).
+_GCE_NICS: dict[str, int] = {
+    "a3-highgpu-8g": 5, "a3-megagpu-8g": 9, "a3-ultragpu-8g": 10, "a4-highgpu-8g": 10, "g4-standard-384": 2,
 }
 NIC_GBPS: dict[str, float] = {**{m: mbps / 1000 for m, mbps in _AWS_NIC_MBPS.items()},
-                              **{m: float(gbps) for m, (gbps, _) in _GCE_NIC.items()}}
+                              **{m: float(gbps) for m, gbps in _GCE_GBPS.items()}}
 """Machine type -> the machine's documented network bandwidth in Gbps (all its NICs)."""
 
 _DCGM_TEST = Source(
@@ -109,7 +113,7 @@ def host_nic_gbps(machine: str) -> float | None:
     The documented figure where one NIC carries it; None where several NICs share it (module docstring) or the
     catalog has no figure.
     """
-    if machine in _GCE_NIC and _GCE_NIC[machine][1] > 1:
+    if _GCE_NICS.get(machine, 1) > 1:
         return None
     if efa_fabric(machine) is not None or machine in _MULTI_CARD_AWS:
         return None

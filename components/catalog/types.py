@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from enum import Enum
 
 CHECKED = "2026-11-22"
@@ -35,6 +35,8 @@ class Source:
 class Gpu:
     id: str
     """Catalog id of the GPU model, e.g. ``h100-80gb``; used in plans, capacity rows and policies."""
+    _: KW_ONLY
+    """Every field after the first only by keyword: a catalog row names each fact it states."""
     model: str
     """Marketing name, e.g. ``NVIDIA H100 80GB``."""
     memory_gb: int
@@ -59,6 +61,8 @@ class Gpu:
 @dataclass(frozen=True)
 class MachineType:
     name: str
+    _: KW_ONLY
+    """Every field after the first only by keyword: a catalog row names each fact it states."""
     cloud: Cloud
     gpu: str
     """Gpu.id of the GPUs this machine carries."""
@@ -85,6 +89,8 @@ class Refusal:
     """A machine type the clouds sell that gpu-fleet knows of and refuses, with what it does not yet provision."""
 
     name: str
+    _: KW_ONLY
+    """Every field after the first only by keyword: a catalog row names each fact it states."""
     cloud: Cloud
     carries: str
     """What the machine carries, e.g. ``4 x NVIDIA GB200 (arm64)``."""
@@ -134,6 +140,8 @@ class Price:
 class AwsQuota:
     code: str
     """Service Quotas code, e.g. ``L-417A185B``."""
+    _: KW_ONLY
+    """Every field after the first only by keyword: a catalog row names each fact it states."""
     name: str
     """Quota name as the Service Quotas console shows it."""
     source: Source

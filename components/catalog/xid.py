@@ -9,7 +9,7 @@ and notifies, it does not page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from enum import Enum
 
 from components.catalog.types import Source
@@ -29,26 +29,28 @@ class XidClass(str, Enum):
 @dataclass(frozen=True)
 class Xid:
     code: int
+    _: KW_ONLY
+    """The mnemonic and class only by keyword: a row names each fact it states."""
     mnemonic: str
     """What NVIDIA's catalog calls it, shortened."""
     xid_class: XidClass
 
 
 XIDS: tuple[Xid, ...] = (
-    Xid(13, "Graphics engine exception", XidClass.APPLICATION),
-    Xid(31, "GPU memory page fault (MMU fault)", XidClass.APPLICATION),
-    Xid(43, "GPU stopped processing (reset channel)", XidClass.APPLICATION),
-    Xid(45, "Preemptive cleanup, due to previous errors", XidClass.APPLICATION),
-    Xid(48, "Double-bit ECC error", XidClass.HARDWARE),
-    Xid(63, "ECC page retirement or row remapping recording event", XidClass.HARDWARE),
-    Xid(64, "ECC page retirement or row remapper recording failure", XidClass.HARDWARE),
-    Xid(74, "NVLink error", XidClass.HARDWARE),
-    Xid(79, "GPU has fallen off the bus", XidClass.HARDWARE),
-    Xid(92, "High single-bit ECC error rate", XidClass.HARDWARE),
-    Xid(94, "Contained ECC error", XidClass.HARDWARE),
-    Xid(95, "Uncontained ECC error", XidClass.HARDWARE),
-    Xid(119, "GSP RPC timeout", XidClass.HARDWARE),
-    Xid(120, "GSP error", XidClass.HARDWARE),
+    Xid(13, mnemonic="Graphics engine exception", xid_class=XidClass.APPLICATION),
+    Xid(31, mnemonic="GPU memory page fault (MMU fault)", xid_class=XidClass.APPLICATION),
+    Xid(43, mnemonic="GPU stopped processing (reset channel)", xid_class=XidClass.APPLICATION),
+    Xid(45, mnemonic="Preemptive cleanup, due to previous errors", xid_class=XidClass.APPLICATION),
+    Xid(48, mnemonic="Double-bit ECC error", xid_class=XidClass.HARDWARE),
+    Xid(63, mnemonic="ECC page retirement or row remapping recording event", xid_class=XidClass.HARDWARE),
+    Xid(64, mnemonic="ECC page retirement or row remapper recording failure", xid_class=XidClass.HARDWARE),
+    Xid(74, mnemonic="NVLink error", xid_class=XidClass.HARDWARE),
+    Xid(79, mnemonic="GPU has fallen off the bus", xid_class=XidClass.HARDWARE),
+    Xid(92, mnemonic="High single-bit ECC error rate", xid_class=XidClass.HARDWARE),
+    Xid(94, mnemonic="Contained ECC error", xid_class=XidClass.HARDWARE),
+    Xid(95, mnemonic="Uncontained ECC error", xid_class=XidClass.HARDWARE),
+    Xid(119, mnemonic="GSP RPC timeout", xid_class=XidClass.HARDWARE),
+    Xid(120, mnemonic="GSP error", xid_class=XidClass.HARDWARE),
 )
 
 

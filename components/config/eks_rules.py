@@ -161,6 +161,22 @@ def _check_one_runner(eks: Eks) -> Iterator[Issue]:
 
 
 def _check_cluster(cpath: str, region: str, cluster: EksCluster) -> Iterator[Issue]:
+    yield from _check_zones(cpath, region, cluster)
+    yield from _check_public_access(cpath, cluster)
+    yield from _check_deploy_path(cpath, cluster)
+    yield from _check_log_retention(cpath, cluster)
+    yield from _check_log_types(cpath, cluster)
+    yield from _check_system_nodes(cpath, cluster)
+    yield from unique_names(f"{cpath}.gpu_pools", [p.name for p in cluster.gpu_pools])
+    yield from _check_namespaces(cpath, cluster)
+    yield from _check_cpu_pool(cpath, cluster)
+    yield from _check_maintenance(cpath, cluster)
+    for pool in cluster.gpu_pools:
+        yield from _check_pool(f"{cpath}.gpu_pools[{pool.name}]", region, cluster, pool)
+
+
+def _check_zones(cpath: str, region: str, cluster: EksCluster) -> Iterator[Issue]:
+    """The cluster's zones are in its region, once each, and within the letters gpu-fleet lays subnets out for."""
     yield from unique_names(f"{cpath}.zones", cluster.zones)
     for zone in cluster.zones:
         if zone[:-1] != region:
@@ -169,6 +185,10 @@ def _check_cluster(cpath: str, region: str, cluster: EksCluster) -> Iterator[Iss
         elif zone in aws_limits.aws_zones(region) and not 0 <= ord(zone[-1]) - ord("a") < MAX_ZONE_INDEX:
             yield Issue(f"{cpath}.zones", "gpu-fleet lays out subnets for zones a to f", zone,
                         f"use zones {region}a ... {region}f")
+
+
+def _check_public_access(cpath: str, cluster: EksCluster) -> Iterator[Issue]:
+    """The public endpoint admits public, narrow networks only."""
     yield from unique_names(f"{cpath}.public_access_cidrs", cluster.public_access_cidrs)
     for cidr in cluster.public_access_cidrs:
         allowed = yield from parse_cidr(f"{cpath}.public_access_cidrs", cidr)
@@ -180,12 +200,18 @@ def _check_cluster(cpath: str, region: str, cluster: EksCluster) -> Iterator[Iss
             yield Issue(f"{cpath}.public_access_cidrs", "admits most of the internet to the API endpoint", cidr,
                         f"list the networks that run kubectl (/{MIN_AUTHORIZED_PREFIX} or narrower), or leave "
                         "public_access_cidrs empty for a private endpoint")
-    yield from _check_deploy_path(cpath, cluster)
-    yield from _check_log_retention(cpath, cluster)
+
+
+def _check_log_types(cpath: str, cluster: EksCluster) -> Iterator[Issue]:
+    """Control-plane log types once each, the audit log among them."""
     yield from unique_names(f"{cpath}.log_types", [t.value for t in cluster.log_types])
     if LogType.AUDIT not in cluster.log_types:
         yield Issue(f"{cpath}.log_types", "the audit log is off (CIS EKS 2.1.1)",
                     [t.value for t in cluster.log_types], "keep `audit` in log_types")
+
+
+def _check_system_nodes(cpath: str, cluster: EksCluster) -> Iterator[Issue]:
+    """The system node group: sane bounds, and a general-purpose x86_64 EC2 type Karpenter's table lists."""
     sn = cluster.system_nodes
     if sn.min_size > sn.max_size:
         yield Issue(f"{cpath}.system_nodes.min_size", "min_size is above max_size", sn.min_size,
@@ -204,16 +230,15 @@ def _check_cluster(cpath: str, region: str, cluster: EksCluster) -> Iterator[Iss
         yield Issue(f"{cpath}.system_nodes.instance_type", "an accelerated instance family; system nodes run "
                     "cluster services and the Karpenter controller", sn.instance_type,
                     "use a general-purpose type such as m7i.xlarge, and put GPUs in gpu_pools")
-    yield from unique_names(f"{cpath}.gpu_pools", [p.name for p in cluster.gpu_pools])
+
+
+def _check_namespaces(cpath: str, cluster: EksCluster) -> Iterator[Issue]:
+    """Team namespaces once each, none a namespace Kubernetes or the add-ons own."""
     yield from unique_names(f"{cpath}.addons.namespaces", [n.name for n in cluster.addons.namespaces])
     for ns in cluster.addons.namespaces:
         if ns.name in RESERVED_NAMESPACES or ns.name.startswith(RESERVED_NAMESPACE_PREFIXES):
             yield Issue(f"{cpath}.addons.namespaces[{ns.name}].name", "is a namespace Kubernetes or gpu-fleet's "
                         "add-ons own", ns.name, "name team namespaces after the team, e.g. team-vision")
-    yield from _check_cpu_pool(cpath, cluster)
-    yield from _check_maintenance(cpath, cluster)
-    for pool in cluster.gpu_pools:
-        yield from _check_pool(f"{cpath}.gpu_pools[{pool.name}]", region, cluster, pool)
 
 
 def _check_deploy_path(cpath: str, cluster: EksCluster) -> Iterator[Issue]:

@@ -67,7 +67,18 @@ class GcpBudget(pulumi.ComponentResource):
     def __init__(self, name: str, args: GcpBudgetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:gcp:Budget", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.channels = [
+        self.channels = self._email_channels(name, args, child)
+        self.oncall_channels = self._oncall_channels(name, args, child)
+        self.budget_name = self._monthly_budget(name, args, child, channels=self.channels).name
+        notify = [*self.channels, *(c for chs in self.oncall_channels.values() for c in chs)]
+        for rule in args.guard:
+            self._guard_policy(name, args, child, rule=rule, notify=notify)
+        self.register_outputs({"budget_name": self.budget_name, "channels": self.channels})
+
+    @staticmethod
+    def _email_channels(name: str, args: GcpBudgetArgs, child: pulumi.ResourceOptions) -> list[pulumi.Output[str]]:
+        """One Cloud Monitoring e-mail channel per budget recipient: the billing budget notifies these."""
+        return [
             gcp.monitoring.NotificationChannel(
                 f"{name}-email-{slug(email)}",
                 project=args.project,
@@ -79,11 +90,14 @@ class GcpBudget(pulumi.ComponentResource):
             ).name
             for email in args.emails
         ]
-        self.oncall_channels = self._oncall_channels(name, args, child)
-        oncall = [c for chs in self.oncall_channels.values() for c in chs]
+
+    @staticmethod
+    def _monthly_budget(name: str, args: GcpBudgetArgs, child: pulumi.ResourceOptions, *,
+                        channels: list[pulumi.Output[str]]) -> gcp.billing.Budget:
+        """The Cloud Billing budget on the project's monthly spend, alerting `channels` at each threshold."""
         number = gcp.organizations.get_project_output(project_id=args.project).number
         units, nanos = units_and_nanos(args.monthly_usd)
-        budget = gcp.billing.Budget(
+        return gcp.billing.Budget(
             f"{name}-monthly",
             billing_account=args.billing_account,
             display_name=f"gpu-fleet {args.environment} GPU fleet ({args.project})"[:MAX_DISPLAY_NAME],
@@ -91,40 +105,42 @@ class GcpBudget(pulumi.ComponentResource):
             budget_filter={"projects": [number.apply(lambda n: f"projects/{n}")], "calendar_period": "MONTH"},
             threshold_rules=[{"threshold_percent": t, "spend_basis": basis}
                              for basis in SPEND_BASES for t in args.thresholds],
-            all_updates_rule={"monitoring_notification_channels": self.channels,
+            all_updates_rule={"monitoring_notification_channels": channels,
                               "disable_default_iam_recipients": False},
             opts=child,
         )
-        self.budget_name = budget.name
-        for rule in args.guard:
-            gcp.monitoring.AlertPolicy(
-                f"{name}-guard-{rule.key}",
-                project=args.project,
-                display_name=f"gpu-fleet {args.environment}: {rule.alert} {rule.labels.get('team', 'fleet')} "
-                             f"{rule.labels['threshold']}",
-                combiner="OR",
-                severity="CRITICAL" if rule.labels["severity"] == "critical" else "WARNING",
-                conditions=[{
-                    "display_name": f"GPU spend in 24 hours past {rule.labels['threshold']} of "
-                                    f"{rule.daily_usd:,.0f} USD",
-                    "condition_prometheus_query_language": {
-                        "query": rule.expr,
-                        "duration": "0s",
-                        "evaluation_interval": _seconds(EVALUATION_INTERVAL),
-                        "labels": rule.labels,
-                        "rule_group": RULE_GROUP,
-                        "alert_rule": rule.alert,
-                        # The cost recording rule's series exist only once GPUs are allocated; without this the
-                        # API refuses a policy on a metric it has not seen yet.
-                        "disable_metric_validation": True,
-                    },
-                }],
-                documentation={"mime_type": "text/markdown", "content": rule.description},
-                notification_channels=[*self.channels, *oncall],
-                user_labels=args.labels,
-                opts=child,
-            )
-        self.register_outputs({"budget_name": self.budget_name, "channels": self.channels})
+
+    @staticmethod
+    def _guard_policy(name: str, args: GcpBudgetArgs, child: pulumi.ResourceOptions, *, rule: GuardRule,
+                      notify: list[pulumi.Output[str]]) -> gcp.monitoring.AlertPolicy:
+        """One alert of the daily guard as a Cloud Monitoring alert policy over the cost rule's PromQL."""
+        return gcp.monitoring.AlertPolicy(
+            f"{name}-guard-{rule.key}",
+            project=args.project,
+            display_name=f"gpu-fleet {args.environment}: {rule.alert} {rule.labels.get('team', 'fleet')} "
+                         f"{rule.labels['threshold']}",
+            combiner="OR",
+            severity="CRITICAL" if rule.labels["severity"] == "critical" else "WARNING",
+            conditions=[{
+                "display_name": f"GPU spend in 24 hours past {rule.labels['threshold']} of "
+                                f"{rule.daily_usd:,.0f} USD",
+                "condition_prometheus_query_language": {
+                    "query": rule.expr,
+                    "duration": "0s",
+                    "evaluation_interval": _seconds(EVALUATION_INTERVAL),
+                    "labels": rule.labels,
+                    "rule_group": RULE_GROUP,
+                    "alert_rule": rule.alert,
+                    # The cost recording rule's series exist only once GPUs are allocated; without this the
+                    # API refuses a policy on a metric it has not seen yet.
+                    "disable_metric_validation": True,
+                },
+            }],
+            documentation={"mime_type": "text/markdown", "content": rule.description},
+            notification_channels=notify,
+            user_labels=args.labels,
+            opts=child,
+        )
 
     @staticmethod
     def _oncall_channels(name: str, args: GcpBudgetArgs,

@@ -117,87 +117,116 @@ def sections(labels: MetricLabels, *, node_filter: str = "", namespace_filter: s
     node = "{" + node_filter + "}" if node_filter else ""
     team = "{" + ", ".join(m for m in (f'{ns}!=""', namespace_filter) if m) + "}"
     cost_team = "{" + namespace_filter.replace(f"{ns}=~", "namespace=~") + "}" if namespace_filter else ""
-    per_gpu = f"{n}, gpu"
     budget = tuple(round(t * daily_budget_usd, 2) for t in thresholds) if daily_budget_usd else ()
     return [
-        Section("Fleet overview", (
-            Panel("GPUs reporting", (Query(f"count(count by ({GPU}) ({GPU_SERIES}))"),), kind="stat", width=4,
-                  description="Physical GPUs (a time-shared GPU or a MIG GPU once)."),
-            Panel("Average GPU utilisation", (Query("avg(DCGM_FI_DEV_GPU_UTIL)"),), unit="percent", kind="stat",
-                  width=4),
-            Panel("Idle GPUs (under 5% for 30 minutes)",
-                  (Query(IDLE_GPUS),), kind="stat", width=4,
-                  description="Paid for and unused: seed 002/003's idle threshold (a MIG GPU when all its instances "
-                              "are idle)."),
-            Panel("GPU cost now", (Query(f"sum({CLUSTER_COST_RULE})"),), unit="currencyUSD", kind="stat", width=4,
-                  description="USD per hour of every GPU paid for, held by a pod or idle, at the catalog's prices "
-                              "(cost recording rule)."),
-            Panel("GPU spend in the last 24 hours", (Query(spend_24h()),), unit="currencyUSD", kind="stat", width=4,
-                  thresholds=budget,
-                  description="Turns orange and red at the daily budget's warning shares (gpu-fleet:budgets)."),
-            Panel("Firing GPU alerts", (Query('count(ALERTS{alertstate="firing", alertname=~"Gpu.*"}) or vector(0)'),),
-                  kind="stat", width=4),
-            Panel("GPU utilisation by GPU model",
-                  (Query("avg by (modelName) (DCGM_FI_DEV_GPU_UTIL)", "{{modelName}}"),), unit="percent", width=12),
-            Panel("GPU memory used by GPU model",
-                  (Query("100 * sum by (modelName) (DCGM_FI_DEV_FB_USED) / sum by (modelName) "
-                         "(DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)", "{{modelName}}"),), unit="percent", width=12),
-        )),
-        Section("Per node", (
-            Panel("GPU utilisation", (Query(f"avg by ({n}) (DCGM_FI_DEV_GPU_UTIL{node})", f"{{{{{n}}}}}"),),
-                  unit="percent"),
-            Panel("GPU memory used",
-                  (Query(f"100 * sum by ({n}) (DCGM_FI_DEV_FB_USED{node}) / sum by ({n}) "
-                         f"(DCGM_FI_DEV_FB_USED{node} + DCGM_FI_DEV_FB_FREE{node})", f"{{{{{n}}}}}"),),
-                  unit="percent"),
-            Panel("GPU temperature", (Query(f"max by ({per_gpu}) (DCGM_FI_DEV_GPU_TEMP{node})",
-                                            f"{{{{{n}}}}} GPU {{{{gpu}}}}"),), unit="celsius"),
-            Panel("GPU power", (Query(f"sum by ({n}) (DCGM_FI_DEV_POWER_USAGE{node})", f"{{{{{n}}}}}"),),
-                  unit="watt"),
-            Panel("PCIe throughput",
-                  (Query(f"sum by ({n}) (DCGM_FI_PROF_PCIE_TX_BYTES{node})", f"{{{{{n}}}}} TX"),
-                   Query(f"sum by ({n}) (DCGM_FI_PROF_PCIE_RX_BYTES{node})", f"{{{{{n}}}}} RX")), unit="Bps"),
-            Panel("NVLink bandwidth (all links)",
-                  (Query(f"sum by ({n}) (DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL{node})", f"{{{{{n}}}}}"),),
-                  description="DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL, a gauge from dcgm-exporter 4.8.3."),
-            Panel("Last XID error per GPU", (Query(f"max by ({per_gpu}) (DCGM_FI_DEV_XID_ERRORS{node}) > 0",
-                                                   f"{{{{{n}}}}} GPU {{{{gpu}}}}"),),
-                  kind="table", width=24,
-                  description="The last XID code each GPU reported (the gauge keeps it until the exporter restarts)."),
-        )),
-        Section("Per team (namespace)", (
-            Panel("GPUs allocated", (Query(f"sum by (namespace) ({GPU_RULE}{cost_team})", "{{namespace}}"),)),
-            Panel("GPU utilisation", (Query(f"avg by ({ns}) (DCGM_FI_DEV_GPU_UTIL{team})", f"{{{{{ns}}}}}"),),
-                  unit="percent"),
-            Panel("GPU memory used",
-                  (Query(f"100 * sum by ({ns}) (DCGM_FI_DEV_FB_USED{team}) / sum by ({ns}) "
-                         f"(DCGM_FI_DEV_FB_USED{team} + DCGM_FI_DEV_FB_FREE{team})", f"{{{{{ns}}}}}"),),
-                  unit="percent"),
-            Panel("GPU temperature (hottest)", (Query(f"max by ({ns}) (DCGM_FI_DEV_GPU_TEMP{team})",
-                                                      f"{{{{{ns}}}}}"),), unit="celsius"),
-            Panel("GPU power", (Query(f"sum by ({ns}) (DCGM_FI_DEV_POWER_USAGE{team})", f"{{{{{ns}}}}}"),),
-                  unit="watt"),
-            Panel("PCIe throughput",
-                  (Query(f"sum by ({ns}) (DCGM_FI_PROF_PCIE_TX_BYTES{team})", f"{{{{{ns}}}}} TX"),
-                   Query(f"sum by ({ns}) (DCGM_FI_PROF_PCIE_RX_BYTES{team})", f"{{{{{ns}}}}} RX")), unit="Bps"),
-            Panel("NVLink bandwidth (all links)",
-                  (Query(f"sum by ({ns}) (DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL{team})", f"{{{{{ns}}}}}"),)),
-            Panel("GPUs with an XID error",
-                  (Query(f"count by ({ns}) (DCGM_FI_DEV_XID_ERRORS{team} > 0)", f"{{{{{ns}}}}}"),)),
-        )),
-        Section("Cost", (
-            Panel("GPU cost per team", (Query(f"sum by (namespace) ({COST_RULE}{cost_team})", "{{namespace}}"),),
-                  unit="currencyUSD", description="USD per hour at the catalog's prices (the plan's numbers)."),
-            Panel("GPU spend per team, last 24 hours",
-                  (Query(f"sum by (namespace) (sum_over_time({COST_RULE}{cost_team}[24h:1m])) / 60",
-                         "{{namespace}}"),), unit="currencyUSD"),
-            *_capacity_panels(labels),
-        )),
-        Section("Alerts", (
-            Panel("Firing alerts", (Query('sum by (alertname, severity) (ALERTS{alertstate="firing"})'),),
-                  kind="table", width=24),
-        )),
+        _fleet_overview(budget=budget),
+        _per_node(n, node=node),
+        _per_team(ns, team=team, cost_team=cost_team),
+        _cost(labels, cost_team=cost_team),
+        _alerts(),
     ]
+
+
+def _fleet_overview(*, budget: tuple[float, ...]) -> Section:
+    """Counts, averages and spend across the fleet; `budget` are the 24-hour spend stat's thresholds in USD."""
+    return Section("Fleet overview", (
+        Panel("GPUs reporting", (Query(f"count(count by ({GPU}) ({GPU_SERIES}))"),), kind="stat", width=4,
+              description="Physical GPUs (a time-shared GPU or a MIG GPU once)."),
+        Panel("Average GPU utilisation", (Query("avg(DCGM_FI_DEV_GPU_UTIL)"),), unit="percent", kind="stat",
+              width=4),
+        Panel("Idle GPUs (under 5% for 30 minutes)",
+              (Query(IDLE_GPUS),), kind="stat", width=4,
+              description="Paid for and unused: seed 002/003's idle threshold (a MIG GPU when all its instances "
+                          "are idle)."),
+        Panel("GPU cost now", (Query(f"sum({CLUSTER_COST_RULE})"),), unit="currencyUSD", kind="stat", width=4,
+              description="USD per hour of every GPU paid for, held by a pod or idle, at the catalog's prices "
+                          "(cost recording rule)."),
+        Panel("GPU spend in the last 24 hours", (Query(spend_24h()),), unit="currencyUSD", kind="stat", width=4,
+              thresholds=budget,
+              description="Turns orange and red at the daily budget's warning shares (gpu-fleet:budgets)."),
+        Panel("Firing GPU alerts", (Query('count(ALERTS{alertstate="firing", alertname=~"Gpu.*"}) or vector(0)'),),
+              kind="stat", width=4),
+        Panel("GPU utilisation by GPU model",
+              (Query("avg by (modelName) (DCGM_FI_DEV_GPU_UTIL)", "{{modelName}}"),), unit="percent", width=12),
+        Panel("GPU memory used by GPU model",
+              (Query("100 * sum by (modelName) (DCGM_FI_DEV_FB_USED) / sum by (modelName) "
+                     "(DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)", "{{modelName}}"),), unit="percent", width=12),
+    ))
+
+
+def _per_node(n: str, *, node: str) -> Section:
+    """Per-node panels, by the node label `n`; `node` is the selector the dashboard's node filter adds."""
+    per_gpu = f"{n}, gpu"
+    return Section("Per node", (
+        Panel("GPU utilisation", (Query(f"avg by ({n}) (DCGM_FI_DEV_GPU_UTIL{node})", f"{{{{{n}}}}}"),),
+              unit="percent"),
+        Panel("GPU memory used",
+              (Query(f"100 * sum by ({n}) (DCGM_FI_DEV_FB_USED{node}) / sum by ({n}) "
+                     f"(DCGM_FI_DEV_FB_USED{node} + DCGM_FI_DEV_FB_FREE{node})", f"{{{{{n}}}}}"),),
+              unit="percent"),
+        Panel("GPU temperature", (Query(f"max by ({per_gpu}) (DCGM_FI_DEV_GPU_TEMP{node})",
+                                        f"{{{{{n}}}}} GPU {{{{gpu}}}}"),), unit="celsius"),
+        Panel("GPU power", (Query(f"sum by ({n}) (DCGM_FI_DEV_POWER_USAGE{node})", f"{{{{{n}}}}}"),),
+              unit="watt"),
+        Panel("PCIe throughput",
+              (Query(f"sum by ({n}) (DCGM_FI_PROF_PCIE_TX_BYTES{node})", f"{{{{{n}}}}} TX"),
+               Query(f"sum by ({n}) (DCGM_FI_PROF_PCIE_RX_BYTES{node})", f"{{{{{n}}}}} RX")), unit="Bps"),
+        Panel("NVLink bandwidth (all links)",
+              (Query(f"sum by ({n}) (DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL{node})", f"{{{{{n}}}}}"),),
+              description="DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL, a gauge from dcgm-exporter 4.8.3."),
+        Panel("Last XID error per GPU", (Query(f"max by ({per_gpu}) (DCGM_FI_DEV_XID_ERRORS{node}) > 0",
+                                               f"{{{{{n}}}}} GPU {{{{gpu}}}}"),),
+              kind="table", width=24,
+              description="The last XID code each GPU reported (the gauge keeps it until the exporter restarts)."),
+    ))
+
+
+def _per_team(ns: str, *, team: str, cost_team: str) -> Section:
+    """Per-namespace panels, by the workload's namespace label `ns`.
+
+    `team` and `cost_team` select the namespaces on the GPU series and on the recording rules (which name it
+    `namespace`).
+    """
+    return Section("Per team (namespace)", (
+        Panel("GPUs allocated", (Query(f"sum by (namespace) ({GPU_RULE}{cost_team})", "{{namespace}}"),)),
+        Panel("GPU utilisation", (Query(f"avg by ({ns}) (DCGM_FI_DEV_GPU_UTIL{team})", f"{{{{{ns}}}}}"),),
+              unit="percent"),
+        Panel("GPU memory used",
+              (Query(f"100 * sum by ({ns}) (DCGM_FI_DEV_FB_USED{team}) / sum by ({ns}) "
+                     f"(DCGM_FI_DEV_FB_USED{team} + DCGM_FI_DEV_FB_FREE{team})", f"{{{{{ns}}}}}"),),
+              unit="percent"),
+        Panel("GPU temperature (hottest)", (Query(f"max by ({ns}) (DCGM_FI_DEV_GPU_TEMP{team})",
+                                                  f"{{{{{ns}}}}}"),), unit="celsius"),
+        Panel("GPU power", (Query(f"sum by ({ns}) (DCGM_FI_DEV_POWER_USAGE{team})", f"{{{{{ns}}}}}"),),
+              unit="watt"),
+        Panel("PCIe throughput",
+              (Query(f"sum by ({ns}) (DCGM_FI_PROF_PCIE_TX_BYTES{team})", f"{{{{{ns}}}}} TX"),
+               Query(f"sum by ({ns}) (DCGM_FI_PROF_PCIE_RX_BYTES{team})", f"{{{{{ns}}}}} RX")), unit="Bps"),
+        Panel("NVLink bandwidth (all links)",
+              (Query(f"sum by ({ns}) (DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL{team})", f"{{{{{ns}}}}}"),)),
+        Panel("GPUs with an XID error",
+              (Query(f"count by ({ns}) (DCGM_FI_DEV_XID_ERRORS{team} > 0)", f"{{{{{ns}}}}}"),)),
+    ))
+
+
+def _cost(labels: MetricLabels, *, cost_team: str) -> Section:
+    """Cost per team at the catalog's prices, and the spot / on-demand split where the labels have it."""
+    return Section("Cost", (
+        Panel("GPU cost per team", (Query(f"sum by (namespace) ({COST_RULE}{cost_team})", "{{namespace}}"),),
+              unit="currencyUSD", description="USD per hour at the catalog's prices (the plan's numbers)."),
+        Panel("GPU spend per team, last 24 hours",
+              (Query(f"sum by (namespace) (sum_over_time({COST_RULE}{cost_team}[24h:1m])) / 60",
+                     "{{namespace}}"),), unit="currencyUSD"),
+        *_capacity_panels(labels),
+    ))
+
+
+def _alerts() -> Section:
+    """What is firing."""
+    return Section("Alerts", (
+        Panel("Firing alerts", (Query('sum by (alertname, severity) (ALERTS{alertstate="firing"})'),),
+              kind="table", width=24),
+    ))
 
 
 def _capacity_panels(labels: MetricLabels) -> tuple[Panel, ...]:
