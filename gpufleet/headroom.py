@@ -17,9 +17,7 @@ from components import catalog
 from components.capacity import CapacityRow, PriceBook, ResourceView, capacity_rows, pool_path, stack_prices
 from components.capacity.budget import StackBudget, stack_budget, stack_teams
 from gpufleet.sections import Section
-from policies.budget import ceiling_spend
-from policies.quota import GCP_NETWORK, NETWORKS, quota_usage
-from policies.view import price_book
+from policies.demand import GCP_NETWORK, NETWORKS, ceiling_spend, price_book, quota_usage
 
 if TYPE_CHECKING:
     from gpufleet.report import Plan
