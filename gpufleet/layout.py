@@ -18,14 +18,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from gpufleet.comment_size import COMMENT_BUDGET, COMMENT_LIMIT
 from gpufleet.links import StackLinks
 from gpufleet.sections import Section
 
-COMMENT_LIMIT = 65_536
-"""GitHub refuses an issue or pull-request comment body longer than 65,536 characters (REST API: 422 "body is too
-long (maximum is 65536 characters)")."""
-COMMENT_BUDGET = 64_000
-"""What `--markdown` fills by default: the rest is room for the workflow's marker line and exit note."""
 SHORT_MESSAGE = 400
 """A mandatory violation's message is shortened to this many characters only when nothing else is left to cut."""
 

@@ -18,14 +18,13 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from components.catalog import prices as catalog_prices
-from components.config import ConfigError
 from gpufleet import prices_refresh as refresh
-from policies.price_age import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_CHANGE_PERCENT, NAME
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_OK, EXIT_DRIFT, EXIT_INPUT, EXIT_NO_VERDICT = 0, 1, 2, 3
 EXIT_CODES = """exit codes:
@@ -68,6 +67,8 @@ def add_parser(sub: Any) -> None:
 
 
 def _thresholds(root: Path, stack: str, args: argparse.Namespace) -> tuple[int, float]:
+    from policies.price_age import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_CHANGE_PERCENT, NAME  # the policy SDK: --check
+
     path = root / "policies" / "config" / f"{stack}.json"
     config = json.loads(path.read_text(encoding="utf-8")).get(NAME, {}) if path.is_file() else {}
     age = args.max_age_days if args.max_age_days is not None else int(config.get("max_age_days",
@@ -87,6 +88,8 @@ def _used(stack: str, stack_file: Path, build_plan: Callable[[str, Path], Any]) 
 
 
 def run(args: argparse.Namespace, root: Path, err: Console, build_plan: Callable[[str, Path], Any]) -> int:
+    from components.config import ConfigError  # the config model: not for `prices --help`
+
     problem = _file_args_problem(args)
     if problem:
         err.print(f"error: prices refresh: {problem}", markup=False, soft_wrap=True)

@@ -14,9 +14,10 @@ import difflib
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from components.config.errors import Issue
+if TYPE_CHECKING:
+    from components.config.errors import Issue
 
 # argparse's messages (CPython 3.11 to 3.13 Lib/argparse.py, the `_()` strings): the error text is all `error()`
 # receives, so the kind of mistake is read back from it.
@@ -25,6 +26,13 @@ _CHOICE = re.compile(r"^argument (?P<arg>.+?): invalid choice: (?P<value>.+?) \(
 _AMBIGUOUS = re.compile(r"^ambiguous option: (?P<option>[^=\s]+)(=\S*)? could match (?P<matches>.+)$")
 _NEEDS_VALUE = re.compile(r"^argument (?P<arg>.+?): expected (one|at least one|at most one) argument$")
 _ARGUMENT = re.compile(r"^argument (?P<arg>.+?): (?P<what>.+)$")
+
+
+def _issue(path: str, message: str, value: Any = None, hint: str = "") -> Issue:
+    """The config layer's Issue, imported only when there is one: the config model is not for `--help`."""
+    from components.config.errors import Issue
+
+    return Issue(path, message, value, hint)
 
 
 class UsageError(Exception):
@@ -73,7 +81,7 @@ def _misspelt(exc: UsageError, given: list[str]) -> UsageError | None:
             continue
         close = _nearest(option, exc.missing)
         if close:
-            return UsageError(Issue(exc.parser.prog, "no such option", option,
+            return UsageError(_issue(exc.parser.prog, "no such option", option,
                                     _hint(exc.parser, f"did you mean {close}?")), parser=exc.parser)
     return None
 
@@ -103,15 +111,15 @@ def explain(parser: argparse.ArgumentParser, message: str) -> Issue:
         return _unknown_command(parser, _unquote(found["value"]))
     if found := _AMBIGUOUS.match(message):
         matches = [m.strip() for m in found["matches"].split(",")]
-        return Issue(parser.prog, "ambiguous option", found["option"],
+        return _issue(parser.prog, "ambiguous option", found["option"],
                      _hint(parser, f"spell it out: {' or '.join(matches)}"))
     if found := _NEEDS_VALUE.match(message):
         action = _action(parser, found["arg"])
-        return Issue(parser.prog, f"{found['arg']} needs a value", None, _hint(parser, _usage(parser, action)))
+        return _issue(parser.prog, f"{found['arg']} needs a value", None, _hint(parser, _usage(parser, action)))
     if found := _ARGUMENT.match(message):
         action = _action(parser, found["arg"])
-        return Issue(parser.prog, f"{found['arg']}: {found['what']}", None, _hint(parser, _help(parser, action)))
-    return Issue(parser.prog, " ".join(message.split()), None, _hint(parser, ""))
+        return _issue(parser.prog, f"{found['arg']}: {found['what']}", None, _hint(parser, _help(parser, action)))
+    return _issue(parser.prog, " ".join(message.split()), None, _hint(parser, ""))
 
 
 def unrecognized(parser: argparse.ArgumentParser, extras: Sequence[str],
@@ -122,7 +130,7 @@ def unrecognized(parser: argparse.ArgumentParser, extras: Sequence[str],
         positionals = [str(a.metavar or a.dest).upper() for a in parser._actions if not a.option_strings]
         takes = f"one {positionals[0]}" if len(positionals) == 1 else \
             (" and ".join(positionals) or "no positional argument")
-        return Issue(parser.prog, "unexpected argument", extras[0], _hint(parser, f"`{parser.prog}` takes {takes}"))
+        return _issue(parser.prog, "unexpected argument", extras[0], _hint(parser, f"`{parser.prog}` takes {takes}"))
     option = options[0].partition("=")[0]
     own = [o for o in parser._option_string_actions if o.startswith("--") and o != "--help"]
     close = _nearest(option, own)
@@ -132,7 +140,7 @@ def unrecognized(parser: argparse.ArgumentParser, extras: Sequence[str],
         elsewhere = [p.prog for _, p in commands(root) if option in p._option_string_actions and p is not parser]
         hint = f"{option} is an option of `{'`, `'.join(elsewhere)}`" if elsewhere else \
             f"its options: {', '.join(own)}"
-    return Issue(parser.prog, "no such option", option, _hint(parser, hint))
+    return _issue(parser.prog, "no such option", option, _hint(parser, hint))
 
 
 def commands(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, argparse.ArgumentParser]]:
@@ -156,10 +164,10 @@ def _missing(parser: argparse.ArgumentParser, names: list[str]) -> Issue:
     sub = _subcommands(parser)
     if sub is not None and sub.dest in names:
         choices = ", ".join(f"`{parser.prog} {c}`" for c in sub.choices)
-        return Issue(parser.prog, "a command is missing", None, _hint(parser, f"one of {choices}"))
+        return _issue(parser.prog, "a command is missing", None, _hint(parser, f"one of {choices}"))
     said = " and ".join(n if n.startswith("-") else f"the {n.lower()} argument" for n in names)
     hints = "; ".join(_usage(parser, _action(parser, n)) for n in names)
-    return Issue(parser.prog, f"{said} {'is' if len(names) == 1 else 'are'} missing", None, _hint(parser, hints))
+    return _issue(parser.prog, f"{said} {'is' if len(names) == 1 else 'are'} missing", None, _hint(parser, hints))
 
 
 def _unknown_command(parser: argparse.ArgumentParser, value: str) -> Issue:
@@ -171,7 +179,7 @@ def _unknown_command(parser: argparse.ArgumentParser, value: str) -> Issue:
     close = difflib.get_close_matches(value, here, n=1, cutoff=0.6) or \
         [nested[m] for m in difflib.get_close_matches(value, list(nested), n=1, cutoff=0.6)]
     hint = f"did you mean `{parser.prog} {close[0]}`?" if close else f"the commands: {', '.join(here)}"
-    return Issue(parser.prog, "no such command", value, _hint(parser, hint))
+    return _issue(parser.prog, "no such command", value, _hint(parser, hint))
 
 
 def _action(parser: argparse.ArgumentParser, name: str) -> argparse.Action | None:

@@ -9,15 +9,15 @@ import difflib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import pulumi
-from pulumi.runtime import config as runtime_config
+from typing import TYPE_CHECKING, Any
 
 from components.config import ConfigError, Fleet, Issue, load_fleet
 from components.config.gke_limits import check_project
 from components.config.observability import receiver_secret_keys, referenced_secret_keys
 from components.config.openshift import secret_keys as openshift_secret_keys
+
+if TYPE_CHECKING:
+    import pulumi
 
 PROJECT = "gpu-fleet"
 SETTINGS = frozenset(Fleet.model_fields)
@@ -148,6 +148,10 @@ def _normal(namespace: str) -> str:
 
 def load() -> StackConfig:
     """Read the running stack's configuration (as the Pulumi engine passed it) and validate it."""
+    # The SDK only here: the CLI validates stack files with `parse` (fabric-check, ci runners) without loading it.
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
     secret_keys = [k for k in keys if runtime_config.is_config_secret(k)] + runtime_config.get_config_secret_keys_env()
     cfg = pulumi.Config(PROJECT)

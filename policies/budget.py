@@ -19,17 +19,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components.capacity import CapacityRow, cost, pool_path
+from components.capacity import CapacityRow, pool_path
 from components.capacity.budget import StackBudget, stack_budget
+from policies.demand import HOURS_PER_DAY, ceiling_spend
 from policies.view import PRICES_SCHEMA, rows, views
-
-HOURS_PER_DAY = 24
-
-
-def ceiling_spend(capacity: list[CapacityRow]) -> dict[str, float]:
-    """The ceiling per budget period: every pool at its maximum, spot priced as spot (the review reads it too)."""
-    c = cost(capacity)
-    return {"daily": c.hourly_usd_max * HOURS_PER_DAY, "monthly": c.monthly_usd_max}
 
 
 def _top(capacity: list[CapacityRow], n: int = 3) -> str:

@@ -10,9 +10,7 @@ every GPU fabric network) count against the project's NETWORKS quota where the c
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi_policy import (
@@ -25,62 +23,8 @@ from pulumi_policy import (
 
 from components import catalog
 from components.capacity import CapacityRow, pool_path
-from components.capacity.eks import aws_quota_demand
+from policies.demand import GCP_NETWORK, NETWORKS, quota_usage
 from policies.view import plain, pool_label, rows
-
-PREEMPTIBLE_CAPACITY = {"spot", "flex-start", "queued"}
-GCP_NETWORK = "gcp:compute/network:Network"
-NETWORKS = catalog.fabric.GCP_NETWORKS_QUOTA_METRIC
-
-
-@dataclass
-class Usage:
-    requested: int = 0
-    unit: str = "GPUs"
-    rows: list[CapacityRow] = field(default_factory=list)
-    spilled_from: str | None = None
-    """The PREEMPTIBLE_ metric whose spot and flex-start pools count here, as it is not granted in the region."""
-
-
-def quota_usage(capacity: Iterable[CapacityRow],
-                granted: Mapping[str, Mapping[str, int]] | None = None) -> dict[tuple[str, str], Usage]:
-    """(region or "global", metric or AWS quota code) -> what the fleet requests at maximum scale.
-
-    `granted` is the regional quota config; where it grants no PREEMPTIBLE_ metric (absent or 0) in a region,
-    spot, flex-start and queued pools count against the standard metric instead. Compute Engine: "To prevent
-    Spot VMs from consuming your quotas for standard VMs' ... GPUs ..., consider requesting preemptible
-    quota" (Spot docs); "When you create a Flex-start VM, preemptible quota is consumed. If your project
-    lacks preemptible quota, then standard quota is consumed" (provisioning models).
-    """
-    usage: dict[tuple[str, str], Usage] = defaultdict(Usage)
-    for row in capacity:
-        machine = catalog.find_machine_type(row.machine_type)
-        preemptible = row.spot or row.capacity in PREEMPTIBLE_CAPACITY
-        if machine is not None and machine.cloud is catalog.Cloud.AWS:
-            # Each quota code the pool can reach, at the worst instance mix it allows (capacity.eks).
-            for code, (vcpus, quota) in aws_quota_demand(row).items():
-                u = usage[(row.region, code)]
-                u.unit = f"vCPUs ({quota.name})"
-                u.requested += vcpus
-                u.rows.append(row)
-            continue
-        gpu = catalog.gpu(row.gpu) if row.gpu else None
-        metric: str | None = None
-        if machine is not None:
-            metric = catalog.gcp_quota_metric(machine, spot=preemptible)
-        elif gpu is not None:
-            metric = gpu.gcp_preemptible_quota_metric if preemptible else gpu.gcp_quota_metric
-        if metric is None:
-            continue
-        standard = metric.removeprefix("PREEMPTIBLE_")
-        if preemptible and granted is not None and metric != standard \
-                and not (granted.get(row.region) or {}).get(metric):
-            usage[(row.region, standard)].spilled_from = metric
-            metric = standard
-        for key in ((row.region, metric), ("global", catalog.GCP_ALL_REGIONS_METRIC)):
-            usage[key].requested += row.max_gpus
-            usage[key].rows.append(row)
-    return dict(usage)
 
 
 def check(capacity: Iterable[CapacityRow], config: Mapping[str, Any]) -> list[str]:

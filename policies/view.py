@@ -14,8 +14,9 @@ from pulumi_policy import PolicyResource
 from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy.secret import Secret
 
-from components.capacity import CapacityRow, PriceBook, ResourceView, capacity_rows
+from components.capacity import CapacityRow, ResourceView, capacity_rows
 from components.kubernetes.conventions import LABEL_CLUSTER, LABEL_POOL
+from policies.demand import price_book
 
 PRICES_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -70,12 +71,6 @@ def plain(value: Any) -> Any:
 
 def views(resources: Iterable[PolicyResource]) -> list[ResourceView]:
     return [ResourceView(r.resource_type, r.urn, r.name, plain(r.props)) for r in resources]
-
-
-def price_book(config: Mapping[str, Any]) -> PriceBook:
-    return PriceBook({(p["machine_type"], p["region"]): (float(p["on_demand_hourly_usd"]),
-                                                           p.get("spot_hourly_usd"))
-                      for p in config.get("prices") or []})
 
 
 def rows(resources: Iterable[PolicyResource], config: Mapping[str, Any]) -> list[CapacityRow]:

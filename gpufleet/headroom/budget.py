@@ -1,6 +1,6 @@
 """Budget burn: each budget at the ceiling in its own period, the fleet's and each team's.
 
-The fleet's ceiling is the pack's own arithmetic (`policies.budget.ceiling_spend`) over capacity priced as the budget
+The fleet's ceiling is the pack's own arithmetic (`policies.demand.ceiling_spend`) over capacity priced as the budget
 policies price it, so the comment and the verdict cannot disagree.
 """
 
@@ -14,8 +14,7 @@ from components.capacity import CapacityRow, ResourceView, capacity_rows
 from components.capacity.budget import StackBudget, stack_budget, stack_teams
 from gpufleet.headroom.quota import plan_views, settings
 from gpufleet.sections import Section
-from policies.budget import ceiling_spend
-from policies.view import price_book
+from policies.demand import ceiling_spend, price_book
 
 if TYPE_CHECKING:
     from gpufleet.report import Plan

@@ -1,8 +1,8 @@
 """Quota headroom: every quota the stack uses or is granted, at maximum scale, with the pack's own arithmetic.
 
-Use is `policies.quota.quota_usage` (and `check_networks`' network count), so the comment and the verdict cannot
-disagree; grants are the reconciled policy config the plan JSON carries (`policy.settings`, from
-`gpufleet/policy_gate.py`).
+Use is `policies.demand.quota_usage`, the arithmetic the pack's quota policy runs (and `check_networks`' network
+count), so the comment and the verdict cannot disagree; grants are the reconciled policy config the plan JSON
+carries (`policy.settings`, from `gpufleet/policy_gate.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from components.capacity import CapacityRow, ResourceView, pool_path
 from gpufleet.base_plan import base_rows
 from gpufleet.sections import Section
-from policies.quota import GCP_NETWORK, NETWORKS, quota_usage
+from policies.demand import GCP_NETWORK, NETWORKS, quota_usage
 
 if TYPE_CHECKING:
     from gpufleet.report import Plan

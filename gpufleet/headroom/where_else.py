@@ -16,7 +16,7 @@ from components.capacity import CapacityRow, PriceBook, pool_path, stack_prices
 from gpufleet.headroom.budget import burns, priced_rows, share_pct
 from gpufleet.headroom.quota import NEAR, Quota, plan_views, settings, stack_quotas
 from gpufleet.sections import Section
-from policies.view import price_book
+from policies.demand import price_book
 
 if TYPE_CHECKING:
     from gpufleet.report import Plan

@@ -1,8 +1,11 @@
-"""`gpu-fleet plan --no-policy` pays only for what it uses: a fresh CLI process, then what it imported.
+"""Each `gpu-fleet` command pays only for what it uses: a fresh CLI process, then what it imported.
 
-Not a timing test: which modules a process loads is the same on a busy machine and an idle one. The policy gate
-(jsonschema, the analyzer client, the waiver rules) costs about a third of a second to import and only a plan that
-runs the pack needs it; the Kubernetes client is only for `openshift discover`.
+Not a timing test: which modules a process loads is the same on a busy machine and an idle one. `--help` and every
+command's `--help` are answered from the argument parser alone: no Pulumi SDK, no provider, no config model
+(pydantic), no terminal renderer (rich), no report. `fabric-check` and `ci runners` validate a stack's configuration
+and run no program, so no SDK loads for them. `plan --no-policy` runs the program but not the pack: the policy SDK
+(pulumi_policy, which the pack's own modules import), the gate (jsonschema, the analyzer client) and the waiver
+rules stay out; the Kubernetes client is only for `openshift discover`.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
-# Runs the CLI as the console script does, then writes every module the process holds.
+# Runs the CLI as the console script does, then writes every module the process holds (also after `--help`'s
+# SystemExit).
 _RUN = """
 import json, sys
 from gpufleet.cli import main
@@ -25,9 +31,22 @@ finally:
 sys.exit(code)
 """
 
-NOT_FOR_NO_POLICY = ("gpufleet.policy_gate", "jsonschema", "policies.pack", "policies.waivers", "kubernetes",
-                     "gpufleet.openshift_discover", "gpufleet.live_preview")
-"""What the plan never uses without the pack: the gate and its schema checks, the pack, the cluster clients."""
+SDKS = ("pulumi", "pulumi_gcp", "pulumi_aws", "pulumi_kubernetes", "pulumi_policy", "grpc", "jsonschema",
+        "kubernetes", "gpufleet.offline", "gpufleet.report", "gpufleet.headroom", "policies")
+"""The Pulumi SDK and the providers (through the offline plan), the policy SDK, the gRPC stubs, the cluster client,
+the report and the pack: a command that runs no program needs none of them."""
+FOR_HELP = (*SDKS, "pydantic", "rich", "components.config", "components.capacity", "infra", "yaml")
+"""`--help` reads the parser: not even the config model or the console."""
+NOT_FOR_NO_POLICY = ("gpufleet.policy_gate", "jsonschema", "pulumi_policy", "policies.pack", "policies.waivers",
+                     "policies.quota", "policies.budget", "policies.view", "kubernetes", "gpufleet.openshift_discover",
+                     "gpufleet.live_preview")
+"""What the plan never uses without the pack: the gate and its schema checks, the policy SDK and the pack's policies
+(the review's headroom reads the pack's arithmetic from `policies.demand`), the cluster clients."""
+
+PROD_POOL = "gke.regions[us-central1].clusters[ml-1].gpu_pools[h100-prod]"
+HELP = [["--help"], ["plan", "--help"], ["prices", "--help"], ["prices", "refresh", "--help"],
+        ["fabric-check", "--help"], ["ci", "runners", "--help"], ["openshift", "discover", "--help"],
+        ["preview", "--help"]]
 
 
 def _modules(tmp_path: Path, *argv: str) -> set[str]:
@@ -38,8 +57,39 @@ def _modules(tmp_path: Path, *argv: str) -> set[str]:
     return set(json.loads(out.read_text()))
 
 
-def test_plan_without_the_pack_imports_no_policy_gate(tmp_path: Path) -> None:
+def _under(loaded: set[str], names: tuple[str, ...]) -> list[str]:
+    """The loaded modules that are one of `names` or inside one of those packages."""
+    return sorted(m for m in loaded if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_under_matches_packages_not_prefixes() -> None:
+    loaded = {"pulumi", "pulumi.runtime", "pulumi_gcp.compute", "pulumify", "policies", "policies.demand"}
+    assert _under(loaded, ("pulumi",)) == ["pulumi", "pulumi.runtime"]
+    assert _under(loaded, ("pulumi_gcp", "policies.quota")) == ["pulumi_gcp.compute"]
+
+
+@pytest.mark.parametrize("argv", HELP, ids=[" ".join(a) for a in HELP])
+def test_help_loads_no_sdk_config_model_or_console(tmp_path: Path, argv: list[str]) -> None:
+    loaded = _modules(tmp_path, *argv)
+    assert {"gpufleet.cli", "argparse"} <= loaded  # the list is the process's, not empty
+    heavy = _under(loaded, FOR_HELP)
+    assert heavy == [], f"`gpu-fleet {' '.join(argv)}` imported what it does not use: {heavy[:12]}"
+
+
+@pytest.mark.parametrize(("argv", "uses"), [
+    (["fabric-check", "prod", "--pool", PROD_POOL], "gpufleet.fabric_check"),
+    (["ci", "runners", "dev", "prod"], "gpufleet.runners"),
+], ids=["fabric-check", "ci-runners"])
+def test_commands_that_run_no_program_load_no_sdk(tmp_path: Path, argv: list[str], uses: str) -> None:
+    loaded = _modules(tmp_path, *argv)
+    assert {uses, "components.config", "pydantic"} <= loaded  # the stack's configuration is validated
+    heavy = _under(loaded, SDKS)
+    assert heavy == [], f"`gpu-fleet {' '.join(argv)}` imported what it does not use: {heavy[:12]}"
+
+
+def test_plan_without_the_pack_imports_no_policy_sdk_or_gate(tmp_path: Path) -> None:
     loaded = _modules(tmp_path, "plan", "dev", "--no-policy")
-    assert "components.config" in loaded and "rich.console" in loaded  # the list is the process's, not empty
-    heavy = sorted(m for m in loaded if m in NOT_FOR_NO_POLICY or m.split(".")[0] in ("jsonschema", "kubernetes"))
+    assert {"components.config", "rich.console", "pulumi_gcp"} <= loaded  # the plan ran
+    heavy = _under(loaded, NOT_FOR_NO_POLICY)
     assert heavy == [], f"`plan --no-policy` imported what it does not use: {heavy}"
+    assert "policies.demand" in loaded  # the review's headroom: the pack's arithmetic, without its SDK
