@@ -21,18 +21,16 @@ from policies import gke_security
 from policies.pack import POLICIES
 from tests.support.engine import (
     PACK,
-    engine_config,
     gpu_pool,
-    newly_violated,
     pack_config,
     run_resource_policy,
     run_resource_policy_over,
     run_stack_policy,
     stack_policy_reports,
-    violated,
     with_inputs,
 )
-from tests.support.plans import ROOT, budgets_of, gke_of, gke_only
+from tests.support.plans import ROOT, budgets_of, checked_plan, gke_of, gke_only
+from tests.support.verdicts import engine_config, newly_violated, only_policies, violated
 
 # --- each policy over a real stack's resources, config as the engine passes it ---------------------------
 
@@ -214,13 +212,12 @@ def test_gke_deletion_protection_where_the_stack_requires_it(prod_plan: Plan, de
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_policies_called_here_see_what_the_analyzer_hands_them(stack: str, request: pytest.FixtureRequest) -> None:
+def test_policies_called_here_see_what_the_analyzer_hands_them(stack: str,
+                                                               tmp_path_factory: pytest.TempPathFactory) -> None:
     """The in-process calls above (wrapping, config, component outputs) agree with the pack served over gRPC."""
-    plan: Plan = request.getfixturevalue(f"{stack}_plan")
-    result = policy_gate.run_pack(PACK, PACK / "config" / f"{stack}.json", plan.resources, stack=stack,
-                                  project="gpu-fleet")
+    plan = _shipped_verdict(tmp_path_factory, stack)
     over_grpc: dict[str, list[str]] = {}
-    for v in result.violations:
+    for v in plan.policy["violations"]:
         over_grpc.setdefault(v["policy"], []).append(v["message"])
     assert violated(plan, stack) == over_grpc
     # Both shipped stacks sit past 70% of a budget; prod's A100 production pools have no reservation; dev's
@@ -236,41 +233,50 @@ def test_policies_called_here_see_what_the_analyzer_hands_them(stack: str, reque
 # --- the pack through the analyzer -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_shipped_stacks_pass_the_pack(stack: str, request: pytest.FixtureRequest) -> None:
-    plan: Plan = request.getfixturevalue(f"{stack}_plan")
-    result = policy_gate.run_pack(PACK, PACK / "config" / f"{stack}.json", plan.resources, stack=stack,
-                                  project="gpu-fleet")
-    assert {p["name"] for p in result.policies} == {p.name for p in POLICIES}
-    assert not result.mandatory_failed, result.violations
+def _shipped_verdict(factory: pytest.TempPathFactory, stack: str) -> Plan:
+    """The shipped stack's plan with the real pack's verdict under its shipped config: one pack run per run."""
+    return checked_plan(factory, stack, (ROOT / f"Pulumi.{stack}.yaml").read_text(),
+                        PACK / "config" / f"{stack}.json")
 
 
-def test_seed_000_h100_pool_breaks_seed_002_quota(prod_doc: dict[str, Any], plan_doc: Any) -> None:
-    """8 a3-megagpu-8g per zone x 3 zones in us-central1 = 192 H100 against 32 granted there."""
-    cluster = gke_of(prod_doc)["regions"][0]["clusters"][0]
+def _seed_000_h100_pool(doc: dict[str, Any]) -> dict[str, Any]:
+    """prod's GKE side with seed 000's h100-prod: 8 a3-megagpu-8g per zone in 3 zones of us-central1."""
+    doc = gke_only(doc)
+    cluster = gke_of(doc)["regions"][0]["clusters"][0]
     pool = next(p for p in cluster["gpu_pools"] if p["name"] == "h100-prod")
     pool.update(zones=["us-central1-a", "us-central1-b", "us-central1-c"], compact_placement=False,
                 autoscaling={"per": "zone", "min_nodes": 1, "max_nodes": 8})
-    plan = plan_doc(prod_doc, "prod")
-    result = policy_gate.run_pack(PACK, PACK / "config" / "prod.json", plan.resources, stack="prod",
-                                  project="gpu-fleet")
+    return doc
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_shipped_stacks_pass_the_pack(stack: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    verdict = _shipped_verdict(tmp_path_factory, stack).policy
+    assert verdict["config"] == str(PACK / "config" / f"{stack}.json")
+    assert {p["name"] for p in verdict["policies"]} == {p.name for p in POLICIES}
+    assert not [v for v in verdict["violations"] if v["level"] == "mandatory"], verdict["violations"]
+
+
+def test_seed_000_h100_pool_breaks_seed_002_quota(prod_doc: dict[str, Any], plan_doc: Any, tmp_path: Path) -> None:
+    """8 a3-megagpu-8g per zone x 3 zones in us-central1 = 192 H100 against 32 granted there.
+
+    The GKE side alone (quotas are GCP's), and the real pack with only gpu-quota on at prod's shipped settings."""
+    plan = plan_doc(_seed_000_h100_pool(prod_doc), "prod")
+    result = policy_gate.run_pack(PACK, only_policies("prod", ["gpu-quota"], tmp_path), plan.resources,
+                                  stack="prod", project="gpu-fleet")
     assert result.mandatory_failed
     quota_msgs = [v["message"] for v in result.violations if v["policy"] == "gpu-quota"]
     assert any("NVIDIA_H100_MEGA_GPUS: 192 GPUs requested" in m and "gpu_pools[h100-prod]" in m for m in quota_msgs)
 
 
 def test_cli_exit_1_on_mandatory_violation(prod_doc: dict[str, Any], tmp_path: Path) -> None:
-
-
-    cluster = gke_of(prod_doc)["regions"][0]["clusters"][0]
-    pool = next(p for p in cluster["gpu_pools"] if p["name"] == "h100-prod")
-    pool.update(zones=["us-central1-a", "us-central1-b", "us-central1-c"], compact_placement=False,
-                autoscaling={"per": "zone", "min_nodes": 1, "max_nodes": 8})
+    """The CLI's verdict on seed 000's pool: gpu-quota is mandatory in prod's config (the others are off here)."""
     stack = tmp_path / "Pulumi.prod.yaml"
-    stack.write_text(yaml.safe_dump(prod_doc))
+    stack.write_text(yaml.safe_dump(_seed_000_h100_pool(prod_doc)))
     out = tmp_path / "plan.json"
     md = tmp_path / "plan.md"
-    code = cli.main(["plan", "prod", "--config", str(stack), "--policy-config", str(PACK / "config/prod.json"),
+    config = only_policies("prod", ["gpu-quota"], tmp_path)
+    code = cli.main(["plan", "prod", "--config", str(stack), "--policy-config", str(config),
                      "--json", str(out), "--markdown", str(md)])
     assert code == 1
     doc = json.loads(out.read_text())
@@ -295,10 +301,8 @@ def test_bad_pack_config_is_rejected(config: dict[str, Any], expected: str, dev_
 
 
 def test_enforcement_levels_are_overridable_per_stack(dev_plan: Plan, tmp_path: Path) -> None:
-    config = pack_config("dev")
-    config["gpu-quota"] = {**config["gpu-quota"], "enforcementLevel": "advisory", "quotas": {}}
-    path = tmp_path / "c.json"
-    path.write_text(json.dumps(config))
+    path = only_policies("dev", ["gpu-quota"], tmp_path,
+                         {"gpu-quota": {"enforcementLevel": "advisory", "quotas": {}}})
     result = policy_gate.run_pack(PACK, path, dev_plan.resources, stack="dev", project="gpu-fleet")
     levels = {v["level"] for v in result.violations if v["policy"] == "gpu-quota"}
     assert levels == {"advisory"} and not result.mandatory_failed
