@@ -20,20 +20,23 @@ from gpufleet.report import Plan, markdown
 from gpufleet.waivers_section import section
 from policies import waivers
 from tests.support.plans import ROOT
+from tests.support.verdicts import disable_all_but
 
 PACK = ROOT / "policies"
 TODAY = waivers.today()
 SOON = str(TODAY + timedelta(days=30))
 QUOTA = "us-central1 NVIDIA_L4_GPUS"
+WAIVED_HERE = ("gpu-quota", "gke-deletion-protection")
 
 
 def _config(tmp_path: Path, **policies: dict[str, Any]) -> Path:
+    """dev's pack config with the change; only the two policies waived here and `policy-waivers` left on."""
     config = json.loads((PACK / "config" / "dev.json").read_text())
     config["gpu-quota"]["quotas"]["us-central1"]["NVIDIA_L4_GPUS"] = 0
     for name, settings in policies.items():
         config[name.replace("_", "-")] = {**config.get(name.replace("_", "-"), {}), **settings}
     path = tmp_path / "dev.json"
-    path.write_text(json.dumps(config))
+    path.write_text(json.dumps(disable_all_but(config, [*WAIVED_HERE, waivers.NAME])))
     return path
 
 

@@ -111,17 +111,24 @@ def only_policies(stack: str, names: Iterable[str], folder: Path,
     The real analyzer skips a disabled policy entirely (pulumi_policy/policy.py `Analyze`), so the pack process does
     the work of the policies a test is about and no other; their levels and settings stay the shipped ones.
     """
-    keep = set(names)
     config = pack_config(stack)
     for name, settings in (changes or {}).items():
         config[name] = {**config.get(name, {}), **settings}
+    keep = set(names)
+    path = folder / f"{stack}-only-{'-'.join(sorted(keep))}.json"
+    path.write_text(json.dumps(disable_all_but(config, keep), indent=2))
+    return path
+
+
+def disable_all_but(config: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """A pack config (JSON object) with every policy of the pack but `names` set disabled, its settings kept."""
+    keep = set(names)
+    config = dict(config)
     for policy in POLICIES:
         if policy.name not in keep:
             given = config.get(policy.name)
             config[policy.name] = {**(given if isinstance(given, dict) else {}), "enforcementLevel": "disabled"}
-    path = folder / f"{stack}-only-{'-'.join(sorted(keep))}.json"
-    path.write_text(json.dumps(config, indent=2))
-    return path
+    return config
 
 
 def run_only(plan: Plan, stack: str, names: Iterable[str], folder: Path) -> policy_gate.PolicyResult:
