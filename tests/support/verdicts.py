@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
     EnforcementLevel,
     PolicyResource,
@@ -135,3 +137,27 @@ def run_only(plan: Plan, stack: str, names: Iterable[str], folder: Path) -> poli
     """The real pack process over `plan` with only `names` left on, under the stack's shipped settings."""
     return policy_gate.run_pack(PACK, only_policies(stack, names, folder), plan.resources, stack=stack,
                                 project="gpu-fleet")
+
+
+@functools.cache
+def served_info() -> analyzer_pb2.AnalyzerInfo:
+    """The AnalyzerInfo the real pack process serves (policy_gate's start and GetAnalyzerInfo), asked once per process.
+
+    `run_pack` reconciles the config file against exactly this before any resource is sent, so a config-rejection
+    case checked with `reject` is the verdict `run_pack` gives, without a pack process per case.
+    """
+    proc, port = policy_gate._start(PACK, "dev", "gpu-fleet")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=60)
+            info: analyzer_pb2.AnalyzerInfo = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(
+                empty_pb2.Empty())
+            return info
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def reconcile(config_file: Path) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """`run_pack`'s first step on a config file (load it, reconcile it with the served schemas): raises ConfigError."""
+    return policy_gate.reconcile_config(served_info(), policy_gate.load_config(config_file), str(config_file))
