@@ -30,16 +30,20 @@ from tests.support.engine import (
     with_inputs,
 )
 from tests.support.plans import ROOT, budgets_of, checked_plan, gke_of, gke_only
+from tests.support.small_stacks import gke_region
 from tests.support.verdicts import engine_config, newly_violated, only_policies, reconcile, violated
 
 # --- each policy over a real stack's resources, config as the engine passes it ---------------------------
 
 
 def test_gpu_quota_names_the_pool_and_the_quota_key(prod_plan: Plan, prod_doc: dict[str, Any], plan_doc: Any) -> None:
-    """prod's us-east4 l4-serve at 5 nodes per zone: 2 zones x 5 x 2 L4 = 20 GPUs against 16 granted."""
+    """prod's us-east4 l4-serve at 5 nodes per zone: 2 zones x 5 x 2 L4 = 20 GPUs against 16 granted.
+
+    Planned as prod's us-east4 alone (quotas are per region), under prod's shipped grants."""
+    shipped = plan_doc(gke_region(prod_doc, "us-east4"), "prod")
     gpu_pool(prod_doc, "us-east4", "ml-1", "l4-serve")["autoscaling"]["max_nodes"] = 5
-    plan = plan_doc(prod_doc, "prod")
-    assert newly_violated(plan, prod_plan, "prod") == {"gpu-quota"}
+    plan = plan_doc(gke_region(prod_doc, "us-east4"), "prod")
+    assert newly_violated(plan, shipped, "prod") == {"gpu-quota"}
     (msg,) = run_stack_policy("gpu-quota", plan, engine_config("gpu-quota", "prod"))
     assert msg.startswith("us-east4 NVIDIA_L4_GPUS: 20 GPUs requested at maximum scale, granted 16. "
                           "Pools: ml-1/l4-serve (g2-standard-24, 10 nodes x 2 GPUs = 20 l4) at "
@@ -240,8 +244,8 @@ def _shipped_verdict(factory: pytest.TempPathFactory, stack: str) -> Plan:
 
 
 def _seed_000_h100_pool(doc: dict[str, Any]) -> dict[str, Any]:
-    """prod's GKE side with seed 000's h100-prod: 8 a3-megagpu-8g per zone in 3 zones of us-central1."""
-    doc = gke_only(doc)
+    """prod's us-central1 with seed 000's h100-prod: 8 a3-megagpu-8g per zone in 3 zones (quotas are per region)."""
+    doc = gke_region(doc, "us-central1")
     cluster = gke_of(doc)["regions"][0]["clusters"][0]
     pool = next(p for p in cluster["gpu_pools"] if p["name"] == "h100-prod")
     pool.update(zones=["us-central1-a", "us-central1-b", "us-central1-c"], compact_placement=False,
@@ -260,7 +264,7 @@ def test_shipped_stacks_pass_the_pack(stack: str, tmp_path_factory: pytest.TempP
 def test_seed_000_h100_pool_breaks_seed_002_quota(prod_doc: dict[str, Any], plan_doc: Any, tmp_path: Path) -> None:
     """8 a3-megagpu-8g per zone x 3 zones in us-central1 = 192 H100 against 32 granted there.
 
-    The GKE side alone (quotas are GCP's), and the real pack with only gpu-quota on at prod's shipped settings."""
+    The real pack with only gpu-quota on, at prod's shipped settings."""
     plan = plan_doc(_seed_000_h100_pool(prod_doc), "prod")
     result = policy_gate.run_pack(PACK, only_policies("prod", ["gpu-quota"], tmp_path), plan.resources,
                                   stack="prod", project="gpu-fleet")
