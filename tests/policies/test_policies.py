@@ -140,11 +140,13 @@ def test_gpu_spot_share_counts_gpus_at_maximum_scale(dev_gke_plan: Plan, dev_doc
 
 
 @pytest.mark.parametrize("drift", ["spot", "preemptible"])
-def test_gpu_critical_not_spot_reports_the_pool(drift: str, prod_plan: Plan) -> None:
-    """The config validator refuses a critical spot pool, so the drift is made in the registered node pool."""
-    plan = with_inputs(prod_plan, "us-central1-ml-1-l4-serve",
-                       lambda p: p["nodeConfig"].update({drift: True}))
-    assert newly_violated(plan, prod_plan, "prod") == {"gpu-critical-not-spot"}
+def test_gpu_critical_not_spot_reports_the_pool(drift: str, prod_plan: Plan, prod_doc: dict[str, Any],
+                                                plan_doc: Any) -> None:
+    """The config validator refuses a critical spot pool, so the drift is made in the registered node pool (of
+    prod's us-central1 alone, the pool's region; the shipped prod is checked whole below)."""
+    region = plan_doc(gke_region(prod_doc, "us-central1"), "prod")
+    plan = with_inputs(region, "us-central1-ml-1-l4-serve", lambda p: p["nodeConfig"].update({drift: True}))
+    assert newly_violated(plan, region, "prod") == {"gpu-critical-not-spot"}
     ((msg, urn),) = stack_policy_reports("gpu-critical-not-spot", plan, engine_config("gpu-critical-not-spot", "prod"))
     assert msg == ("ml-1/l4-serve (g2-standard-24, 9 nodes x 2 GPUs = 18 l4) is production-critical but runs on "
                    "spot capacity. Set gke.regions[us-central1].clusters[ml-1].gpu_pools[l4-serve].capacity: "
@@ -194,9 +196,10 @@ def test_gke_legacy_auth_disabled(change: Callable[[dict[str, Any]], None], prob
 
 def test_gke_deletion_protection_where_the_stack_requires_it(prod_plan: Plan, dev_plan: Plan,
                                                              prod_doc: dict[str, Any], plan_doc: Any) -> None:
+    shipped = plan_doc(gke_only(prod_doc), "prod")  # the GKE side: the setting is gke's
     gke_of(prod_doc)["deletion_protection"] = False
-    plan = plan_doc(prod_doc, "prod")
-    assert newly_violated(plan, prod_plan, "prod") == {"gke-deletion-protection"}
+    plan = plan_doc(gke_only(prod_doc), "prod")
+    assert newly_violated(plan, shipped, "prod") == {"gke-deletion-protection"}
     required = engine_config("gke-deletion-protection", "prod")
     assert required == {"required": True, "exempt": [], "waivers": []}
     messages = run_resource_policy_over("gke-deletion-protection", plan, required)
