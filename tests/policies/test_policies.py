@@ -196,10 +196,9 @@ def test_gke_legacy_auth_disabled(change: Callable[[dict[str, Any]], None], prob
 
 def test_gke_deletion_protection_where_the_stack_requires_it(prod_plan: Plan, dev_plan: Plan,
                                                              prod_doc: dict[str, Any], plan_doc: Any) -> None:
-    shipped = plan_doc(gke_only(prod_doc), "prod")  # the GKE side: the setting is gke's
     gke_of(prod_doc)["deletion_protection"] = False
-    plan = plan_doc(gke_only(prod_doc), "prod")
-    assert newly_violated(plan, shipped, "prod") == {"gke-deletion-protection"}
+    plan = plan_doc(prod_doc, "prod")
+    assert newly_violated(plan, prod_plan, "prod") == {"gke-deletion-protection"}
     required = engine_config("gke-deletion-protection", "prod")
     assert required == {"required": True, "exempt": [], "waivers": []}
     messages = run_resource_policy_over("gke-deletion-protection", plan, required)
