@@ -19,6 +19,7 @@ from infra.config import parse
 from tests.support.config_builders import values
 from tests.support.engine import PACK, engine_config, run_resource_policy, with_inputs
 from tests.support.plans import gke_of
+from tests.support.verdicts import only_policies
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -106,8 +107,9 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return change
 
 
-def _prod_gate(plan: Plan) -> policy_gate.PolicyResult:
-    return policy_gate.run_pack(PACK, PACK / "config" / "prod.json", plan.resources, stack="prod",
+def _prod_gate(plan: Plan, folder: Path) -> policy_gate.PolicyResult:
+    """The real pack over `plan` with the CIS items' policies on at prod's shipped levels and every other one off."""
+    return policy_gate.run_pack(PACK, only_policies("prod", NEW, folder), plan.resources, stack="prod",
                                 project="gpu-fleet")
 
 
@@ -122,7 +124,7 @@ def _prod_gate(plan: Plan) -> policy_gate.PolicyResult:
      "5.10.4", "gke.binary_authorization.mode: enforced"),
 ])
 def test_each_cis_item_is_a_mandatory_policy_in_prod(policy: str, typ: str, path: str, value: Any, cis: str,
-                                                     says: str, prod_plan: Plan) -> None:
+                                                     says: str, prod_plan: Plan, tmp_path: Path) -> None:
     target = next(r for r in of_type(prod_plan, typ) if r.inputs.get("name") != "system")
     config = engine_config(policy, "prod")
     assert run_resource_policy(policy, typ, copy.deepcopy(target.inputs), config) == []
@@ -130,7 +132,7 @@ def test_each_cis_item_is_a_mandatory_policy_in_prod(policy: str, typ: str, path
     changed = next(r for r in drifted.resources if r.custom and r.name == target.name)
     (msg,) = run_resource_policy(policy, typ, changed.inputs, config)
     assert f"CIS GKE Benchmark {cis}" in msg and says in msg, msg
-    result = _prod_gate(drifted)
+    result = _prod_gate(drifted, tmp_path)
     assert result.mandatory_failed
     assert {(v["policy"], v["level"]) for v in result.violations if v["policy"] in NEW} == {(policy, "mandatory")}
 

@@ -15,7 +15,8 @@ from gpufleet import offline
 from gpufleet.report import Plan
 from policies.pack import POLICIES
 from tests.support.engine import engine_config, gpu_pool, run_resource_policy, run_resource_policy_over
-from tests.support.plans import eks_provider_names, gke_of
+from tests.support.plans import eks_provider_names, gke_of, gke_only
+from tests.support.small_stacks import gke_region
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -57,6 +58,7 @@ def kubeconfigs(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
 def test_kubeconfig_uses_the_dns_endpoint_with_gcloud_context_names(kubeconfigs: dict[str, Any],
                                                                      prod_doc: dict[str, Any],
                                                                      fresh_plan_doc: Any) -> None:
+    prod_doc = gke_only(prod_doc)  # prod's nine GKE clusters (its EKS providers are not judged here)
     plan = fresh_plan_doc(prod_doc, "prod")  # planned here: the kubeconfigs fixture watches this run
     for cluster in of_type(plan, CLUSTER):
         endpoints = cluster.inputs["controlPlaneEndpointsConfig"]
@@ -147,7 +149,8 @@ def test_unreserved_production_h100s_are_an_advisory_violation(prod_plan: Plan, 
     # Prod's H100 pools stand on reservations; its A100 production pools do not, and are named.
     assert len(flagged) == 2 and all("a100-prod" in m for m in flagged)
     del gpu_pool(prod_doc, "us-east4", "ml-1", "h100-prod")["reservation"]
-    (msg,) = [m for m in run_resource_policy_over(name, plan_doc(prod_doc, "prod"), config) if "h100" in m]
+    plan = plan_doc(gke_region(prod_doc, "us-east4"), "prod")  # the pool's region: the policy judges each pool
+    (msg,) = [m for m in run_resource_policy_over(name, plan, config) if "h100" in m]
     assert "gke.regions[us-east4].clusters[ml-1].gpu_pools[h100-prod]" in msg and "a3-megagpu-8g" in msg
     assert next(p.enforcement_level for p in POLICIES if p.name == name).value == "advisory"
 

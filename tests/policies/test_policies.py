@@ -21,27 +21,29 @@ from policies import gke_security
 from policies.pack import POLICIES
 from tests.support.engine import (
     PACK,
-    engine_config,
     gpu_pool,
-    newly_violated,
     pack_config,
     run_resource_policy,
     run_resource_policy_over,
     run_stack_policy,
     stack_policy_reports,
-    violated,
     with_inputs,
 )
-from tests.support.plans import ROOT, budgets_of, gke_of, gke_only
+from tests.support.plans import ROOT, budgets_of, checked_plan, gke_of, gke_only
+from tests.support.small_stacks import gke_region
+from tests.support.verdicts import engine_config, newly_violated, only_policies, reconcile, violated
 
 # --- each policy over a real stack's resources, config as the engine passes it ---------------------------
 
 
 def test_gpu_quota_names_the_pool_and_the_quota_key(prod_plan: Plan, prod_doc: dict[str, Any], plan_doc: Any) -> None:
-    """prod's us-east4 l4-serve at 5 nodes per zone: 2 zones x 5 x 2 L4 = 20 GPUs against 16 granted."""
+    """prod's us-east4 l4-serve at 5 nodes per zone: 2 zones x 5 x 2 L4 = 20 GPUs against 16 granted.
+
+    Planned as prod's us-east4 alone (quotas are per region), under prod's shipped grants."""
+    shipped = plan_doc(gke_region(prod_doc, "us-east4"), "prod")
     gpu_pool(prod_doc, "us-east4", "ml-1", "l4-serve")["autoscaling"]["max_nodes"] = 5
-    plan = plan_doc(prod_doc, "prod")
-    assert newly_violated(plan, prod_plan, "prod") == {"gpu-quota"}
+    plan = plan_doc(gke_region(prod_doc, "us-east4"), "prod")
+    assert newly_violated(plan, shipped, "prod") == {"gpu-quota"}
     (msg,) = run_stack_policy("gpu-quota", plan, engine_config("gpu-quota", "prod"))
     assert msg.startswith("us-east4 NVIDIA_L4_GPUS: 20 GPUs requested at maximum scale, granted 16. "
                           "Pools: ml-1/l4-serve (g2-standard-24, 10 nodes x 2 GPUs = 20 l4) at "
@@ -138,11 +140,13 @@ def test_gpu_spot_share_counts_gpus_at_maximum_scale(dev_gke_plan: Plan, dev_doc
 
 
 @pytest.mark.parametrize("drift", ["spot", "preemptible"])
-def test_gpu_critical_not_spot_reports_the_pool(drift: str, prod_plan: Plan) -> None:
-    """The config validator refuses a critical spot pool, so the drift is made in the registered node pool."""
-    plan = with_inputs(prod_plan, "us-central1-ml-1-l4-serve",
-                       lambda p: p["nodeConfig"].update({drift: True}))
-    assert newly_violated(plan, prod_plan, "prod") == {"gpu-critical-not-spot"}
+def test_gpu_critical_not_spot_reports_the_pool(drift: str, prod_plan: Plan, prod_doc: dict[str, Any],
+                                                plan_doc: Any) -> None:
+    """The config validator refuses a critical spot pool, so the drift is made in the registered node pool (of
+    prod's us-central1 alone, the pool's region; the shipped prod is checked whole below)."""
+    region = plan_doc(gke_region(prod_doc, "us-central1"), "prod")
+    plan = with_inputs(region, "us-central1-ml-1-l4-serve", lambda p: p["nodeConfig"].update({drift: True}))
+    assert newly_violated(plan, region, "prod") == {"gpu-critical-not-spot"}
     ((msg, urn),) = stack_policy_reports("gpu-critical-not-spot", plan, engine_config("gpu-critical-not-spot", "prod"))
     assert msg == ("ml-1/l4-serve (g2-standard-24, 9 nodes x 2 GPUs = 18 l4) is production-critical but runs on "
                    "spot capacity. Set gke.regions[us-central1].clusters[ml-1].gpu_pools[l4-serve].capacity: "
@@ -214,13 +218,12 @@ def test_gke_deletion_protection_where_the_stack_requires_it(prod_plan: Plan, de
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_policies_called_here_see_what_the_analyzer_hands_them(stack: str, request: pytest.FixtureRequest) -> None:
+def test_policies_called_here_see_what_the_analyzer_hands_them(stack: str,
+                                                               tmp_path_factory: pytest.TempPathFactory) -> None:
     """The in-process calls above (wrapping, config, component outputs) agree with the pack served over gRPC."""
-    plan: Plan = request.getfixturevalue(f"{stack}_plan")
-    result = policy_gate.run_pack(PACK, PACK / "config" / f"{stack}.json", plan.resources, stack=stack,
-                                  project="gpu-fleet")
+    plan = _shipped_verdict(tmp_path_factory, stack)
     over_grpc: dict[str, list[str]] = {}
-    for v in result.violations:
+    for v in plan.policy["violations"]:
         over_grpc.setdefault(v["policy"], []).append(v["message"])
     assert violated(plan, stack) == over_grpc
     # Both shipped stacks sit past 70% of a budget; prod's A100 production pools have no reservation; dev's
@@ -236,41 +239,50 @@ def test_policies_called_here_see_what_the_analyzer_hands_them(stack: str, reque
 # --- the pack through the analyzer -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_shipped_stacks_pass_the_pack(stack: str, request: pytest.FixtureRequest) -> None:
-    plan: Plan = request.getfixturevalue(f"{stack}_plan")
-    result = policy_gate.run_pack(PACK, PACK / "config" / f"{stack}.json", plan.resources, stack=stack,
-                                  project="gpu-fleet")
-    assert {p["name"] for p in result.policies} == {p.name for p in POLICIES}
-    assert not result.mandatory_failed, result.violations
+def _shipped_verdict(factory: pytest.TempPathFactory, stack: str) -> Plan:
+    """The shipped stack's plan with the real pack's verdict under its shipped config: one pack run per run."""
+    return checked_plan(factory, stack, (ROOT / f"Pulumi.{stack}.yaml").read_text(),
+                        PACK / "config" / f"{stack}.json")
 
 
-def test_seed_000_h100_pool_breaks_seed_002_quota(prod_doc: dict[str, Any], plan_doc: Any) -> None:
-    """8 a3-megagpu-8g per zone x 3 zones in us-central1 = 192 H100 against 32 granted there."""
-    cluster = gke_of(prod_doc)["regions"][0]["clusters"][0]
+def _seed_000_h100_pool(doc: dict[str, Any]) -> dict[str, Any]:
+    """prod's us-central1 with seed 000's h100-prod: 8 a3-megagpu-8g per zone in 3 zones (quotas are per region)."""
+    doc = gke_region(doc, "us-central1")
+    cluster = gke_of(doc)["regions"][0]["clusters"][0]
     pool = next(p for p in cluster["gpu_pools"] if p["name"] == "h100-prod")
     pool.update(zones=["us-central1-a", "us-central1-b", "us-central1-c"], compact_placement=False,
                 autoscaling={"per": "zone", "min_nodes": 1, "max_nodes": 8})
-    plan = plan_doc(prod_doc, "prod")
-    result = policy_gate.run_pack(PACK, PACK / "config" / "prod.json", plan.resources, stack="prod",
-                                  project="gpu-fleet")
+    return doc
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_shipped_stacks_pass_the_pack(stack: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    verdict = _shipped_verdict(tmp_path_factory, stack).policy
+    assert verdict["config"] == str(PACK / "config" / f"{stack}.json")
+    assert {p["name"] for p in verdict["policies"]} == {p.name for p in POLICIES}
+    assert not [v for v in verdict["violations"] if v["level"] == "mandatory"], verdict["violations"]
+
+
+def test_seed_000_h100_pool_breaks_seed_002_quota(prod_doc: dict[str, Any], plan_doc: Any, tmp_path: Path) -> None:
+    """8 a3-megagpu-8g per zone x 3 zones in us-central1 = 192 H100 against 32 granted there.
+
+    The real pack with only gpu-quota on, at prod's shipped settings."""
+    plan = plan_doc(_seed_000_h100_pool(prod_doc), "prod")
+    result = policy_gate.run_pack(PACK, only_policies("prod", ["gpu-quota"], tmp_path), plan.resources,
+                                  stack="prod", project="gpu-fleet")
     assert result.mandatory_failed
     quota_msgs = [v["message"] for v in result.violations if v["policy"] == "gpu-quota"]
     assert any("NVIDIA_H100_MEGA_GPUS: 192 GPUs requested" in m and "gpu_pools[h100-prod]" in m for m in quota_msgs)
 
 
 def test_cli_exit_1_on_mandatory_violation(prod_doc: dict[str, Any], tmp_path: Path) -> None:
-
-
-    cluster = gke_of(prod_doc)["regions"][0]["clusters"][0]
-    pool = next(p for p in cluster["gpu_pools"] if p["name"] == "h100-prod")
-    pool.update(zones=["us-central1-a", "us-central1-b", "us-central1-c"], compact_placement=False,
-                autoscaling={"per": "zone", "min_nodes": 1, "max_nodes": 8})
+    """The CLI's verdict on seed 000's pool: gpu-quota is mandatory in prod's config (the others are off here)."""
     stack = tmp_path / "Pulumi.prod.yaml"
-    stack.write_text(yaml.safe_dump(prod_doc))
+    stack.write_text(yaml.safe_dump(_seed_000_h100_pool(prod_doc)))
     out = tmp_path / "plan.json"
     md = tmp_path / "plan.md"
-    code = cli.main(["plan", "prod", "--config", str(stack), "--policy-config", str(PACK / "config/prod.json"),
+    config = only_policies("prod", ["gpu-quota"], tmp_path)
+    code = cli.main(["plan", "prod", "--config", str(stack), "--policy-config", str(config),
                      "--json", str(out), "--markdown", str(md)])
     assert code == 1
     doc = json.loads(out.read_text())
@@ -286,19 +298,18 @@ def test_cli_exit_1_on_mandatory_violation(prod_doc: dict[str, Any], tmp_path: P
     ({"gpu-budget": {"enforcementLevel": "strict"}}, "gpu-budget.enforcementLevel: not an enforcement level"),
     ({"gpu-quota": {"quotas": {"us-central1": {"NVIDIA_L4_GPUS": -1}}}}, "-1 is less than the minimum of 0"),
 ])
-def test_bad_pack_config_is_rejected(config: dict[str, Any], expected: str, dev_plan: Plan, tmp_path: Path) -> None:
+def test_bad_pack_config_is_rejected(config: dict[str, Any], expected: str, tmp_path: Path) -> None:
+    """Against the schemas the real pack serves, as run_pack reconciles them (the test below goes through run_pack)."""
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(config))
     with pytest.raises(ConfigError) as info:
-        policy_gate.run_pack(PACK, path, dev_plan.resources[:1], stack="dev", project="gpu-fleet")
+        reconcile(path)
     assert any(expected in str(i) for i in info.value.issues), [str(i) for i in info.value.issues]
 
 
 def test_enforcement_levels_are_overridable_per_stack(dev_plan: Plan, tmp_path: Path) -> None:
-    config = pack_config("dev")
-    config["gpu-quota"] = {**config["gpu-quota"], "enforcementLevel": "advisory", "quotas": {}}
-    path = tmp_path / "c.json"
-    path.write_text(json.dumps(config))
+    path = only_policies("dev", ["gpu-quota"], tmp_path,
+                         {"gpu-quota": {"enforcementLevel": "advisory", "quotas": {}}})
     result = policy_gate.run_pack(PACK, path, dev_plan.resources, stack="dev", project="gpu-fleet")
     levels = {v["level"] for v in result.violations if v["policy"] == "gpu-quota"}
     assert levels == {"advisory"} and not result.mandatory_failed
