@@ -103,6 +103,15 @@ def _prod_prices() -> tuple[GpuPrice, ...]:
     return gpu_prices(pools, book)
 
 
+def _cost_records(prices: tuple[GpuPrice, ...]) -> list[RuleGroup]:
+    """GKE managed DCGM's cost recording rules alone, all a budget guard reads: the rules a cluster keeps with its
+    alerts switched off (`gpu_rule_groups`). Over a day of 128 GPUs promtool would spend most of its time on the
+    idle and telemetry alerts, which no test here asks about."""
+    groups = gpu_rule_groups(Alerts(enabled=False), RuleTargets(MetricSource.GKE_MANAGED, prices))
+    assert [g.name for g in groups] == ["gpufleet-cost"], [g.name for g in groups]
+    return groups
+
+
 def _ml1_day() -> list[dict[str, str]]:
     """The review's day on us-central1-ml-1: 72 H100 held by training, 32 A100 by research, 24 H100 held by no pod
     (the h100-prod floor and a drained reservation), each for 25 hours at 5-minute samples."""
@@ -126,7 +135,7 @@ def test_the_fleet_guard_counts_gpus_no_pod_holds(tmp_path: Path) -> None:
     paid, held = 24 * (96 * h100 + 32 * a100), 24 * (72 * h100 + 32 * a100)
     assert held < 28_000 < paid, (held, paid)
     guard = fleet_guard(40_000, [0.7, 0.9], scope="gke")
-    groups = [*gpu_rule_groups(Alerts(), RuleTargets(MetricSource.GKE_MANAGED, prices)), rule_group(guard)]
+    groups = [*_cost_records(prices), rule_group(guard)]
     run_promtool(tmp_path, groups, [{
         "interval": "5m", "input_series": _ml1_day(),
         "alert_rule_test": [alert("24h", "GpuDailyBudgetGuard", {
@@ -149,8 +158,7 @@ def test_a_team_guard_still_sees_only_its_namespace(tmp_path: Path) -> None:
     prices = _prod_prices()
     a100 = next(p for p in prices if "a100" in p.gpu_model).usd_per_hour
     daily = 24 * 32 * a100
-    groups = [*gpu_rule_groups(Alerts(), RuleTargets(MetricSource.GKE_MANAGED, prices)),
-              rule_group(team_guard("research", daily / 0.79, [0.8, 1.0]))]
+    groups = [*_cost_records(prices), rule_group(team_guard("research", daily / 0.79, [0.8, 1.0]))]
     # research spent 79% of its budget: the idle H100 (no namespace) are not its spend.
     run_promtool(tmp_path, groups, [{"interval": "5m", "input_series": _ml1_day(),
                                      "alert_rule_test": [alert("24h", "GpuTeamDailyBudgetGuard")]}])
