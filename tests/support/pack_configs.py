@@ -19,17 +19,22 @@ from policies.pack import POLICIES
 from tests.support.plans import PACK, shared_file
 
 
-def only_policies(stack: str, keep: Iterable[str]) -> dict[str, Any]:
-    """`policies/config/<stack>.json` with every policy of the pack but `keep` (and `policy-waivers`) disabled."""
-    keep = {*keep, "policy-waivers"}  # it reports what the kept policies waived, and runs last
+def disable_others(config: dict[str, Any], keep: Iterable[str]) -> dict[str, Any]:
+    """`config` (a policy config document) with every policy of the pack but `keep` (and `policy-waivers`) set
+    `disabled`, in place; the kept ones keep what `config` gives them."""
+    kept = {*keep, "policy-waivers"}  # it reports what the kept policies waived, and runs last
     names = {p.name for p in POLICIES}
-    unknown = keep - names
+    unknown = kept - names
     assert not unknown, f"no such policy in the pack: {sorted(unknown)}"
-    config: dict[str, Any] = json.loads((PACK / "config" / f"{stack}.json").read_text())
-    for name in sorted(names - keep):
+    for name in sorted(names - kept):
         given = config.get(name)
         config[name] = {**given, "enforcementLevel": "disabled"} if isinstance(given, dict) else "disabled"
     return config
+
+
+def only_policies(stack: str, keep: Iterable[str]) -> dict[str, Any]:
+    """`policies/config/<stack>.json` with every policy of the pack but `keep` (and `policy-waivers`) disabled."""
+    return disable_others(json.loads((PACK / "config" / f"{stack}.json").read_text()), keep)
 
 
 def only_policies_file(factory: pytest.TempPathFactory, stack: str, keep: Iterable[str]) -> Path:
