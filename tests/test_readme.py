@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from gpufleet import cli, docs
+from tests.support.pack_configs import only_policies
 from tests.support.plans import ROOT, gke_of
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -60,7 +61,11 @@ def test_the_recipe_without_price_and_quota_fails_as_the_readme_says(dev_doc: di
     stack = tmp_path / "Pulumi.dev.yaml"
     stack.write_text(yaml.safe_dump(dev_doc))
     out = tmp_path / "plan.json"
-    assert cli.main(["plan", "dev", "--config", str(stack), "--json", str(out)]) == 1
+    # The real pack with dev's config, only the two policies the README says fail left on.
+    pack_config = tmp_path / "dev.json"
+    pack_config.write_text(json.dumps(only_policies("dev", ["gpu-quota", "gpu-budget"])))
+    assert cli.main(["plan", "dev", "--config", str(stack), "--policy-config", str(pack_config),
+                     "--json", str(out)]) == 1
     failed = {v["policy"] for v in json.loads(out.read_text())["policy"]["violations"] if v["level"] == "mandatory"}
     assert {"gpu-quota", "gpu-budget"} <= failed
 

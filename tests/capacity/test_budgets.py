@@ -18,6 +18,7 @@ from gpufleet.report import Plan
 from tests.support.config_builders import errors, values
 from tests.support.engine import engine_config, run_stack_policy
 from tests.support.plans import budgets_of
+from tests.support.small_stacks import one_gke_region
 
 
 def of_type(plan: Plan, typ: str) -> list[Recorded]:
@@ -93,7 +94,7 @@ def test_eks_and_openshift_teams_are_guarded_by_their_clusters_prometheus(prod_d
 
     budgets_of(prod_doc)["teams"] += [{"name": "ml-research", "daily_usd": 2000},
                                       {"name": "private-ai-demo", "daily_usd": 300, "thresholds": [1.0]}]
-    plan = plan_doc(prod_doc, "prod")
+    plan = plan_doc(one_gke_region(prod_doc), "prod")  # prod's EKS and OpenShift clusters, and GKE's research-1
     rules = {r.inputs["metadata"]["namespace"]: r
              for r in of_type(plan, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")}
     expected = {"monitoring": budget_guard.team_guard("ml-research", 2000, [0.8, 1.0]),
@@ -199,19 +200,21 @@ def test_one_number_moves_every_budget(prod_doc: dict[str, Any], plan_doc: Any) 
     assert "would use 75% of the daily budget ($45,137.52 of $60,000.00)" in warning
 
 
-def test_the_cost_spike_factor_is_the_aws_anomaly_threshold(prod_doc: dict[str, Any], plan_doc: Any) -> None:
+def test_the_cost_spike_factor_is_the_aws_anomaly_threshold(dev_doc: dict[str, Any], plan_doc: Any) -> None:
     """One number for a spike: the in-cluster alert's factor and AWS's impact percentage (actual over expected,
     minus one); switching the alert off removes the anomaly subscription too."""
-    prod_doc["config"]["gpu-fleet:observability"]["alerts"] = {"cost_spike": {"factor": 3, "window": "1h"}}
-    plan = plan_doc(prod_doc, "prod")
+    # dev (0.7 s a plan, prod 4 s) has both: its EKS cluster's in-cluster rules and its AWS account's budgets.
+    observability = dev_doc["config"].setdefault("gpu-fleet:observability", {})
+    observability["alerts"] = {"cost_spike": {"factor": 3, "window": "1h"}}
+    plan = plan_doc(dev_doc, "dev")
     (sub,) = of_type(plan, "aws:costexplorer/anomalySubscription:AnomalySubscription")
     assert sub.inputs["thresholdExpression"]["dimension"]["values"] == ["200"]
     (rules,) = [r for r in of_type(plan, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
                 if r.inputs["metadata"]["namespace"] == "monitoring"]
     spike = [x for g in rules.inputs["spec"]["groups"] for x in g["rules"] if x.get("alert") == "GpuCostSpike"]
     assert spike and spike[0]["expr"].startswith("cluster:gpufleet_gpu_cost_usd_per_hour:sum >= 3 * ")
-    prod_doc["config"]["gpu-fleet:observability"]["alerts"] = {"cost_spike": {"enabled": False}}
-    plan = plan_doc(prod_doc, "prod")
+    observability["alerts"] = {"cost_spike": {"enabled": False}}
+    plan = plan_doc(dev_doc, "dev")
     assert not [r for r in plan.resources if "anomaly" in r.type.lower()
                 or (r.type.startswith("aws:sns") and "anomalies" in r.name)]
     assert of_type(plan, "aws:budgets/budget:Budget")  # the budgets themselves stay

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from gpufleet import cli
+from tests.support.pack_configs import only_policies
 from tests.support.plans import ROOT, gke_of
 
 RESOURCE_KEYS = {"urn", "type", "name", "parent", "custom", "provider", "inputs"}
@@ -28,10 +29,15 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, "COLUMNS": "160"})
 
 
-def test_plan_dev_writes_json_and_markdown(tmp_path: Path) -> None:
-    out = run_cli("plan", "dev", "--json", str(tmp_path / "plan.json"), "--markdown", str(tmp_path / "plan.md"))
-    assert out.returncode == 0, out.stderr
-    assert "GPUs and monthly cost by region and type" in out.stdout
+def test_plan_dev_writes_json_and_markdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # In-process (the pack still runs in its own process): what the files hold is not about the process boundary,
+    # which the exit-code tests below and tests/cli/test_cli_usage.py run through the console script.
+    monkeypatch.chdir(ROOT)
+    code = cli.main(["plan", "dev", "--json", str(tmp_path / "plan.json"), "--markdown", str(tmp_path / "plan.md")])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "GPUs and monthly cost by region and type" in out.out
     doc = json.loads((tmp_path / "plan.json").read_text())
     assert doc["stack"] == "dev"
     assert all(set(r) >= RESOURCE_KEYS for r in doc["resources"])
@@ -89,22 +95,25 @@ def test_unknown_stack_exits_2_and_lists_stacks(capsys: pytest.CaptureFixture[st
     assert "Pulumi.staging.yaml does not exist" in err and "dev, prod" in err
 
 
-def test_not_yaml_exits_2(tmp_path: Path) -> None:
+def test_not_yaml_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # In-process: test_invalid_config_exits_2_with_one_line_per_problem holds exit 2 at the process boundary.
     path = tmp_path / "Pulumi.x.yaml"
     path.write_text("config: [unclosed")
-    out = run_cli("plan", "x", "--config", str(path))
-    assert out.returncode == 2 and "not valid YAML" in out.stderr and "Traceback" not in out.stderr
+    code = cli.main(["plan", "x", "--config", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "not valid YAML" in err and "Traceback" not in err
 
 
 def test_markdown_delta_against_base(tmp_path: Path) -> None:
     base = tmp_path / "base.json"
-    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--json", str(base)]) == 0
+    # Without the pack: the delta is the capacity and cost against the base, not a verdict.
+    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--no-policy", "--json", str(base)]) == 0
     doc = json.loads(base.read_text())
     doc["capacity"] = doc["capacity"][:1]
     doc["cost"]["monthly_usd_max"] = 0
     base.write_text(json.dumps(doc))
     md = tmp_path / "c.md"
-    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--base", str(base),
+    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--no-policy", "--base", str(base),
                      "--markdown", str(md)]) == 0
     text = md.read_text()
     assert "**GPU changes by region and type**" in text and "Monthly GPU cost: ceiling" in text
@@ -153,23 +162,27 @@ def test_markdown_lists_each_pool_added_removed_or_resized(dev_doc: dict[str, An
     assert "GPU pools changed" not in unchanged and "Nothing changes against the target branch" in unchanged
 
 
-def test_secret_and_look_alike_keys_in_a_stack_file(tmp_path: Path) -> None:
+def test_secret_and_look_alike_keys_in_a_stack_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An encrypted gpu-fleet setting and a mistyped namespace are exit 2; keys print verbatim (no emoji codes)."""
     doc: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
     doc["config"]["gpu-fleet:labels"] = {"secure": "v1:c2VjcmV0"}
     doc["config"]["gpufleet:x"] = "1"
     path = tmp_path / "Pulumi.s.yaml"
     path.write_text(yaml.safe_dump(doc))
-    out = run_cli("plan", "s", "--config", str(path))
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert "  gpu-fleet:labels: is stored as a secret" in out.stderr
-    assert "  gpufleet:x: unknown config namespace 'gpufleet'" in out.stderr
+    code = cli.main(["plan", "s", "--config", str(path)])  # in-process, as test_not_yaml_exits_2
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "  gpu-fleet:labels: is stored as a secret" in err
+    assert "  gpufleet:x: unknown config namespace 'gpufleet'" in err
 
 
-def test_output_into_a_missing_folder_exits_2(tmp_path: Path) -> None:
-    out = run_cli("plan", "dev", "--json", str(tmp_path / "nope" / "plan.json"))
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert f"--json {tmp_path / 'nope' / 'plan.json'}: the folder {tmp_path / 'nope'} does not exist" in out.stderr
+def test_output_into_a_missing_folder_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(ROOT)  # in-process, as test_not_yaml_exits_2
+    code = cli.main(["plan", "dev", "--json", str(tmp_path / "nope" / "plan.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert f"--json {tmp_path / 'nope' / 'plan.json'}: the folder {tmp_path / 'nope'} does not exist" in err
 
 
 @pytest.mark.parametrize("main", [
@@ -202,7 +215,11 @@ def test_unpriced_pool_is_named_by_its_config_key(tmp_path: Path) -> None:
     path = tmp_path / "Pulumi.u.yaml"
     path.write_text(yaml.safe_dump(doc))
     out = tmp_path / "plan.json"
-    assert cli.main(["plan", "dev", "--config", str(path), "--json", str(out)]) == 1
+    # The real pack with dev's config, gpu-budget alone on: its verdict is the claim (and the exit code's cause).
+    budget_only = tmp_path / "dev.json"
+    budget_only.write_text(json.dumps(only_policies("dev", ["gpu-budget"])))
+    assert cli.main(["plan", "dev", "--config", str(path), "--policy-config", str(budget_only),
+                     "--json", str(out)]) == 1
     (message,) = [v["message"] for v in json.loads(out.read_text())["policy"]["violations"]
                   if v["policy"] == "gpu-budget"]
     assert ("1 GPU pool without a catalog price, so the budget cannot be checked for it: "

@@ -19,7 +19,7 @@ from components import catalog, images, versions
 from components.catalog.fabric import (
     Transport,
 )
-from gpufleet import fabric_check, report
+from gpufleet import cli, fabric_check, report
 from gpufleet.report import Plan
 from infra.config import parse
 from tests.support.config_builders import errors
@@ -130,18 +130,28 @@ def test_mpijob_schema_catches_what_gpu_fleet_never_emits(prod_doc: dict[str, An
         validate(job)
 
 
-@pytest.mark.parametrize(("pool", "expected"), [
+@pytest.mark.parametrize(("pool", "expected", "in_process"), [
+    # The first case runs the CLI as its own process (exit code and stderr at the process boundary); the others
+    # call `cli.main` in this one, which returns the same code and writes the same streams, without 2 s of imports.
     ("gke.regions[us-central1].clusters[ml-1].gpu_pools[h100-pro]", "did you mean "
-     "gke.regions[us-central1].clusters[ml-1].gpu_pools[h100-prod]?"),
-    ("h100-prod", "not a GPU pool's config key"),
-    ("gke.regions[us-central1].clusters[ml-1].gpu_pools[l4-serve]", "g2-standard-24 pool without a GPU fabric"),
-    (f"{EKS_POOL}[l40s]", "pool without EFA"),
+     "gke.regions[us-central1].clusters[ml-1].gpu_pools[h100-prod]?", False),
+    ("h100-prod", "not a GPU pool's config key", True),
+    ("gke.regions[us-central1].clusters[ml-1].gpu_pools[l4-serve]", "g2-standard-24 pool without a GPU fabric", True),
+    (f"{EKS_POOL}[l40s]", "pool without EFA", True),
 ])
-def test_fabric_check_bad_pool_exits_2_with_one_line(pool: str, expected: str) -> None:
-    run = subprocess.run([sys.executable, "-m", "gpufleet.cli", "fabric-check", "prod", "--pool", pool],
-                         capture_output=True, text=True, cwd=ROOT)
-    assert run.returncode == 2 and run.stdout == "" and "Traceback" not in run.stderr
-    (line,) = run.stderr.splitlines()
+def test_fabric_check_bad_pool_exits_2_with_one_line(pool: str, expected: str, in_process: bool,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["fabric-check", "prod", "--pool", pool]
+    if in_process:
+        monkeypatch.chdir(ROOT)
+        code = cli.main(argv)
+        out, err = capsys.readouterr()
+    else:
+        run = subprocess.run([sys.executable, "-m", "gpufleet.cli", *argv], capture_output=True, text=True, cwd=ROOT)
+        code, out, err = run.returncode, run.stdout, run.stderr
+    assert code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.splitlines()
     assert line.startswith("error: --pool: ") and expected in line and "hint:" in line
 
 
@@ -175,6 +185,8 @@ def test_an_expensive_pool_without_its_fabric_stands_out(prod_doc: dict[str, Any
     """Turning A3 Mega's fabric off leaves 8 H100s per node on one NIC: the plan says TCP and lists it first."""
     doc = gke_only(prod_doc)
     gke_of(doc)["regions"][1]["clusters"][0]["gpu_pools"][0]["fabric"] = {"enabled": False}
+    # us-central1 and us-east4: us-central1's own A3 Mega pool (TCPXO, and first by key) is still in the table.
+    gke_of(doc)["regions"] = gke_of(doc)["regions"][:2]
     plan = plan_doc(doc, "prod")
     (row,) = [r for r in plan.capacity if r.region == "us-east4" and r.pool == "h100-prod"]
     assert row.fabric == "TCP" and row.gpus_per_node == 8

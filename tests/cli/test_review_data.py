@@ -3,6 +3,10 @@
 a. raise us-central1 h100-prod 4→5 with its quota 32→40; d. europe-west4 h100-prod 4→6 without quota; e. the daily
 budget 50,000→42,000; f. EKS l40s gpu_limit 16→32; g+h. a label and two alert thresholds (one plan); q. a quota
 grant only; and dev planned into prod's GCP project. Figures are checked against the pack's own verdicts.
+
+Every scenario, the base included, runs the real pack with only the policies these sections read (`REVIEW_POLICIES`,
+the rest `disabled` alike on both sides, so no enforcement level differs between head and base): the other policies
+would cost about 6 s of CPU per prod plan to report what no test here reads.
 """
 
 from __future__ import annotations
@@ -17,9 +21,26 @@ import pytest
 from gpufleet import changes, cli, headroom, layout, links, report
 from gpufleet.report import Plan
 from gpufleet.sections import Section
-from tests.support.review_scenarios import ROOT, eks_pool, gke_pool, scenario
+from tests.support import review_scenarios
+from tests.support.pack_configs import disable_others
+from tests.support.review_scenarios import ROOT, Edit, eks_pool, gke_pool
 
 Pair = tuple[Plan, Path]
+
+REVIEW_POLICIES = ("gpu-quota", "gpu-budget", "gpu-budget-warning")
+"""The policies whose settings and verdicts the quota, budget, where-else and changes sections read."""
+
+
+def scenario(factory: pytest.TempPathFactory, stack: str, edit: Edit | None = None,
+             policy_edit: Edit | None = None) -> Pair:
+    """`review_scenarios.scenario` with the stack's shipped policy config cut to `REVIEW_POLICIES`, then edited."""
+
+    def policy(config: dict[str, Any]) -> None:
+        disable_others(config, REVIEW_POLICIES)
+        if policy_edit is not None:
+            policy_edit(config)
+
+    return review_scenarios.scenario(factory, stack, edit, policy)
 
 
 @pytest.fixture(scope="module")
