@@ -482,20 +482,20 @@ def test_dev_cpu_pool_is_small_and_spot(dev_plan: Plan) -> None:
     assert_valid(pool)
 
 
-def test_reserved_with_a_created_group_exits_2_with_one_line(prod_doc: dict[str, Any], tmp_path: Any) -> None:
-    import subprocess
-    import sys
-
+def test_reserved_with_a_created_group_exits_2_with_one_line(prod_doc: dict[str, Any], tmp_path: Any,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     import yaml
 
-    from tests.support.plans import ROOT
+    from gpufleet import cli
 
     eks_of(prod_doc)["regions"][0]["clusters"][0]["gpu_pools"][0]["placement_group"] = {"create": True}
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(yaml.safe_dump(prod_doc))
-    run = subprocess.run([sys.executable, "-m", "gpufleet.cli", "plan", "prod", "--config", str(path), "--no-policy"],
-                         capture_output=True, text=True, cwd=ROOT)
-    assert run.returncode == 2 and "Traceback" not in run.stderr
-    (line,) = [ln for ln in run.stderr.splitlines() if "placement_group" in ln]
+    # In-process, the CLI's own main (the console script's exit and stderr on refused EKS input:
+    # tests/aws/test_eks_hardening.py test_refused_input_exits_2_with_one_line_and_no_traceback).
+    code = cli.main(["plan", "prod", "--config", str(path), "--no-policy"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    (line,) = [ln for ln in err.splitlines() if "placement_group" in ln]
     assert line.strip().startswith("eks.regions[us-east-1].clusters[ml-aws].gpu_pools[h100].placement_group.create: ")
     assert "hint: name the group the reservation was made in" in line

@@ -98,7 +98,7 @@ def test_per_zone_and_total_bounds(dev_doc: dict[str, Any], plan_doc: Any) -> No
     pools[0].update(zones=["us-central1-a", "us-central1-b", "us-central1-c"],
                     autoscaling={"per": "zone", "min_nodes": 1, "max_nodes": 3})
     pools[1].update(autoscaling={"per": "total", "min_nodes": 0, "max_nodes": 5})
-    plan = plan_doc(dev_doc)
+    plan = plan_doc(gke_only(dev_doc))  # dev's GKE side: the pools are GKE's
     rows = {r.pool: r for r in plan.capacity}
     l4 = rows[pools[0]["name"]]
     machine = catalog.machine_type(pools[0]["machine_type"])
@@ -131,11 +131,14 @@ def test_boot_disk_type_is_left_to_gke_unless_set(dev_doc: dict[str, Any], plan_
     """Unset, GKE picks a disk the machine supports (A3 Ultra has no Persistent Disk); set, it is passed through."""
     pools = gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"]
     pools[0]["disk_type"] = "pd-ssd"  # a G2 pool: pd-balanced or pd-ssd (G2 does not boot from Hyperdisk)
-    recorded = {r.inputs["name"]: r.inputs for r in of_type(plan_doc(dev_doc), "gcp:container/nodePool:NodePool")}
+    # dev's GKE side: the pools are GKE's
+    recorded = {r.inputs["name"]: r.inputs for r in of_type(plan_doc(gke_only(dev_doc)),
+                                                             "gcp:container/nodePool:NodePool")}
     assert recorded[pools[0]["name"]]["nodeConfig"]["diskType"] == "pd-ssd"
     assert "diskType" not in recorded[pools[1]["name"]]["nodeConfig"]  # A3 High takes GKE's pd-balanced
     pools[1].update(machine_type="a3-ultragpu-8g", zones=["us-central1-b"], capacity="flex-start")
-    recorded = {r.inputs["name"]: r.inputs for r in of_type(plan_doc(dev_doc), "gcp:container/nodePool:NodePool")}
+    recorded = {r.inputs["name"]: r.inputs for r in of_type(plan_doc(gke_only(dev_doc)),
+                                                             "gcp:container/nodePool:NodePool")}
     # A3 Ultra has no Persistent Disk: the catalog's boot disk for the series, not GKE's pd-balanced default.
     assert recorded[pools[1]["name"]]["nodeConfig"]["diskType"] == "hyperdisk-balanced"
 
@@ -155,7 +158,7 @@ def test_price_override_from_config(dev_doc: dict[str, Any], plan_doc: Any) -> N
     pool = gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"][0]
     dev_doc["config"]["gpu-fleet:prices"] = [
         {"machine_type": pool["machine_type"], "region": "us-central1", "on_demand_hourly_usd": 1.0}]
-    plan = plan_doc(dev_doc)
+    plan = plan_doc(gke_only(dev_doc))  # dev's GKE side: the price is a GKE pool's
     assert next(r for r in plan.capacity if r.pool == pool["name"]).hourly_usd_per_node == 1.0
 
 
