@@ -28,7 +28,7 @@ from gpufleet import report
 from gpufleet.report import Plan
 from tests.support import gke_log_entries as logs
 from tests.support.logging_filter import matches
-from tests.support.plans import gke_only
+from tests.support.plans import gke_of, gke_only
 
 METRIC = "gcp:logging/metric:Metric"
 POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
@@ -191,7 +191,8 @@ def test_the_capacity_alerts_notify_the_budgets_channels(prod_doc: dict[str, Any
     channels = {r.name: r for r in prod_plan.resources if r.type == CHANNEL}
     assert "budget-gcp-oncall-gpu-oncall" in channels
     assert not [n for n in channels if n.startswith("oncall-gcp")]
-    doc = gke_only(prod_doc)  # prod's GKE side (all its clusters): the channels are GCP's
+    doc = gke_only(prod_doc)  # prod's GKE side in us-central1: the channels are GCP's, its GPU clusters several
+    gke_of(doc)["regions"] = gke_of(doc)["regions"][:1]
     doc["config"]["gpu-fleet:observability"]["receivers"]["capacity-mail"] = {
         "type": "email", "to": ["gpu-capacity@acme.example"], "from": "gpu-fleet@acme.example",
         "smarthost": "smtp.acme.example:587", "severities": ["warning"]}
