@@ -23,7 +23,9 @@ from gpufleet import cli, offline, policy_gate
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from policies import eks_security
+from tests.support.pack_configs import only_policies_copy
 from tests.support.plans import ROOT, stack_doc
+from tests.support.small_stacks import eks_only
 
 CLUSTER = "eks.regions[us-east-1].clusters[ml-aws]"
 PACK = ROOT / "policies"
@@ -312,7 +314,7 @@ def test_node_group_and_every_addon_follow_the_kubernetes_version(prod_doc: dict
         "vpc-cni", "eks-pod-identity-agent", "kube-proxy", "coredns", "aws-ebs-csi-driver",
         "eks-node-monitoring-agent", "system"}
     eks_of(prod_doc)["kubernetes_version"] = "1.36"
-    after = versions(plan_doc(prod_doc, "prod"))
+    after = versions(plan_doc(eks_only(prod_doc), "prod"))  # prod's EKS side: the versions are all EKS's
     assert after.keys() == before.keys()
     # The cluster and node group take the minor; each add-on that minor's pin (tests/aws/test_eks_addons.py).
     for minor, found in (("1.35", before), ("1.36", after)):
@@ -413,8 +415,9 @@ def _public_prod(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("stack", "level"), [("prod", "mandatory"), ("dev", "advisory")])
-def test_a_public_endpoint_through_the_analyzer(stack: str, level: str, plan_doc: Callable[..., Plan]) -> None:
-    doc = copy.deepcopy(stack_doc(stack))
+def test_a_public_endpoint_through_the_analyzer(stack: str, level: str, plan_doc: Callable[..., Plan],
+                                                tmp_path: Path) -> None:
+    doc = eks_only(stack_doc(stack))  # the stack's EKS side: the level is the stack's, the policy reads EKS alone
     if stack == "prod":
         plan = plan_doc(_public_prod(doc), "prod")
     else:
@@ -422,8 +425,10 @@ def test_a_public_endpoint_through_the_analyzer(stack: str, level: str, plan_doc
         cluster.update(public_access_cidrs=["198.51.100.0/24"],
                        deploy_from={"runner": ["static-egress"], "public_cidrs": ["198.51.100.7/32"]})
         plan = plan_doc(doc, "dev")
-    result = policy_gate.run_pack(PACK, PACK / "config" / f"{stack}.json", plan.resources, stack=stack,
-                                  project="gpu-fleet")
+    # The shipped config's levels for the two endpoint policies; the pack's other policies are switched off.
+    config = only_policies_copy(PACK / "config" / f"{stack}.json", {"eks-private-endpoint", "eks-endpoint-access"},
+                           tmp_path)
+    result = policy_gate.run_pack(PACK, config, plan.resources, stack=stack, project="gpu-fleet")
     found = [v for v in result.violations if v["policy"] == "eks-private-endpoint"]
     assert len(found) == 1 and found[0]["level"] == level and "CIS Amazon EKS Benchmark 5.4.2" in found[0]["message"]
     assert not [v for v in result.violations if v["policy"] == "eks-endpoint-access"]
@@ -439,10 +444,12 @@ def test_system_node_templates_need_imdsv2_as_a_function(prod_plan: Plan) -> Non
         assert "lets pods reach instance credentials" in (eks_security.launch_template_imds_v2(changed, {}) or "")
 
 
-def test_a_weakened_system_node_template_fails_the_pack(prod_plan: Plan) -> None:
+def test_a_weakened_system_node_template_fails_the_pack(prod_plan: Plan, tmp_path: Path) -> None:
     resources = [r if r.type != "aws:ec2/launchTemplate:LaunchTemplate" else
                  dataclasses.replace(r, inputs={**r.inputs, "metadataOptions": {"httpTokens": "optional"}})
                  for r in prod_plan.resources]
-    result = policy_gate.run_pack(PACK, PACK / "config" / "prod.json", resources, stack="prod", project="gpu-fleet")
+    # prod's level for the policy; the pack's other policies are switched off.
+    config = only_policies_copy(PACK / "config" / "prod.json", {"eks-system-nodes-imdsv2"}, tmp_path)
+    result = policy_gate.run_pack(PACK, config, resources, stack="prod", project="gpu-fleet")
     found = [v for v in result.violations if v["policy"] == "eks-system-nodes-imdsv2"]
     assert len(found) == 1 and found[0]["level"] == "mandatory" and result.mandatory_failed

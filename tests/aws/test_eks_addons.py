@@ -26,6 +26,7 @@ from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from tests.support.eks_config import eks_of, errors, raw_eks
 from tests.support.plans import ROOT
+from tests.support.small_stacks import eks_only
 
 CLUSTER = "us-east-1-ml-aws"
 SCHEMA = ROOT / "tests" / "support" / "eks_node_monitoring_agent.schema.json"
@@ -84,7 +85,7 @@ def test_no_addon_version_is_left_to_deploy_time(prod_plan: Plan) -> None:
 def test_bumping_kubernetes_version_moves_every_addon_to_that_minors_pin(prod_doc: dict[str, Any],
                                                                          plan_doc: Callable[..., Plan]) -> None:
     eks_of(prod_doc)["kubernetes_version"] = "1.36"
-    plan = plan_doc(prod_doc, "prod")
+    plan = plan_doc(eks_only(prod_doc), "prod")  # prod's EKS side (the same plan as test_eks_access's bump)
     assert addon_versions(plan) == pins("1.36")
     assert addon_versions(plan)["kube-proxy"] != pins("1.35")["kube-proxy"]
     (group,) = of_type(plan, "aws:eks/nodeGroup:NodeGroup")
@@ -106,7 +107,7 @@ def test_the_plan_shows_each_clusters_pinned_versions(prod_plan: Plan) -> None:
 
 def test_an_override_wins_over_the_pin(prod_doc: dict[str, Any], plan_doc: Callable[..., Plan]) -> None:
     eks_of(prod_doc)["addon_versions"] = {"vpc-cni": "v1.21.1-eksbuild.8"}
-    found = addon_versions(plan_doc(prod_doc, "prod"))
+    found = addon_versions(plan_doc(eks_only(prod_doc), "prod"))
     assert found == {**pins("1.35"), "vpc-cni": "v1.21.1-eksbuild.8"}
 
 

@@ -22,6 +22,7 @@ import yaml
 
 from components.catalog import aws_instance_types, aws_limits
 from components.config import ConfigError, load_fleet
+from gpufleet import cli
 from gpufleet.report import Plan
 from tests.support.cel_rules import violations, with_defaults
 from tests.support.eks_config import pool_of as shared_pool_of
@@ -234,7 +235,8 @@ def test_openshift_regions_and_zones_get_the_same_check() -> None:
                                "'us-eats-2'); hint: did you mean us-east-2") for line in issues(raw)), issues(raw)
 
 
-def test_refused_input_exits_2_with_one_line_and_no_traceback(tmp_path: Any) -> None:
+def test_refused_input_exits_2_with_one_line_and_no_traceback(tmp_path: Any,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     doc = stack_doc("dev")
     eks = doc["config"]["gpu-fleet:eks"]
     eks["regions"][0]["clusters"][0]["zones"].append("us-west-2e")
@@ -249,11 +251,12 @@ def test_refused_input_exits_2_with_one_line_and_no_traceback(tmp_path: Any) -> 
     eks["regions"][0]["clusters"][0]["zones"].pop()
     eks["regions"][0]["clusters"][0]["gpu_pools"][0]["gpu_limit"] = True
     path.write_text(yaml.safe_dump(doc))
-    run = subprocess.run([sys.executable, "-m", "gpufleet.cli", "plan", "dev", "--config", str(path), "--no-policy"],
-                         capture_output=True, text=True, cwd=ROOT)
-    assert run.returncode == 2 and "Traceback" not in run.stderr
+    # In-process, the CLI's own main: the console script's exit and stderr are the run above's.
+    code = cli.main(["plan", "dev", "--config", str(path), "--no-policy"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
     assert re.search(rf"{re.escape(cluster)}\.gpu_pools\[[a-z0-9-]+\]\.gpu_limit: expected a whole number, not "
-                     r"true/false \(got True\); hint: ", run.stderr)
+                     r"true/false \(got True\); hint: ", err)
 
 
 # --- the catalog against its sources ----------------------------------------------------------------------

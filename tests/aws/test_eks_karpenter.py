@@ -21,6 +21,7 @@ from tests.support.eks_config import CPATH, PATH, eks_of, errors, pool_of, raw_e
 from tests.support.k8s_schemas import crd_schemas, manifests, validate
 from tests.support.karpenter_budgets import allowed
 from tests.support.promtool import needs_promtool
+from tests.support.small_stacks import eks_only
 
 
 def objects(plan: Plan, kind: str) -> dict[str, dict[str, Any]]:
@@ -66,7 +67,7 @@ def test_create_on_a_pool_without_efa_is_refused() -> None:
 def test_reserved_efa_pool_names_its_reservations_group(prod_doc: dict[str, Any], plan_doc: Any) -> None:
     pools = eks_of(prod_doc)["regions"][0]["clusters"][0]["gpu_pools"]
     pools[0]["placement_group"] = {"id": "pg-0123456789abcdef0"}
-    plan = plan_doc(prod_doc, "prod")
+    plan = plan_doc(eks_only(prod_doc), "prod")  # prod's EKS side: placement groups are EKS's alone
     h100 = objects(plan, "EC2NodeClass")["h100"]
     assert h100["spec"]["placementGroupSelector"] == {"id": "pg-0123456789abcdef0"}
     assert_valid(h100)
@@ -158,7 +159,7 @@ def test_a_window_open_all_week_blocks_nothing() -> None:
 def test_the_window_comes_from_cluster_maintenance(prod_doc: dict[str, Any], plan_doc: Any) -> None:
     cluster = eks_of(prod_doc)["regions"][0]["clusters"][0]
     cluster["maintenance"] = {"window": {"start": "04:15", "duration_hours": 8, "days": ["WE"]}}
-    plan = plan_doc(prod_doc, "prod")
+    plan = plan_doc(eks_only(prod_doc), "prod")  # prod's EKS side
     h100 = objects(plan, "NodePool")["h100"]
     assert h100["spec"]["disruption"]["budgets"] == [
         {"nodes": "1"},
@@ -239,7 +240,7 @@ def test_gpu_node_agents_tolerate_every_gpu_pool_taint(prod_doc: dict[str, Any],
     # The device plugin keeps its chart's own default tolerations (v0.20.0 values.yaml:86-93).
     assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in agents["nvidia-device-plugin"]["tolerations"]
     eks_of(prod_doc)["regions"][0]["clusters"][0]["addons"]["gpu_software"] = "operator"
-    operator = releases(plan_doc(prod_doc, "prod"))["gpu-operator"]
+    operator = releases(plan_doc(eks_only(prod_doc), "prod"))["gpu-operator"]  # the EKS cluster's alone
     assert all(_tolerates(operator["daemonsets"]["tolerations"], t) for t in taints)
 
 
@@ -301,7 +302,7 @@ def test_a_gpu_pool_may_not_take_the_cpu_pools_name() -> None:
 
 def test_cpu_pool_can_be_switched_off(dev_doc: dict[str, Any], plan_doc: Any) -> None:
     eks_of(dev_doc)["regions"][0]["clusters"][0]["cpu_pool"] = {"enabled": False}
-    assert "cpu" not in objects(plan_doc(dev_doc, "dev"), "NodePool")
+    assert "cpu" not in objects(plan_doc(eks_only(dev_doc), "dev"), "NodePool")
 
 
 # --- §3: node repair, Karpenter's metrics and rules ---------------------------------------------------------
@@ -481,20 +482,20 @@ def test_dev_cpu_pool_is_small_and_spot(dev_plan: Plan) -> None:
     assert_valid(pool)
 
 
-def test_reserved_with_a_created_group_exits_2_with_one_line(prod_doc: dict[str, Any], tmp_path: Any) -> None:
-    import subprocess
-    import sys
-
+def test_reserved_with_a_created_group_exits_2_with_one_line(prod_doc: dict[str, Any], tmp_path: Any,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
     import yaml
 
-    from tests.support.plans import ROOT
+    from gpufleet import cli
 
     eks_of(prod_doc)["regions"][0]["clusters"][0]["gpu_pools"][0]["placement_group"] = {"create": True}
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(yaml.safe_dump(prod_doc))
-    run = subprocess.run([sys.executable, "-m", "gpufleet.cli", "plan", "prod", "--config", str(path), "--no-policy"],
-                         capture_output=True, text=True, cwd=ROOT)
-    assert run.returncode == 2 and "Traceback" not in run.stderr
-    (line,) = [ln for ln in run.stderr.splitlines() if "placement_group" in ln]
+    # In-process, the CLI's own main (the console script's exit and stderr on refused EKS input:
+    # tests/aws/test_eks_hardening.py test_refused_input_exits_2_with_one_line_and_no_traceback).
+    code = cli.main(["plan", "prod", "--config", str(path), "--no-policy"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    (line,) = [ln for ln in err.splitlines() if "placement_group" in ln]
     assert line.strip().startswith("eks.regions[us-east-1].clusters[ml-aws].gpu_pools[h100].placement_group.create: ")
     assert "hint: name the group the reservation was made in" in line

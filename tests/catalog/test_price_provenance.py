@@ -19,6 +19,7 @@ from components.config import ConfigError, load_fleet
 from gpufleet import policy_gate, price_provenance, report
 from gpufleet.report import Plan
 from policies.price_age import stale
+from tests.support.pack_configs import only_policies_copy
 from tests.support.plans import ROOT, stack_doc
 
 PACK = ROOT / "policies"
@@ -150,7 +151,9 @@ def test_price_age_advisory_through_the_pack(dev_plan: Plan, tmp_path: Path) -> 
     config["gpu-price-age"] = {"max_age_days": 1, "max_change_percent": 10}
     path = tmp_path / "dev.json"
     path.write_text(json.dumps(config))
-    result = policy_gate.run_pack(PACK, path, dev_plan.resources, stack="dev", project="gpu-fleet")
+    # The pack's other policies switched off: the verdict read here is gpu-price-age's alone.
+    result = policy_gate.run_pack(PACK, only_policies_copy(path, {"gpu-price-age"}, tmp_path), dev_plan.resources,
+                                  stack="dev", project="gpu-fleet")
     ages = [v for v in result.to_json()["violations"] if v["policy"] == "gpu-price-age"]
     assert ages and all(v["level"] == "advisory" for v in ages)
     assert {re.search(r"gpu_pools\[([^]]+)\]", v["message"]).group(1) for v in ages} == {  # type: ignore[union-attr]

@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gpufleet import cli
-from tests.support.plans import ROOT
+from tests.support.plans import ROOT, gke_only, stack_doc
 
 DEV = (ROOT / "Pulumi.dev.yaml").read_text()
+# dev's GKE side (54 resources, not 183): for the tests about what the pack's run prints, not about dev's plan.
+DEV_GKE = yaml.safe_dump(gke_only(stack_doc("dev")))
 
 
 def plan_text(tmp_path: Path, data: bytes, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -100,8 +103,10 @@ def test_nan_and_infinity_are_not_json(tmp_path: Path, literal: str) -> None:
         policy_gate.load_config(path)
 
 
-def test_the_plan_says_which_policy_config_it_uses(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml")]) == 0
+def test_the_plan_says_which_policy_config_it_uses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(DEV_GKE)
+    assert cli.main(["plan", "dev", "--config", str(path)]) == 0
     captured = capsys.readouterr()
     words = " ".join(captured.out.split())  # the policy section's title wraps to the table's width
     assert "Policy pack" in words and "config policies/config/dev.json" in words
@@ -109,7 +114,7 @@ def test_the_plan_says_which_policy_config_it_uses(capsys: pytest.CaptureFixture
 
 def test_a_stack_without_policy_config_says_so_loudly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "Pulumi.staging.yaml"
-    path.write_text(DEV)
+    path.write_text(DEV_GKE)
     cli.main(["plan", "staging", "--config", str(path)])
     err = capsys.readouterr().err
     assert "warning: stack 'staging' has no policy config" in err and "policies/config/staging.json" in err

@@ -7,8 +7,6 @@ import copy
 import ipaddress
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import yaml
 
 from components import images, versions
 from components.config import fabric as fabric_config
+from gpufleet import cli
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from infra.config import parse
@@ -137,7 +136,9 @@ def test_tcpxo_installers_per_fabric_cluster_pinned(prod_plan: Plan) -> None:
 
 
 def test_a3_ultra_gets_a_roce_network_per_zone_without_firewall(prod_doc: dict[str, Any], plan_doc: Any) -> None:
-    plan = plan_doc(_ultra_doc(prod_doc), "prod")
+    doc = _ultra_doc(prod_doc)
+    gke_of(doc)["regions"] = gke_of(doc)["regions"][:1]  # us-central1 alone: the region of the A3 Ultra pool
+    plan = plan_doc(doc, "prod")
     roce = [n for n in _of(plan, NETWORK) if n.inputs.get("networkProfile")]
     assert [n.inputs["networkProfile"] for n in roce] == \
         ["projects/acme-ml-prod/global/networkProfiles/us-central1-b-vpc-roce"]
@@ -158,7 +159,7 @@ def test_a3_ultra_gets_a_roce_network_per_zone_without_firewall(prod_doc: dict[s
 
 
 def test_adding_a_region_moves_no_gpu_subnet(prod_doc: dict[str, Any], prod_plan: Plan, plan_doc: Any) -> None:
-    doc = copy.deepcopy(prod_doc)
+    doc = gke_only(prod_doc)  # prod's GKE side: the subnets compared are GCP's alone
     regions = gke_of(doc)["regions"]
     new = copy.deepcopy(regions[1])
     new.update(name="us-west1", subnet_cidr="10.0.48.0/20", gpu_cidr="10.163.0.0/16")
@@ -200,15 +201,18 @@ def test_restating_the_catalog_is_accepted() -> None:
     parse(raw, gcp_project="acme-ml-prod")
 
 
-def test_seed_mtu_8896_on_a3_mega_exits_2_with_one_line(tmp_path: Path, prod_doc: dict[str, Any]) -> None:
+def test_seed_mtu_8896_on_a3_mega_exits_2_with_one_line(tmp_path: Path, prod_doc: dict[str, Any],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
     _mega_doc = gke_of(prod_doc)["regions"][0]["clusters"][0]["gpu_pools"][0]
     _mega_doc["fabric"] = {"mtu": 8896}
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(yaml.safe_dump(prod_doc))
-    run = subprocess.run([sys.executable, "-m", "gpufleet.cli", "plan", "prod", "--config", str(path), "--no-policy"],
-                         capture_output=True, text=True, cwd=ROOT)
-    assert run.returncode == 2 and "Traceback" not in run.stderr
-    lines = [ln for ln in run.stderr.splitlines() if ln.strip().startswith(MEGA)]
+    # In-process, the CLI's own main (the console script's exit and stderr on refused input:
+    # tests/config/test_strict_files.py test_errors_stay_on_one_line_when_stderr_is_not_a_terminal).
+    code = cli.main(["plan", "prod", "--config", str(path), "--no-policy"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip().startswith(MEGA)]
     assert len(lines) == 1 and "MTU 8244" in lines[0]
 
 
@@ -308,6 +312,8 @@ def test_prod_gpu_networks_fit_seed_002s_ten_vpc_networks(prod_plan: Plan) -> No
 def test_a_second_fabric_family_breaks_the_network_quota(prod_doc: dict[str, Any], plan_doc: Any) -> None:
     """A3 High beside A3 Mega: 1 + 8 + 4 = 13 VPC networks, over seed 002's 10."""
     doc = gke_only(prod_doc)
+    # us-central1 alone: its A3 Mega pool brings the 8 GPU networks (global VPCs, shared by prod's regions).
+    gke_of(doc)["regions"] = gke_of(doc)["regions"][:1]
     research = gke_of(doc)["regions"][0]["clusters"][1]
     research["gpu_pools"][0].update(machine_type="a3-highgpu-8g", zones=["us-central1-b"])
     plan = plan_doc(doc, "prod")

@@ -8,7 +8,6 @@ log entries shaped as GKE and Compute Engine write them (`tests/support/gke_log_
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from gpufleet import report
 from gpufleet.report import Plan
 from tests.support import gke_log_entries as logs
 from tests.support.logging_filter import matches
+from tests.support.plans import gke_of, gke_only
 
 METRIC = "gcp:logging/metric:Metric"
 POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
@@ -184,14 +184,15 @@ def test_prod_watches_every_gpu_cluster_and_spot_only_where_pools_are_spot(prod_
     assert policies["us-central1-ml-1-capacity-gpu-stockouts"]["notificationChannels"] == []
 
 
-def test_the_capacity_alerts_notify_the_budgets_channels(prod_doc: dict[str, Any], plan_doc: Any) -> None:
+def test_the_capacity_alerts_notify_the_budgets_channels(prod_doc: dict[str, Any], plan_doc: Any,
+                                                        prod_plan: Plan) -> None:
     """gpu-oncall already has the budget's PagerDuty channel: the capacity alerts use it, making none of their own;
     a receiver the budget does not notify gets a project-wide channel of its own, once."""
-    plan = plan_doc(prod_doc, "prod")
-    channels = {r.name: r for r in plan.resources if r.type == CHANNEL}
+    channels = {r.name: r for r in prod_plan.resources if r.type == CHANNEL}
     assert "budget-gcp-oncall-gpu-oncall" in channels
     assert not [n for n in channels if n.startswith("oncall-gcp")]
-    doc = copy.deepcopy(prod_doc)
+    doc = gke_only(prod_doc)  # prod's GKE side in us-central1: the channels are GCP's, its GPU clusters several
+    gke_of(doc)["regions"] = gke_of(doc)["regions"][:1]
     doc["config"]["gpu-fleet:observability"]["receivers"]["capacity-mail"] = {
         "type": "email", "to": ["gpu-capacity@acme.example"], "from": "gpu-fleet@acme.example",
         "smarthost": "smtp.acme.example:587", "severities": ["warning"]}

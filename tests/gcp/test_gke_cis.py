@@ -18,8 +18,8 @@ from gpufleet.report import Plan
 from infra.config import parse
 from tests.support.config_builders import values
 from tests.support.engine import PACK, engine_config, run_resource_policy, with_inputs
+from tests.support.pack_configs import only_policies_for
 from tests.support.plans import gke_of
-from tests.support.verdicts import only_policies
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -109,7 +109,7 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 
 def _prod_gate(plan: Plan, folder: Path) -> policy_gate.PolicyResult:
     """The real pack over `plan` with the CIS items' policies on at prod's shipped levels and every other one off."""
-    return policy_gate.run_pack(PACK, only_policies("prod", NEW, folder), plan.resources, stack="prod",
+    return policy_gate.run_pack(PACK, only_policies_for("prod", NEW, folder), plan.resources, stack="prod",
                                 project="gpu-fleet")
 
 

@@ -6,6 +6,7 @@ import copy
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,9 @@ from components import catalog
 from components.capacity import HOURS_PER_MONTH, ResourceView, capacity_rows
 from gpufleet.offline import SECRET, Recorded
 from gpufleet.report import Plan
-from tests.support.plans import ROOT, eks_provider_names, gke_of
+from tests.support.pack_configs import only_policies_copy
+from tests.support.plans import ROOT, eks_provider_names, gke_of, gke_only
+from tests.support.small_stacks import openshift_only
 
 
 def of_type(plan: Plan, typ: str) -> list[Recorded]:
@@ -95,7 +98,7 @@ def test_per_zone_and_total_bounds(dev_doc: dict[str, Any], plan_doc: Any) -> No
     pools[0].update(zones=["us-central1-a", "us-central1-b", "us-central1-c"],
                     autoscaling={"per": "zone", "min_nodes": 1, "max_nodes": 3})
     pools[1].update(autoscaling={"per": "total", "min_nodes": 0, "max_nodes": 5})
-    plan = plan_doc(dev_doc)
+    plan = plan_doc(gke_only(dev_doc))  # dev's GKE side: the pools are GKE's
     rows = {r.pool: r for r in plan.capacity}
     l4 = rows[pools[0]["name"]]
     machine = catalog.machine_type(pools[0]["machine_type"])
@@ -128,11 +131,14 @@ def test_boot_disk_type_is_left_to_gke_unless_set(dev_doc: dict[str, Any], plan_
     """Unset, GKE picks a disk the machine supports (A3 Ultra has no Persistent Disk); set, it is passed through."""
     pools = gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"]
     pools[0]["disk_type"] = "pd-ssd"  # a G2 pool: pd-balanced or pd-ssd (G2 does not boot from Hyperdisk)
-    recorded = {r.inputs["name"]: r.inputs for r in of_type(plan_doc(dev_doc), "gcp:container/nodePool:NodePool")}
+    # dev's GKE side: the pools are GKE's
+    recorded = {r.inputs["name"]: r.inputs for r in of_type(plan_doc(gke_only(dev_doc)),
+                                                             "gcp:container/nodePool:NodePool")}
     assert recorded[pools[0]["name"]]["nodeConfig"]["diskType"] == "pd-ssd"
     assert "diskType" not in recorded[pools[1]["name"]]["nodeConfig"]  # A3 High takes GKE's pd-balanced
     pools[1].update(machine_type="a3-ultragpu-8g", zones=["us-central1-b"], capacity="flex-start")
-    recorded = {r.inputs["name"]: r.inputs for r in of_type(plan_doc(dev_doc), "gcp:container/nodePool:NodePool")}
+    recorded = {r.inputs["name"]: r.inputs for r in of_type(plan_doc(gke_only(dev_doc)),
+                                                             "gcp:container/nodePool:NodePool")}
     # A3 Ultra has no Persistent Disk: the catalog's boot disk for the series, not GKE's pd-balanced default.
     assert recorded[pools[1]["name"]]["nodeConfig"]["diskType"] == "hyperdisk-balanced"
 
@@ -152,7 +158,7 @@ def test_price_override_from_config(dev_doc: dict[str, Any], plan_doc: Any) -> N
     pool = gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"][0]
     dev_doc["config"]["gpu-fleet:prices"] = [
         {"machine_type": pool["machine_type"], "region": "us-central1", "on_demand_hourly_usd": 1.0}]
-    plan = plan_doc(dev_doc)
+    plan = plan_doc(gke_only(dev_doc))  # dev's GKE side: the price is a GKE pool's
     assert next(r for r in plan.capacity if r.pool == pool["name"]).hourly_usd_per_node == 1.0
 
 
@@ -160,15 +166,16 @@ def _urns(plan: Plan) -> set[str]:
     return {r.urn for r in plan.resources}
 
 
-def test_adding_a_region_at_the_front_renames_nothing(prod_doc: dict[str, Any], prod_plan: Plan,
+def test_adding_a_region_at_the_front_renames_nothing(dev_doc: dict[str, Any], dev_plan: Plan,
                                                        plan_doc: Any) -> None:
-    regions = gke_of(prod_doc)["regions"]
+    # dev's one region moves from the front to second place: what a position-keyed name would change.
+    regions = gke_of(dev_doc)["regions"]
     new = {"name": "us-east1", "subnet_cidr": "10.150.0.0/20", "clusters": [{
         "name": "svc-9", "class": "service", "pods_cidr": "10.152.0.0/16", "services_cidr": "10.150.16.0/20",
         "master_cidr": "172.31.0.0/28"}]}
     regions.insert(0, new)
-    after = plan_doc(prod_doc, "prod")
-    assert _urns(prod_plan) < _urns(after)
+    after = plan_doc(dev_doc, "dev")
+    assert _urns(dev_plan) < _urns(after)
 
 
 def test_adding_a_cluster_and_a_pool_at_the_front_renames_nothing(dev_doc: dict[str, Any], dev_plan: Plan,
@@ -185,24 +192,27 @@ def test_adding_a_cluster_and_a_pool_at_the_front_renames_nothing(dev_doc: dict[
     assert _urns(dev_plan) < _urns(after)
 
 
-def test_entry_point_runs_as_pulumi_runs_it() -> None:
+def test_entry_point_runs_as_pulumi_runs_it(tmp_path: Path) -> None:
     """From infra/ as the working directory, through runpy, importing components from the installed project."""
     script = (
         "import json, runpy, sys\n"
         "import yaml\n"
         "from gpufleet.offline import read_stack_file, run_program\n"
-        "sf = read_stack_file(__import__('pathlib').Path(sys.argv[1]), 'dev')\n"
-        "recorded = run_program('dev', sf.config, sf.secret_keys)\n"
+        "sf = read_stack_file(__import__('pathlib').Path(sys.argv[1]), 'prod')\n"
+        "recorded = run_program('prod', sf.config, sf.secret_keys)\n"
         "print(len(recorded), sorted({r.type for r in recorded})[0])\n"
     )
+    # prod's OpenShift side: the whole program and its imports run, without planning ~180 resources under mocks.
+    stack = tmp_path / "Pulumi.prod.yaml"
+    stack.write_text(openshift_only((ROOT / "Pulumi.prod.yaml").read_text()))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    out = subprocess.run([sys.executable, "-c", script, str(ROOT / "Pulumi.dev.yaml")], cwd=ROOT / "infra",
+    out = subprocess.run([sys.executable, "-c", script, str(stack)], cwd=ROOT / "infra",
                          env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[0]) > 10
 
 
-def test_dynamic_workload_scheduler_pools(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+def test_dynamic_workload_scheduler_pools(dev_doc: dict[str, Any], plan_doc: Any, tmp_path: Path) -> None:
     """Flex-start and queued pools get what GKE requires of them, and still pass the guardrails."""
     from gpufleet import policy_gate
 
@@ -210,7 +220,7 @@ def test_dynamic_workload_scheduler_pools(dev_doc: dict[str, Any], plan_doc: Any
     for name, capacity in (("h100-flex", "flex-start"), ("h100-queued", "queued")):
         pools.append({"name": name, "machine_type": "a3-highgpu-8g", "capacity": capacity,
                       "zones": ["us-central1-a"], "autoscaling": {"per": "total", "min_nodes": 0, "max_nodes": 2}})
-    plan = plan_doc(dev_doc, "dev")
+    plan = plan_doc(gke_only(dev_doc), "dev")  # dev's GKE side: the pools and the policy are GKE's
     recorded = {r.inputs["name"]: r for r in of_type(plan, "gcp:container/nodePool:NodePool")}
     for name in ("h100-flex", "h100-queued"):
         i = recorded[name].inputs
@@ -227,7 +237,11 @@ def test_dynamic_workload_scheduler_pools(dev_doc: dict[str, Any], plan_doc: Any
     assert recorded["l4"].inputs["management"] == {"autoRepair": True, "autoUpgrade": True}
     assert recorded["l4"].inputs["upgradeSettings"]["maxSurge"] == 0
     pack = ROOT / "policies"
-    result = policy_gate.run_pack(pack, None, plan.resources, stack="dev", project="gpu-fleet")
+    defaults = tmp_path / "defaults.json"  # the policy's schema defaults, the pack's other policies switched off
+    defaults.write_text("{}")
+    config = only_policies_copy(defaults, {"gke-node-auto-repair-upgrade"}, tmp_path)
+    result = policy_gate.run_pack(pack, config, plan.resources, stack="dev", project="gpu-fleet")
+    assert {p["name"] for p in result.policies if p["enforcement"] != "disabled"} == {"gke-node-auto-repair-upgrade"}
     assert not [v for v in result.violations if v["policy"] == "gke-node-auto-repair-upgrade"]
 
 

@@ -14,6 +14,7 @@ import yaml
 from components.capacity import pool_path
 from components.config import ConfigError, load_fleet
 from components.openshift.machine_config import IGNITION_VERSION
+from gpufleet import cli
 from gpufleet.report import Plan
 from infra import config as infra_config
 from policies.quota import quota_usage
@@ -137,14 +138,19 @@ def test_kubeconfig_in_plain_config_is_refused_without_echoing_it(tmp_path: Any,
     assert "gpu-fleet:openshift-ocp-ai-kubeconfig: is stored in plain text, but it holds credentials" in run.stderr
 
 
-def test_a_missing_kubeconfig_secret_is_named(tmp_path: Any, prod_doc: dict[str, Any]) -> None:
+def test_a_missing_kubeconfig_secret_is_named(tmp_path: Any, prod_doc: dict[str, Any],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
     doc = openshift_only(prod_doc)
     del doc["config"][SECRET_KEY]
-    run = _cli_plan(tmp_path, doc)
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    # In-process: the CLI's own main (the console script's exit and stderr are test_kubeconfig_in_plain_config's).
+    code = cli.main(["plan", "prod", "--config", str(path), "--no-policy"])
+    err = capsys.readouterr().err
     # The offline plan plans an unset secret as a masked placeholder and names it (the onboarding path, see
     # tests/openshift/test_openshift_discover.py); `pulumi preview` and `up` (infra.config.parse) refuse it.
-    assert run.returncode == 0, run.stderr
-    assert "warning: gpu-fleet:openshift-ocp-ai-kubeconfig is not set" in run.stderr
+    assert code == 0, err
+    assert "warning: gpu-fleet:openshift-ocp-ai-kubeconfig is not set" in err
     with pytest.raises(ConfigError, match="gpu-fleet:openshift-ocp-ai-kubeconfig: is not set"):
         infra_config.parse(raw(doc), gcp_project=None, keys=[KEY], secret_keys=[])
 
@@ -346,7 +352,7 @@ def test_capacity_rows_are_priced_and_counted_against_aws_quota(prod_plan: Plan)
 def test_quota_and_budget_policies_see_openshift(prod_plan: Plan, plan_doc: Any, prod_doc: dict[str, Any]) -> None:
     config = engine_config("gpu-quota", "prod")
     assert run_stack_policy("gpu-quota", prod_plan, config) == []
-    doc = copy.deepcopy(prod_doc)
+    doc = openshift_only(prod_doc)  # us-east-2's quota holds OpenShift's machines alone
     cluster_of(doc)["gpu_pools"][1]["autoscaling"]["max_nodes"] = 4
     found = run_stack_policy("gpu-quota", plan_doc(doc, "prod"), config)
     assert any("us-east-2 L-DB2E81BA: 416 vCPUs" in m and "openshift.clusters[ocp-ai].gpu_pools[l4x4]" in m
@@ -384,9 +390,9 @@ def test_guardrails(prod_plan: Plan) -> None:
     assert sum("no resourceLimits.gpus entry of type 'nvidia-l4'" in m for m in found) == 3
 
 
-def test_a_pool_and_a_zone_added_at_the_front_rename_nothing(prod_plan: Plan, plan_doc: Any,
-                                                             prod_doc: dict[str, Any]) -> None:
-    doc = copy.deepcopy(prod_doc)
+def test_a_pool_and_a_zone_added_at_the_front_rename_nothing(plan_doc: Any, prod_doc: dict[str, Any]) -> None:
+    before = plan_doc(openshift_only(prod_doc), "prod")  # prod's OpenShift side, before and after the edit
+    doc = openshift_only(prod_doc)
     c = cluster_of(doc)
     c["subnets"] = {"us-east-2c": {"filter": "ocp-ai-7xk2p-subnet-private-us-east-2c"}, **c["subnets"]}
     c["gpu_pools"].insert(0, {"name": "l40s", "instance_type": "g6e.4xlarge", "zones": ["us-east-2c"],
@@ -394,7 +400,8 @@ def test_a_pool_and_a_zone_added_at_the_front_rename_nothing(prod_plan: Plan, pl
     c["gpu_pools"][2]["zones"].insert(0, "us-east-2c")
     c["tuning"].insert(0, {"name": "plain"})
     after = {r.urn: r for r in plan_doc(doc, "prod").resources}
-    for r in prod_plan.resources:
+    assert any(r.type.endswith("MachineSet") for r in before.resources)
+    for r in before.resources:
         assert r.urn in after, r.urn
         if r.type.endswith(("MachineSet", "MachineAutoscaler", "MachineConfig")):
             assert after[r.urn].inputs == r.inputs, r.name
@@ -405,8 +412,8 @@ def test_the_console_gets_the_fleet_dashboard(prod_plan: Plan, plan_doc: Any, pr
              and m["metadata"].get("namespace") == "openshift-config-managed"]
     assert cm["metadata"]["labels"]["console.openshift.io/dashboard"] == "true"
     validate(cm)
-    doc = copy.deepcopy(prod_doc)
-    doc["config"]["gpu-fleet:dashboards"]["openshift_console"] = False
+    doc = openshift_only(prod_doc)  # prod's OpenShift side, its console dashboard switched off
+    doc["config"]["gpu-fleet:dashboards"] = {**prod_doc["config"]["gpu-fleet:dashboards"], "openshift_console": False}
     assert not [m for m in manifests(plan_doc(doc, "prod")) if m["metadata"].get("namespace") ==
                 "openshift-config-managed"]
 

@@ -19,6 +19,7 @@ from tests.support.openshift_cluster import (
 )
 from tests.support.openshift_discover import KMS, discover
 from tests.support.plans import ROOT
+from tests.support.small_stacks import openshift_only
 
 # --- onboarding: merge the block into a stack and plan it offline ---------------------------------------------
 
@@ -48,7 +49,8 @@ def test_onboarding_recipe_plans_before_the_kubeconfig_is_stored(tmp_path: Path,
         code, out, err = discover(tmp_path, server, capsys=capsys)
     assert code == 0, err
     stack = tmp_path / "Pulumi.prod.yaml"
-    stack.write_text(_append_entry((ROOT / "Pulumi.prod.yaml").read_text(), _recipe_entry(out)))
+    # prod's OpenShift side is the stack the recipe extends (its GKE and EKS fleets add nothing to the claim).
+    stack.write_text(_append_entry(openshift_only((ROOT / "Pulumi.prod.yaml").read_text()), _recipe_entry(out)))
     code = cli.main(["plan", "prod", "--config", str(stack), "--json", str(tmp_path / "plan.json")])
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -69,7 +71,7 @@ def test_onboarding_recipe_plans_before_the_kubeconfig_is_stored(tmp_path: Path,
 
 def test_path_and_context_kubeconfig_plans_beside_a_leftover_secret(tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    text = (ROOT / "Pulumi.prod.yaml").read_text()
+    text = openshift_only((ROOT / "Pulumi.prod.yaml").read_text())
     old = "        kubeconfig: {secret: openshift-ocp-ai-kubeconfig}"
     assert old in text
     stack = tmp_path / "Pulumi.prod.yaml"

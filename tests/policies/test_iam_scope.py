@@ -26,8 +26,9 @@ from tests.support.engine import (
     stack_policy_reports,
     with_inputs,
 )
+from tests.support.pack_configs import only_policies_for
 from tests.support.plans import ROOT
-from tests.support.verdicts import engine_config, only_policies, violated
+from tests.support.verdicts import engine_config, violated
 
 NEW = {"aws-iam-no-wildcards", "gcp-iam-no-wildcards", "eks-node-role-policies", "gke-node-service-account-roles"}
 POLICY = "aws:iam/policy:Policy"
@@ -255,7 +256,7 @@ def test_prod_fails_on_an_injected_grant_through_the_pack_process(prod_plan: Pla
     name = next(r.name for r in prod_plan.resources if r.type == POLICY and r.name.endswith("-resource-discovery"))
     bad = _with_policy(prod_plan, name, _with_statement({"Sid": "Oops", "Effect": "Allow", "Action": "ec2:*",
                                                         "Resource": "*"}))
-    result = policy_gate.run_pack(PACK, only_policies("prod", NEW, tmp_path), bad.resources, stack="prod",
+    result = policy_gate.run_pack(PACK, only_policies_for("prod", NEW, tmp_path), bad.resources, stack="prod",
                                   project="gpu-fleet")
     (found,) = [v for v in result.violations if v["policy"] == "aws-iam-no-wildcards"]
     assert found["level"] == "mandatory" and result.mandatory_failed

@@ -12,8 +12,8 @@ from gpufleet import cli, policy_gate
 from gpufleet.report import Plan
 from policies.observability import unrouted
 from tests.support.engine import PACK, engine_config, run_stack_policy
+from tests.support.pack_configs import only_policies_for
 from tests.support.plans import ROOT, gke_only
-from tests.support.verdicts import only_policies
 
 
 def test_clusters_with_alerts_and_no_receiver_are_named() -> None:
@@ -51,7 +51,7 @@ def test_prod_without_a_receiver_fails_the_plan(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(doc))
     plan = cli.build_plan("prod", path)
     # prod's shipped level for the policy, the others off: the pack process judges this policy alone
-    result = policy_gate.run_pack(PACK, only_policies("prod", ["alerts-have-receivers"], tmp_path), plan.resources,
+    result = policy_gate.run_pack(PACK, only_policies_for("prod", ["alerts-have-receivers"], tmp_path), plan.resources,
                                   stack="prod", project="gpu-fleet")
     (violation,) = [v for v in result.violations if v["policy"] == "alerts-have-receivers"]
     assert violation["level"] == "mandatory" and result.mandatory_failed

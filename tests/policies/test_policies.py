@@ -29,9 +29,10 @@ from tests.support.engine import (
     stack_policy_reports,
     with_inputs,
 )
+from tests.support.pack_configs import only_policies_for
 from tests.support.plans import ROOT, budgets_of, checked_plan, gke_of, gke_only
 from tests.support.small_stacks import gke_region
-from tests.support.verdicts import engine_config, newly_violated, only_policies, reconcile, violated
+from tests.support.verdicts import engine_config, newly_violated, reconcile, violated
 
 # --- each policy over a real stack's resources, config as the engine passes it ---------------------------
 
@@ -268,7 +269,7 @@ def test_seed_000_h100_pool_breaks_seed_002_quota(prod_doc: dict[str, Any], plan
 
     The real pack with only gpu-quota on, at prod's shipped settings."""
     plan = plan_doc(_seed_000_h100_pool(prod_doc), "prod")
-    result = policy_gate.run_pack(PACK, only_policies("prod", ["gpu-quota"], tmp_path), plan.resources,
+    result = policy_gate.run_pack(PACK, only_policies_for("prod", ["gpu-quota"], tmp_path), plan.resources,
                                   stack="prod", project="gpu-fleet")
     assert result.mandatory_failed
     quota_msgs = [v["message"] for v in result.violations if v["policy"] == "gpu-quota"]
@@ -281,7 +282,7 @@ def test_cli_exit_1_on_mandatory_violation(prod_doc: dict[str, Any], tmp_path: P
     stack.write_text(yaml.safe_dump(_seed_000_h100_pool(prod_doc)))
     out = tmp_path / "plan.json"
     md = tmp_path / "plan.md"
-    config = only_policies("prod", ["gpu-quota"], tmp_path)
+    config = only_policies_for("prod", ["gpu-quota"], tmp_path)
     code = cli.main(["plan", "prod", "--config", str(stack), "--policy-config", str(config),
                      "--json", str(out), "--markdown", str(md)])
     assert code == 1
@@ -308,7 +309,7 @@ def test_bad_pack_config_is_rejected(config: dict[str, Any], expected: str, tmp_
 
 
 def test_enforcement_levels_are_overridable_per_stack(dev_plan: Plan, tmp_path: Path) -> None:
-    path = only_policies("dev", ["gpu-quota"], tmp_path,
+    path = only_policies_for("dev", ["gpu-quota"], tmp_path,
                          {"gpu-quota": {"enforcementLevel": "advisory", "quotas": {}}})
     result = policy_gate.run_pack(PACK, path, dev_plan.resources, stack="dev", project="gpu-fleet")
     levels = {v["level"] for v in result.violations if v["policy"] == "gpu-quota"}

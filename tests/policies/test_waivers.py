@@ -19,8 +19,9 @@ from gpufleet import policy_gate
 from gpufleet.report import Plan, markdown
 from gpufleet.waivers_section import section
 from policies import waivers
+from tests.support.pack_configs import disable_all_but
 from tests.support.plans import ROOT
-from tests.support.verdicts import disable_all_but, reconcile
+from tests.support.verdicts import reconcile
 
 PACK = ROOT / "policies"
 TODAY = waivers.today()

@@ -19,8 +19,8 @@ import pytest
 
 from gpufleet import cli
 from policies import waivers
+from tests.support.pack_configs import disable_all_but
 from tests.support.plans import ROOT
-from tests.support.verdicts import disable_all_but
 
 TODAY = waivers.today()
 SOON, YESTERDAY = str(TODAY + timedelta(days=30)), str(TODAY - timedelta(days=1))

@@ -115,7 +115,7 @@ def _keys(values: Any, prefix: str = "") -> list[str]:
 
 
 def _chart_defaults(chart: str) -> dict[str, Any]:
-    return yaml.safe_load((REFERENCE / "charts" / chart / "values.yaml").read_text())
+    return yaml.load((REFERENCE / "charts" / chart / "values.yaml").read_text(), Loader=yaml.CSafeLoader)
 
 
 def _has(defaults: dict[str, Any], dotted: str) -> bool:

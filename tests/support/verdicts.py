@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import pickle
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from gpufleet import policy_gate
 from gpufleet.report import Plan
 from policies.pack import PACK_NAME, POLICIES
 from tests.support.engine import OPTIONS, PACK, pack_config
+from tests.support.pack_configs import only_policies_for
 
 
 @functools.cache
@@ -106,36 +106,9 @@ def newly_violated(plan: Plan, baseline: Plan, stack: str) -> set[str]:
     return set(violated(plan, stack)) - _BASELINES[key]
 
 
-def only_policies(stack: str, names: Iterable[str], folder: Path,
-                  changes: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
-    """A copy of the stack's shipped pack config (plus `changes` per policy) with every policy but `names` disabled.
-
-    The real analyzer skips a disabled policy entirely (pulumi_policy/policy.py `Analyze`), so the pack process does
-    the work of the policies a test is about and no other; their levels and settings stay the shipped ones.
-    """
-    config = pack_config(stack)
-    for name, settings in (changes or {}).items():
-        config[name] = {**config.get(name, {}), **settings}
-    keep = set(names)
-    path = folder / f"{stack}-only-{'-'.join(sorted(keep))}.json"
-    path.write_text(json.dumps(disable_all_but(config, keep), indent=2))
-    return path
-
-
-def disable_all_but(config: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    """A pack config (JSON object) with every policy of the pack but `names` set disabled, its settings kept."""
-    keep = set(names)
-    config = dict(config)
-    for policy in POLICIES:
-        if policy.name not in keep:
-            given = config.get(policy.name)
-            config[policy.name] = {**(given if isinstance(given, dict) else {}), "enforcementLevel": "disabled"}
-    return config
-
-
 def run_only(plan: Plan, stack: str, names: Iterable[str], folder: Path) -> policy_gate.PolicyResult:
     """The real pack process over `plan` with only `names` left on, under the stack's shipped settings."""
-    return policy_gate.run_pack(PACK, only_policies(stack, names, folder), plan.resources, stack=stack,
+    return policy_gate.run_pack(PACK, only_policies_for(stack, names, folder), plan.resources, stack=stack,
                                 project="gpu-fleet")
 
 
