@@ -16,9 +16,9 @@ from components.aws.disruption import training_budgets
 from components.config import load_fleet
 from components.config.gke import MaintenanceWindow
 from gpufleet.report import Plan
-from tests.support.cel_rules import violations, with_defaults
+from tests.support.cel_rules import assert_valid, violations, with_defaults
 from tests.support.eks_config import CPATH, PATH, eks_of, errors, pool_of, raw_eks
-from tests.support.k8s_schemas import crd_schemas, manifests, validate
+from tests.support.k8s_schemas import crd_schemas, manifests
 from tests.support.karpenter_budgets import allowed
 from tests.support.promtool import needs_promtool
 from tests.support.small_stacks import eks_only
@@ -26,14 +26,6 @@ from tests.support.small_stacks import eks_only
 
 def objects(plan: Plan, kind: str) -> dict[str, dict[str, Any]]:
     return {m["metadata"]["name"]: m for m in manifests(plan) if m["kind"] == kind}
-
-
-def assert_valid(obj: dict[str, Any]) -> None:
-    """The reference CRD's OpenAPI schema and its CEL rules, as the API server applies them on create."""
-    validate(obj)
-    schema = crd_schemas()[(obj["apiVersion"], obj["kind"])]
-    broken = list(violations(schema, with_defaults(schema, obj)))
-    assert not broken, f"{obj['kind']} {obj['metadata']['name']}: {broken}"
 
 
 def efa_pool(raw: dict[str, Any], **extra: Any) -> dict[str, Any]:

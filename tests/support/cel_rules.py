@@ -19,6 +19,8 @@ from typing import Any
 import celpy
 from celpy import celtypes
 
+from tests.support.k8s_schemas import crd_schemas, validate
+
 
 def _find(value: Any, pattern: Any) -> celtypes.StringType:
     match = re.search(str(pattern), str(value))
@@ -90,3 +92,11 @@ def violations(schema: dict[str, Any], value: Any, path: str = "") -> Iterator[s
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for i, item in enumerate(value):
             yield from violations(schema["items"], item, f"{path}[{i}]")
+
+
+def assert_valid(obj: dict[str, Any]) -> None:
+    """The reference CRD's OpenAPI schema and its CEL rules, as the API server applies them on create."""
+    validate(obj)
+    schema = crd_schemas()[(obj["apiVersion"], obj["kind"])]
+    broken = list(violations(schema, with_defaults(schema, obj)))
+    assert not broken, f"{obj['kind']} {obj['metadata']['name']}: {broken}"

@@ -15,6 +15,7 @@ import yaml
 
 from gpufleet.report import Plan
 from tests.support.plans import REFERENCE, ROOT, gke_of, gke_only
+from tests.support.subcharts import SUBCHARTS
 
 K8S_VERSION = "1.33"
 
@@ -115,7 +116,22 @@ def _keys(values: Any, prefix: str = "") -> list[str]:
 
 
 def _chart_defaults(chart: str) -> dict[str, Any]:
-    return yaml.load((REFERENCE / "charts" / chart / "values.yaml").read_text(), Loader=yaml.CSafeLoader)
+    """The chart's reference values.yaml, with each vendored subchart's own values under its key (Helm hands a
+    subchart the parent's `<name>:` block over the subchart's defaults, so either side's keys are valid there)."""
+    defaults: dict[str, Any] = yaml.load((REFERENCE / "charts" / chart / "values.yaml").read_text(),
+                                         Loader=yaml.CSafeLoader)
+    for sub in SUBCHARTS.values():
+        if sub.parent == chart:
+            defaults[sub.name] = _union(sub.read("values.yaml"), defaults.get(sub.name) or {})
+    return defaults
+
+
+def _union(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _union(out[key], value) if both else value
+    return out
 
 
 def _has(defaults: dict[str, Any], dotted: str) -> bool:
