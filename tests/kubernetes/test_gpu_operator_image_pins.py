@@ -19,6 +19,7 @@ import yaml
 
 from components import images, versions
 from components.kubernetes import gpu_addons, nvidia
+from tests.support.k8s_schemas import helm_merged
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT.parent / "shared" / "reference" / "charts" / "gpu-operator" / "values.yaml"
@@ -26,13 +27,6 @@ APP_VERSION = versions.GPU_OPERATOR.version
 """The chart's appVersion, which `| default .Chart.AppVersion` falls back to (Chart.yaml: v26.7.0)."""
 REFERENCE_BY_DIGEST = re.compile(r"^[a-z0-9.-]+(/[a-z0-9._-]+)+(:[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$")
 """A pullable `name[:tag]@sha256:<hex>` (distribution/reference's grammar: at most one tag, then the digest)."""
-
-
-def _merged(base: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in more.items():
-        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 def fullimage(block: dict[str, Any]) -> str:
@@ -52,7 +46,7 @@ VALUES = {"gke": gpu_addons.gpu_operator_values, "nvidia": lambda: nvidia.operat
 
 @pytest.mark.parametrize("which", sorted(VALUES))
 def test_operator_and_validator_render_pullable_references_by_digest(which: str) -> None:
-    values = _merged(yaml.safe_load(REFERENCE.read_text()), VALUES[which]())
+    values = helm_merged(yaml.safe_load(REFERENCE.read_text()), VALUES[which]())
     digest = images.digest_of("nvcr.io/nvidia/gpu-operator:v26.7.0")
     rendered = {
         "operator Deployment image": fullimage(values["operator"]),

@@ -25,6 +25,7 @@ from tests.support.k8s_schemas import (
     K8S_VERSION,
     _chart_defaults,
     _with_all_addons,
+    helm_merged,
     manifests,
     unknown_helm_keys,
     validate,
@@ -155,20 +156,8 @@ def test_alert_thresholds_come_from_config(dev_doc: dict[str, Any], plan_doc: An
 
 
 def _helm_merged(chart: str, values: dict[str, Any]) -> dict[str, Any]:
-    """The values a chart's templates see: maps merged key by key into the defaults, anything else replaced."""
-
-    def merge(base: Any, override: Any) -> Any:
-        if isinstance(base, dict) and isinstance(override, dict):
-            out = dict(base)
-            for k, v in override.items():
-                if v is None:
-                    out.pop(k, None)  # Helm deletes a default set to null
-                else:
-                    out[k] = merge(base.get(k), v)
-            return out
-        return copy.deepcopy(override)
-
-    return merge(_chart_defaults(chart), values)  # type: ignore[no-any-return]
+    """The values a chart's templates see over its reference defaults."""
+    return helm_merged(_chart_defaults(chart), values)  # type: ignore[no-any-return]
 
 
 def _priority_classes(values: Any) -> set[str]:

@@ -122,16 +122,22 @@ def _chart_defaults(chart: str) -> dict[str, Any]:
                                          Loader=yaml.CSafeLoader)
     for sub in SUBCHARTS.values():
         if sub.parent == chart:
-            defaults[sub.name] = _union(sub.read("values.yaml"), defaults.get(sub.name) or {})
+            defaults[sub.name] = helm_merged(sub.read("values.yaml"), defaults.get(sub.name) or {})
     return defaults
 
 
-def _union(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        both = isinstance(value, dict) and isinstance(out.get(key), dict)
-        out[key] = _union(out[key], value) if both else value
-    return out
+def helm_merged(base: Any, override: Any) -> Any:
+    """The values a chart's templates see: maps merged key by key into the defaults, a null deleting the default,
+    anything else replaced (Helm's coalescing of values over a chart's defaults)."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = helm_merged(base.get(key), value)
+        return out
+    return copy.deepcopy(override)
 
 
 def _has(defaults: dict[str, Any], dotted: str) -> bool:
