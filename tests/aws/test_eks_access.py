@@ -18,11 +18,12 @@ import pytest
 import yaml
 
 from components import versions as pinned_addons
-from components.config import ConfigError, load_fleet
+from components.config import load_fleet
 from gpufleet import cli, offline, policy_gate
 from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from policies import eks_security
+from tests.support.eks_config import errors
 from tests.support.pack_configs import only_policies_copy
 from tests.support.plans import ROOT, stack_doc
 from tests.support.small_stacks import eks_only
@@ -42,12 +43,6 @@ def raw_eks(**cluster: Any) -> dict[str, Any]:
     return {"environment": "test", "eks": {
         "admin_principal_arn": "arn:aws:iam::123456789012:role/admins",
         "regions": [{"name": "us-east-1", "clusters": [{k: v for k, v in base.items() if v is not None}]}]}}
-
-
-def errors(raw: dict[str, Any]) -> list[str]:
-    with pytest.raises(ConfigError) as exc:
-        load_fleet(raw)
-    return [str(i) for i in exc.value.issues]
 
 
 def eks_of(doc: dict[str, Any]) -> dict[str, Any]:

@@ -21,10 +21,10 @@ import pytest
 import yaml
 
 from components.catalog import aws_instance_types, aws_limits
-from components.config import ConfigError, load_fleet
 from gpufleet import cli
 from gpufleet.report import Plan
 from tests.support.cel_rules import violations, with_defaults
+from tests.support.config_builders import fleet_issues
 from tests.support.eks_config import pool_of as shared_pool_of
 from tests.support.eks_config import raw_eks as shared_raw_eks
 from tests.support.k8s_schemas import crd_schemas, manifests, validate
@@ -57,14 +57,6 @@ def set_path(raw: dict[str, Any], where: str, key: str, value: Any) -> None:
               "system": lambda: cluster_of(raw).setdefault("system_nodes", {}),
               "flow": lambda: raw["eks"].setdefault("flow_logs", {})}[where]()
     target[key] = value
-
-
-def issues(raw: dict[str, Any]) -> list[str]:
-    try:
-        load_fleet(raw)
-    except ConfigError as exc:
-        return [str(i) for i in exc.issues]
-    return []
 
 
 # --- §5: refused, one line each: key, value, hint --------------------------------------------------------
@@ -146,7 +138,7 @@ REFUSED: list[tuple[str, str, Any, str]] = [
 def test_input_a_cloud_or_karpenter_would_refuse_is_refused(where: str, key: str, value: Any, expected: str) -> None:
     raw = raw_eks()
     set_path(raw, where, key, value)
-    found = issues(raw)
+    found = fleet_issues(raw)
     assert any(line.startswith(expected) for line in found), found
     assert all("\n" not in line and "; hint: " in line for line in found), found
 
@@ -156,7 +148,7 @@ def test_a_region_aws_does_not_have_is_named_with_the_likely_region() -> None:
     raw["eks"]["regions"][0]["name"] = "us-east-3"
     cluster_of(raw)["zones"] = ["us-east-3a", "us-east-3b"]
     pool_of(raw)["zones"] = ["us-east-3a"]
-    found = issues(raw)
+    found = fleet_issues(raw)
     assert "eks.regions[us-east-3].name: not an AWS region (got 'us-east-3'); hint: did you mean us-east-2 or " \
            "us-east-1?" in found
     assert not any("no zone" in line for line in found)  # the region's hint is the fix; its zones are not repeated
@@ -199,7 +191,7 @@ def test_every_valid_value_is_accepted(where: str, key: str, value: Any) -> None
                                                    {"id": "cr-0123456789abcdef0"}])
     else:
         set_path(raw, where, key, value)
-    assert issues(raw) == []
+    assert fleet_issues(raw) == []
 
 
 def test_every_catalogued_zone_of_every_region_is_accepted() -> None:
@@ -209,7 +201,7 @@ def test_every_catalogued_zone_of_every_region_is_accepted() -> None:
         raw = raw_eks()
         raw["eks"]["regions"][0]["name"] = region
         cluster_of(raw).update(zones=list(zones[:6]), gpu_pools=[])
-        assert issues(raw) == [], region
+        assert fleet_issues(raw) == [], region
 
 
 def test_us_west_2_has_zones_a_to_d_only() -> None:
@@ -217,7 +209,7 @@ def test_us_west_2_has_zones_a_to_d_only() -> None:
     raw = raw_eks()
     raw["eks"]["regions"][0]["name"] = "us-west-2"
     cluster_of(raw).update(zones=["us-west-2a", "us-west-2e"], gpu_pools=[])
-    assert issues(raw) == [
+    assert fleet_issues(raw) == [
         "eks.regions[us-west-2].clusters[ml-aws].zones: us-west-2 has no zone e (got 'us-west-2e'); hint: us-west-2's "
         "zones are us-west-2a, us-west-2b, us-west-2c, us-west-2d (which of them your account may use: aws ec2 "
         "describe-availability-zones --region us-west-2)"]
@@ -229,10 +221,11 @@ def test_openshift_regions_and_zones_get_the_same_check() -> None:
     raw = {"environment": "prod", "openshift": doc}
     cluster["subnets"] = {**cluster["subnets"], f"{cluster['region']}z": {"id": "subnet-0123456789abcdef0"}}
     assert any(line.startswith(f"openshift.clusters[{cluster['name']}].subnets.{cluster['region']}z: "
-                               f"{cluster['region']} has no zone z") for line in issues(raw)), issues(raw)
+                               f"{cluster['region']} has no zone z") for line in fleet_issues(raw)), fleet_issues(raw)
     cluster["region"] = "us-eats-2"
     assert any(line.startswith(f"openshift.clusters[{cluster['name']}].region: not an AWS region (got "
-                               "'us-eats-2'); hint: did you mean us-east-2") for line in issues(raw)), issues(raw)
+                               "'us-eats-2'); hint: did you mean us-east-2")
+               for line in fleet_issues(raw)), fleet_issues(raw)
 
 
 def test_refused_input_exits_2_with_one_line_and_no_traceback(tmp_path: Any,
@@ -293,9 +286,9 @@ def test_an_older_kubernetes_version_takes_an_older_release() -> None:
     raw = raw_eks()
     raw["eks"]["kubernetes_version"] = "1.30"
     cluster_of(raw)["ami_version"] = "v20240514"
-    assert issues(raw) == []
+    assert fleet_issues(raw) == []
     cluster_of(raw)["ami_version"] = "v20240506"
-    assert [i.split(" (got")[0] for i in issues(raw)] == [
+    assert [i.split(" (got")[0] for i in fleet_issues(raw)] == [
         f"{CLUSTER}.ami_version: older than the first release with Kubernetes 1.30 images (v20240514)"]
 
 

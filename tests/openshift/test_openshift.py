@@ -12,13 +12,14 @@ import pytest
 import yaml
 
 from components.capacity import pool_path
-from components.config import ConfigError, load_fleet
+from components.config import ConfigError
 from components.openshift.machine_config import IGNITION_VERSION
 from gpufleet import cli
 from gpufleet.report import Plan
 from infra import config as infra_config
 from policies.quota import quota_usage
 from tests.support.cel_rules import violations, with_defaults
+from tests.support.config_builders import fleet_issues
 from tests.support.engine import engine_config, run_resource_policy_over, run_stack_policy, with_inputs
 from tests.support.k8s_schemas import crd_schemas, manifests, validate
 from tests.support.plans import ROOT
@@ -51,14 +52,6 @@ def raw(doc: dict[str, Any]) -> dict[str, Any]:
     return {"environment": "prod", "openshift": copy.deepcopy(doc["config"][KEY])}
 
 
-def errors(values: dict[str, Any]) -> list[str]:
-    try:
-        load_fleet(values)
-    except ConfigError as err:
-        return [str(i) for i in err.issues]
-    return []
-
-
 def objects(plan: Plan) -> list[dict[str, Any]]:
     return [m for m in manifests(plan) if (m["apiVersion"], m["kind"]) in OPENSHIFT_KINDS | MCO_KINDS]
 
@@ -82,7 +75,7 @@ def recorded(plan: Plan, suffix: str) -> Any:
 # --- config ------------------------------------------------------------------------------------------
 
 def test_prod_section_loads(prod_doc: dict[str, Any]) -> None:
-    assert errors(raw(prod_doc)) == []
+    assert fleet_issues(raw(prod_doc)) == []
 
 
 @pytest.mark.parametrize(("change", "expected"), [
@@ -118,7 +111,7 @@ def test_prod_section_loads(prod_doc: dict[str, Any]) -> None:
 def test_mistakes_are_one_line_each(prod_doc: dict[str, Any], change: Any, expected: str) -> None:
     values = raw(prod_doc)
     change(values["openshift"]["clusters"][0])
-    found = errors(values)
+    found = fleet_issues(values)
     assert any(expected in e for e in found), found
 
 
@@ -453,4 +446,4 @@ def test_efa_is_one_interface_at_most(plan_doc: Any, prod_doc: dict[str, Any]) -
     assert {r.fabric for r in plan.capacity if r.pool == "l4x4"} == {"EFA x1"}
     values = raw(prod_doc)
     values["openshift"]["clusters"][0]["gpu_pools"][0]["efa"] = True  # g6.4xlarge has none
-    assert any("g6.4xlarge has no EFA interface" in e for e in errors(values))
+    assert any("g6.4xlarge has no EFA interface" in e for e in fleet_issues(values))

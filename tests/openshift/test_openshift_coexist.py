@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import ConfigError, load_fleet
 from gpufleet import offline
 from gpufleet.report import Plan, markdown
 from tests.support.alertmanager_config import merge
+from tests.support.config_builders import fleet_issues
 from tests.support.engine import run_resource_policy_over, with_inputs
 from tests.support.k8s_schemas import crd_schemas, validate
 from tests.support.openshift_docs import KEY, _main_config, checked, kind, openshift_only
@@ -27,14 +27,6 @@ AMTOOL = shutil.which("amtool")
 
 def cluster_of(doc: dict[str, Any]) -> dict[str, Any]:
     return doc["config"][KEY]["clusters"][0]
-
-
-def errors(values: dict[str, Any]) -> list[str]:
-    try:
-        load_fleet(values)
-    except ConfigError as err:
-        return [str(i) for i in err.issues]
-    return []
 
 
 def recorded(plan: Plan, name: str) -> Any:
@@ -74,7 +66,7 @@ def recorded(plan: Plan, name: str) -> Any:
 def test_mistakes_are_one_line_each(prod_doc: dict[str, Any], change: Any, expected: str) -> None:
     values = {"environment": "prod", "openshift": copy.deepcopy(prod_doc["config"][KEY])}
     change(values["openshift"]["clusters"][0])
-    found = errors(values)
+    found = fleet_issues(values)
     assert any(expected in e for e in found), found
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError
+from components.config import ConfigError, load_fleet
 from infra.config import parse
 from tests.support.plans import stack_doc
 
@@ -21,6 +21,15 @@ def errors(raw: dict[str, Any]) -> list[str]:
     with pytest.raises(ConfigError) as info:
         parse(raw, gcp_project="acme-test")
     return [str(i) for i in info.value.issues]
+
+
+def fleet_issues(values: dict[str, Any]) -> list[str]:
+    """The one-line issues `load_fleet` reports on `values`, or [] when they load."""
+    try:
+        load_fleet(values)
+    except ConfigError as err:
+        return [str(i) for i in err.issues]
+    return []
 
 
 def first_pool(raw: dict[str, Any]) -> dict[str, Any]:
