@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from components.config.eks_rules import RUNNER_EXPRESSIONS
+from components.config.eks_deploy_rules import RUNNER_EXPRESSIONS
 from components.config.model import Fleet
 
 HOSTED = ["ubuntu-latest"]

@@ -1,8 +1,8 @@
 """The `eks:` section of a stack: AWS regions, their EKS clusters and each cluster's GPU pools (Karpenter NodePools).
 
 Structure and types are checked here (unknown keys are errors); rules that span fields and need the GPU
-catalog live in `components.config.eks_rules`. Every list item is keyed by its `name`, which also names
-the resources made for it.
+catalog live in `components.config.eks_rules`, `eks_deploy_rules` and `eks_pool_rules`. Every list item is keyed
+by its `name`, which also names the resources made for it.
 """
 
 from __future__ import annotations
