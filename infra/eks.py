@@ -15,6 +15,7 @@ from components.aws.efa import Efa, EfaArgs, uses_efa
 from components.aws.gpu_pool import KarpenterGpuPool, KarpenterGpuPoolArgs
 from components.aws.iam import partition_of
 from components.aws.karpenter import Karpenter, KarpenterArgs
+from components.aws.karpenter_aws import KarpenterAwsArgs
 from components.aws.network import Vpc, VpcArgs
 from components.aws.rules import eks_rule_groups
 from components.capacity.rows import PriceBook
@@ -106,9 +107,10 @@ def _cluster(key: str, region: str, spec: EksCluster, shared: _Shared,
         provider=cluster.provider, system_nodes=cluster.system_nodes, deadmans_switch=obs.deadmans_switch),
         opts=within)
     karpenter = Karpenter(f"{key}-karpenter", KarpenterArgs(
-        cluster_name=cluster.cluster_name, cluster_arn=cluster.cluster_arn, region=region,
-        partition=shared.partition, provider=cluster.provider, system_nodes=cluster.system_nodes,
-        zonal_shift=eks.zonal_shift, tags=tags, prometheus_operator=monitoring.release), opts=within)
+        aws=KarpenterAwsArgs(cluster_name=cluster.cluster_name, cluster_arn=cluster.cluster_arn, region=region,
+                             partition=shared.partition, tags=tags),
+        provider=cluster.provider, system_nodes=cluster.system_nodes, zonal_shift=eks.zonal_shift,
+        prometheus_operator=monitoring.release), opts=within)
     _pools(key, region, spec, cluster, karpenter, vpc, tags, within)
     nvidia = NvidiaSoftware(f"{key}-nvidia", NvidiaSoftwareArgs(
         software=spec.addons.gpu_software, dcgm_exporter=spec.addons.dcgm_exporter, provider=cluster.provider,

@@ -21,22 +21,15 @@ from components.aws.karpenter_aws import NAMESPACE, KarpenterAws, KarpenterAwsAr
 
 @dataclass(frozen=True)
 class KarpenterArgs:
-    cluster_name: pulumi.Input[str]
-    """The EKS cluster's name (the controller's settings and its policies' conditions name it)."""
-    cluster_arn: pulumi.Input[str]
-    """The EKS cluster's ARN (eks:DescribeCluster and zonal-shift statements)."""
-    region: str
-    """AWS region of the cluster; the controller's EC2 and SSM statements are scoped to it."""
-    partition: str
-    """`aws` (or `aws-cn`, `aws-us-gov`): ARNs in the controller's policies name it."""
+    aws: KarpenterAwsArgs
+    """The cluster's AWS facts (name, ARN, region, partition, tags): the AWS side takes them as they are, and the
+    controller's settings name the cluster."""
     provider: k8s.Provider
     """The cluster's Kubernetes provider."""
     system_nodes: pulumi.Resource
     """The node group the controller runs on; the charts wait for it."""
     zonal_shift: bool
     """Let the controller honour EKS zonal shifts (`eks.zonal_shift`)."""
-    tags: dict[str, str]
-    """Tags for every AWS resource of the cluster."""
     prometheus_operator: pulumi.Resource | None = None
     """The release that installs the monitoring.coreos.com CRDs; set, the chart's ServiceMonitor is on and the
     chart waits for it."""
@@ -82,9 +75,7 @@ class Karpenter(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KarpenterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("gpufleet:aws:Karpenter", name, None, opts)
-        cloud = aws_side(name, KarpenterAwsArgs(cluster_name=args.cluster_name, cluster_arn=args.cluster_arn,
-                                                region=args.region, partition=args.partition, tags=args.tags),
-                         parent=self)
+        cloud = aws_side(name, args.aws, parent=self)
         self.chart = self._install(name, args, cloud)
         self.node_role_name = cloud.node_role.name
         self.queue_name = cloud.queue.name
@@ -100,7 +91,7 @@ class Karpenter(pulumi.ComponentResource):
         return k8s.helm.v3.Release(
             f"{name}-chart", name="karpenter", chart=versions.KARPENTER.chart, version=versions.KARPENTER.version,
             namespace=NAMESPACE, skip_crds=True, atomic=True,
-            values=karpenter_values(cluster=args.cluster_name, queue=cloud.queue.name, zonal_shift=args.zonal_shift,
+            values=karpenter_values(cluster=args.aws.cluster_name, queue=cloud.queue.name, zonal_shift=args.zonal_shift,
                                     service_monitor=args.prometheus_operator is not None),
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
                                         depends_on=[args.system_nodes, crds, *cloud.identity, *service_monitor_crds]))

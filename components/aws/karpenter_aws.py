@@ -203,15 +203,15 @@ def queue_policy(queue_arn: str) -> str:
 @dataclass(frozen=True)
 class KarpenterAwsArgs:
     cluster_name: pulumi.Input[str]
-    """The EKS cluster's name."""
+    """The EKS cluster's name (the controller's settings and its policies' conditions name it)."""
     cluster_arn: pulumi.Input[str]
-    """The EKS cluster's ARN."""
+    """The EKS cluster's ARN (eks:DescribeCluster and zonal-shift statements)."""
     region: str
-    """The cluster's region."""
+    """AWS region of the cluster; the controller's EC2 and SSM statements are scoped to it."""
     partition: str
     """`aws` (or `aws-cn`, `aws-us-gov`): ARNs in the controller's policies name it."""
     tags: dict[str, str]
-    """Tags for every AWS resource."""
+    """Tags for every AWS resource of the cluster."""
 
 
 @dataclass(frozen=True)
