@@ -262,7 +262,11 @@ def test_guard_fires_when_the_money_is_spent_not_on_a_burst(tmp_path: Path) -> N
     team = {"exp_labels": {"gpu_fleet": "true", "severity": "warning", "threshold": "80%", "team": "research",
                            "namespace": "research"}}
     cluster = "cluster:gpufleet_gpu_cost_usd_per_hour:sum"  # the fleet guard's: every GPU paid for
-    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [
+    # Stepped at the guard group's own interval (5m), as a Prometheus evaluates it: promtool evaluates every group at
+    # each `evaluation_interval` step whatever its `interval` (prometheus/prometheus cmd/promtool/unittest.go), and
+    # each evaluation sums a 24-hour subquery of 1-minute steps over the input series, so 1m cost five times as much.
+    # Every eval_time below is on the 5-minute grid.
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": budget_guard.EVALUATION_INTERVAL, "tests": [
         {"name": "40 USD an hour: 70% of 1,000 (700) is spent after 17.5 hours, 90% after 22.5",
          "interval": "1m", "input_series": [{"series": series % "research", "values": "40x1500"},
                                             {"series": cluster, "values": "40x1500"}],
