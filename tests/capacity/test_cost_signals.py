@@ -38,7 +38,7 @@ from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from tests.support.config_builders import errors, values
 from tests.support.plans import ROOT, budgets_of
-from tests.support.small_stacks import one_gke_region
+from tests.support.small_stacks import eks_only
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian: prometheus)")
@@ -399,7 +399,7 @@ def test_the_anomaly_monitor_is_one_any_account_can_add(prod_plan: Plan, prod_do
     # An existing monitor is reused, none created.
     arn = "arn:aws:ce::123456789012:anomalymonitor/0b6c4f4e-1d2a-4a51-9d1e-3f6f1a2b3c4d"
     budgets_of(prod_doc)["aws"]["anomaly_monitor_arn"] = arn
-    plan = plan_doc(one_gke_region(prod_doc), "prod")  # the AWS side whole; GKE's other regions add nothing here
+    plan = plan_doc(eks_only(prod_doc), "prod")  # prod's AWS side alone: the monitor and its subscription are AWS's
     assert not _of_type(plan, "aws:costexplorer/anomalyMonitor:AnomalyMonitor")
     (sub,) = _of_type(plan, "aws:costexplorer/anomalySubscription:AnomalySubscription")
     assert sub.inputs["monitorArnLists"] == [arn]
