@@ -18,7 +18,7 @@ from gpufleet.report import Plan
 from tests.support.config_builders import errors, values
 from tests.support.engine import engine_config, run_stack_policy
 from tests.support.plans import budgets_of
-from tests.support.small_stacks import one_gke_region
+from tests.support.small_stacks import eks_only, one_gke_region
 
 
 def of_type(plan: Plan, typ: str) -> list[Recorded]:
@@ -203,7 +203,9 @@ def test_one_number_moves_every_budget(prod_doc: dict[str, Any], plan_doc: Any) 
 def test_the_cost_spike_factor_is_the_aws_anomaly_threshold(dev_doc: dict[str, Any], plan_doc: Any) -> None:
     """One number for a spike: the in-cluster alert's factor and AWS's impact percentage (actual over expected,
     minus one); switching the alert off removes the anomaly subscription too."""
-    # dev (0.7 s a plan, prod 4 s) has both: its EKS cluster's in-cluster rules and its AWS account's budgets.
+    # dev's AWS side alone (dev 0.7 s a plan, prod 4 s) has both numbers' homes: its EKS cluster's in-cluster
+    # rules and its AWS account's anomaly subscription.
+    dev_doc = eks_only(dev_doc)
     observability = dev_doc["config"].setdefault("gpu-fleet:observability", {})
     observability["alerts"] = {"cost_spike": {"factor": 3, "window": "1h"}}
     plan = plan_doc(dev_doc, "dev")
@@ -262,7 +264,11 @@ def test_guard_fires_when_the_money_is_spent_not_on_a_burst(tmp_path: Path) -> N
     team = {"exp_labels": {"gpu_fleet": "true", "severity": "warning", "threshold": "80%", "team": "research",
                            "namespace": "research"}}
     cluster = "cluster:gpufleet_gpu_cost_usd_per_hour:sum"  # the fleet guard's: every GPU paid for
-    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [
+    # Stepped at the guard group's own interval (5m), as a Prometheus evaluates it: promtool evaluates every group at
+    # each `evaluation_interval` step whatever its `interval` (prometheus/prometheus cmd/promtool/unittest.go), and
+    # each evaluation sums a 24-hour subquery of 1-minute steps over the input series, so 1m cost five times as much.
+    # Every eval_time below is on the 5-minute grid.
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": budget_guard.EVALUATION_INTERVAL, "tests": [
         {"name": "40 USD an hour: 70% of 1,000 (700) is spent after 17.5 hours, 90% after 22.5",
          "interval": "1m", "input_series": [{"series": series % "research", "values": "40x1500"},
                                             {"series": cluster, "values": "40x1500"}],

@@ -23,7 +23,7 @@ from components.config.budgets import Budgets
 from components.config.model import PriceOverride
 from components.config.observability import Alerts
 from components.kubernetes.monitoring import dashboards
-from components.kubernetes.monitoring.budget_guard import fleet_guard, rule_group, team_guard
+from components.kubernetes.monitoring.budget_guard import EVALUATION_INTERVAL, fleet_guard, rule_group, team_guard
 from components.kubernetes.monitoring.prometheus_stack import KSM_NODE_LABELS, prometheus_stack_values
 from components.kubernetes.monitoring.rules import (
     GpuPrice,
@@ -38,7 +38,7 @@ from gpufleet.offline import Recorded
 from gpufleet.report import Plan
 from tests.support.config_builders import errors, values
 from tests.support.plans import ROOT, budgets_of
-from tests.support.small_stacks import one_gke_region
+from tests.support.small_stacks import eks_only
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian: prometheus)")
@@ -49,16 +49,22 @@ L4 = "NVIDIA L4"
 FLEET = {"gpu_fleet": "true"}
 
 
-def run_promtool(tmp_path: Path, groups: list[RuleGroup], tests: list[dict[str, Any]]) -> None:
-    """Write the rules (without annotations) and the tests, run `promtool test rules`, fail with its output."""
+def run_promtool(tmp_path: Path, groups: list[RuleGroup], tests: list[dict[str, Any]], *,
+                 evaluation_interval: str = "1m") -> None:
+    """Write the rules (without annotations) and the tests, run `promtool test rules`, fail with its output.
+
+    promtool evaluates every group at each `evaluation_interval` step, whatever the group's own `interval`
+    (prometheus/prometheus `cmd/promtool/unittest.go`: `for ts := mint; ...; ts = ts.Add(evalInterval)` calls
+    `g.Eval` on each group).
+    """
     assert PROMTOOL is not None
     doc = rule_file(groups)
     for g in doc["groups"]:
         for r in g["rules"]:
             r.pop("annotations", None)
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(doc))
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m",
-                                                        "tests": tests}))
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"],
+                                                        "evaluation_interval": evaluation_interval, "tests": tests}))
     proc = subprocess.run([PROMTOOL, "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -113,6 +119,13 @@ def _cost_records(prices: tuple[GpuPrice, ...]) -> list[RuleGroup]:
     return groups
 
 
+GUARD_EVALUATION = EVALUATION_INTERVAL
+"""The guard tests' evaluation step: the guard group's own interval (5m), as a Prometheus runs it. Each guard
+evaluation sums a 24-hour subquery at 1-minute steps, so stepping every minute cost promtool five times the work
+for the same verdicts: over a day of steady series the cost records hold the same value at every step, and the
+subquery's 1-minute steps each find the latest record within the 5-minute lookback."""
+
+
 def _ml1_day(training_nodes: int = 9) -> list[dict[str, str]]:
     """The review's day on us-central1-ml-1: 72 H100 held by training (9 nodes of 8, or `training_nodes`), 32 A100
     by research, 24 H100 held by no pod (the h100-prod floor and a drained reservation), each for 25 hours at
@@ -152,7 +165,7 @@ def test_the_fleet_guard_counts_gpus_no_pod_holds(tmp_path: Path) -> None:
             {"expr": _panel("GPU cost now"), "eval_time": "24h",
              "exp_samples": [{"labels": "{}", "value": 96 * float(f"{h100:.6g}") + 32 * float(f"{a100:.6g}")}]},
         ],
-    }])
+    }], evaluation_interval=GUARD_EVALUATION)
 
 
 @needs_promtool
@@ -164,7 +177,8 @@ def test_a_team_guard_still_sees_only_its_namespace(tmp_path: Path) -> None:
     # research spent 79% of its budget: the idle H100 (no namespace) and training's are not its spend (one training
     # node shows another namespace as well as nine: promtool's time goes by series).
     run_promtool(tmp_path, groups, [{"interval": "5m", "input_series": _ml1_day(training_nodes=1),
-                                     "alert_rule_test": [alert("24h", "GpuTeamDailyBudgetGuard")]}])
+                                     "alert_rule_test": [alert("24h", "GpuTeamDailyBudgetGuard")]}],
+                 evaluation_interval=GUARD_EVALUATION)
 
 
 def _panel(title: str, labels: dashboards.MetricLabels = dashboards.DCGM_EXPORTER) -> str:
@@ -385,7 +399,7 @@ def test_the_anomaly_monitor_is_one_any_account_can_add(prod_plan: Plan, prod_do
     # An existing monitor is reused, none created.
     arn = "arn:aws:ce::123456789012:anomalymonitor/0b6c4f4e-1d2a-4a51-9d1e-3f6f1a2b3c4d"
     budgets_of(prod_doc)["aws"]["anomaly_monitor_arn"] = arn
-    plan = plan_doc(one_gke_region(prod_doc), "prod")  # the AWS side whole; GKE's other regions add nothing here
+    plan = plan_doc(eks_only(prod_doc), "prod")  # prod's AWS side alone: the monitor and its subscription are AWS's
     assert not _of_type(plan, "aws:costexplorer/anomalyMonitor:AnomalyMonitor")
     (sub,) = _of_type(plan, "aws:costexplorer/anomalySubscription:AnomalySubscription")
     assert sub.inputs["monitorArnLists"] == [arn]

@@ -15,7 +15,8 @@ import yaml
 
 from gpufleet import cli
 from tests.support.pack_configs import only_policies
-from tests.support.plans import ROOT, gke_of
+from tests.support.plans import ROOT, gke_of, gke_only
+from tests.support.shipped_cli import share_shipped_plans
 
 RESOURCE_KEYS = {"urn", "type", "name", "parent", "custom", "provider", "inputs"}
 CAPACITY_KEYS = {"platform", "cluster", "region", "pool", "machine_type", "gpu", "accelerator", "gpus_per_node",
@@ -30,13 +31,17 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 
 def test_plan_dev_writes_json_and_markdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+                                          capsys: pytest.CaptureFixture[str],
+                                          tmp_path_factory: pytest.TempPathFactory) -> None:
     # In-process (the pack still runs in its own process): what the files hold is not about the process boundary,
-    # which the exit-code tests below and tests/cli/test_cli_usage.py run through the console script.
+    # which the exit-code tests below and tests/cli/test_cli_usage.py run through the console script. dev's plan is
+    # the run's one plan of Pulumi.dev.yaml: what the command writes is the claim, not building it again.
     monkeypatch.chdir(ROOT)
+    planned = share_shipped_plans(monkeypatch, tmp_path_factory)
     code = cli.main(["plan", "dev", "--json", str(tmp_path / "plan.json"), "--markdown", str(tmp_path / "plan.md")])
     out = capsys.readouterr()
     assert code == 0, out.err
+    assert planned == ["dev"]
     assert "GPUs and monthly cost by region and type" in out.out
     doc = json.loads((tmp_path / "plan.json").read_text())
     assert doc["stack"] == "dev"
@@ -104,7 +109,9 @@ def test_not_yaml_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == 2 and "not valid YAML" in err and "Traceback" not in err
 
 
-def test_markdown_delta_against_base(tmp_path: Path) -> None:
+def test_markdown_delta_against_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    share_shipped_plans(monkeypatch, tmp_path_factory)  # both runs plan Pulumi.dev.yaml: the run's one plan of it
     base = tmp_path / "base.json"
     # Without the pack: the delta is the capacity and cost against the base, not a verdict.
     assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--no-policy", "--json", str(base)]) == 0
@@ -193,7 +200,9 @@ def test_output_into_a_missing_folder_exits_2(tmp_path: Path, monkeypatch: pytes
     "           enforcement_level=EnforcementLevel.MANDATORY)\n",
 ], ids=["does-not-start", "fails-while-analyzing"])
 def test_a_pack_that_cannot_run_exits_3_without_a_verdict(tmp_path: Path, main: str, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    share_shipped_plans(monkeypatch, tmp_path_factory)  # the pack's run is the claim, not dev's plan (built once)
     pack = tmp_path / "pack"
     pack.mkdir()
     (pack / "PulumiPolicy.yaml").write_text("runtime: python\n")
@@ -207,7 +216,8 @@ def test_a_pack_that_cannot_run_exits_3_without_a_verdict(tmp_path: Path, main: 
 
 def test_unpriced_pool_is_named_by_its_config_key(tmp_path: Path) -> None:
     """A3 Ultra has no catalog price: the budget cannot be checked, and the violation says which pool and how."""
-    doc: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    # dev's GKE side (a third of dev's resources, for the plan and the pack): the unpriced pool is a GKE pool.
+    doc: dict[str, Any] = gke_only(yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text()))
     gke_of(doc)["regions"][0]["clusters"][0]["gpu_pools"].append(
         {"name": "h200", "machine_type": "a3-ultragpu-8g", "capacity": "spot", "zones": ["us-central1-b"],
          "disk_type": "hyperdisk-balanced",

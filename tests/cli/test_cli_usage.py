@@ -26,6 +26,7 @@ from tests.support.fake_apiserver import FakeApiServer
 from tests.support.fake_cli import fake_pulumi_on_path
 from tests.support.openshift_cluster import installer_cluster
 from tests.support.plans import ROOT
+from tests.support.shipped_cli import share_shipped_plans
 
 H100 = "gke.regions[us-central1].clusters[ml-1].gpu_pools[h100-prod]"
 MISSING = "/nonexistent/gpu-fleet-usage"
@@ -242,11 +243,13 @@ def cluster() -> Iterator[FakeApiServer]:
 
 @pytest.mark.parametrize("argv", CONTROLS, ids=[" ".join(c[:2]) for c in CONTROLS])
 def test_the_same_commands_spelt_right_run(argv: list[str], tmp_path: Path, cluster: FakeApiServer,
-                                           capsys: pytest.CaptureFixture[str],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+                                           capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path_factory: pytest.TempPathFactory) -> None:
     argv = [str(cluster.kubeconfig(tmp_path / "ocp-ai.kubeconfig")) if a == "<fake API server>" else a for a in argv]
     if argv[0] == "preview":
         fake_pulumi_on_path(tmp_path, monkeypatch)
+    if argv[0] == "plan":  # the command line is the control: dev's plan is the run's one plan of Pulumi.dev.yaml
+        share_shipped_plans(monkeypatch, tmp_path_factory)
     code = cli.main(argv)
     out = capsys.readouterr()
     # The recorded dev preview holds a mandatory violation: the live verdict (1) is the control's success.

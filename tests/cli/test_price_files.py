@@ -19,6 +19,7 @@ from gpufleet import cli
 from gpufleet import prices_files as files
 from gpufleet import prices_refresh as refresh
 from gpufleet.prices_refresh import Key, RefreshError
+from tests.support.shipped_cli import share_shipped_plans
 
 ROOT = Path(__file__).resolve().parents[2]
 REF = ROOT / "tests" / "reference" / "prices"
@@ -107,6 +108,13 @@ def test_the_committed_snapshot_is_what_the_reader_makes_of_the_recorded_files()
     assert len(fresh) == 11 + 19
     for key, price in fresh.items():
         assert catalog.price(key.machine_type, key.region) == price, key
+
+
+@pytest.fixture(autouse=True)
+def _dev_planned_once(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`prices refresh dev` reads the prices dev's plan uses: the run's one plan of Pulumi.dev.yaml
+    (tests/support/shipped_cli.py), not another build of it per command."""
+    share_shipped_plans(monkeypatch, tmp_path_factory)
 
 
 def _run(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

@@ -20,6 +20,7 @@ from gpufleet import cli
 from gpufleet import prices_refresh as refresh
 from tests.support.plans import ROOT
 from tests.support.price_catalogs import API_KEY, Catalogs, ec2_row, offer_csv, serve, sku
+from tests.support.shipped_cli import share_shipped_plans
 
 US = ["us-central1", "us-east4", "us-west1"]
 
@@ -149,6 +150,13 @@ def test_drift_flags_old_and_moved_prices_only() -> None:
     (line,) = refresh.drift(current, moved, used, today=today, max_age_days=30, max_change_percent=10)
     assert "moved +20.0%" in line and "over the 10% allowed" in line
     assert refresh.drift(current, moved, used, today=today, max_age_days=30, max_change_percent=25) == []
+
+
+@pytest.fixture(autouse=True)
+def _dev_planned_once(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`prices refresh dev` reads the prices dev's plan uses: the run's one plan of Pulumi.dev.yaml
+    (tests/support/shipped_cli.py), not another build of it per command."""
+    share_shipped_plans(monkeypatch, tmp_path_factory)
 
 
 def _run(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

@@ -14,6 +14,7 @@ import yaml
 
 from gpufleet import cli
 from tests.support.plans import ROOT, gke_only, stack_doc
+from tests.support.shipped_cli import share_shipped_plans
 
 DEV = (ROOT / "Pulumi.dev.yaml").read_text()
 # dev's GKE side (54 resources, not 183): for the tests about what the pack's run prints, not about dev's plan.
@@ -125,7 +126,10 @@ def test_a_stack_without_policy_config_says_so_loudly(tmp_path: Path, capsys: py
 @pytest.fixture(scope="module")
 def dev_base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     out = tmp_path_factory.mktemp("base") / "base.json"
-    assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--no-policy", "--json", str(out)]) == 0
+    with pytest.MonkeyPatch.context() as monkeypatch:  # the run's one plan of Pulumi.dev.yaml, written as a base
+        share_shipped_plans(monkeypatch, tmp_path_factory)
+        assert cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--no-policy", "--json",
+                         str(out)]) == 0
     return dict(json.loads(out.read_text()))
 
 
