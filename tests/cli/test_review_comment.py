@@ -25,7 +25,7 @@ from gpufleet import cli, layout, links, live_preview, report, violations
 from gpufleet.report import Plan
 from tests.support.large_fleets import pools_times
 from tests.support.pack_configs import only_policies_file
-from tests.support.plans import PACK, ROOT, checked_plan, gke_of, shared_file, stack_doc
+from tests.support.plans import PACK, ROOT, checked_plan, gke_of, gke_only, shared_file, stack_doc
 
 GOLDEN = ROOT / "tests" / "golden" / "comments"
 LINKS = layout.Links()  # repository-relative: the goldens do not depend on the CI environment
@@ -199,22 +199,23 @@ def test_terminal_puts_the_verdict_first_and_last_and_resources_behind_a_flag(pl
     assert any(ln.lstrip().startswith("Resources (") for ln in text(resources=True))
 
 
-# prod with each of its clusters' GPU pools four times over (748 resources) is the smallest such fleet whose whole
-# comment (about 77,700 characters) is past GitHub's 65,536: three times (707) comes to about 65,000, over the
-# budget but not the limit. Pools are what make a comment long (a row in each per-pool table, a line in their quota's
-# violation) at two or three resources each; three times prod's clusters (benchmarks/plan_bench.py `synthetic`, 1,631
-# resources) makes a comment as long at over twice the plan.
+# prod's GKE and OpenShift sides (`gke_only`) with each cluster's GPU pools four times over (560 resources) is the
+# smallest such fleet whose whole comment (about 73,300 characters) is past GitHub's 65,536: three times (529) comes to
+# about 60,800, under even the budget; all of prod with four times its pools (748) to about 77,700. Pools are what make
+# a comment long (a row in each per-pool table, a line in their quota's violation) at two or three resources each;
+# three times prod's clusters (benchmarks/plan_bench.py `synthetic`, 1,631 resources) is about as long at three
+# times the plan.
 LARGE_FLEET_POOL_COPIES = 4
 LARGE_FLEET_POLICIES = ("gpu-quota", "gpu-budget", "gpu-critical-capacity-reserved")
-"""The policies the large fleet violates under prod's shipped config (the whole pack on it reports these alone: 15
-gpu-quota and 1 gpu-budget mandatory, 8 advisory): the pack runs only them, the other 41 would cost about 5 s of CPU
-over its 748 resources to report nothing; the Policy pack table they would fill is cut."""
+"""The policies the large fleet violates under prod's shipped config (the whole pack on it reports these alone: 12
+gpu-quota and 1 gpu-budget mandatory, 8 advisory): the pack runs only them, the other 41 would cost about 4 s of CPU
+over its 560 resources to report nothing; the Policy pack table they would fill is cut."""
 
 
 @pytest.mark.first  # one long plan: started first so it is not the run's tail
 def test_a_fleet_too_big_for_one_comment_fits_githubs_limit_and_keeps_every_mandatory_violation(
         tmp_path_factory: pytest.TempPathFactory) -> None:
-    fleet = pools_times(stack_doc("prod"), LARGE_FLEET_POOL_COPIES)
+    fleet = pools_times(gke_only(stack_doc("prod")), LARGE_FLEET_POOL_COPIES)
     plan = checked_plan(tmp_path_factory, "prod", yaml.safe_dump(fleet),
                         only_policies_file(tmp_path_factory, "prod", LARGE_FLEET_POLICIES))
     assert plan.policy is not None
