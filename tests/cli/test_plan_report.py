@@ -11,7 +11,7 @@ from rich.console import Console
 
 from gpufleet import cli, report
 from gpufleet.report import Plan
-from tests.support.plans import gke_of
+from tests.support.plans import gke_of, gke_only
 
 
 def test_every_resource_records_its_dependencies(dev_plan: Plan) -> None:
@@ -35,7 +35,7 @@ def test_unpriced_pools_show_n_a_never_zero_dollars(dev_doc: dict[str, Any], pla
     gke_of(dev_doc)["regions"][0]["clusters"][0]["gpu_pools"].append(
         {"name": "h200", "machine_type": "a3-ultragpu-8g", "capacity": "spot", "zones": ["us-central1-b"],
          "disk_type": "hyperdisk-balanced", "autoscaling": {"per": "total", "min_nodes": 0, "max_nodes": 1}})
-    plan = plan_doc(dev_doc)
+    plan = plan_doc(gke_only(dev_doc))  # dev's GKE side: the unpriced pool and every other one it counts are GKE's
     text = _render(plan)
     (row,) = [ln for ln in text.splitlines() if "h200-141gb" in ln and "us-central1" in ln and "│" in ln
               and "a3-ultragpu" not in ln]

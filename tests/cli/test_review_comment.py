@@ -21,11 +21,11 @@ import yaml
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-from benchmarks.plan_bench import synthetic
 from gpufleet import cli, layout, links, live_preview, report, violations
 from gpufleet.report import Plan
+from tests.support.large_fleets import pools_times
 from tests.support.pack_configs import only_policies_file
-from tests.support.plans import PACK, ROOT, checked_plan, gke_of, shared_file, stack_doc
+from tests.support.plans import PACK, ROOT, checked_plan, gke_of, gke_only, shared_file, stack_doc
 
 GOLDEN = ROOT / "tests" / "golden" / "comments"
 LINKS = layout.Links()  # repository-relative: the goldens do not depend on the CI environment
@@ -199,24 +199,30 @@ def test_terminal_puts_the_verdict_first_and_last_and_resources_behind_a_flag(pl
     assert any(ln.lstrip().startswith("Resources (") for ln in text(resources=True))
 
 
-# Three times prod's clusters is the smallest fleet whose whole comment (about 75,000 characters) is over the budget:
-# it proves the cut as a 10x fleet would, at a third of the plan (the benchmark still plans 10x and 100x).
-LARGE_FLEET_SCALE = 3
+# prod's GKE and OpenShift sides (`gke_only`) with each cluster's GPU pools four times over (560 resources) is the
+# smallest such fleet whose whole comment (about 73,300 characters) is past GitHub's 65,536: three times (529) comes to
+# about 60,800, under even the budget; all of prod with four times its pools (748) to about 77,700. Pools are what make
+# a comment long (a row in each per-pool table, a line in their quota's violation) at two or three resources each;
+# three times prod's clusters (benchmarks/plan_bench.py `synthetic`, 1,631 resources) is about as long at three
+# times the plan.
+LARGE_FLEET_POOL_COPIES = 4
 LARGE_FLEET_POLICIES = ("gpu-quota", "gpu-budget", "gpu-critical-capacity-reserved")
-"""The policies the large fleet violates under prod's shipped config: the pack runs only them (the other 41 would
-cost about 10 s of CPU over its 1,631 resources to report nothing); the Policy pack table they would fill is cut."""
+"""The policies the large fleet violates under prod's shipped config (the whole pack on it reports these alone: 12
+gpu-quota and 1 gpu-budget mandatory, 8 advisory): the pack runs only them, the other 41 would cost about 4 s of CPU
+over its 560 resources to report nothing; the Policy pack table they would fill is cut."""
 
 
 @pytest.mark.first  # one long plan: started first so it is not the run's tail
 def test_a_fleet_too_big_for_one_comment_fits_githubs_limit_and_keeps_every_mandatory_violation(
         tmp_path_factory: pytest.TempPathFactory) -> None:
-    plan = checked_plan(tmp_path_factory, "prod", yaml.safe_dump(synthetic(LARGE_FLEET_SCALE)),
+    fleet = pools_times(gke_only(stack_doc("prod")), LARGE_FLEET_POOL_COPIES)
+    plan = checked_plan(tmp_path_factory, "prod", yaml.safe_dump(fleet),
                         only_policies_file(tmp_path_factory, "prod", LARGE_FLEET_POLICIES))
     assert plan.policy is not None
     mandatory = [v for v in plan.policy["violations"] if v["level"] == "mandatory"]
-    assert mandatory, "the large fleet should fail its quota and budget"
+    assert len(mandatory) > 10, "the large fleet should fail its quotas and budget"
     whole = report.markdown(plan, None, links=LINKS, limit=None)
-    assert len(whole) > layout.COMMENT_BUDGET  # the case the limit is for
+    assert len(whole) > layout.COMMENT_LIMIT  # the case the limit is for: GitHub would refuse it whole
     md = report.markdown(plan, None, links=LINKS)
     assert len(md) <= layout.COMMENT_BUDGET < layout.COMMENT_LIMIT
     assert md.splitlines()[0].startswith("### ❌ gpu-fleet plan `prod` fails:")

@@ -1,8 +1,9 @@
 """The review's data sections on the scenarios of pr-review.md §2.1: each planned with the pack against prod's base.
 
-a. raise us-central1 h100-prod 4→5 with its quota 32→40; d. europe-west4 h100-prod 4→6 without quota; e. the daily
-budget 50,000→42,000; f. EKS l40s gpu_limit 16→32; g+h. a label and two alert thresholds (one plan); q. a quota
-grant only; and dev planned into prod's GCP project. Figures are checked against the pack's own verdicts.
+a+f. raise us-central1 h100-prod 4→5 with its quota 32→40, and EKS l40s gpu_limit 16→32 (one plan); d. europe-west4
+h100-prod 4→6 without quota; e+g+h. the daily budget 50,000→42,000, a label and two alert thresholds (one plan); q. a
+quota grant only; and dev planned into prod's GCP project. Figures are checked against the pack's own verdicts.
+Scenarios share a plan where no edit moves a figure another's test reads: a prod plan costs about 4 s of CPU.
 
 Every scenario, the base included, runs the real pack with only the policies these sections read (`REVIEW_POLICIES`,
 the rest `disabled` alike on both sides, so no enforcement level differs between head and base): the other policies
@@ -65,8 +66,15 @@ def _violations(plan: Plan, policy: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def raise_h100(tmp_path_factory: pytest.TempPathFactory) -> Pair:
+    """Scenarios a and f in one plan: us-central1's h100-prod 4→5 with its grant 32→40, and EKS l40s 16→32 (a vCPU
+    quota of another cloud: neither moves a figure the other's test reads). Together they add one a3-megagpu-8g
+    ($92.94/h, Pulumi.prod.yaml's price override: 2,231 USD/day) and 16 L40S ($3.77/GPU-h in g6e.24xlarge and
+    g6e.48xlarge, the catalog's us-east-1 on-demand: 1,446 USD/day) to the base's 45,138 USD/day ceiling: 48,814,
+    98% of the 50,000 budget, still in the warning band a reads (at 100% the warning becomes gpu-budget's failure)."""
+
     def edit(doc: dict[str, Any]) -> None:
         gke_pool(doc, "us-central1", "ml-1", "h100-prod")["autoscaling"]["max_nodes"] = 5
+        eks_pool(doc, "us-east-1", "ml-aws", "l40s")["gpu_limit"] = 32
 
     def grant(policy: dict[str, Any]) -> None:
         policy["gpu-quota"]["quotas"]["us-central1"]["NVIDIA_H100_MEGA_GPUS"] = 40
@@ -118,15 +126,23 @@ def test_d_quota_over_is_the_headline_and_the_share_never_rounds_to_100(break_qu
 
 
 @pytest.fixture(scope="module")
-def lower_budget(tmp_path_factory: pytest.TempPathFactory) -> Pair:
+def relabel_and_alerts(tmp_path_factory: pytest.TempPathFactory) -> Pair:
+    """Scenarios e, g and h in one plan: the daily budget 50,000→42,000, a label and two alert thresholds. None
+    moves a GPU: the budget section reads the same ceiling, the changes section the resources each edit touches."""
+
     def edit(doc: dict[str, Any]) -> None:
         doc["config"]["gpu-fleet:budgets"]["daily_usd"] = 42000
+        doc["config"]["gpu-fleet:labels"]["data-classification"] = "internal"
+        alerts = doc["config"]["gpu-fleet:observability"].setdefault("alerts", {})
+        alerts["gpu_utilization"] = {"percent": 95, "window": "10m"}
+        alerts["gpu_idle"] = {"percent": 5, "window": "2h"}
 
     return scenario(tmp_path_factory, "prod", edit)
 
 
-def test_e_budget_cut_reads_in_its_own_period_with_the_old_amount(lower_budget: Pair, base: dict[str, Any]) -> None:
-    plan, _ = lower_budget
+def test_e_budget_cut_reads_in_its_own_period_with_the_old_amount(relabel_and_alerts: Pair,
+                                                                  base: dict[str, Any]) -> None:
+    plan, _ = relabel_and_alerts  # the daily budget 50,000→42,000
     budget = headroom.budget_section(plan, base)
     assert budget is not None and budget.mandatory and budget.changed
     assert budget.headline == ("fleet: ceiling 45,138 USD/day = 107% of 42,000 USD/day, was 90% of 50,000 USD/day, "
@@ -143,32 +159,13 @@ def test_without_the_pack_no_grant_is_known_and_nowhere_is_suggested(prod_plan: 
     assert headroom.where_else_section(unpacked, None) is None
 
 
-@pytest.fixture(scope="module")
-def eks_double(tmp_path_factory: pytest.TempPathFactory) -> Pair:
-    def edit(doc: dict[str, Any]) -> None:
-        eks_pool(doc, "us-east-1", "ml-aws", "l40s")["gpu_limit"] = 32
-
-    return scenario(tmp_path_factory, "prod", edit)
-
-
-def test_f_aws_vcpu_quotas_read_in_vcpus_and_gpus(eks_double: Pair, base: dict[str, Any]) -> None:
-    plan, _ = eks_double
+def test_f_aws_vcpu_quotas_read_in_vcpus_and_gpus(raise_h100: Pair, base: dict[str, Any]) -> None:
+    plan, _ = raise_h100  # l40s at 32 GPUs
     quota = headroom.section(plan, base)
     q = _quota(quota, "us-east-1", "L-DB2E81BA")
     assert (q["used"], q["granted"], q["gpus"], q["status"]) == (768, 384, 32, "over")
     assert _row(quota, "us-east-1", "L-DB2E81BA")[2] == "768 vCPUs (32 GPUs)"
     assert any("L-DB2E81BA: 768 vCPUs" in m for m in _violations(plan, "gpu-quota"))
-
-
-@pytest.fixture(scope="module")
-def relabel_and_alerts(tmp_path_factory: pytest.TempPathFactory) -> Pair:
-    def edit(doc: dict[str, Any]) -> None:
-        doc["config"]["gpu-fleet:labels"]["data-classification"] = "internal"
-        alerts = doc["config"]["gpu-fleet:observability"].setdefault("alerts", {})
-        alerts["gpu_utilization"] = {"percent": 95, "window": "10m"}
-        alerts["gpu_idle"] = {"percent": 5, "window": "2h"}
-
-    return scenario(tmp_path_factory, "prod", edit)
 
 
 def test_g_h_labels_and_alert_thresholds_are_visible(relabel_and_alerts: Pair, base: dict[str, Any]) -> None:
@@ -185,18 +182,27 @@ def test_g_h_labels_and_alert_thresholds_are_visible(relabel_and_alerts: Pair, b
     assert headroom.section(plan, base).changed is False
 
 
-def test_q_quota_only_change_shows_the_grant_and_the_policy_config(tmp_path_factory: pytest.TempPathFactory,
-                                                                   base: dict[str, Any]) -> None:
-    def grant(policy: dict[str, Any]) -> None:
-        policy["gpu-quota"]["quotas"]["us-central1"]["NVIDIA_L4_GPUS"] = 32
+@pytest.fixture(scope="module")
+def raise_l4_grant(tmp_path_factory: pytest.TempPathFactory) -> Pair:
+    """Scenario q, a quota grant only: us-central1 NVIDIA_L4_GPUS 24→48 in the policy config (pr-review.md's 24→32
+    gives where-else no room for a 16-GPU pool; one grant serves both tests, with one pack run on the base's plan)."""
 
-    plan, _ = scenario(tmp_path_factory, "prod", None, grant)
+    def grant(policy: dict[str, Any]) -> None:
+        policy["gpu-quota"]["quotas"]["us-central1"]["NVIDIA_L4_GPUS"] = 48
+
+    return scenario(tmp_path_factory, "prod", None, grant)
+
+
+def test_q_quota_only_change_shows_the_grant_and_the_policy_config(raise_l4_grant: Pair,
+                                                                   base: dict[str, Any]) -> None:
+    plan, _ = raise_l4_grant
     quota = headroom.section(plan, base)
     assert quota.changed
-    assert _row(quota, "us-central1", "NVIDIA_L4_GPUS")[3:5] == ("24 → 32 (changed in this PR)", "14")
+    # Headroom 48 - 18: us-central1's l4-serve, 3 g2-standard-24 (2 L4 each) in each of its 3 zones.
+    assert _row(quota, "us-central1", "NVIDIA_L4_GPUS")[3:5] == ("24 → 48 (changed in this PR)", "30")
     found = changes.section(plan, base)
     assert found is not None and found.rows == [
-        ("policy config", "gpu-quota.quotas.us-central1.NVIDIA_L4_GPUS", "24 → 32")]
+        ("policy config", "gpu-quota.quotas.us-central1.NVIDIA_L4_GPUS", "24 → 48")]
     assert found.headline == "1 policy-config change"
 
 
@@ -208,13 +214,10 @@ def test_an_unchanged_branch_says_so_in_one_line(base: dict[str, Any],
     assert found.headline == "no resource, alert or policy-config change"
 
 
-def test_where_else_finds_a_region_with_headroom_and_prices_it(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_where_else_finds_a_region_with_headroom_and_prices_it(raise_l4_grant: Pair) -> None:
     # us-east4's spot L4 pool fills PREEMPTIBLE_NVIDIA_L4_GPUS (16 of 16); us-central1 grants no preemptible L4,
-    # so there spot counts against NVIDIA_L4_GPUS, raised here to 48 (18 used): room for its 16 GPUs.
-    def grant(policy: dict[str, Any]) -> None:
-        policy["gpu-quota"]["quotas"]["us-central1"]["NVIDIA_L4_GPUS"] = 48
-
-    plan, _ = scenario(tmp_path_factory, "prod", None, grant)
+    # so there spot counts against NVIDIA_L4_GPUS, raised to 48 (18 used): room for its 16 GPUs.
+    plan, _ = raise_l4_grant
     where = headroom.where_else_section(plan, None)
     assert where is not None and isinstance(where.data, dict)
     moves = [m for m in where.data["moves"] if m["pool"].startswith("gke.regions[us-east4]")

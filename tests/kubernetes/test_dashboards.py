@@ -27,7 +27,7 @@ from components.kubernetes.monitoring.dashboard_configmap import (
 from components.kubernetes.monitoring.dashboards import DCGM_EXPORTER, GKE_MANAGED, GPU_RULE, MetricLabels
 from components.kubernetes.monitoring.rules import CLUSTER_COST_RULE
 from gpufleet.report import Plan
-from tests.support.plans import REFERENCE, ROOT, budgets_of
+from tests.support.plans import REFERENCE, ROOT, budgets_of, gke_of
 from tests.support.small_stacks import one_gke_region
 
 PROMTOOL = shutil.which("promtool")
@@ -228,26 +228,32 @@ def test_dashboards_can_be_turned_off(prod_doc: dict[str, Any], plan_doc: Any) -
 
 
 def test_the_review_comment_lists_dashboards_and_budgets_a_change_adds_removes_or_changes(
-        prod_plan: Plan, prod_doc: dict[str, Any], plan_doc: Any) -> None:
+        dev_plan: Plan, dev_doc: dict[str, Any], plan_doc: Any) -> None:
     from gpufleet import report
 
-    budgets_of(prod_doc)["daily_usd"] = 60_000
-    prod_doc["config"]["gpu-fleet:dashboards"]["grafana"] = False
-    budgets_of(prod_doc)["teams"].append({"name": "inference", "daily_usd": 5_000})
-    plan = plan_doc(prod_doc, "prod")
-    md = report.markdown(plan, prod_plan.to_json())
+    # dev (183 resources, against the run's one plan of it) has each kind prod has: a Cloud Monitoring dashboard, an
+    # EKS cluster's Grafana one, an AWS and a GCP budget; its GCP budget is its monthly_usd's share, so both move.
+    budgets_of(dev_doc).update(daily_usd=600, monthly_usd=14_000)
+    dev_doc["config"]["gpu-fleet:dashboards"]["grafana"] = False
+    gke_of(dev_doc)["regions"][0]["clusters"][0]["addons"]["namespaces"].append({"name": "inference", "gpus": 2})
+    budgets_of(dev_doc)["teams"] = [{"name": "inference", "daily_usd": 100}]
+    plan = plan_doc(dev_doc, "dev")
+    md = report.markdown(plan, dev_plan.to_json())
     section = md.split("**Dashboards and budgets changed**", 1)[1].split("\n\n**", 1)[0].split("<details>", 1)[0]
     rows = [ln for ln in section.splitlines() if ln.startswith("| ") and not ln.startswith("| cluster")]
-    assert "| us-east-1-ml-aws | dashboard | Grafana dashboard `gpu-fleet-gpus` (gpu-monitoring) | removed |" in rows
-    assert ("| AWS account | budget | DAILY AWS budget 12,000.00 USD, alerts at 80%, 100% (actual) | changed (was: "
-            "DAILY AWS budget 10,000.00 USD, alerts at 80%, 100% (actual)) |") in rows
-    assert any("team inference: spend in 24 hours over 4,000.00 USD (80% of the daily budget) | added |" in r
+    assert "| us-west-2-dev-aws | dashboard | Grafana dashboard `gpu-fleet-gpus` (gpu-monitoring) | removed |" in rows
+    # AWS's share (0.15) of the daily budget, 600 (was 500), at budgets.aws.thresholds.
+    assert ("| AWS account | budget | DAILY AWS budget 90.00 USD, alerts at 80%, 100% (actual) | changed (was: "
+            "DAILY AWS budget 75.00 USD, alerts at 80%, 100% (actual)) |") in rows
+    # A team's guard alerts at its default thresholds (80% and 100%) of its daily_usd.
+    assert any("team inference: spend in 24 hours over 80.00 USD (80% of the daily budget) | added |" in r
                for r in rows)
+    # GCP's share (0.85) of the monthly budget, 14,000 (was 12,000).
     assert any(r.startswith("| GCP billing account 01A2B3-C4D5E6-F7A8B9 | budget | monthly billing budget "
-                            "1,460,000.00 USD") and "changed (was: monthly billing budget 1,216,666.67 USD" in r
+                            "11,900.00 USD") and "changed (was: monthly billing budget 10,200.00 USD" in r
                for r in rows)
     assert not any("Cloud Monitoring dashboard" in r for r in rows)  # unchanged: not listed
     # Without a base the comment lists what there is; an unchanged plan lists no change.
-    assert "| us-east-1-ml-aws | dashboard | Grafana dashboard `gpu-fleet-gpus` (gpu-monitoring) |" in \
-        report.markdown(prod_plan)
-    assert "<summary>Dashboards and budgets: none changed" in report.markdown(prod_plan, prod_plan.to_json())
+    assert "| us-west-2-dev-aws | dashboard | Grafana dashboard `gpu-fleet-gpus` (gpu-monitoring) |" in \
+        report.markdown(dev_plan)
+    assert "<summary>Dashboards and budgets: none changed" in report.markdown(dev_plan, dev_plan.to_json())
