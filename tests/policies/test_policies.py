@@ -30,7 +30,7 @@ from tests.support.engine import (
     with_inputs,
 )
 from tests.support.pack_configs import only_policies_for
-from tests.support.plans import ROOT, budgets_of, checked_plan, gke_of, gke_only
+from tests.support.plans import ROOT, budgets_of, checked_plan, gke_of, gke_only, stack_doc
 from tests.support.small_stacks import gke_region
 from tests.support.verdicts import engine_config, newly_violated, reconcile, violated
 
@@ -157,18 +157,20 @@ def test_gpu_critical_not_spot_reports_the_pool(drift: str, prod_plan: Plan, pro
                                 engine_config("gpu-critical-not-spot", "prod")) == []
 
 
-def test_nap_gpu_limits_on_the_registered_cluster(dev_plan: Plan, dev_doc: dict[str, Any], plan_doc: Any) -> None:
-    """Auto-provisioning with cpu and memory limits only: nothing bounds the GPU nodes it may create."""
+def test_nap_gpu_limits_on_the_registered_cluster(dev_gke_plan: Plan, dev_doc: dict[str, Any],
+                                                  plan_doc: Any) -> None:
+    """Auto-provisioning with cpu and memory limits only: nothing bounds the GPU nodes it may create (planned as
+    dev's GKE side alone, the cluster's)."""
     cluster = gke_of(dev_doc)["regions"][0]["clusters"][0]
     cluster["auto_provisioning"] = {"enabled": True, "cpu_max": 64, "memory_max_gb": 256}
-    plan = plan_doc(dev_doc, "dev")
-    assert newly_violated(plan, dev_plan, "dev") == {"nap-gpu-limits"}
+    plan = plan_doc(gke_only(dev_doc), "dev")
+    assert newly_violated(plan, dev_gke_plan, "dev") == {"nap-gpu-limits"}
     (msg,) = run_resource_policy_over("nap-gpu-limits", plan, engine_config("nap-gpu-limits", "dev"))
     assert msg == ("gke.regions[us-central1].clusters[dev-1] has node auto-provisioning without GPU resource "
                    "limits: it could create GPU nodes of any type and number. Set "
                    "gke.regions[us-central1].clusters[dev-1].auto_provisioning.gpu_limits.")
     cluster["auto_provisioning"]["gpu_limits"] = [{"gpu": "l4", "max": 4}]
-    plan = plan_doc(dev_doc, "dev")
+    plan = plan_doc(gke_only(dev_doc), "dev")
     assert run_resource_policy_over("nap-gpu-limits", plan, engine_config("nap-gpu-limits", "dev")) == []
     # ... and the limit is capacity the quota policy now counts: 4 pool L4s + 4 auto-provisioned = 8.
     (row,) = [r for r in plan.capacity if r.pool == "auto-provisioning"]
@@ -197,18 +199,22 @@ def test_gke_legacy_auth_disabled(change: Callable[[dict[str, Any]], None], prob
 
 def test_gke_deletion_protection_where_the_stack_requires_it(prod_plan: Plan, dev_plan: Plan,
                                                              prod_doc: dict[str, Any], plan_doc: Any) -> None:
+    """prod's us-east4 (its three clusters: the policy judges each cluster) with gke.deletion_protection off names
+    every cluster; the shipped prod, whole, requires it and passes."""
+    shipped = plan_doc(gke_region(prod_doc, "us-east4"), "prod")  # test_gpu_quota_names_the_pool_...'s baseline too
     gke_of(prod_doc)["deletion_protection"] = False
-    plan = plan_doc(prod_doc, "prod")
-    assert newly_violated(plan, prod_plan, "prod") == {"gke-deletion-protection"}
+    plan = plan_doc(gke_region(prod_doc, "us-east4"), "prod")
+    assert newly_violated(plan, shipped, "prod") == {"gke-deletion-protection"}
     required = engine_config("gke-deletion-protection", "prod")
     assert required == {"required": True, "exempt": [], "waivers": []}
     messages = run_resource_policy_over("gke-deletion-protection", plan, required)
-    clusters = [(region, name) for region in ("europe-west4", "us-central1", "us-east4")
-                for name in ("ml-1", "research-1", "svc-1")]
-    assert messages == [f"gke.regions[{region}].clusters[{name}] has no deletion protection, which this stack "
+    clusters = [c["name"] for c in gke_of(prod_doc)["regions"][1]["clusters"]]
+    assert gke_of(prod_doc)["regions"][1]["name"] == "us-east4" and clusters == ["ml-1", "research-1", "svc-1"]
+    assert messages == [f"gke.regions[us-east4].clusters[{name}] has no deletion protection, which this stack "
                         "requires. Set gke.deletion_protection: true in the stack config. An accepted exception goes "
                         f"in gke-deletion-protection.exempt (the GKE name {name!r}) of the stack's policy config, "
-                        "with the reason." for region, name in clusters]
+                        "with the reason." for name in clusters]
+    assert stack_doc("prod")["config"]["gpu-fleet:gke"]["deletion_protection"] is True
     assert run_resource_policy_over("gke-deletion-protection", prod_plan, required) == []
     # dev opts out (required: false), as does the schema default; under prod's config dev-1 would be caught.
     for config in (engine_config("gke-deletion-protection", "dev"), engine_config("gke-deletion-protection")):
