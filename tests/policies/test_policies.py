@@ -31,7 +31,7 @@ from tests.support.engine import (
 )
 from tests.support.pack_configs import only_policies_for
 from tests.support.plans import ROOT, budgets_of, checked_plan, gke_of, gke_only, stack_doc
-from tests.support.small_stacks import gke_region
+from tests.support.small_stacks import gke_cluster, gke_region
 from tests.support.verdicts import engine_config, newly_violated, reconcile, violated
 
 # --- each policy over a real stack's resources, config as the engine passes it ---------------------------
@@ -144,8 +144,8 @@ def test_gpu_spot_share_counts_gpus_at_maximum_scale(dev_gke_plan: Plan, dev_doc
 def test_gpu_critical_not_spot_reports_the_pool(drift: str, prod_plan: Plan, prod_doc: dict[str, Any],
                                                 plan_doc: Any) -> None:
     """The config validator refuses a critical spot pool, so the drift is made in the registered node pool (of
-    prod's us-central1 alone, the pool's region; the shipped prod is checked whole below)."""
-    region = plan_doc(gke_region(prod_doc, "us-central1"), "prod")
+    prod's us-central1 ml-1 alone, the pool's cluster; the shipped prod is checked whole below)."""
+    region = plan_doc(gke_cluster(prod_doc, "us-central1", "ml-1"), "prod")
     plan = with_inputs(region, "us-central1-ml-1-l4-serve", lambda p: p["nodeConfig"].update({drift: True}))
     assert newly_violated(plan, region, "prod") == {"gpu-critical-not-spot"}
     ((msg, urn),) = stack_policy_reports("gpu-critical-not-spot", plan, engine_config("gpu-critical-not-spot", "prod"))
@@ -185,7 +185,9 @@ def test_nap_gpu_limits_on_the_registered_cluster(dev_gke_plan: Plan, dev_doc: d
     (lambda p: p["masterAuth"].update(password={SPECIAL_SIG_KEY: SPECIAL_SECRET_SIG, "value": "hunter2hunter2"}),
      "basic authentication is configured"),
 ])
-def test_gke_legacy_auth_disabled(change: Callable[[dict[str, Any]], None], problem: str, dev_plan: Plan) -> None:
+def test_gke_legacy_auth_disabled(change: Callable[[dict[str, Any]], None], problem: str,
+                                  dev_gke_plan: Plan) -> None:
+    dev_plan = dev_gke_plan  # dev's GKE side alone: its one cluster is what the policy judges
     config = engine_config("gke-legacy-auth-disabled", "dev")
     assert run_resource_policy_over("gke-legacy-auth-disabled", dev_plan, config) == []
     plan = with_inputs(dev_plan, "us-central1-dev-1", change)
@@ -253,8 +255,9 @@ def _shipped_verdict(factory: pytest.TempPathFactory, stack: str) -> Plan:
 
 
 def _seed_000_h100_pool(doc: dict[str, Any]) -> dict[str, Any]:
-    """prod's us-central1 with seed 000's h100-prod: 8 a3-megagpu-8g per zone in 3 zones (quotas are per region)."""
-    doc = gke_region(doc, "us-central1")
+    """prod's us-central1 ml-1 with seed 000's h100-prod: 8 a3-megagpu-8g per zone in 3 zones (quotas are per region;
+    the region's other clusters hold no A3 Mega)."""
+    doc = gke_cluster(doc, "us-central1", "ml-1")
     cluster = gke_of(doc)["regions"][0]["clusters"][0]
     pool = next(p for p in cluster["gpu_pools"] if p["name"] == "h100-prod")
     pool.update(zones=["us-central1-a", "us-central1-b", "us-central1-c"], compact_placement=False,
