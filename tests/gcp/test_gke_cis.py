@@ -20,7 +20,7 @@ from infra.config import parse
 from tests.support.config_builders import values
 from tests.support.engine import PACK, engine_config, run_resource_policy, with_inputs
 from tests.support.pack_configs import only_policies_for
-from tests.support.plans import ROOT, gke_of, shared_plan
+from tests.support.plans import ROOT, gke_of, gke_only, shared_plan
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -199,7 +199,7 @@ def test_binary_authorization_policy_refuses_an_allow_list_that_admits_anything(
 def test_integrity_monitoring_covers_auto_provisioned_nodes(dev_doc: dict[str, Any], plan_doc: Any) -> None:
     gke_of(dev_doc)["regions"][0]["clusters"][0]["auto_provisioning"] = {
         "enabled": True, "gpu_limits": [{"gpu": "l4", "max": 4}]}
-    (cluster,) = of_type(plan_doc(dev_doc, "dev"), CLUSTER)
+    (cluster,) = of_type(plan_doc(gke_only(dev_doc), "dev"), CLUSTER)  # dev's GKE side: the cluster's alone
     props = copy.deepcopy(cluster.inputs)
     assert run_resource_policy("gke-integrity-monitoring", CLUSTER, props) == []
     defaults = props["clusterAutoscaling"]["autoProvisioningDefaults"]

@@ -16,7 +16,7 @@ from gpufleet.report import Plan
 from policies.pack import POLICIES
 from tests.support.engine import engine_config, gpu_pool, run_resource_policy, run_resource_policy_over
 from tests.support.plans import budgets_of, eks_provider_names, gke_of, gke_only, stack_doc
-from tests.support.small_stacks import gke_region
+from tests.support.small_stacks import gke_cluster
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -169,7 +169,7 @@ def test_unreserved_production_h100s_are_an_advisory_violation(prod_plan: Plan, 
     # Prod's H100 pools stand on reservations; its A100 production pools do not, and are named.
     assert len(flagged) == 2 and all("a100-prod" in m for m in flagged)
     del gpu_pool(prod_doc, "us-east4", "ml-1", "h100-prod")["reservation"]
-    plan = plan_doc(gke_region(prod_doc, "us-east4"), "prod")  # the pool's region: the policy judges each pool
+    plan = plan_doc(gke_cluster(prod_doc, "us-east4", "ml-1"), "prod")  # the pool's cluster: the policy judges pools
     (msg,) = [m for m in run_resource_policy_over(name, plan, config) if "h100" in m]
     assert "gke.regions[us-east4].clusters[ml-1].gpu_pools[h100-prod]" in msg and "a3-megagpu-8g" in msg
     assert next(p.enforcement_level for p in POLICIES if p.name == name).value == "advisory"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -273,32 +275,39 @@ def test_shipped_stacks_pass_the_pack(stack: str, tmp_path_factory: pytest.TempP
     assert not [v for v in verdict["violations"] if v["level"] == "mandatory"], verdict["violations"]
 
 
-def test_seed_000_h100_pool_breaks_seed_002_quota(prod_doc: dict[str, Any], plan_doc: Any, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def seed_000_planned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`gpu-fleet plan prod` of seed 000's pool with the real pack, only gpu-quota on at prod's shipped settings: one
+    plan and one pack run for the verdict's two tests below (issue 22)."""
+    tmp = tmp_path_factory.mktemp("seed-000")
+    stack = tmp / "Pulumi.prod.yaml"
+    stack.write_text(yaml.safe_dump(_seed_000_h100_pool(stack_doc("prod"))))
+    out, md = tmp / "plan.json", tmp / "plan.md"
+    config = only_policies_for("prod", ["gpu-quota"], tmp)
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(["plan", "prod", "--config", str(stack), "--policy-config", str(config),
+                         "--json", str(out), "--markdown", str(md)])
+    return {"code": code, "json": json.loads(out.read_text()), "markdown": md.read_text()}
+
+
+def test_seed_000_h100_pool_breaks_seed_002_quota(seed_000_planned: dict[str, Any]) -> None:
     """8 a3-megagpu-8g per zone x 3 zones in us-central1 = 192 H100 against 32 granted there.
 
     The real pack with only gpu-quota on, at prod's shipped settings."""
-    plan = plan_doc(_seed_000_h100_pool(prod_doc), "prod")
-    result = policy_gate.run_pack(PACK, only_policies_for("prod", ["gpu-quota"], tmp_path), plan.resources,
-                                  stack="prod", project="gpu-fleet")
-    assert result.mandatory_failed
-    quota_msgs = [v["message"] for v in result.violations if v["policy"] == "gpu-quota"]
+    violations = seed_000_planned["json"]["policy"]["violations"]
+    assert any(v["level"] == "mandatory" for v in violations)
+    quota_msgs = [v["message"] for v in violations if v["policy"] == "gpu-quota"]
     assert any("NVIDIA_H100_MEGA_GPUS: 192 GPUs requested" in m and "gpu_pools[h100-prod]" in m for m in quota_msgs)
 
 
-def test_cli_exit_1_on_mandatory_violation(prod_doc: dict[str, Any], tmp_path: Path) -> None:
+def test_cli_exit_1_on_mandatory_violation(seed_000_planned: dict[str, Any]) -> None:
     """The CLI's verdict on seed 000's pool: gpu-quota is mandatory in prod's config (the others are off here)."""
-    stack = tmp_path / "Pulumi.prod.yaml"
-    stack.write_text(yaml.safe_dump(_seed_000_h100_pool(prod_doc)))
-    out = tmp_path / "plan.json"
-    md = tmp_path / "plan.md"
-    config = only_policies_for("prod", ["gpu-quota"], tmp_path)
-    code = cli.main(["plan", "prod", "--config", str(stack), "--policy-config", str(config),
-                     "--json", str(out), "--markdown", str(md)])
-    assert code == 1
-    doc = json.loads(out.read_text())
+    assert seed_000_planned["code"] == 1
+    doc = seed_000_planned["json"]
     assert doc["policy"]["pack"] == "gpu-fleet"
     assert any(v["policy"] == "gpu-quota" and v["level"] == "mandatory" for v in doc["policy"]["violations"])
-    assert "| mandatory | [`gpu-quota`](" in md.read_text() and "docs/policies.md#gpu-quota)" in md.read_text()
+    md = seed_000_planned["markdown"]
+    assert "| mandatory | [`gpu-quota`](" in md and "docs/policies.md#gpu-quota)" in md
 
 
 @pytest.mark.parametrize(("config", "expected"), [
