@@ -24,8 +24,8 @@ from tests.support.config_builders import errors
 from tests.support.engine import run_stack_policy
 from tests.support.fabric_docs import MEGA, NODE_POOL, _mega, _prod_values, _ultra_doc
 from tests.support.k8s_schemas import manifests, validate
-from tests.support.plans import ROOT, gke_of, gke_only, stack_doc
-from tests.support.small_stacks import gke_region
+from tests.support.plans import ROOT, budgets_of, gke_of, stack_doc
+from tests.support.small_stacks import gke_cluster, gke_region
 
 # --- GKE: networks, node pools, cluster, objects ------------------------------------------------------------------
 
@@ -316,10 +316,13 @@ def test_prod_gpu_networks_fit_seed_002s_ten_vpc_networks(prod_plan: Plan) -> No
 
 def test_a_second_fabric_family_breaks_the_network_quota(prod_doc: dict[str, Any], plan_doc: Any) -> None:
     """A3 High beside A3 Mega: 1 + 8 + 4 = 13 VPC networks, over seed 002's 10."""
-    doc = gke_only(prod_doc)
-    # us-central1 alone: its A3 Mega pool brings the 8 GPU networks (global VPCs, shared by prod's regions).
-    gke_of(doc)["regions"] = gke_of(doc)["regions"][:1]
+    # us-central1's ml-1 and research-1 alone: ml-1's A3 Mega pool brings the 8 GPU networks (global VPCs, shared by
+    # prod's regions); its svc-1 and OpenShift bring no network.
+    doc = gke_cluster(prod_doc, "us-central1", "ml-1")
+    gke_of(doc)["regions"][0]["clusters"].append(copy.deepcopy(gke_of(prod_doc)["regions"][0]["clusters"][1]))
+    budgets_of(doc)["teams"] = budgets_of(prod_doc)["teams"]  # research-1 holds the research team's namespace
     research = gke_of(doc)["regions"][0]["clusters"][1]
+    assert research["name"] == "research-1"
     research["gpu_pools"][0].update(machine_type="a3-highgpu-8g", zones=["us-central1-b"])
     plan = plan_doc(doc, "prod")
     (message,) = [m for m in run_stack_policy("gpu-quota", plan, _policy_config("prod")) if "NETWORKS" in m]
