@@ -197,8 +197,9 @@ def test_binary_authorization_policy_refuses_an_allow_list_that_admits_anything(
 
 
 def test_integrity_monitoring_covers_auto_provisioned_nodes(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    # The same stack as test_policies' nap-gpu-limits pass case, so the run plans it once.
     gke_of(dev_doc)["regions"][0]["clusters"][0]["auto_provisioning"] = {
-        "enabled": True, "gpu_limits": [{"gpu": "l4", "max": 4}]}
+        "enabled": True, "cpu_max": 64, "memory_max_gb": 256, "gpu_limits": [{"gpu": "l4", "max": 4}]}
     (cluster,) = of_type(plan_doc(gke_only(dev_doc), "dev"), CLUSTER)  # dev's GKE side: the cluster's alone
     props = copy.deepcopy(cluster.inputs)
     assert run_resource_policy("gke-integrity-monitoring", CLUSTER, props) == []
