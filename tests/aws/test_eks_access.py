@@ -223,7 +223,7 @@ def test_one_entry_per_principal_when_identities_coincide(dev_doc: dict[str, Any
     eks = eks_of(dev_doc)
     eks["deploy_principal_arn"] = eks["admin_principal_arn"]
     eks["preview_principal_arn"] = eks["admin_principal_arn"]
-    plan = plan_doc(dev_doc)
+    plan = plan_doc(eks_only(dev_doc))  # dev's EKS side: access entries are EKS's alone
     entries = [r.inputs["principalArn"] for r in of_type(plan, "aws:eks/accessEntry:AccessEntry")
                if r.inputs["type"] == "STANDARD"]
     assert entries == [eks["admin_principal_arn"]]
@@ -233,7 +233,7 @@ def test_the_deployer_defaults_to_the_callers_session_issuer(dev_doc: dict[str, 
                                                              plan_doc: Callable[..., Plan]) -> None:
     eks = eks_of(dev_doc)
     del eks["deploy_principal_arn"], eks["preview_principal_arn"]
-    plan = plan_doc(dev_doc)
+    plan = plan_doc(eks_only(dev_doc))  # dev's EKS side: access entries are EKS's alone
     caller = offline.CALL_PLACEHOLDERS["aws:index/getCallerIdentity:getCallerIdentity"]["arn"]
     assert _policies_by_principal(plan, "us-west-2-dev-aws-") == {
         eks["admin_principal_arn"]: "AmazonEKSClusterAdminPolicy", caller: "AmazonEKSClusterAdminPolicy"}

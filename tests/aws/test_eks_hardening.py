@@ -29,6 +29,7 @@ from tests.support.eks_config import pool_of as shared_pool_of
 from tests.support.eks_config import raw_eks as shared_raw_eks
 from tests.support.k8s_schemas import crd_schemas, manifests, validate
 from tests.support.plans import REFERENCE, ROOT, stack_doc
+from tests.support.small_stacks import eks_only
 
 CLUSTER = "eks.regions[us-east-1].clusters[ml-aws]"
 POOL = f"{CLUSTER}.gpu_pools[pool]"
@@ -392,7 +393,7 @@ def test_every_vpc_default_security_group_has_no_rules(stack: str, dev_plan: Pla
 def test_flow_logs_off_creates_none(plan_doc: Any) -> None:
     doc = stack_doc("dev")
     doc["config"]["gpu-fleet:eks"]["flow_logs"] = {"enabled": False}
-    plan = plan_doc(doc, "dev")
+    plan = plan_doc(eks_only(doc), "dev")  # dev's EKS side: flow logs are EKS's alone
     assert of_type(plan, "aws:ec2/flowLog:FlowLog") == []
     assert of_type(plan, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")  # emptied all the same
 
@@ -423,7 +424,7 @@ def test_a_never_consolidating_pool_passes_the_nodepool_crd(plan_doc: Any) -> No
     doc = stack_doc("dev")
     pool = doc["config"]["gpu-fleet:eks"]["regions"][0]["clusters"][0]["gpu_pools"][0]
     pool["disruption"] = {"consolidate_after": "Never", "expire_after": "Never"}
-    plan = plan_doc(doc, "dev")
+    plan = plan_doc(eks_only(doc), "dev")  # dev's EKS side: Karpenter's NodePools are EKS's alone
     node_pools = [m for m in manifests(plan) if m["kind"] == "NodePool" and m["metadata"]["name"] == pool["name"]]
     (node_pool,) = node_pools
     assert node_pool["spec"]["disruption"]["consolidateAfter"] == "Never"

@@ -24,7 +24,8 @@ from tests.support.config_builders import errors
 from tests.support.engine import run_stack_policy
 from tests.support.fabric_docs import MEGA, NODE_POOL, _mega, _prod_values, _ultra_doc
 from tests.support.k8s_schemas import manifests, validate
-from tests.support.plans import ROOT, gke_of, gke_only, stack_doc
+from tests.support.plans import ROOT, budgets_of, gke_of, stack_doc
+from tests.support.small_stacks import gke_cluster, gke_region
 
 # --- GKE: networks, node pools, cluster, objects ------------------------------------------------------------------
 
@@ -158,10 +159,13 @@ def test_a3_ultra_gets_a_roce_network_per_zone_without_firewall(prod_doc: dict[s
     assert files == {images.manifest_file(versions.NCCL_RDMA_INSTALLER)}  # no NRI injector with RDMA
 
 
-def test_adding_a_region_moves_no_gpu_subnet(prod_doc: dict[str, Any], prod_plan: Plan, plan_doc: Any) -> None:
-    doc = gke_only(prod_doc)  # prod's GKE side: the subnets compared are GCP's alone
+def test_adding_a_region_moves_no_gpu_subnet(prod_doc: dict[str, Any], plan_doc: Any) -> None:
+    """A copy of prod's us-east4 added in front of it (us-east4 alone: its node subnet and its A3 Mega pool's 8 GPU
+    subnets are the subnets a region's position could move; the others' are alike)."""
+    doc = gke_region(prod_doc, "us-east4")  # the subnets compared are GCP's alone
+    shipped = plan_doc(doc, "prod")  # test_policies' us-east4 baseline too
     regions = gke_of(doc)["regions"]
-    new = copy.deepcopy(regions[1])
+    new = copy.deepcopy(regions[0])
     new.update(name="us-west1", subnet_cidr="10.0.48.0/20", gpu_cidr="10.163.0.0/16")
     for i, cluster in enumerate(new["clusters"]):
         cluster.update(pods_cidr=f"10.{108 + 4 * i}.0.0/14", services_cidr=f"10.203.{16 * i}.0/20",
@@ -171,8 +175,9 @@ def test_adding_a_region_moves_no_gpu_subnet(prod_doc: dict[str, Any], prod_plan
             pool.pop("reservation", None)
     regions.insert(0, new)
     plan = plan_doc(doc, "prod")
-    before = {s.urn: s.inputs["ipCidrRange"] for s in _of(prod_plan, SUBNET)}
+    before = {s.urn: s.inputs["ipCidrRange"] for s in _of(shipped, SUBNET)}
     after = {s.urn: s.inputs["ipCidrRange"] for s in _of(plan, SUBNET)}
+    assert len(before) == 1 + 8
     assert {u: after[u] for u in before} == before
     assert len(after) == len(before) + 1 + 8
 
@@ -311,10 +316,13 @@ def test_prod_gpu_networks_fit_seed_002s_ten_vpc_networks(prod_plan: Plan) -> No
 
 def test_a_second_fabric_family_breaks_the_network_quota(prod_doc: dict[str, Any], plan_doc: Any) -> None:
     """A3 High beside A3 Mega: 1 + 8 + 4 = 13 VPC networks, over seed 002's 10."""
-    doc = gke_only(prod_doc)
-    # us-central1 alone: its A3 Mega pool brings the 8 GPU networks (global VPCs, shared by prod's regions).
-    gke_of(doc)["regions"] = gke_of(doc)["regions"][:1]
+    # us-central1's ml-1 and research-1 alone: ml-1's A3 Mega pool brings the 8 GPU networks (global VPCs, shared by
+    # prod's regions); its svc-1 and OpenShift bring no network.
+    doc = gke_cluster(prod_doc, "us-central1", "ml-1")
+    gke_of(doc)["regions"][0]["clusters"].append(copy.deepcopy(gke_of(prod_doc)["regions"][0]["clusters"][1]))
+    budgets_of(doc)["teams"] = budgets_of(prod_doc)["teams"]  # research-1 holds the research team's namespace
     research = gke_of(doc)["regions"][0]["clusters"][1]
+    assert research["name"] == "research-1"
     research["gpu_pools"][0].update(machine_type="a3-highgpu-8g", zones=["us-central1-b"])
     plan = plan_doc(doc, "prod")
     (message,) = [m for m in run_stack_policy("gpu-quota", plan, _policy_config("prod")) if "NETWORKS" in m]

@@ -4,6 +4,7 @@ integrity monitoring) as config, as what the plan registers, and as policies of 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from infra.config import parse
 from tests.support.config_builders import values
 from tests.support.engine import PACK, engine_config, run_resource_policy, with_inputs
 from tests.support.pack_configs import only_policies_for
-from tests.support.plans import gke_of
+from tests.support.plans import ROOT, gke_of, gke_only, shared_plan
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -107,13 +108,7 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return change
 
 
-def _prod_gate(plan: Plan, folder: Path) -> policy_gate.PolicyResult:
-    """The real pack over `plan` with the CIS items' policies on at prod's shipped levels and every other one off."""
-    return policy_gate.run_pack(PACK, only_policies_for("prod", NEW, folder), plan.resources, stack="prod",
-                                project="gpu-fleet")
-
-
-@pytest.mark.parametrize(("policy", "typ", "path", "value", "cis", "says"), [
+CIS_ITEMS = [
     ("gke-binary-authorization", CLUSTER, "binaryAuthorization.evaluationMode", "DISABLED", "5.10.4",
      "does not evaluate the project's Binary Authorization policy"),
     ("gke-intranode-visibility", CLUSTER, "enableIntranodeVisibility", False, "5.6.1", "intranode_visibility"),
@@ -122,19 +117,54 @@ def _prod_gate(plan: Plan, folder: Path) -> policy_gate.PolicyResult:
      "5.5.6", "integrity monitoring"),
     ("gke-binary-authorization-policy", BINAUTHZ, "defaultAdmissionRule.enforcementMode", "DRYRUN_AUDIT_LOG_ONLY",
      "5.10.4", "gke.binary_authorization.mode: enforced"),
-])
+]
+"""(policy, resource type, input path, drifted value, CIS item, what the message says) per CIS item."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Drifted:
+    """Shipped prod with each CIS item's drift made on its own resource, and the real pack's one verdict on it."""
+
+    targets: dict[str, Any]
+    """policy -> the shipped resource its drift was made on (each item on a different one)."""
+    plan: Plan
+    """prod's plan with every item's drift."""
+    gate: policy_gate.PolicyResult
+    """The real pack over `plan`, the CIS items' policies on at prod's shipped levels and every other one off."""
+
+
+@pytest.fixture(scope="module")
+def drifted(tmp_path_factory: pytest.TempPathFactory) -> Drifted:
+    """One pack process for every item (issue 22): each drift sits on its own resource, so each verdict is told
+    apart by its URN."""
+    prod = shared_plan(tmp_path_factory, "prod", (ROOT / "Pulumi.prod.yaml").read_text())  # = the prod_plan fixture
+    targets: dict[str, Any] = {}
+    plan = prod
+    for policy, typ, path, value, *_ in CIS_ITEMS:
+        taken = {t.urn for t in targets.values()}
+        targets[policy] = next(r for r in of_type(prod, typ) if r.inputs.get("name") != "system" and r.urn not in taken)
+        plan = with_inputs(plan, targets[policy].name, _set(path, value))
+    gate = policy_gate.run_pack(PACK, only_policies_for("prod", NEW, tmp_path_factory.mktemp("cis")), plan.resources,
+                                stack="prod", project="gpu-fleet")
+    return Drifted(targets=targets, plan=plan, gate=gate)
+
+
+@pytest.mark.parametrize(("policy", "typ", "path", "value", "cis", "says"), CIS_ITEMS)
 def test_each_cis_item_is_a_mandatory_policy_in_prod(policy: str, typ: str, path: str, value: Any, cis: str,
-                                                     says: str, prod_plan: Plan, tmp_path: Path) -> None:
-    target = next(r for r in of_type(prod_plan, typ) if r.inputs.get("name") != "system")
+                                                     says: str, drifted: Drifted) -> None:
+    target = drifted.targets[policy]
     config = engine_config(policy, "prod")
     assert run_resource_policy(policy, typ, copy.deepcopy(target.inputs), config) == []
-    drifted = with_inputs(prod_plan, target.name, _set(path, value))
-    changed = next(r for r in drifted.resources if r.custom and r.name == target.name)
+    changed = next(r for r in drifted.plan.resources if r.custom and r.name == target.name)
     (msg,) = run_resource_policy(policy, typ, changed.inputs, config)
     assert f"CIS GKE Benchmark {cis}" in msg and says in msg, msg
-    result = _prod_gate(drifted, tmp_path)
-    assert result.mandatory_failed
-    assert {(v["policy"], v["level"]) for v in result.violations if v["policy"] in NEW} == {(policy, "mandatory")}
+    assert drifted.gate.mandatory_failed
+    # This drift alone breaks its resource, and nothing but a drifted resource breaks a CIS item's policy.
+    at_target = {(v["policy"], v["level"]) for v in drifted.gate.violations
+                 if v["policy"] in NEW and v["urn"] == target.urn}
+    assert at_target == {(policy, "mandatory")}
+    drifted_urns = {t.urn for t in drifted.targets.values()}
+    assert all(v["urn"] in drifted_urns for v in drifted.gate.violations if v["policy"] in NEW)
 
 
 def test_groups_and_blocking_are_required_by_prod_only(dev_plan: Plan) -> None:
@@ -167,9 +197,10 @@ def test_binary_authorization_policy_refuses_an_allow_list_that_admits_anything(
 
 
 def test_integrity_monitoring_covers_auto_provisioned_nodes(dev_doc: dict[str, Any], plan_doc: Any) -> None:
+    # The same stack as test_policies' nap-gpu-limits pass case, so the run plans it once.
     gke_of(dev_doc)["regions"][0]["clusters"][0]["auto_provisioning"] = {
-        "enabled": True, "gpu_limits": [{"gpu": "l4", "max": 4}]}
-    (cluster,) = of_type(plan_doc(dev_doc, "dev"), CLUSTER)
+        "enabled": True, "cpu_max": 64, "memory_max_gb": 256, "gpu_limits": [{"gpu": "l4", "max": 4}]}
+    (cluster,) = of_type(plan_doc(gke_only(dev_doc), "dev"), CLUSTER)  # dev's GKE side: the cluster's alone
     props = copy.deepcopy(cluster.inputs)
     assert run_resource_policy("gke-integrity-monitoring", CLUSTER, props) == []
     defaults = props["clusterAutoscaling"]["autoProvisioningDefaults"]

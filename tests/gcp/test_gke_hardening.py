@@ -15,8 +15,8 @@ from gpufleet import offline
 from gpufleet.report import Plan
 from policies.pack import POLICIES
 from tests.support.engine import engine_config, gpu_pool, run_resource_policy, run_resource_policy_over
-from tests.support.plans import eks_provider_names, gke_of, gke_only
-from tests.support.small_stacks import gke_region
+from tests.support.plans import budgets_of, eks_provider_names, gke_of, gke_only, stack_doc
+from tests.support.small_stacks import gke_cluster
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -29,6 +29,13 @@ def of_type(plan: Plan, typ: str) -> list[offline.Recorded]:
 def by_name(plan: Plan, name: str) -> offline.Recorded:
     """The custom resource of that logical name (a pool's component shares its name)."""
     return next(r for r in plan.resources if r.name == name and r.custom)
+
+
+@pytest.fixture
+def dev_doc() -> dict[str, Any]:
+    """dev's GKE side alone (`gke_only`; conftest's `dev_doc` is all of dev): every dev edit here is a GKE cluster's,
+    and the GKE side's plan is 54 of dev's 183 resources, under half the CPU (issue 22)."""
+    return gke_only(stack_doc("dev"))
 
 
 def dev_cluster(doc: dict[str, Any]) -> dict[str, Any]:
@@ -55,12 +62,26 @@ def kubeconfigs(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
 # --- 1. CI reaches every control plane ----------------------------------------------------------------
 
 
+def _svc_1_of_each_region(doc: dict[str, Any]) -> dict[str, Any]:
+    """prod's GKE side cut to the cluster each of its three regions names `svc-1` (no GPU pools: the cheapest plan of
+    three same-named clusters), without the team budgets (their namespaces are on clusters left out) and OpenShift."""
+    doc = gke_only(doc)
+    for region in gke_of(doc)["regions"]:
+        region["clusters"] = [c for c in region["clusters"] if c["name"] == "svc-1"]
+    budgets_of(doc).pop("teams", None)
+    for key in ("gpu-fleet:openshift", "gpu-fleet:openshift-ocp-ai-kubeconfig"):
+        doc["config"].pop(key, None)
+    return doc
+
+
 def test_kubeconfig_uses_the_dns_endpoint_with_gcloud_context_names(kubeconfigs: dict[str, Any],
                                                                      prod_doc: dict[str, Any],
                                                                      fresh_plan_doc: Any) -> None:
-    prod_doc = gke_only(prod_doc)  # prod's nine GKE clusters (its EKS providers are not judged here)
+    prod_doc = _svc_1_of_each_region(prod_doc)
     plan = fresh_plan_doc(prod_doc, "prod")  # planned here: the kubeconfigs fixture watches this run
-    for cluster in of_type(plan, CLUSTER):
+    clusters = of_type(plan, CLUSTER)
+    assert len(clusters) == 3
+    for cluster in clusters:
         endpoints = cluster.inputs["controlPlaneEndpointsConfig"]
         assert endpoints["dnsEndpointConfig"]["allowExternalTraffic"] is True
         assert endpoints["ipEndpointsConfig"]["enabled"] is True
@@ -74,10 +95,9 @@ def test_kubeconfig_uses_the_dns_endpoint_with_gcloud_context_names(kubeconfigs:
         assert "certificate-authority-data" not in cluster["cluster"]
         assert kc["users"][0]["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
         contexts[provider] = kc["current-context"]
-    # Three regions each hold an ml-1: a merged kubeconfig must keep them apart, as gcloud names them.
-    assert contexts["us-central1-ml-1-k8s"] == "gke_acme-ml-prod_us-central1_ml-1"
-    assert contexts["us-east4-ml-1-k8s"] == "gke_acme-ml-prod_us-east4_ml-1"
-    assert len(set(contexts.values())) == len(contexts) == 9
+    # Three regions each hold a svc-1 (and an ml-1): a merged kubeconfig must keep them apart, as gcloud names them.
+    assert contexts == {f"{region}-svc-1-k8s": f"gke_acme-ml-prod_{region}_svc-1"
+                        for region in ("europe-west4", "us-central1", "us-east4")}
 
 
 def test_without_the_dns_endpoint_the_ip_endpoint_and_its_ca_are_used(kubeconfigs: dict[str, Any],
@@ -149,7 +169,7 @@ def test_unreserved_production_h100s_are_an_advisory_violation(prod_plan: Plan, 
     # Prod's H100 pools stand on reservations; its A100 production pools do not, and are named.
     assert len(flagged) == 2 and all("a100-prod" in m for m in flagged)
     del gpu_pool(prod_doc, "us-east4", "ml-1", "h100-prod")["reservation"]
-    plan = plan_doc(gke_region(prod_doc, "us-east4"), "prod")  # the pool's region: the policy judges each pool
+    plan = plan_doc(gke_cluster(prod_doc, "us-east4", "ml-1"), "prod")  # the pool's cluster: the policy judges pools
     (msg,) = [m for m in run_resource_policy_over(name, plan, config) if "h100" in m]
     assert "gke.regions[us-east4].clusters[ml-1].gpu_pools[h100-prod]" in msg and "a3-megagpu-8g" in msg
     assert next(p.enforcement_level for p in POLICIES if p.name == name).value == "advisory"

@@ -13,7 +13,8 @@ from gpufleet.report import Plan
 from policies.observability import unrouted
 from tests.support.engine import PACK, engine_config, run_stack_policy
 from tests.support.pack_configs import only_policies_for
-from tests.support.plans import ROOT, gke_only
+from tests.support.plans import ROOT
+from tests.support.small_stacks import gke_cluster
 
 
 def test_clusters_with_alerts_and_no_receiver_are_named() -> None:
@@ -43,7 +44,7 @@ def test_prod_routes_its_alerts(prod_plan: Plan) -> None:
 
 def test_prod_without_a_receiver_fails_the_plan(tmp_path: Path) -> None:
     doc: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
-    doc = gke_only(doc)  # its nine GKE clusters are enough to route nowhere
+    doc = gke_cluster(doc, "us-east4", "ml-1")  # one cluster with GPU alert rules is enough to route nowhere
     for key in ("gpu-fleet:observability", "gpu-fleet:pagerduty-routing-key", "gpu-fleet:slack-alerts-webhook"):
         doc["config"].pop(key)
     doc["config"]["gpu-fleet:budgets"]["gcp"].pop("receivers")  # it names a receiver removed here
@@ -55,3 +56,4 @@ def test_prod_without_a_receiver_fails_the_plan(tmp_path: Path) -> None:
                                   stack="prod", project="gpu-fleet")
     (violation,) = [v for v in result.violations if v["policy"] == "alerts-have-receivers"]
     assert violation["level"] == "mandatory" and result.mandatory_failed
+    assert "us-east4-ml-1" in violation["message"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +32,8 @@ from tests.support.engine import (
     with_inputs,
 )
 from tests.support.pack_configs import only_policies_for
-from tests.support.plans import ROOT, budgets_of, checked_plan, gke_of, gke_only
-from tests.support.small_stacks import gke_region
+from tests.support.plans import ROOT, budgets_of, checked_plan, gke_of, gke_only, stack_doc
+from tests.support.small_stacks import gke_cluster, gke_region
 from tests.support.verdicts import engine_config, newly_violated, reconcile, violated
 
 # --- each policy over a real stack's resources, config as the engine passes it ---------------------------
@@ -144,8 +146,8 @@ def test_gpu_spot_share_counts_gpus_at_maximum_scale(dev_gke_plan: Plan, dev_doc
 def test_gpu_critical_not_spot_reports_the_pool(drift: str, prod_plan: Plan, prod_doc: dict[str, Any],
                                                 plan_doc: Any) -> None:
     """The config validator refuses a critical spot pool, so the drift is made in the registered node pool (of
-    prod's us-central1 alone, the pool's region; the shipped prod is checked whole below)."""
-    region = plan_doc(gke_region(prod_doc, "us-central1"), "prod")
+    prod's us-central1 ml-1 alone, the pool's cluster; the shipped prod is checked whole below)."""
+    region = plan_doc(gke_cluster(prod_doc, "us-central1", "ml-1"), "prod")
     plan = with_inputs(region, "us-central1-ml-1-l4-serve", lambda p: p["nodeConfig"].update({drift: True}))
     assert newly_violated(plan, region, "prod") == {"gpu-critical-not-spot"}
     ((msg, urn),) = stack_policy_reports("gpu-critical-not-spot", plan, engine_config("gpu-critical-not-spot", "prod"))
@@ -157,18 +159,20 @@ def test_gpu_critical_not_spot_reports_the_pool(drift: str, prod_plan: Plan, pro
                                 engine_config("gpu-critical-not-spot", "prod")) == []
 
 
-def test_nap_gpu_limits_on_the_registered_cluster(dev_plan: Plan, dev_doc: dict[str, Any], plan_doc: Any) -> None:
-    """Auto-provisioning with cpu and memory limits only: nothing bounds the GPU nodes it may create."""
+def test_nap_gpu_limits_on_the_registered_cluster(dev_gke_plan: Plan, dev_doc: dict[str, Any],
+                                                  plan_doc: Any) -> None:
+    """Auto-provisioning with cpu and memory limits only: nothing bounds the GPU nodes it may create (planned as
+    dev's GKE side alone, the cluster's)."""
     cluster = gke_of(dev_doc)["regions"][0]["clusters"][0]
     cluster["auto_provisioning"] = {"enabled": True, "cpu_max": 64, "memory_max_gb": 256}
-    plan = plan_doc(dev_doc, "dev")
-    assert newly_violated(plan, dev_plan, "dev") == {"nap-gpu-limits"}
+    plan = plan_doc(gke_only(dev_doc), "dev")
+    assert newly_violated(plan, dev_gke_plan, "dev") == {"nap-gpu-limits"}
     (msg,) = run_resource_policy_over("nap-gpu-limits", plan, engine_config("nap-gpu-limits", "dev"))
     assert msg == ("gke.regions[us-central1].clusters[dev-1] has node auto-provisioning without GPU resource "
                    "limits: it could create GPU nodes of any type and number. Set "
                    "gke.regions[us-central1].clusters[dev-1].auto_provisioning.gpu_limits.")
     cluster["auto_provisioning"]["gpu_limits"] = [{"gpu": "l4", "max": 4}]
-    plan = plan_doc(dev_doc, "dev")
+    plan = plan_doc(gke_only(dev_doc), "dev")
     assert run_resource_policy_over("nap-gpu-limits", plan, engine_config("nap-gpu-limits", "dev")) == []
     # ... and the limit is capacity the quota policy now counts: 4 pool L4s + 4 auto-provisioned = 8.
     (row,) = [r for r in plan.capacity if r.pool == "auto-provisioning"]
@@ -183,7 +187,9 @@ def test_nap_gpu_limits_on_the_registered_cluster(dev_plan: Plan, dev_doc: dict[
     (lambda p: p["masterAuth"].update(password={SPECIAL_SIG_KEY: SPECIAL_SECRET_SIG, "value": "hunter2hunter2"}),
      "basic authentication is configured"),
 ])
-def test_gke_legacy_auth_disabled(change: Callable[[dict[str, Any]], None], problem: str, dev_plan: Plan) -> None:
+def test_gke_legacy_auth_disabled(change: Callable[[dict[str, Any]], None], problem: str,
+                                  dev_gke_plan: Plan) -> None:
+    dev_plan = dev_gke_plan  # dev's GKE side alone: its one cluster is what the policy judges
     config = engine_config("gke-legacy-auth-disabled", "dev")
     assert run_resource_policy_over("gke-legacy-auth-disabled", dev_plan, config) == []
     plan = with_inputs(dev_plan, "us-central1-dev-1", change)
@@ -197,18 +203,22 @@ def test_gke_legacy_auth_disabled(change: Callable[[dict[str, Any]], None], prob
 
 def test_gke_deletion_protection_where_the_stack_requires_it(prod_plan: Plan, dev_plan: Plan,
                                                              prod_doc: dict[str, Any], plan_doc: Any) -> None:
+    """prod's us-east4 (its three clusters: the policy judges each cluster) with gke.deletion_protection off names
+    every cluster; the shipped prod, whole, requires it and passes."""
+    shipped = plan_doc(gke_region(prod_doc, "us-east4"), "prod")  # test_gpu_quota_names_the_pool_...'s baseline too
     gke_of(prod_doc)["deletion_protection"] = False
-    plan = plan_doc(prod_doc, "prod")
-    assert newly_violated(plan, prod_plan, "prod") == {"gke-deletion-protection"}
+    plan = plan_doc(gke_region(prod_doc, "us-east4"), "prod")
+    assert newly_violated(plan, shipped, "prod") == {"gke-deletion-protection"}
     required = engine_config("gke-deletion-protection", "prod")
     assert required == {"required": True, "exempt": [], "waivers": []}
     messages = run_resource_policy_over("gke-deletion-protection", plan, required)
-    clusters = [(region, name) for region in ("europe-west4", "us-central1", "us-east4")
-                for name in ("ml-1", "research-1", "svc-1")]
-    assert messages == [f"gke.regions[{region}].clusters[{name}] has no deletion protection, which this stack "
+    clusters = [c["name"] for c in gke_of(prod_doc)["regions"][1]["clusters"]]
+    assert gke_of(prod_doc)["regions"][1]["name"] == "us-east4" and clusters == ["ml-1", "research-1", "svc-1"]
+    assert messages == [f"gke.regions[us-east4].clusters[{name}] has no deletion protection, which this stack "
                         "requires. Set gke.deletion_protection: true in the stack config. An accepted exception goes "
                         f"in gke-deletion-protection.exempt (the GKE name {name!r}) of the stack's policy config, "
-                        "with the reason." for region, name in clusters]
+                        "with the reason." for name in clusters]
+    assert stack_doc("prod")["config"]["gpu-fleet:gke"]["deletion_protection"] is True
     assert run_resource_policy_over("gke-deletion-protection", prod_plan, required) == []
     # dev opts out (required: false), as does the schema default; under prod's config dev-1 would be caught.
     for config in (engine_config("gke-deletion-protection", "dev"), engine_config("gke-deletion-protection")):
@@ -247,8 +257,9 @@ def _shipped_verdict(factory: pytest.TempPathFactory, stack: str) -> Plan:
 
 
 def _seed_000_h100_pool(doc: dict[str, Any]) -> dict[str, Any]:
-    """prod's us-central1 with seed 000's h100-prod: 8 a3-megagpu-8g per zone in 3 zones (quotas are per region)."""
-    doc = gke_region(doc, "us-central1")
+    """prod's us-central1 ml-1 with seed 000's h100-prod: 8 a3-megagpu-8g per zone in 3 zones (quotas are per region;
+    the region's other clusters hold no A3 Mega)."""
+    doc = gke_cluster(doc, "us-central1", "ml-1")
     cluster = gke_of(doc)["regions"][0]["clusters"][0]
     pool = next(p for p in cluster["gpu_pools"] if p["name"] == "h100-prod")
     pool.update(zones=["us-central1-a", "us-central1-b", "us-central1-c"], compact_placement=False,
@@ -264,32 +275,39 @@ def test_shipped_stacks_pass_the_pack(stack: str, tmp_path_factory: pytest.TempP
     assert not [v for v in verdict["violations"] if v["level"] == "mandatory"], verdict["violations"]
 
 
-def test_seed_000_h100_pool_breaks_seed_002_quota(prod_doc: dict[str, Any], plan_doc: Any, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def seed_000_planned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`gpu-fleet plan prod` of seed 000's pool with the real pack, only gpu-quota on at prod's shipped settings: one
+    plan and one pack run for the verdict's two tests below (issue 22)."""
+    tmp = tmp_path_factory.mktemp("seed-000")
+    stack = tmp / "Pulumi.prod.yaml"
+    stack.write_text(yaml.safe_dump(_seed_000_h100_pool(stack_doc("prod"))))
+    out, md = tmp / "plan.json", tmp / "plan.md"
+    config = only_policies_for("prod", ["gpu-quota"], tmp)
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(["plan", "prod", "--config", str(stack), "--policy-config", str(config),
+                         "--json", str(out), "--markdown", str(md)])
+    return {"code": code, "json": json.loads(out.read_text()), "markdown": md.read_text()}
+
+
+def test_seed_000_h100_pool_breaks_seed_002_quota(seed_000_planned: dict[str, Any]) -> None:
     """8 a3-megagpu-8g per zone x 3 zones in us-central1 = 192 H100 against 32 granted there.
 
     The real pack with only gpu-quota on, at prod's shipped settings."""
-    plan = plan_doc(_seed_000_h100_pool(prod_doc), "prod")
-    result = policy_gate.run_pack(PACK, only_policies_for("prod", ["gpu-quota"], tmp_path), plan.resources,
-                                  stack="prod", project="gpu-fleet")
-    assert result.mandatory_failed
-    quota_msgs = [v["message"] for v in result.violations if v["policy"] == "gpu-quota"]
+    violations = seed_000_planned["json"]["policy"]["violations"]
+    assert any(v["level"] == "mandatory" for v in violations)
+    quota_msgs = [v["message"] for v in violations if v["policy"] == "gpu-quota"]
     assert any("NVIDIA_H100_MEGA_GPUS: 192 GPUs requested" in m and "gpu_pools[h100-prod]" in m for m in quota_msgs)
 
 
-def test_cli_exit_1_on_mandatory_violation(prod_doc: dict[str, Any], tmp_path: Path) -> None:
+def test_cli_exit_1_on_mandatory_violation(seed_000_planned: dict[str, Any]) -> None:
     """The CLI's verdict on seed 000's pool: gpu-quota is mandatory in prod's config (the others are off here)."""
-    stack = tmp_path / "Pulumi.prod.yaml"
-    stack.write_text(yaml.safe_dump(_seed_000_h100_pool(prod_doc)))
-    out = tmp_path / "plan.json"
-    md = tmp_path / "plan.md"
-    config = only_policies_for("prod", ["gpu-quota"], tmp_path)
-    code = cli.main(["plan", "prod", "--config", str(stack), "--policy-config", str(config),
-                     "--json", str(out), "--markdown", str(md)])
-    assert code == 1
-    doc = json.loads(out.read_text())
+    assert seed_000_planned["code"] == 1
+    doc = seed_000_planned["json"]
     assert doc["policy"]["pack"] == "gpu-fleet"
     assert any(v["policy"] == "gpu-quota" and v["level"] == "mandatory" for v in doc["policy"]["violations"])
-    assert "| mandatory | [`gpu-quota`](" in md.read_text() and "docs/policies.md#gpu-quota)" in md.read_text()
+    md = seed_000_planned["markdown"]
+    assert "| mandatory | [`gpu-quota`](" in md and "docs/policies.md#gpu-quota)" in md
 
 
 @pytest.mark.parametrize(("config", "expected"), [

@@ -2,7 +2,8 @@
 
 Each test writes a policy config next to dev's (policies/config/dev.json) with the one change it needs: a quota
 taken away so `gpu-quota` fails (a stack policy), deletion protection required so `gke-deletion-protection` fails
-(a resource policy), and waivers over them with expiries relative to today.
+(a resource policy), and waivers over them with expiries relative to today. The plan is dev's GKE side alone
+(`dev_gke_plan`): both policies judge GKE, and the pack deserializes a third of dev's resources per policy.
 """
 
 from __future__ import annotations
@@ -53,14 +54,14 @@ def _quota_failures(result: policy_gate.PolicyResult) -> list[dict[str, str]]:
     return [v for v in result.violations if v["policy"] == "gpu-quota" and v["message"].startswith(QUOTA)]
 
 
-def test_without_a_waiver_the_quota_failure_is_mandatory(dev_plan: Plan, tmp_path: Path) -> None:
-    result = _run(dev_plan, _config(tmp_path))
+def test_without_a_waiver_the_quota_failure_is_mandatory(dev_gke_plan: Plan, tmp_path: Path) -> None:
+    result = _run(dev_gke_plan, _config(tmp_path))
     assert _quota_failures(result) and result.mandatory_failed
     assert result.waivers == []
 
 
-def test_a_waiver_accepts_the_violation_until_it_expires(dev_plan: Plan, tmp_path: Path) -> None:
-    result = _run(dev_plan, _config(tmp_path, gpu_quota={"waivers": [_waiver(QUOTA)]}))
+def test_a_waiver_accepts_the_violation_until_it_expires(dev_gke_plan: Plan, tmp_path: Path) -> None:
+    result = _run(dev_gke_plan, _config(tmp_path, gpu_quota={"waivers": [_waiver(QUOTA)]}))
     assert not _quota_failures(result)
     assert not result.mandatory_failed
     [record] = result.waivers
@@ -68,16 +69,16 @@ def test_a_waiver_accepts_the_violation_until_it_expires(dev_plan: Plan, tmp_pat
     assert record["message"].startswith(f"waived until {SOON} by ml-platform: OPS-4711 [gpu-quota on {QUOTA}] "
                                         f"{QUOTA}: ")
     # Its own section in the comment, and in the JSON the plan writes.
-    plan = Plan(dev_plan.stack, dev_plan.resources, dev_plan.capacity, dev_plan.cost,
+    plan = Plan(dev_gke_plan.stack, dev_gke_plan.resources, dev_gke_plan.capacity, dev_gke_plan.cost,
                 policy={**result.to_json(), "config": "policies/config/dev.json"})
     assert "Waivers: 1 violation waived" in markdown(plan)
     sec = section(plan.policy)
     assert sec is not None and sec.data == result.waivers and sec.changed
 
 
-def test_an_expired_waiver_fails_like_the_violation_and_says_so(dev_plan: Plan, tmp_path: Path) -> None:
+def test_an_expired_waiver_fails_like_the_violation_and_says_so(dev_gke_plan: Plan, tmp_path: Path) -> None:
     yesterday = str(TODAY - timedelta(days=1))
-    result = _run(dev_plan, _config(tmp_path, gpu_quota={"waivers": [_waiver(QUOTA, yesterday)]}))
+    result = _run(dev_gke_plan, _config(tmp_path, gpu_quota={"waivers": [_waiver(QUOTA, yesterday)]}))
     [failure] = [v for v in result.violations if v["policy"] == "gpu-quota" and "waiver expired" in v["message"]]
     assert failure["level"] == "mandatory" and result.mandatory_failed
     assert failure["message"].startswith(f"waiver expired on {yesterday} (ml-platform: OPS-4711); renew it or fix "
@@ -85,22 +86,22 @@ def test_an_expired_waiver_fails_like_the_violation_and_says_so(dev_plan: Plan, 
     assert result.waivers == []  # matched, so not "unused" either
 
 
-def test_a_waiver_matching_nothing_is_reported(dev_plan: Plan, tmp_path: Path) -> None:
+def test_a_waiver_matching_nothing_is_reported(dev_gke_plan: Plan, tmp_path: Path) -> None:
     stale = _waiver("us-central1 NVIDIA_H100_GPUS", reason="the old H100 pool")
-    result = _run(dev_plan, _config(tmp_path, gpu_quota={"waivers": [stale]}))
+    result = _run(dev_gke_plan, _config(tmp_path, gpu_quota={"waivers": [stale]}))
     assert _quota_failures(result) and result.mandatory_failed
     [record] = result.waivers
     assert record["state"] == "unused"
     assert "gpu-quota on us-central1 NVIDIA_H100_GPUS (by ml-platform" in record["message"]
 
 
-def test_a_resource_policy_is_waived_by_the_resource_name(dev_plan: Plan, tmp_path: Path) -> None:
-    clusters = [r for r in dev_plan.resources if r.type == "gcp:container/cluster:Cluster"]
+def test_a_resource_policy_is_waived_by_the_resource_name(dev_gke_plan: Plan, tmp_path: Path) -> None:
+    clusters = [r for r in dev_gke_plan.resources if r.type == "gcp:container/cluster:Cluster"]
     assert clusters
     name = str(clusters[0].inputs["name"])
     required = {"required": True, "waivers": [_waiver(name, reason="dev clusters are disposable")]}
     config = _config(tmp_path, gke_deletion_protection=required)
-    result = _run(dev_plan, config)
+    result = _run(dev_gke_plan, config)
     protection = [v for v in result.violations if v["policy"] == "gke-deletion-protection"]
     assert len(protection) == len(clusters) - 1
     assert [r["message"].split(" [")[1].split("]")[0] for r in result.waivers] == [
@@ -127,10 +128,10 @@ def test_bad_waivers_are_input_errors(tmp_path: Path, waiver: dict[str, str], ke
     assert issue.path == f"{config}: {key}" and fragment in str(issue), issue
 
 
-def test_a_waiver_for_an_unknown_policy_is_refused(dev_plan: Plan, tmp_path: Path) -> None:
+def test_a_waiver_for_an_unknown_policy_is_refused(dev_gke_plan: Plan, tmp_path: Path) -> None:
     config = _config(tmp_path, gpu_quotas={"waivers": [_waiver(QUOTA)]})
     with pytest.raises(ConfigError) as exc:
-        _run(dev_plan, config)
+        _run(dev_gke_plan, config)
     assert [i.path for i in exc.value.issues] == [f"{config}: gpu-quotas"]
 
 

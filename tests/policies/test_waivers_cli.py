@@ -1,7 +1,8 @@
 """Waivers through `gpu-fleet plan` as a user runs it: the terminal, the JSON and the comment each show them, in
 their own section; an expired waiver fails the plan saying so; a bad waiver is exit 2 naming its key, no traceback.
 
-One plan of dev with the real pack and a policy config next to dev's: `us-central1 NVIDIA_L4_GPUS` taken to 0 and
+One plan of dev's GKE side (what the waivers cover; a third of dev's plan) with the real pack and a policy config
+next to dev's: `us-central1 NVIDIA_L4_GPUS` taken to 0 and
 waived, a waiver that matches nothing, and `gke-deletion-protection` required with an expired waiver for dev-1.
 """
 
@@ -16,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gpufleet import cli
 from policies import waivers
 from tests.support.pack_configs import disable_all_but
-from tests.support.plans import ROOT
+from tests.support.plans import ROOT, gke_only, stack_doc
 
 TODAY = waivers.today()
 SOON, YESTERDAY = str(TODAY + timedelta(days=30)), str(TODAY - timedelta(days=1))
@@ -39,6 +41,13 @@ def _config(tmp_path: Path, *, quota_waivers: list[dict[str, str]]) -> Path:
     return path
 
 
+def _dev_gke(folder: Path) -> Path:
+    """`Pulumi.dev.yaml` without its EKS side (tests/support/plans.py `gke_only`), in `folder`."""
+    path = folder / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(gke_only(stack_doc("dev"))))
+    return path
+
+
 WAIVED = {"covers": QUOTA, "owner": "ml-platform", "ticket": "OPS-4711", "expires": SOON}
 STALE = {"covers": "us-central1 NVIDIA_H100_GPUS", "owner": "ml-platform", "reason": "old pool", "expires": SOON}
 
@@ -50,7 +59,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out, md = tmp / "plan.json", tmp / "plan.md"
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        code = cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--policy-config", str(config),
+        code = cli.main(["plan", "dev", "--config", str(_dev_gke(tmp)), "--policy-config", str(config),
                          "--json", str(out), "--markdown", str(md)])
     return {"code": code, "terminal": buffer.getvalue(), "json": json.loads(out.read_text()),
             "markdown": md.read_text()}
@@ -101,7 +110,7 @@ def test_the_comment_has_a_waivers_section(planned: dict[str, Any]) -> None:
 def test_a_bad_waiver_is_exit_2_naming_its_key(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                waiver: dict[str, str], key: str, fragment: str) -> None:
     config = _config(tmp_path, quota_waivers=[waiver])
-    code = cli.main(["plan", "dev", "--config", str(ROOT / "Pulumi.dev.yaml"), "--policy-config", str(config)])
+    code = cli.main(["plan", "dev", "--config", str(_dev_gke(tmp_path)), "--policy-config", str(config)])
     err = capsys.readouterr().err
     assert code == 2, err
     assert "Traceback" not in err

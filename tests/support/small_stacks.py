@@ -80,3 +80,22 @@ def eks_only(doc: dict[str, Any]) -> dict[str, Any]:
         if not budgets["teams"]:
             del budgets["teams"]
     return doc
+
+
+def gke_cluster(doc: dict[str, Any], region: str, cluster: str) -> dict[str, Any]:
+    """`gke_region(doc, region)` with only its `cluster`, without OpenShift (nor its kubeconfig secret), and with only
+    the team budgets whose namespaces that cluster holds: for a claim about one cluster's pools, at a third of its
+    region's plan. A pool's quota figures are its region's only where no other cluster there shares its quota key."""
+    doc = gke_region(doc, region)
+    clusters = [c for c in gke_of(doc)["regions"][0]["clusters"] if c["name"] == cluster]
+    assert clusters, cluster
+    gke_of(doc)["regions"][0]["clusters"] = clusters
+    for key in ("gpu-fleet:openshift", "gpu-fleet:openshift-ocp-ai-kubeconfig"):
+        doc["config"].pop(key, None)
+    budgets = doc["config"].get("gpu-fleet:budgets")
+    if budgets is not None and "teams" in budgets:
+        namespaces = {n["name"] for n in (clusters[0].get("addons") or {}).get("namespaces", [])}
+        budgets["teams"] = [t for t in budgets["teams"] if t["name"] in namespaces]
+        if not budgets["teams"]:
+            del budgets["teams"]
+    return doc
