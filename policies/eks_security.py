@@ -21,7 +21,7 @@ from pulumi_policy import (
 
 from components import catalog
 from components.capacity.eks import NODEPOOL, gpu_limit, requirement
-from components.config.gke_rules import MIN_AUTHORIZED_PREFIX
+from components.config.checks import MIN_AUTHORIZED_PREFIX
 from components.kubernetes.conventions import LABEL_CLUSTER, LABEL_POOL, LABEL_REGION
 from policies.view import plain, prefix_length
 

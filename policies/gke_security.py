@@ -19,7 +19,7 @@ from pulumi_policy import (
 )
 
 from components.capacity.gke import GKE_CLUSTER, GKE_NODE_POOL
-from components.config.gke_rules import MIN_AUTHORIZED_PREFIX
+from components.config.checks import MIN_AUTHORIZED_PREFIX
 from policies.view import config_path, plain, prefix_length
 
 CIS = "CIS GKE Benchmark"

@@ -18,7 +18,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components.kubernetes.monitoring.rules import MONITORING_TYPES
+from components.kubernetes.monitoring.types import MONITORING_TYPES
 from policies.view import plain
 
 

@@ -31,7 +31,7 @@ from components import catalog
 from components.capacity.openshift import MACHINEAUTOSCALER, MACHINESET, provider_spec
 from components.config.checks import K8S_LABEL_VALUE
 from components.kubernetes.conventions import ACCELERATOR_LABEL, GPU_TAINT, LABEL_CLUSTER, LABEL_POOL
-from components.openshift.operators import WAIT_FOR_CSV
+from components.openshift.olm import WAIT_FOR_CSV
 from policies.view import plain, views
 
 SUBSCRIPTION = "kubernetes:operators.coreos.com/v1alpha1:Subscription"

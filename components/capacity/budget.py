@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
 from components.capacity.rows import ResourceView
-from components.config.budgets import Budgets
+
+if TYPE_CHECKING:  # annotations only: the policy pack imports this module and needs no stack model
+    from components.config.budgets import Budgets
 
 TYPE = "gpufleet:budgets:FleetBudget"
 

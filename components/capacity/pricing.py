@@ -7,10 +7,14 @@ the plan and the budget policies together. It provisions nothing in any cloud.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pulumi
 
-from components.config.model import PriceOverride
-from components.config.prices import Discount
+if TYPE_CHECKING:  # annotations only: the policy pack imports this module and needs no stack model
+    from components.config.model import PriceOverride
+    from components.config.prices import Discount
+
 
 TYPE = "gpufleet:pricing:PriceOverrides"
 

@@ -7,12 +7,16 @@ import re
 from collections.abc import Generator, Iterator
 
 from components import catalog
-from components.config.errors import Issue
+from components.config.issues import Issue
 
 # Kubernetes label syntax: an optional DNS-subdomain prefix and "/", then a name of up to 63 characters.
 K8S_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 K8S_LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{K8S_LABEL_NAME}$")
 K8S_LABEL_VALUE = re.compile(rf"^({K8S_LABEL_NAME})?$")
+MIN_AUTHORIZED_PREFIX = 8
+"""The widest network a control plane admits (GKE authorized networks, EKS public access CIDRs): wider (0.0.0.0/0
+above all) opens it to most of the internet. Also the default of the control-plane access policies'
+min_prefix_length, which check what is deployed."""
 GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 

@@ -15,7 +15,7 @@ from components import versions
 from components.catalog import aws_instance_types, aws_limits
 from components.config.addons import RESERVED_NAMESPACE_PREFIXES, RESERVED_NAMESPACES
 from components.config.aws_checks import check_aws_location
-from components.config.checks import overlaps, parse_cidr, unique_names
+from components.config.checks import MIN_AUTHORIZED_PREFIX, overlaps, parse_cidr, unique_names
 from components.config.eks import (
     CPU_POOL_NAME,
     LOG_RETENTION_DAYS,
@@ -29,7 +29,6 @@ from components.config.eks import (
 from components.config.eks_deploy_rules import check_deploy_path, check_one_runner
 from components.config.eks_pool_rules import check_pool
 from components.config.errors import Issue
-from components.config.gke_rules import MIN_AUTHORIZED_PREFIX
 from components.config.model import Fleet
 
 KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36")

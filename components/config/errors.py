@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import UnionType
 from typing import Annotated, Any, Union, cast, get_args, get_origin
 
@@ -30,6 +29,8 @@ from components.config.eks import (
     PRINCIPAL_ARN_PATTERN,
     RESERVATION_ID_PATTERN,
 )
+from components.config.issues import ConfigError as ConfigError
+from components.config.issues import Issue as Issue
 from components.config.openshift import (
     AMI_ID_PATTERN,
     CHANNEL_PATTERN,
@@ -43,35 +44,6 @@ from components.config.openshift import (
 )
 from components.config.units import unit_of
 
-
-@dataclass(frozen=True)
-class Issue:
-    path: str
-    message: str
-    value: Any = None
-    hint: str = ""
-
-    def __str__(self) -> str:
-        text = f"{self.path}: {self.message}"
-        if self.value is not None:
-            text += f" (got {self.value!r})"
-        if self.hint:
-            text += f"; hint: {self.hint}"
-        return text
-
-
-class ConfigError(Exception):
-    """The stack configuration is invalid; `issues` holds every problem found, one line each."""
-
-    def __init__(self, issues: Sequence[Issue]) -> None:
-        self.issues = list(issues)
-        super().__init__("\n".join(str(i) for i in self.issues))
-
-    @property
-    def count(self) -> str:
-        """'1 problem', '3 problems': for the heading above the list."""
-        n = len(self.issues)
-        return f"{n} problem" if n == 1 else f"{n} problems"
 
 def from_pydantic(err: Any, raw: Mapping[str, Any]) -> Issue:
     """One pydantic error as an Issue: the key path by names, the value (never one that may be a credential)."""

@@ -10,7 +10,15 @@ from datetime import datetime, timedelta
 
 from components import catalog
 from components.config.addons import RESERVED_NAMESPACE_PREFIXES, RESERVED_NAMESPACES, DcgmSource, GpuStack
-from components.config.checks import K8S_LABEL_KEY, K8S_LABEL_VALUE, overlaps, parse_cidr, unique_names, zones_in_region
+from components.config.checks import (
+    K8S_LABEL_KEY,
+    K8S_LABEL_VALUE,
+    MIN_AUTHORIZED_PREFIX,
+    overlaps,
+    parse_cidr,
+    unique_names,
+    zones_in_region,
+)
 from components.config.errors import Issue
 from components.config.gke import (
     SYSTEM_POOL_NAME,
@@ -32,9 +40,6 @@ MAINTENANCE_HOURS_PER_32_DAYS = 48
 availability windows of at least four hours are considered" (kubernetes-engine/docs/how-to/maintenance-window)."""
 DURATION = re.compile(r"^[0-9]+s$")
 KMS_KEY = re.compile(r"^projects/[^/]+/locations/(?P<location>[^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+$")
-MIN_AUTHORIZED_PREFIX = 8
-"""The widest authorized network accepted: wider (0.0.0.0/0 above all) opens the control plane to most of the
-internet. Also the default of gke-control-plane-access's min_prefix_length, which checks what is deployed."""
 
 
 SECURITY_GROUP = re.compile(r"gke-security-groups@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}")

@@ -31,7 +31,7 @@ import pulumi_gcp as gcp
 
 from components.config.gke import CapacityModel, GkeCluster
 from components.config.observability import Severity
-from components.kubernetes.monitoring.rules import CAPACITY_SIGNALS_TYPE
+from components.kubernetes.monitoring.types import CAPACITY_SIGNALS_TYPE
 
 VISIBILITY_LOG = "container.googleapis.com/cluster-autoscaler-visibility"
 SYSTEM_EVENT_LOG = "cloudaudit.googleapis.com/system_event"

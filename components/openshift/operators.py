@@ -24,6 +24,7 @@ from components.config.openshift import Approval, Operator
 from components.config.openshift_rules import starting_csv
 from components.kubernetes.dcgm_counters import COUNTERS_CONFIGMAP, counters_csv
 from components.kubernetes.monitoring.prometheus_stack import SCRAPE_RELABELINGS
+from components.openshift.olm import WAIT_FOR_CSV
 
 OLM_API = "operators.coreos.com"
 SUBSCRIPTION_API = f"{OLM_API}/v1alpha1"
@@ -40,7 +41,6 @@ CLUSTER_MONITORING = "openshift.io/cluster-monitoring"
 MANAGED_BY = "gpu-fleet"
 """`app.kubernetes.io/managed-by` of gpu-fleet's Subscriptions: discover tells them from operators installed by hand."""
 INSTALL_TIMEOUT_SECONDS = 900
-WAIT_FOR_CSV = "jsonpath={.status.installedCSV}"
 
 
 def namespace(name: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from components import versions
-from components.kubernetes.monitoring.rules import CAPACITY_SIGNALS_TYPE, MONITORING_TYPES
+from components.kubernetes.monitoring.types import CAPACITY_SIGNALS_TYPE, MONITORING_TYPES
 from gpufleet.offline import Recorded
 from gpufleet.report.formatting import Row, plural
 from gpufleet.sections import Section

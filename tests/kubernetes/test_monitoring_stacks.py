@@ -21,7 +21,7 @@ from components.kubernetes.monitoring.prometheus_stack import (
     SCRAPE_RELABELINGS,
     prometheus_stack_values,
 )
-from components.kubernetes.monitoring.rules import MONITORING_TYPES
+from components.kubernetes.monitoring.types import MONITORING_TYPES
 from components.kubernetes.nvidia import dcgm_exporter_values, operator_values
 from gpufleet.report import Plan
 from tests.support.cel_rules import violations, with_defaults

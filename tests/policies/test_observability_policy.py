@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from components.kubernetes.monitoring.rules import MONITORING_TYPES
+from components.kubernetes.monitoring.types import MONITORING_TYPES
 from gpufleet import cli, policy_gate
 from gpufleet.report import Plan
 from policies.observability import unrouted

@@ -592,13 +592,6 @@ def rule_names(groups: Sequence[RuleGroup]) -> list[str]:
     return [r.name for g in groups for r in g.rules]
 
 
-MONITORING_TYPES = ("gpufleet:monitoring:GmpMonitoring", "gpufleet:monitoring:PrometheusStack",
-                    "gpufleet:monitoring:OpenShiftMonitoring")
-"""The components whose outputs say, per cluster, which monitoring stack, rules and receivers it has."""
-CAPACITY_SIGNALS_TYPE = "gpufleet:gcp:CapacitySignals"
-"""GKE's capacity alerts in Cloud Monitoring (`components.gcp.capacity_signals`), per cluster, beside its stack."""
-
-
 HEALTH_SIGNALS = {
     "GpuXidError": "xid", "GpuEccDoubleBitError": "ecc-dbe", "GpuRowRemapPending": "row-remap",
     "GpuRowRemapFailure": "row-remap", "GpuNvlinkErrors": "nvlink", "GpuPcieReplays": "pcie-replay",
