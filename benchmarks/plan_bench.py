@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import gc
 import importlib
 import ipaddress
 import json
@@ -189,6 +190,7 @@ def process_floor(dump: Path) -> dict[str, Any]:
     from pulumi.runtime import resource as runtime_resource
     from pulumi.runtime.proto import source_pb2
     setattr(runtime_resource, "_get_stack_trace", source_pb2.StackTrace)  # noqa: B010
+    gc.set_threshold(50_000, 20, 100)  # as the plan collects garbage (gpufleet/offline.py PLAN_GC_THRESHOLD)
     _sync_await(run_pulumi_func(program))
     own = [m for m in sys.modules if m.split(".")[0] in ("components", "infra", "gpufleet", "policies")]
     if own:
@@ -243,7 +245,8 @@ def measure(stack_file: Path, mode: str, dump: Path) -> dict[str, Any]:
                 else:
                     pulumi.CustomResource(r["type"], r["name"], dict(r["inputs"]))
 
-        with offline._no_source_positions():  # the floors skip the SDK's stack walk as the plan does
+        # The floors skip the SDK's stack walk and collect garbage as seldom as the plan does.
+        with offline._no_source_positions(), offline.fewer_collections():
             _sync_await(run_pulumi_func(program))
         count = len(monitor.recorded)
         if mode == "floor":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import importlib.util
 import os
 import runpy
@@ -224,6 +225,28 @@ def _no_source_positions() -> Iterator[None]:
         setattr(runtime_resource, "_get_stack_trace", original)  # noqa: B010
 
 
+PLAN_GC_THRESHOLD = (50_000, 20, 100)
+"""Garbage-collector thresholds while a plan runs (Python's default is 700, 10, 10)."""
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Collect garbage less often while the program registers its resources.
+
+    A plan builds a large graph that lives until the plan ends (an Output and its futures per declared property of
+    every resource, the recorded inputs). At the default thresholds each young collection promotes it, and every
+    full collection walks all of it again: about a third of a warm prod plan's CPU (4.0 s -> 2.5 s measured). It
+    frees nothing: the graph is alive. Full collections still run, just less often; the thresholds in force before
+    are restored afterwards.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(*PLAN_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str] | None = None,
                 *, project: str = infra_config.PROJECT) -> list[Recorded]:
     """Run the program as `pulumi preview` would (from its own directory) and return what it registered."""
@@ -239,7 +262,7 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str] | 
     def program() -> None:
         runpy.run_path(str(entry), run_name="__main__")
 
-    with _cwd(entry.parent), _no_source_positions():
+    with _cwd(entry.parent), _no_source_positions(), fewer_collections():
         _sync_await(run_pulumi_func(program))
     # Registration runs on a thread pool; order by URN so plans of the same config are identical.
     recorded = [dataclasses.replace(r, outputs=monitor.outputs.get(r.urn, {})) if not r.custom else r
