@@ -8,12 +8,13 @@ and the whole stack through `AnalyzeStack`.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -227,25 +228,62 @@ def _start(pack_dir: Path, stack: str, project: str) -> tuple[subprocess.Popen[b
     return proc, int(line)
 
 
-def run_pack(pack_dir: Path, config_file: Path | None, recorded: list[Recorded], *, stack: str,
-             project: str) -> PolicyResult:
-    source = str(config_file) if config_file else "(no pack config)"
-    file_config = load_config(config_file) if config_file is not None else {}
-    proc, port = _start(pack_dir, stack, project)
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            grpc.channel_ready_future(channel).result(timeout=_START_TIMEOUT_S)
-            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
-            info = stub.GetAnalyzerInfo(empty_pb2.Empty())
-            config = reconcile_config(info, file_config, source)
-            stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
-                name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props))
-                for name, (level, props) in config.items()
-            }))
-            resources = [_resource(r) for r in recorded]
-            diagnostics = []
+class PackSession:
+    """The pack started and configured, ready to judge a plan: `with PackSession(...) as pack: pack.analyze(...)`.
+
+    Opening it starts the pack process and reconciles the policy config against the schemas the pack serves (a
+    config the pack refuses raises ConfigError, a pack that does not start PackError) before any resource is sent,
+    as the engine configures an analyzer before a preview's first resource. Closing it stops the process.
+    """
+
+    def __init__(self, pack_dir: Path, config_file: Path | None, *, stack: str, project: str) -> None:
+        self.pack_dir, self.config_file, self.stack, self.project = pack_dir, config_file, stack, project
+
+    def __enter__(self) -> PackSession:
+        source = str(self.config_file) if self.config_file else "(no pack config)"
+        file_config = load_config(self.config_file) if self.config_file is not None else {}
+        self._proc, port = _start(self.pack_dir, self.stack, self.project)
+        try:
+            self._channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+            with self._errors():
+                grpc.channel_ready_future(self._channel).result(timeout=_START_TIMEOUT_S)
+                self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+                self.info = self._stub.GetAnalyzerInfo(empty_pb2.Empty())
+                self.config = reconcile_config(self.info, file_config, source)
+                self._stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
+                    name: analyzer_pb2.PolicyConfig(enforcementLevel=level, properties=_struct(props))
+                    for name, (level, props) in self.config.items()
+                }))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        channel = getattr(self, "_channel", None)
+        if channel is not None:
+            channel.close()
+        self._proc.kill()
+        self._proc.communicate()
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """The analyzer's gRPC failures as PackError: the pack failed, or did not answer in time."""
+        try:
+            yield
+        except grpc.RpcError as exc:
+            detail = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+            raise PackError(f"the policy pack at {self.pack_dir} failed while analyzing: {detail}") from None
+        except grpc.FutureTimeoutError:
+            raise PackError(f"the policy pack at {self.pack_dir} did not answer within {_START_TIMEOUT_S} s") from None
+
+    def analyze(self, recorded: list[Recorded]) -> PolicyResult:
+        """Each resource through `Analyze`, then the whole stack through `AnalyzeStack`, as the engine sends them."""
+        resources = [_resource(r) for r in recorded]
+        diagnostics = []
+        with self._errors():
             for r in resources:
-                response = stub.Analyze(analyzer_pb2.AnalyzeRequest(
+                response = self._stub.Analyze(analyzer_pb2.AnalyzeRequest(
                     type=r.type, properties=r.properties, urn=r.urn, name=r.name, options=r.options,
                     provider=r.provider))
                 # The engine attributes a resource policy's diagnostic to the resource it analyzed (the SDK sends
@@ -255,15 +293,20 @@ def run_pack(pack_dir: Path, config_file: Path | None, recorded: list[Recorded],
                     if not d.urn:
                         d.urn = r.urn
                 diagnostics.extend(response.diagnostics)
-            diagnostics.extend(stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources)).diagnostics)
-    except grpc.RpcError as exc:
-        detail = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-        raise PackError(f"the policy pack at {pack_dir} failed while analyzing: {detail}") from None
-    except grpc.FutureTimeoutError:
-        raise PackError(f"the policy pack at {pack_dir} did not answer within {_START_TIMEOUT_S} s") from None
-    finally:
-        proc.kill()
-        proc.communicate()
+            diagnostics.extend(self._stub.AnalyzeStack(
+                analyzer_pb2.AnalyzeStackRequest(resources=resources)).diagnostics)
+        return _result(self.info, self.config, diagnostics)
+
+
+def run_pack(pack_dir: Path, config_file: Path | None, recorded: list[Recorded], *, stack: str,
+             project: str) -> PolicyResult:
+    """Start the pack, configure it and judge `recorded`: a `PackSession` opened for one plan."""
+    with PackSession(pack_dir, config_file, stack=stack, project=project) as pack:
+        return pack.analyze(recorded)
+
+
+def _result(info: analyzer_pb2.AnalyzerInfo, config: Mapping[str, tuple[Level, dict[str, Any]]],
+            diagnostics: list[analyzer_pb2.AnalyzeDiagnostic]) -> PolicyResult:
     policies = [{"name": p.name, "enforcement": LEVEL_NAMES[config[p.name][0]]} for p in info.policies]
     violations = [{"policy": d.policyName, "level": LEVEL_NAMES.get(d.enforcementLevel, "advisory"),
                    "urn": d.urn, "message": d.message.removeprefix(d.description + "\n")} for d in diagnostics]
