@@ -71,6 +71,7 @@ def test_a_plan_collects_garbage_seldom_and_restores_the_thresholds(tmp_path: Pa
         gc.set_threshold(*THRESHOLD_OF_THE_RUN)
     assert seldom * 3 <= default, (seldom, default)
 
+
 def test_the_benchmark_floors_collect_as_the_plan_does() -> None:
     bench = (ROOT / "benchmarks" / "plan_bench.py").read_text()
     assert f"gc.set_threshold({offline.PLAN_GC_THRESHOLD[0]:_}, {offline.PLAN_GC_THRESHOLD[1]}, " \

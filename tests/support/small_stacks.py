@@ -73,13 +73,19 @@ def eks_only(doc: dict[str, Any]) -> dict[str, Any]:
     budgets = doc["config"].get("gpu-fleet:budgets")
     if budgets is not None and budgets.pop("gcp", None) is not None and budgets.get("aws"):
         budgets["aws"].pop("share", None)  # AWS alone holds the whole budget
-    if budgets is not None and "teams" in budgets:  # a team budget needs its namespace on a cluster left in
-        namespaces = {n["name"] for r in doc["config"]["gpu-fleet:eks"]["regions"] for c in r["clusters"]
-                      for n in (c.get("addons") or {}).get("namespaces", [])}
-        budgets["teams"] = [t for t in budgets["teams"] if t["name"] in namespaces]
-        if not budgets["teams"]:
-            del budgets["teams"]
+    _keep_team_budgets(doc, [c for r in doc["config"]["gpu-fleet:eks"]["regions"] for c in r["clusters"]])
     return doc
+
+
+def _keep_team_budgets(doc: dict[str, Any], clusters: list[dict[str, Any]]) -> None:
+    """Only the team budgets whose namespaces `clusters` hold (a team budget needs its namespace on a cluster)."""
+    budgets = doc["config"].get("gpu-fleet:budgets")
+    if budgets is None or "teams" not in budgets:
+        return
+    namespaces = {n["name"] for c in clusters for n in (c.get("addons") or {}).get("namespaces", [])}
+    budgets["teams"] = [t for t in budgets["teams"] if t["name"] in namespaces]
+    if not budgets["teams"]:
+        del budgets["teams"]
 
 
 def gke_cluster(doc: dict[str, Any], region: str, cluster: str) -> dict[str, Any]:
@@ -92,10 +98,5 @@ def gke_cluster(doc: dict[str, Any], region: str, cluster: str) -> dict[str, Any
     gke_of(doc)["regions"][0]["clusters"] = clusters
     for key in ("gpu-fleet:openshift", "gpu-fleet:openshift-ocp-ai-kubeconfig"):
         doc["config"].pop(key, None)
-    budgets = doc["config"].get("gpu-fleet:budgets")
-    if budgets is not None and "teams" in budgets:
-        namespaces = {n["name"] for n in (clusters[0].get("addons") or {}).get("namespaces", [])}
-        budgets["teams"] = [t for t in budgets["teams"] if t["name"] in namespaces]
-        if not budgets["teams"]:
-            del budgets["teams"]
+    _keep_team_budgets(doc, clusters)
     return doc
