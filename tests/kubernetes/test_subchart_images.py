@@ -7,8 +7,6 @@ versions the parents' Chart.yaml in ../shared/reference pin) with the parent's a
 
 from __future__ import annotations
 
-import copy
-import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +15,7 @@ import pytest
 from components import images, versions
 from components.kubernetes import gpu_addons
 from components.kubernetes.monitoring.prometheus_stack import prometheus_stack_values
+from tests.support.k8s_schemas import helm_merged
 from tests.support.subcharts import SUBCHARTS, dependency, parent_values
 
 
@@ -32,39 +31,12 @@ PARENTS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
 ENTRIES = [(chart, e) for chart in PARENTS for e in images.CHART_IMAGES[chart] if e.subchart is not None]
 
 
-def _merge(*layers: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for layer in layers:
-        for k, v in layer.items():
-            out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-# The files, parsed once per worker (PyYAML's pure-Python loader takes a quarter of a second for
-# kube-prometheus-stack's values, which every case read three times); each caller gets its own copy.
-@functools.cache
-def _parsed_subchart(subchart: str, file: str) -> dict[str, Any]:
-    return SUBCHARTS[subchart].read(file)
-
-
-_parsed_parent = functools.cache(parent_values)
-
-
-def _read(subchart: str, file: str) -> dict[str, Any]:
-    """A vendored subchart's `file` (`Subchart.read`)."""
-    return copy.deepcopy(_parsed_subchart(subchart, file))
-
-
-def _parent(directory: str) -> dict[str, Any]:
-    """The parent chart's values (`parent_values`)."""
-    return copy.deepcopy(_parsed_parent(directory))
-
-
 def _values(chart: str, subchart: str, ours: dict[str, Any] | None = None) -> dict[str, Any]:
     """The subchart's values as Helm gives them to it: its defaults, the parent's block, gpu-fleet's block."""
     directory, values_fn = PARENTS[chart]
     mine = values_fn() if ours is None else ours
-    return _merge(_read(subchart, "values.yaml"), _parent(directory).get(subchart) or {}, mine.get(subchart) or {})
+    defaults = helm_merged(SUBCHARTS[subchart].read("values.yaml"), parent_values(directory).get(subchart) or {})
+    return helm_merged(defaults, mine.get(subchart) or {})
 
 
 def _at(values: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
@@ -76,7 +48,7 @@ def _at(values: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
 def _rendered(subchart: str, path: tuple[str, ...], values: dict[str, Any]) -> str:
     """The `image:` the subchart's template prints for the block at `path` (each rule cited from its template)."""
     block = _at(values, path)
-    app = str(_read(subchart, "Chart.yaml")["appVersion"])
+    app = str(SUBCHARTS[subchart].read("Chart.yaml")["appVersion"])
     assert not (values.get("global") or {}).get("imageRegistry")
     if subchart == "kube-state-metrics":  # _helpers.tpl `kube-state-metrics.image`: "%s/%s:%s@%s", sha verbatim
         ref = f"{block['registry']}/{block['repository']}:{block.get('tag') or 'v' + app}"
@@ -123,7 +95,7 @@ def test_subchart_images_as_the_subchart_renders_them(chart: str, entry: images.
     assert rendered == entry.runs(ours)
     pin = images.DIGESTS[entry.image]
     assert rendered == (f"{entry.image}@{pin.digest}" if pin.digest else entry.image)
-    assert entry.enabled(_merge(_parent(directory), ours))
+    assert entry.enabled(helm_merged(parent_values(directory), ours))
 
 
 def _image_blocks(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -159,7 +131,7 @@ def test_every_image_block_of_a_subchart_is_listed_or_off(subchart: str) -> None
     values = _values(chart, subchart)
     listed = {e.path[1:] for e in images.CHART_IMAGES[chart] if e.subchart == subchart}
     off = {path for (name, path) in OFF if name == subchart}
-    assert set(_image_blocks(_read(subchart, "values.yaml"))) == listed | off
+    assert set(_image_blocks(SUBCHARTS[subchart].read("values.yaml"))) == listed | off
     assert not listed & off
     for path in off:
         assert OFF[(subchart, path)](values), (subchart, path)

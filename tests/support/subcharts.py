@@ -7,6 +7,8 @@ sha256 so a hand edit shows.
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +34,8 @@ class Subchart:
     chart_sha256: str
 
     def read(self, file: str) -> dict[str, Any]:
-        return dict(yaml.safe_load((VENDORED / self.name / file).read_text()))
+        """The vendored `file` (values.yaml, Chart.yaml), parsed; each caller gets its own copy."""
+        return copy.deepcopy(_parsed(VENDORED / self.name / file))
 
     def sha256(self, file: str) -> str:
         return hashlib.sha256((VENDORED / self.name / file).read_bytes()).hexdigest()
@@ -65,7 +68,14 @@ SUBCHARTS = {s.name: s for s in (
 
 
 def parent_values(parent: str) -> dict[str, Any]:
-    return dict(yaml.safe_load((REFERENCE / parent / "values.yaml").read_text()))
+    """The parent chart's values.yaml in ../shared/reference, parsed; each caller gets its own copy."""
+    return copy.deepcopy(_parsed(REFERENCE / parent / "values.yaml"))
+
+
+@functools.cache
+def _parsed(path: Path) -> dict[str, Any]:
+    """A YAML file parsed once per worker (PyYAML takes a quarter of a second for kube-prometheus-stack's values)."""
+    return dict(yaml.safe_load(path.read_text()))
 
 
 def dependency(parent: str, name: str) -> dict[str, Any]:
